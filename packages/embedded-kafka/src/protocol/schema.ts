@@ -34,7 +34,7 @@ export const int32 = primitive(0, (r) => r.int32(), (w, v) => w.int32(v))
 export const int64 = primitive(0, (r) => r.int64(), (w, v) => w.int64(v))
 export const float64 = primitive(0, (r) => r.float64(), (w, v) => w.float64(v))
 export const boolean = primitive(false, (r) => r.boolean(), (w, v) => w.boolean(v))
-export const uuid = primitive(Buffer.alloc(16), (r) => Buffer.from(r.uuid()), (w, v) => w.raw(v))
+export const uuid: WireType<Buffer> = primitive<Buffer>(Buffer.alloc(16), (r) => Buffer.from(r.uuid()), (w, v) => w.raw(v))
 
 /** Length prefix: int16/int32 in classic versions, unsigned varint of length+1 in flexible ones. */
 function readLength(r: Reader, ctx: CodecContext, classic: 'int16' | 'int32'): number {

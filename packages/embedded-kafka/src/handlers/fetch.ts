@@ -1,0 +1,77 @@
+/**
+ * Fetch with long-poll: answer at once when minBytes are available (or on any error), otherwise
+ * wait until a fetched partition grows, maxWaitMs passes, or the connection closes. Fetch
+ * sessions (KIP-227) are declined with session id 0, which every client must accept.
+ */
+import { ErrorCode } from '../protocol/error-codes.js'
+import { Fetch } from '../protocol/messages/fetch.js'
+import type { RequestOf } from '../protocol/api.js'
+import { route, type RequestContext } from '../server/route.js'
+import type { Partition } from '../state/topic.js'
+import { ledPartition } from './leadership.js'
+
+type FetchRequest = RequestOf<typeof Fetch>
+
+function buildResponse(ctx: RequestContext, request: FetchRequest) {
+  let bytesLeft = request.maxBytes > 0 ? request.maxBytes : Infinity
+  let totalBytes = 0
+  let anyError = false
+  const responses = request.topics.map((topic) => ({
+    topic: topic.topic,
+    partitions: topic.partitions.map((p) => {
+      const lookup = ledPartition(ctx, topic.topic, p.partition)
+      if (!lookup.partition) {
+        anyError = true
+        return { partitionIndex: p.partition, errorCode: lookup.errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null }
+      }
+      const { log } = lookup.partition
+      const base = { partitionIndex: p.partition, highWatermark: log.endOffset, lastStableOffset: log.endOffset, logStartOffset: log.logStartOffset, abortedTransactions: [] }
+      if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.endOffset) {
+        anyError = true
+        return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: null }
+      }
+      // The first partition with data may exceed the response limit by one batch (KIP-74).
+      const limit = Math.min(p.partitionMaxBytes, totalBytes === 0 ? Math.max(bytesLeft, 1) : bytesLeft)
+      const batches = limit > 0 ? log.read(p.fetchOffset, limit) : []
+      const size = batches.reduce((sum, b) => sum + b.length, 0)
+      totalBytes += size
+      bytesLeft -= size
+      return { ...base, errorCode: ErrorCode.NONE, records: batches }
+    }),
+  }))
+  return { ready: anyError || totalBytes >= Math.max(request.minBytes, 1), response: { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses } }
+}
+
+function fetchedPartitions(ctx: RequestContext, request: FetchRequest): Partition[] {
+  const out: Partition[] = []
+  for (const topic of request.topics) {
+    for (const p of topic.partitions) {
+      const lookup = ledPartition(ctx, topic.topic, p.partition)
+      if (lookup.partition) out.push(lookup.partition)
+    }
+  }
+  return out
+}
+
+export const fetchRoute = route(Fetch, (ctx, request) => {
+  const first = buildResponse(ctx, request)
+  if (first.ready || request.maxWaitMs <= 0) return first.response
+  return new Promise((resolve) => {
+    const removers: Array<() => void> = []
+    const finish = () => {
+      clearTimeout(timer)
+      for (const remove of removers) remove()
+      ctx.connectionClosed.removeEventListener('abort', finish)
+      resolve(buildResponse(ctx, request).response)
+    }
+    const timer = setTimeout(finish, request.maxWaitMs).unref()
+    ctx.connectionClosed.addEventListener('abort', finish)
+    for (const partition of fetchedPartitions(ctx, request)) {
+      removers.push(
+        partition.log.onAppend(() => {
+          if (buildResponse(ctx, request).ready) finish()
+        }),
+      )
+    }
+  })
+})

@@ -1,0 +1,197 @@
+/**
+ * Record batches (magic v2), the unit Kafka stores and serves. The broker does not re-encode
+ * batches: it validates the header and CRC, assigns offsets by patching `baseOffset` (outside the
+ * CRC'd range), stores the bytes, and serves them to consumers as they were produced. Decoding
+ * the records themselves is only needed for uncompressed validation and for test assertions.
+ */
+import { gunzipSync } from 'node:zlib'
+import { crc32c } from './crc32c.js'
+import { ErrorCode, type ErrorCodeValue } from './error-codes.js'
+import { ProtocolDecodeError, Reader } from './reader.js'
+
+/** Bytes before the first record: baseOffset(8) batchLength(4) ... recordCount(4). */
+export const BATCH_HEADER_SIZE = 61
+/** batchLength counts from partitionLeaderEpoch on, i.e. the frame minus baseOffset and itself. */
+const LENGTH_PREFIX = 12
+const CRC_OFFSET = 17
+const CRC_COVERED_FROM = 21
+
+export const Compression = { NONE: 0, GZIP: 1, SNAPPY: 2, LZ4: 3, ZSTD: 4 } as const
+const COMPRESSION_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
+const TIMESTAMP_TYPE_LOG_APPEND = 0x08
+const TRANSACTIONAL = 0x10
+const CONTROL = 0x20
+
+export interface BatchHeader {
+  readonly baseOffset: number
+  readonly batchLength: number
+  readonly magic: number
+  readonly attributes: number
+  readonly compression: number
+  readonly lastOffsetDelta: number
+  readonly baseTimestamp: number
+  readonly maxTimestamp: number
+  readonly producerId: number
+  readonly producerEpoch: number
+  readonly baseSequence: number
+  readonly recordCount: number
+  readonly isTransactional: boolean
+  readonly isControl: boolean
+}
+
+export interface Header {
+  readonly key: string
+  readonly value: Buffer | null
+}
+
+export interface DecodedRecord {
+  readonly offset: number
+  readonly timestamp: number
+  readonly key: Buffer | null
+  readonly value: Buffer | null
+  readonly headers: readonly Header[]
+}
+
+/** A batch the broker refuses, with the Kafka error code that says why. */
+export class InvalidBatchError extends Error {
+  override name = 'InvalidBatchError'
+  constructor(
+    readonly errorCode: ErrorCodeValue,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export function compressionName(codec: number): string {
+  return COMPRESSION_NAMES[codec] ?? `unknown(${codec})`
+}
+
+export function readBatchHeader(bytes: Buffer, at = 0): BatchHeader {
+  if (bytes.length - at < BATCH_HEADER_SIZE) {
+    throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch of ${bytes.length - at} bytes is shorter than its ${BATCH_HEADER_SIZE}-byte header`)
+  }
+  const attributes = bytes.readInt16BE(at + 21)
+  return {
+    baseOffset: Number(bytes.readBigInt64BE(at)),
+    batchLength: bytes.readInt32BE(at + 8),
+    magic: bytes.readInt8(at + 16),
+    attributes,
+    compression: attributes & 0x07,
+    lastOffsetDelta: bytes.readInt32BE(at + 23),
+    baseTimestamp: Number(bytes.readBigInt64BE(at + 27)),
+    maxTimestamp: Number(bytes.readBigInt64BE(at + 35)),
+    producerId: Number(bytes.readBigInt64BE(at + 43)),
+    producerEpoch: bytes.readInt16BE(at + 51),
+    baseSequence: bytes.readInt32BE(at + 53),
+    recordCount: bytes.readInt32BE(at + 57),
+    isTransactional: (attributes & TRANSACTIONAL) !== 0,
+    isControl: (attributes & CONTROL) !== 0,
+  }
+}
+
+/**
+ * Validates the record data of one partition in a Produce request (v3+: exactly one batch of
+ * magic 2), the way a broker does before appending. Throws InvalidBatchError with Kafka's code.
+ */
+export function validateProducedBatch(data: Buffer): BatchHeader {
+  const header = readBatchHeader(data)
+  if (header.magic !== 2) {
+    throw new InvalidBatchError(ErrorCode.INVALID_RECORD, `record batch magic ${header.magic} is not supported; produce v3+ requires magic 2`)
+  }
+  const frameLength = header.batchLength + LENGTH_PREFIX
+  if (header.batchLength < BATCH_HEADER_SIZE - LENGTH_PREFIX || frameLength > data.length) {
+    throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch length ${header.batchLength} does not match the ${data.length} bytes sent`)
+  }
+  if (frameLength !== data.length) {
+    throw new InvalidBatchError(ErrorCode.INVALID_RECORD, 'produce requests must carry exactly one record batch per partition')
+  }
+  const expected = data.readUInt32BE(CRC_OFFSET)
+  const actual = crc32c(data, CRC_COVERED_FROM, frameLength)
+  if (expected !== actual) {
+    throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch CRC mismatch: header says ${expected}, content is ${actual}`)
+  }
+  if (header.compression !== Compression.NONE && header.compression !== Compression.GZIP) {
+    throw new InvalidBatchError(
+      ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+      `compression codec ${compressionName(header.compression)} is not supported by embedded-kafka (none and gzip are)`,
+    )
+  }
+  if (header.recordCount <= 0 || header.lastOffsetDelta !== header.recordCount - 1) {
+    throw new InvalidBatchError(ErrorCode.INVALID_RECORD, `record batch claims ${header.recordCount} records with lastOffsetDelta ${header.lastOffsetDelta}`)
+  }
+  if (header.compression === Compression.NONE) {
+    // Cheap structural walk so a batch whose records lie about their lengths is refused now,
+    // not discovered later by a consumer.
+    const count = countRecords(data.subarray(BATCH_HEADER_SIZE, frameLength))
+    if (count !== header.recordCount) {
+      throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch claims ${header.recordCount} records but holds ${count}`)
+    }
+  }
+  return header
+}
+
+function countRecords(body: Buffer): number {
+  const reader = new Reader(body)
+  let count = 0
+  try {
+    while (reader.remaining > 0) {
+      const length = reader.varint()
+      reader.bytesOf(length)
+      count++
+    }
+  } catch (error) {
+    if (error instanceof ProtocolDecodeError) {
+      throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch records are malformed: ${error.message}`)
+    }
+    throw error
+  }
+  return count
+}
+
+/** Stamps broker-assigned fields; both lie outside the CRC'd range, so the CRC stays valid. */
+export function assignBaseOffset(batch: Buffer, baseOffset: number, leaderEpoch = 0): void {
+  batch.writeBigInt64BE(BigInt(baseOffset), 0)
+  batch.writeInt32BE(leaderEpoch, 12)
+}
+
+/** Decodes every record of one stored batch (decompressing gzip). For assertions and tools. */
+export function decodeBatchRecords(batch: Buffer): DecodedRecord[] {
+  const header = readBatchHeader(batch)
+  if (header.isControl) return []
+  let body = batch.subarray(BATCH_HEADER_SIZE, header.batchLength + LENGTH_PREFIX)
+  if (header.compression === Compression.GZIP) body = gunzipSync(body)
+  else if (header.compression !== Compression.NONE) {
+    throw new InvalidBatchError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `cannot decode ${compressionName(header.compression)} batches`)
+  }
+  const logAppendTime = (header.attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0
+  const reader = new Reader(body)
+  const out: DecodedRecord[] = []
+  for (let i = 0; i < header.recordCount; i++) {
+    const length = reader.varint()
+    const end = reader.offset + length
+    reader.int8() // record attributes: unused by the v2 format
+    const timestampDelta = reader.varlong()
+    const offsetDelta = reader.varint()
+    const keyLength = reader.varint()
+    const key = keyLength < 0 ? null : Buffer.from(reader.bytesOf(keyLength))
+    const valueLength = reader.varint()
+    const value = valueLength < 0 ? null : Buffer.from(reader.bytesOf(valueLength))
+    const headerCount = reader.varint()
+    const headers: Header[] = []
+    for (let h = 0; h < headerCount; h++) {
+      const name = reader.utf8(reader.varint())
+      const headerLength = reader.varint()
+      headers.push({ key: name, value: headerLength < 0 ? null : Buffer.from(reader.bytesOf(headerLength)) })
+    }
+    if (reader.offset !== end) throw new ProtocolDecodeError(`record ${i} length ${length} does not match its fields`)
+    out.push({
+      offset: header.baseOffset + offsetDelta,
+      timestamp: logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
+      key,
+      value,
+      headers,
+    })
+  }
+  return out
+}

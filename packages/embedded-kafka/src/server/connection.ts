@@ -1,0 +1,177 @@
+/**
+ * One client connection: splits the byte stream into size-prefixed frames, decodes request
+ * headers, dispatches to handlers, and writes responses strictly in request order (the protocol
+ * promises this, and clients such as librdkafka rely on it) even when a handler answers later,
+ * as a long-polling Fetch does. Anything malformed closes this connection only, as Kafka does.
+ */
+import type { Socket } from 'node:net'
+import { isFlexible, type AnyApi } from '../protocol/api.js'
+import { ErrorCode } from '../protocol/error-codes.js'
+import { ProtocolDecodeError, Reader } from '../protocol/reader.js'
+import { Writer } from '../protocol/writer.js'
+import { ApiVersions } from '../protocol/messages/api-versions.js'
+import type { Logger } from './logger.js'
+import { NO_RESPONSE, type RequestContext, type Route } from './route.js'
+
+const API_VERSIONS_KEY = 18
+const REQUEST_HEADER_MIN = 8
+
+export interface ConnectionEnvironment {
+  readonly routes: ReadonlyMap<number, Route>
+  readonly maxRequestBytes: number
+  readonly log: Logger
+  /** Builds the per-request context (cluster, broker, groups). */
+  context(apiVersion: number, clientId: string | null, clientHost: string, closed: AbortSignal): RequestContext
+  onClientId(clientId: string): void
+}
+
+interface PendingResponse {
+  bytes: Buffer | null | undefined // undefined: not answered yet; null: answered with silence
+}
+
+export class Connection {
+  private chunks: Buffer[] = []
+  private buffered = 0
+  private readonly pending: PendingResponse[] = []
+  private readonly closed = new AbortController()
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly env: ConnectionEnvironment,
+  ) {
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', (error) => env.log('debug', 'connection error', { error: error.message }))
+    socket.on('close', () => this.closed.abort())
+  }
+
+  get isClosed(): boolean {
+    return this.closed.signal.aborted
+  }
+
+  close(reason: string): void {
+    if (this.isClosed) return
+    this.env.log('warn', `closing connection: ${reason}`, { remote: `${this.socket.remoteAddress}:${this.socket.remotePort}` })
+    this.closed.abort()
+    this.socket.destroy()
+  }
+
+  private onData(chunk: Buffer): void {
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    while (this.buffered >= 4 && !this.isClosed) {
+      const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : this.coalesce()
+      const size = head.readInt32BE(0)
+      if (size < REQUEST_HEADER_MIN || size > this.env.maxRequestBytes) {
+        this.close(`request size ${size} is outside [${REQUEST_HEADER_MIN}, ${this.env.maxRequestBytes}] (socket.request.max.bytes)`)
+        return
+      }
+      if (this.buffered < 4 + size) return
+      const all = this.coalesce()
+      const frame = all.subarray(4, 4 + size)
+      const rest = all.subarray(4 + size)
+      this.chunks = rest.length > 0 ? [rest] : []
+      this.buffered = rest.length
+      this.onFrame(frame)
+    }
+  }
+
+  private coalesce(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)]
+    return this.chunks[0]!
+  }
+
+  private onFrame(frame: Buffer): void {
+    const reader = new Reader(frame)
+    const apiKey = reader.int16()
+    const apiVersion = reader.int16()
+    const correlationId = reader.int32()
+    const route = this.env.routes.get(apiKey)
+    if (!route) {
+      this.close(`unknown api key ${apiKey}`)
+      return
+    }
+    const { api } = route
+    if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
+      if (apiKey === API_VERSIONS_KEY) {
+        // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges so the client downgrades.
+        this.enqueue(correlationId, api, 0, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: this.supportedVersions() })
+      } else {
+        this.close(`${api.name} v${apiVersion} is not supported (supported: v${api.minVersion}-v${api.maxVersion})`)
+      }
+      return
+    }
+    let request: unknown
+    let clientId: string | null
+    const flexible = isFlexible(api, apiVersion)
+    try {
+      // The client id is always a classic int16 string, even in flexible header v2.
+      const length = reader.int16()
+      clientId = length < 0 ? null : reader.utf8(length)
+      if (flexible) skipHeaderTags(reader)
+      request = api.request.read(reader, { version: apiVersion, flexible })
+    } catch (error) {
+      if (error instanceof ProtocolDecodeError) {
+        this.close(`malformed ${api.name} v${apiVersion} request: ${error.message}`)
+        return
+      }
+      throw error
+    }
+    if (clientId) this.env.onClientId(clientId)
+    const slot: PendingResponse = { bytes: undefined }
+    this.pending.push(slot)
+    const ctx = this.env.context(apiVersion, clientId, `/${this.socket.remoteAddress ?? 'unknown'}`, this.closed.signal)
+    const settle = (response: unknown): void => {
+      slot.bytes = response === NO_RESPONSE ? null : encodeResponse(api, apiVersion, correlationId, response)
+      this.flush()
+    }
+    const fail = (error: unknown): void => {
+      this.env.log('error', `${api.name} handler failed`, { error: error instanceof Error ? error.stack : String(error) })
+      this.close(`internal error answering ${api.name}`)
+    }
+    try {
+      const result = route.handle(ctx, request)
+      if (result instanceof Promise) result.then(settle, fail)
+      else settle(result)
+    } catch (error) {
+      fail(error)
+    }
+  }
+
+  private enqueue(correlationId: number, api: AnyApi, version: number, response: unknown): void {
+    this.pending.push({ bytes: encodeResponse(api, version, correlationId, response) })
+    this.flush()
+  }
+
+  private supportedVersions() {
+    return [...this.env.routes.values()].map(({ api }) => ({ apiKey: api.key, minVersion: api.minVersion, maxVersion: api.maxVersion }))
+  }
+
+  private flush(): void {
+    while (this.pending.length > 0 && this.pending[0]!.bytes !== undefined) {
+      const { bytes } = this.pending.shift()!
+      if (bytes && !this.isClosed) this.socket.write(bytes)
+    }
+  }
+}
+
+function skipHeaderTags(reader: Reader): void {
+  const count = reader.uvarint()
+  for (let i = 0; i < count; i++) {
+    reader.uvarint()
+    reader.bytesOf(reader.uvarint())
+  }
+}
+
+function encodeResponse(api: AnyApi, version: number, correlationId: number, response: unknown): Buffer {
+  const flexible = isFlexible(api, version)
+  const writer = new Writer(1024)
+  const sizeAt = writer.reserveInt32()
+  writer.int32(correlationId)
+  // Response header v1 (tagged fields) for flexible versions, except ApiVersions, which always
+  // uses header v0 so that a client can read it before knowing what the broker speaks.
+  if (flexible && api.key !== ApiVersions.key) writer.uvarint(0)
+  api.response.write(writer, response, { version, flexible })
+  writer.patchInt32(sizeAt, writer.offset - 4)
+  return writer.view() // the writer is discarded, so its buffer can go to the socket as is
+}
