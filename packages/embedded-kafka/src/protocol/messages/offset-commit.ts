@@ -1,0 +1,54 @@
+// OffsetCommit (key 8). Spec: OffsetCommitRequest.json / OffsetCommitResponse.json (apache/kafka clients/src/main/resources/common/message).
+// CommitTimestamp (v1 only) is outside our 2-8 range and left out. No tagged fields in these messages.
+import { defineApi } from '../api.js'
+import { array, field, int16, int32, int64, nullableString, string, struct } from '../schema.js'
+
+export const OffsetCommit = defineApi({
+  key: 8,
+  name: 'OffsetCommit',
+  minVersion: 2,
+  maxVersion: 8,
+  flexibleSince: 8,
+  request: struct({
+    groupId: field(string),
+    generationIdOrMemberEpoch: field(int32, '1+', -1),
+    memberId: field(string, '1+'),
+    groupInstanceId: field(nullableString, '7+', null),
+    retentionTimeMs: field(int64, '2-4', -1),
+    topics: field(
+      array(
+        struct({
+          name: field(string),
+          partitions: field(
+            array(
+              struct({
+                partitionIndex: field(int32),
+                committedOffset: field(int64),
+                committedLeaderEpoch: field(int32, '6+', -1),
+                committedMetadata: field(nullableString, '0+', ''),
+              }),
+            ),
+          ),
+        }),
+      ),
+    ),
+  }),
+  response: struct({
+    throttleTimeMs: field(int32, '3+'),
+    topics: field(
+      array(
+        struct({
+          name: field(string),
+          partitions: field(
+            array(
+              struct({
+                partitionIndex: field(int32),
+                errorCode: field(int16),
+              }),
+            ),
+          ),
+        }),
+      ),
+    ),
+  }),
+})
