@@ -34,7 +34,14 @@ export const int32 = primitive(0, (r) => r.int32(), (w, v) => w.int32(v))
 export const int64 = primitive(0, (r) => r.int64(), (w, v) => w.int64(v))
 export const float64 = primitive(0, (r) => r.float64(), (w, v) => w.float64(v))
 export const boolean = primitive(false, (r) => r.boolean(), (w, v) => w.boolean(v))
-export const uuid: WireType<Buffer> = primitive<Buffer>(Buffer.alloc(16), (r) => Buffer.from(r.uuid()), (w, v) => w.raw(v))
+export const uuid: WireType<Buffer> = primitive<Buffer>(
+  Buffer.alloc(16),
+  (r) => Buffer.from(r.uuid()),
+  (w, v) => {
+    if (v.length !== 16) throw new RangeError(`a uuid is 16 bytes, got ${v.length}`)
+    w.raw(v)
+  },
+)
 
 /** Length prefix: int16/int32 in classic versions, unsigned varint of length+1 in flexible ones. */
 function readLength(r: Reader, ctx: CodecContext, classic: 'int16' | 'int32'): number {
@@ -186,15 +193,24 @@ function skipTaggedFields(r: Reader): void {
   }
 }
 
+/** Decoded defaults must not be shared: a handler that fills a defaulted array would leak it. */
+function freshDefault(value: unknown): () => unknown {
+  if (Array.isArray(value)) return () => []
+  if (Buffer.isBuffer(value)) return () => Buffer.from(value)
+  return () => value
+}
+
 export function struct<F extends Fields>(fields: F): WireType<StructRead<F>, StructWrite<F>> {
   const entries = Object.entries(fields)
+  const defaults = entries.map(([, f]) => freshDefault(f.defaultValue))
   const zero = Object.fromEntries(entries.map(([name, f]) => [name, f.defaultValue])) as StructRead<F>
   return {
     zero,
     read(r, ctx) {
       const out: Record<string, unknown> = {}
-      for (const [name, f] of entries) {
-        out[name] = ctx.version >= f.minVersion && ctx.version <= f.maxVersion ? f.type.read(r, ctx) : f.defaultValue
+      for (let i = 0; i < entries.length; i++) {
+        const [name, f] = entries[i]!
+        out[name] = ctx.version >= f.minVersion && ctx.version <= f.maxVersion ? f.type.read(r, ctx) : defaults[i]!()
       }
       if (ctx.flexible) skipTaggedFields(r)
       return out as StructRead<F>
