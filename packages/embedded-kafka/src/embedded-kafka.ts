@@ -72,6 +72,7 @@ export class EmbeddedKafka {
     const state = new ClusterState(brokers, {
       autoCreateTopics: resolved.autoCreateTopics,
       defaultPartitions: resolved.defaultPartitions,
+      defaultReplicationFactor: resolved.defaultReplicationFactor,
       retentionBytes: resolved.retentionBytes,
     })
     const groups = new GroupCoordinator({
@@ -107,8 +108,8 @@ export class EmbeddedKafka {
     for (const server of this.servers) server.resetStats()
   }
 
-  async createTopic({ topic, partitions, replicationFactor = 1 }: { topic: string; partitions?: number; replicationFactor?: number }): Promise<void> {
-    this.state.createTopic(topic, partitions ?? this.options.defaultPartitions, replicationFactor)
+  async createTopic({ topic, partitions, replicationFactor }: { topic: string; partitions?: number; replicationFactor?: number }): Promise<void> {
+    this.state.createTopic(topic, partitions ?? this.options.defaultPartitions, replicationFactor ?? this.options.defaultReplicationFactor)
   }
 
   async deleteTopic(topic: string): Promise<void> {
@@ -157,10 +158,14 @@ export class EmbeddedKafka {
     return { address: this.state.brokers[index]!, server: this.servers[index]! }
   }
 
-  /** Stops one broker as a crash would: its connections drop, its partitions go leaderless. */
+  /**
+   * Stops one broker as a crash would: its connections drop, and its partitions fail over to
+   * another live replica (or go offline when it was the only one).
+   */
   async stopBroker(brokerId: number): Promise<void> {
     const { address, server } = this.broker(brokerId)
     address.alive = false
+    this.state.electLeaders()
     await server.stop()
   }
 
@@ -171,6 +176,7 @@ export class EmbeddedKafka {
     if (server.listening) return
     address.port = await server.listen(address.host, address.port)
     address.alive = true
+    this.state.electLeaders()
   }
 
   /** Stops every broker, keeping data, so the whole cluster can be started again. */

@@ -19,6 +19,12 @@ export interface EmbeddedKafkaOptions {
   autoCreateTopics?: boolean
   /** num.partitions for auto-created topics and CreateTopics with -1. Default 1, as in Kafka. */
   defaultPartitions?: number
+  /**
+   * default.replication.factor for auto-created topics, CreateTopics with -1 and createTopic().
+   * Default min(3, brokers), as production clusters run, so stopping a broker fails leadership
+   * over instead of taking partitions offline. Use 1 to rehearse offline partitions.
+   */
+  defaultReplicationFactor?: number
   /** retention.bytes per partition; -1 keeps everything. Default -1, as in Kafka. */
   retentionBytes?: number
   /** message.max.bytes: largest record batch accepted. Default 1048588, as in Kafka. */
@@ -59,6 +65,7 @@ const KNOWN = new Set([
   'ports',
   'autoCreateTopics',
   'defaultPartitions',
+  'defaultReplicationFactor',
   'retentionBytes',
   'maxMessageBytes',
   'maxRequestBytes',
@@ -105,6 +112,7 @@ export function parseOptions(input: EmbeddedKafkaOptions = {}): ResolvedOptions 
     ports,
     autoCreateTopics: input.autoCreateTopics ?? true,
     defaultPartitions: integer('defaultPartitions', input.defaultPartitions, 1, 1, 10_000),
+    defaultReplicationFactor: integer('defaultReplicationFactor', input.defaultReplicationFactor, Math.min(3, brokers), 1, brokers),
     retentionBytes,
     maxMessageBytes: integer('maxMessageBytes', input.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 1),
     maxRequestBytes: integer('maxRequestBytes', input.maxRequestBytes, DEFAULT_MAX_REQUEST_BYTES, 64),

@@ -25,7 +25,7 @@ export const createTopicsRoute = route(CreateTopics, (ctx, request) => {
     topics: request.topics.map((t) => {
       if (seen.get(t.name)! > 1) return { name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Create topics request from client has a duplicate topic ${t.name}.` }
       const partitions = t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? ctx.cluster.settings.defaultPartitions : t.numPartitions
-      const replicationFactor = t.assignments.length > 0 ? t.assignments[0]!.brokerIds.length : t.replicationFactor === -1 ? 1 : t.replicationFactor
+      const replicationFactor = t.assignments.length > 0 ? t.assignments[0]!.brokerIds.length : t.replicationFactor === -1 ? ctx.cluster.settings.defaultReplicationFactor : t.replicationFactor
       const result = attempt(() =>
         request.validateOnly ? ctx.cluster.validateNewTopic(t.name, partitions, replicationFactor) : ctx.cluster.createTopic(t.name, partitions, replicationFactor),
       )

@@ -14,12 +14,11 @@ function describeTopic(ctx: RequestContext, topic: Topic) {
     topicId: topic.id,
     isInternal: false,
     partitions: topic.partitions.map((p) => {
-      const leaderAlive = ctx.cluster.isAlive(p.leaderId)
       return {
-        errorCode: leaderAlive ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
+        errorCode: p.leaderId === -1 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
         partitionIndex: p.index,
-        leaderId: leaderAlive ? p.leaderId : -1,
-        leaderEpoch: 0,
+        leaderId: p.leaderId,
+        leaderEpoch: p.leaderEpoch,
         replicaNodes: [...p.replicaIds],
         isrNodes: p.replicaIds.filter((id) => ctx.cluster.isAlive(id)),
         offlineReplicas: p.replicaIds.filter((id) => !ctx.cluster.isAlive(id)),

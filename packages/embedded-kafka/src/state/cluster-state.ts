@@ -18,6 +18,7 @@ export interface BrokerAddress {
 export interface ClusterSettings {
   readonly autoCreateTopics: boolean
   readonly defaultPartitions: number
+  readonly defaultReplicationFactor: number
   readonly retentionBytes: number
 }
 
@@ -72,7 +73,7 @@ export class ClusterState {
     }
   }
 
-  createTopic(name: string, partitions: number, replicationFactor = 1): Topic {
+  createTopic(name: string, partitions: number, replicationFactor = this.settings.defaultReplicationFactor): Topic {
     this.validateNewTopic(name, partitions, replicationFactor)
     const topic = new Topic(name, replicationFactor)
     this.topics.set(name, topic)
@@ -107,7 +108,27 @@ export class ClusterState {
       // spreads evenly (Kafka starts at a random broker; a counter keeps tests deterministic).
       const first = this.nextLeaderIndex++ % brokerCount
       const replicas = Array.from({ length: topic.replicationFactor }, (_, r) => this.brokers[(first + r) % brokerCount]!.id)
-      topic.partitions.push(new Partition(topic.name, topic.partitions.length, replicas[0]!, replicas, this.settings.retentionBytes))
+      const partition = new Partition(topic.name, topic.partitions.length, replicas, this.settings.retentionBytes)
+      this.electLeader(partition)
+      topic.partitions.push(partition)
+    }
+  }
+
+  /**
+   * Re-elects every partition's leader after a broker stopped or started: the preferred replica
+   * when alive, else the next live replica (clean failover: all replicas share one log), else
+   * none. A restarted broker takes its preferred partitions back at once, which Kafka does later
+   * through auto.leader.rebalance.
+   */
+  electLeaders(): void {
+    for (const topic of this.topics.values()) for (const partition of topic.partitions) this.electLeader(partition)
+  }
+
+  private electLeader(partition: Partition): void {
+    const leader = partition.replicaIds.find((id) => this.isAlive(id)) ?? -1
+    if (leader !== partition.leaderId) {
+      partition.leaderId = leader
+      partition.leaderEpoch++
     }
   }
 
