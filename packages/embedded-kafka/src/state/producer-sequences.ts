@@ -46,7 +46,8 @@ export class ProducerSequences {
     if (batch.producerEpoch < entry.epoch) {
       return reject(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${batch.producerId} epoch ${batch.producerEpoch} is older than the current epoch ${entry.epoch}`)
     }
-    const duplicate = entry.recent.find((b) => b.firstSequence === batch.baseSequence)
+    const lastSequence = addSequence(batch.baseSequence, batch.recordCount - 1)
+    const duplicate = entry.recent.find((b) => b.firstSequence === batch.baseSequence && b.lastSequence === lastSequence)
     if (duplicate) return { kind: 'duplicate', baseOffset: duplicate.baseOffset }
     const expected = addSequence(entry.lastSequence, 1)
     if (batch.baseSequence !== expected) {
