@@ -7,7 +7,7 @@
  *                             [--partitions 3] [--brokers 3] [--json result.json]
  */
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Kafka, logLevel } from 'kafkajs'
@@ -29,6 +29,16 @@ const batch = Number(values.batch)
 const size = Number(values.size)
 const concurrency = Number(values.concurrency)
 const warmup = Number(values.warmup)
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux); null elsewhere. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime in clock ticks (100/s)
+  } catch {
+    return null
+  }
+}
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 const broker = spawn(process.execPath, ['--import', 'tsx', cli, '--brokers', values.brokers, '--retention-bytes', String(64 * 1024 * 1024)], {
@@ -66,13 +76,33 @@ try {
   }
 
   await run(warmup)
+  const brokerCpuBefore = processCpuSeconds(broker.pid!)
+  const clientCpuBefore = process.cpuUsage()
   const seconds = await run(records)
+  const clientCpu = process.cpuUsage(clientCpuBefore)
+  const brokerCpuAfter = processCpuSeconds(broker.pid!)
   const recordsPerSec = Math.round(records / seconds)
   await producer.disconnect()
 
-  const result = { recordsPerSec, records, seconds: Number(seconds.toFixed(3)), batch, size, concurrency, acks: -1, brokers: Number(values.brokers), partitions: Number(values.partitions) }
+  const percentOfCore = (cpuSeconds: number) => Math.round((100 * cpuSeconds) / seconds)
+  const clientCpuPercent = percentOfCore((clientCpu.user + clientCpu.system) / 1e6)
+  const brokerCpuPercent = brokerCpuBefore === null || brokerCpuAfter === null ? null : percentOfCore(brokerCpuAfter - brokerCpuBefore)
+  const result = {
+    recordsPerSec,
+    records,
+    seconds: Number(seconds.toFixed(3)),
+    batch,
+    size,
+    concurrency,
+    acks: -1,
+    brokers: Number(values.brokers),
+    partitions: Number(values.partitions),
+    clientCpuPercent,
+    brokerCpuPercent,
+  }
   console.log(`embedded-kafka produce throughput: ${recordsPerSec.toLocaleString('en-US')} records/s`)
   console.log(`  ${records} records in sends of ${batch} x ${size} B, concurrency ${concurrency}, acks=-1, ${result.brokers} brokers, ${result.partitions} partitions, ${result.seconds} s`)
+  console.log(`  CPU (% of one core): KafkaJS producer process ${clientCpuPercent}%, embedded-kafka process ${brokerCpuPercent ?? 'n/a'}%`)
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2))
 } finally {
   broker.kill('SIGTERM')
