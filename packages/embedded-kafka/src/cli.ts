@@ -29,6 +29,17 @@ Options:
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
 
+/** Option names as the user typed them, for errors raised by parseOptions. */
+const FLAG_FOR_OPTION: Record<string, string> = {
+  brokers: 'brokers',
+  host: 'host',
+  port: 'port',
+  defaultPartitions: 'partitions',
+  autoCreateTopics: 'no-auto-create-topics',
+  retentionBytes: 'retention-bytes',
+  maxMessageBytes: 'max-message-bytes',
+}
+
 function integerFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   if (!/^-?\d+$/.test(value)) throw new EmbeddedKafkaConfigError(name, `expected an integer, got "${value}"`)
@@ -88,6 +99,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`embedded-kafka: ${error instanceof Error ? error.message : String(error)}\n`)
+  const message =
+    error instanceof EmbeddedKafkaConfigError
+      ? `invalid value for --${FLAG_FOR_OPTION[error.option] ?? error.option}: ${error.message.replace(/^invalid embedded-kafka option "[^"]+": /, '')}`
+      : error instanceof Error
+        ? error.message
+        : String(error)
+  process.stderr.write(`embedded-kafka: ${message}\n`)
   process.exit(2)
 })

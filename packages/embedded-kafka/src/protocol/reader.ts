@@ -92,6 +92,14 @@ export class Reader {
     throw new ProtocolDecodeError('varlong is longer than 10 bytes')
   }
 
+  /** Skips a varint/varlong of up to 10 bytes without decoding it (validation hot path). */
+  skipVarlong(): void {
+    for (let i = 0; i < 10; i++) {
+      if ((this.buffer[this.need(1, 'varlong')]! & 0x80) === 0) return
+    }
+    throw new ProtocolDecodeError('varlong is longer than 10 bytes')
+  }
+
   /** A zero-copy view of the next `length` bytes. */
   bytesOf(length: number): Buffer {
     const at = this.need(length, 'bytes')

@@ -120,33 +120,76 @@ export function validateProducedBatch(data: Buffer): BatchHeader {
   if (header.recordCount <= 0 || header.lastOffsetDelta !== header.recordCount - 1) {
     throw new InvalidBatchError(ErrorCode.INVALID_RECORD, `record batch claims ${header.recordCount} records with lastOffsetDelta ${header.lastOffsetDelta}`)
   }
-  if (header.compression === Compression.NONE) {
-    // Cheap structural walk so a batch whose records lie about their lengths is refused now,
-    // not discovered later by a consumer.
-    const count = countRecords(data.subarray(BATCH_HEADER_SIZE, frameLength))
-    if (count !== header.recordCount) {
-      throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch claims ${header.recordCount} records but holds ${count}`)
-    }
+  // Like Kafka, read every record before appending (decompressing if needed), so a batch whose
+  // records do not parse is refused now instead of reaching consumers garbled.
+  try {
+    walkRecords(header, recordBody(data, header), null)
+  } catch (error) {
+    if (error instanceof ProtocolDecodeError) throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch records are malformed: ${error.message}`)
+    throw error
   }
   return header
 }
 
-function countRecords(body: Buffer): number {
-  const reader = new Reader(body)
-  let count = 0
-  try {
-    while (reader.remaining > 0) {
-      const length = reader.varint()
-      reader.bytesOf(length)
-      count++
-    }
-  } catch (error) {
-    if (error instanceof ProtocolDecodeError) {
-      throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch records are malformed: ${error.message}`)
-    }
-    throw error
+function recordBody(batch: Buffer, header: BatchHeader): Buffer {
+  const body = batch.subarray(BATCH_HEADER_SIZE, header.batchLength + LENGTH_PREFIX)
+  if (header.compression === Compression.NONE) return body
+  if (header.compression !== Compression.GZIP) {
+    throw new InvalidBatchError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `cannot decode ${compressionName(header.compression)} batches`)
   }
-  return count
+  try {
+    return gunzipSync(body)
+  } catch (error) {
+    throw new ProtocolDecodeError(`gzip payload does not decompress: ${(error as Error).message}`)
+  }
+}
+
+/**
+ * Reads `header.recordCount` records from `body`, checking every length and that nothing is left
+ * over. With `out`, also materializes them (copies, since `body` may be a socket buffer); without,
+ * it only validates, allocating nothing per record.
+ */
+function walkRecords(header: BatchHeader, body: Buffer, out: DecodedRecord[] | null): void {
+  const logAppendTime = (header.attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0
+  const reader = new Reader(body)
+  const bytesOrNull = (length: number): Buffer | null => {
+    if (length < -1) throw new ProtocolDecodeError(`negative length ${length}`)
+    if (length === -1) return null
+    const view = reader.bytesOf(length)
+    return out ? Buffer.from(view) : view
+  }
+  for (let i = 0; i < header.recordCount; i++) {
+    const length = reader.varint()
+    if (length < 0 || length > reader.remaining) throw new ProtocolDecodeError(`record ${i} claims ${length} bytes, ${reader.remaining} left`)
+    const end = reader.offset + length
+    reader.int8() // record attributes: unused by the v2 format
+    let timestampDelta = 0
+    if (out) timestampDelta = reader.varlong()
+    else reader.skipVarlong()
+    const offsetDelta = reader.varint()
+    if (offsetDelta !== i) throw new ProtocolDecodeError(`record ${i} has offset delta ${offsetDelta}`)
+    const key = bytesOrNull(reader.varint())
+    const value = bytesOrNull(reader.varint())
+    const headerCount = reader.varint()
+    if (headerCount < 0) throw new ProtocolDecodeError(`record ${i} has ${headerCount} headers`)
+    const headers: Header[] = []
+    for (let h = 0; h < headerCount; h++) {
+      const nameLength = reader.varint()
+      if (nameLength < 0) throw new ProtocolDecodeError(`record ${i} header ${h} has a null name`)
+      const name = reader.utf8(nameLength)
+      const headerValue = bytesOrNull(reader.varint())
+      if (out) headers.push({ key: name, value: headerValue })
+    }
+    if (reader.offset !== end) throw new ProtocolDecodeError(`record ${i} length ${length} does not match its fields`)
+    out?.push({
+      offset: header.baseOffset + offsetDelta,
+      timestamp: logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
+      key,
+      value,
+      headers,
+    })
+  }
+  if (reader.remaining !== 0) throw new ProtocolDecodeError(`${reader.remaining} bytes follow the batch's ${header.recordCount} records`)
 }
 
 /** Stamps broker-assigned fields; both lie outside the CRC'd range, so the CRC stays valid. */
@@ -159,39 +202,7 @@ export function assignBaseOffset(batch: Buffer, baseOffset: number, leaderEpoch 
 export function decodeBatchRecords(batch: Buffer): DecodedRecord[] {
   const header = readBatchHeader(batch)
   if (header.isControl) return []
-  let body = batch.subarray(BATCH_HEADER_SIZE, header.batchLength + LENGTH_PREFIX)
-  if (header.compression === Compression.GZIP) body = gunzipSync(body)
-  else if (header.compression !== Compression.NONE) {
-    throw new InvalidBatchError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `cannot decode ${compressionName(header.compression)} batches`)
-  }
-  const logAppendTime = (header.attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0
-  const reader = new Reader(body)
   const out: DecodedRecord[] = []
-  for (let i = 0; i < header.recordCount; i++) {
-    const length = reader.varint()
-    const end = reader.offset + length
-    reader.int8() // record attributes: unused by the v2 format
-    const timestampDelta = reader.varlong()
-    const offsetDelta = reader.varint()
-    const keyLength = reader.varint()
-    const key = keyLength < 0 ? null : Buffer.from(reader.bytesOf(keyLength))
-    const valueLength = reader.varint()
-    const value = valueLength < 0 ? null : Buffer.from(reader.bytesOf(valueLength))
-    const headerCount = reader.varint()
-    const headers: Header[] = []
-    for (let h = 0; h < headerCount; h++) {
-      const name = reader.utf8(reader.varint())
-      const headerLength = reader.varint()
-      headers.push({ key: name, value: headerLength < 0 ? null : Buffer.from(reader.bytesOf(headerLength)) })
-    }
-    if (reader.offset !== end) throw new ProtocolDecodeError(`record ${i} length ${length} does not match its fields`)
-    out.push({
-      offset: header.baseOffset + offsetDelta,
-      timestamp: logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
-      key,
-      value,
-      headers,
-    })
-  }
+  walkRecords(header, recordBody(batch, header), out)
   return out
 }
