@@ -1,0 +1,84 @@
+/** Protobuf <-> sidecar model. Unknown enum numbers and missing fields are refused here, by name. */
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
+import { Acks, Compression, type EmitRequest, type PartitionResult, type SidecarError as ProtoError } from '@kafka-sidecar/proto'
+import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
+import type { Acks as KafkaAcks, CompressionCode, IncomingRecord, PartitionOutcome, ProduceRequest } from '../model.js'
+
+const ACKS: ReadonlyMap<number, KafkaAcks> = new Map([
+  [Acks.ACKS_UNSPECIFIED, -1],
+  [Acks.ACKS_ALL, -1],
+  [Acks.ACKS_LEADER, 1],
+  [Acks.ACKS_NONE, 0],
+])
+const COMPRESSIONS: ReadonlySet<number> = new Set([Compression.COMPRESSION_NONE, Compression.COMPRESSION_GZIP, Compression.COMPRESSION_SNAPPY, Compression.COMPRESSION_LZ4, Compression.COMPRESSION_ZSTD])
+const DEFAULT_TIMEOUT_MS = 30_000
+
+export function toProduceRequest(message: EmitRequest): ProduceRequest {
+  const acks = ACKS.get(message.acks)
+  if (acks === undefined) throw invalidArgument(`unknown acks value ${message.acks} (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)`, KafkaErrors.INVALID_REQUIRED_ACKS)
+  if (!COMPRESSIONS.has(message.compression)) throw invalidArgument(`unknown compression value ${message.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
+  if (message.instanceId === '') throw invalidArgument('instance_id is required: each client producer instance must identify itself')
+  const records: IncomingRecord[] = []
+  for (const group of message.topics) {
+    if (group.records.length === 0) throw invalidArgument(`topic "${group.topic}" has no records`)
+    for (const r of group.records) {
+      records.push({
+        topic: group.topic,
+        key: r.key ?? null,
+        value: r.value ?? null,
+        headers: r.headers.map((h) => ({ key: h.key, value: h.value ?? null })),
+        partition: r.partition ?? null,
+        timestampMs: r.timestampMs ?? null,
+      })
+    }
+  }
+  return {
+    requestId: message.requestId,
+    clientId: message.clientId,
+    appName: message.appName || message.clientId || 'unknown',
+    instanceId: message.instanceId,
+    acks,
+    timeoutMs: message.timeoutMs || DEFAULT_TIMEOUT_MS,
+    compression: message.compression as CompressionCode,
+    awaitDelivery: message.awaitDelivery,
+    records,
+  }
+}
+
+export function toProtoError(error: SidecarError): ProtoError {
+  return {
+    grpcCode: error.grpcCode,
+    message: error.message,
+    kafkaErrorCode: error.kafkaErrorCode,
+    kafkaErrorName: error.kafkaErrorName,
+    retriable: error.retriable,
+    retryAfterMs: error.retryAfterMs,
+  }
+}
+
+export function toPartitionResult(outcome: PartitionOutcome): PartitionResult {
+  return {
+    topic: outcome.topic,
+    partition: outcome.partition,
+    baseOffset: outcome.baseOffset,
+    logAppendTimeMs: outcome.logAppendTimeMs,
+    logStartOffset: outcome.logStartOffset,
+    recordIndexes: [...outcome.recordIndexes],
+    error: outcome.error ? toProtoError(outcome.error) : undefined,
+  }
+}
+
+/** A refusal as a gRPC status, with the Kafka details in trailing metadata for unary callers. */
+export function toServiceError(error: unknown): Partial<ServiceError> {
+  const e = error instanceof SidecarError ? error : new SidecarError({ grpcCode: status.INTERNAL, message: String(error) })
+  const metadata = new Metadata()
+  if (e.kafkaErrorCode) metadata.set('kafka-error-code', String(e.kafkaErrorCode))
+  if (e.kafkaErrorName) metadata.set('kafka-error-name', e.kafkaErrorName)
+  metadata.set('retriable', String(e.retriable))
+  if (e.retryAfterMs) metadata.set('retry-after-ms', String(e.retryAfterMs))
+  return { code: e.grpcCode, details: e.message, metadata }
+}
+
+export function asSidecarError(error: unknown): SidecarError {
+  return error instanceof SidecarError ? error : new SidecarError({ grpcCode: status.INTERNAL, message: error instanceof Error ? error.message : String(error) })
+}

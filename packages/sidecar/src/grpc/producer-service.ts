@@ -1,0 +1,253 @@
+/**
+ * The ProducerSidecar gRPC service: Emit, EmitStream, DeliveryReports, TopicMetadata, each a thin
+ * adapter from protobuf onto the RecordPipeline and DeliveryReports.
+ */
+import { status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js'
+import type { DeliveryReportEvent, DeliveryReportsRequest, EmitAck, EmitRequest, ProducerSidecarServer } from '@kafka-sidecar/proto'
+import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
+import type { ProduceRequest } from '../model.js'
+import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
+import type { RecordPipeline } from '../pipeline/record-pipeline.js'
+import type { RequestTracker } from '../pipeline/request-tracker.js'
+import { isTopicAllowed, topicNameProblem } from '../pipeline/validation.js'
+import type { DeliveryReports } from '../reports/delivery-reports.js'
+import type { RingRead } from '../reports/report-ring.js'
+import type { TokenAuth } from './auth.js'
+import { asSidecarError, toPartitionResult, toProduceRequest, toProtoError, toServiceError } from './convert.js'
+
+/** Report events written per pump before yielding to the event loop. */
+const REPORT_BATCH = 256
+
+export interface ProducerServiceDeps {
+  readonly pipeline: RecordPipeline
+  readonly reports: DeliveryReports
+  readonly metadata: TopicMetadataCache
+  readonly auth: TokenAuth
+  readonly allowedTopics: readonly string[]
+  readonly onRequest: (method: string, code: status) => void
+}
+
+/** Tracks open streams per client instance (the connected-clients gauge) and ends them at shutdown. */
+export class OpenStreams {
+  private readonly byInstance = new Map<string, number>()
+  private readonly streams = new Set<{ end(): void }>()
+
+  add(stream: { end(): void }): () => void {
+    this.streams.add(stream)
+    return () => this.streams.delete(stream)
+  }
+
+  noteInstance(instanceId: string): () => void {
+    this.byInstance.set(instanceId, (this.byInstance.get(instanceId) ?? 0) + 1)
+    return () => {
+      const n = this.byInstance.get(instanceId)! - 1
+      if (n === 0) this.byInstance.delete(instanceId)
+      else this.byInstance.set(instanceId, n)
+    }
+  }
+
+  get connectedInstances(): number {
+    return this.byInstance.size
+  }
+
+  endAll(): void {
+    for (const s of this.streams) s.end()
+    this.streams.clear()
+  }
+}
+
+function receivedAck(request: ProduceRequest): EmitAck {
+  return { requestId: request.requestId, received: true, results: [] }
+}
+
+function deliveredAck(tracker: RequestTracker, outcomes: Awaited<RequestTracker['settled']>): EmitAck {
+  return { requestId: tracker.request.requestId, received: true, results: outcomes.map(toPartitionResult) }
+}
+
+function reportEvent(entry: RingRead): DeliveryReportEvent {
+  if (entry.kind === 'gap') {
+    return {
+      event: {
+        $case: 'gap',
+        value: { firstSequence: entry.firstSequence, lastSequence: entry.lastSequence, reason: 'reports were overwritten before this client read them (ring buffer full)' },
+      },
+    }
+  }
+  const { report } = entry
+  return { event: { $case: 'report', value: { sequence: report.sequence, requestId: report.requestId, result: toPartitionResult(report.outcome) } } }
+}
+
+export function producerService(deps: ProducerServiceDeps, streams: OpenStreams): ProducerSidecarServer {
+  const { pipeline, reports, auth } = deps
+
+  /** Submits and resolves with the ack the caller should get (received, or delivered). */
+  async function handle(request: ProduceRequest): Promise<EmitAck> {
+    const tracker = await pipeline.submit(request)
+    if (request.acks === 0 || !request.awaitDelivery) return receivedAck(request)
+    return deliveredAck(tracker, await tracker.settled)
+  }
+
+  return {
+    emit(call, callback) {
+      let request: ProduceRequest
+      try {
+        auth.check(call.metadata)
+        request = toProduceRequest(call.request)
+      } catch (error) {
+        deps.onRequest('Emit', asSidecarError(error).grpcCode)
+        return callback(toServiceError(error))
+      }
+      handle(request).then(
+        (ack) => {
+          deps.onRequest('Emit', status.OK)
+          callback(null, ack)
+        },
+        (error: unknown) => {
+          deps.onRequest('Emit', asSidecarError(error).grpcCode)
+          callback(toServiceError(error))
+        },
+      )
+    },
+
+    emitStream(call: ServerDuplexStream<EmitRequest, EmitAck>) {
+      try {
+        auth.check(call.metadata)
+      } catch (error) {
+        deps.onRequest('EmitStream', asSidecarError(error).grpcCode)
+        call.emit('error', toServiceError(error))
+        return
+      }
+      let outstanding = 0
+      let clientDone = false
+      let closed = false
+      const releaseInstances: Array<() => void> = []
+      const seenInstances = new Set<string>()
+      const forget = streams.add({ end: () => finish() })
+      const finish = () => {
+        if (closed) return
+        closed = true
+        forget()
+        for (const release of releaseInstances) release()
+        call.end()
+      }
+      const reply = (ack: EmitAck) => {
+        outstanding--
+        if (!closed && !call.cancelled) call.write(ack)
+        if (clientDone && outstanding === 0) finish()
+      }
+      call.on('data', (message: EmitRequest) => {
+        outstanding++
+        let request: ProduceRequest
+        try {
+          request = toProduceRequest(message)
+        } catch (error) {
+          const refusal = asSidecarError(error)
+          deps.onRequest('EmitStream', refusal.grpcCode)
+          reply({ requestId: message.requestId, received: false, error: toProtoError(refusal), results: [] })
+          return
+        }
+        if (!seenInstances.has(request.instanceId)) {
+          seenInstances.add(request.instanceId)
+          releaseInstances.push(streams.noteInstance(request.instanceId))
+        }
+        handle(request).then(
+          (ack) => {
+            deps.onRequest('EmitStream', status.OK)
+            reply(ack)
+          },
+          (error: unknown) => {
+            const refusal = asSidecarError(error)
+            deps.onRequest('EmitStream', refusal.grpcCode)
+            reply({ requestId: request.requestId, received: false, error: toProtoError(refusal), results: [] })
+          },
+        )
+      })
+      call.on('end', () => {
+        clientDone = true
+        if (outstanding === 0) finish()
+      })
+      call.on('cancelled', () => {
+        closed = true
+        forget()
+        for (const release of releaseInstances) release()
+      })
+      call.on('error', () => {})
+    },
+
+    deliveryReports(call: ServerWritableStream<DeliveryReportsRequest, DeliveryReportEvent>) {
+      try {
+        auth.check(call.metadata)
+        if (call.request.instanceId === '') throw invalidArgument('instance_id is required')
+      } catch (error) {
+        call.emit('error', toServiceError(error))
+        return
+      }
+      const { instanceId } = call.request
+      let cursor = call.request.afterSequence
+      let paused = false
+      let ended = false
+      const pump = () => {
+        while (!paused && !ended) {
+          const entries = reports.read(instanceId, cursor, REPORT_BATCH)
+          if (entries.length === 0) return
+          for (const entry of entries) {
+            cursor = entry.kind === 'gap' ? entry.lastSequence : entry.report.sequence
+            // A slow reader pauses the pump instead of buffering in grpc-js: the ring is the buffer,
+            // and what it overwrites meanwhile comes back to the reader as a gap.
+            if (!call.write(reportEvent(entry))) {
+              paused = true
+              call.once('drain', () => {
+                paused = false
+                pump()
+              })
+              return
+            }
+          }
+        }
+      }
+      const unsubscribe = reports.subscribe(instanceId, pump)
+      const releaseInstance = streams.noteInstance(instanceId)
+      const stop = () => {
+        if (ended) return
+        ended = true
+        unsubscribe()
+        releaseInstance()
+      }
+      const forget = streams.add({
+        end: () => {
+          pump()
+          stop()
+          call.end()
+        },
+      })
+      call.on('cancelled', () => {
+        stop()
+        forget()
+      })
+      call.on('error', () => {})
+      pump()
+    },
+
+    topicMetadata(call, callback) {
+      const { topic } = call.request
+      try {
+        auth.check(call.metadata)
+        const problem = topicNameProblem(topic)
+        if (problem) throw invalidArgument(`invalid topic: ${problem}`, KafkaErrors.INVALID_TOPIC_EXCEPTION)
+        if (!isTopicAllowed(topic, deps.allowedTopics)) {
+          throw new SidecarError({ grpcCode: status.PERMISSION_DENIED, message: `topic "${topic}" is not in this sidecar's allow-list`, kafkaErrorCode: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.code, kafkaErrorName: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.name })
+        }
+      } catch (error) {
+        return callback(toServiceError(error))
+      }
+      deps.metadata.load(topic).then(
+        (partitions) =>
+          callback(null, {
+            topic,
+            partitions: partitions.map((p) => ({ partitionId: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr, partitionErrorCode: p.partitionErrorCode })),
+          }),
+        (error: unknown) => callback(toServiceError(error)),
+      )
+    },
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * /metrics (Prometheus), /healthz (the process is alive and answering), /readyz (the Kafka
+ * producer is connected and the sidecar accepts requests). Anything else is a 404; any method
+ * but GET/HEAD a 405. Garbage on the socket is node's HTTP parser's problem: it answers 400.
+ */
+import { createServer, type Server } from 'node:http'
+import type { Registry } from 'prom-client'
+
+export interface HttpEndpoints {
+  readonly registry: Registry
+  isReady(): { ready: boolean; reason: string }
+}
+
+export function createHttpServer(endpoints: HttpEndpoints): Server {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end()
+      return
+    }
+    const path = (req.url ?? '/').split('?')[0]
+    if (path === '/metrics') {
+      endpoints.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': endpoints.registry.contentType }).end(text),
+        (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}\n`),
+      )
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
+    } else if (path === '/readyz') {
+      const { ready, reason } = endpoints.isReady()
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${reason}\n`)
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n')
+    }
+  })
+  server.headersTimeout = 10_000
+  server.requestTimeout = 10_000
+  return server
+}

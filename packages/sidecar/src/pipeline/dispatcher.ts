@@ -1,0 +1,256 @@
+/**
+ * Turns queued records into KafkaJS sendBatch calls. Batching comes from concurrency, not from
+ * waiting: a partition with nothing in flight is sent at once (lingerMs 0); while its batch is in
+ * flight, whatever arrives accumulates and leaves as the next batch. Ready partitions that share
+ * a leader broker and a compression codec go out in one sendBatch, so one slow broker never holds
+ * back another's partitions, and a failure is scoped to one broker's records.
+ */
+import type { RecordMetadata, TopicMessages } from 'kafkajs'
+import { status } from '@grpc/grpc-js'
+import { fromKafkaJSError, SidecarError } from '../errors.js'
+import type { CompressionCode } from '../model.js'
+import type { MemoryBudget } from './memory-budget.js'
+import { PartitionQueue, type QueuedRecord } from './partition-queue.js'
+
+export interface DispatcherSettings {
+  /** Most records of one partition in one batch. */
+  readonly maxBatchRecords: number
+  /** Most bytes of one partition in one batch (keep under the brokers' message.max.bytes). */
+  readonly maxBatchBytes: number
+  /** Extra wait before sending an idle partition's first records; 0 sends at once. */
+  readonly lingerMs: number
+  /** sendBatch calls in flight per leader broker. */
+  readonly maxInFlightPerBroker: number
+  /** Broker acknowledgement timeout passed to KafkaJS. */
+  readonly requestTimeoutMs: number
+}
+
+export interface BatchSender {
+  sendBatch(batch: { topicMessages: TopicMessages[]; acks: number; timeout: number; compression: CompressionCode }): Promise<RecordMetadata[]>
+}
+
+export interface DispatchObserver {
+  onBatch?(records: number, bytes: number, partitions: number): void
+  onBatchSettled?(records: number, error: SidecarError | null, durationMs: number): void
+}
+
+interface Chunk {
+  readonly queue: PartitionQueue
+  readonly records: QueuedRecord[]
+  readonly bytes: number
+}
+
+export class Dispatcher {
+  private readonly queues = new Map<string, PartitionQueue>()
+  /** Queues with records and no batch in flight. */
+  private readonly ready = new Set<PartitionQueue>()
+  private readonly inFlightByBroker = new Map<number, number>()
+  private inFlightBatches = 0
+  private scheduled = false
+  private lingerTimer: NodeJS.Timeout | null = null
+  private idleWaiters: Array<() => void> = []
+
+  constructor(
+    private readonly settings: DispatcherSettings,
+    private readonly sender: BatchSender,
+    private readonly budget: MemoryBudget,
+    /** Current leader of a partition, or -1 when unknown (grouping only; KafkaJS routes). */
+    private readonly leaderOf: (topic: string, partition: number) => number,
+    private readonly observer: DispatchObserver = {},
+  ) {}
+
+  queueFor(topic: string, partition: number): PartitionQueue {
+    const key = `${topic}\u0000${partition}`
+    let queue = this.queues.get(key)
+    if (!queue) this.queues.set(key, (queue = new PartitionQueue(topic, partition)))
+    return queue
+  }
+
+  /** Existing queue, without creating one (for admission checks). */
+  peekQueue(topic: string, partition: number): PartitionQueue | undefined {
+    return this.queues.get(`${topic}\u0000${partition}`)
+  }
+
+  enqueue(queue: PartitionQueue, record: QueuedRecord): void {
+    queue.push(record)
+    if (!queue.inFlight) this.ready.add(queue)
+    this.schedule()
+  }
+
+  get queuedRecords(): number {
+    let n = 0
+    for (const q of this.queues.values()) n += q.queuedCount
+    return n
+  }
+
+  get batchesInFlight(): number {
+    return this.inFlightBatches
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  private isIdle(): boolean {
+    return this.inFlightBatches === 0 && this.ready.size === 0
+  }
+
+  /** Fails every queued record that has not left yet (shutdown past its deadline). */
+  failQueued(error: SidecarError): number {
+    let failed = 0
+    for (const queue of this.queues.values()) {
+      const records = queue.drainQueued()
+      if (records.length === 0) continue
+      this.settleFailed({ queue, records, bytes: records.reduce((s, r) => s + r.bytes, 0) }, error)
+      failed += records.length
+    }
+    this.ready.clear()
+    this.notifyIdle()
+    return failed
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    // setImmediate, not a timer: requests that arrived in the same I/O turn share a batch, and an
+    // idle partition still leaves within the same event-loop iteration.
+    setImmediate(() => {
+      this.scheduled = false
+      this.dispatch()
+    })
+  }
+
+  private dispatch(): void {
+    const now = Date.now()
+    const groups = new Map<string, { broker: number; compression: CompressionCode; queues: PartitionQueue[] }>()
+    let lingerUntil = Infinity
+    for (const queue of this.ready) {
+      const head = queue.peek()
+      if (!head) {
+        this.ready.delete(queue)
+        continue
+      }
+      if (this.settings.lingerMs > 0 && queue.pendingBytes < this.settings.maxBatchBytes && now - head.enqueuedAt < this.settings.lingerMs) {
+        lingerUntil = Math.min(lingerUntil, head.enqueuedAt + this.settings.lingerMs)
+        continue
+      }
+      const broker = this.leaderOf(queue.topic, queue.partition)
+      const key = `${broker}:${head.compression}`
+      let group = groups.get(key)
+      if (!group) groups.set(key, (group = { broker, compression: head.compression, queues: [] }))
+      group.queues.push(queue)
+    }
+    for (const group of groups.values()) {
+      if ((this.inFlightByBroker.get(group.broker) ?? 0) >= this.settings.maxInFlightPerBroker) continue
+      this.send(group.broker, group.compression, group.queues)
+    }
+    if (lingerUntil !== Infinity && !this.lingerTimer) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = null
+        this.dispatch()
+      }, Math.max(0, lingerUntil - now)).unref()
+    }
+  }
+
+  private send(broker: number, compression: CompressionCode, queues: PartitionQueue[]): void {
+    const chunks: Chunk[] = []
+    const byTopic = new Map<string, TopicMessages>()
+    let records = 0
+    let bytes = 0
+    for (const queue of queues) {
+      const taken = queue.take(this.settings.maxBatchRecords, this.settings.maxBatchBytes)
+      if (taken.length === 0) continue
+      this.ready.delete(queue)
+      queue.inFlight = true
+      const chunkBytes = taken.reduce((s, r) => s + r.bytes, 0)
+      chunks.push({ queue, records: taken, bytes: chunkBytes })
+      let topicMessages = byTopic.get(queue.topic)
+      if (!topicMessages) byTopic.set(queue.topic, (topicMessages = { topic: queue.topic, messages: [] }))
+      for (const r of taken) topicMessages.messages.push(r.message)
+      records += taken.length
+      bytes += chunkBytes
+    }
+    if (chunks.length === 0) return
+    this.inFlightByBroker.set(broker, (this.inFlightByBroker.get(broker) ?? 0) + 1)
+    this.inFlightBatches++
+    this.observer.onBatch?.(records, bytes, chunks.length)
+    const started = Date.now()
+    this.sender
+      .sendBatch({ topicMessages: [...byTopic.values()], acks: -1, timeout: this.settings.requestTimeoutMs, compression })
+      .then(
+        (metadata) => {
+          for (const chunk of chunks) this.settleDelivered(chunk, metadata)
+          this.observer.onBatchSettled?.(records, null, Date.now() - started)
+        },
+        (error: unknown) => {
+          const failure = fromKafkaJSError(error)
+          for (const chunk of chunks) this.settleFailed(chunk, failure)
+          this.observer.onBatchSettled?.(records, failure, Date.now() - started)
+        },
+      )
+      .finally(() => {
+        this.inFlightByBroker.set(broker, this.inFlightByBroker.get(broker)! - 1)
+        this.inFlightBatches--
+        for (const chunk of chunks) {
+          chunk.queue.inFlight = false
+          if (!chunk.queue.isEmpty) this.ready.add(chunk.queue)
+        }
+        if (this.ready.size > 0) this.schedule()
+        this.notifyIdle()
+      })
+  }
+
+  private settleDelivered(chunk: Chunk, metadata: RecordMetadata[]): void {
+    const { queue } = chunk
+    const result = metadata.find((m) => m.topicName === queue.topic && m.partition === queue.partition)
+    if (!result || result.errorCode !== 0 || result.baseOffset === undefined) {
+      const error = new SidecarError({
+        grpcCode: status.INTERNAL,
+        message: `the broker's answer for ${queue.topic}-${queue.partition} is missing or failed (error code ${result?.errorCode ?? 'none'})`,
+        kafkaErrorCode: result?.errorCode,
+        retriable: true,
+      })
+      this.settleFailed(chunk, error)
+      return
+    }
+    const base = Number(result.baseOffset)
+    const appendTime = Number(result.logAppendTime ?? -1)
+    const logStart = Number(result.logStartOffset ?? -1)
+    this.forEachRequestRun(chunk.records, (tracker, indexes, position) =>
+      tracker.record(queue.topic, queue.partition, indexes, { baseOffset: base + position, logAppendTimeMs: appendTime, logStartOffset: logStart }, null),
+    )
+    this.release(chunk)
+  }
+
+  private settleFailed(chunk: Chunk, error: SidecarError): void {
+    this.forEachRequestRun(chunk.records, (tracker, indexes) => tracker.record(chunk.queue.topic, chunk.queue.partition, indexes, null, error))
+    this.release(chunk)
+  }
+
+  /** Calls `fn` once per run of consecutive records from the same request, with the run's position. */
+  private forEachRequestRun(records: readonly QueuedRecord[], fn: (tracker: QueuedRecord['tracker'], indexes: number[], position: number) => void): void {
+    let start = 0
+    while (start < records.length) {
+      const tracker = records[start]!.tracker
+      let end = start
+      const indexes: number[] = []
+      while (end < records.length && records[end]!.tracker === tracker) indexes.push(records[end++]!.index)
+      fn(tracker, indexes, start)
+      start = end
+    }
+  }
+
+  private release(chunk: Chunk): void {
+    chunk.queue.release(chunk.records)
+    this.budget.release(chunk.bytes, chunk.records.length)
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle()) return
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const resolve of waiters) resolve()
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * FIFO of records bound for one topic-partition. At most one batch per partition is in flight,
+ * so records leave in arrival order and a retry inside KafkaJS can never overtake the batch
+ * behind it: this is what keeps per-partition order across every process of the pod.
+ */
+import type { Message } from 'kafkajs'
+import type { CompressionCode } from '../model.js'
+import type { RequestTracker } from './request-tracker.js'
+
+export interface QueuedRecord {
+  readonly tracker: RequestTracker
+  /** Index of the record in its request. */
+  readonly index: number
+  readonly message: Message
+  readonly bytes: number
+  readonly compression: CompressionCode
+  readonly enqueuedAt: number
+}
+
+export class PartitionQueue {
+  private items: QueuedRecord[] = []
+  private head = 0
+  /** Bytes and records queued or in flight: what the memory bounds count. */
+  pendingBytes = 0
+  pendingRecords = 0
+  inFlight = false
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
+
+  get queuedCount(): number {
+    return this.items.length - this.head
+  }
+
+  get isEmpty(): boolean {
+    return this.head === this.items.length
+  }
+
+  peek(): QueuedRecord | undefined {
+    return this.items[this.head]
+  }
+
+  push(record: QueuedRecord): void {
+    this.items.push(record)
+    this.pendingBytes += record.bytes
+    this.pendingRecords++
+  }
+
+  /** Takes the next batch: same compression as the head, within both limits, at least one record. */
+  take(maxRecords: number, maxBytes: number): QueuedRecord[] {
+    const first = this.items[this.head]
+    if (!first) return []
+    const out: QueuedRecord[] = []
+    let bytes = 0
+    while (this.head < this.items.length && out.length < maxRecords) {
+      const next = this.items[this.head]!
+      if (next.compression !== first.compression) break
+      if (out.length > 0 && bytes + next.bytes > maxBytes) break
+      out.push(next)
+      bytes += next.bytes
+      this.head++
+    }
+    if (this.head === this.items.length) {
+      this.items = []
+      this.head = 0
+    } else if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return out
+  }
+
+  /** Removes every queued (not in-flight) record, for shutdown. */
+  drainQueued(): QueuedRecord[] {
+    const out = this.items.slice(this.head)
+    this.items = []
+    this.head = 0
+    return out
+  }
+
+  release(records: readonly QueuedRecord[]): void {
+    for (const r of records) this.pendingBytes -= r.bytes
+    this.pendingRecords -= records.length
+  }
+}

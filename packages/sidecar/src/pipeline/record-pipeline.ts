@@ -1,0 +1,161 @@
+/**
+ * The sidecar's core, free of gRPC: validate a request, choose partitions, admit it within the
+ * memory bounds, queue its records, and tell whoever asks what became of them. Requests of one
+ * producer instance are admitted in arrival order even when one of them waits for topic
+ * metadata, so per-partition order holds from the first send.
+ */
+import type { Message, PartitionMetadata } from 'kafkajs'
+import { status } from '@grpc/grpc-js'
+import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
+import type { IncomingRecord, ProduceRequest } from '../model.js'
+import type { DefaultPartitioning } from '../partitioning/partitioner.js'
+import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
+import type { Dispatcher } from './dispatcher.js'
+import type { MemoryBudget } from './memory-budget.js'
+import type { PartitionQueue } from './partition-queue.js'
+import { RequestTracker } from './request-tracker.js'
+import { recordSize, validateRequest, type RequestLimits } from './validation.js'
+
+export interface PipelineObserver {
+  onAccepted?(request: ProduceRequest, bytes: number): void
+  onRejected?(request: ProduceRequest, error: SidecarError): void
+  onSettled?(tracker: RequestTracker): void
+}
+
+export class RecordPipeline {
+  private readonly admissionChains = new Map<string, Promise<unknown>>()
+  private closedReason: string | null = null
+
+  constructor(
+    private readonly limits: RequestLimits,
+    private readonly metadata: TopicMetadataCache,
+    private readonly partitioning: DefaultPartitioning,
+    private readonly budget: MemoryBudget,
+    private readonly dispatcher: Dispatcher,
+    private readonly observer: PipelineObserver = {},
+  ) {}
+
+  /** Stops admitting requests; later submits fail with UNAVAILABLE naming `reason`. */
+  close(reason: string): void {
+    this.closedReason = reason
+  }
+
+  /**
+   * Resolves with the request's tracker once it is queued (its `settled` promise then gives the
+   * outcomes), or rejects with a SidecarError when it was refused as a whole.
+   */
+  submit(request: ProduceRequest): Promise<RequestTracker> {
+    try {
+      this.checkOpen()
+      validateRequest(request, this.limits)
+    } catch (error) {
+      return this.reject(request, error)
+    }
+    const topics = [...new Set(request.records.map((r) => r.topic))]
+    const missing = topics.filter((t) => this.metadata.cached(t) === undefined)
+    const previous = this.admissionChains.get(request.instanceId)
+    if (missing.length === 0 && previous === undefined) {
+      try {
+        return Promise.resolve(this.admit(request))
+      } catch (error) {
+        return this.reject(request, error)
+      }
+    }
+    const admitted = (previous ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => Promise.all(missing.map((t) => this.metadata.load(t))))
+      .then(() => {
+        this.checkOpen()
+        return this.admit(request)
+      })
+      .catch((error: unknown) => this.reject(request, error))
+    this.admissionChains.set(request.instanceId, admitted)
+    void admitted.catch(() => {}).finally(() => {
+      if (this.admissionChains.get(request.instanceId) === admitted) this.admissionChains.delete(request.instanceId)
+    })
+    return admitted
+  }
+
+  private checkOpen(): void {
+    if (this.closedReason !== null) {
+      throw new SidecarError({ grpcCode: status.UNAVAILABLE, message: `sidecar is not accepting requests: ${this.closedReason}`, retriable: true })
+    }
+  }
+
+  private reject(request: ProduceRequest, error: unknown): Promise<never> {
+    const refusal = error instanceof SidecarError ? error : new SidecarError({ grpcCode: status.INTERNAL, message: String(error) }, { cause: error })
+    this.observer.onRejected?.(request, refusal)
+    return Promise.reject(refusal)
+  }
+
+  private admit(request: ProduceRequest): RequestTracker {
+    const now = Date.now()
+    const placements: Array<{ queue: PartitionQueue | null; topic: string; partition: number; bytes: number }> = []
+    const demand = new Map<string, { name: string; topic: string; partition: number; pending: { bytes: number; records: number }; demand: { bytes: number; records: number } }>()
+    let totalBytes = 0
+    request.records.forEach((record, index) => {
+      const partitions = this.metadata.cached(record.topic)!
+      const partition = this.partitionOf(record, partitions, index)
+      const bytes = recordSize(record)
+      totalBytes += bytes
+      const key = `${record.topic}\u0000${partition}`
+      let entry = demand.get(key)
+      if (!entry) {
+        const existing = this.dispatcher.peekQueue(record.topic, partition)
+        entry = {
+          name: `${record.topic}-${partition}`,
+          topic: record.topic,
+          partition,
+          pending: { bytes: existing?.pendingBytes ?? 0, records: existing?.pendingRecords ?? 0 },
+          demand: { bytes: 0, records: 0 },
+        }
+        demand.set(key, entry)
+      }
+      entry.demand.bytes += bytes
+      entry.demand.records++
+      placements.push({ queue: null, topic: record.topic, partition, bytes })
+    })
+    const refusal = this.budget.tryReserve({ bytes: totalBytes, records: request.records.length }, demand.values())
+    if (refusal) throw refusal
+
+    const tracker = new RequestTracker(request, now)
+    request.records.forEach((record, index) => {
+      const placement = placements[index]!
+      this.dispatcher.enqueue(this.dispatcher.queueFor(placement.topic, placement.partition), {
+        tracker,
+        index,
+        message: toKafkaJSMessage(record, placement.partition, now),
+        bytes: placement.bytes,
+        compression: request.compression,
+        enqueuedAt: now,
+      })
+    })
+    this.observer.onAccepted?.(request, totalBytes)
+    void tracker.settled.then(() => this.observer.onSettled?.(tracker))
+    return tracker
+  }
+
+  private partitionOf(record: IncomingRecord, partitions: PartitionMetadata[], index: number): number {
+    if (record.partition !== null) {
+      if (!partitions.some((p) => p.partitionId === record.partition)) {
+        throw invalidArgument(
+          `record ${index}: topic "${record.topic}" has no partition ${record.partition} (it has ${partitions.length})`,
+          KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
+        )
+      }
+      return record.partition
+    }
+    return this.partitioning.partitionFor(record, partitions)
+  }
+}
+
+function toKafkaJSMessage(record: IncomingRecord, partition: number, now: number): Message {
+  let headers: Message['headers']
+  if (record.headers.length > 0) {
+    const grouped: Record<string, Array<Buffer | null>> = {}
+    for (const h of record.headers) (grouped[h.key] ??= []).push(h.value)
+    // A single value stays scalar and repeats become arrays, which is how KafkaJS users write them.
+    headers = Object.fromEntries(Object.entries(grouped).map(([k, v]) => [k, v.length === 1 ? v[0] : v])) as Message['headers']
+  }
+  return { key: record.key, value: record.value, headers, partition, timestamp: String(record.timestampMs ?? now) }
+}

@@ -1,0 +1,88 @@
+/**
+ * Request checks that need no broker: each refusal names the problem and carries the Kafka error
+ * a broker would have given, so a client sees the same failure it would see in direct mode.
+ */
+import { CompressionCodecs } from 'kafkajs'
+import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
+import type { IncomingRecord, ProduceRequest } from '../model.js'
+import { status } from '@grpc/grpc-js'
+
+export interface RequestLimits {
+  /** Largest single record (key + value + headers), like the brokers' message.max.bytes. */
+  readonly maxRecordBytes: number
+  readonly maxRecordsPerRequest: number
+  readonly maxHeadersPerRecord: number
+  /** Exact topic names, or prefixes ending in '*'. Empty: every topic allowed. */
+  readonly allowedTopics: readonly string[]
+}
+
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/
+const MAX_TOPIC_LENGTH = 249
+const MAX_TIMEOUT_MS = 5 * 60_000
+/** KafkaJS codec names by CompressionTypes number; NONE and GZIP are built in. */
+const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
+
+export function topicNameProblem(topic: string): string | null {
+  if (topic.length === 0) return 'topic name is empty'
+  if (topic === '.' || topic === '..') return `topic name "${topic}" is not allowed`
+  if (topic.length > MAX_TOPIC_LENGTH) return `topic name is ${topic.length} characters, the limit is ${MAX_TOPIC_LENGTH}`
+  if (!LEGAL_TOPIC.test(topic)) return `topic name "${topic}" contains a character other than ASCII letters, digits, '.', '_' and '-'`
+  return null
+}
+
+export function isTopicAllowed(topic: string, allowed: readonly string[]): boolean {
+  if (allowed.length === 0) return true
+  return allowed.some((pattern) => (pattern.endsWith('*') ? topic.startsWith(pattern.slice(0, -1)) : topic === pattern))
+}
+
+/** Bytes a record occupies in the queue: its payload plus a fixed per-record overhead. */
+export function recordSize(record: IncomingRecord): number {
+  let size = 24 + (record.key?.length ?? 0) + (record.value?.length ?? 0)
+  for (const h of record.headers) size += Buffer.byteLength(h.key) + (h.value?.length ?? 0) + 8
+  return size
+}
+
+export function validateRequest(request: ProduceRequest, limits: RequestLimits): void {
+  if (request.records.length === 0) throw invalidArgument('request carries no records')
+  if (request.records.length > limits.maxRecordsPerRequest) {
+    throw invalidArgument(`request carries ${request.records.length} records, the limit is ${limits.maxRecordsPerRequest}`, KafkaErrors.RECORD_LIST_TOO_LARGE)
+  }
+  if (request.timeoutMs < 0 || request.timeoutMs > MAX_TIMEOUT_MS) throw invalidArgument(`timeout_ms ${request.timeoutMs} is outside 0..${MAX_TIMEOUT_MS}`)
+  const codec = CODEC_NAMES[request.compression]
+  if (codec === undefined) throw invalidArgument(`unknown compression ${request.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
+  if (request.compression > 1 && !(request.compression in CompressionCodecs && (CompressionCodecs as Record<number, unknown>)[request.compression])) {
+    throw invalidArgument(`compression ${codec} has no codec registered in this sidecar's KafkaJS (register one with CompressionCodecs)`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
+  }
+  const checkedTopics = new Set<string>()
+  request.records.forEach((record, index) => {
+    if (!checkedTopics.has(record.topic)) {
+      const problem = topicNameProblem(record.topic)
+      if (problem) throw invalidArgument(`invalid topic: ${problem}`, KafkaErrors.INVALID_TOPIC_EXCEPTION)
+      if (!isTopicAllowed(record.topic, limits.allowedTopics)) {
+        throw new SidecarError({
+          grpcCode: status.PERMISSION_DENIED,
+          message: `topic "${record.topic}" is not in this sidecar's allow-list`,
+          kafkaErrorCode: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.code,
+          kafkaErrorName: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.name,
+        })
+      }
+      checkedTopics.add(record.topic)
+    }
+    if (record.partition !== null && (!Number.isInteger(record.partition) || record.partition < 0)) {
+      throw invalidArgument(`record ${index}: partition ${record.partition} is negative`, KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION)
+    }
+    if (record.headers.length > limits.maxHeadersPerRecord) {
+      throw invalidArgument(`record ${index} has ${record.headers.length} headers, the limit is ${limits.maxHeadersPerRecord}`, KafkaErrors.INVALID_RECORD)
+    }
+    for (const header of record.headers) {
+      if (header.key.length === 0) throw invalidArgument(`record ${index} has a header with an empty name`, KafkaErrors.INVALID_RECORD)
+    }
+    if (record.timestampMs !== null && (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0)) {
+      throw invalidArgument(`record ${index}: timestamp ${record.timestampMs} is not a valid epoch millisecond value`, { code: 32, name: 'INVALID_TIMESTAMP' })
+    }
+    const size = recordSize(record)
+    if (size > limits.maxRecordBytes) {
+      throw invalidArgument(`record ${index} is ${size} bytes, larger than max_record_bytes ${limits.maxRecordBytes}`, KafkaErrors.MESSAGE_TOO_LARGE)
+    }
+  })
+}

@@ -1,0 +1,266 @@
+/**
+ * Composition root: builds the KafkaJS producer and admin, the pipeline, the gRPC and HTTP
+ * servers, and runs the lifecycle. stop() drains: refuse new requests (clients fall back), flush
+ * what is queued within shutdownTimeoutMs, fail what is left (reported to its callers), deliver
+ * the last reports, then close servers and Kafka connections.
+ */
+import { chmod, rm, stat } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import type { Server as HttpServer } from 'node:http'
+import { Server, ServerCredentials, status } from '@grpc/grpc-js'
+import { HealthService, ProducerSidecarService } from '@kafka-sidecar/proto'
+import { Kafka, logLevel as KafkaLogLevel, type Admin, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs'
+import { optionsFromEnv, resolveConfig, type LogLevelName, type SidecarConfig, type SidecarOptions } from './config.js'
+import { SidecarError } from './errors.js'
+import { TokenAuth } from './grpc/auth.js'
+import { HealthState } from './grpc/health-service.js'
+import { OpenStreams, producerService } from './grpc/producer-service.js'
+import { createHttpServer } from './http-server.js'
+import { formatListenAddress, type ListenAddress } from './listen-address.js'
+import { SidecarMetrics } from './metrics.js'
+import { DefaultPartitioning } from './partitioning/partitioner.js'
+import { TopicMetadataCache } from './partitioning/topic-metadata.js'
+import { Dispatcher } from './pipeline/dispatcher.js'
+import { MemoryBudget } from './pipeline/memory-budget.js'
+import { RecordPipeline } from './pipeline/record-pipeline.js'
+import { DeliveryReports } from './reports/delivery-reports.js'
+
+export interface RunningSidecar {
+  /** The gRPC address clients use: unix:///path.sock or host:port (the bound port). */
+  readonly address: string
+  /** host:port of the HTTP endpoints, or null when disabled. */
+  readonly httpAddress: string | null
+  readonly config: Readonly<SidecarConfig>
+  readonly metrics: SidecarMetrics
+  /** Resolves once the Kafka producer is connected (readiness). */
+  readonly ready: Promise<void>
+  /** Graceful shutdown: flush within shutdownTimeoutMs, fail the rest, close. Idempotent. */
+  stop(): Promise<ShutdownSummary>
+}
+
+export interface ShutdownSummary {
+  /** Records failed because they were still queued at the deadline. */
+  readonly failedRecords: number
+  readonly flushedInTime: boolean
+}
+
+export interface StartOptions extends SidecarOptions {
+  /** Read KAFKA_* / KAFKA_SIDECAR_* variables too (the CLI does). Default false. */
+  readonly fromEnv?: boolean
+  /** KafkaJS logCreator for the sidecar's own logs and KafkaJS's. Default: JSON lines to stderr. */
+  readonly logCreator?: KafkaConfig['logCreator']
+}
+
+const LOG_LEVELS: Record<LogLevelName, KafkaLogLevel> = {
+  nothing: KafkaLogLevel.NOTHING,
+  error: KafkaLogLevel.ERROR,
+  warn: KafkaLogLevel.WARN,
+  info: KafkaLogLevel.INFO,
+  debug: KafkaLogLevel.DEBUG,
+}
+const KAFKA_RECONNECT_MS = 1_000
+
+const jsonLogCreator: NonNullable<KafkaConfig['logCreator']> = () => ({ namespace, level, label, log }) => {
+  const { message, ...extra } = log
+  process.stderr.write(`${JSON.stringify({ level: label.toLowerCase(), logger: namespace, message, ...extra, levelNumber: level })}\n`)
+}
+
+export async function startSidecar(options: StartOptions = {}): Promise<RunningSidecar> {
+  const { fromEnv = false, logCreator = jsonLogCreator, ...rest } = options
+  const config = resolveConfig(fromEnv ? [optionsFromEnv(process.env)] : [], rest)
+
+  const sasl: SASLOptions | undefined = config.saslMechanism
+    ? ({ mechanism: config.saslMechanism, username: config.saslUsername!, password: config.saslPassword! } as SASLOptions)
+    : undefined
+  const kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, ssl: config.ssl, sasl, logLevel: LOG_LEVELS[config.logLevel], logCreator })
+  const log = kafka.logger().namespace('Sidecar')
+  const producer: Producer = kafka.producer({
+    allowAutoTopicCreation: config.allowAutoTopicCreation,
+    idempotent: config.idempotent,
+    ...(config.idempotent ? { maxInFlightRequests: 1 } : {}),
+    metadataMaxAge: config.metadataMaxAgeMs,
+  })
+  const admin: Admin = kafka.admin({ retry: { retries: 1 } })
+
+  let kafkaConnected = false
+  let stopping = false
+  const health = new HealthState()
+  const streams = new OpenStreams()
+  const budget = new MemoryBudget(config)
+  const reports = new DeliveryReports({ capacityPerInstance: config.reportsPerInstance, instanceIdleMs: config.reportInstanceIdleMs })
+  const metadata = new TopicMetadataCache(admin, { maxAgeMs: config.metadataMaxAgeMs, allowAutoTopicCreation: config.allowAutoTopicCreation })
+  const metrics = new SidecarMetrics({
+    queuedRecords: () => dispatcher.queuedRecords,
+    queuedBytes: () => budget.bytes,
+    batchesInFlight: () => dispatcher.batchesInFlight,
+    connectedClients: () => streams.connectedInstances,
+    reportSubscribers: () => reports.subscriberCount,
+    kafkaConnected: () => kafkaConnected,
+  })
+  const dispatcher: Dispatcher = new Dispatcher(config, producer, budget, (topic, partition) => metadata.leaderOf(topic, partition), {
+    onBatch(records, bytes) {
+      metrics.batchRecords.observe(records)
+      metrics.batchBytes.observe(bytes)
+    },
+    onBatchSettled(_records, error, durationMs) {
+      metrics.batchDuration.observe(durationMs / 1000)
+      if (error) {
+        log.warn('batch failed', { error: error.message, kafkaError: error.kafkaErrorName, retriable: error.retriable })
+        // A leadership or topic change shows up as a failure: let the next request reload metadata.
+        if (error.kafkaErrorName) metadata.invalidateAll()
+      }
+    },
+  })
+  const pipeline = new RecordPipeline(config, metadata, new DefaultPartitioning(), budget, dispatcher, {
+    onAccepted(request, bytes) {
+      for (const r of request.records) metrics.records.inc({ app: request.appName, topic: r.topic, stage: 'accepted' })
+      metrics.bytes.inc({ app: request.appName, topic: request.records[0]!.topic }, bytes)
+    },
+    onRejected(request, error) {
+      metrics.errors.inc({ code: status[error.grpcCode] ?? String(error.grpcCode), kafka_error: error.kafkaErrorName })
+      for (const r of request.records) metrics.records.inc({ app: request.appName, topic: r.topic, stage: 'rejected' })
+    },
+    onSettled(tracker) {
+      const { request } = tracker
+      void tracker.settled.then((outcomes) => {
+        metrics.deliveryLatency.observe({ app: request.appName }, (Date.now() - tracker.acceptedAt) / 1000)
+        for (const outcome of outcomes) {
+          const stage = outcome.error ? 'failed' : 'acked'
+          metrics.records.inc({ app: request.appName, topic: outcome.topic, stage }, outcome.recordIndexes.length)
+          if (outcome.error) metrics.errors.inc({ code: status[outcome.error.grpcCode] ?? String(outcome.error.grpcCode), kafka_error: outcome.error.kafkaErrorName })
+          reports.publish(request.instanceId, request.requestId, outcome)
+        }
+      })
+    },
+  })
+
+  const server = new Server({ 'grpc.max_receive_message_length': config.maxRequestBytes })
+  server.addService(
+    ProducerSidecarService,
+    producerService(
+      {
+        pipeline,
+        reports,
+        metadata,
+        auth: new TokenAuth(config.token),
+        allowedTopics: config.allowedTopics,
+        onRequest: (method, code) => metrics.requests.inc({ method, code: status[code] ?? String(code) }),
+      },
+      streams,
+    ),
+  )
+  server.addService(HealthService, health.implementation())
+  // Count what the clients attempted, whatever happens next.
+  const address = await bindGrpc(server, config.listen)
+
+  let httpServer: HttpServer | null = null
+  let httpAddress: string | null = null
+  if (config.http) {
+    httpServer = createHttpServer({
+      registry: metrics.registry,
+      isReady: () =>
+        stopping ? { ready: false, reason: 'shutting down' } : kafkaConnected ? { ready: true, reason: 'ready' } : { ready: false, reason: 'not connected to Kafka yet' },
+    })
+    httpAddress = await listenHttp(httpServer, config.http)
+  }
+
+  // Connect in the background, retrying: the sidecar serves health and refuses requests with
+  // UNAVAILABLE (clients fall back) until Kafka answers.
+  let reconnectTimer: NodeJS.Timeout | null = null
+  const ready = new Promise<void>((resolve) => {
+    const connect = () => {
+      if (stopping) return
+      Promise.all([producer.connect(), admin.connect()]).then(
+        () => {
+          kafkaConnected = true
+          health.set(true)
+          log.info('connected to Kafka', { brokers: config.brokers })
+          resolve()
+        },
+        (error: unknown) => {
+          log.warn('cannot connect to Kafka yet, retrying', { error: (error as Error).message })
+          reconnectTimer = setTimeout(connect, KAFKA_RECONNECT_MS).unref()
+        },
+      )
+    }
+    connect()
+  })
+  producer.on(producer.events.DISCONNECT, () => {
+    kafkaConnected = false
+    health.set(false)
+  })
+
+  let stopped: Promise<ShutdownSummary> | null = null
+  const stop = (): Promise<ShutdownSummary> => {
+    stopped ??= (async () => {
+      stopping = true
+      if (reconnectTimer) clearTimeout(reconnectTimer)
+      health.set(false)
+      pipeline.close('shutting down')
+      const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref())
+      const flushedInTime = (await Promise.race([dispatcher.whenIdle().then(() => 'idle' as const), deadline])) === 'idle'
+      const failedRecords = flushedInTime
+        ? 0
+        : dispatcher.failQueued(new SidecarError({ grpcCode: status.UNAVAILABLE, message: 'sidecar shut down before this record could be sent', retriable: true }))
+      // In-flight batches get what is left of a short grace period to come back.
+      if (!flushedInTime) await Promise.race([dispatcher.whenIdle(), new Promise((r) => setTimeout(r, 1_000).unref())])
+      // Let settled requests publish their last reports and acks, then end every stream.
+      await new Promise((r) => setImmediate(r))
+      streams.endAll()
+      health.endWatches()
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown()
+          resolve()
+        }, 2_000).unref()
+        server.tryShutdown(() => {
+          clearTimeout(force)
+          resolve()
+        })
+      })
+      if (config.listen.kind === 'unix') await rm(config.listen.path, { force: true })
+      if (httpServer) await new Promise<void>((resolve) => httpServer!.close(() => resolve()).closeAllConnections())
+      reports.close()
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()])
+      log.info('stopped', { failedRecords, flushedInTime })
+      return { failedRecords, flushedInTime }
+    })()
+    return stopped
+  }
+
+  return { address, httpAddress, config, metrics, ready, stop }
+}
+
+async function bindGrpc(server: Server, listen: ListenAddress): Promise<string> {
+  if (listen.kind === 'unix') await removeStaleSocket(listen.path)
+  const target = listen.kind === 'unix' ? `unix:${listen.path}` : formatListenAddress(listen)
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(target, ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(new Error(`cannot listen on ${formatListenAddress(listen)}: ${error.message}`)) : resolve(boundPort))),
+  )
+  if (listen.kind === 'unix') {
+    // Owner and group (the app containers sharing the volume) may connect; nobody else.
+    await chmod(listen.path, 0o660)
+    return `unix://${listen.path}`
+  }
+  return formatListenAddress({ ...listen, port })
+}
+
+/** A socket file left by a crashed sidecar would make bind fail; remove it, but nothing else. */
+async function removeStaleSocket(path: string): Promise<void> {
+  const info = await stat(path).catch(() => null)
+  if (!info) return
+  if (!info.isSocket()) throw new Error(`cannot listen on unix://${path}: a file that is not a socket is in the way`)
+  await rm(path)
+}
+
+function listenHttp(server: HttpServer, address: ListenAddress): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error) => reject(new Error(`cannot serve HTTP on ${formatListenAddress(address)}: ${error.message}`)))
+    const onListening = () => {
+      const bound = server.address() as AddressInfo | string
+      resolve(typeof bound === 'string' ? `unix://${bound}` : formatListenAddress({ kind: 'tcp', host: bound.address, port: bound.port }))
+    }
+    if (address.kind === 'unix') server.listen(address.path, onListening)
+    else server.listen(address.port, address.host, onListening)
+  })
+}

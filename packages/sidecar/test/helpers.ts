@@ -1,0 +1,95 @@
+/**
+ * Test factories that clean up after themselves: an embedded cluster, a sidecar on a Unix socket
+ * in a fresh temp dir (HTTP on 127.0.0.1:0), grpc-js clients, and request builders.
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js'
+import { EmbeddedKafka, type EmbeddedKafkaOptions } from '@kafka-sidecar/embedded-kafka'
+import { Acks, Compression, ProducerSidecarClient, type EmitAck, type EmitRequest, type SidecarRecord } from '@kafka-sidecar/proto'
+import { onTestFinished } from 'vitest'
+import { startSidecar, type RunningSidecar, type StartOptions } from '../src/index.js'
+
+export function randomTopic(prefix = 'topic'): string {
+  return `${prefix}-${randomBytes(6).toString('hex')}`
+}
+
+export async function startCluster(options: EmbeddedKafkaOptions = {}): Promise<EmbeddedKafka> {
+  const cluster = await EmbeddedKafka.start({ brokers: 3, ...options })
+  onTestFinished(() => cluster.stop())
+  return cluster
+}
+
+export async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kafka-sidecar-test-'))
+  onTestFinished(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export async function startTestSidecar(cluster: EmbeddedKafka, options: StartOptions = {}): Promise<RunningSidecar> {
+  const dir = await tempDir()
+  const sidecar = await startSidecar({
+    brokers: cluster.bootstrapServers,
+    listen: `unix://${join(dir, 'sidecar.sock')}`,
+    http: '127.0.0.1:0',
+    logLevel: 'nothing',
+    shutdownTimeoutMs: 2_000,
+    ...options,
+  })
+  onTestFinished(async () => {
+    await sidecar.stop()
+  })
+  await sidecar.ready
+  return sidecar
+}
+
+export function grpcTarget(address: string): string {
+  return address.startsWith('unix://') ? `unix:${address.slice('unix://'.length)}` : address
+}
+
+export function sidecarClient(sidecar: RunningSidecar | string): ProducerSidecarClient {
+  const address = typeof sidecar === 'string' ? sidecar : sidecar.address
+  const client = new ProducerSidecarClient(grpcTarget(address), credentials.createInsecure())
+  onTestFinished(() => client.close())
+  return client
+}
+
+export function bearer(token: string): Metadata {
+  const metadata = new Metadata()
+  metadata.set('authorization', `Bearer ${token}`)
+  return metadata
+}
+
+let nextRequestId = 1
+
+export function emitRequest(topic: string, records: Array<Partial<SidecarRecord>>, overrides: Partial<EmitRequest> = {}): EmitRequest {
+  return {
+    requestId: nextRequestId++,
+    clientId: 'test-app',
+    appName: 'test-app',
+    instanceId: overrides.instanceId ?? `instance-${randomUUID()}`,
+    acks: Acks.ACKS_ALL,
+    timeoutMs: 30_000,
+    compression: Compression.COMPRESSION_NONE,
+    awaitDelivery: true,
+    topics: [{ topic, records: records.map((r) => ({ headers: [], ...r })) }],
+    ...overrides,
+  }
+}
+
+export function emit(client: ProducerSidecarClient, request: EmitRequest, metadata = new Metadata()): Promise<EmitAck> {
+  return new Promise((resolve, reject) => client.emit(request, metadata, (error, ack) => (error ? reject(error) : resolve(ack!))))
+}
+
+export async function emitError(client: ProducerSidecarClient, request: EmitRequest, metadata = new Metadata()): Promise<ServiceError> {
+  try {
+    await emit(client, request, metadata)
+  } catch (error) {
+    return error as ServiceError
+  }
+  throw new Error('expected the call to fail')
+}
+
+export const bytes = (text: string) => Buffer.from(text)
