@@ -12,6 +12,8 @@ import { EmbeddedKafka, type ConnectionStats } from '@kafka-sidecar/embedded-kaf
 import { Kafka, logLevel } from 'kafkajs'
 
 const { values } = parseArgs({
+  // pnpm forwards a literal `--` separator; it is not an argument.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     processes: { type: 'string', default: '4' },
     records: { type: 'string', default: '2000' },

@@ -13,6 +13,8 @@ import { parseArgs } from 'node:util'
 import { Kafka, logLevel } from 'kafkajs'
 
 const { values } = parseArgs({
+  // pnpm forwards a literal `--` separator; it is not an argument.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     records: { type: 'string', default: '500000' },
     batch: { type: 'string', default: '100' },

@@ -9,9 +9,10 @@ import type { AddressInfo } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import { Server, ServerCredentials, status } from '@grpc/grpc-js'
 import { HealthService, ProducerSidecarService } from '@kafka-sidecar/proto'
-import { Kafka, logLevel as KafkaLogLevel, type Admin, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs'
+import { Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs'
 import { optionsFromEnv, resolveConfig, type LogLevelName, type SidecarConfig, type SidecarOptions } from './config.js'
 import { SidecarError } from './errors.js'
+import type { ProduceRequest } from './model.js'
 import { TokenAuth } from './grpc/auth.js'
 import { HealthState } from './grpc/health-service.js'
 import { OpenStreams, producerService } from './grpc/producer-service.js'
@@ -75,6 +76,9 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   const kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, ssl: config.ssl, sasl, logLevel: LOG_LEVELS[config.logLevel], logCreator })
   const log = kafka.logger().namespace('Sidecar')
   const producer: Producer = kafka.producer({
+    // Every record leaves with an explicit partition (see DefaultPartitioning); naming the
+    // partitioner also silences KafkaJS's v2 migration warning.
+    createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: config.allowAutoTopicCreation,
     idempotent: config.idempotent,
     ...(config.idempotent ? { maxInFlightRequests: 1 } : {}),
@@ -113,12 +117,18 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   })
   const pipeline = new RecordPipeline(config, metadata, new DefaultPartitioning(), budget, dispatcher, {
     onAccepted(request, bytes) {
-      for (const r of request.records) metrics.records.inc({ app: request.appName, topic: r.topic, stage: 'accepted' })
+      for (const [topic, count] of countByTopic(request)) {
+        metrics.records.inc({ app: request.appName, topic, stage: 'attempted' }, count)
+        metrics.records.inc({ app: request.appName, topic, stage: 'accepted' }, count)
+      }
       metrics.bytes.inc({ app: request.appName, topic: request.records[0]!.topic }, bytes)
     },
     onRejected(request, error) {
       metrics.errors.inc({ code: status[error.grpcCode] ?? String(error.grpcCode), kafka_error: error.kafkaErrorName })
-      for (const r of request.records) metrics.records.inc({ app: request.appName, topic: r.topic, stage: 'rejected' })
+      for (const [topic, count] of countByTopic(request)) {
+        metrics.records.inc({ app: request.appName, topic, stage: 'attempted' }, count)
+        metrics.records.inc({ app: request.appName, topic, stage: 'rejected' }, count)
+      }
     },
     onSettled(tracker) {
       const { request } = tracker
@@ -229,6 +239,12 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   }
 
   return { address, httpAddress, config, metrics, ready, stop }
+}
+
+function countByTopic(request: ProduceRequest): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const r of request.records) counts.set(r.topic, (counts.get(r.topic) ?? 0) + 1)
+  return counts
 }
 
 async function bindGrpc(server: Server, listen: ListenAddress): Promise<string> {

@@ -124,7 +124,7 @@ export class RecordPipeline {
       this.dispatcher.enqueue(this.dispatcher.queueFor(placement.topic, placement.partition), {
         tracker,
         index,
-        message: toKafkaJSMessage(record, placement.partition, now),
+        message: toKafkaJSMessage(record, placement.partition),
         bytes: placement.bytes,
         compression: request.compression,
         enqueuedAt: now,
@@ -149,7 +149,7 @@ export class RecordPipeline {
   }
 }
 
-function toKafkaJSMessage(record: IncomingRecord, partition: number, now: number): Message {
+function toKafkaJSMessage(record: IncomingRecord, partition: number): Message {
   let headers: Message['headers']
   if (record.headers.length > 0) {
     const grouped: Record<string, Array<Buffer | null>> = {}
@@ -157,5 +157,9 @@ function toKafkaJSMessage(record: IncomingRecord, partition: number, now: number
     // A single value stays scalar and repeats become arrays, which is how KafkaJS users write them.
     headers = Object.fromEntries(Object.entries(grouped).map(([k, v]) => [k, v.length === 1 ? v[0] : v])) as Message['headers']
   }
-  return { key: record.key, value: record.value, headers, partition, timestamp: String(record.timestampMs ?? now) }
+  const message: Message = { key: record.key, value: record.value, headers, partition }
+  // Without a client timestamp KafkaJS stamps Date.now() when it encodes the batch, as it does in
+  // direct mode. (Setting one on every record also makes KafkaJS sort them per batch: costly.)
+  if (record.timestampMs !== null) message.timestamp = String(record.timestampMs)
+  return message
 }

@@ -2,7 +2,8 @@
  * Request checks that need no broker: each refusal names the problem and carries the Kafka error
  * a broker would have given, so a client sees the same failure it would see in direct mode.
  */
-import { CompressionCodecs } from 'kafkajs'
+// KafkaJS is CommonJS and Node's ESM loader cannot see CompressionCodecs as a named export.
+import kafkajs from 'kafkajs'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
 import type { IncomingRecord, ProduceRequest } from '../model.js'
 import { status } from '@grpc/grpc-js'
@@ -50,7 +51,8 @@ export function validateRequest(request: ProduceRequest, limits: RequestLimits):
   if (request.timeoutMs < 0 || request.timeoutMs > MAX_TIMEOUT_MS) throw invalidArgument(`timeout_ms ${request.timeoutMs} is outside 0..${MAX_TIMEOUT_MS}`)
   const codec = CODEC_NAMES[request.compression]
   if (codec === undefined) throw invalidArgument(`unknown compression ${request.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
-  if (request.compression > 1 && !(request.compression in CompressionCodecs && (CompressionCodecs as Record<number, unknown>)[request.compression])) {
+  const codecs = kafkajs.CompressionCodecs as Record<number, unknown>
+  if (request.compression > 1 && !codecs[request.compression]) {
     throw invalidArgument(`compression ${codec} has no codec registered in this sidecar's KafkaJS (register one with CompressionCodecs)`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
   }
   const checkedTopics = new Set<string>()

@@ -1,0 +1,175 @@
+/**
+ * Records/s through the sidecar vs a direct KafkaJS producer, on the same embedded cluster in the
+ * same run. Each process is separate, as in a pod: the cluster (embedded-kafka CLI), the sidecar
+ * (kafka-sidecar CLI), and this client process. One client streams requests of --batch records of
+ * --size bytes with --concurrency requests in flight, waiting for delivery (KafkaJS send()).
+ *
+ *   pnpm bench:sidecar [--records 300000] [--batch 100] [--size 200] [--concurrency 8] [--rounds 3] [--json out.json]
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { credentials } from '@grpc/grpc-js'
+import { Acks, Compression, ProducerSidecarClient, type EmitAck, type EmitRequest } from '@kafka-sidecar/proto'
+import { Kafka, logLevel } from 'kafkajs'
+
+const { values } = parseArgs({
+  // pnpm forwards a literal `--` separator; it is not an argument.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  options: {
+    records: { type: 'string', default: '300000' },
+    batch: { type: 'string', default: '100' },
+    size: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '8' },
+    partitions: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '30000' },
+    rounds: { type: 'string', default: '3' },
+    json: { type: 'string' },
+  },
+})
+const total = Number(values.records)
+const batch = Number(values.batch)
+const size = Number(values.size)
+const concurrency = Number(values.concurrency)
+const warmup = Number(values.warmup)
+
+const rounds = Number(values.rounds)
+const root = fileURLToPath(new URL('../../..', import.meta.url))
+
+function startProcess(script: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, nodeArgs: string[] = []): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  // The built CLIs (pnpm build), as production runs them: no TypeScript loader in the measurement.
+  const child = spawn(process.execPath, [...nodeArgs, join(root, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)))
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = ready.exec(out)
+      if (match) resolve({ child, match })
+    })
+  })
+}
+
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))
+  return Math.round(Number(line!.split(/\s+/)[1]) / 1024)
+}
+
+/** Runs `total` records through `send` with `concurrency` lanes; returns records/s. */
+async function drive(send: () => Promise<void>, count: number): Promise<number> {
+  let sent = 0
+  const started = process.hrtime.bigint()
+  const lane = async () => {
+    while (sent < count) {
+      sent += batch
+      await send()
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, lane))
+  return count / (Number(process.hrtime.bigint() - started) / 1e9)
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'kafka-sidecar-bench-'))
+const children: ChildProcess[] = []
+try {
+  const broker = await startProcess('packages/embedded-kafka/dist/cli.js', ['--brokers', '3', '--retention-bytes', String(64 * 1024 * 1024)], {}, /bootstrap: (\S+)/)
+  children.push(broker.child)
+  const brokers = broker.match[1]!
+  const kafka = new Kafka({ clientId: 'bench', brokers: brokers.split(','), logLevel: logLevel.NOTHING })
+  const admin = kafka.admin()
+  await admin.connect()
+  const directTopic = `bench-direct-${Date.now()}`
+  const sidecarTopic = `bench-sidecar-${Date.now()}`
+  await admin.createTopics({ topics: [directTopic, sidecarTopic].map((topic) => ({ topic, numPartitions: Number(values.partitions) })) })
+  await admin.disconnect()
+
+  const value = Buffer.alloc(size, 'x')
+  const keys = Array.from({ length: batch }, (_, i) => Buffer.from(`key-${i}`))
+
+  // Both paths stay up for the whole run; rounds alternate direct and sidecar so that a change in
+  // machine load hits both alike, and each mode reports its median round.
+  const producer = kafka.producer({ allowAutoTopicCreation: false })
+  await producer.connect()
+  const messages = keys.map((key) => ({ key, value }))
+  const directSend = async () => void (await producer.send({ topic: directTopic, acks: -1, messages }))
+
+  const socket = join(dir, 'sidecar.sock')
+  const sidecar = await startProcess(
+    'packages/sidecar/dist/cli.js',
+    [],
+    { KAFKA_BROKERS: brokers, KAFKA_SIDECAR_LISTEN: `unix://${socket}`, KAFKA_SIDECAR_HTTP: '127.0.0.1:0', KAFKA_SIDECAR_LOG_LEVEL: 'warn' },
+    /http: \S+\n/,
+    // e.g. BENCH_SIDECAR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the sidecar.
+    process.env.BENCH_SIDECAR_NODE_ARGS?.split(' ').filter(Boolean),
+  )
+  children.push(sidecar.child)
+  const client = new ProducerSidecarClient(`unix:${socket}`, credentials.createInsecure())
+  const stream = client.emitStream()
+  const waiting = new Map<number, (ack: EmitAck) => void>()
+  stream.on('data', (ack: EmitAck) => {
+    waiting.get(ack.requestId)?.(ack)
+    waiting.delete(ack.requestId)
+  })
+  const instanceId = randomUUID()
+  let requestId = 0
+  const records = keys.map((key) => ({ key, value, headers: [] }))
+  const sidecarSend = async () => {
+    const request: EmitRequest = {
+      requestId: ++requestId,
+      clientId: 'bench',
+      appName: 'bench',
+      instanceId,
+      acks: Acks.ACKS_ALL,
+      timeoutMs: 30_000,
+      compression: Compression.COMPRESSION_NONE,
+      awaitDelivery: true,
+      topics: [{ topic: sidecarTopic, records }],
+    }
+    const ack = await new Promise<EmitAck>((resolve) => {
+      waiting.set(request.requestId, resolve)
+      stream.write(request)
+    })
+    if (!ack.received || ack.results.some((r) => r.error)) throw new Error(`request ${ack.requestId} failed: ${JSON.stringify(ack.error ?? ack.results)}`)
+  }
+
+  await drive(directSend, warmup)
+  await drive(sidecarSend, warmup)
+  let peakRss = rssMb(sidecar.child.pid!)
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(sidecar.child.pid!))), 200)
+  const directRounds: number[] = []
+  const sidecarRounds: number[] = []
+  for (let round = 1; round <= rounds; round++) {
+    directRounds.push(await drive(directSend, total))
+    sidecarRounds.push(await drive(sidecarSend, total))
+    console.log(`round ${round}/${rounds}: direct ${Math.round(directRounds.at(-1)!)} records/s, sidecar ${Math.round(sidecarRounds.at(-1)!)} records/s`)
+  }
+  clearInterval(sampler)
+  stream.end()
+  client.close()
+  await producer.disconnect()
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const direct = median(directRounds)
+  const viaSidecar = median(sidecarRounds)
+
+  const result = {
+    config: { records: total, batch, size, concurrency, partitions: Number(values.partitions), acks: -1, rounds },
+    directRounds: directRounds.map(Math.round),
+    sidecarRounds: sidecarRounds.map(Math.round),
+    directRecordsPerSec: Math.round(direct),
+    sidecarRecordsPerSec: Math.round(viaSidecar),
+    ratio: Number((viaSidecar / direct).toFixed(3)),
+    sidecarPeakRssMb: peakRss,
+  }
+  console.log(`direct KafkaJS : ${result.directRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds})`)
+  console.log(`via sidecar    : ${result.sidecarRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds}), ${result.ratio}x direct`)
+  console.log(`sidecar RSS    : ${peakRss} MB peak during the run`)
+  console.log(`  ${total} records per mode, requests of ${batch} x ${size} B, ${concurrency} in flight, acks=-1, 3 brokers, ${values.partitions} partitions`)
+  if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2))
+} finally {
+  for (const child of children) child.kill('SIGTERM')
+  rmSync(dir, { recursive: true, force: true })
+}
