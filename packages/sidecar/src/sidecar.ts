@@ -60,6 +60,9 @@ const LOG_LEVELS: Record<LogLevelName, KafkaLogLevel> = {
   debug: KafkaLogLevel.DEBUG,
 }
 const KAFKA_RECONNECT_MS = 1_000
+const SHUTDOWN_IN_FLIGHT_GRACE_MS = 1_000
+/** After streams are asked to end, how long report readers get to catch up before force. */
+const STREAM_DRAIN_MS = 2_000
 
 const jsonLogCreator: NonNullable<KafkaConfig['logCreator']> = () => ({ namespace, level, label, log }) => {
   const { message, ...extra } = log
@@ -142,7 +145,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
         }
       })
     },
-  })
+  }, () => kafkaConnected)
 
   const server = new Server({ 'grpc.max_receive_message_length': config.maxRequestBytes })
   server.addService(
@@ -209,11 +212,17 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
       pipeline.close('shutting down')
       const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref())
       const flushedInTime = (await Promise.race([dispatcher.whenIdle().then(() => 'idle' as const), deadline])) === 'idle'
-      const failedRecords = flushedInTime
+      let failedRecords = flushedInTime
         ? 0
         : dispatcher.failQueued(new SidecarError({ grpcCode: status.UNAVAILABLE, message: 'sidecar shut down before this record could be sent', retriable: true }))
-      // In-flight batches get what is left of a short grace period to come back.
-      if (!flushedInTime) await Promise.race([dispatcher.whenIdle(), new Promise((r) => setTimeout(r, 1_000).unref())])
+      if (!flushedInTime) {
+        // Batches already at the brokers get a short grace period; after it their fate is
+        // unknown and they are reported failed (retriable) rather than left unanswered.
+        await Promise.race([dispatcher.whenIdle(), new Promise((r) => setTimeout(r, SHUTDOWN_IN_FLIGHT_GRACE_MS).unref())])
+        failedRecords += dispatcher.failInFlight(
+          new SidecarError({ grpcCode: status.UNAVAILABLE, message: 'sidecar shut down while this record awaited the brokers; it may or may not have been written', retriable: true }),
+        )
+      }
       // Let settled requests publish their last reports and acks, then end every stream.
       await new Promise((r) => setImmediate(r))
       streams.endAll()
@@ -222,7 +231,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
         const force = setTimeout(() => {
           server.forceShutdown()
           resolve()
-        }, 2_000).unref()
+        }, STREAM_DRAIN_MS).unref()
         server.tryShutdown(() => {
           clearTimeout(force)
           resolve()

@@ -123,11 +123,17 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
       const releaseInstances: Array<() => void> = []
       const seenInstances = new Set<string>()
       const forget = streams.add({ end: () => finish() })
-      const finish = () => {
+      // grpc-js emits 'cancelled' when the HTTP/2 stream closes, even after a normal end, so
+      // releasing must happen exactly once whichever comes first.
+      const release = () => {
         if (closed) return
         closed = true
         forget()
-        for (const release of releaseInstances) release()
+        for (const releaseInstance of releaseInstances) releaseInstance()
+      }
+      const finish = () => {
+        if (closed) return
+        release()
         call.end()
       }
       const reply = (ack: EmitAck) => {
@@ -166,11 +172,7 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         clientDone = true
         if (outstanding === 0) finish()
       })
-      call.on('cancelled', () => {
-        closed = true
-        forget()
-        for (const release of releaseInstances) release()
-      })
+      call.on('cancelled', release)
       call.on('error', () => {})
     },
 
@@ -186,10 +188,18 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
       let cursor = call.request.afterSequence
       let paused = false
       let ended = false
+      /** Set at shutdown: end the stream once every retained report has been written. */
+      let endWhenCaughtUp = false
       const pump = () => {
         while (!paused && !ended) {
           const entries = reports.read(instanceId, cursor, REPORT_BATCH)
-          if (entries.length === 0) return
+          if (entries.length === 0) {
+            if (endWhenCaughtUp) {
+              stop()
+              call.end()
+            }
+            return
+          }
           for (const entry of entries) {
             cursor = entry.kind === 'gap' ? entry.lastSequence : entry.report.sequence
             // A slow reader pauses the pump instead of buffering in grpc-js: the ring is the buffer,
@@ -215,9 +225,8 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
       }
       const forget = streams.add({
         end: () => {
+          endWhenCaughtUp = true
           pump()
-          stop()
-          call.end()
         },
       })
       call.on('cancelled', () => {

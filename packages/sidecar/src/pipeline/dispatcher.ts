@@ -38,6 +38,8 @@ interface Chunk {
   readonly queue: PartitionQueue
   readonly records: QueuedRecord[]
   readonly bytes: number
+  /** Set once its records have an outcome; a late answer from KafkaJS is then ignored. */
+  settled?: boolean
 }
 
 export class Dispatcher {
@@ -45,6 +47,7 @@ export class Dispatcher {
   /** Queues with records and no batch in flight. */
   private readonly ready = new Set<PartitionQueue>()
   private readonly inFlightByBroker = new Map<number, number>()
+  private readonly inFlightChunks = new Set<Chunk>()
   private inFlightBatches = 0
   private scheduled = false
   private lingerTimer: NodeJS.Timeout | null = null
@@ -95,6 +98,21 @@ export class Dispatcher {
 
   private isIdle(): boolean {
     return this.inFlightBatches === 0 && this.ready.size === 0
+  }
+
+  /**
+   * Fails the records of every batch still awaiting the brokers (shutdown past its grace
+   * period): their fate is unknown, so they are reported failed and retriable; a caller that
+   * sends them again may create duplicates (at-least-once).
+   */
+  failInFlight(error: SidecarError): number {
+    let failed = 0
+    for (const chunk of this.inFlightChunks) {
+      failed += chunk.records.length
+      this.settleFailed(chunk, error)
+    }
+    this.inFlightChunks.clear()
+    return failed
   }
 
   /** Fails every queued record that has not left yet (shutdown past its deadline). */
@@ -165,7 +183,9 @@ export class Dispatcher {
       this.ready.delete(queue)
       queue.inFlight = true
       const chunkBytes = taken.reduce((s, r) => s + r.bytes, 0)
-      chunks.push({ queue, records: taken, bytes: chunkBytes })
+      const chunk: Chunk = { queue, records: taken, bytes: chunkBytes }
+      chunks.push(chunk)
+      this.inFlightChunks.add(chunk)
       let topicMessages = byTopic.get(queue.topic)
       if (!topicMessages) byTopic.set(queue.topic, (topicMessages = { topic: queue.topic, messages: [] }))
       for (const r of taken) topicMessages.messages.push(r.message)
@@ -194,6 +214,7 @@ export class Dispatcher {
         this.inFlightByBroker.set(broker, this.inFlightByBroker.get(broker)! - 1)
         this.inFlightBatches--
         for (const chunk of chunks) {
+          this.inFlightChunks.delete(chunk)
           chunk.queue.inFlight = false
           if (!chunk.queue.isEmpty) this.ready.add(chunk.queue)
         }
@@ -203,6 +224,7 @@ export class Dispatcher {
   }
 
   private settleDelivered(chunk: Chunk, metadata: RecordMetadata[]): void {
+    if (chunk.settled) return
     const { queue } = chunk
     const result = metadata.find((m) => m.topicName === queue.topic && m.partition === queue.partition)
     if (!result || result.errorCode !== 0 || result.baseOffset === undefined) {
@@ -225,6 +247,7 @@ export class Dispatcher {
   }
 
   private settleFailed(chunk: Chunk, error: SidecarError): void {
+    if (chunk.settled) return
     this.forEachRequestRun(chunk.records, (tracker, indexes) => tracker.record(chunk.queue.topic, chunk.queue.partition, indexes, null, error))
     this.release(chunk)
   }
@@ -243,6 +266,7 @@ export class Dispatcher {
   }
 
   private release(chunk: Chunk): void {
+    chunk.settled = true
     chunk.queue.release(chunk.records)
     this.budget.release(chunk.bytes, chunk.records.length)
   }

@@ -33,6 +33,8 @@ export class RecordPipeline {
     private readonly budget: MemoryBudget,
     private readonly dispatcher: Dispatcher,
     private readonly observer: PipelineObserver = {},
+    /** Whether the Kafka producer is connected; requests are refused (UNAVAILABLE) while not. */
+    private readonly kafkaConnected: () => boolean = () => true,
   ) {}
 
   /** Stops admitting requests; later submits fail with UNAVAILABLE naming `reason`. */
@@ -79,6 +81,11 @@ export class RecordPipeline {
   private checkOpen(): void {
     if (this.closedReason !== null) {
       throw new SidecarError({ grpcCode: status.UNAVAILABLE, message: `sidecar is not accepting requests: ${this.closedReason}`, retriable: true })
+    }
+    // Refusing at once lets a client fall back to direct Kafka instead of waiting for a timeout
+    // after which the sidecar might still write the record (a duplicate once the client resent it).
+    if (!this.kafkaConnected()) {
+      throw new SidecarError({ grpcCode: status.UNAVAILABLE, message: 'sidecar is not connected to Kafka yet', retriable: true })
     }
   }
 
