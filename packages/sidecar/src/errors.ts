@@ -79,6 +79,9 @@ export function fromKafkaJSError(error: unknown): SidecarError {
     return new SidecarError({ grpcCode, message: inner.message ?? message, kafkaErrorCode: inner.code, kafkaErrorName: inner.type, retriable: inner.retriable ?? false }, { cause: error })
   }
   const name = inner?.name ?? outer?.name ?? ''
+  if (name === 'KafkaJSNotImplemented') {
+    return new SidecarError({ grpcCode: status.INVALID_ARGUMENT, message, kafkaErrorCode: 76, kafkaErrorName: 'UNSUPPORTED_COMPRESSION_TYPE', retriable: false }, { cause: error })
+  }
   if (name === 'KafkaJSRequestTimeoutError' || /timed? ?out/i.test(message)) {
     return new SidecarError({ grpcCode: status.DEADLINE_EXCEEDED, message, kafkaErrorCode: 7, kafkaErrorName: 'REQUEST_TIMED_OUT', retriable: true }, { cause: error })
   }

@@ -14,6 +14,7 @@ import { optionsFromEnv, resolveConfig, type LogLevelName, type SidecarConfig, t
 import { SidecarError } from './errors.js'
 import type { ProduceRequest } from './model.js'
 import { TokenAuth } from './grpc/auth.js'
+import { guardDeserializers } from './grpc/decode-guard.js'
 import { HealthState } from './grpc/health-service.js'
 import { OpenStreams, producerService } from './grpc/producer-service.js'
 import { createHttpServer } from './http-server.js'
@@ -149,7 +150,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
 
   const server = new Server({ 'grpc.max_receive_message_length': config.maxRequestBytes })
   server.addService(
-    ProducerSidecarService,
+    guardDeserializers(ProducerSidecarService, { emit: 'EmitRequest', emitStream: 'EmitRequest', deliveryReports: 'DeliveryReportsRequest', topicMetadata: 'TopicMetadataRequest' }),
     producerService(
       {
         pipeline,
@@ -174,7 +175,14 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
       isReady: () =>
         stopping ? { ready: false, reason: 'shutting down' } : kafkaConnected ? { ready: true, reason: 'ready' } : { ready: false, reason: 'not connected to Kafka yet' },
     })
-    httpAddress = await listenHttp(httpServer, config.http)
+    try {
+      httpAddress = await listenHttp(httpServer, config.http)
+    } catch (error) {
+      // Nothing may stay bound when start fails: the caller has no handle to stop it.
+      server.forceShutdown()
+      if (config.listen.kind === 'unix') await rm(config.listen.path, { force: true })
+      throw error
+    }
   }
 
   // Connect in the background, retrying: the sidecar serves health and refuses requests with

@@ -22,7 +22,9 @@ export class TokenAuth {
   check(metadata: Metadata): void {
     if (!this.expected) return
     const header = metadata.get('authorization')[0]
-    const presented = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice('Bearer '.length) : null
+    // The scheme name is case-insensitive (RFC 9110 section 11.1).
+    const match = typeof header === 'string' ? /^bearer (.+)$/i.exec(header) : null
+    const presented = match ? match[1]! : null
     if (presented === null) throw new SidecarError({ grpcCode: status.UNAUTHENTICATED, message: 'missing "authorization: Bearer <token>" metadata' })
     // Hash both sides so lengths match and nothing about the token leaks through timing.
     if (!timingSafeEqual(digest(presented), this.expected)) throw new SidecarError({ grpcCode: status.UNAUTHENTICATED, message: 'invalid token' })

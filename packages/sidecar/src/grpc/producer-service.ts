@@ -14,6 +14,13 @@ import type { DeliveryReports } from '../reports/delivery-reports.js'
 import type { RingRead } from '../reports/report-ring.js'
 import type { TokenAuth } from './auth.js'
 import { asSidecarError, toPartitionResult, toProduceRequest, toProtoError, toServiceError } from './convert.js'
+import { decodeProblem } from './decode-guard.js'
+
+/** Refuses a request the decode guard marked as undecodable. */
+function checkDecoded(message: unknown): void {
+  const problem = decodeProblem(message)
+  if (problem) throw invalidArgument(problem)
+}
 
 /** Report events written per pump before yielding to the event loop. */
 const REPORT_BATCH = 256
@@ -92,6 +99,7 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
       let request: ProduceRequest
       try {
         auth.check(call.metadata)
+        checkDecoded(call.request)
         request = toProduceRequest(call.request)
       } catch (error) {
         deps.onRequest('Emit', asSidecarError(error).grpcCode)
@@ -145,11 +153,12 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         outstanding++
         let request: ProduceRequest
         try {
+          checkDecoded(message)
           request = toProduceRequest(message)
         } catch (error) {
           const refusal = asSidecarError(error)
           deps.onRequest('EmitStream', refusal.grpcCode)
-          reply({ requestId: message.requestId, received: false, error: toProtoError(refusal), results: [] })
+          reply({ requestId: decodeProblem(message) === null ? message.requestId : 0, received: false, error: toProtoError(refusal), results: [] })
           return
         }
         if (!seenInstances.has(request.instanceId)) {
@@ -179,6 +188,7 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
     deliveryReports(call: ServerWritableStream<DeliveryReportsRequest, DeliveryReportEvent>) {
       try {
         auth.check(call.metadata)
+        checkDecoded(call.request)
         if (call.request.instanceId === '') throw invalidArgument('instance_id is required')
       } catch (error) {
         call.emit('error', toServiceError(error))
@@ -241,6 +251,7 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
       const { topic } = call.request
       try {
         auth.check(call.metadata)
+        checkDecoded(call.request)
         const problem = topicNameProblem(topic)
         if (problem) throw invalidArgument(`invalid topic: ${problem}`, KafkaErrors.INVALID_TOPIC_EXCEPTION)
         if (!isTopicAllowed(topic, deps.allowedTopics)) {

@@ -23,6 +23,21 @@ const MAX_TIMEOUT_MS = 5 * 60_000
 /** KafkaJS codec names by CompressionTypes number; NONE and GZIP are built in. */
 const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
 
+/**
+ * Whether KafkaJS can compress with `codec`. KafkaJS pre-fills snappy, lz4 and zstd with
+ * factories that throw "not implemented" until an application registers a real codec, so
+ * presence in CompressionCodecs is not enough: the factory must build a codec.
+ */
+function codecAvailable(codec: number): boolean {
+  const factory = (kafkajs.CompressionCodecs as Record<number, (() => unknown) | undefined>)[codec]
+  if (typeof factory !== 'function') return false
+  try {
+    return factory() != null
+  } catch {
+    return false
+  }
+}
+
 export function topicNameProblem(topic: string): string | null {
   if (topic.length === 0) return 'topic name is empty'
   if (topic === '.' || topic === '..') return `topic name "${topic}" is not allowed`
@@ -51,8 +66,7 @@ export function validateRequest(request: ProduceRequest, limits: RequestLimits):
   if (request.timeoutMs < 0 || request.timeoutMs > MAX_TIMEOUT_MS) throw invalidArgument(`timeout_ms ${request.timeoutMs} is outside 0..${MAX_TIMEOUT_MS}`)
   const codec = CODEC_NAMES[request.compression]
   if (codec === undefined) throw invalidArgument(`unknown compression ${request.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
-  const codecs = kafkajs.CompressionCodecs as Record<number, unknown>
-  if (request.compression > 1 && !codecs[request.compression]) {
+  if (request.compression > 1 && !codecAvailable(request.compression)) {
     throw invalidArgument(`compression ${codec} has no codec registered in this sidecar's KafkaJS (register one with CompressionCodecs)`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
   }
   const checkedTopics = new Set<string>()
