@@ -29,6 +29,7 @@ export interface SidecarConfig {
   maxBatchRecords: number
   maxBatchBytes: number
   maxInFlightPerBroker: number
+  maxInFlightPerPartition: number
   requestTimeoutMs: number
   idempotent: boolean
   reportsPerInstance: number
@@ -81,7 +82,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('lingerMs', 'KAFKA_SIDECAR_LINGER_MS', 'linger-ms', 'integer', 0, 'wait before sending an idle partition\'s first records; 0 sends at once and batches by concurrency', { min: 0 }),
   spec('maxBatchRecords', 'KAFKA_SIDECAR_MAX_BATCH_RECORDS', 'max-batch-records', 'integer', 10_000, 'most records of one partition in one batch', { min: 1 }),
   spec('maxBatchBytes', 'KAFKA_SIDECAR_MAX_BATCH_BYTES', 'max-batch-bytes', 'integer', 900_000, 'most bytes of one partition in one batch (keep under the brokers\' message.max.bytes)', { min: 1 }),
-  spec('maxInFlightPerBroker', 'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_BROKER', 'max-in-flight-per-broker', 'integer', 2, 'sendBatch calls in flight per leader broker (always one per partition)', { min: 1 }),
+  spec('maxInFlightPerBroker', 'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_BROKER', 'max-in-flight-per-broker', 'integer', 4, 'sendBatch calls in flight per leader broker', { min: 1 }),
+  spec('maxInFlightPerPartition', 'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_PARTITION', 'max-in-flight-per-partition', 'integer', 1, 'batches in flight per partition; 1 keeps strict per-partition order even across KafkaJS retries, more trades that for throughput', { min: 1 }),
   spec('requestTimeoutMs', 'KAFKA_SIDECAR_REQUEST_TIMEOUT_MS', 'request-timeout-ms', 'integer', 30_000, 'broker acknowledgement timeout', { min: 1 }),
   spec('idempotent', 'KAFKA_SIDECAR_IDEMPOTENT', 'idempotent', 'boolean', false, 'run the sidecar\'s producer idempotent (acks=all, no duplicates from KafkaJS retries)'),
   spec('reportsPerInstance', 'KAFKA_SIDECAR_REPORTS_PER_INSTANCE', 'reports-per-instance', 'integer', 10_000, 'delivery reports kept per client instance for resume', { min: 1 }),

@@ -21,6 +21,11 @@ export interface DispatcherSettings {
   readonly lingerMs: number
   /** sendBatch calls in flight per leader broker. */
   readonly maxInFlightPerBroker: number
+  /**
+   * Batches in flight per partition. 1 keeps strict order even when KafkaJS retries a batch;
+   * more raises throughput but a retried batch may land after the one behind it.
+   */
+  readonly maxInFlightPerPartition: number
   /** Broker acknowledgement timeout passed to KafkaJS. */
   readonly requestTimeoutMs: number
 }
@@ -44,7 +49,7 @@ interface Chunk {
 
 export class Dispatcher {
   private readonly queues = new Map<string, PartitionQueue>()
-  /** Queues with records and no batch in flight. */
+  /** Queues with records and room for another batch in flight. */
   private readonly ready = new Set<PartitionQueue>()
   private readonly inFlightByBroker = new Map<number, number>()
   private readonly inFlightChunks = new Set<Chunk>()
@@ -76,7 +81,7 @@ export class Dispatcher {
 
   enqueue(queue: PartitionQueue, record: QueuedRecord): void {
     queue.push(record)
-    if (!queue.inFlight) this.ready.add(queue)
+    if (queue.inFlight < this.settings.maxInFlightPerPartition) this.ready.add(queue)
     this.schedule()
   }
 
@@ -180,8 +185,8 @@ export class Dispatcher {
     for (const queue of queues) {
       const taken = queue.take(this.settings.maxBatchRecords, this.settings.maxBatchBytes)
       if (taken.length === 0) continue
-      this.ready.delete(queue)
-      queue.inFlight = true
+      queue.inFlight++
+      if (queue.isEmpty || queue.inFlight >= this.settings.maxInFlightPerPartition) this.ready.delete(queue)
       const chunkBytes = taken.reduce((s, r) => s + r.bytes, 0)
       const chunk: Chunk = { queue, records: taken, bytes: chunkBytes }
       chunks.push(chunk)
@@ -215,7 +220,7 @@ export class Dispatcher {
         this.inFlightBatches--
         for (const chunk of chunks) {
           this.inFlightChunks.delete(chunk)
-          chunk.queue.inFlight = false
+          chunk.queue.inFlight--
           if (!chunk.queue.isEmpty) this.ready.add(chunk.queue)
         }
         if (this.ready.size > 0) this.schedule()

@@ -1,7 +1,7 @@
 /**
- * FIFO of records bound for one topic-partition. At most one batch per partition is in flight,
- * so records leave in arrival order and a retry inside KafkaJS can never overtake the batch
- * behind it: this is what keeps per-partition order across every process of the pod.
+ * FIFO of records bound for one topic-partition. Records leave in arrival order; with one batch
+ * in flight per partition (the default), a retry inside KafkaJS can never let the batch behind it
+ * overtake: this is what keeps per-partition order across every process of the pod.
  */
 import type { Message } from 'kafkajs'
 import type { CompressionCode } from '../model.js'
@@ -23,7 +23,8 @@ export class PartitionQueue {
   /** Bytes and records queued or in flight: what the memory bounds count. */
   pendingBytes = 0
   pendingRecords = 0
-  inFlight = false
+  /** Batches of this partition awaiting the brokers. */
+  inFlight = 0
 
   constructor(
     readonly topic: string,
