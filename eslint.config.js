@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // Programs (CLIs, examples, benchmarks) talk to a terminal; libraries never do.
-    files: ['**/cli.ts', 'examples/**', '**/bench/**'],
+    files: ['**/cli.ts', 'examples/**', '**/bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },
 )

@@ -1,10 +1,10 @@
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
-  resolve: {
-    // Tests run against package sources, so a test run never sees a stale build.
-    conditions: ['@kafka-sidecar/source'],
-  },
+  // Tests run against package sources, so a test run never sees a stale build. Vitest runs test
+  // files in Vite's SSR environment, which takes its conditions from `ssr.resolve`.
+  resolve: { conditions: ['@kafka-sidecar/source'] },
+  ssr: { resolve: { conditions: ['@kafka-sidecar/source', 'node', 'import', 'default'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     testTimeout: 30_000,

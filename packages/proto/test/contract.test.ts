@@ -25,8 +25,6 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthClient,
   HealthService,
-  PROTO_DIR,
-  PROTO_FILES,
   ProducerSidecarClient,
   ProducerSidecarService,
   SidecarRecord,
@@ -34,6 +32,7 @@ import {
   type HealthServer,
   type ProducerSidecarServer,
 } from '../src/index.js'
+import { PROTO_DIR, PROTO_FILES } from '../src/proto-files.js'
 
 function roundTrip(record: SidecarRecord): SidecarRecord {
   return SidecarRecord.decode(SidecarRecord.encode(record).finish())

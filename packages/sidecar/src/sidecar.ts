@@ -9,6 +9,9 @@ import type { AddressInfo } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import { Server, ServerCredentials, status } from '@grpc/grpc-js'
 import { HealthService, ProducerSidecarService } from '@kafka-sidecar/proto'
+import { PROTO_DIR, PROTO_FILES } from '@kafka-sidecar/proto/proto-files'
+import { loadSync } from '@grpc/proto-loader'
+import { ReflectionService } from '@grpc/reflection'
 import { Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs'
 import { optionsFromEnv, resolveConfig, type LogLevelName, type SidecarConfig, type SidecarOptions } from './config.js'
 import { SidecarError } from './errors.js'
@@ -164,6 +167,8 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     ),
   )
   server.addService(HealthService, health.implementation())
+  // Server reflection, so grpcurl and similar tools can call the sidecar without the .proto files.
+  new ReflectionService(loadSync([...PROTO_FILES], { includeDirs: [PROTO_DIR], keepCase: false })).addToServer(server)
   // Count what the clients attempted, whatever happens next.
   const address = await bindGrpc(server, config.listen)
 

@@ -3,7 +3,10 @@
  * endpoints, the grpc.health.v1 service (Check and Watch), and the connected-clients gauge.
  */
 import { randomUUID } from 'node:crypto'
-import { credentials, status, type ClientDuplexStream } from '@grpc/grpc-js'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { credentials, loadPackageDefinition, status, type Client as GrpcClient, type ClientDuplexStream } from '@grpc/grpc-js'
+import { loadSync } from '@grpc/proto-loader'
 import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient, type EmitAck, type EmitRequest, type HealthCheckResponse } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { RunningSidecar } from '../src/index.js'
@@ -300,5 +303,28 @@ describe('grpc.health.v1', () => {
       expect(await w.ended).toBe(status.OK)
     }
     expect((await stopping).failedRecords).toBe(0)
+  })
+})
+
+describe('gRPC server reflection', () => {
+  it('lists the sidecar and health services to tools such as grpcurl', T, async () => {
+    const cluster = await startCluster()
+    const sidecar = await startTestSidecar(cluster)
+    // The reflection protocol's own .proto ships inside @grpc/reflection.
+    const reflectionProto = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '..', 'proto')
+    const definition = loadPackageDefinition(loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [reflectionProto] })) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: new (target: string, creds: ReturnType<typeof credentials.createInsecure>) => GrpcClient & { serverReflectionInfo(): ClientDuplexStream<unknown, { listServicesResponse?: { service: Array<{ name: string }> } }> } } } }
+    }
+    const client = new definition.grpc.reflection.v1.ServerReflection(grpcTarget(sidecar.address), credentials.createInsecure())
+    onTestFinished(() => client.close())
+    const call = client.serverReflectionInfo()
+    const answer = new Promise<string[]>((resolve, reject) => {
+      call.on('data', (response: { listServicesResponse?: { service: Array<{ name: string }> } }) => resolve((response.listServicesResponse?.service ?? []).map((s) => s.name)))
+      call.on('error', reject)
+    })
+    call.write({ listServices: '' })
+    const services = await answer
+    call.end()
+    expect(services).toEqual(expect.arrayContaining(['kafka_sidecar.v1.ProducerSidecar', 'grpc.health.v1.Health']))
   })
 })

@@ -225,6 +225,14 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
           }
         }
       }
+      // A cursor beyond anything this ring issued means the numbering began again (the sidecar
+      // restarted, or forgot an idle instance). Say so with a gap, then start from the oldest
+      // report, so the client neither waits for sequences that will never come nor skips new ones.
+      const next = reports.nextSequence(instanceId)
+      if (cursor >= next) {
+        call.write({ event: { $case: 'gap', value: { firstSequence: next, lastSequence: cursor, reason: 'sequence numbers restarted: this sidecar never issued these reports (it restarted or forgot an idle instance)' } } })
+        cursor = 0
+      }
       const unsubscribe = reports.subscribe(instanceId, pump)
       const releaseInstance = streams.noteInstance(instanceId)
       const stop = () => {

@@ -47,6 +47,11 @@ export class DeliveryReports {
     return this.instance(instanceId).ring.readAfter(afterSequence, limit)
   }
 
+  /** The sequence the instance's next report will get (1 for an instance never seen). */
+  nextSequence(instanceId: string): number {
+    return this.instance(instanceId).ring.nextSequence
+  }
+
   /** Calls `onNew` whenever a report is published for the instance. Returns the remover. */
   subscribe(instanceId: string, onNew: () => void): () => void {
     const instance = this.instance(instanceId)

@@ -1,0 +1,97 @@
+/**
+ * Client metrics, opt-in: `new Kafka({ ..., sidecarMetrics: true })` registers them in
+ * prom-client's default registry (or `{ registry }` in one of yours). The library never starts
+ * a server; the application exposes its registry as it already does.
+ *
+ * Several producers in one process share the same metric objects (registered once per registry),
+ * told apart by the `client_id` label where it matters.
+ */
+import client from 'prom-client'
+import type { Registry } from 'prom-client'
+
+export type MetricsOption = boolean | { readonly registry?: Registry }
+
+const PREFIX = 'kafka_sidecar_client_'
+
+export interface ProducerMetrics {
+  attempted(topic: string, records: number): void
+  accepted(topic: string, records: number): void
+  acked(topic: string, path: string, records: number): void
+  failed(topic: string, path: string, records: number): void
+  fallback(topic: string, records: number): void
+  sendSeconds(path: string, seconds: number): void
+  breakerState(state: 'closed' | 'half_open' | 'open'): void
+  mode(mode: string): void
+}
+
+const NO_METRICS: ProducerMetrics = {
+  attempted() {},
+  accepted() {},
+  acked() {},
+  failed() {},
+  fallback() {},
+  sendSeconds() {},
+  breakerState() {},
+  mode() {},
+}
+
+const BREAKER_STATES = { closed: 0, half_open: 1, open: 2 } as const
+
+function getOrCreate<T>(registry: Registry, name: string, create: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? create()
+}
+
+export function createProducerMetrics(option: MetricsOption | undefined, clientId: string): ProducerMetrics {
+  if (!option) return NO_METRICS
+  const registry = (typeof option === 'object' && option.registry) || client.register
+  const registers = [registry]
+  const counter = (name: string, help: string, labelNames: string[]) =>
+    getOrCreate(registry, PREFIX + name, () => new client.Counter({ name: PREFIX + name, help, labelNames, registers }))
+  const attempted = counter('records_attempted_total', 'Records passed to send/sendBatch', ['client_id', 'topic'])
+  const accepted = counter('records_accepted_total', 'Records the sidecar took into its queue', ['client_id', 'topic'])
+  const acked = counter('records_acked_total', 'Records a broker acknowledged, by the path that wrote them', ['client_id', 'topic', 'path'])
+  const failed = counter('records_failed_total', 'Records whose send failed, by the path that failed', ['client_id', 'topic', 'path'])
+  const fallback = counter('fallback_records_total', 'Records sent directly to Kafka because the sidecar path was unavailable', ['client_id', 'topic'])
+  const latency = getOrCreate(
+    registry,
+    PREFIX + 'send_duration_seconds',
+    () =>
+      new client.Histogram({
+        name: PREFIX + 'send_duration_seconds',
+        help: 'send/sendBatch duration until the broker acknowledged, by path',
+        labelNames: ['client_id', 'path'],
+        buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers,
+      }),
+  )
+  const breaker = getOrCreate(
+    registry,
+    PREFIX + 'breaker_state',
+    () => new client.Gauge({ name: PREFIX + 'breaker_state', help: 'Sidecar circuit breaker: 0 closed, 1 half-open, 2 open', labelNames: ['client_id'], registers }),
+  )
+  const mode = getOrCreate(
+    registry,
+    PREFIX + 'mode',
+    () => new client.Gauge({ name: PREFIX + 'mode', help: 'The mode in force: 1 for the configured mode (direct or sidecar)', labelNames: ['client_id', 'mode'], registers }),
+  )
+  return {
+    attempted: (topic, n) => attempted.inc({ client_id: clientId, topic }, n),
+    accepted: (topic, n) => accepted.inc({ client_id: clientId, topic }, n),
+    acked: (topic, path, n) => acked.inc({ client_id: clientId, topic, path }, n),
+    failed: (topic, path, n) => failed.inc({ client_id: clientId, topic, path }, n),
+    fallback: (topic, n) => fallback.inc({ client_id: clientId, topic }, n),
+    sendSeconds: (path, seconds) => latency.observe({ client_id: clientId, path }, seconds),
+    breakerState: (state) => breaker.set({ client_id: clientId }, BREAKER_STATES[state]),
+    mode: (m) => {
+      mode.set({ client_id: clientId, mode: m }, 1)
+      mode.set({ client_id: clientId, mode: m === 'sidecar' ? 'direct' : 'sidecar' }, 0)
+    },
+  }
+}
+
+/** Counts per topic in one pass, so a send of many records costs one increment per topic. */
+export function countByTopic(items: ReadonlyArray<{ topic: string }>): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const { topic } of items) counts.set(topic, (counts.get(topic) ?? 0) + 1)
+  return counts
+}

@@ -1,0 +1,167 @@
+/**
+ * How a producer reaches Kafka: the mode toggle, the sidecar's address and the fallback tuning.
+ * Environment first (so a deployment flips modes without a code change), code overrides it
+ * (`new Kafka({ sidecar })`, then `kafka.producer({ sidecar })`), defaults last. Every value is
+ * checked here, and a wrong one throws an error naming the option and where it came from.
+ */
+import kafkajs from 'kafkajs'
+
+export type ProducerMode = 'direct' | 'sidecar'
+
+export interface BreakerOptions {
+  /** Failure percentage in the rolling window that opens the breaker. Default 50. */
+  readonly errorThresholdPercentage?: number
+  /** Calls in the window before the percentage counts. Default 3. */
+  readonly volumeThreshold?: number
+  /** How long the breaker stays open before a half-open probe. Default 5000 ms. */
+  readonly resetTimeoutMs?: number
+  /** Length of the rolling statistics window. Default 10000 ms. */
+  readonly rollingCountTimeoutMs?: number
+}
+
+export interface SidecarClientOptions {
+  /** `direct` (KafkaJS to the brokers) or `sidecar`. Env `KAFKA_SIDECAR_MODE`. Default `direct`. */
+  readonly mode?: ProducerMode
+  /** `unix:///path.sock` or `host:port`. Env `KAFKA_SIDECAR_ADDRESS`. Default the sidecar's own default socket. */
+  readonly address?: string
+  /** Shared token the sidecar requires, sent as `authorization: Bearer`. Env `KAFKA_SIDECAR_TOKEN`. */
+  readonly token?: string
+  /** Application name for the sidecar's per-app metrics. Env `KAFKA_SIDECAR_APP_NAME`. Default the clientId. */
+  readonly appName?: string
+  /** How long `connect()` waits for the sidecar before falling back. Env `KAFKA_SIDECAR_CONNECT_TIMEOUT_MS`. Default 5000. */
+  readonly connectTimeoutMs?: number
+  /** Extra time beyond a send's own `timeout` before the sidecar counts as unresponsive. Default 5000. */
+  readonly requestTimeoutMarginMs?: number
+  /** Disconnect the fallback direct producer after this long without direct sends. Default 30000. */
+  readonly fallbackIdleMs?: number
+  /** Most records in one coalesced stream message. Default 5000. */
+  readonly maxCoalescedRecords?: number
+  /** Most payload bytes in one coalesced stream message. Default 1 MiB. */
+  readonly maxCoalescedBytes?: number
+  /** How long after an ack a delivery report may take before the ack's result is used. Default 10000. */
+  readonly reportTimeoutMs?: number
+  readonly breaker?: BreakerOptions
+}
+
+export interface ResolvedSidecarOptions {
+  readonly mode: ProducerMode
+  readonly address: string
+  readonly token: string | null
+  readonly appName: string | null
+  readonly connectTimeoutMs: number
+  readonly requestTimeoutMarginMs: number
+  readonly fallbackIdleMs: number
+  readonly maxCoalescedRecords: number
+  readonly maxCoalescedBytes: number
+  readonly reportTimeoutMs: number
+  readonly breaker: Required<BreakerOptions>
+}
+
+/** The sidecar listens here unless told otherwise; the client looks here unless told otherwise. */
+export const DEFAULT_SIDECAR_ADDRESS = 'unix:///tmp/kafka-sidecar.sock'
+
+export const ENV = {
+  mode: 'KAFKA_SIDECAR_MODE',
+  address: 'KAFKA_SIDECAR_ADDRESS',
+  token: 'KAFKA_SIDECAR_TOKEN',
+  appName: 'KAFKA_SIDECAR_APP_NAME',
+  connectTimeoutMs: 'KAFKA_SIDECAR_CONNECT_TIMEOUT_MS',
+} as const
+
+const DEFAULTS = {
+  connectTimeoutMs: 5_000,
+  requestTimeoutMarginMs: 5_000,
+  fallbackIdleMs: 30_000,
+  maxCoalescedRecords: 5_000,
+  maxCoalescedBytes: 1024 * 1024,
+  reportTimeoutMs: 10_000,
+  breaker: { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 5_000, rollingCountTimeoutMs: 10_000 },
+}
+
+function configError(message: string): Error {
+  return new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: ${message}`)
+}
+
+function parseMode(value: string, source: string): ProducerMode {
+  const normalized = value.trim().toLowerCase()
+  if (normalized === 'direct' || normalized === 'sidecar') return normalized
+  throw configError(`${source} must be "direct" or "sidecar", got ${JSON.stringify(value)}`)
+}
+
+function checkAddress(value: string, source: string): string {
+  if (value.startsWith('unix://')) {
+    if (value.length === 'unix://'.length) throw configError(`${source} "${value}" has no socket path`)
+    return value
+  }
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
+  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+    throw configError(`${source} must be unix:///path.sock or host:port, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+function positiveInteger(value: unknown, source: string, { allowZero = false } = {}): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < (allowZero ? 0 : 1)) {
+    throw configError(`${source} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`)
+  }
+  return n
+}
+
+function percentage(value: unknown, source: string): number {
+  if (typeof value !== 'number' || !(value > 0 && value <= 100)) throw configError(`${source} must be a number in (0, 100], got ${JSON.stringify(value)}`)
+  return value
+}
+
+/**
+ * Merges env, the Kafka-level and the producer-level options (later wins) and validates the result.
+ * `env` is a parameter so tests need not touch process.env.
+ */
+export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions | undefined>, env: NodeJS.ProcessEnv = process.env): ResolvedSidecarOptions {
+  let mode: ProducerMode = 'direct'
+  let address = DEFAULT_SIDECAR_ADDRESS
+  let token: string | null = null
+  let appName: string | null = null
+  let connectTimeoutMs = DEFAULTS.connectTimeoutMs
+  if (env[ENV.mode] !== undefined && env[ENV.mode] !== '') mode = parseMode(env[ENV.mode]!, ENV.mode)
+  if (env[ENV.address]) address = checkAddress(env[ENV.address]!, ENV.address)
+  if (env[ENV.token]) token = env[ENV.token]!
+  if (env[ENV.appName]) appName = env[ENV.appName]!
+  if (env[ENV.connectTimeoutMs]) connectTimeoutMs = positiveInteger(env[ENV.connectTimeoutMs], ENV.connectTimeoutMs)
+
+  const merged: SidecarClientOptions = {}
+  for (const layer of layers) {
+    if (layer === undefined) continue
+    if (typeof layer !== 'object' || layer === null) throw configError(`sidecar options must be an object, got ${JSON.stringify(layer)}`)
+    Object.assign(merged, layer, { breaker: { ...merged.breaker, ...layer.breaker } })
+  }
+  if (merged.mode !== undefined) mode = parseMode(String(merged.mode), 'sidecar.mode')
+  if (merged.address !== undefined) address = checkAddress(String(merged.address), 'sidecar.address')
+  if (merged.token !== undefined) token = merged.token
+  if (merged.appName !== undefined) appName = merged.appName
+  if (merged.connectTimeoutMs !== undefined) connectTimeoutMs = positiveInteger(merged.connectTimeoutMs, 'sidecar.connectTimeoutMs')
+  const breaker = { ...DEFAULTS.breaker, ...merged.breaker }
+  return {
+    mode,
+    address,
+    token,
+    appName,
+    connectTimeoutMs,
+    requestTimeoutMarginMs: positiveInteger(merged.requestTimeoutMarginMs ?? DEFAULTS.requestTimeoutMarginMs, 'sidecar.requestTimeoutMarginMs', { allowZero: true }),
+    fallbackIdleMs: positiveInteger(merged.fallbackIdleMs ?? DEFAULTS.fallbackIdleMs, 'sidecar.fallbackIdleMs'),
+    maxCoalescedRecords: positiveInteger(merged.maxCoalescedRecords ?? DEFAULTS.maxCoalescedRecords, 'sidecar.maxCoalescedRecords'),
+    maxCoalescedBytes: positiveInteger(merged.maxCoalescedBytes ?? DEFAULTS.maxCoalescedBytes, 'sidecar.maxCoalescedBytes'),
+    reportTimeoutMs: positiveInteger(merged.reportTimeoutMs ?? DEFAULTS.reportTimeoutMs, 'sidecar.reportTimeoutMs'),
+    breaker: {
+      errorThresholdPercentage: percentage(breaker.errorThresholdPercentage, 'sidecar.breaker.errorThresholdPercentage'),
+      volumeThreshold: positiveInteger(breaker.volumeThreshold, 'sidecar.breaker.volumeThreshold', { allowZero: true }),
+      resetTimeoutMs: positiveInteger(breaker.resetTimeoutMs, 'sidecar.breaker.resetTimeoutMs'),
+      rollingCountTimeoutMs: positiveInteger(breaker.rollingCountTimeoutMs, 'sidecar.breaker.rollingCountTimeoutMs'),
+    },
+  }
+}
+
+/** grpc-js spells a Unix socket target `unix:/path` (or `unix:///path`); TCP stays host:port. */
+export function grpcTarget(address: string): string {
+  return address.startsWith('unix://') ? `unix:${address.slice('unix://'.length)}` : address
+}

@@ -1,0 +1,50 @@
+/**
+ * KafkaJS messages as the sidecar contract carries them. Conversion follows KafkaJS's own encoder:
+ * null/undefined is null, a Buffer is sent as is, anything else as the UTF-8 of String(value).
+ * Headers keep repeated names (KafkaJS's array values) and null values.
+ */
+import type { Header, SidecarRecord } from '@kafka-sidecar/proto'
+import type { IHeaders, Message, TopicMessages } from 'kafkajs'
+
+export function toBytes(value: unknown): Buffer | undefined {
+  if (value === null || value === undefined) return undefined
+  return Buffer.isBuffer(value) ? value : Buffer.from(String(value), 'utf8')
+}
+
+function toHeaders(headers: IHeaders | undefined): Header[] {
+  if (!headers) return []
+  const out: Header[] = []
+  for (const key of Object.keys(headers)) {
+    const value = headers[key]
+    if (Array.isArray(value)) for (const v of value) out.push({ key, value: toBytes(v) })
+    else out.push({ key, value: toBytes(value) })
+  }
+  return out
+}
+
+export function toSidecarRecord(message: Message): SidecarRecord {
+  const record: SidecarRecord = { key: toBytes(message.key), value: toBytes(message.value), headers: toHeaders(message.headers) }
+  if (message.partition !== undefined && message.partition !== null) record.partition = message.partition
+  if (message.timestamp !== undefined && message.timestamp !== null) record.timestampMs = Number(message.timestamp)
+  return record
+}
+
+/** Payload bytes of a record, for the coalescing size limit. */
+export function recordBytes(record: SidecarRecord): number {
+  let size = (record.key?.length ?? 0) + (record.value?.length ?? 0)
+  for (const h of record.headers) size += h.key.length + (h.value?.length ?? 0)
+  return size
+}
+
+/** One message of a send, with the topic it goes to: what a delivery callback describes. */
+export interface OutgoingMessage {
+  readonly topic: string
+  readonly message: Message
+}
+
+/** Flattens topicMessages in order, which is the record order every path reports against. */
+export function flatten(topicMessages: readonly TopicMessages[]): OutgoingMessage[] {
+  const out: OutgoingMessage[] = []
+  for (const { topic, messages } of topicMessages) for (const message of messages) out.push({ topic, message })
+  return out
+}

@@ -1,0 +1,472 @@
+/**
+ * The producer `kafka.producer()` returns: KafkaJS's producer API, sending through the pod's
+ * sidecar or directly to Kafka.
+ *
+ * - direct mode: KafkaJS's own producer does the work (DirectPath); this class adds delivery
+ *   callbacks and metrics.
+ * - sidecar mode: sends are coalesced onto one EmitStream behind an opossum circuit breaker.
+ *   When the sidecar path fails (transport, UNAVAILABLE, no answer in time) the send goes
+ *   through the direct path instead, so a caller's records are written either way; records the
+ *   sidecar may already have taken are then written twice (at-least-once), never zero times.
+ *   A PathGate keeps per-partition order across every switch between the two paths.
+ */
+import { randomUUID } from 'node:crypto'
+import { credentials, Metadata, type ChannelOptions } from '@grpc/grpc-js'
+import { HealthCheckResponse_ServingStatus, HealthClient, ProducerSidecarClient } from '@kafka-sidecar/proto'
+import CircuitBreaker from 'opossum'
+import { EventEmitter } from 'eventemitter3'
+import kafkajs from 'kafkajs'
+import type { Kafka, Logger, Producer, ProducerBatch, ProducerConfig, ProducerRecord, RecordMetadata, TopicMessages, Transaction } from 'kafkajs'
+import type { DeliveryListener, DeliveryReport } from '../delivery/delivery-report.js'
+import { SidecarDeliveryTracker } from '../delivery/sidecar-delivery-tracker.js'
+import { countByTopic, createProducerMetrics, type MetricsOption, type ProducerMetrics } from '../metrics.js'
+import { grpcTarget, resolveSidecarOptions, type ProducerMode, type ResolvedSidecarOptions, type SidecarClientOptions } from '../options.js'
+import { Coalescer, type EmitPart, type PartResult } from '../transport/coalescer.js'
+import { EmitStream } from '../transport/emit-stream.js'
+import { ReportStream } from '../transport/report-stream.js'
+import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
+import { DirectPath } from './direct-path.js'
+import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
+import { PathGate, type PathName } from './path-gate.js'
+import { validateBatch, validateProducerConfig, type ConnectionStatus } from './validation.js'
+
+export interface SidecarProducerConfig extends ProducerConfig {
+  /** Sidecar options for this producer; they override the Kafka-level ones and the environment. */
+  readonly sidecar?: SidecarClientOptions
+  /** Called once for every record sent, with its partition and offset or its error. */
+  readonly onDelivery?: DeliveryListener
+}
+
+/** KafkaJS's producer events plus this package's own. */
+export const SIDECAR_EVENTS = {
+  DELIVERY: 'producer.sidecar.delivery',
+  BREAKER_OPEN: 'producer.sidecar.breaker_open',
+  BREAKER_HALF_OPEN: 'producer.sidecar.breaker_half_open',
+  BREAKER_CLOSE: 'producer.sidecar.breaker_close',
+  FALLBACK: 'producer.sidecar.fallback',
+} as const
+
+export type BreakerState = 'closed' | 'half_open' | 'open'
+
+export interface FallbackEventPayload {
+  readonly reason: string
+  readonly records: number
+  readonly topics: string[]
+}
+
+interface InstrumentationEvent<T> {
+  id: number
+  type: string
+  timestamp: number
+  payload: T
+}
+
+const KAFKAJS_OWN_EVENTS = new Set(['producer.connect', 'producer.disconnect'])
+const NETWORK_EVENTS = new Set(['producer.network.request', 'producer.network.request_timeout', 'producer.network.request_queue_size'])
+const DEFAULT_SEND_TIMEOUT_MS = 30_000
+const IDLE_CHECK_MS = 1_000
+/** The sidecar and the client share KafkaJS's default partitioner; any other must run here. */
+const SIDECAR_PARTITIONERS: ReadonlySet<unknown> = new Set([undefined, kafkajs.Partitioners.DefaultPartitioner, kafkajs.Partitioners.JavaCompatiblePartitioner])
+/** Faster than grpc-js's defaults (1 s doubling to 120 s), so a restarted sidecar is found again within a second or two. */
+const CHANNEL_OPTIONS: ChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000, 'grpc.keepalive_time_ms': 30_000 }
+
+let nextEventId = 0
+
+export class SidecarProducer {
+  readonly events: Producer['events'] & typeof SIDECAR_EVENTS
+  private readonly options: ResolvedSidecarOptions
+  private readonly log: Logger
+  private readonly emitter = new EventEmitter()
+  private readonly direct: DirectPath
+  private readonly gate = new PathGate()
+  private readonly metrics: ProducerMetrics
+  private readonly idempotent: boolean
+  private readonly clientId: string
+  /** Why this producer never uses the sidecar even in sidecar mode, or null. */
+  private readonly directOnlyReason: string | null
+  private status: ConnectionStatus = 'disconnected'
+  private sendsInFlight = 0
+  private sendsSettled: Array<() => void> = []
+  private idleTimer: NodeJS.Timeout | null = null
+  private transactionsUsed = false
+  private readonly sidecar: {
+    client: ProducerSidecarClient
+    health: HealthClient
+    stream: EmitStream
+    coalescer: Coalescer
+    reports: ReportStream
+    tracker: SidecarDeliveryTracker
+    breaker: CircuitBreaker<[EmitPart, number], Awaited<ReturnType<Coalescer['submit']>>>
+  } | null = null
+
+  constructor(kafka: Kafka, config: SidecarProducerConfig = {}, inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string } = {}) {
+    validateProducerConfig(config)
+    const { sidecar: producerSidecar, onDelivery, ...kafkajsConfig } = config
+    this.options = resolveSidecarOptions([inherited.sidecar, producerSidecar])
+    this.clientId = inherited.clientId ?? 'kafkajs'
+    this.idempotent = kafkajsConfig.idempotent ?? false
+    this.direct = new DirectPath(kafka, kafkajsConfig)
+    this.log = this.direct.producer.logger().namespace('SidecarProducer')
+    this.events = Object.freeze({ ...this.direct.producer.events, ...SIDECAR_EVENTS })
+    this.metrics = createProducerMetrics(inherited.metrics, this.clientId)
+    if (onDelivery) this.emitter.on(SIDECAR_EVENTS.DELIVERY, (event: InstrumentationEvent<DeliveryReport>) => onDelivery(event.payload))
+
+    this.directOnlyReason = SIDECAR_PARTITIONERS.has(kafkajsConfig.createPartitioner)
+      ? null
+      : 'a custom createPartitioner runs in this process, so this producer writes directly to keep its partitioning'
+    if (this.options.mode === 'sidecar' && this.directOnlyReason === null) this.sidecar = this.createSidecarPath()
+    this.metrics.mode(this.mode)
+  }
+
+  /** The mode in force: `sidecar` when sends go to the sidecar (falling back when needed), else `direct`. */
+  get mode(): ProducerMode {
+    return this.sidecar ? 'sidecar' : 'direct'
+  }
+
+  /** The circuit breaker's state; always `closed` in direct mode. */
+  get breakerState(): BreakerState {
+    const breaker = this.sidecar?.breaker
+    if (!breaker) return 'closed'
+    return breaker.opened ? 'open' : breaker.halfOpen ? 'half_open' : 'closed'
+  }
+
+  /** The sidecar address this producer uses (in sidecar mode). */
+  get sidecarAddress(): string | null {
+    return this.sidecar ? this.options.address : null
+  }
+
+  /** Whether the fallback direct producer currently holds broker connections. */
+  get directConnected(): boolean {
+    return this.direct.isConnected
+  }
+
+  isIdempotent(): boolean {
+    return this.idempotent
+  }
+
+  logger(): Logger {
+    return this.direct.producer.logger()
+  }
+
+  on(eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown): () => void {
+    if (NETWORK_EVENTS.has(eventName)) return this.direct.producer.on(eventName as never, listener as never)
+    if (!KAFKAJS_OWN_EVENTS.has(eventName) && !Object.values(SIDECAR_EVENTS).includes(eventName as never)) {
+      throw new kafkajs.KafkaJSNonRetriableError(`Event name should be one of ${Object.keys(this.events).map((k) => `producer.events.${k}`).join(', ')}`)
+    }
+    const wrapped = (event: InstrumentationEvent<unknown>) => {
+      // As in KafkaJS: a listener's failure is logged and never reaches the producer.
+      try {
+        Promise.resolve(listener(event)).catch((error: unknown) => this.logListenerError(eventName, error))
+      } catch (error) {
+        this.logListenerError(eventName, error)
+      }
+    }
+    this.emitter.on(eventName, wrapped)
+    if (eventName === SIDECAR_EVENTS.DELIVERY && this.status === 'connected') this.sidecar?.reports.start()
+    return () => this.emitter.off(eventName, wrapped)
+  }
+
+  async connect(): Promise<void> {
+    if (this.sidecar) {
+      const ready = await this.waitForSidecar(this.options.connectTimeoutMs)
+      if (ready) {
+        this.log.info('Producer connected through the sidecar', { mode: 'sidecar', address: this.options.address })
+      } else {
+        this.log.warn('Sidecar not ready; producing directly to Kafka until it is', { mode: 'sidecar', address: this.options.address, waitedMs: this.options.connectTimeoutMs })
+        this.sidecar.breaker.open()
+        await this.direct.connect()
+      }
+      if (this.wantsReports()) this.sidecar.reports.start()
+      this.startIdleCheck()
+    } else {
+      await this.direct.connect()
+      this.log.info('Producer connected directly to Kafka', { mode: 'direct', ...(this.directOnlyReason && this.options.mode === 'sidecar' ? { reason: this.directOnlyReason } : {}) })
+    }
+    this.status = 'connected'
+    this.emit('producer.connect', null)
+  }
+
+  async disconnect(): Promise<void> {
+    this.status = 'disconnecting'
+    await this.whenSendsSettled(this.options.connectTimeoutMs)
+    if (this.sidecar) {
+      await this.sidecar.tracker.whenIdle(this.options.reportTimeoutMs)
+      this.sidecar.tracker.flush()
+      this.sidecar.reports.stop()
+      this.sidecar.stream.close()
+      if (this.idleTimer) clearInterval(this.idleTimer)
+      this.idleTimer = null
+    }
+    await this.direct.disconnect()
+    this.status = 'disconnected'
+    this.emit('producer.disconnect', null)
+  }
+
+  send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    const { acks, timeout, compression, topic, messages } = record
+    return this.sendBatch({ acks, timeout, compression, topicMessages: [{ topic, messages }] })
+  }
+
+  async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+    const topicMessages = validateBatch(batch, this.idempotent, this.status)
+    const outgoing = flatten(topicMessages)
+    const started = performance.now()
+    for (const [topic, n] of countByTopic(outgoing)) this.metrics.attempted(topic, n)
+    this.sendsInFlight++
+    try {
+      const { metadata, path } = this.sidecar ? await this.sendPreferringSidecar(batch, topicMessages, outgoing) : await this.sendOn('direct', batch, topicMessages, outgoing)
+      this.metrics.sendSeconds(path, (performance.now() - started) / 1000)
+      return metadata
+    } finally {
+      this.sendsInFlight--
+      if (this.sendsInFlight === 0) for (const settled of this.sendsSettled.splice(0)) settled()
+    }
+  }
+
+  /** Transactions always run on the direct path: a transaction's producer id cannot be shared. */
+  async transaction(): Promise<Transaction> {
+    if (this.sidecar) {
+      this.transactionsUsed = true
+      await this.direct.connect()
+    }
+    return this.direct.producer.transaction()
+  }
+
+  // --- sending --------------------------------------------------------------------------------
+
+  private async sendPreferringSidecar(batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[]): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
+    const sidecar = this.sidecar!
+    if (sidecar.breaker.opened) return this.fallBack(batch, topicMessages, outgoing, 'circuit breaker open')
+    await this.gate.enter('sidecar')
+    let failure: SidecarUnavailableError | Error
+    try {
+      const part = this.emitPart(batch, topicMessages, outgoing)
+      const { results } = await sidecar.breaker.fire(part, batch.timeout ?? DEFAULT_SEND_TIMEOUT_MS)
+      return { metadata: this.settleSidecarResults(outgoing, results, batch.acks ?? -1), path: 'sidecar' }
+    } catch (error) {
+      if (error instanceof SidecarRefusal) {
+        this.failed(outgoing, 'sidecar', toKafkaJSError(error.detail), true)
+      }
+      if (!(error instanceof SidecarUnavailableError) && !isOpenBreaker(error)) throw error instanceof SidecarRefusal ? toKafkaJSError(error.detail) : error
+      failure = error as Error
+    } finally {
+      this.gate.leave()
+    }
+    return this.fallBack(batch, topicMessages, outgoing, failure.message)
+  }
+
+  private async fallBack(batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[], reason: string): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
+    const counts = countByTopic(outgoing)
+    for (const [topic, n] of counts) this.metrics.fallback(topic, n)
+    this.emit(SIDECAR_EVENTS.FALLBACK, { reason, records: outgoing.length, topics: [...counts.keys()] } satisfies FallbackEventPayload)
+    return this.sendOn('direct', batch, topicMessages, outgoing)
+  }
+
+  private async sendOn(path: 'direct', batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[]): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
+    await this.gate.enter(path)
+    try {
+      const metadata = await this.direct.send({ topicMessages, acks: batch.acks, timeout: batch.timeout, compression: batch.compression })
+      for (const [topic, n] of countByTopic(outgoing)) this.metrics.acked(topic, 'direct', n)
+      if (this.wantsReports()) for (const report of this.direct.reportsFor(outgoing, metadata)) this.deliver(report)
+      return { metadata, path }
+    } catch (error) {
+      this.failed(outgoing, 'direct', error as Error, true)
+      throw error
+    } finally {
+      this.gate.leave()
+    }
+  }
+
+  private emitPart(batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[]): EmitPart {
+    let bytes = 0
+    const topics = topicMessages.map(({ topic, messages }) => ({
+      topic,
+      records: messages.map((message) => {
+        const record = toSidecarRecord(message)
+        bytes += recordBytes(record)
+        return record
+      }),
+    }))
+    return { acks: toProtoAcks(batch.acks ?? -1), timeoutMs: batch.timeout ?? DEFAULT_SEND_TIMEOUT_MS, compression: batch.compression ?? 0, topics, outgoing, bytes }
+  }
+
+  /** KafkaJS-shaped metadata (one per topic-partition) from the sidecar's results, or the first error. */
+  private settleSidecarResults(outgoing: OutgoingMessage[], results: PartResult[], acks: number): RecordMetadata[] {
+    for (const [topic, n] of countByTopic(outgoing)) this.metrics.accepted(topic, n)
+    const failedResult = results.find((r) => r.error)
+    if (failedResult) {
+      const error = toKafkaJSError(failedResult.error!)
+      this.failed(outgoing, 'sidecar', error, false)
+      throw error
+    }
+    for (const [topic, n] of countByTopic(outgoing)) this.metrics.acked(topic, 'sidecar', n)
+    if (acks === 0) return []
+    const seen = new Set<string>()
+    const metadata: RecordMetadata[] = []
+    // Topics in send order, partitions ascending: the order KafkaJS lists a one-broker answer in.
+    const topicRank = new Map(outgoing.map((o, i) => [o.topic, i]))
+    const ordered = [...results].sort((a, b) => topicRank.get(a.topic)! - topicRank.get(b.topic)! || a.partition - b.partition)
+    for (const r of ordered) {
+      const key = `${r.topic}\u0000${r.partition}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      metadata.push({
+        topicName: r.topic,
+        partition: r.partition,
+        errorCode: 0,
+        baseOffset: String(r.baseOffset),
+        logAppendTime: String(r.logAppendTimeMs),
+        logStartOffset: String(r.logStartOffset),
+      })
+    }
+    return metadata
+  }
+
+  /**
+   * Counts a failed send and, when this client (not the sidecar's report stream) is the one that
+   * knows, reports every record of it as failed.
+   */
+  private failed(outgoing: OutgoingMessage[], path: PathName, error: Error, reportHere: boolean): void {
+    for (const [topic, n] of countByTopic(outgoing)) this.metrics.failed(topic, path, n)
+    if (!reportHere || !this.wantsReports()) return
+    for (const { topic, message } of outgoing) {
+      this.deliver({ topic, partition: path === 'direct' ? this.direct.partitionOf(message) : null, offset: null, key: message.key ?? null, headers: message.headers, error, path })
+    }
+  }
+
+  // --- the sidecar path -----------------------------------------------------------------------
+
+  private createSidecarPath(): NonNullable<SidecarProducer['sidecar']> {
+    const target = grpcTarget(this.options.address)
+    const client = new ProducerSidecarClient(target, credentials.createInsecure(), CHANNEL_OPTIONS)
+    const health = new HealthClient(target, credentials.createInsecure(), CHANNEL_OPTIONS)
+    const metadata = () => {
+      const m = new Metadata()
+      if (this.options.token) m.set('authorization', `Bearer ${this.options.token}`)
+      return m
+    }
+    const instanceId = randomUUID()
+    const stream = new EmitStream(client, metadata)
+    const tracker = new SidecarDeliveryTracker((report) => this.deliver(report), this.options.reportTimeoutMs, () => this.wantsReports())
+    const coalescer = new Coalescer(
+      stream,
+      { clientId: this.clientId, appName: this.options.appName ?? this.clientId, instanceId },
+      { maxRecords: this.options.maxCoalescedRecords, maxBytes: this.options.maxCoalescedBytes, deadlineMarginMs: this.options.requestTimeoutMarginMs },
+      tracker,
+    )
+    const reports = new ReportStream(client, metadata, instanceId, {
+      onReport: (requestId, result) => tracker.onReport(requestId, result),
+      onGap: (first, last, reason) => {
+        this.log.warn('Delivery reports lost between sequences; using the acks for what is still open', { first, last, reason })
+        tracker.onGap()
+      },
+    })
+    const { breaker: b } = this.options
+    const breaker = new CircuitBreaker((part: EmitPart, timeoutMs: number) => this.submitWithBackpressure(coalescer, part, timeoutMs), {
+      timeout: false,
+      errorThresholdPercentage: b.errorThresholdPercentage,
+      volumeThreshold: b.volumeThreshold,
+      resetTimeout: b.resetTimeoutMs,
+      rollingCountTimeout: b.rollingCountTimeoutMs,
+      // Verdicts on the records (invalid topic, too large, not allowed, full) are not the sidecar failing.
+      errorFilter: (error: unknown) => !countsAgainstSidecar(error),
+    })
+    breaker.on('open', () => this.breakerChanged('open', SIDECAR_EVENTS.BREAKER_OPEN))
+    breaker.on('halfOpen', () => this.breakerChanged('half_open', SIDECAR_EVENTS.BREAKER_HALF_OPEN))
+    breaker.on('close', () => this.breakerChanged('closed', SIDECAR_EVENTS.BREAKER_CLOSE))
+    return { client, health, stream, coalescer, reports, tracker, breaker }
+  }
+
+  /** RESOURCE_EXHAUSTED: wait what the sidecar asked and try again, within the send's timeout. */
+  private async submitWithBackpressure(coalescer: Coalescer, part: EmitPart, timeoutMs: number): Promise<Awaited<ReturnType<Coalescer['submit']>>> {
+    const giveUpAt = Date.now() + timeoutMs
+    for (;;) {
+      try {
+        return await coalescer.submit(part)
+      } catch (error) {
+        if (!(error instanceof SidecarRefusal) || !error.isBackpressure) throw error
+        const wait = Math.max(1, error.retryAfterMs || 100)
+        if (Date.now() + wait > giveUpAt) throw error
+        this.log.debug('Sidecar full; retrying after the time it asked for', { retryAfterMs: wait })
+        await new Promise((resolve) => setTimeout(resolve, wait))
+      }
+    }
+  }
+
+  private breakerChanged(state: BreakerState, event: string): void {
+    this.metrics.breakerState(state)
+    const log = state === 'open' ? this.log.warn : this.log.info
+    log.call(this.log, `Sidecar circuit breaker ${state.replace('_', '-')}`, { address: this.options.address })
+    this.emit(event, { state })
+  }
+
+  private async waitForSidecar(timeoutMs: number): Promise<boolean> {
+    const health = this.sidecar!.health
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const serving = await new Promise<boolean>((resolve) => {
+        health.check({ service: 'kafka_sidecar.v1.ProducerSidecar' }, new Metadata(), { deadline: Math.min(deadline, Date.now() + 1_000) }, (error, response) =>
+          resolve(!error && response?.status === HealthCheckResponse_ServingStatus.SERVING),
+        )
+      })
+      if (serving) return true
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(0, deadline - Date.now()))))
+    }
+    return false
+  }
+
+  /** Disconnects the fallback producer once the sidecar path has been healthy and it idle for a while. */
+  private startIdleCheck(): void {
+    if (this.idleTimer) return
+    this.idleTimer = setInterval(() => {
+      if (!this.direct.isConnected || this.transactionsUsed || this.breakerState !== 'closed' || this.direct.inFlight > 0) return
+      if (Date.now() - this.direct.lastUsedAt < this.options.fallbackIdleMs) return
+      this.log.info('Disconnecting the fallback direct producer: the sidecar path has been healthy', { idleMs: Date.now() - this.direct.lastUsedAt })
+      void this.direct.disconnect().catch((error: unknown) => this.log.warn('Fallback producer disconnect failed', { error: String(error) }))
+    }, Math.min(IDLE_CHECK_MS, this.options.fallbackIdleMs))
+    this.idleTimer.unref()
+  }
+
+  // --- events ---------------------------------------------------------------------------------
+
+  private wantsReports(): boolean {
+    return this.emitter.listenerCount(SIDECAR_EVENTS.DELIVERY) > 0
+  }
+
+  private deliver(report: DeliveryReport): void {
+    this.emit(SIDECAR_EVENTS.DELIVERY, report)
+  }
+
+  private emit(type: string, payload: unknown): void {
+    if (this.emitter.listenerCount(type) === 0) return
+    nextEventId = nextEventId >= Number.MAX_SAFE_INTEGER ? 0 : nextEventId + 1
+    this.emitter.emit(type, { id: nextEventId, type, timestamp: Date.now(), payload })
+  }
+
+  private logListenerError(eventName: string, error: unknown): void {
+    this.log.error(`Failed to execute listener: ${error instanceof Error ? error.message : String(error)}`, { eventName, stack: error instanceof Error ? error.stack : undefined })
+  }
+
+  private whenSendsSettled(timeoutMs: number): Promise<void> {
+    if (this.sendsInFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs)
+      timer.unref()
+      this.sendsSettled.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+}
+
+function isOpenBreaker(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'EOPENBREAKER'
+}
+
+/** KafkaJS acks (-1, 0, 1) as the contract's enum. */
+function toProtoAcks(acks: number): number {
+  if (acks === 0) return 3
+  if (acks === 1) return 2
+  return 1
+}

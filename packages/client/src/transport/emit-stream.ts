@@ -1,0 +1,96 @@
+/**
+ * The fast path to the sidecar: one long-lived EmitStream per producer, requests written as they
+ * come and acks matched back by request id. A broken stream fails every request waiting on it
+ * (their outcome is unknown) and the next request opens a new one. A request without an answer
+ * within its deadline fails too: the sidecar is then too slow to be trusted with the caller's time.
+ */
+import { status, type ClientDuplexStream, type Metadata, type ServiceError } from '@grpc/grpc-js'
+import type { EmitAck, EmitRequest, ProducerSidecarClient } from '@kafka-sidecar/proto'
+import { SidecarUnavailableError } from './sidecar-errors.js'
+
+interface Waiting {
+  resolve(ack: EmitAck): void
+  reject(error: Error): void
+  timer: NodeJS.Timeout
+}
+
+export class EmitStream {
+  private call: ClientDuplexStream<EmitRequest, EmitAck> | null = null
+  private readonly waiting = new Map<number, Waiting>()
+  private lastRequestId = 0
+
+  constructor(
+    private readonly client: ProducerSidecarClient,
+    private readonly metadata: () => Metadata,
+  ) {}
+
+  nextRequestId(): number {
+    this.lastRequestId = this.lastRequestId >= Number.MAX_SAFE_INTEGER ? 1 : this.lastRequestId + 1
+    return this.lastRequestId
+  }
+
+  get inFlight(): number {
+    return this.waiting.size
+  }
+
+  /** Writes `request` (its requestId already set) and resolves with its ack. */
+  send(request: EmitRequest, deadlineMs: number): Promise<EmitAck> {
+    return new Promise<EmitAck>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.waiting.delete(request.requestId)) return
+        reject(new SidecarUnavailableError(`sidecar did not answer request ${request.requestId} within ${deadlineMs} ms`, status.DEADLINE_EXCEEDED, true))
+      }, deadlineMs)
+      timer.unref()
+      this.waiting.set(request.requestId, { resolve, reject, timer })
+      try {
+        this.stream().write(request)
+      } catch (error) {
+        this.settle(request.requestId, null, new SidecarUnavailableError(`could not write to the sidecar stream: ${String(error)}`, status.UNAVAILABLE, false))
+      }
+    })
+  }
+
+  /** Ends the stream; requests still waiting fail as the path going away. */
+  close(): void {
+    const call = this.call
+    this.call = null
+    if (call) {
+      call.removeAllListeners('data')
+      call.cancel()
+    }
+    this.failAll(new SidecarUnavailableError('the producer closed its sidecar stream', status.CANCELLED, true))
+  }
+
+  private stream(): ClientDuplexStream<EmitRequest, EmitAck> {
+    if (this.call) return this.call
+    const call = this.client.emitStream(this.metadata())
+    this.call = call
+    call.on('data', (ack: EmitAck) => this.settle(ack.requestId, ack, null))
+    const broken = (error: Error) => {
+      if (this.call !== call) return
+      this.call = null
+      this.failAll(error)
+    }
+    call.on('error', (error: ServiceError) => broken(new SidecarUnavailableError(`sidecar stream failed: ${error.details || error.message}`, error.code ?? status.UNAVAILABLE, true)))
+    call.on('end', () => broken(new SidecarUnavailableError('sidecar ended the stream', status.UNAVAILABLE, true)))
+    return call
+  }
+
+  private settle(requestId: number, ack: EmitAck | null, error: Error | null): void {
+    const waiting = this.waiting.get(requestId)
+    if (!waiting) return
+    this.waiting.delete(requestId)
+    clearTimeout(waiting.timer)
+    if (ack) waiting.resolve(ack)
+    else waiting.reject(error!)
+  }
+
+  private failAll(error: Error): void {
+    const all = [...this.waiting.values()]
+    this.waiting.clear()
+    for (const w of all) {
+      clearTimeout(w.timer)
+      w.reject(error)
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * What a failure on the sidecar path means for the caller. Two kinds matter:
+ * - the path failed (transport down, UNAVAILABLE, no answer in time): the records' fate is
+ *   unknown or they were never taken, so the breaker counts it and the records go direct;
+ * - the sidecar answered with a verdict on the records (invalid topic, too large, not allowed,
+ *   full): the caller gets that verdict as a KafkaJS error, exactly as direct mode would give it.
+ */
+import { status } from '@grpc/grpc-js'
+import type { SidecarError as ProtoError } from '@kafka-sidecar/proto'
+import kafkajs from 'kafkajs'
+
+const { KafkaJSError, KafkaJSNonRetriableError, KafkaJSProtocolError } = kafkajs
+
+/** The sidecar path could not answer for a request. Counted by the breaker; the records go direct. */
+export class SidecarUnavailableError extends Error {
+  override readonly name = 'SidecarUnavailableError'
+  constructor(
+    message: string,
+    readonly grpcCode: number,
+    /** True when the sidecar may have queued the records before the path failed. */
+    readonly outcomeUnknown: boolean,
+  ) {
+    super(message)
+  }
+}
+
+/** The sidecar refused a request as a whole and said why. */
+export class SidecarRefusal extends Error {
+  override readonly name = 'SidecarRefusal'
+  constructor(readonly detail: ProtoError) {
+    super(detail.message)
+  }
+
+  get retryAfterMs(): number {
+    return this.detail.retryAfterMs
+  }
+
+  get isBackpressure(): boolean {
+    return this.detail.grpcCode === status.RESOURCE_EXHAUSTED
+  }
+}
+
+/** gRPC codes that say the path, not the records, is the problem. */
+const PATH_FAILURES = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED, status.ABORTED, status.INTERNAL, status.UNKNOWN])
+
+export function isPathFailureCode(code: number): boolean {
+  return PATH_FAILURES.has(code)
+}
+
+/** Whether the breaker should count this error (opossum's errorFilter is the negation). */
+export function countsAgainstSidecar(error: unknown): boolean {
+  return error instanceof SidecarUnavailableError
+}
+
+/** A sidecar error detail as the KafkaJS error a direct producer would have thrown. */
+export function toKafkaJSError(detail: ProtoError): Error {
+  if (detail.kafkaErrorCode !== 0 && detail.kafkaErrorName) {
+    // KafkaJS builds protocol errors from its error table's entries: { message, type, code, retriable }.
+    const entry = { message: detail.message, type: detail.kafkaErrorName, code: detail.kafkaErrorCode, retriable: detail.retriable }
+    return new (KafkaJSProtocolError as unknown as new (e: typeof entry) => Error)(entry)
+  }
+  return detail.retriable ? new KafkaJSError(detail.message, { retriable: true }) : new KafkaJSNonRetriableError(detail.message)
+}
