@@ -15,14 +15,11 @@ type UntypedErrorClass = new (...args: any[]) => K.KafkaJSError // eslint-disabl
 
 const runtime = kafkajs as unknown as Record<string, unknown>
 
-export const PartitionAssigners: typeof K.PartitionAssigners = kafkajs.PartitionAssigners
-export const AssignerProtocol: typeof K.AssignerProtocol = kafkajs.AssignerProtocol
-export const Partitioners: typeof K.Partitioners = kafkajs.Partitioners
+// Names Node's ESM loader does see are re-exported as they are, which keeps enums usable as
+// namespaces in types (`CompressionTypes.GZIP` as a type).
+export { AssignerProtocol, CompressionTypes, logLevel, PartitionAssigners, Partitioners } from 'kafkajs'
+
 export const CompressionCodecs: typeof K.CompressionCodecs = runtime.CompressionCodecs as typeof K.CompressionCodecs
-export const logLevel: typeof K.logLevel = runtime.logLevel as typeof K.logLevel
-export type logLevel = K.logLevel
-export const CompressionTypes: typeof K.CompressionTypes = runtime.CompressionTypes as typeof K.CompressionTypes
-export type CompressionTypes = K.CompressionTypes
 export const ConfigResourceTypes: typeof K.ConfigResourceTypes = runtime.ConfigResourceTypes as typeof K.ConfigResourceTypes
 export type ConfigResourceTypes = K.ConfigResourceTypes
 export const AclResourceTypes: typeof K.AclResourceTypes = runtime.AclResourceTypes as typeof K.AclResourceTypes

@@ -2,10 +2,12 @@
  * Test factories that clean up after themselves: an embedded cluster, an in-process sidecar on a
  * Unix socket in a fresh temp dir, and client producers in either mode.
  */
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { EmbeddedKafka, type EmbeddedKafkaOptions } from '@kafka-sidecar/embedded-kafka'
 import { startSidecar, type RunningSidecar, type StartOptions } from '@kafka-sidecar/sidecar'
 import { onTestFinished } from 'vitest'
@@ -78,4 +80,80 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
+}
+
+// --- sidecar as a child process (for SIGKILL / SIGSTOP), added for the fault tests ---------------
+
+const cliPath = fileURLToPath(new URL('../../sidecar/src/cli.ts', import.meta.url))
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
+
+export interface ChildSidecar {
+  readonly pid: number
+  /** unix:///path.sock, as printed on the `listening:` line. */
+  readonly address: string
+  /** Resolves when the process has exited (by any signal or code). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** Sends `signal` to the child by its PID (no-op once it has exited). */
+  signal(signal: NodeJS.Signals): void
+  /** SIGKILL, then waits for the exit. */
+  kill(): Promise<void>
+  stderr(): string
+}
+
+/**
+ * Spawns the kafka-sidecar CLI (through tsx, against the sources) listening on `socket`, and
+ * waits for its `listening:` line. The child is killed by PID when the test ends, whatever
+ * happened (a SIGSTOPped child is killed too: SIGKILL works on stopped processes).
+ * `env` adds KAFKA_SIDECAR_* settings (e.g. KAFKA_SIDECAR_MAX_QUEUED_RECORDS).
+ */
+export async function spawnSidecar(cluster: EmbeddedKafka, socket: string, env: Record<string, string> = {}): Promise<ChildSidecar> {
+  const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KAFKA_')))
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', cliPath], {
+    cwd: repoRoot,
+    env: {
+      ...cleanEnv,
+      KAFKA_BROKERS: cluster.bootstrapServers.join(','),
+      KAFKA_SIDECAR_LISTEN: `unix://${socket}`,
+      KAFKA_SIDECAR_HTTP: 'off',
+      KAFKA_SIDECAR_LOG_LEVEL: 'nothing',
+      KAFKA_SIDECAR_SHUTDOWN_TIMEOUT_MS: '1000',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const pid = child.pid!
+  let out = ''
+  let err = ''
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
+  let running = true
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      running = false
+      resolve({ code, signal })
+    }),
+  )
+  const signal = (sig: NodeJS.Signals) => {
+    if (running) process.kill(pid, sig)
+  }
+  const kill = async () => {
+    signal('SIGKILL')
+    await exited
+  }
+  onTestFinished(kill)
+  await waitFor(
+    `the sidecar child's listening line (stderr: ${err})`,
+    () => {
+      if (!running) throw new Error(`sidecar child exited before listening; stderr: ${err}`)
+      return /^listening: /m.test(out)
+    },
+    15_000,
+  )
+  const address = /^listening: (.*)$/m.exec(out)![1]!
+  return { pid, address, exited, signal, kill, stderr: () => err }
+}
+
+/** Broker connections open now, summed over the cluster. */
+export function openConnections(cluster: EmbeddedKafka): number {
+  return cluster.connectionStats().reduce((sum, s) => sum + s.current, 0)
 }

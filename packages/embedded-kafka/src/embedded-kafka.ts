@@ -5,10 +5,12 @@
  */
 import { GroupCoordinator } from './groups/group-coordinator.js'
 import { buildRoutes } from './handlers/index.js'
-import { decodeBatchRecords, type Header } from './protocol/record-batch.js'
+import { decodeBatchRecords, readBatchHeader, type Header } from './protocol/record-batch.js'
 import { parseOptions, type EmbeddedKafkaOptions, type ResolvedOptions } from './options.js'
 import { BrokerServer, type ConnectionStats } from './server/broker-server.js'
 import { ClusterState, TopicOperationError, type BrokerAddress } from './state/cluster-state.js'
+import type { TransactionOutcome } from './state/partition-transactions.js'
+import { TransactionCoordinator, type TransactionInfo } from './transactions/transaction-coordinator.js'
 
 export interface EmbeddedRecord {
   readonly topic: string
@@ -19,6 +21,20 @@ export interface EmbeddedRecord {
   readonly value: Buffer | null
   /** In wire order; a name may repeat. */
   readonly headers: readonly Header[]
+  /**
+   * Only on records written in a transaction: 'open' until its EndTxn (or timeout), then
+   * 'committed' or 'aborted'. Non-transactional records have no such property.
+   */
+  readonly transaction?: TransactionOutcome
+}
+
+export interface RecordsOptions {
+  /**
+   * 'read_uncommitted' (default): every data record retained, whatever its transaction's fate.
+   * 'read_committed': what a read_committed consumer can see: records below the last stable
+   * offset, aborted ones left out.
+   */
+  readonly isolation?: 'read_uncommitted' | 'read_committed'
 }
 
 export interface BrokerInfo {
@@ -33,6 +49,8 @@ export interface PartitionOffsets {
   readonly leaderId: number
   readonly logStartOffset: number
   readonly highWatermark: number
+  /** First offset of the earliest open transaction, or the high watermark when none is open. */
+  readonly lastStableOffset: number
 }
 
 export class EmbeddedKafka {
@@ -43,6 +61,7 @@ export class EmbeddedKafka {
     private readonly options: ResolvedOptions,
     private readonly state: ClusterState,
     private readonly groups: GroupCoordinator,
+    private readonly transactionCoordinator: TransactionCoordinator,
   ) {
     const routes = buildRoutes({ maxMessageBytes: options.maxMessageBytes })
     this.servers = state.brokers.map(
@@ -54,6 +73,7 @@ export class EmbeddedKafka {
           context: (apiVersion, clientId, clientHost, connectionClosed) => ({
             cluster: state,
             groups,
+            transactions: transactionCoordinator,
             broker,
             apiVersion,
             clientId,
@@ -80,7 +100,8 @@ export class EmbeddedKafka {
       maxSessionTimeoutMs: resolved.groupMaxSessionTimeoutMs,
       initialRebalanceDelayMs: resolved.groupInitialRebalanceDelayMs,
     })
-    const cluster = new EmbeddedKafka(resolved, state, groups)
+    const transactions = new TransactionCoordinator(state, groups, { maxTimeoutMs: resolved.transactionMaxTimeoutMs })
+    const cluster = new EmbeddedKafka(resolved, state, groups, transactions)
     try {
       for (const broker of brokers) await cluster.startBroker(broker.id)
     } catch (error) {
@@ -127,18 +148,41 @@ export class EmbeddedKafka {
       leaderId: p.leaderId,
       logStartOffset: p.log.logStartOffset,
       highWatermark: p.log.endOffset,
+      lastStableOffset: p.lastStableOffset,
     }))
   }
 
-  /** Every retained record of `topic`, decoded, ordered by partition then offset. */
-  async records(topic: string): Promise<EmbeddedRecord[]> {
+  /**
+   * Every retained data record of `topic`, decoded, ordered by partition then offset. Control
+   * records (transaction markers) are never included; transactional records say how their
+   * transaction ended. With `{ isolation: 'read_committed' }`, only what a read_committed
+   * consumer would see.
+   */
+  async records(topic: string, options: RecordsOptions = {}): Promise<EmbeddedRecord[]> {
+    const readCommitted = options.isolation === 'read_committed'
     const out: EmbeddedRecord[] = []
     for (const partition of this.requireTopic(topic).partitions) {
+      const lastStableOffset = partition.lastStableOffset
       for (const batch of partition.log.retained()) {
-        for (const record of decodeBatchRecords(batch.bytes)) out.push({ topic, partition: partition.index, ...record })
+        if (readCommitted && batch.baseOffset >= lastStableOffset) break
+        const header = readBatchHeader(batch.bytes)
+        for (const record of decodeBatchRecords(batch.bytes)) {
+          if (!header.isTransactional) {
+            out.push({ topic, partition: partition.index, ...record })
+            continue
+          }
+          const transaction = partition.transactions.outcomeOf(header.producerId, record.offset)
+          if (readCommitted && transaction === 'aborted') continue
+          out.push({ topic, partition: partition.index, ...record, transaction })
+        }
       }
     }
     return out
+  }
+
+  /** Every transactional id the cluster has seen: its producer id and epoch, and what its open transaction spans. */
+  transactions(): TransactionInfo[] {
+    return this.transactionCoordinator.list()
   }
 
   /** Committed offset of a consumer group for one partition, or undefined. */
@@ -188,11 +232,12 @@ export class EmbeddedKafka {
     for (const b of this.state.brokers) await this.startBroker(b.id)
   }
 
-  /** Stops everything for good: listeners, connections, group timers. */
+  /** Stops everything for good: listeners, connections, group and transaction timers. */
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
     this.groups.shutdown()
+    this.transactionCoordinator.shutdown()
     await Promise.all(this.servers.map((s) => s.stop()))
     for (const b of this.state.brokers) b.alive = false
   }

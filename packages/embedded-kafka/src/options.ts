@@ -37,6 +37,8 @@ export interface EmbeddedKafkaOptions {
   groupMaxSessionTimeoutMs?: number
   /** group.initial.rebalance.delay.ms. Default 0 (Kafka ships 3000; 0 is its advice for tests). */
   groupInitialRebalanceDelayMs?: number
+  /** transaction.max.timeout.ms: longest transaction timeout a producer may ask for. Default 900000, as in Kafka. */
+  transactionMaxTimeoutMs?: number
   /** Structured logger; silent by default. */
   logger?: Logger
 }
@@ -72,6 +74,7 @@ const KNOWN = new Set([
   'groupMinSessionTimeoutMs',
   'groupMaxSessionTimeoutMs',
   'groupInitialRebalanceDelayMs',
+  'transactionMaxTimeoutMs',
   'logger',
 ])
 
@@ -119,6 +122,7 @@ export function parseOptions(input: EmbeddedKafkaOptions = {}): ResolvedOptions 
     groupMinSessionTimeoutMs,
     groupMaxSessionTimeoutMs,
     groupInitialRebalanceDelayMs: integer('groupInitialRebalanceDelayMs', input.groupInitialRebalanceDelayMs, 0, 0),
+    transactionMaxTimeoutMs: integer('transactionMaxTimeoutMs', input.transactionMaxTimeoutMs, 900_000, 1, 2_147_483_647),
     logger: input.logger ?? silentLogger,
   }
 }

@@ -276,7 +276,7 @@ describe('frame sizes', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('unknown api keys', () => {
-  it.each([9999, 60, 24 /* AddPartitionsToTxn: not served */, -1])('closes the connection on api key %i', async (apiKey) => {
+  it.each([9999, 60, 29 /* DescribeAcls: not served */, -1])('closes the connection on api key %i', async (apiKey) => {
     const cluster = await startCluster({ brokers: 1 })
     const other = await bystander(cluster)
     const client = await openRaw(brokerAddress(cluster, 1))

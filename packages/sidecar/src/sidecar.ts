@@ -12,7 +12,7 @@ import { HealthService, ProducerSidecarService } from '@kafka-sidecar/proto'
 import { PROTO_DIR, PROTO_FILES } from '@kafka-sidecar/proto/proto-files'
 import { loadSync } from '@grpc/proto-loader'
 import { ReflectionService } from '@grpc/reflection'
-import { Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs'
+import { Kafka, logLevel as KafkaLogLevel, Partitioners, type KafkaConfig, type SASLOptions } from 'kafkajs'
 import { optionsFromEnv, resolveConfig, type LogLevelName, type SidecarConfig, type SidecarOptions } from './config.js'
 import { SidecarError } from './errors.js'
 import type { ProduceRequest } from './model.js'
@@ -21,6 +21,7 @@ import { guardDeserializers } from './grpc/decode-guard.js'
 import { HealthState } from './grpc/health-service.js'
 import { OpenStreams, producerService } from './grpc/producer-service.js'
 import { createHttpServer } from './http-server.js'
+import { producerAndAdminOnOneCluster } from './kafka/shared-cluster.js'
 import { formatListenAddress, type ListenAddress } from './listen-address.js'
 import { SidecarMetrics } from './metrics.js'
 import { DefaultPartitioning } from './partitioning/partitioner.js'
@@ -82,16 +83,20 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     : undefined
   const kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, ssl: config.ssl, sasl, logLevel: LOG_LEVELS[config.logLevel], logCreator })
   const log = kafka.logger().namespace('Sidecar')
-  const producer: Producer = kafka.producer({
-    // Every record leaves with an explicit partition (see DefaultPartitioning); naming the
-    // partitioner also silences KafkaJS's v2 migration warning.
-    createPartitioner: Partitioners.DefaultPartitioner,
-    allowAutoTopicCreation: config.allowAutoTopicCreation,
-    idempotent: config.idempotent,
-    ...(config.idempotent ? { maxInFlightRequests: 1 } : {}),
-    metadataMaxAge: config.metadataMaxAgeMs,
-  })
-  const admin: Admin = kafka.admin({ retry: { retries: 1 } })
+  // One connection pool for both: the pod's broker connections are the producer's alone.
+  const { producer, admin } = producerAndAdminOnOneCluster(
+    kafka,
+    {
+      // Every record leaves with an explicit partition (see DefaultPartitioning); naming the
+      // partitioner also silences KafkaJS's v2 migration warning.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: config.allowAutoTopicCreation,
+      idempotent: config.idempotent,
+      ...(config.idempotent ? { maxInFlightRequests: 1 } : {}),
+      metadataMaxAge: config.metadataMaxAgeMs,
+    },
+    { retries: 1 },
+  )
 
   let kafkaConnected = false
   let stopping = false
@@ -253,7 +258,8 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
       if (config.listen.kind === 'unix') await rm(config.listen.path, { force: true })
       if (httpServer) await new Promise<void>((resolve) => httpServer!.close(() => resolve()).closeAllConnections())
       reports.close()
-      await Promise.allSettled([producer.disconnect(), admin.disconnect()])
+      // One shared cluster: the producer's disconnect closes the admin's connections too.
+      await Promise.allSettled([producer.disconnect()])
       log.info('stopped', { failedRecords, flushedInTime })
       return { failedRecords, flushedInTime }
     })()

@@ -78,3 +78,24 @@ describe('DeliveryReports', () => {
     expect(theirs.events).toEqual([])
   })
 })
+
+describe('DeliveryReports after the sidecar restarted', () => {
+  it('answers a cursor beyond what it issued with a gap, then streams its own reports from sequence 1', async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic()
+    await cluster.createTopic({ topic, partitions: 1 })
+    const sidecar = await startTestSidecar(cluster)
+    const client = sidecarClient(sidecar)
+    const instanceId = `instance-${randomUUID()}`
+    // A client that saw 40 reports from the previous sidecar process resumes after 40.
+    const stream = collectReports(client, instanceId, 40)
+    await waitFor('the restart gap', () => stream.events.length === 1)
+    const gap = stream.events[0]!.event
+    expect(gap?.$case).toBe('gap')
+    expect(gap?.$case === 'gap' && [gap.value.firstSequence, gap.value.lastSequence]).toEqual([1, 40])
+    expect(gap?.$case === 'gap' && gap.value.reason).toMatch(/restarted/)
+    await emit(client, emitRequest(topic, [{ value: bytes('after restart') }], { instanceId }))
+    await waitFor('the new report', () => stream.events.length === 2)
+    expect(reportsOf(stream.events).map((r) => r.sequence)).toEqual([1])
+  })
+})

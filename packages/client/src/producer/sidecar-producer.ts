@@ -16,7 +16,7 @@ import { HealthCheckResponse_ServingStatus, HealthClient, ProducerSidecarClient 
 import CircuitBreaker from 'opossum'
 import { EventEmitter } from 'eventemitter3'
 import kafkajs from 'kafkajs'
-import type { Kafka, Logger, Producer, ProducerBatch, ProducerConfig, ProducerRecord, RecordMetadata, TopicMessages, Transaction } from 'kafkajs'
+import type { InstrumentationEvent, Kafka, Logger, Producer, ProducerBatch, ProducerConfig, ProducerRecord, RecordMetadata, RemoveInstrumentationEventListener, TopicMessages, Transaction } from 'kafkajs'
 import type { DeliveryListener, DeliveryReport } from '../delivery/delivery-report.js'
 import { SidecarDeliveryTracker } from '../delivery/sidecar-delivery-tracker.js'
 import { countByTopic, createProducerMetrics, type MetricsOption, type ProducerMetrics } from '../metrics.js'
@@ -54,11 +54,14 @@ export interface FallbackEventPayload {
   readonly topics: string[]
 }
 
-interface InstrumentationEvent<T> {
-  id: number
-  type: string
-  timestamp: number
-  payload: T
+/** `producer.on` as KafkaJS types it, plus overloads for this package's events. */
+export type SidecarProducerOn = Producer['on'] & {
+  (eventName: typeof SIDECAR_EVENTS.DELIVERY, listener: (event: InstrumentationEvent<DeliveryReport>) => void): RemoveInstrumentationEventListener<typeof eventName>
+  (eventName: typeof SIDECAR_EVENTS.FALLBACK, listener: (event: InstrumentationEvent<FallbackEventPayload>) => void): RemoveInstrumentationEventListener<typeof eventName>
+  (
+    eventName: typeof SIDECAR_EVENTS.BREAKER_OPEN | typeof SIDECAR_EVENTS.BREAKER_HALF_OPEN | typeof SIDECAR_EVENTS.BREAKER_CLOSE,
+    listener: (event: InstrumentationEvent<{ state: BreakerState }>) => void,
+  ): RemoveInstrumentationEventListener<typeof eventName>
 }
 
 const KAFKAJS_OWN_EVENTS = new Set(['producer.connect', 'producer.disconnect'])
@@ -148,7 +151,10 @@ export class SidecarProducer {
     return this.direct.producer.logger()
   }
 
-  on(eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown): () => void {
+  /** KafkaJS's `on` (same names, event shapes and errors) plus this package's events. */
+  readonly on: SidecarProducerOn = ((eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown) => this.addListener(eventName, listener)) as SidecarProducerOn
+
+  private addListener(eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown): () => void {
     if (NETWORK_EVENTS.has(eventName)) return this.direct.producer.on(eventName as never, listener as never)
     if (!KAFKAJS_OWN_EVENTS.has(eventName) && !Object.values(SIDECAR_EVENTS).includes(eventName as never)) {
       throw new kafkajs.KafkaJSNonRetriableError(`Event name should be one of ${Object.keys(this.events).map((k) => `producer.events.${k}`).join(', ')}`)

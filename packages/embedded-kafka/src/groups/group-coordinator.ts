@@ -300,6 +300,33 @@ export class GroupCoordinator {
     return ErrorCode.NONE
   }
 
+  /**
+   * Validates a TxnOffsetCommit's member fields (v3+, KIP-447). Older versions, and KafkaJS, send
+   * no member id and generation -1: those commits are accepted whatever the group's state, since
+   * the transaction, not the group generation, guards them.
+   */
+  transactionalCommitCheck(groupId: string, generationId: number, memberId: string): number {
+    if (groupId === '') return ErrorCode.INVALID_GROUP_ID
+    if (memberId === '' && generationId < 0) return ErrorCode.NONE
+    const group = this.groups.get(groupId)
+    if (!group?.members.has(memberId)) return ErrorCode.UNKNOWN_MEMBER_ID
+    if (generationId >= 0 && generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION
+    return ErrorCode.NONE
+  }
+
+  commitTransactional(groupId: string, producerId: number, topic: string, partition: number, offset: CommittedOffset): void {
+    this.groupFor(groupId).commitTransactional(producerId, topic, partition, offset)
+  }
+
+  /** The transaction coordinator's marker for this group (Kafka writes it to __consumer_offsets). */
+  completeTransaction(groupId: string, producerId: number, committed: boolean): void {
+    this.groups.get(groupId)?.completeTransaction(producerId, committed)
+  }
+
+  hasPendingTransactionalOffset(groupId: string, topic: string, partition: number): boolean {
+    return this.groups.get(groupId)?.hasPendingTransactionalOffset(topic, partition) ?? false
+  }
+
   commit(groupId: string, topic: string, partition: number, offset: CommittedOffset): void {
     this.groupFor(groupId).commit(topic, partition, offset)
   }
@@ -338,7 +365,10 @@ export class GroupCoordinator {
 
   /** Forgets offsets of a deleted topic, as Kafka does. */
   forgetTopic(topic: string): void {
-    for (const group of this.groups.values()) group.offsets.delete(topic)
+    for (const group of this.groups.values()) {
+      group.offsets.delete(topic)
+      for (const pending of group.pendingTransactionalOffsets.values()) pending.delete(topic)
+    }
   }
 
   /** Cancels every timer so a stopped cluster leaves nothing running. */

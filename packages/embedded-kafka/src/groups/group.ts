@@ -53,6 +53,11 @@ export class Group {
   /** Member ids handed out with MEMBER_ID_REQUIRED, accepted on the member's next join (KIP-394). */
   readonly pendingMemberIds = new Set<string>()
   readonly offsets = new Map<string, Map<number, CommittedOffset>>()
+  /**
+   * TxnOffsetCommit offsets per producer id, held back until the producer's transaction ends:
+   * a commit marker makes them the committed offsets, an abort marker drops them.
+   */
+  readonly pendingTransactionalOffsets = new Map<number, Map<string, Map<number, CommittedOffset>>>()
   rebalanceTimer: NodeJS.Timeout | null = null
 
   constructor(readonly groupId: string) {}
@@ -83,8 +88,32 @@ export class Group {
   }
 
   commit(topic: string, partition: number, offset: CommittedOffset): void {
-    let partitions = this.offsets.get(topic)
-    if (!partitions) this.offsets.set(topic, (partitions = new Map()))
-    partitions.set(partition, offset)
+    setOffset(this.offsets, topic, partition, offset)
   }
+
+  commitTransactional(producerId: number, topic: string, partition: number, offset: CommittedOffset): void {
+    let pending = this.pendingTransactionalOffsets.get(producerId)
+    if (!pending) this.pendingTransactionalOffsets.set(producerId, (pending = new Map()))
+    setOffset(pending, topic, partition, offset)
+  }
+
+  /** The producer's transaction ended: its pending offsets become committed, or are dropped. */
+  completeTransaction(producerId: number, committed: boolean): void {
+    const pending = this.pendingTransactionalOffsets.get(producerId)
+    this.pendingTransactionalOffsets.delete(producerId)
+    if (!pending || !committed) return
+    for (const [topic, partitions] of pending) for (const [partition, offset] of partitions) this.commit(topic, partition, offset)
+  }
+
+  /** Whether an open transaction may still change this partition's offset (OffsetFetch requireStable). */
+  hasPendingTransactionalOffset(topic: string, partition: number): boolean {
+    for (const pending of this.pendingTransactionalOffsets.values()) if (pending.get(topic)?.has(partition)) return true
+    return false
+  }
+}
+
+function setOffset(offsets: Map<string, Map<number, CommittedOffset>>, topic: string, partition: number, offset: CommittedOffset): void {
+  let partitions = offsets.get(topic)
+  if (!partitions) offsets.set(topic, (partitions = new Map()))
+  partitions.set(partition, offset)
 }

@@ -2,20 +2,34 @@
  * Fetch with long-poll: answer at once when minBytes are available (or on any error), otherwise
  * wait until a fetched partition grows, maxWaitMs passes, or the connection closes. Fetch
  * sessions (KIP-227) are declined with session id 0, which every client must accept.
+ *
+ * read_committed (isolation level 1, KafkaJS's default) reads only below the last stable offset
+ * and lists the aborted transactions within the returned range, so the client drops their
+ * records; it is the client, as in Kafka, that filters, using those and the ABORT markers.
  */
 import { ErrorCode } from '../protocol/error-codes.js'
 import { Fetch } from '../protocol/messages/fetch.js'
 import type { RequestOf } from '../protocol/api.js'
+import { readBatchHeader } from '../protocol/record-batch.js'
 import { route, type RequestContext } from '../server/route.js'
 import type { Partition } from '../state/topic.js'
 import { ledPartition } from './leadership.js'
 
 type FetchRequest = RequestOf<typeof Fetch>
 
+const READ_COMMITTED = 1
+
+/** The offset after the last record of the last batch returned. */
+function endOfBatches(batches: readonly Buffer[]): number {
+  const last = readBatchHeader(batches[batches.length - 1]!)
+  return last.baseOffset + last.lastOffsetDelta + 1
+}
+
 function buildResponse(ctx: RequestContext, request: FetchRequest) {
   let bytesLeft = request.maxBytes > 0 ? request.maxBytes : Infinity
   let totalBytes = 0
   let anyError = false
+  const readCommitted = request.isolationLevel === READ_COMMITTED
   const responses = request.topics.map((topic) => ({
     topic: topic.topic,
     partitions: topic.partitions.map((p) => {
@@ -24,19 +38,25 @@ function buildResponse(ctx: RequestContext, request: FetchRequest) {
         anyError = true
         return { partitionIndex: p.partition, errorCode: lookup.errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null }
       }
-      const { log } = lookup.partition
-      const base = { partitionIndex: p.partition, highWatermark: log.endOffset, lastStableOffset: log.endOffset, logStartOffset: log.logStartOffset, abortedTransactions: [] }
+      const { partition } = lookup
+      const { log } = partition
+      const lastStableOffset = partition.lastStableOffset
+      const base = { partitionIndex: p.partition, highWatermark: log.endOffset, lastStableOffset, logStartOffset: log.logStartOffset, abortedTransactions: [] }
       if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.endOffset) {
         anyError = true
         return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: null }
       }
       // The first partition with data may exceed the response limit by one batch (KIP-74).
       const limit = Math.min(p.partitionMaxBytes, totalBytes === 0 ? Math.max(bytesLeft, 1) : bytesLeft)
-      const batches = limit > 0 ? log.read(p.fetchOffset, limit) : []
+      const batches = limit > 0 ? log.read(p.fetchOffset, limit, readCommitted ? lastStableOffset : Infinity) : []
       const size = batches.reduce((sum, b) => sum + b.length, 0)
       totalBytes += size
       bytesLeft -= size
-      return { ...base, errorCode: ErrorCode.NONE, records: batches }
+      const abortedTransactions =
+        readCommitted && batches.length > 0
+          ? partition.transactions.abortedBetween(p.fetchOffset, endOfBatches(batches)).map(({ producerId, firstOffset }) => ({ producerId, firstOffset }))
+          : []
+      return { ...base, errorCode: ErrorCode.NONE, abortedTransactions, records: batches }
     }),
   }))
   return { ready: anyError || totalBytes >= Math.max(request.minBytes, 1), response: { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses } }

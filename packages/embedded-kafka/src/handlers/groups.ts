@@ -130,6 +130,10 @@ export const offsetFetchRoute = route(OffsetFetch, (ctx, request) => {
     topics: wanted.map((t) => ({
       name: t.name,
       partitions: t.partitionIndexes.map((partitionIndex) => {
+        // requireStable (v7, KIP-447): an offset an open transaction may still change is not answered.
+        if (request.requireStable && ctx.groups.hasPendingTransactionalOffset(request.groupId, t.name, partitionIndex)) {
+          return { partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT }
+        }
         const offset = committed.get(t.name)?.get(partitionIndex)
         return {
           partitionIndex,

@@ -18,6 +18,7 @@ import {
 import { listOffsetsRoute } from './list-offsets.js'
 import { metadataRoute } from './metadata.js'
 import { produceRoute } from './produce.js'
+import { addOffsetsToTxnRoute, addPartitionsToTxnRoute, endTxnRoute, txnOffsetCommitRoute } from './transactions.js'
 
 export interface RouteSettings {
   readonly maxMessageBytes: number
@@ -41,6 +42,10 @@ export function buildRoutes(settings: RouteSettings): ReadonlyMap<number, Route>
     createTopicsRoute,
     deleteTopicsRoute,
     initProducerIdRoute,
+    addPartitionsToTxnRoute,
+    addOffsetsToTxnRoute,
+    endTxnRoute,
+    txnOffsetCommitRoute,
     createPartitionsRoute,
   ]
   const table = new Map<number, Route>(routes.map((r) => [r.api.key, r]))

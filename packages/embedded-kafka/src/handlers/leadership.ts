@@ -2,6 +2,7 @@ import { GroupCoordinator } from '../groups/group-coordinator.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import type { RequestContext } from '../server/route.js'
 import type { Partition } from '../state/topic.js'
+import { TransactionCoordinator } from '../transactions/transaction-coordinator.js'
 
 export type LeaderLookup = { readonly partition: Partition; readonly errorCode: 0 } | { readonly partition: null; readonly errorCode: number }
 
@@ -16,7 +17,12 @@ export function ledPartition(ctx: RequestContext, topic: string, index: number):
   return { partition, errorCode: ErrorCode.NONE }
 }
 
-/** Kafka's coordinator check for group and transaction APIs. */
-export function isCoordinatorFor(ctx: RequestContext, key: string): boolean {
-  return GroupCoordinator.coordinatorFor(key, ctx.cluster.liveBrokers().map((b) => b.id)) === ctx.broker.id
+/** Kafka's coordinator check for group APIs (and TxnOffsetCommit, which goes to the group's coordinator). */
+export function isCoordinatorFor(ctx: RequestContext, groupId: string): boolean {
+  return GroupCoordinator.coordinatorFor(groupId, ctx.cluster.liveBrokers().map((b) => b.id)) === ctx.broker.id
+}
+
+/** The same check for the transaction APIs, keyed by transactional id. */
+export function isTransactionCoordinatorFor(ctx: RequestContext, transactionalId: string): boolean {
+  return TransactionCoordinator.coordinatorFor(transactionalId, ctx.cluster.liveBrokers().map((b) => b.id)) === ctx.broker.id
 }

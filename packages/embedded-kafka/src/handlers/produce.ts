@@ -1,7 +1,8 @@
 import { ErrorCode } from '../protocol/error-codes.js'
 import { Produce } from '../protocol/messages/produce.js'
-import { InvalidBatchError, validateProducedBatch } from '../protocol/record-batch.js'
+import { InvalidBatchError, validateProducedBatch, type BatchHeader } from '../protocol/record-batch.js'
 import { NO_RESPONSE, route, type RequestContext } from '../server/route.js'
+import type { Partition } from '../state/topic.js'
 import { ledPartition } from './leadership.js'
 
 interface PartitionResult {
@@ -16,7 +17,47 @@ function failed(index: number, errorCode: number, errorMessage: string): Partiti
   return { index, errorCode, baseOffset: -1, logStartOffset: -1, errorMessage }
 }
 
-function appendPartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, maxMessageBytes: number): PartitionResult {
+/**
+ * Transaction checks for one batch (KIP-98's rules, and KIP-890's verification with the
+ * coordinator); null when the batch may be appended.
+ */
+function transactionRefusal(ctx: RequestContext, transactionalId: string | null, header: BatchHeader, partition: Partition): PartitionResult | null {
+  const { producerId, producerEpoch } = header
+  const where = `${partition.topic}-${partition.index}`
+  if (!header.isTransactional) {
+    // A producer's plain writes may not interleave with its own open transaction on a partition.
+    if (producerId >= 0 && partition.transactions.isOpen(producerId)) {
+      return failed(partition.index, ErrorCode.INVALID_TXN_STATE, `producer ${producerId} has a transaction open on ${where}; a non-transactional batch cannot join it`)
+    }
+    return null
+  }
+  // Kafka answers a transactional batch without a transactional id as an authorization failure.
+  if (transactionalId === null) {
+    return failed(partition.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'a transactional batch needs the transactional id in the produce request')
+  }
+  const errorCode = ctx.transactions.verifyProduce(transactionalId, producerId, producerEpoch, partition)
+  switch (errorCode) {
+    case ErrorCode.NONE:
+      return null
+    case ErrorCode.INVALID_TXN_STATE:
+      return failed(partition.index, errorCode, `${where} was not added to an open transaction of '${transactionalId}' (AddPartitionsToTxn first)`)
+    case ErrorCode.INVALID_PRODUCER_EPOCH:
+      return failed(partition.index, errorCode, `producer ${producerId} epoch ${producerEpoch} is not the current epoch of '${transactionalId}' (fenced)`)
+    case ErrorCode.INVALID_PRODUCER_ID_MAPPING:
+      return failed(partition.index, errorCode, `producer id ${producerId} is not assigned to transactional id '${transactionalId}'`)
+    default:
+      return failed(partition.index, errorCode, `transactional batch of '${transactionalId}' refused`)
+  }
+}
+
+function appendPartition(
+  ctx: RequestContext,
+  transactionalId: string | null,
+  topic: string,
+  index: number,
+  records: Buffer | null,
+  maxMessageBytes: number,
+): PartitionResult {
   const lookup = ledPartition(ctx, topic, index)
   if (!lookup.partition) return failed(index, lookup.errorCode, `partition ${topic}-${index} is not led by broker ${ctx.broker.id}`)
   const { partition } = lookup
@@ -31,13 +72,14 @@ function appendPartition(ctx: RequestContext, topic: string, index: number, reco
     if (error instanceof InvalidBatchError) return failed(index, error.errorCode, error.message)
     throw error
   }
+  const refusal = transactionRefusal(ctx, transactionalId, header, partition)
+  if (refusal) return refusal
   const verdict = partition.sequences.check(header)
   if (verdict.kind === 'reject') return failed(index, verdict.errorCode, verdict.message)
   if (verdict.kind === 'duplicate') {
     return { index, errorCode: ErrorCode.NONE, baseOffset: verdict.baseOffset, logStartOffset: partition.log.logStartOffset, errorMessage: null }
   }
-  const baseOffset = partition.log.append(records, header)
-  partition.sequences.record(header, baseOffset)
+  const baseOffset = partition.appendBatch(records, header)
   return { index, errorCode: ErrorCode.NONE, baseOffset, logStartOffset: partition.log.logStartOffset, errorMessage: null }
 }
 
@@ -48,7 +90,7 @@ export function produceRoute(maxMessageBytes: number) {
       name: topic.name,
       partitionResponses: topic.partitionData.map((p) =>
         validAcks
-          ? appendPartition(ctx, topic.name, p.index, p.records, maxMessageBytes)
+          ? appendPartition(ctx, request.transactionalId, topic.name, p.index, p.records, maxMessageBytes)
           : failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${request.acks}`),
       ),
     }))

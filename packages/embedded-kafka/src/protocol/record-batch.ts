@@ -8,6 +8,7 @@ import { gunzipSync } from 'node:zlib'
 import { crc32c } from './crc32c.js'
 import { ErrorCode, type ErrorCodeValue } from './error-codes.js'
 import { ProtocolDecodeError, Reader } from './reader.js'
+import { Writer } from './writer.js'
 
 /** Bytes before the first record: baseOffset(8) batchLength(4) ... recordCount(4). */
 export const BATCH_HEADER_SIZE = 61
@@ -117,6 +118,8 @@ export function validateProducedBatch(data: Buffer): BatchHeader {
       `compression codec ${compressionName(header.compression)} is not supported by embedded-kafka (none and gzip are)`,
     )
   }
+  // Only transaction coordinators write markers; a client that could would end others' transactions.
+  if (header.isControl) throw new InvalidBatchError(ErrorCode.INVALID_RECORD, 'clients are not allowed to write control records')
   if (header.recordCount <= 0 || header.lastOffsetDelta !== header.recordCount - 1) {
     throw new InvalidBatchError(ErrorCode.INVALID_RECORD, `record batch claims ${header.recordCount} records with lastOffsetDelta ${header.lastOffsetDelta}`)
   }
@@ -205,4 +208,71 @@ export function decodeBatchRecords(batch: Buffer): DecodedRecord[] {
   const out: DecodedRecord[] = []
   walkRecords(header, recordBody(batch, header), out)
   return out
+}
+
+/** Control record types (ControlRecordType.json): what a transaction marker says about the transaction. */
+export const ControlRecordType = { ABORT: 0, COMMIT: 1 } as const
+export type ControlRecordTypeValue = (typeof ControlRecordType)[keyof typeof ControlRecordType]
+
+export interface ControlMarker {
+  readonly type: ControlRecordTypeValue
+  readonly coordinatorEpoch: number
+}
+
+export interface ControlBatchSpec extends ControlMarker {
+  readonly producerId: number
+  readonly producerEpoch: number
+  readonly timestamp: number
+}
+
+/**
+ * A transaction marker as Kafka's coordinator writes it: a batch with the control and
+ * transactional attribute bits and one record whose key is (version 0, type) and whose value is
+ * (version 0, coordinator epoch). Consumers use it to close the producer's transaction: KafkaJS
+ * recognises an abort by its 4-byte key. The base offset is 0 until the log assigns one.
+ */
+export function encodeControlBatch(spec: ControlBatchSpec): { bytes: Buffer; header: BatchHeader } {
+  const key = new Writer(4).int16(0).int16(spec.type).view()
+  const value = new Writer(6).int16(0).int32(spec.coordinatorEpoch).view()
+  const record = new Writer(32)
+  record.int8(0).varlong(0).varint(0) // attributes, timestamp delta, offset delta
+  record.varint(key.length).raw(key).varint(value.length).raw(value).varint(0) // no headers
+  const body = record.view()
+
+  const batch = new Writer(BATCH_HEADER_SIZE + body.length + 1)
+  batch.int64(0) // base offset: assigned on append
+  const lengthAt = batch.offset
+  batch.int32(0) // batch length, patched below
+  batch.int32(0) // partition leader epoch
+  batch.int8(2) // magic
+  batch.int32(0) // CRC, written once the covered bytes are final
+  batch.int16(CONTROL | TRANSACTIONAL)
+  batch.int32(0) // last offset delta: one record
+  batch.int64(spec.timestamp).int64(spec.timestamp)
+  batch.int64(spec.producerId).int16(spec.producerEpoch)
+  batch.int32(-1) // base sequence: markers are not sequenced
+  batch.int32(1) // record count
+  batch.varint(body.length).raw(body)
+  batch.patchInt32(lengthAt, batch.offset - LENGTH_PREFIX)
+  const bytes = Buffer.from(batch.view())
+  bytes.writeUInt32BE(crc32c(bytes, CRC_COVERED_FROM, bytes.length), CRC_OFFSET)
+  return { bytes, header: readBatchHeader(bytes) }
+}
+
+/** The marker carried by a stored control batch, or null for a data batch. */
+export function readControlMarker(batch: Buffer): ControlMarker | null {
+  const header = readBatchHeader(batch)
+  if (!header.isControl) return null
+  const reader = new Reader(batch.subarray(BATCH_HEADER_SIZE, header.batchLength + LENGTH_PREFIX))
+  reader.varint() // record length
+  reader.int8()
+  reader.skipVarlong()
+  reader.varint()
+  const key = new Reader(reader.bytesOf(reader.varint()))
+  const value = new Reader(reader.bytesOf(reader.varint()))
+  key.int16() // key version
+  const type = key.int16()
+  if (type !== ControlRecordType.ABORT && type !== ControlRecordType.COMMIT) throw new ProtocolDecodeError(`unknown control record type ${type}`)
+  value.int16() // value version
+  return { type, coordinatorEpoch: value.int32() }
 }

@@ -6,6 +6,7 @@
 import type { AnyApi, RequestOf, ResponseOf } from '../protocol/api.js'
 import type { GroupCoordinator } from '../groups/group-coordinator.js'
 import type { BrokerAddress, ClusterState } from '../state/cluster-state.js'
+import type { TransactionCoordinator } from '../transactions/transaction-coordinator.js'
 import type { Logger } from './logger.js'
 
 export const NO_RESPONSE = Symbol('no response')
@@ -13,6 +14,7 @@ export const NO_RESPONSE = Symbol('no response')
 export interface RequestContext {
   readonly cluster: ClusterState
   readonly groups: GroupCoordinator
+  readonly transactions: TransactionCoordinator
   readonly broker: BrokerAddress
   readonly apiVersion: number
   readonly clientId: string | null

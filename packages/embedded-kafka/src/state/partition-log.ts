@@ -55,12 +55,15 @@ export class PartitionLog {
   /**
    * Batches holding `offset` and after, up to `maxBytes`; always at least one batch when any is
    * available so a consumer can make progress past a batch larger than its limit (KIP-74).
+   * Batches from `endOffset` on are left out: read_committed reads stop at the last stable
+   * offset, which always falls on a batch boundary.
    */
-  read(offset: number, maxBytes: number): Buffer[] {
+  read(offset: number, maxBytes: number, endOffset = Infinity): Buffer[] {
     const out: Buffer[] = []
     let total = 0
     for (let i = this.firstBatchAtOrAfter(offset); i < this.batches.length; i++) {
       const batch = this.batches[i]!
+      if (batch.baseOffset >= endOffset) break
       if (out.length > 0 && total + batch.bytes.length > maxBytes) break
       out.push(batch.bytes)
       total += batch.bytes.length

@@ -56,6 +56,16 @@ export class ProducerSequences {
     return APPEND
   }
 
+  /**
+   * A transaction marker of `epoch` was written for the producer. When the coordinator bumped
+   * the epoch to fence a zombie (or abort a timed-out transaction), the old epoch is refused
+   * from now on and the new one starts its sequences at 0, as Kafka's producer state does.
+   */
+  markerWritten(producerId: number, epoch: number): void {
+    const entry = this.producers.get(producerId)
+    if (!entry || entry.epoch < epoch) this.producers.set(producerId, { epoch, lastSequence: -1, recent: [] })
+  }
+
   record(batch: BatchHeader, baseOffset: number): void {
     if (batch.producerId < 0) return
     let entry = this.producers.get(batch.producerId)

@@ -13,11 +13,14 @@ import type { CodecContext } from '../../src/protocol/schema.js'
 import { Writer } from '../../src/protocol/writer.js'
 import {
   ALL_APIS,
+  AddOffsetsToTxn,
+  AddPartitionsToTxn,
   ApiVersions,
   CreatePartitions,
   CreateTopics,
   DeleteTopics,
   DescribeGroups,
+  EndTxn,
   Fetch,
   FindCoordinator,
   Heartbeat,
@@ -31,6 +34,7 @@ import {
   OffsetFetch,
   Produce,
   SyncGroup,
+  TxnOffsetCommit,
 } from '../../src/protocol/messages/index.js'
 
 const require = createRequire(import.meta.url)
@@ -1145,6 +1149,150 @@ describe('InitProducerId agrees with KafkaJS', () => {
   }
 })
 
+describe('AddPartitionsToTxn agrees with KafkaJS', () => {
+  for (const v of versions(0, 1)) {
+    it(`v${v} request`, async () => {
+      const decoded = await decodeKafkaJsRequest(
+        AddPartitionsToTxn,
+        v,
+        kafkaJs('addPartitionsToTxn', v).request({
+          transactionalId: 'tx-1',
+          producerId: 4000,
+          producerEpoch: 3,
+          topics: [
+            { topic: 'orders', partitions: [0, 2] },
+            { topic: 'audit', partitions: [1] },
+          ],
+        }),
+      )
+      expect(decoded).toEqual({
+        transactionalId: 'tx-1',
+        producerId: 4000,
+        producerEpoch: 3,
+        topics: [
+          { name: 'orders', partitions: [0, 2] },
+          { name: 'audit', partitions: [1] },
+        ],
+      })
+    })
+
+    it(`v${v} response`, async () => {
+      const decoded = await decodeWithKafkaJs(AddPartitionsToTxn, v, kafkaJs('addPartitionsToTxn', v).response, {
+        throttleTimeMs: 4,
+        resultsByTopic: [
+          { name: 'orders', resultsByPartition: [{ partitionIndex: 0, partitionErrorCode: 0 }, { partitionIndex: 2, partitionErrorCode: 0 }] },
+        ],
+      })
+      expect(decoded).toEqual({
+        ...throttle(v, 1, 4),
+        errors: [{ topic: 'orders', partitionErrors: [{ partition: 0, errorCode: 0 }, { partition: 2, errorCode: 0 }] }],
+      })
+    })
+  }
+
+  it('a per-partition error becomes the KafkaJS error of that code', async () => {
+    const { response } = kafkaJs('addPartitionsToTxn', 1)
+    const bytes = encodeResponse(AddPartitionsToTxn, 1, {
+      throttleTimeMs: 0,
+      resultsByTopic: [{ name: 'orders', resultsByPartition: [{ partitionIndex: 0, partitionErrorCode: 47 }] }],
+    })
+    await expect(response.parse!(await response.decode(bytes))).rejects.toMatchObject({ type: 'INVALID_PRODUCER_EPOCH' })
+  })
+})
+
+describe('AddOffsetsToTxn agrees with KafkaJS', () => {
+  for (const v of versions(0, 1)) {
+    it(`v${v} request`, async () => {
+      const decoded = await decodeKafkaJsRequest(
+        AddOffsetsToTxn,
+        v,
+        kafkaJs('addOffsetsToTxn', v).request({ transactionalId: 'tx-1', producerId: 4000, producerEpoch: 3, groupId: 'group-1' }),
+      )
+      expect(decoded).toEqual({ transactionalId: 'tx-1', producerId: 4000, producerEpoch: 3, groupId: 'group-1' })
+    })
+
+    it(`v${v} response`, async () => {
+      const decoded = await decodeWithKafkaJs(AddOffsetsToTxn, v, kafkaJs('addOffsetsToTxn', v).response, { throttleTimeMs: 2, errorCode: 0 })
+      expect(decoded).toEqual({ ...throttle(v, 1, 2), errorCode: 0 })
+    })
+  }
+})
+
+describe('EndTxn agrees with KafkaJS', () => {
+  for (const v of versions(0, 1)) {
+    for (const transactionResult of [true, false]) {
+      it(`v${v} request (${transactionResult ? 'commit' : 'abort'})`, async () => {
+        const decoded = await decodeKafkaJsRequest(
+          EndTxn,
+          v,
+          kafkaJs('endTxn', v).request({ transactionalId: 'tx-1', producerId: 4000, producerEpoch: 3, transactionResult }),
+        )
+        expect(decoded).toEqual({ transactionalId: 'tx-1', producerId: 4000, producerEpoch: 3, committed: transactionResult })
+      })
+    }
+
+    it(`v${v} response`, async () => {
+      const decoded = await decodeWithKafkaJs(EndTxn, v, kafkaJs('endTxn', v).response, { throttleTimeMs: 3, errorCode: 0 })
+      expect(decoded).toEqual({ ...throttle(v, 1, 3), errorCode: 0 })
+    })
+  }
+})
+
+describe('TxnOffsetCommit agrees with KafkaJS', () => {
+  for (const v of versions(0, 1)) {
+    it(`v${v} request`, async () => {
+      const decoded = await decodeKafkaJsRequest(
+        TxnOffsetCommit,
+        v,
+        kafkaJs('txnOffsetCommit', v).request({
+          transactionalId: 'tx-1',
+          groupId: 'group-1',
+          producerId: 4000,
+          producerEpoch: 3,
+          topics: [
+            {
+              topic: 'orders',
+              partitions: [
+                { partition: 0, offset: '42', metadata: 'm' },
+                { partition: 1, offset: '7', metadata: null },
+              ],
+            },
+          ],
+        }),
+      )
+      expect(decoded).toEqual({
+        transactionalId: 'tx-1',
+        groupId: 'group-1',
+        producerId: 4000,
+        producerEpoch: 3,
+        generationId: -1,
+        memberId: '',
+        groupInstanceId: null,
+        topics: [
+          {
+            name: 'orders',
+            partitions: [
+              { partitionIndex: 0, committedOffset: 42, committedLeaderEpoch: -1, committedMetadata: 'm' },
+              { partitionIndex: 1, committedOffset: 7, committedLeaderEpoch: -1, committedMetadata: null },
+            ],
+          },
+        ],
+      })
+    })
+
+    it(`v${v} response`, async () => {
+      const decoded = await decodeWithKafkaJs(TxnOffsetCommit, v, kafkaJs('txnOffsetCommit', v).response, {
+        throttleTimeMs: 5,
+        topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, errorCode: 0 }, { partitionIndex: 1, errorCode: 0 }] }],
+      })
+      expect(decoded).toEqual({
+        ...throttle(v, 1, 5),
+        topics: [{ topic: 'orders', partitions: [{ partition: 0, errorCode: 0 }, { partition: 1, errorCode: 0 }] }],
+      })
+    })
+  }
+})
+
 describe('ApiVersions agrees with KafkaJS', () => {
   for (const v of versions(0, 2)) {
     it(`v${v} request`, async () => {
@@ -1421,6 +1569,34 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
   InitProducerId: {
     request: { transactionalId: 'tx', transactionTimeoutMs: 60_000, producerId: 7, producerEpoch: 1 },
     response: { throttleTimeMs: 1, errorCode: 0, producerId: 7, producerEpoch: 2 },
+  },
+  AddPartitionsToTxn: {
+    request: { transactionalId: 'tx', producerId: 7, producerEpoch: 2, topics: [{ name: 't', partitions: [0, 3] }] },
+    response: {
+      throttleTimeMs: 1,
+      resultsByTopic: [{ name: 't', resultsByPartition: [{ partitionIndex: 0, partitionErrorCode: 0 }, { partitionIndex: 3, partitionErrorCode: 55 }] }],
+    },
+  },
+  AddOffsetsToTxn: {
+    request: { transactionalId: 'tx', producerId: 7, producerEpoch: 2, groupId: 'g' },
+    response: { throttleTimeMs: 1, errorCode: 90 },
+  },
+  EndTxn: {
+    request: { transactionalId: 'tx', producerId: 7, producerEpoch: 2, committed: true },
+    response: { throttleTimeMs: 1, errorCode: 48 },
+  },
+  TxnOffsetCommit: {
+    request: {
+      transactionalId: 'tx',
+      groupId: 'g',
+      producerId: 7,
+      producerEpoch: 2,
+      generationId: 3,
+      memberId: 'm',
+      groupInstanceId: 'i',
+      topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: 2, committedMetadata: null }] }],
+    },
+    response: { throttleTimeMs: 1, topics: [{ name: 't', partitions: [{ partitionIndex: 0, errorCode: 0 }] }] },
   },
   CreatePartitions: {
     request: { topics: [{ name: 't', count: 4, assignments: [{ brokerIds: [1] }] }], timeoutMs: 1000, validateOnly: false },

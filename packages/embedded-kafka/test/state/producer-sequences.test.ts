@@ -74,6 +74,17 @@ describe('idempotent producer sequences', () => {
     expect(append(sequences, batch(10, 0, 0, 1), 2)).toEqual({ kind: 'append' })
   })
 
+  it('a marker with a bumped epoch fences the old epoch and restarts sequences at 0', () => {
+    const sequences = new ProducerSequences()
+    expect(append(sequences, batch(5, 0, 0, 2), 0)).toEqual({ kind: 'append' })
+    sequences.markerWritten(5, 0) // commit marker, same epoch: sequences continue
+    expect(sequences.check(batch(5, 0, 2))).toEqual({ kind: 'append' })
+    sequences.markerWritten(5, 1) // abort marker of a fencing coordinator
+    expect(sequences.check(batch(5, 0, 2))).toMatchObject({ kind: 'reject', errorCode: 47 })
+    expect(sequences.check(batch(5, 1, 3))).toMatchObject({ kind: 'reject', errorCode: 45 })
+    expect(append(sequences, batch(5, 1, 0), 3)).toEqual({ kind: 'append' })
+  })
+
   it('ignores non-idempotent batches (producer id -1)', () => {
     const sequences = new ProducerSequences()
     expect(sequences.check(batch(-1, -1, -1))).toEqual({ kind: 'append' })

@@ -1,0 +1,182 @@
+/**
+ * Compare the two modes on one embedded 3-broker cluster, in one run: N worker processes produce
+ * through @kafka-sidecar/client, first with KAFKA_SIDECAR_MODE=direct (each process its own KafkaJS
+ * producer), then with KAFKA_SIDECAR_MODE=sidecar (all through one kafka-sidecar process). The
+ * worker code is the same; only the environment variable differs.
+ *
+ *   pnpm demo
+ *   pnpm compare [--processes 8] [--records 80000] [--batch 1] [--concurrency 64] [--size 100]
+ *                [--partitions 6] [--json result.json] [--chart chart.svg]
+ *
+ * --records is the total over all processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
+import { chart, table } from './report.js'
+import { runMode, type ModeResult, type RunSettings } from './run-mode.js'
+import { workerMain } from './worker.js'
+
+const USAGE = 'usage: pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE]'
+
+function positive(name: string, value: string | undefined): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--${name} must be a positive integer, got ${JSON.stringify(value)}\n${USAGE}`)
+    process.exit(2)
+  }
+  return n
+}
+
+function parse() {
+  try {
+    return parseArgs({
+      // pnpm forwards a literal `--` separator; it is not an argument.
+      args: process.argv.slice(2).filter((arg) => arg !== '--'),
+      options: {
+        processes: { type: 'string', default: '8' },
+        records: { type: 'string', default: '80000' },
+        batch: { type: 'string', default: '1' },
+        concurrency: { type: 'string', default: '64' },
+        size: { type: 'string', default: '100' },
+        partitions: { type: 'string', default: '6' },
+        json: { type: 'string' },
+        chart: { type: 'string' },
+        worker: { type: 'boolean', default: false },
+      },
+    }).values
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`)
+    process.exit(2)
+  }
+}
+
+/** Starts the kafka-sidecar CLI (from the workspace sources, as the workers run) and waits until it listens. */
+function startSidecarProcess(brokers: string[], socketPath: string): Promise<ChildProcess> {
+  const cli = join(dirname(fileURLToPath(import.meta.resolve('@kafka-sidecar/sidecar'))), 'cli.ts')
+  const child = spawn(process.execPath, [...process.execArgv, cli], {
+    env: { ...process.env, KAFKA_BROKERS: brokers.join(','), KAFKA_SIDECAR_LISTEN: `unix://${socketPath}`, KAFKA_SIDECAR_HTTP: '127.0.0.1:0', KAFKA_SIDECAR_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return new Promise((resolvePromise, reject) => {
+    let out = ''
+    const onExit = (code: number | null) => reject(new Error(`kafka-sidecar exited with ${code} before listening`))
+    child.once('exit', onExit)
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (/http: \S+\n/.test(out) || (/listening: \S+\n/.test(out) && out.includes('http: off'))) {
+        child.off('exit', onExit)
+        resolvePromise(child)
+      }
+    })
+  })
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve()
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolvePromise()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
+function progressLine(label: string, total: number) {
+  const started = Date.now()
+  return (acked: number, failed: number) => {
+    const seconds = (Date.now() - started) / 1000
+    const line = `  ${label}: ${acked.toLocaleString('en-US')}/${total.toLocaleString('en-US')} acked${failed ? `, ${failed} failed` : ''}, ${Math.round(acked / Math.max(seconds, 0.001)).toLocaleString('en-US')} records/s`
+    if (process.stdout.isTTY) process.stdout.write(`\r${line}   `)
+    else console.log(line)
+  }
+}
+
+async function main(): Promise<void> {
+  const values = parse()
+  const processes = positive('processes', values.processes)
+  const settings: RunSettings = {
+    processes,
+    recordsPerProcess: Math.ceil(positive('records', values.records) / processes),
+    batch: positive('batch', values.batch),
+    concurrency: positive('concurrency', values.concurrency),
+    valueBytes: positive('size', values.size),
+    keysPerWorker: 16,
+  }
+  const partitions = positive('partitions', values.partitions)
+  const total = settings.processes * settings.recordsPerProcess
+  const config = { ...settings, records: total, partitions, brokers: 3 }
+  console.log(`compare-modes: ${processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values`)
+
+  const cluster = await EmbeddedKafka.start({ brokers: 3, retentionBytes: Math.max(256 * 1024 * 1024, total * (settings.valueBytes + 100)) })
+  const dir = mkdtempSync(join(tmpdir(), 'compare-modes-'))
+  let sidecar: ChildProcess | null = null
+  try {
+    console.log(`embedded-kafka: 3 brokers at ${cluster.bootstrapServers.join(', ')}`)
+    const topics = { direct: 'compare-direct', sidecar: 'compare-sidecar' }
+    for (const topic of Object.values(topics)) await cluster.createTopic({ topic, partitions })
+    const workerScript = fileURLToPath(import.meta.url)
+
+    console.log('\n1/2 direct mode: every process opens its own KafkaJS producer')
+    const direct = await runMode('direct', settings, {
+      cluster,
+      topic: topics.direct,
+      workerScript,
+      execArgv: process.execArgv,
+      sidecarAddress: null,
+      sidecarPid: null,
+      onProgress: progressLine('direct', total),
+    })
+    if (process.stdout.isTTY) process.stdout.write('\n')
+
+    console.log('\n2/2 sidecar mode: every process sends to one kafka-sidecar, which holds the only producer')
+    const socketPath = join(dir, 'sidecar.sock')
+    sidecar = await startSidecarProcess(cluster.bootstrapServers, socketPath)
+    const viaSidecar = await runMode('sidecar', settings, {
+      cluster,
+      topic: topics.sidecar,
+      workerScript,
+      execArgv: process.execArgv,
+      sidecarAddress: `unix://${socketPath}`,
+      sidecarPid: sidecar.pid ?? null,
+      onProgress: progressLine('sidecar', total),
+    })
+    if (process.stdout.isTTY) process.stdout.write('\n')
+    await stopProcess(sidecar)
+    sidecar = null
+
+    console.log(`\n${table(direct, viaSidecar)}\n`)
+    report(direct, viaSidecar)
+    const result = { config, direct, sidecar: viaSidecar }
+    if (values.json) {
+      writeFileSync(resolve(values.json), JSON.stringify(result, null, 2) + '\n')
+      console.log(`JSON: ${resolve(values.json)}`)
+    }
+    const chartPath = resolve(values.chart ?? (values.json ? values.json.replace(/\.json$/, '') + '.svg' : join('results', 'compare-modes.svg')))
+    mkdirSync(dirname(chartPath), { recursive: true })
+    writeFileSync(chartPath, chart(direct, viaSidecar, `${processes} processes, sends of ${settings.batch}, concurrency ${settings.concurrency}`))
+    console.log(`chart: ${chartPath}`)
+    if (direct.lost > 0 || viaSidecar.lost > 0 || direct.acked !== direct.attempted || viaSidecar.acked !== viaSidecar.attempted) process.exitCode = 1
+  } finally {
+    if (sidecar) await stopProcess(sidecar)
+    await cluster.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function report(direct: ModeResult, sidecar: ModeResult): void {
+  for (const r of [direct, sidecar]) {
+    if (r.firstError) console.log(`${r.mode}: first send error: ${r.firstError}`)
+    const verdict = r.lost === 0 && r.acked === r.attempted ? 'every attempted record acked and in Kafka' : `${r.attempted - r.acked} not acked, ${r.lost} acked but missing`
+    console.log(`${r.mode}: ${verdict}${r.duplicates ? `, ${r.duplicates} duplicates` : ''}${r.outOfOrder ? `, ${r.outOfOrder} out of order per key` : ''}`)
+  }
+}
+
+if (process.argv.includes('--worker')) await workerMain()
+else await main()

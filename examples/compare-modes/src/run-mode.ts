@@ -1,0 +1,193 @@
+/**
+ * Runs one mode: forks the worker processes, starts them together, follows their progress, and
+ * afterwards checks every acknowledged record against what the cluster holds (lost, duplicated,
+ * out of order per key).
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
+import { watchProcess, type ProcessSample } from './process-stats.js'
+import { parseValue, type ParentMessage, type WorkerConfig, type WorkerMessage } from './worker.js'
+
+export type Mode = 'direct' | 'sidecar'
+
+export interface RunSettings {
+  readonly processes: number
+  readonly recordsPerProcess: number
+  readonly batch: number
+  readonly concurrency: number
+  readonly valueBytes: number
+  readonly keysPerWorker: number
+}
+
+export interface ModeResult {
+  readonly mode: Mode
+  readonly peakBrokerConnections: number
+  readonly recordsPerSec: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly attempted: number
+  readonly acked: number
+  readonly failed: number
+  readonly lost: number
+  readonly duplicates: number
+  readonly outOfOrder: number
+  readonly fallbackRecords: number
+  readonly elapsedMs: number
+  readonly firstError: string | null
+  /** Sidecar mode only: the sidecar process's resident memory (peak and at the end) and CPU. */
+  readonly sidecarRssMb?: number
+  readonly sidecarRssEndMb?: number
+  readonly sidecarCpuPercent?: number
+  readonly sidecarRssSamples?: Array<{ tSec: number; rssMb: number }>
+}
+
+export interface RunContext {
+  readonly cluster: EmbeddedKafka
+  readonly topic: string
+  readonly workerScript: string
+  readonly execArgv: string[]
+  readonly sidecarAddress: string | null
+  readonly sidecarPid: number | null
+  readonly onProgress: (acked: number, failed: number) => void
+}
+
+interface Worker {
+  readonly child: ChildProcess
+  readonly messages: WorkerMessage[]
+  acked: number
+  failed: number
+}
+
+function nextMessage<T extends WorkerMessage['type']>(worker: Worker, type: T): Promise<Extract<WorkerMessage, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: WorkerMessage) => {
+      if (message.type !== type) return
+      worker.child.off('message', onMessage)
+      worker.child.off('exit', onExit)
+      resolve(message as Extract<WorkerMessage, { type: T }>)
+    }
+    const onExit = (code: number | null) => reject(new Error(`worker ${worker.child.pid} exited with ${code} before sending "${type}"`))
+    worker.child.on('message', onMessage)
+    worker.child.once('exit', onExit)
+  })
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+export async function runMode(mode: Mode, settings: RunSettings, context: RunContext): Promise<ModeResult> {
+  const { cluster, topic } = context
+  cluster.resetConnectionStats()
+  const workers: Worker[] = []
+  try {
+    for (let workerId = 0; workerId < settings.processes; workerId++) {
+      const config: WorkerConfig = {
+        workerId,
+        brokers: cluster.bootstrapServers,
+        topic,
+        records: settings.recordsPerProcess,
+        batch: settings.batch,
+        concurrency: settings.concurrency,
+        valueBytes: settings.valueBytes,
+        keysPerWorker: settings.keysPerWorker,
+      }
+      const env: NodeJS.ProcessEnv = { ...process.env, COMPARE_WORKER_CONFIG: JSON.stringify(config), KAFKA_SIDECAR_MODE: mode, KAFKAJS_NO_PARTITIONER_WARNING: '1' }
+      if (context.sidecarAddress) env.KAFKA_SIDECAR_ADDRESS = context.sidecarAddress
+      const child = fork(context.workerScript, ['--worker'], { execArgv: context.execArgv, env, serialization: 'advanced' })
+      const worker: Worker = { child, messages: [], acked: 0, failed: 0 }
+      child.on('message', (message: WorkerMessage) => {
+        if (message.type === 'progress') {
+          worker.acked = message.acked
+          worker.failed = message.failed
+        }
+      })
+      workers.push(worker)
+    }
+    const ready = await Promise.all(workers.map((w) => nextMessage(w, 'ready')))
+    const wrongMode = ready.find((r) => r.mode !== mode)
+    if (wrongMode) throw new Error(`a worker runs in ${wrongMode.mode} mode, expected ${mode}`)
+
+    const sidecarWatch = context.sidecarPid ? watchProcess(context.sidecarPid, 500) : null
+    const progress = setInterval(() => context.onProgress(workers.reduce((s, w) => s + w.acked, 0), workers.reduce((s, w) => s + w.failed, 0)), 500)
+    const started = performance.now()
+    const done = workers.map((w) => nextMessage(w, 'done'))
+    for (const w of workers) w.child.send({ type: 'go' } satisfies ParentMessage)
+    const results = await Promise.all(done)
+    const elapsedMs = performance.now() - started
+    clearInterval(progress)
+    const samples = sidecarWatch?.stop() ?? []
+    const peakBrokerConnections = cluster.connectionStats().reduce((sum, s) => sum + s.peak, 0)
+    for (const w of workers) w.child.send({ type: 'exit' } satisfies ParentMessage)
+    await Promise.all(workers.map((w) => new Promise((resolve) => (w.child.exitCode !== null ? resolve(null) : w.child.once('exit', resolve)))))
+
+    const check = await checkDelivery(cluster, topic, results.map((r) => r.acked))
+    const latencies = Float64Array.from(results.flatMap((r) => Array.from(r.latenciesMs).filter((x) => !Number.isNaN(x)))).sort()
+    const acked = results.reduce((sum, r) => sum + r.acked.reduce((s, x) => s + x, 0), 0)
+    return {
+      mode,
+      peakBrokerConnections,
+      recordsPerSec: Math.round(acked / (elapsedMs / 1000)),
+      p50Ms: round(percentile(latencies, 50)),
+      p99Ms: round(percentile(latencies, 99)),
+      attempted: settings.processes * settings.recordsPerProcess,
+      acked,
+      failed: results.reduce((sum, r) => sum + r.failed, 0),
+      lost: check.lost,
+      duplicates: check.duplicates,
+      outOfOrder: check.outOfOrder,
+      fallbackRecords: results.reduce((sum, r) => sum + r.fallbacks, 0),
+      elapsedMs: Math.round(elapsedMs),
+      firstError: results.find((r) => r.firstError)?.firstError ?? null,
+      ...(samples.length > 0 ? sidecarStats(samples) : {}),
+    }
+  } finally {
+    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL')
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000
+}
+
+function sidecarStats(samples: ProcessSample[]): Pick<ModeResult, 'sidecarRssMb' | 'sidecarRssEndMb' | 'sidecarCpuPercent' | 'sidecarRssSamples'> {
+  const first = samples[0]!
+  const last = samples[samples.length - 1]!
+  const seconds = (last.at - first.at) / 1000
+  return {
+    sidecarRssMb: Math.round(Math.max(...samples.map((s) => s.rssMb))),
+    sidecarRssEndMb: Math.round(last.rssMb),
+    sidecarCpuPercent: seconds > 0 ? Math.round(((last.cpuSeconds - first.cpuSeconds) / seconds) * 100) : 0,
+    sidecarRssSamples: samples.map((s) => ({ tSec: round((s.at - first.at) / 1000), rssMb: Math.round(s.rssMb) })),
+  }
+}
+
+/**
+ * Every acknowledged record must be in the log (else it is lost); a record found more than once
+ * is a duplicate (at-least-once after a fallback); within a key, sequence numbers must grow.
+ */
+async function checkDelivery(cluster: EmbeddedKafka, topic: string, ackedByWorker: Uint8Array[]): Promise<{ lost: number; duplicates: number; outOfOrder: number }> {
+  const seen = ackedByWorker.map((a) => new Uint8Array(a.length))
+  let duplicates = 0
+  let outOfOrder = 0
+  const lastSeqByKey = new Map<string, number>()
+  for (const record of await cluster.records(topic)) {
+    const parsed = parseValue(record.value)
+    if (!parsed || !seen[parsed.workerId]) continue
+    const counts = seen[parsed.workerId]!
+    if (counts[parsed.seq]) {
+      duplicates++
+      continue
+    }
+    counts[parsed.seq] = 1
+    const key = `${record.partition}/${record.key?.toString()}`
+    if ((lastSeqByKey.get(key) ?? -1) > parsed.seq) outOfOrder++
+    lastSeqByKey.set(key, parsed.seq)
+  }
+  let lost = 0
+  ackedByWorker.forEach((acked, workerId) => {
+    for (let seq = 0; seq < acked.length; seq++) if (acked[seq] && !seen[workerId]![seq]) lost++
+  })
+  return { lost, duplicates, outOfOrder }
+}
