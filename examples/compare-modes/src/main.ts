@@ -89,9 +89,7 @@ function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 function progressLine(label: string, total: number) {
-  const started = Date.now()
-  return (acked: number, failed: number) => {
-    const seconds = (Date.now() - started) / 1000
+  return (acked: number, failed: number, seconds: number) => {
     const line = `  ${label}: ${acked.toLocaleString('en-US')}/${total.toLocaleString('en-US')} acked${failed ? `, ${failed} failed` : ''}, ${Math.round(acked / Math.max(seconds, 0.001)).toLocaleString('en-US')} records/s`
     if (process.stdout.isTTY) process.stdout.write(`\r${line}   `)
     else console.log(line)

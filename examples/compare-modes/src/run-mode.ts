@@ -48,7 +48,7 @@ export interface RunContext {
   readonly execArgv: string[]
   readonly sidecarAddress: string | null
   readonly sidecarPid: number | null
-  readonly onProgress: (acked: number, failed: number) => void
+  readonly onProgress: (acked: number, failed: number, elapsedSeconds: number) => void
 }
 
 interface Worker {
@@ -110,8 +110,11 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
     if (wrongMode) throw new Error(`a worker runs in ${wrongMode.mode} mode, expected ${mode}`)
 
     const sidecarWatch = context.sidecarPid ? watchProcess(context.sidecarPid, 500) : null
-    const progress = setInterval(() => context.onProgress(workers.reduce((s, w) => s + w.acked, 0), workers.reduce((s, w) => s + w.failed, 0)), 500)
     const started = performance.now()
+    const progress = setInterval(
+      () => context.onProgress(workers.reduce((s, w) => s + w.acked, 0), workers.reduce((s, w) => s + w.failed, 0), (performance.now() - started) / 1000),
+      500,
+    )
     const done = workers.map((w) => nextMessage(w, 'done'))
     for (const w of workers) w.child.send({ type: 'go' } satisfies ParentMessage)
     const results = await Promise.all(done)

@@ -17,6 +17,8 @@ export interface BreakerOptions {
   readonly resetTimeoutMs?: number
   /** Length of the rolling statistics window. Default 10000 ms. */
   readonly rollingCountTimeoutMs?: number
+  /** Consecutive path failures that open the breaker whatever the window says. Default 3. */
+  readonly consecutiveFailures?: number
 }
 
 export interface SidecarClientOptions {
@@ -75,7 +77,7 @@ const DEFAULTS = {
   maxCoalescedRecords: 5_000,
   maxCoalescedBytes: 1024 * 1024,
   reportTimeoutMs: 10_000,
-  breaker: { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 5_000, rollingCountTimeoutMs: 10_000 },
+  breaker: { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 5_000, rollingCountTimeoutMs: 10_000, consecutiveFailures: 3 },
 }
 
 function configError(message: string): Error {
@@ -157,6 +159,7 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
       volumeThreshold: positiveInteger(breaker.volumeThreshold, 'sidecar.breaker.volumeThreshold', { allowZero: true }),
       resetTimeoutMs: positiveInteger(breaker.resetTimeoutMs, 'sidecar.breaker.resetTimeoutMs'),
       rollingCountTimeoutMs: positiveInteger(breaker.rollingCountTimeoutMs, 'sidecar.breaker.rollingCountTimeoutMs'),
+      consecutiveFailures: positiveInteger(breaker.consecutiveFailures, 'sidecar.breaker.consecutiveFailures'),
     },
   }
 }

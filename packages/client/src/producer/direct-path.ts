@@ -12,6 +12,18 @@ import type { Kafka, Message, PartitionerArgs, Producer, ProducerConfig, RecordM
 import type { DeliveryReport } from '../delivery/delivery-report.js'
 import type { OutgoingMessage } from './messages.js'
 
+let partitionerWarningGiven = false
+
+function warnOfDefaultPartitioner(kafka: Kafka): void {
+  if (partitionerWarningGiven || process.env.KAFKAJS_NO_PARTITIONER_WARNING != null) return
+  partitionerWarningGiven = true
+  kafka
+    .logger()
+    .warn(
+      'KafkaJS v2.0.0 switched default partitioner. To retain the same partitioning behavior as in previous versions, create the producer with the option "createPartitioner: Partitioners.LegacyPartitioner". See the migration guide at https://kafka.js.org/docs/migration-guide-v2.0.0#producer-new-default-partitioner for details. Silence this warning by setting the environment variable "KAFKAJS_NO_PARTITIONER_WARNING=1"',
+    )
+}
+
 export interface DirectSend {
   readonly topicMessages: TopicMessages[]
   readonly acks?: number
@@ -28,6 +40,9 @@ export class DirectPath {
   lastUsedAt = 0
 
   constructor(kafka: Kafka, config: ProducerConfig) {
+    // KafkaJS warns (once per process) when no partitioner is named; the wrapper below always
+    // names one, so the warning is given here instead, word for word.
+    if (config.createPartitioner == null) warnOfDefaultPartitioner(kafka)
     const createPartitioner = config.createPartitioner ?? kafkajs.Partitioners.DefaultPartitioner
     this.producer = kafka.producer({
       ...config,

@@ -1,0 +1,54 @@
+/**
+ * The compare-modes program end to end, as a user runs it: a child process that starts its own
+ * cluster, sidecar and workers, and must leave a JSON result and a chart behind.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it, onTestFinished } from 'vitest'
+
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url))
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  onTestFinished(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
+}
+
+describe('pnpm compare', () => {
+  it('runs both modes and writes the JSON result and the chart', { timeout: 90_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'compare-modes-test-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+    const json = join(dir, 'result.json')
+    const result = await run(['--processes', '3', '--records', '600', '--batch', '5', '--concurrency', '4', '--json', json])
+    expect(result.code, result.stdout + result.stderr).toBe(0)
+    expect(result.stdout).toContain('peak broker connections')
+    const output = JSON.parse(await readFile(json, 'utf8')) as Record<string, Record<string, number>>
+    expect(output.config).toMatchObject({ processes: 3, records: 600, batch: 5, concurrency: 4 })
+    for (const mode of ['direct', 'sidecar']) {
+      expect(output[mode]).toMatchObject({ attempted: 600, acked: 600, lost: 0 })
+      for (const field of ['peakBrokerConnections', 'recordsPerSec', 'p50Ms', 'p99Ms']) expect(output[mode]![field]).toBeGreaterThan(0)
+    }
+    // Three processes against three brokers: 9 connections direct, the sidecar's 3 in sidecar mode.
+    expect(output.direct!.peakBrokerConnections).toBe(9)
+    expect(output.sidecar!.peakBrokerConnections).toBe(3)
+    expect(output.sidecar!.sidecarRssMb).toBeGreaterThan(10)
+    const svg = await readFile(join(dir, 'result.svg'), 'utf8')
+    expect(svg).toMatch(/^<svg /)
+    expect(svg).toContain('peak broker connections')
+  })
+
+  it('refuses a bad argument with exit code 2 and names it', async () => {
+    const result = await run(['--processes', '0'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('--processes must be a positive integer')
+  })
+})
