@@ -14,6 +14,8 @@ export type MetricsOption = boolean | { readonly registry?: Registry }
 const PREFIX = 'kafka_sidecar_client_'
 
 export interface ProducerMetrics {
+  /** False for the no-op set: callers skip computing what they would record. */
+  readonly enabled: boolean
   attempted(topic: string, records: number): void
   accepted(topic: string, records: number): void
   acked(topic: string, path: string, records: number): void
@@ -25,6 +27,7 @@ export interface ProducerMetrics {
 }
 
 const NO_METRICS: ProducerMetrics = {
+  enabled: false,
   attempted() {},
   accepted() {},
   acked() {},
@@ -75,6 +78,7 @@ export function createProducerMetrics(option: MetricsOption | undefined, clientI
     () => new client.Gauge({ name: PREFIX + 'mode', help: 'The mode in force: 1 for the configured mode (direct or sidecar)', labelNames: ['client_id', 'mode'], registers }),
   )
   return {
+    enabled: true,
     attempted: (topic, n) => attempted.inc({ client_id: clientId, topic }, n),
     accepted: (topic, n) => accepted.inc({ client_id: clientId, topic }, n),
     acked: (topic, path, n) => acked.inc({ client_id: clientId, topic, path }, n),

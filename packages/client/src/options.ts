@@ -125,8 +125,8 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
   let token: string | null = null
   let appName: string | null = null
   let connectTimeoutMs = DEFAULTS.connectTimeoutMs
-  if (env[ENV.mode] !== undefined && env[ENV.mode] !== '') mode = parseMode(env[ENV.mode]!, ENV.mode)
-  if (env[ENV.address]) address = checkAddress(env[ENV.address]!, ENV.address)
+  if (env[ENV.mode]?.trim()) mode = parseMode(env[ENV.mode]!, ENV.mode)
+  if (env[ENV.address]?.trim()) address = checkAddress(env[ENV.address]!.trim(), ENV.address)
   if (env[ENV.token]) token = env[ENV.token]!
   if (env[ENV.appName]) appName = env[ENV.appName]!
   if (env[ENV.connectTimeoutMs]) connectTimeoutMs = positiveInteger(env[ENV.connectTimeoutMs], ENV.connectTimeoutMs)

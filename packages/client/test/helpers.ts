@@ -8,7 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { credentials, Metadata } from '@grpc/grpc-js'
 import { EmbeddedKafka, type EmbeddedKafkaOptions } from '@kafka-sidecar/embedded-kafka'
+import { HealthCheckResponse_ServingStatus, HealthClient } from '@kafka-sidecar/proto'
 import { startSidecar, type RunningSidecar, type StartOptions } from '@kafka-sidecar/sidecar'
 import { onTestFinished } from 'vitest'
 import { Kafka, logLevel, type ProducerMode, type SidecarClientOptions, type SidecarProducer, type SidecarProducerConfig } from '../src/index.js'
@@ -151,6 +153,24 @@ export async function spawnSidecar(cluster: EmbeddedKafka, socket: string, env: 
   )
   const address = /^listening: (.*)$/m.exec(out)![1]!
   return { pid, address, exited, signal, kill, stderr: () => err }
+}
+
+/** Resolves once the sidecar at `address` reports SERVING on gRPC health (it is connected to Kafka). */
+export async function sidecarReady(address: string, timeoutMs = 10_000): Promise<void> {
+  const target = address.startsWith('unix://') ? `unix:${address.slice('unix://'.length)}` : address
+  const health = new HealthClient(target, credentials.createInsecure())
+  try {
+    await waitFor(
+      `the sidecar at ${address} to be ready`,
+      () =>
+        new Promise<boolean>((resolve) =>
+          health.check({ service: '' }, new Metadata(), { deadline: Date.now() + 1_000 }, (error, response) => resolve(!error && response?.status === HealthCheckResponse_ServingStatus.SERVING)),
+        ),
+      timeoutMs,
+    )
+  } finally {
+    health.close()
+  }
 }
 
 /** Broker connections open now, summed over the cluster. */

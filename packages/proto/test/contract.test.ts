@@ -195,6 +195,7 @@ describe('grpc-js service over a Unix socket', () => {
       logAppendTimeMs: -1,
       logStartOffset: 0,
       recordIndexes: [0, 1],
+      leaderId: 2,
     }
     const report: DeliveryReportEvent = { event: { $case: 'report', value: { sequence: 6, requestId: 42, result } } }
     const requests: DeliveryReportsRequest[] = []

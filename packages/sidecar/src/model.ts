@@ -33,6 +33,8 @@ export interface ProduceRequest {
   readonly timeoutMs: number
   readonly compression: CompressionCode
   readonly awaitDelivery: boolean
+  /** The client's allowAutoTopicCreation; null leaves it to the sidecar's setting. */
+  readonly allowAutoTopicCreation: boolean | null
   /** Flattened in request order; the position is the record index used in results. */
   readonly records: readonly IncomingRecord[]
 }

@@ -197,6 +197,13 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
+  it('refuses a null header value for its own request only (KafkaJS would fail the whole shared batch)', async () => {
+    const ctx = await setup()
+    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x'), headers: [{ key: 'trace', value: undefined }] }]))
+    expectRefusal(error, status.INVALID_ARGUMENT, 'record 0: header "trace" has no value (null header values cannot be sent)', INVALID_RECORD)
+    await expectStillServes(ctx)
+  })
+
   it('refuses more headers than maxHeadersPerRecord', async () => {
     const ctx = await setup()
     const headers = ['a', 'b', 'c', 'd'].map((key) => ({ key, value: bytes(key) }))

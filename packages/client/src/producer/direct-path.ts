@@ -6,6 +6,20 @@
  * To report each record's partition and offset, the partitioner KafkaJS runs is wrapped: it
  * still decides, and the wrapper remembers its answer per message object. KafkaJS keeps send
  * order within a partition, so a record's offset is its partition's base offset plus its rank.
+ *
+ * KafkaJS 2.2.4 does not keep the order of sends started together. Each passes a lock on the
+ * producer's target topics, and the last of a queue of waiters overtakes the one before it (the
+ * lock's release is an async function returning the next waiter's promise: microtasks the
+ * earlier waiter pays and the later one does not), so `send(a); send(b)` in one tick writes b
+ * before a; sends that wait together for a broker connection race the same way. The gate makes
+ * such bursts at every fallback switch, into a producer that has just connected. So a send
+ * enters KafkaJS's sendBatch only once the previous one is past those waits: once the
+ * partitioner ran for all its records, if each went to a partition this producer has already
+ * written since it connected (its leader connection is open); otherwise once it ended, or at
+ * most COLD_WAIT_MAX_MS after it was called (a send stuck on an unreachable broker must not hold
+ * every other send up; past that, order is KafkaJS's own). That is a few microtasks in steady
+ * state, one round trip per partition after a connect, and records reach each partition in
+ * send order.
  */
 import kafkajs from 'kafkajs'
 import type { Kafka, Message, PartitionerArgs, Producer, ProducerConfig, RecordMetadata, TopicMessages } from 'kafkajs'
@@ -13,6 +27,8 @@ import type { DeliveryReport } from '../delivery/delivery-report.js'
 import type { OutgoingMessage } from './messages.js'
 
 let partitionerWarningGiven = false
+/** Longest a send waits for the one before it to get past KafkaJS's waits (see above). */
+const COLD_WAIT_MAX_MS = 1_000
 
 function warnOfDefaultPartitioner(kafka: Kafka): void {
   if (partitionerWarningGiven || process.env.KAFKAJS_NO_PARTITIONER_WARNING != null) return
@@ -34,6 +50,12 @@ export interface DirectSend {
 export class DirectPath {
   readonly producer: Producer
   private readonly chosenPartition = new WeakMap<Message, number>()
+  /** Per message of a send on its way into KafkaJS: told the partition KafkaJS chose for it. */
+  private readonly onPartitioned = new WeakMap<Message, (topic: string, partition: number) => void>()
+  /** Settles once the latest send is past KafkaJS's waits (see above), or ended. */
+  private lastEntered: Promise<void> = Promise.resolve()
+  /** `topic\0partition` written since the producer connected. */
+  private readonly warmPartitions = new Set<string>()
   private connection: Promise<void> | null = null
   private connectedFlag = false
   private inFlightCount = 0
@@ -51,6 +73,7 @@ export class DirectPath {
         return (args: PartitionerArgs) => {
           const partition = partitioner(args)
           this.chosenPartition.set(args.message, partition)
+          this.onPartitioned.get(args.message)?.(args.topic, partition)
           return partition
         }
       },
@@ -86,6 +109,7 @@ export class DirectPath {
     const connecting = this.connection
     this.connection = null
     this.connectedFlag = false
+    this.warmPartitions.clear()
     await connecting.catch(() => {})
     await this.producer.disconnect()
   }
@@ -93,10 +117,34 @@ export class DirectPath {
   async send(request: DirectSend): Promise<RecordMetadata[]> {
     this.inFlightCount++
     this.lastUsedAt = Date.now()
+    const previous = this.lastEntered
+    let passed!: () => void
+    this.lastEntered = new Promise<void>((resolve) => (passed = resolve))
+    const bound = setTimeout(() => passed(), COLD_WAIT_MAX_MS)
+    bound.unref()
+    const partitions = new Set<string>()
     try {
       await this.connect()
-      return await this.producer.sendBatch({ topicMessages: request.topicMessages, acks: request.acks, timeout: request.timeout, compression: request.compression })
+      await previous
+      let unpartitioned = request.topicMessages.reduce((n, { messages }) => n + messages.length, 0)
+      let cold = false
+      const onPartitioned = (topic: string, partition: number) => {
+        const key = `${topic}\u0000${partition}`
+        partitions.add(key)
+        if (!this.warmPartitions.has(key)) cold = true
+        if (--unpartitioned === 0 && !cold) passed()
+      }
+      for (const { messages } of request.topicMessages) for (const message of messages) this.onPartitioned.set(message, onPartitioned)
+      const metadata = await this.producer.sendBatch({ topicMessages: request.topicMessages, acks: request.acks, timeout: request.timeout, compression: request.compression })
+      for (const key of partitions) this.warmPartitions.add(key)
+      return metadata
+    } catch (error) {
+      // A failure may mean a moved leader or a dropped connection: careful again with these.
+      for (const key of partitions) this.warmPartitions.delete(key)
+      throw error
     } finally {
+      clearTimeout(bound)
+      passed()
       this.inFlightCount--
       this.lastUsedAt = Date.now()
     }

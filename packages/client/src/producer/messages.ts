@@ -1,14 +1,21 @@
 /**
- * KafkaJS messages as the sidecar contract carries them. Conversion follows KafkaJS's own encoder:
- * null/undefined is null, a Buffer is sent as is, anything else as the UTF-8 of String(value).
- * Headers keep repeated names (KafkaJS's array values) and null values.
+ * KafkaJS messages as the sidecar contract carries them. Conversion follows KafkaJS's own
+ * encoder: null/undefined key or value is null, a Buffer is sent as is, a string as UTF-8.
+ * Anything else fails the send with the TypeError KafkaJS's encoder gives (it measures the value
+ * with Buffer.byteLength first), and so does a null header value, which KafkaJS cannot encode.
+ * Headers keep repeated names (KafkaJS's array values).
  */
 import type { Header, SidecarRecord } from '@kafka-sidecar/proto'
 import type { IHeaders, Message, TopicMessages } from 'kafkajs'
 
+function encodable(value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value
+  if (typeof value !== 'string') Buffer.byteLength(value as string) // throws KafkaJS's TypeError for numbers, null, objects
+  return Buffer.from(String(value), 'utf8')
+}
+
 export function toBytes(value: unknown): Buffer | undefined {
-  if (value === null || value === undefined) return undefined
-  return Buffer.isBuffer(value) ? value : Buffer.from(String(value), 'utf8')
+  return value === null || value === undefined ? undefined : encodable(value)
 }
 
 function toHeaders(headers: IHeaders | undefined): Header[] {
@@ -16,8 +23,8 @@ function toHeaders(headers: IHeaders | undefined): Header[] {
   const out: Header[] = []
   for (const key of Object.keys(headers)) {
     const value = headers[key]
-    if (Array.isArray(value)) for (const v of value) out.push({ key, value: toBytes(v) })
-    else out.push({ key, value: toBytes(value) })
+    if (Array.isArray(value)) for (const v of value) out.push({ key, value: encodable(v) })
+    else out.push({ key, value: encodable(value) })
   }
   return out
 }

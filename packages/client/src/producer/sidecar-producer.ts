@@ -84,6 +84,8 @@ export class SidecarProducer {
   private readonly gate = new PathGate()
   private readonly metrics: ProducerMetrics
   private readonly idempotent: boolean
+  private readonly transactionalId: string | undefined
+  private readonly allowAutoTopicCreation: boolean | undefined
   private readonly clientId: string
   /** Why this producer never uses the sidecar even in sidecar mode, or null. */
   private readonly directOnlyReason: string | null
@@ -108,11 +110,15 @@ export class SidecarProducer {
     this.options = resolveSidecarOptions([inherited.sidecar, producerSidecar])
     this.clientId = inherited.clientId ?? 'kafkajs'
     this.idempotent = kafkajsConfig.idempotent ?? false
+    this.transactionalId = kafkajsConfig.transactionalId
+    this.allowAutoTopicCreation = kafkajsConfig.allowAutoTopicCreation
     this.direct = new DirectPath(kafka, kafkajsConfig)
     this.log = this.direct.producer.logger().namespace('SidecarProducer')
     this.events = Object.freeze({ ...this.direct.producer.events, ...SIDECAR_EVENTS })
     this.metrics = createProducerMetrics(inherited.metrics, this.clientId)
-    if (onDelivery) this.emitter.on(SIDECAR_EVENTS.DELIVERY, (event: InstrumentationEvent<DeliveryReport>) => onDelivery(event.payload))
+    // Guarded like every `on()` listener: an onDelivery that throws or rejects must not fail the
+    // send that was just written (direct), nor break the report stream's handler (sidecar).
+    if (onDelivery) this.emitter.on(SIDECAR_EVENTS.DELIVERY, this.guarded(SIDECAR_EVENTS.DELIVERY, (event) => onDelivery((event as InstrumentationEvent<DeliveryReport>).payload)))
 
     this.directOnlyReason = SIDECAR_PARTITIONERS.has(kafkajsConfig.createPartitioner)
       ? null
@@ -157,16 +163,12 @@ export class SidecarProducer {
   private addListener(eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown): () => void {
     if (NETWORK_EVENTS.has(eventName)) return this.direct.producer.on(eventName as never, listener as never)
     if (!KAFKAJS_OWN_EVENTS.has(eventName) && !Object.values(SIDECAR_EVENTS).includes(eventName as never)) {
-      throw new kafkajs.KafkaJSNonRetriableError(`Event name should be one of ${Object.keys(this.events).map((k) => `producer.events.${k}`).join(', ')}`)
+      // KafkaJS's message, naming KafkaJS's events only.
+      throw new kafkajs.KafkaJSNonRetriableError(`Event name should be one of ${Object.keys(this.direct.producer.events).map((k) => `producer.events.${k}`).join(', ')}`)
     }
-    const wrapped = (event: InstrumentationEvent<unknown>) => {
-      // As in KafkaJS: a listener's failure is logged and never reaches the producer.
-      try {
-        Promise.resolve(listener(event)).catch((error: unknown) => this.logListenerError(eventName, error))
-      } catch (error) {
-        this.logListenerError(eventName, error)
-      }
-    }
+    // KafkaJS's own events behave as in KafkaJS (a listener that throws synchronously makes
+    // connect() fail); this package's events never let a listener break the producer.
+    const wrapped = KAFKAJS_OWN_EVENTS.has(eventName) ? this.asKafkaJSListener(eventName, listener) : this.guarded(eventName, listener)
     this.emitter.on(eventName, wrapped)
     if (eventName === SIDECAR_EVENTS.DELIVERY && this.status === 'connected') this.sidecar?.reports.start()
     return () => this.emitter.off(eventName, wrapped)
@@ -189,7 +191,7 @@ export class SidecarProducer {
       this.log.info('Producer connected directly to Kafka', { mode: 'direct', ...(this.directOnlyReason && this.options.mode === 'sidecar' ? { reason: this.directOnlyReason } : {}) })
     }
     this.status = 'connected'
-    this.emit('producer.connect', null)
+    this.emit('producer.connect', undefined)
   }
 
   async disconnect(): Promise<void> {
@@ -205,11 +207,11 @@ export class SidecarProducer {
     }
     await this.direct.disconnect()
     this.status = 'disconnected'
-    this.emit('producer.disconnect', null)
+    this.emit('producer.disconnect', undefined)
   }
 
-  send(record: ProducerRecord): Promise<RecordMetadata[]> {
-    const { acks, timeout, compression, topic, messages } = record
+  // Destructured in the signature, as KafkaJS does: send(undefined) rejects with the same TypeError.
+  async send({ acks, timeout, compression, topic, messages }: ProducerRecord): Promise<RecordMetadata[]> {
     return this.sendBatch({ acks, timeout, compression, topicMessages: [{ topic, messages }] })
   }
 
@@ -217,7 +219,7 @@ export class SidecarProducer {
     const topicMessages = validateBatch(batch, this.idempotent, this.status)
     const outgoing = flatten(topicMessages)
     const started = performance.now()
-    for (const [topic, n] of countByTopic(outgoing)) this.metrics.attempted(topic, n)
+    this.count(outgoing, (topic, n) => this.metrics.attempted(topic, n))
     this.sendsInFlight++
     try {
       const { metadata, path } = this.sidecar ? await this.sendPreferringSidecar(batch, topicMessages, outgoing) : await this.sendOn('direct', batch, topicMessages, outgoing)
@@ -232,8 +234,10 @@ export class SidecarProducer {
   /** Transactions always run on the direct path: a transaction's producer id cannot be shared. */
   async transaction(): Promise<Transaction> {
     if (this.sidecar) {
-      this.transactionsUsed = true
+      // Refuse before opening broker connections, with KafkaJS's own error.
+      if (!this.transactionalId) throw new kafkajs.KafkaJSNonRetriableError('Must provide transactional id for transactional producer')
       await this.direct.connect()
+      this.transactionsUsed = true
     }
     return this.direct.producer.transaction()
   }
@@ -242,9 +246,15 @@ export class SidecarProducer {
 
   private async sendPreferringSidecar(batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[]): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
     const sidecar = this.sidecar!
+    // As KafkaJS: nothing to send resolves with nothing; a codec this process has not registered
+    // fails here with KafkaJS's own error (KafkaJS looks codecs up when it encodes).
+    if (outgoing.length === 0) return { metadata: [], path: 'sidecar' }
+    const compression = batch.compression ?? 0
+    if (compression > 1) (kafkajs.CompressionCodecs as Record<number, () => unknown>)[compression]?.()
     if (sidecar.breaker.opened) return this.fallBack(batch, topicMessages, outgoing, 'circuit breaker open')
-    await this.gate.enter('sidecar')
-    let failure: SidecarUnavailableError | Error
+    const ticket = this.gate.ticket()
+    await this.gate.enter('sidecar', ticket)
+    let failure: Error | null = null
     try {
       const part = this.emitPart(batch, topicMessages, outgoing)
       const { results } = await sidecar.breaker.fire(part, batch.timeout ?? DEFAULT_SEND_TIMEOUT_MS)
@@ -256,23 +266,40 @@ export class SidecarProducer {
       if (!(error instanceof SidecarUnavailableError) && !isOpenBreaker(error)) throw error instanceof SidecarRefusal ? toKafkaJSError(error.detail) : error
       failure = error as Error
     } finally {
-      this.gate.leave()
+      if (failure === null) this.gate.leave()
     }
-    return this.fallBack(batch, topicMessages, outgoing, failure.message)
+    // Sends on the sidecar path fail in any order (streams break separately, deadlines differ, a
+    // half-open breaker rejects all but its probe at once). Leaving the gate and entering it
+    // again would resend them directly in the order they failed, writing a later record of a
+    // partition before an earlier one; switchTo hands the slot over keeping this send's place.
+    return this.fallBack(batch, topicMessages, outgoing, failure.message, this.gate.switchTo('direct', ticket))
   }
 
-  private async fallBack(batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[], reason: string): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
+  private async fallBack(
+    batch: ProducerBatch,
+    topicMessages: TopicMessages[],
+    outgoing: OutgoingMessage[],
+    reason: string,
+    admitted?: Promise<void>,
+  ): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
     const counts = countByTopic(outgoing)
     for (const [topic, n] of counts) this.metrics.fallback(topic, n)
     this.emit(SIDECAR_EVENTS.FALLBACK, { reason, records: outgoing.length, topics: [...counts.keys()] } satisfies FallbackEventPayload)
-    return this.sendOn('direct', batch, topicMessages, outgoing)
+    return this.sendOn('direct', batch, topicMessages, outgoing, admitted)
   }
 
-  private async sendOn(path: 'direct', batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[]): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
-    await this.gate.enter(path)
+  /** `admitted`: the gate already holds this send's place (a switch from the sidecar path). */
+  private async sendOn(
+    path: 'direct',
+    batch: ProducerBatch,
+    topicMessages: TopicMessages[],
+    outgoing: OutgoingMessage[],
+    admitted: Promise<void> = this.gate.enter(path),
+  ): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
+    await admitted
     try {
       const metadata = await this.direct.send({ topicMessages, acks: batch.acks, timeout: batch.timeout, compression: batch.compression })
-      for (const [topic, n] of countByTopic(outgoing)) this.metrics.acked(topic, 'direct', n)
+      this.count(outgoing, (topic, n) => this.metrics.acked(topic, 'direct', n))
       if (this.wantsReports()) for (const report of this.direct.reportsFor(outgoing, metadata)) this.deliver(report)
       return { metadata, path }
     } catch (error) {
@@ -293,37 +320,54 @@ export class SidecarProducer {
         return record
       }),
     }))
-    return { acks: toProtoAcks(batch.acks ?? -1), timeoutMs: batch.timeout ?? DEFAULT_SEND_TIMEOUT_MS, compression: batch.compression ?? 0, topics, outgoing, bytes }
+    return {
+      acks: toProtoAcks(batch.acks ?? -1),
+      timeoutMs: batch.timeout ?? DEFAULT_SEND_TIMEOUT_MS,
+      compression: batch.compression ?? 0,
+      allowAutoTopicCreation: this.allowAutoTopicCreation,
+      topics,
+      outgoing,
+      bytes,
+    }
   }
 
   /** KafkaJS-shaped metadata (one per topic-partition) from the sidecar's results, or the first error. */
   private settleSidecarResults(outgoing: OutgoingMessage[], results: PartResult[], acks: number): RecordMetadata[] {
-    for (const [topic, n] of countByTopic(outgoing)) this.metrics.accepted(topic, n)
+    this.count(outgoing, (topic, n) => this.metrics.accepted(topic, n))
     const failedResult = results.find((r) => r.error)
     if (failedResult) {
       const error = toKafkaJSError(failedResult.error!)
       this.failed(outgoing, 'sidecar', error, false)
       throw error
     }
-    for (const [topic, n] of countByTopic(outgoing)) this.metrics.acked(topic, 'sidecar', n)
+    this.count(outgoing, (topic, n) => this.metrics.acked(topic, 'sidecar', n))
     if (acks === 0) return []
-    const seen = new Set<string>()
+    // KafkaJS lists results broker by broker: brokers in the order first met walking the
+    // topics in send order (each topic's leaders ascending), then per broker the topics in send
+    // order and their partitions ascending. The same order here, from the leaders the sidecar saw.
+    const first = new Map<string, PartResult>()
+    for (const r of results) if (!first.has(`${r.topic}\u0000${r.partition}`)) first.set(`${r.topic}\u0000${r.partition}`, r)
+    const topicOrder = [...new Set(outgoing.map((o) => o.topic))]
+    const brokers: number[] = []
+    for (const topic of topicOrder) {
+      const leaders = [...new Set([...first.values()].filter((r) => r.topic === topic).map((r) => r.leaderId))].sort((a, b) => a - b)
+      for (const leader of leaders) if (!brokers.includes(leader)) brokers.push(leader)
+    }
     const metadata: RecordMetadata[] = []
-    // Topics in send order, partitions ascending: the order KafkaJS lists a one-broker answer in.
-    const topicRank = new Map(outgoing.map((o, i) => [o.topic, i]))
-    const ordered = [...results].sort((a, b) => topicRank.get(a.topic)! - topicRank.get(b.topic)! || a.partition - b.partition)
-    for (const r of ordered) {
-      const key = `${r.topic}\u0000${r.partition}`
-      if (seen.has(key)) continue
-      seen.add(key)
-      metadata.push({
-        topicName: r.topic,
-        partition: r.partition,
-        errorCode: 0,
-        baseOffset: String(r.baseOffset),
-        logAppendTime: String(r.logAppendTimeMs),
-        logStartOffset: String(r.logStartOffset),
-      })
+    for (const broker of brokers) {
+      for (const topic of topicOrder) {
+        const onBroker = [...first.values()].filter((r) => r.topic === topic && r.leaderId === broker).sort((a, b) => a.partition - b.partition)
+        for (const r of onBroker) {
+          metadata.push({
+            topicName: r.topic,
+            partition: r.partition,
+            errorCode: 0,
+            baseOffset: String(r.baseOffset),
+            logAppendTime: String(r.logAppendTimeMs),
+            logStartOffset: String(r.logStartOffset),
+          })
+        }
+      }
     }
     return metadata
   }
@@ -333,7 +377,7 @@ export class SidecarProducer {
    * knows, reports every record of it as failed.
    */
   private failed(outgoing: OutgoingMessage[], path: PathName, error: Error, reportHere: boolean): void {
-    for (const [topic, n] of countByTopic(outgoing)) this.metrics.failed(topic, path, n)
+    this.count(outgoing, (topic, n) => this.metrics.failed(topic, path, n))
     if (!reportHere || !this.wantsReports()) return
     for (const { topic, message } of outgoing) {
       this.deliver({ topic, partition: path === 'direct' ? this.direct.partitionOf(message) : null, offset: null, key: message.key ?? null, headers: message.headers, error, path })
@@ -362,6 +406,8 @@ export class SidecarProducer {
     )
     const reports = new ReportStream(client, metadata, instanceId, {
       onReport: (requestId, result) => tracker.onReport(requestId, result),
+      // The acks carry the same results as the reports: report from them what is still open.
+      onLost: () => tracker.onGap(),
       onGap: (first, last, reason) => {
         this.log.warn('Delivery reports lost between sequences; using the acks for what is still open', { first, last, reason })
         tracker.onGap()
@@ -377,6 +423,14 @@ export class SidecarProducer {
       // Verdicts on the records (invalid topic, too large, not allowed, full) are not the sidecar failing.
       errorFilter: (error: unknown) => !countsAgainstSidecar(error),
     })
+    // opossum opens on a failure share over its rolling window; after thousands of successes a
+    // dead sidecar takes seconds to reach that share. A run of consecutive path failures is a
+    // clearer signal, so it opens the breaker at once.
+    let consecutiveFailures = 0
+    breaker.on('success', () => (consecutiveFailures = 0))
+    breaker.on('failure', () => {
+      if (++consecutiveFailures >= b.consecutiveFailures && breaker.closed) breaker.open()
+    })
     breaker.on('open', () => this.breakerChanged('open', SIDECAR_EVENTS.BREAKER_OPEN))
     breaker.on('halfOpen', () => this.breakerChanged('half_open', SIDECAR_EVENTS.BREAKER_HALF_OPEN))
     breaker.on('close', () => this.breakerChanged('closed', SIDECAR_EVENTS.BREAKER_CLOSE))
@@ -391,9 +445,13 @@ export class SidecarProducer {
         return await coalescer.submit(part)
       } catch (error) {
         if (!(error instanceof SidecarRefusal) || !error.isBackpressure) throw error
-        const wait = Math.max(1, error.retryAfterMs || 100)
-        if (Date.now() + wait > giveUpAt) throw error
-        this.log.debug('Sidecar full; retrying after the time it asked for', { retryAfterMs: wait })
+        const left = giveUpAt - Date.now()
+        if (left <= 0) throw error
+        // retry_after_ms is the sidecar's estimate (up to 2 s); room may come sooner, so a send
+        // whose budget ends first still waits out its budget and tries once more rather than
+        // failing at once with most of its timeout unused.
+        const wait = Math.min(left, Math.max(1, error.retryAfterMs || 100))
+        this.log.debug('Sidecar full; retrying after the time it asked for', { retryAfterMs: error.retryAfterMs, waitMs: wait })
         await new Promise((resolve) => setTimeout(resolve, wait))
       }
     }
@@ -447,6 +505,28 @@ export class SidecarProducer {
     if (this.emitter.listenerCount(type) === 0) return
     nextEventId = nextEventId >= Number.MAX_SAFE_INTEGER ? 0 : nextEventId + 1
     this.emitter.emit(type, { id: nextEventId, type, timestamp: Date.now(), payload })
+  }
+
+  /** As in KafkaJS: a listener's failure (thrown or rejected) is logged and never reaches the producer. */
+  /** Per-topic record counts for a metric, computed only when metrics are on. */
+  private count(outgoing: readonly OutgoingMessage[], record: (topic: string, n: number) => void): void {
+    if (this.metrics.enabled) for (const [topic, n] of countByTopic(outgoing)) record(topic, n)
+  }
+
+  private asKafkaJSListener(eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown): (event: InstrumentationEvent<unknown>) => void {
+    return (event) => {
+      Promise.resolve(listener(event)).catch((error: unknown) => this.logListenerError(eventName, error))
+    }
+  }
+
+  private guarded(eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown): (event: InstrumentationEvent<unknown>) => void {
+    return (event) => {
+      try {
+        Promise.resolve(listener(event)).catch((error: unknown) => this.logListenerError(eventName, error))
+      } catch (error) {
+        this.logListenerError(eventName, error)
+      }
+    }
   }
 
   private logListenerError(eventName: string, error: unknown): void {

@@ -20,6 +20,8 @@ export interface EmitPart {
   readonly acks: number
   readonly timeoutMs: number
   readonly compression: number
+  /** The producer's allowAutoTopicCreation; undefined leaves it to the sidecar. */
+  readonly allowAutoTopicCreation: boolean | undefined
   /** Records grouped by topic, in send order. */
   readonly topics: ReadonlyArray<{ topic: string; records: SidecarRecord[] }>
   /** The same records flattened in the same order, with the caller's messages. */
@@ -38,6 +40,8 @@ export interface PartResult {
   /** Positions in the part's `outgoing`, in offset order. */
   readonly localIndexes: number[]
   readonly error: ProtoError | undefined
+  /** The partition's leader when written, -1 if unknown. */
+  readonly leaderId: number
 }
 
 export interface PartOutcome {
@@ -162,6 +166,7 @@ export class Coalescer {
       timeoutMs: first.timeoutMs,
       compression: first.compression,
       awaitDelivery: true,
+      allowAutoTopicCreation: first.allowAutoTopicCreation,
       topics: [...topics.values()],
     }
     this.observer.onRequest(requestId, outgoing, first.acks)
@@ -198,7 +203,7 @@ export class Coalescer {
 }
 
 function compatible(a: EmitPart, b: EmitPart): boolean {
-  return a.acks === b.acks && a.timeoutMs === b.timeoutMs && a.compression === b.compression
+  return a.acks === b.acks && a.timeoutMs === b.timeoutMs && a.compression === b.compression && a.allowAutoTopicCreation === b.allowAutoTopicCreation
 }
 
 /** Splits a merged request's results back to the sends whose records they describe. */
@@ -219,6 +224,7 @@ function splitResults(results: readonly PartitionResult[], ownerOf: ReadonlyArra
           logStartOffset: result.logStartOffset,
           localIndexes: [],
           error: result.error,
+          leaderId: result.leaderId,
         }
         byMember.set(owner.member, piece)
         out[owner.member]!.push(piece)

@@ -6,7 +6,7 @@
  */
 import { status, type ClientDuplexStream, type Metadata, type ServiceError } from '@grpc/grpc-js'
 import type { EmitAck, EmitRequest, ProducerSidecarClient } from '@kafka-sidecar/proto'
-import { SidecarUnavailableError } from './sidecar-errors.js'
+import { SidecarRefusal, SidecarUnavailableError } from './sidecar-errors.js'
 
 interface Waiting {
   resolve(ack: EmitAck): void
@@ -71,7 +71,7 @@ export class EmitStream {
       this.call = null
       this.failAll(error)
     }
-    call.on('error', (error: ServiceError) => broken(new SidecarUnavailableError(`sidecar stream failed: ${error.details || error.message}`, error.code ?? status.UNAVAILABLE, true)))
+    call.on('error', (error: ServiceError) => broken(streamFailure(error)))
     call.on('end', () => broken(new SidecarUnavailableError('sidecar ended the stream', status.UNAVAILABLE, true)))
     return call
   }
@@ -93,4 +93,26 @@ export class EmitStream {
       w.reject(error)
     }
   }
+}
+
+/**
+ * What a failed stream means. The sidecar refuses a stream whose credentials it rejects (wrong or
+ * missing token) before reading any request: a verdict on this producer, as a business error
+ * is, not the sidecar failing, so it must neither open the breaker nor send the records around
+ * the sidecar's checks through the direct path. Anything else is the path failing.
+ */
+function streamFailure(error: ServiceError): Error {
+  const code = error.code ?? status.UNAVAILABLE
+  const details = error.details || error.message
+  if (code === status.UNAUTHENTICATED || code === status.PERMISSION_DENIED) {
+    return new SidecarRefusal({
+      grpcCode: code,
+      message: `sidecar refused this producer (${status[code]}): ${details}`,
+      kafkaErrorCode: 0,
+      kafkaErrorName: '',
+      retriable: false,
+      retryAfterMs: 0,
+    })
+  }
+  return new SidecarUnavailableError(`sidecar stream failed: ${details}`, code, true)
 }

@@ -1,7 +1,9 @@
 /**
  * Follows this producer instance's DeliveryReports stream. It remembers the last sequence it
- * saw and, when the stream breaks, reopens it asking to resume after that sequence, so no
- * report is lost or repeated across a reconnect; a gap the sidecar cannot fill arrives as such.
+ * saw and resumes after it when restarted here (stop/start); when the stream breaks it reopens
+ * from the sidecar's oldest retained report (see reopen), and the tracker drops what it already
+ * reported, so no report is lost or repeated across a reconnect; a gap the sidecar cannot fill
+ * arrives as such.
  */
 import type { ClientReadableStream, Metadata } from '@grpc/grpc-js'
 import type { DeliveryReportEvent, PartitionResult, ProducerSidecarClient } from '@kafka-sidecar/proto'
@@ -9,6 +11,8 @@ import type { DeliveryReportEvent, PartitionResult, ProducerSidecarClient } from
 export interface ReportHandlers {
   onReport(requestId: number, result: PartitionResult): void
   onGap(firstSequence: number, lastSequence: number, reason: string): void
+  /** The stream failed or ended: reports not read yet may never come (the sidecar may be gone). */
+  onLost(): void
 }
 
 const MIN_BACKOFF_MS = 100
@@ -68,6 +72,16 @@ export class ReportStream {
       if (this.call !== call) return
       this.call = null
       if (!this.running) return
+      // A stream that failed or ended (rather than being stopped here) almost always means the
+      // sidecar went away, and the one answering next numbers its reports from 1 again. Its
+      // restart check (a client asking for more than it ever issued) misses once it has issued
+      // more reports than this client had read from the old one: resuming after the old number
+      // would skip its first reports, left to the acks after reportTimeoutMs. Reading what it
+      // retains from the start is safe: the tracker ignores reports of requests it no longer
+      // follows and records it already reported, so nothing is repeated. What was acked but not
+      // yet reported is reported from its ack now (onLost): a restarted sidecar never reports it.
+      this.lastSequence = 0
+      this.handlers.onLost()
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null
         if (this.running) this.open()

@@ -8,8 +8,9 @@
 import { status } from '@grpc/grpc-js'
 import type { SidecarError as ProtoError } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
+import kafkaProtocolError from 'kafkajs/src/protocol/error.js'
 
-const { KafkaJSError, KafkaJSNonRetriableError, KafkaJSProtocolError } = kafkajs
+const { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } = kafkajs
 
 /** The sidecar path could not answer for a request. Counted by the breaker; the records go direct. */
 export class SidecarUnavailableError extends Error {
@@ -52,12 +53,19 @@ export function countsAgainstSidecar(error: unknown): boolean {
   return error instanceof SidecarUnavailableError
 }
 
-/** A sidecar error detail as the KafkaJS error a direct producer would have thrown. */
+/**
+ * A sidecar error detail as the KafkaJS error a direct producer would have thrown for the same
+ * Kafka error: KafkaJS's own protocol error (its message, type, code and retriable), wrapped in
+ * KafkaJSNumberOfRetriesExceeded when retriable (KafkaJS retried it and gave up; so did the
+ * sidecar). The sidecar's own explanation (which record, which limit) is the error's `cause`.
+ */
 export function toKafkaJSError(detail: ProtoError): Error {
-  if (detail.kafkaErrorCode !== 0 && detail.kafkaErrorName) {
-    // KafkaJS builds protocol errors from its error table's entries: { message, type, code, retriable }.
-    const entry = { message: detail.message, type: detail.kafkaErrorName, code: detail.kafkaErrorCode, retriable: detail.retriable }
-    return new (KafkaJSProtocolError as unknown as new (e: typeof entry) => Error)(entry)
+  const explanation = new Error(detail.message)
+  if (detail.kafkaErrorCode !== 0) {
+    const protocol = kafkaProtocolError.createErrorFromCode(detail.kafkaErrorCode)
+    protocol.cause = explanation
+    if (!protocol.retriable) return protocol
+    return new KafkaJSNumberOfRetriesExceeded(protocol, { retryCount: 0, retryTime: 0 })
   }
   return detail.retriable ? new KafkaJSError(detail.message, { retriable: true }) : new KafkaJSNonRetriableError(detail.message)
 }

@@ -41,6 +41,7 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
     timeoutMs: message.timeoutMs || DEFAULT_TIMEOUT_MS,
     compression: message.compression as CompressionCode,
     awaitDelivery: message.awaitDelivery,
+    allowAutoTopicCreation: message.allowAutoTopicCreation ?? null,
     records,
   }
 }
@@ -56,8 +57,9 @@ export function toProtoError(error: SidecarError): ProtoError {
   }
 }
 
-export function toPartitionResult(outcome: PartitionOutcome): PartitionResult {
+export function toPartitionResult(outcome: PartitionOutcome, leaderId = -1): PartitionResult {
   return {
+    leaderId,
     topic: outcome.topic,
     partition: outcome.partition,
     baseOffset: outcome.baseOffset,

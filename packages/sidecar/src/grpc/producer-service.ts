@@ -67,11 +67,13 @@ function receivedAck(request: ProduceRequest): EmitAck {
   return { requestId: request.requestId, received: true, results: [] }
 }
 
-function deliveredAck(tracker: RequestTracker, outcomes: Awaited<RequestTracker['settled']>): EmitAck {
-  return { requestId: tracker.request.requestId, received: true, results: outcomes.map(toPartitionResult) }
+type LeaderOf = (topic: string, partition: number) => number
+
+function deliveredAck(tracker: RequestTracker, outcomes: Awaited<RequestTracker['settled']>, leaderOf: LeaderOf): EmitAck {
+  return { requestId: tracker.request.requestId, received: true, results: outcomes.map((o) => toPartitionResult(o, leaderOf(o.topic, o.partition))) }
 }
 
-function reportEvent(entry: RingRead): DeliveryReportEvent {
+function reportEvent(entry: RingRead, leaderOf: LeaderOf): DeliveryReportEvent {
   if (entry.kind === 'gap') {
     return {
       event: {
@@ -81,17 +83,18 @@ function reportEvent(entry: RingRead): DeliveryReportEvent {
     }
   }
   const { report } = entry
-  return { event: { $case: 'report', value: { sequence: report.sequence, requestId: report.requestId, result: toPartitionResult(report.outcome) } } }
+  return { event: { $case: 'report', value: { sequence: report.sequence, requestId: report.requestId, result: toPartitionResult(report.outcome, leaderOf(report.outcome.topic, report.outcome.partition)) } } }
 }
 
 export function producerService(deps: ProducerServiceDeps, streams: OpenStreams): ProducerSidecarServer {
   const { pipeline, reports, auth } = deps
+  const leaderOf: LeaderOf = (topic, partition) => deps.metadata.leaderOf(topic, partition)
 
   /** Submits and resolves with the ack the caller should get (received, or delivered). */
   async function handle(request: ProduceRequest): Promise<EmitAck> {
     const tracker = await pipeline.submit(request)
     if (request.acks === 0 || !request.awaitDelivery) return receivedAck(request)
-    return deliveredAck(tracker, await tracker.settled)
+    return deliveredAck(tracker, await tracker.settled, leaderOf)
   }
 
   return {
@@ -214,7 +217,7 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
             cursor = entry.kind === 'gap' ? entry.lastSequence : entry.report.sequence
             // A slow reader pauses the pump instead of buffering in grpc-js: the ring is the buffer,
             // and what it overwrites meanwhile comes back to the reader as a gap.
-            if (!call.write(reportEvent(entry))) {
+            if (!call.write(reportEvent(entry, leaderOf))) {
               paused = true
               call.once('drain', () => {
                 paused = false

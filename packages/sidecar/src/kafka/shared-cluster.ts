@@ -39,7 +39,9 @@ export function producerAndAdminOnOneCluster(kafka: Kafka, producerConfig: Produ
   const producerEvents = new InstrumentationEventEmitter()
   const cluster = createCluster({
     metadataMaxAge: producerConfig.metadataMaxAge,
-    allowAutoTopicCreation: producerConfig.allowAutoTopicCreation,
+    // Metadata requests never create topics: the sidecar creates them explicitly (CreateTopics)
+    // when the request and its settings allow it, so a refusal can leave no topic behind.
+    allowAutoTopicCreation: false,
     maxInFlightRequests: producerConfig.maxInFlightRequests,
     instrumentationEmitter: producerEvents,
   })

@@ -39,10 +39,11 @@ export class TopicMetadataCache {
     return this.entries.get(topic)?.partitions.find((p) => p.partitionId === partition)?.leader ?? -1
   }
 
-  load(topic: string): Promise<PartitionMetadata[]> {
+  /** `allowAutoTopicCreation` is the request's wish; null leaves it to the sidecar's setting. */
+  load(topic: string, allowAutoTopicCreation: boolean | null = null): Promise<PartitionMetadata[]> {
     let pending = this.loading.get(topic)
     if (!pending) {
-      pending = this.fetch(topic).finally(() => this.loading.delete(topic))
+      pending = this.fetch(topic, allowAutoTopicCreation ?? this.settings.allowAutoTopicCreation).finally(() => this.loading.delete(topic))
       this.loading.set(topic, pending)
     }
     return pending
@@ -56,12 +57,12 @@ export class TopicMetadataCache {
     for (const entry of this.entries.values()) entry.loadedAt = 0
   }
 
-  private async fetch(topic: string): Promise<PartitionMetadata[]> {
+  private async fetch(topic: string, allowAutoTopicCreation: boolean): Promise<PartitionMetadata[]> {
     let partitions: PartitionMetadata[]
     try {
       partitions = await this.describe(topic)
     } catch (error) {
-      if (!isUnknownTopic(error) || !this.settings.allowAutoTopicCreation) throw this.classify(topic, error)
+      if (!isUnknownTopic(error) || !allowAutoTopicCreation) throw this.classify(topic, error)
       try {
         await this.admin.createTopics({ topics: [{ topic }], waitForLeaders: true })
         partitions = await this.describe(topic)

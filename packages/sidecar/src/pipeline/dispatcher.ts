@@ -8,7 +8,7 @@
 import type { RecordMetadata, TopicMessages } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
 import { fromKafkaJSError, SidecarError } from '../errors.js'
-import type { CompressionCode } from '../model.js'
+import type { Acks, CompressionCode } from '../model.js'
 import type { MemoryBudget } from './memory-budget.js'
 import { PartitionQueue, type QueuedRecord } from './partition-queue.js'
 
@@ -28,6 +28,8 @@ export interface DispatcherSettings {
   readonly maxInFlightPerPartition: number
   /** Broker acknowledgement timeout passed to KafkaJS. */
   readonly requestTimeoutMs: number
+  /** An idempotent producer must write with acks -1 whatever the request asked. */
+  readonly idempotent: boolean
 }
 
 export interface BatchSender {
@@ -147,7 +149,7 @@ export class Dispatcher {
 
   private dispatch(): void {
     const now = Date.now()
-    const groups = new Map<string, { broker: number; compression: CompressionCode; queues: PartitionQueue[] }>()
+    const groups = new Map<string, { broker: number; compression: CompressionCode; acks: Acks; queues: PartitionQueue[] }>()
     let lingerUntil = Infinity
     for (const queue of this.ready) {
       const head = queue.peek()
@@ -160,14 +162,15 @@ export class Dispatcher {
         continue
       }
       const broker = this.leaderOf(queue.topic, queue.partition)
-      const key = `${broker}:${head.compression}`
+      const acks: Acks = this.settings.idempotent ? -1 : head.acks
+      const key = `${broker}:${head.compression}:${acks}`
       let group = groups.get(key)
-      if (!group) groups.set(key, (group = { broker, compression: head.compression, queues: [] }))
+      if (!group) groups.set(key, (group = { broker, compression: head.compression, acks, queues: [] }))
       group.queues.push(queue)
     }
     for (const group of groups.values()) {
       if ((this.inFlightByBroker.get(group.broker) ?? 0) >= this.settings.maxInFlightPerBroker) continue
-      this.send(group.broker, group.compression, group.queues)
+      this.send(group.broker, group.compression, group.acks, group.queues)
     }
     if (lingerUntil !== Infinity && !this.lingerTimer) {
       this.lingerTimer = setTimeout(() => {
@@ -177,7 +180,7 @@ export class Dispatcher {
     }
   }
 
-  private send(broker: number, compression: CompressionCode, queues: PartitionQueue[]): void {
+  private send(broker: number, compression: CompressionCode, acks: Acks, queues: PartitionQueue[]): void {
     const chunks: Chunk[] = []
     const byTopic = new Map<string, TopicMessages>()
     let records = 0
@@ -203,10 +206,14 @@ export class Dispatcher {
     this.observer.onBatch?.(records, bytes, chunks.length)
     const started = Date.now()
     this.sender
-      .sendBatch({ topicMessages: [...byTopic.values()], acks: -1, timeout: this.settings.requestTimeoutMs, compression })
+      .sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: this.settings.requestTimeoutMs, compression })
       .then(
         (metadata) => {
-          for (const chunk of chunks) this.settleDelivered(chunk, metadata)
+          for (const chunk of chunks) {
+            // acks 0: the brokers answer nothing; the records left, with no offsets to report.
+            if (acks === 0) this.settleUnacknowledged(chunk)
+            else this.settleDelivered(chunk, metadata)
+          }
           this.observer.onBatchSettled?.(records, null, Date.now() - started)
         },
         (error: unknown) => {
@@ -247,6 +254,14 @@ export class Dispatcher {
     const logStart = Number(result.logStartOffset ?? -1)
     this.forEachRequestRun(chunk.records, (tracker, indexes, position) =>
       tracker.record(queue.topic, queue.partition, indexes, { baseOffset: base + position, logAppendTimeMs: appendTime, logStartOffset: logStart }, null),
+    )
+    this.release(chunk)
+  }
+
+  private settleUnacknowledged(chunk: Chunk): void {
+    if (chunk.settled) return
+    this.forEachRequestRun(chunk.records, (tracker, indexes) =>
+      tracker.record(chunk.queue.topic, chunk.queue.partition, indexes, { baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }, null),
     )
     this.release(chunk)
   }

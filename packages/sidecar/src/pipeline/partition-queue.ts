@@ -4,7 +4,7 @@
  * overtake: this is what keeps per-partition order across every process of the pod.
  */
 import type { Message } from 'kafkajs'
-import type { CompressionCode } from '../model.js'
+import type { Acks, CompressionCode } from '../model.js'
 import type { RequestTracker } from './request-tracker.js'
 
 export interface QueuedRecord {
@@ -14,6 +14,8 @@ export interface QueuedRecord {
   readonly message: Message
   readonly bytes: number
   readonly compression: CompressionCode
+  /** The request's acks: records leave in batches of one acks setting. */
+  readonly acks: Acks
   readonly enqueuedAt: number
 }
 
@@ -49,7 +51,7 @@ export class PartitionQueue {
     this.pendingRecords++
   }
 
-  /** Takes the next batch: same compression as the head, within both limits, at least one record. */
+  /** Takes the next batch: same compression and acks as the head, within both limits, at least one record. */
   take(maxRecords: number, maxBytes: number): QueuedRecord[] {
     const first = this.items[this.head]
     if (!first) return []
@@ -57,7 +59,7 @@ export class PartitionQueue {
     let bytes = 0
     while (this.head < this.items.length && out.length < maxRecords) {
       const next = this.items[this.head]!
-      if (next.compression !== first.compression) break
+      if (next.compression !== first.compression || next.acks !== first.acks) break
       if (out.length > 0 && bytes + next.bytes > maxBytes) break
       out.push(next)
       bytes += next.bytes

@@ -65,7 +65,7 @@ export class RecordPipeline {
     }
     const admitted = (previous ?? Promise.resolve())
       .catch(() => {})
-      .then(() => Promise.all(missing.map((t) => this.metadata.load(t))))
+      .then(() => Promise.all(missing.map((t) => this.metadata.load(t, request.allowAutoTopicCreation))))
       .then(() => {
         this.checkOpen()
         return this.admit(request)
@@ -134,6 +134,7 @@ export class RecordPipeline {
         message: toKafkaJSMessage(record, placement.partition),
         bytes: placement.bytes,
         compression: request.compression,
+        acks: request.acks,
         enqueuedAt: now,
       })
     })

@@ -187,6 +187,11 @@ export interface EmitRequest {
    */
   awaitDelivery: boolean;
   topics: TopicRecords[];
+  /**
+   * KafkaJS's producer option: false refuses topics that do not exist instead of creating them.
+   * Unset: the sidecar's own setting.
+   */
+  allowAutoTopicCreation?: boolean | undefined;
 }
 
 /** Why a request was refused or a delivery failed. */
@@ -217,7 +222,14 @@ export interface PartitionResult {
   /** Indexes (in the request) of the records written here, in offset order. */
   recordIndexes: number[];
   /** Set when these records were not delivered. */
-  error?: Error | undefined;
+  error?:
+    | Error
+    | undefined;
+  /**
+   * The broker that led the partition when the records were written (-1 unknown). Lets a
+   * client list results per broker, as KafkaJS does.
+   */
+  leaderId: number;
 }
 
 export interface EmitAck {
@@ -591,6 +603,7 @@ function createBaseEmitRequest(): EmitRequest {
     compression: 0,
     awaitDelivery: false,
     topics: [],
+    allowAutoTopicCreation: undefined,
   };
 }
 
@@ -622,6 +635,9 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     }
     for (const v of message.topics) {
       TopicRecords.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.allowAutoTopicCreation !== undefined) {
+      writer.uint32(80).bool(message.allowAutoTopicCreation);
     }
     return writer;
   },
@@ -711,6 +727,14 @@ export const EmitRequest: MessageFns<EmitRequest> = {
             message.topics.push(TopicRecords.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.allowAutoTopicCreation = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -760,6 +784,11 @@ export const EmitRequest: MessageFns<EmitRequest> = {
       topics: globalThis.Array.isArray(object?.topics)
         ? object.topics.map((e: any) => TopicRecords.fromJSON(e))
         : [],
+      allowAutoTopicCreation: isSet(object.allowAutoTopicCreation)
+        ? globalThis.Boolean(object.allowAutoTopicCreation)
+        : isSet(object.allow_auto_topic_creation)
+        ? globalThis.Boolean(object.allow_auto_topic_creation)
+        : undefined,
     };
   },
 
@@ -792,6 +821,9 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     if (message.topics?.length) {
       obj.topics = message.topics.map((e) => TopicRecords.toJSON(e));
     }
+    if (message.allowAutoTopicCreation !== undefined) {
+      obj.allowAutoTopicCreation = message.allowAutoTopicCreation;
+    }
     return obj;
   },
 
@@ -809,6 +841,7 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     message.compression = object.compression ?? 0;
     message.awaitDelivery = object.awaitDelivery ?? false;
     message.topics = object.topics?.map((e) => TopicRecords.fromPartial(e)) || [];
+    message.allowAutoTopicCreation = object.allowAutoTopicCreation ?? undefined;
     return message;
   },
 };
@@ -987,6 +1020,7 @@ function createBasePartitionResult(): PartitionResult {
     logStartOffset: 0,
     recordIndexes: [],
     error: undefined,
+    leaderId: 0,
   };
 }
 
@@ -1016,6 +1050,9 @@ export const PartitionResult: MessageFns<PartitionResult> = {
     }
     if (message.error !== undefined) {
       Error.encode(message.error, writer.uint32(58).fork()).join();
+    }
+    if (message.leaderId !== 0) {
+      writer.uint32(64).int32(message.leaderId);
     }
     return writer;
   },
@@ -1099,6 +1136,14 @@ export const PartitionResult: MessageFns<PartitionResult> = {
             message.error = Error.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.leaderId = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1136,6 +1181,11 @@ export const PartitionResult: MessageFns<PartitionResult> = {
         ? object.record_indexes.map((e: any) => globalThis.Number(e))
         : [],
       error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
+      leaderId: isSet(object.leaderId)
+        ? globalThis.Number(object.leaderId)
+        : isSet(object.leader_id)
+        ? globalThis.Number(object.leader_id)
+        : 0,
     };
   },
 
@@ -1162,6 +1212,9 @@ export const PartitionResult: MessageFns<PartitionResult> = {
     if (message.error !== undefined) {
       obj.error = Error.toJSON(message.error);
     }
+    if (message.leaderId !== 0) {
+      obj.leaderId = Math.round(message.leaderId);
+    }
     return obj;
   },
 
@@ -1177,6 +1230,7 @@ export const PartitionResult: MessageFns<PartitionResult> = {
     message.logStartOffset = object.logStartOffset ?? 0;
     message.recordIndexes = object.recordIndexes?.map((e) => e) || [];
     message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    message.leaderId = object.leaderId ?? 0;
     return message;
   },
 };

@@ -1,0 +1,64 @@
+/**
+ * The named exports of @kafka-sidecar/client (index.ts adds the default export).
+ *
+ * @kafka-sidecar/client: a drop-in for `kafkajs`. Replace
+ *   import { Kafka } from 'kafkajs'
+ * with
+ *   import { Kafka } from '@kafka-sidecar/client'
+ * and set KAFKA_SIDECAR_MODE=sidecar to produce through the pod's sidecar. Every other KafkaJS
+ * export is re-exported unchanged, types included.
+ */
+export type * from 'kafkajs'
+// Named one by one: an explicit export takes precedence over the `export type *` above.
+export {
+  PartitionAssigners,
+  AssignerProtocol,
+  Partitioners,
+  CompressionCodecs,
+  logLevel,
+  CompressionTypes,
+  ConfigResourceTypes,
+  AclResourceTypes,
+  AclOperationTypes,
+  AclPermissionTypes,
+  ResourcePatternTypes,
+  ConfigSource,
+  KafkaJSError,
+  KafkaJSNonRetriableError,
+  KafkaJSProtocolError,
+  KafkaJSAggregateError,
+  KafkaJSOffsetOutOfRange,
+  KafkaJSAlterPartitionReassignmentsError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSConnectionError,
+  KafkaJSRequestTimeoutError,
+  KafkaJSMetadataNotLoaded,
+  KafkaJSTopicMetadataNotLoaded,
+  KafkaJSStaleTopicMetadataAssignment,
+  KafkaJSServerDoesNotSupportApiKey,
+  KafkaJSBrokerNotFound,
+  KafkaJSPartialMessageError,
+  KafkaJSSASLAuthenticationError,
+  KafkaJSGroupCoordinatorNotFound,
+  KafkaJSNotImplemented,
+  KafkaJSTimeout,
+  KafkaJSLockTimeout,
+  KafkaJSUnsupportedMagicByteInMessageSet,
+  KafkaJSDeleteGroupsError,
+  KafkaJSDeleteTopicRecordsError,
+  KafkaJSConnectionClosedError,
+  KafkaJSMemberIdRequired,
+  KafkaJSInvariantViolation,
+  KafkaJSInvalidVarIntError,
+  KafkaJSInvalidLongError,
+  KafkaJSCreateTopicError,
+  KafkaJSFetcherRebalanceError,
+  KafkaJSNoBrokerAvailableError,
+} from './kafkajs-exports.js'
+
+export { Kafka, type SidecarKafkaConfig } from './kafka.js'
+export { SIDECAR_EVENTS, SidecarProducer, type BreakerState, type FallbackEventPayload, type SidecarProducerConfig } from './producer/sidecar-producer.js'
+export type { DeliveryListener, DeliveryReport } from './delivery/delivery-report.js'
+export { DEFAULT_SIDECAR_ADDRESS, ENV as SIDECAR_ENV, resolveSidecarOptions, type BreakerOptions, type ProducerMode, type ResolvedSidecarOptions, type SidecarClientOptions } from './options.js'
+export type { MetricsOption } from './metrics.js'
+

@@ -1,0 +1,87 @@
+/**
+ * A full sidecar (RESOURCE_EXHAUSTED with retry_after_ms) is backpressure, not failure: the client
+ * waits what the sidecar asked and tries again within the send's timeout, never falls back, keeps
+ * the breaker closed, and when room never comes gives KafkaJS's retriable error.
+ */
+import kafkajs from 'kafkajs'
+import type { RunningSidecar } from '@kafka-sidecar/sidecar'
+import { describe, expect, it } from 'vitest'
+import type { DeliveryReport } from '../src/index.js'
+import { idOf } from './fault-helpers.js'
+import { connectedProducer, randomTopic, startCluster, startTestSidecar, waitFor } from './helpers.js'
+
+/** The sidecar's own count of records by stage (attempted, accepted, rejected, acked, failed). */
+async function sidecarRecords(sidecar: RunningSidecar, stage: string): Promise<number> {
+  const metric = await sidecar.metrics.registry.getSingleMetric('kafka_sidecar_records_total')!.get()
+  return metric.values.filter((v) => v.labels.stage === stage).reduce((n, v) => n + v.value, 0)
+}
+
+describe('backpressure from a full sidecar', () => {
+  async function fullSidecar() {
+    const cluster = await startCluster()
+    const topic = randomTopic('full')
+    await cluster.createTopic({ topic, partitions: 1 })
+    const sidecar = await startTestSidecar(cluster, { maxQueuedRecords: 5, requestTimeoutMs: 20_000 })
+    const reports: DeliveryReport[] = []
+    const seen = { fallbacks: 0, breakerOpened: 0 }
+    const producer = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, config: { onDelivery: (r) => void reports.push(r) } })
+    producer.on(producer.events.FALLBACK, () => void seen.fallbacks++)
+    producer.on(producer.events.BREAKER_OPEN, () => void seen.breakerOpened++)
+    await producer.send({ topic, messages: [{ value: 'warm', headers: { id: 'warm' } }] })
+
+    // With the brokers gone nothing drains: five held records fill the sidecar.
+    await cluster.stopBrokers()
+    const held = producer.send({ topic, timeout: 20_000, messages: Array.from({ length: 5 }, (_, i) => ({ value: `held-${i}`, headers: { id: `held-${i}` } })) })
+    await waitFor('the held records to be queued', async () => (await sidecarRecords(sidecar, 'accepted')) === 6)
+    return { cluster, topic, sidecar, producer, reports, seen, held }
+  }
+
+  it('waits and retries while the sidecar is full, then succeeds through it once there is room', { timeout: 20_000 }, async () => {
+    const { cluster, topic, sidecar, producer, reports, seen, held } = await fullSidecar()
+    const waiting = producer.send({ topic, timeout: 15_000, messages: [{ value: 'patient', headers: { id: 'patient' } }] })
+    await waitFor('the sidecar to refuse the waiting send more than once', async () => (await sidecarRecords(sidecar, 'rejected')) >= 2)
+    expect(producer.breakerState).toBe('closed')
+
+    await cluster.startBrokers()
+    await held
+    const metadata = await waiting
+    expect(metadata).toHaveLength(1)
+    expect(seen).toEqual({ fallbacks: 0, breakerOpened: 0 })
+    expect(producer.breakerState).toBe('closed')
+    expect(producer.directConnected).toBe(false)
+    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['warm', 'held-0', 'held-1', 'held-2', 'held-3', 'held-4', 'patient'])
+    await waitFor('every report', () => reports.length === 7)
+    expect(reports.find((r) => idOf(r) === 'patient')).toMatchObject({ path: 'sidecar', error: null, offset: '6' })
+  })
+
+  it("gives a retriable KafkaJSError when room does not come within the send's timeout, without falling back", { timeout: 20_000 }, async () => {
+    const { cluster, topic, sidecar, producer, reports, seen, held } = await fullSidecar()
+    const timeout = 1_000
+    const started = Date.now()
+    let error: Error | undefined
+    try {
+      await producer.send({ topic, timeout, messages: [{ value: 'refused', headers: { id: 'refused' } }] })
+    } catch (e) {
+      error = e as Error
+    }
+    const took = Date.now() - started
+    expect(error).toBeInstanceOf(kafkajs.KafkaJSError)
+    expect(error).not.toBeInstanceOf(kafkajs.KafkaJSNonRetriableError)
+    expect(error).toMatchObject({ retriable: true })
+    expect(error!.message).toMatch(/sidecar queue is full \(queued records would reach 6 of 5\)/)
+    expect(took).toBeLessThanOrEqual(timeout + 500)
+    expect(took).toBeGreaterThanOrEqual(timeout - 2_000) // at most one retry_after (<= 2 s) short of it
+    expect(await sidecarRecords(sidecar, 'rejected')).toBeGreaterThanOrEqual(2) // it did retry
+    expect(seen).toEqual({ fallbacks: 0, breakerOpened: 0 })
+    expect(producer.breakerState).toBe('closed')
+    expect(producer.directConnected).toBe(false)
+
+    const failed = reports.filter((r) => idOf(r) === 'refused')
+    expect(failed).toHaveLength(1)
+    expect(failed[0]).toMatchObject({ path: 'sidecar', offset: null, error: { retriable: true } })
+
+    await cluster.startBrokers()
+    await held
+    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['warm', 'held-0', 'held-1', 'held-2', 'held-3', 'held-4'])
+  })
+})

@@ -1,0 +1,210 @@
+/**
+ * Per-partition order across a switch between the sidecar and the direct path (the PathGate):
+ * what is in flight on one path settles before the other path writes, sends resent after a
+ * failure keep their place, and KafkaJS's direct producer gets sends in the order they were made.
+ */
+import { join } from 'node:path'
+import kafkajs from 'kafkajs'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import type { DeliveryReport } from '../src/index.js'
+import { PathGate, type PathName } from '../src/producer/path-gate.js'
+import { idOf, storedId } from './fault-helpers.js'
+import { connectedProducer, randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from './helpers.js'
+
+describe('PathGate', () => {
+  /** Enters each path in turn and records the order in which sends are admitted. */
+  function recorder(gate: PathGate) {
+    const admitted: string[] = []
+    const enter = (name: string, path: PathName, ticket?: number) => gate.enter(path, ticket).then(() => void admitted.push(name))
+    return { admitted, enter }
+  }
+  const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+  it('admits sends on the current path at once, and a switch only once the other path is empty', async () => {
+    const gate = new PathGate()
+    const { admitted, enter } = recorder(gate)
+    void enter('s1', 'sidecar')
+    void enter('s2', 'sidecar')
+    await turn()
+    expect(admitted).toEqual(['s1', 's2'])
+    void enter('d1', 'direct')
+    void enter('s3', 'sidecar') // behind the waiting switch, though its path is the current one
+    await turn()
+    expect(admitted).toEqual(['s1', 's2'])
+    gate.leave()
+    await turn()
+    expect(admitted).toEqual(['s1', 's2'])
+    gate.leave()
+    await turn()
+    expect(admitted).toEqual(['s1', 's2', 'd1'])
+    gate.leave()
+    await turn()
+    expect(admitted).toEqual(['s1', 's2', 'd1', 's3'])
+    expect(gate.activePath).toBe('sidecar')
+  })
+
+  it('a send switched to the other path after a failure keeps its place ahead of later sends', async () => {
+    const gate = new PathGate()
+    const { admitted, enter } = recorder(gate)
+    const tickets = [gate.ticket(), gate.ticket(), gate.ticket()]
+    void enter('a', 'sidecar', tickets[0])
+    void enter('b', 'sidecar', tickets[1])
+    void enter('c', 'sidecar', tickets[2])
+    await turn()
+    admitted.length = 0
+    void enter('later', 'direct') // arrives while a, b and c are in flight on the sidecar
+    // They fail in another order than they were sent (c, then a, then b) and go direct.
+    for (const [name, ticket] of [['c', tickets[2]], ['a', tickets[0]], ['b', tickets[1]]] as const) {
+      void gate.switchTo('direct', ticket).then(() => void admitted.push(name))
+    }
+    await turn()
+    expect(admitted).toEqual(['a', 'b', 'c', 'later'])
+    expect(gate.activePath).toBe('direct')
+  })
+})
+
+describe('ordering across a switch, for real', () => {
+  it('sidecar -> direct: a send that must go direct waits while an earlier one is in flight on a frozen sidecar', { timeout: 20_000 }, async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('gate')
+    await cluster.createTopic({ topic, partitions: 1 })
+    const sidecar = await spawnSidecar(cluster, join(await tempDir(), 'sidecar.sock'))
+    const reports: DeliveryReport[] = []
+    const producer = await connectedProducer({
+      cluster,
+      mode: 'sidecar',
+      address: sidecar.address,
+      config: { onDelivery: (r) => void reports.push(r) },
+      sidecar: { connectTimeoutMs: 10_000, requestTimeoutMarginMs: 200, breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 60_000 } },
+    })
+    const settled: string[] = []
+    const send = (id: string, timeout: number) =>
+      producer.send({ topic, timeout, messages: [{ key: 'k', value: id, headers: { id } }] }).then(() => void settled.push(id))
+    await send('k:0', 5_000)
+
+    sidecar.signal('SIGSTOP')
+    const first = send('k:1', 5_000) // in flight on the frozen sidecar, deadline 5.2 s
+    await new Promise((resolve) => setImmediate(resolve))
+    const short = send('k:2', 200) // times out at 400 ms: the breaker opens, it must go direct
+    await waitFor('the breaker to open', () => producer.breakerState === 'open')
+    const third = send('k:3', 5_000) // breaker open: straight to the direct path
+    // Give a gate-less client every chance to write k:2 and k:3 directly, then check it did not.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect((await cluster.records(topic)).map(storedId)).toEqual(['k:0'])
+    expect(settled).toEqual(['k:0'])
+
+    sidecar.signal('SIGCONT') // k:1 is written and answered; then k:2 and k:3 go direct
+    await Promise.all([first, short, third])
+    expect(settled).toEqual(['k:0', 'k:1', 'k:2', 'k:3'])
+    const stored = (await cluster.records(topic)).map(storedId)
+    // k:2 may be written twice (the sidecar held it when its deadline passed): first occurrences in order.
+    expect([...new Set(stored)]).toEqual(['k:0', 'k:1', 'k:2', 'k:3'])
+    await waitFor('every report', () => reports.length === 4)
+    expect(reports.map((r) => [idOf(r), r.path])).toEqual([
+      ['k:0', 'sidecar'],
+      ['k:1', 'sidecar'],
+      ['k:2', 'direct'],
+      ['k:3', 'direct'],
+    ])
+  })
+
+  it('direct -> sidecar: a send going back to the sidecar waits while an earlier one is still in flight on the direct path', { timeout: 20_000 }, async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('back')
+    await cluster.createTopic({ topic, partitions: 1 })
+    const sidecar = await spawnSidecar(cluster, join(await tempDir(), 'sidecar.sock'))
+    const reports: DeliveryReport[] = []
+    const producer = await connectedProducer({
+      cluster,
+      mode: 'sidecar',
+      address: sidecar.address,
+      config: { onDelivery: (r) => void reports.push(r) },
+      sidecar: { connectTimeoutMs: 10_000, requestTimeoutMarginMs: 200, breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 1_000 } },
+    })
+    const halfOpen = new Promise<void>((resolve) => producer.on(producer.events.BREAKER_HALF_OPEN, () => resolve()))
+    const settled: string[] = []
+    const send = (id: string, extra: { timeout?: number; compression?: number } = {}) =>
+      producer.send({ topic, ...extra, messages: [{ key: 'k', value: id, headers: { id } }] }).then(() => void settled.push(id))
+    await send('k:0')
+
+    // Open the breaker: k:1 gets no answer from a frozen sidecar and is written directly.
+    sidecar.signal('SIGSTOP')
+    await send('k:1', { timeout: 200 })
+    expect(producer.breakerState).toBe('open')
+    sidecar.signal('SIGCONT')
+
+    // k:2 goes direct and stays in flight for 2 s (this process's gzip is made slow on purpose).
+    const codecs = kafkajs.CompressionCodecs as Record<number, () => { compress(e: unknown): Promise<Buffer>; decompress(b: Buffer): Promise<Buffer> }>
+    const gzip = codecs[kafkajs.CompressionTypes.GZIP]!
+    codecs[kafkajs.CompressionTypes.GZIP] = () => ({
+      compress: async (encoder) => {
+        await new Promise((resolve) => setTimeout(resolve, 2_000))
+        return gzip().compress(encoder)
+      },
+      decompress: (buffer) => gzip().decompress(buffer),
+    })
+    onTestFinished(() => void (codecs[kafkajs.CompressionTypes.GZIP] = gzip))
+    const slow = send('k:2', { compression: kafkajs.CompressionTypes.GZIP })
+    await halfOpen
+    // k:3 is the half-open probe: it must wait for k:2 rather than overtake it through the sidecar.
+    const probe = send('k:3')
+    await Promise.all([slow, probe])
+    expect(settled).toEqual(['k:0', 'k:1', 'k:2', 'k:3'])
+    expect([...new Set((await cluster.records(topic)).map(storedId))]).toEqual(['k:0', 'k:1', 'k:2', 'k:3'])
+    expect(producer.breakerState).toBe('closed')
+    await waitFor('every report', () => reports.length === 4)
+    expect(reports.map((r) => [idOf(r), r.path])).toEqual([
+      ['k:0', 'sidecar'],
+      ['k:1', 'direct'],
+      ['k:2', 'direct'],
+      ['k:3', 'sidecar'],
+    ])
+  })
+
+  it('direct: sends started in one tick reach the partition in send order (KafkaJS 2.2.4 alone swaps the last two)', async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('burst')
+    await cluster.createTopic({ topic, partitions: 3 })
+    const producer = await connectedProducer({ cluster, mode: 'direct' })
+    const expected = new Map<string, string[]>()
+    for (let round = 0; round < 20; round++) {
+      const key = `key-${round % 4}`
+      const ids = Array.from({ length: 2 + (round % 4) }, (_, i) => `${key}:${round}:${i}`)
+      expected.set(key, [...(expected.get(key) ?? []), ...ids])
+      await Promise.all(ids.map((id) => producer.send({ topic, messages: [{ key, value: id, headers: { id } }] })))
+    }
+    const stored = new Map<string, string[]>()
+    for (const r of await cluster.records(topic)) stored.set(r.key!.toString(), [...(stored.get(r.key!.toString()) ?? []), storedId(r)])
+    expect(stored).toEqual(expected)
+  })
+
+  it('direct: keeping that order never holds other sends up for long behind one that is stuck', { timeout: 20_000 }, async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('stuck')
+    await cluster.createTopic({ topic, partitions: 2 })
+    const producer = await connectedProducer({ cluster, mode: 'direct', config: { retry: { retries: 0 } } })
+    await producer.send({ topic, messages: [{ value: 'warm', partition: 1 }] })
+
+    // A codec that takes 3 s to compress: a send using it is stuck inside KafkaJS, on a
+    // partition this producer has not written yet (so the next send would wait for it).
+    const codecs = kafkajs.CompressionCodecs as Record<number, () => unknown>
+    const original = codecs[kafkajs.CompressionTypes.ZSTD]
+    codecs[kafkajs.CompressionTypes.ZSTD] = () => ({
+      compress: async (encoder: { buffer: Buffer }) => {
+        await new Promise((resolve) => setTimeout(resolve, 3_000))
+        return encoder.buffer
+      },
+      decompress: async (buffer: Buffer) => buffer,
+    })
+    onTestFinished(() => void (codecs[kafkajs.CompressionTypes.ZSTD] = original))
+    let stuckSettled = false
+    const stuck = producer.send({ topic, compression: kafkajs.CompressionTypes.ZSTD, messages: [{ value: 'stuck', partition: 0 }] }).finally(() => (stuckSettled = true))
+    stuck.catch(() => {})
+
+    const started = Date.now()
+    await producer.send({ topic, messages: [{ value: 'after', partition: 1 }] })
+    expect(Date.now() - started).toBeLessThan(1_800)
+    expect(stuckSettled).toBe(false)
+    await Promise.allSettled([stuck])
+  })
+})
