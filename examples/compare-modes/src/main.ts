@@ -11,7 +11,7 @@
  * --records is the total over all processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -55,10 +55,17 @@ function parse() {
   }
 }
 
-/** Starts the kafka-sidecar CLI (from the workspace sources, as the workers run) and waits until it listens. */
+/**
+ * Starts the kafka-sidecar CLI and waits until it listens. It runs from the built package
+ * (`pnpm build`), as in production: no TypeScript loader in the sidecar's CPU and memory numbers.
+ */
 function startSidecarProcess(brokers: string[], socketPath: string): Promise<ChildProcess> {
-  const cli = join(dirname(fileURLToPath(import.meta.resolve('@kafka-sidecar/sidecar'))), 'cli.ts')
-  const child = spawn(process.execPath, [...process.execArgv, cli], {
+  const cli = fileURLToPath(new URL('../../../packages/sidecar/dist/cli.js', import.meta.url))
+  if (!existsSync(cli)) {
+    console.error(`${cli} is missing: run \`pnpm build\` first (pnpm demo and pnpm compare do)`)
+    process.exit(2)
+  }
+  const child = spawn(process.execPath, [cli], {
     env: { ...process.env, KAFKA_BROKERS: brokers.join(','), KAFKA_SIDECAR_LISTEN: `unix://${socketPath}`, KAFKA_SIDECAR_HTTP: '127.0.0.1:0', KAFKA_SIDECAR_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -68,7 +75,7 @@ function startSidecarProcess(brokers: string[], socketPath: string): Promise<Chi
     child.once('exit', onExit)
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString()
-      if (/http: \S+\n/.test(out) || (/listening: \S+\n/.test(out) && out.includes('http: off'))) {
+      if (/http: \S+\n/.test(out)) {
         child.off('exit', onExit)
         resolvePromise(child)
       }
