@@ -65,7 +65,9 @@ function startSidecarProcess(brokers: string[], socketPath: string): Promise<Chi
     console.error(`${cli} is missing: run \`pnpm build\` first (pnpm demo and pnpm compare do)`)
     process.exit(2)
   }
-  const child = spawn(process.execPath, [cli], {
+  // e.g. COMPARE_SIDECAR_NODE_ARGS="--max-old-space-size=96" or "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = process.env.COMPARE_SIDECAR_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...nodeArgs, cli], {
     env: { ...process.env, KAFKA_BROKERS: brokers.join(','), KAFKA_SIDECAR_LISTEN: `unix://${socketPath}`, KAFKA_SIDECAR_HTTP: '127.0.0.1:0', KAFKA_SIDECAR_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
