@@ -29,6 +29,7 @@ import { TopicMetadataCache } from './partitioning/topic-metadata.js'
 import { Dispatcher } from './pipeline/dispatcher.js'
 import { MemoryBudget } from './pipeline/memory-budget.js'
 import { RecordPipeline } from './pipeline/record-pipeline.js'
+import { recordSize } from './pipeline/validation.js'
 import { DeliveryReports } from './reports/delivery-reports.js'
 
 export interface RunningSidecar {
@@ -133,7 +134,8 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
         metrics.records.inc({ app: request.appName, topic, stage: 'attempted' }, count)
         metrics.records.inc({ app: request.appName, topic, stage: 'accepted' }, count)
       }
-      metrics.bytes.inc({ app: request.appName, topic: request.records[0]!.topic }, bytes)
+      if (isSingleTopic(request)) metrics.bytes.inc({ app: request.appName, topic: request.records[0]!.topic }, bytes)
+      else for (const [topic, topicBytes] of bytesByTopic(request)) metrics.bytes.inc({ app: request.appName, topic }, topicBytes)
     },
     onRejected(request, error) {
       metrics.errors.inc({ code: status[error.grpcCode] ?? String(error.grpcCode), kafka_error: error.kafkaErrorName })
@@ -174,7 +176,6 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   server.addService(HealthService, health.implementation())
   // Server reflection, so grpcurl and similar tools can call the sidecar without the .proto files.
   new ReflectionService(loadSync([...PROTO_FILES], { includeDirs: [PROTO_DIR], keepCase: false })).addToServer(server)
-  // Count what the clients attempted, whatever happens next.
   const address = await bindGrpc(server, config.listen)
 
   let httpServer: HttpServer | null = null
@@ -267,6 +268,18 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   }
 
   return { address, httpAddress, config, metrics, ready, stop }
+}
+
+function isSingleTopic(request: ProduceRequest): boolean {
+  const first = request.records[0]?.topic
+  return request.records.every((r) => r.topic === first)
+}
+
+/** Accepted bytes per topic of a multi-topic request (the queue's own per-record size). */
+function bytesByTopic(request: ProduceRequest): Map<string, number> {
+  const bytes = new Map<string, number>()
+  for (const r of request.records) bytes.set(r.topic, (bytes.get(r.topic) ?? 0) + recordSize(r))
+  return bytes
 }
 
 function countByTopic(request: ProduceRequest): Map<string, number> {

@@ -125,6 +125,8 @@ export class SidecarProducer {
       : 'a custom createPartitioner runs in this process, so this producer writes directly to keep its partitioning'
     if (this.options.mode === 'sidecar' && this.directOnlyReason === null) this.sidecar = this.createSidecarPath()
     this.metrics.mode(this.mode)
+    // A series from the start, so dashboards and alerts see "closed" rather than nothing.
+    if (this.sidecar) this.metrics.breakerState('closed')
   }
 
   /** The mode in force: `sidecar` when sends go to the sidecar (falling back when needed), else `direct`. */
