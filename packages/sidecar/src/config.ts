@@ -35,6 +35,7 @@ export interface SidecarConfig {
   reportsPerInstance: number
   reportInstanceIdleMs: number
   metadataMaxAgeMs: number
+  kafkaProbeIntervalMs: number
   shutdownTimeoutMs: number
   ssl: boolean
   saslMechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512' | null
@@ -89,6 +90,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('reportsPerInstance', 'KAFKA_SIDECAR_REPORTS_PER_INSTANCE', 'reports-per-instance', 'integer', 10_000, 'delivery reports kept per client instance for resume', { min: 1 }),
   spec('reportInstanceIdleMs', 'KAFKA_SIDECAR_REPORT_INSTANCE_IDLE_MS', 'report-instance-idle-ms', 'integer', 600_000, 'forget a client instance\'s reports after this long without a reader or a report', { min: 1000 }),
   spec('metadataMaxAgeMs', 'KAFKA_SIDECAR_METADATA_MAX_AGE_MS', 'metadata-max-age-ms', 'integer', 300_000, 'topic metadata refresh interval (KafkaJS metadataMaxAge)', { min: 1 }),
+  spec('kafkaProbeIntervalMs', 'KAFKA_SIDECAR_KAFKA_PROBE_INTERVAL_MS', 'kafka-probe-interval-ms', 'integer', 2_000, 'how often the brokers are checked; two failed checks in a row make the sidecar not ready', { min: 100 }),
   spec('shutdownTimeoutMs', 'KAFKA_SIDECAR_SHUTDOWN_TIMEOUT_MS', 'shutdown-timeout-ms', 'integer', 10_000, 'on SIGTERM, how long to flush before failing what is left', { min: 0 }),
   spec('ssl', 'KAFKA_SSL', 'ssl', 'boolean', false, 'connect to Kafka over TLS'),
   spec('saslMechanism', 'KAFKA_SASL_MECHANISM', 'sasl-mechanism', 'string', null, 'SASL mechanism: plain, scram-sha-256 or scram-sha-512', { choices: ['plain', 'scram-sha-256', 'scram-sha-512'] }),

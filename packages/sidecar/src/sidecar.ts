@@ -21,6 +21,7 @@ import { guardDeserializers } from './grpc/decode-guard.js'
 import { HealthState } from './grpc/health-service.js'
 import { OpenStreams, producerService } from './grpc/producer-service.js'
 import { createHttpServer } from './http-server.js'
+import { KafkaLiveness } from './kafka/kafka-liveness.js'
 import { producerAndAdminOnOneCluster } from './kafka/shared-cluster.js'
 import { formatListenAddress, type ListenAddress } from './listen-address.js'
 import { SidecarMetrics } from './metrics.js'
@@ -184,7 +185,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     httpServer = createHttpServer({
       registry: metrics.registry,
       isReady: () =>
-        stopping ? { ready: false, reason: 'shutting down' } : kafkaConnected ? { ready: true, reason: 'ready' } : { ready: false, reason: 'not connected to Kafka yet' },
+        stopping ? { ready: false, reason: 'shutting down' } : kafkaConnected ? { ready: true, reason: 'ready' } : { ready: false, reason: 'not connected to Kafka' },
     })
     try {
       httpAddress = await listenHttp(httpServer, config.http)
@@ -221,11 +222,24 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     kafkaConnected = false
     health.set(false)
   })
+  const liveness = new KafkaLiveness(
+    () => admin.describeCluster(),
+    (up, reason) => {
+      if (stopping) return
+      kafkaConnected = up
+      health.set(up)
+      if (up) log.info('Kafka reachable again: ready', { reason })
+      else log.error('Kafka unreachable: not ready, refusing requests (clients fall back)', { reason })
+    },
+    { intervalMs: config.kafkaProbeIntervalMs, timeoutMs: Math.max(1_000, config.kafkaProbeIntervalMs), failuresToDown: 2 },
+  )
+  void ready.then(() => liveness.start())
 
   let stopped: Promise<ShutdownSummary> | null = null
   const stop = (): Promise<ShutdownSummary> => {
     stopped ??= (async () => {
       stopping = true
+      liveness.stop()
       if (reconnectTimer) clearTimeout(reconnectTimer)
       health.set(false)
       pipeline.close('shutting down')

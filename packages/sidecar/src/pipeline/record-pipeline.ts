@@ -85,7 +85,7 @@ export class RecordPipeline {
     // Refusing at once lets a client fall back to direct Kafka instead of waiting for a timeout
     // after which the sidecar might still write the record (a duplicate once the client resent it).
     if (!this.kafkaConnected()) {
-      throw new SidecarError({ grpcCode: status.UNAVAILABLE, message: 'sidecar is not connected to Kafka yet', retriable: true })
+      throw new SidecarError({ grpcCode: status.UNAVAILABLE, message: 'sidecar is not connected to Kafka (not yet, or the brokers stopped answering)', retriable: true })
     }
   }
 
