@@ -159,9 +159,15 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     },
   }, () => kafkaConnected)
 
-  const server = new Server({ 'grpc.max_receive_message_length': config.maxRequestBytes })
+  // Requests over maxRequestBytes are refused one by one by the decode guard; grpc-js's own limit
+  // (which fails the whole stream) only stops what is far larger.
+  const server = new Server({ 'grpc.max_receive_message_length': Math.max(2 * config.maxRequestBytes, config.maxRequestBytes + 4 * 1024 * 1024) })
   server.addService(
-    guardDeserializers(ProducerSidecarService, { emit: 'EmitRequest', emitStream: 'EmitRequest', deliveryReports: 'DeliveryReportsRequest', topicMetadata: 'TopicMetadataRequest' }),
+    guardDeserializers(
+      ProducerSidecarService,
+      { emit: 'EmitRequest', emitStream: 'EmitRequest', deliveryReports: 'DeliveryReportsRequest', topicMetadata: 'TopicMetadataRequest' },
+      config.maxRequestBytes,
+    ),
     producerService(
       {
         pipeline,

@@ -16,6 +16,7 @@ import { Acks, Compression, EmitAck, type EmitRequest, type ProducerSidecarClien
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { SidecarConfigError, startSidecar, type RunningSidecar, type StartOptions } from '../src/index.js'
 import { bytes, emit, emitError, emitRequest, grpcTarget, randomTopic, sidecarClient, startCluster, startTestSidecar, tempDir } from './helpers.js'
+import { TestStream } from './stream-helpers.js'
 
 const EMIT_PATH = '/kafka_sidecar.v1.ProducerSidecar/Emit'
 const LIMITS = { maxRecordBytes: 1_000, maxRecordsPerRequest: 5, maxHeadersPerRecord: 3, maxRequestBytes: 64 * 1024 } satisfies StartOptions
@@ -344,10 +345,31 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
-  it('answers a gRPC message larger than maxRequestBytes with RESOURCE_EXHAUSTED from grpc-js', async () => {
+  it('refuses a request larger than maxRequestBytes by itself (INVALID_ARGUMENT, MESSAGE_TOO_LARGE), naming size and limit', async () => {
     const ctx = await setup()
     const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: Buffer.alloc(100 * 1024, 7) }]))
-    expect({ code: status[error.code], details: error.details }).toEqual({ code: 'RESOURCE_EXHAUSTED', details: expect.stringMatching(/^Received message larger than max \(\d+ vs\.? 65536\)$/) })
+    expectRefusal(error, status.INVALID_ARGUMENT, /^EmitRequest of \d+ bytes is larger than max_request_bytes 65536$/, MESSAGE_TOO_LARGE)
+    await expectStillServes(ctx)
+  })
+
+  it('on a stream, an oversized request gets its own error ack and the stream keeps serving the others', async () => {
+    const ctx = await setup()
+    const stream = new TestStream(ctx.client)
+    const small = emitRequest(ctx.topic, [{ value: bytes('small-before') }])
+    const big = emitRequest(ctx.topic, [{ value: Buffer.alloc(100 * 1024, 7) }])
+    const after = emitRequest(ctx.topic, [{ value: bytes('small-after') }])
+    const [smallAck, bigAck, afterAck] = await Promise.all([stream.send(small), stream.send(big), stream.send(after)])
+    expect(smallAck.received).toBe(true)
+    expect(bigAck).toMatchObject({ requestId: big.requestId, received: false, error: { grpcCode: status.INVALID_ARGUMENT, kafkaErrorName: 'MESSAGE_TOO_LARGE' } })
+    expect(afterAck.received).toBe(true)
+    ctx.written.push('small-before', 'small-after')
+    await expectStillServes(ctx)
+  })
+
+  it("answers a message beyond grpc-js's hard cap (twice maxRequestBytes, at least +4 MiB) with RESOURCE_EXHAUSTED", async () => {
+    const ctx = await setup()
+    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: Buffer.alloc(5 * 1024 * 1024, 7) }]))
+    expect({ code: status[error.code], details: error.details }).toEqual({ code: 'RESOURCE_EXHAUSTED', details: expect.stringMatching(/^Received message larger than max \(\d+ vs\.? \d+\)$/) })
     await expectStillServes(ctx)
   })
 

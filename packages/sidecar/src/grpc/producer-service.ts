@@ -14,12 +14,12 @@ import type { DeliveryReports } from '../reports/delivery-reports.js'
 import type { RingRead } from '../reports/report-ring.js'
 import type { TokenAuth } from './auth.js'
 import { asSidecarError, toPartitionResult, toProduceRequest, toProtoError, toServiceError } from './convert.js'
-import { decodeProblem } from './decode-guard.js'
+import { decodeProblem, undecodable } from './decode-guard.js'
 
-/** Refuses a request the decode guard marked as undecodable. */
+/** Refuses a request the decode guard marked as undecodable (or too large). */
 function checkDecoded(message: unknown): void {
   const problem = decodeProblem(message)
-  if (problem) throw invalidArgument(problem)
+  if (problem) throw invalidArgument(problem, undecodable(message)!.oversized ? KafkaErrors.MESSAGE_TOO_LARGE : undefined)
 }
 
 /** Report events written per pump before yielding to the event loop. */
@@ -161,7 +161,8 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         } catch (error) {
           const refusal = asSidecarError(error)
           deps.onRequest('EmitStream', refusal.grpcCode)
-          reply({ requestId: decodeProblem(message) === null ? message.requestId : 0, received: false, error: toProtoError(refusal), results: [] })
+          const bad = undecodable(message)
+          reply({ requestId: bad === null ? message.requestId : (bad.requestId ?? 0), received: false, error: toProtoError(refusal), results: [] })
           return
         }
         if (!seenInstances.has(request.instanceId)) {
