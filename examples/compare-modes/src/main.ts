@@ -10,8 +10,8 @@
  *
  * --records is the total over all processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util'
 import { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
 import { chart, table } from './report.js'
 import { runMode, type ModeResult, type RunSettings } from './run-mode.js'
+import { progressLine, startSidecarProcess, stopProcess } from './processes.js'
 import { workerMain } from './worker.js'
 
 const USAGE = 'usage: pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE]'
@@ -52,56 +53,6 @@ function parse() {
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`)
     process.exit(2)
-  }
-}
-
-/**
- * Starts the kafka-sidecar CLI and waits until it listens. It runs from the built package
- * (`pnpm build`), as in production: no TypeScript loader in the sidecar's CPU and memory numbers.
- */
-function startSidecarProcess(brokers: string[], socketPath: string): Promise<ChildProcess> {
-  const cli = fileURLToPath(new URL('../../../packages/sidecar/dist/cli.js', import.meta.url))
-  if (!existsSync(cli)) {
-    console.error(`${cli} is missing: run \`pnpm build\` first (pnpm demo and pnpm compare do)`)
-    process.exit(2)
-  }
-  // e.g. COMPARE_SIDECAR_NODE_ARGS="--max-old-space-size=96" or "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = process.env.COMPARE_SIDECAR_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-  const child = spawn(process.execPath, [...nodeArgs, cli], {
-    env: { ...process.env, KAFKA_BROKERS: brokers.join(','), KAFKA_SIDECAR_LISTEN: `unix://${socketPath}`, KAFKA_SIDECAR_HTTP: '127.0.0.1:0', KAFKA_SIDECAR_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  return new Promise((resolvePromise, reject) => {
-    let out = ''
-    const onExit = (code: number | null) => reject(new Error(`kafka-sidecar exited with ${code} before listening`))
-    child.once('exit', onExit)
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      if (/http: \S+\n/.test(out)) {
-        child.off('exit', onExit)
-        resolvePromise(child)
-      }
-    })
-  })
-}
-
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve()
-  return new Promise((resolvePromise) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-    child.once('exit', () => {
-      clearTimeout(timer)
-      resolvePromise()
-    })
-    child.kill('SIGTERM')
-  })
-}
-
-function progressLine(label: string, total: number) {
-  return (acked: number, failed: number, seconds: number) => {
-    const line = `  ${label}: ${acked.toLocaleString('en-US')}/${total.toLocaleString('en-US')} acked${failed ? `, ${failed} failed` : ''}, ${Math.round(acked / Math.max(seconds, 0.001)).toLocaleString('en-US')} records/s`
-    if (process.stdout.isTTY) process.stdout.write(`\r${line}   `)
-    else console.log(line)
   }
 }
 

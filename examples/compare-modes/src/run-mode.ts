@@ -48,6 +48,8 @@ export interface RunContext {
   readonly execArgv: string[]
   readonly sidecarAddress: string | null
   readonly sidecarPid: number | null
+  /** How often the sidecar's CPU and RSS are sampled; default 500 ms. */
+  readonly sampleIntervalMs?: number
   readonly onProgress: (acked: number, failed: number, elapsedSeconds: number) => void
 }
 
@@ -109,7 +111,7 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
     const wrongMode = ready.find((r) => r.mode !== mode)
     if (wrongMode) throw new Error(`a worker runs in ${wrongMode.mode} mode, expected ${mode}`)
 
-    const sidecarWatch = context.sidecarPid ? watchProcess(context.sidecarPid, 500) : null
+    const sidecarWatch = context.sidecarPid ? watchProcess(context.sidecarPid, context.sampleIntervalMs ?? 500) : null
     const started = performance.now()
     const progress = setInterval(
       () => context.onProgress(workers.reduce((s, w) => s + w.acked, 0), workers.reduce((s, w) => s + w.failed, 0), (performance.now() - started) / 1000),

@@ -84,6 +84,33 @@ function configError(message: string): Error {
   return new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: ${message}`)
 }
 
+const KNOWN_OPTIONS = new Set(['mode', 'address', 'token', 'appName', 'connectTimeoutMs', 'requestTimeoutMarginMs', 'fallbackIdleMs', 'maxCoalescedRecords', 'maxCoalescedBytes', 'reportTimeoutMs', 'breaker'])
+const KNOWN_BREAKER_OPTIONS = new Set(['errorThresholdPercentage', 'volumeThreshold', 'resetTimeoutMs', 'rollingCountTimeoutMs', 'consecutiveFailures'])
+
+/** A typo (`adress`) would otherwise be ignored and the default used without a word. */
+function checkKnownKeys(options: object, known: ReadonlySet<string>, prefix: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw configError(`unknown option ${prefix}${key} (known: ${[...known].join(', ')})`)
+  }
+}
+
+/**
+ * The token travels as an HTTP/2 header value (`authorization: Bearer <token>`): a token with
+ * whitespace or control characters (a trailing newline from a secret file) could never be sent,
+ * and every request would fail at the transport, silently sending everything direct. The value
+ * is never echoed: it is a secret.
+ */
+function checkToken(value: unknown, source: string): string {
+  if (typeof value !== 'string') throw configError(`${source} must be a string`)
+  if (value.length === 0 || !/^[\x21-\x7e]+$/.test(value)) throw configError(`${source} must be non-empty printable ASCII without spaces or line breaks (check for a trailing newline)`)
+  return value
+}
+
+function checkText(value: unknown, source: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw configError(`${source} must be a non-empty string, got ${JSON.stringify(value)}`)
+  return value
+}
+
 function parseMode(value: string, source: string): ProducerMode {
   const normalized = value.trim().toLowerCase()
   if (normalized === 'direct' || normalized === 'sidecar') return normalized
@@ -127,20 +154,25 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
   let connectTimeoutMs = DEFAULTS.connectTimeoutMs
   if (env[ENV.mode]?.trim()) mode = parseMode(env[ENV.mode]!, ENV.mode)
   if (env[ENV.address]?.trim()) address = checkAddress(env[ENV.address]!.trim(), ENV.address)
-  if (env[ENV.token]) token = env[ENV.token]!
-  if (env[ENV.appName]) appName = env[ENV.appName]!
+  if (env[ENV.token]) token = checkToken(env[ENV.token], ENV.token)
+  if (env[ENV.appName]) appName = checkText(env[ENV.appName], ENV.appName)
   if (env[ENV.connectTimeoutMs]) connectTimeoutMs = positiveInteger(env[ENV.connectTimeoutMs], ENV.connectTimeoutMs)
 
   const merged: SidecarClientOptions = {}
   for (const layer of layers) {
     if (layer === undefined) continue
     if (typeof layer !== 'object' || layer === null) throw configError(`sidecar options must be an object, got ${JSON.stringify(layer)}`)
+    checkKnownKeys(layer, KNOWN_OPTIONS, 'sidecar.')
+    if (layer.breaker !== undefined) {
+      if (typeof layer.breaker !== 'object' || layer.breaker === null) throw configError(`sidecar.breaker must be an object, got ${JSON.stringify(layer.breaker)}`)
+      checkKnownKeys(layer.breaker, KNOWN_BREAKER_OPTIONS, 'sidecar.breaker.')
+    }
     Object.assign(merged, layer, { breaker: { ...merged.breaker, ...layer.breaker } })
   }
   if (merged.mode !== undefined) mode = parseMode(String(merged.mode), 'sidecar.mode')
   if (merged.address !== undefined) address = checkAddress(String(merged.address), 'sidecar.address')
-  if (merged.token !== undefined) token = merged.token
-  if (merged.appName !== undefined) appName = merged.appName
+  if (merged.token !== undefined) token = checkToken(merged.token, 'sidecar.token')
+  if (merged.appName !== undefined) appName = checkText(merged.appName, 'sidecar.appName')
   if (merged.connectTimeoutMs !== undefined) connectTimeoutMs = positiveInteger(merged.connectTimeoutMs, 'sidecar.connectTimeoutMs')
   const breaker = { ...DEFAULTS.breaker, ...merged.breaker }
   return {

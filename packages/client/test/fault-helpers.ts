@@ -18,6 +18,10 @@ export interface Acked {
 export class KeyedSender {
   readonly acked: Acked[] = []
   readonly failures: Array<{ value: string; error: Error }> = []
+  /** Sends started (each settles into `acked` or `failures`). */
+  attempted = 0
+  /** Longest time a send took to settle (resolve or reject), in ms. */
+  maxSettleMs = 0
   private readonly counters = new Map<string, number>()
   private readonly inFlight = new Set<Promise<void>>()
   private stopped = false
@@ -44,6 +48,8 @@ export class KeyedSender {
     const n = this.counters.get(key) ?? 0
     this.counters.set(key, n + 1)
     const value = `${key}:${n}`
+    this.attempted++
+    const started = Date.now()
     const sent: Promise<void> = this.producer
       .send({ topic: this.topic, messages: [{ key, value, headers: { id: value } }], ...(this.options.timeout ? { timeout: this.options.timeout } : {}) })
       .then(
@@ -51,6 +57,7 @@ export class KeyedSender {
         (error: Error) => void this.failures.push({ value, error }),
       )
       .finally(() => {
+        this.maxSettleMs = Math.max(this.maxSettleMs, Date.now() - started)
         this.inFlight.delete(sent)
         setTimeout(() => this.next(key), this.options.pauseMs ?? 5)
       })

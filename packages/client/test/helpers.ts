@@ -93,6 +93,8 @@ export interface ChildSidecar {
   readonly pid: number
   /** unix:///path.sock, as printed on the `listening:` line. */
   readonly address: string
+  /** host:port of its HTTP endpoints (/metrics, /readyz), as printed on the `http:` line; null when off. */
+  readonly httpAddress: string | null
   /** Resolves when the process has exited (by any signal or code). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   /** Sends `signal` to the child by its PID (no-op once it has exited). */
@@ -100,6 +102,7 @@ export interface ChildSidecar {
   /** SIGKILL, then waits for the exit. */
   kill(): Promise<void>
   stderr(): string
+  stdout(): string
 }
 
 /**
@@ -147,12 +150,13 @@ export async function spawnSidecar(cluster: EmbeddedKafka, socket: string, env: 
     `the sidecar child's listening line (stderr: ${err})`,
     () => {
       if (!running) throw new Error(`sidecar child exited before listening; stderr: ${err}`)
-      return /^listening: /m.test(out)
+      return /^listening: /m.test(out) && /^http: /m.test(out)
     },
     15_000,
   )
   const address = /^listening: (.*)$/m.exec(out)![1]!
-  return { pid, address, exited, signal, kill, stderr: () => err }
+  const http = /^http: (.*)$/m.exec(out)![1]!
+  return { pid, address, httpAddress: http === 'off' ? null : http, exited, signal, kill, stderr: () => err, stdout: () => out }
 }
 
 /** Resolves once the sidecar at `address` reports SERVING on gRPC health (it is connected to Kafka). */

@@ -181,6 +181,7 @@ export function resolveConfig(layers: Array<Record<string, { value: unknown; sou
   for (const broker of config.brokers) if (!/^[^\s:]+:\d+$/.test(broker)) throw new SidecarConfigError(source('brokers'), `"${broker}" is not host:port`)
   for (const s of OPTIONS) {
     const value = config[s.key]
+    checkType(s, value, source(s.key))
     if (s.kind === 'integer' && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (s.min ?? 0))) {
       throw new SidecarConfigError(source(s.key), `expected an integer >= ${s.min ?? 0}, got ${JSON.stringify(value)}`)
     }
@@ -196,7 +197,45 @@ export function resolveConfig(layers: Array<Record<string, { value: unknown; sou
   if (config.maxRecordBytes > config.maxQueuedBytesPerPartition) throw new SidecarConfigError(source('maxRecordBytes'), 'must not exceed maxQueuedBytesPerPartition (such a record could never be queued)')
   if (config.saslMechanism && (!config.saslUsername || !config.saslPassword)) throw new SidecarConfigError(source('saslMechanism'), 'needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD')
   if (config.token !== null && config.token.length < 16) throw new SidecarConfigError(source('token'), 'must be at least 16 characters')
+  // A token no client can send would refuse every request (a secret file's trailing newline, say).
+  if (config.token !== null && !HEADER_SAFE.test(config.token)) {
+    throw new SidecarConfigError(source('token'), 'must be printable ASCII without leading or trailing spaces: clients send it as an HTTP/2 header value')
+  }
   return config
+}
+
+/** Printable ASCII, no leading or trailing space: what an HTTP/2 header value carries unchanged. */
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
+
+/**
+ * Programmatic options (startSidecar) arrive typed only by TypeScript; environment variables and
+ * flags are parsed. Either way the value must have its option's type before anything uses it.
+ * A secret's value is never echoed, only its type.
+ */
+function checkType(s: OptionSpec, value: unknown, name: string): void {
+  const shown = s.kind === 'secret' ? typeof value : JSON.stringify(value)
+  const nullable = s.defaultValue === null
+  switch (s.kind) {
+    case 'string':
+    case 'secret':
+      if (value === null && nullable) return
+      if (typeof value !== 'string') throw new SidecarConfigError(name, `expected a string, got ${shown}`)
+      if (s.choices && !s.choices.includes(value)) throw new SidecarConfigError(name, `expected one of ${s.choices.join(', ')}, got ${shown}`)
+      return
+    case 'list':
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new SidecarConfigError(name, `expected a list of strings, got ${shown}`)
+      return
+    case 'address':
+    case 'optional-address': {
+      if (value === null && s.kind === 'optional-address') return
+      const address = value as Partial<ListenAddress> | null
+      const valid =
+        typeof address === 'object' && address !== null && ((address.kind === 'unix' && typeof address.path === 'string') || (address.kind === 'tcp' && typeof address.host === 'string' && typeof address.port === 'number'))
+      if (!valid) throw new SidecarConfigError(name, `expected unix:///path.sock or host:port${s.kind === 'optional-address' ? ' (or null)' : ''}, got ${shown}`)
+      return
+    }
+    default:
+  }
 }
 
 /** `--help` text, generated from the table so it can never omit an option. */

@@ -5,6 +5,18 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
+/** Longest label value kept as sent: Kafka's limit on topic names. */
+export const MAX_LABEL_LENGTH = 249
+
+/**
+ * A client-supplied label value (app name, or the topic of a refused request) as it may enter the
+ * registry. A series lives as long as the process, so a client sending megabyte-long invalid topic
+ * names or app names would otherwise grow memory and /metrics by megabytes per request.
+ */
+export function boundedLabel(value: string): string {
+  return value.length <= MAX_LABEL_LENGTH ? value : `${value.slice(0, 64)}…(truncated)`
+}
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 const SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
 

@@ -24,7 +24,7 @@ import { createHttpServer } from './http-server.js'
 import { KafkaLiveness } from './kafka/kafka-liveness.js'
 import { producerAndAdminOnOneCluster } from './kafka/shared-cluster.js'
 import { formatListenAddress, type ListenAddress } from './listen-address.js'
-import { SidecarMetrics } from './metrics.js'
+import { boundedLabel, SidecarMetrics } from './metrics.js'
 import { DefaultPartitioning } from './partitioning/partitioner.js'
 import { TopicMetadataCache } from './partitioning/topic-metadata.js'
 import { Dispatcher } from './pipeline/dispatcher.js'
@@ -68,6 +68,8 @@ const LOG_LEVELS: Record<LogLevelName, KafkaLogLevel> = {
 }
 const KAFKA_RECONNECT_MS = 1_000
 const SHUTDOWN_IN_FLIGHT_GRACE_MS = 1_000
+/** How often queued records are checked against their request's timeout. */
+const QUEUE_EXPIRY_CHECK_MS = 250
 /** After streams are asked to end, how long report readers get to catch up before force. */
 const STREAM_DRAIN_MS = 2_000
 
@@ -140,9 +142,10 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     },
     onRejected(request, error) {
       metrics.errors.inc({ code: status[error.grpcCode] ?? String(error.grpcCode), kafka_error: error.kafkaErrorName })
+      // A refused request's topic may be anything a client sent (an invalid name of any length).
       for (const [topic, count] of countByTopic(request)) {
-        metrics.records.inc({ app: request.appName, topic, stage: 'attempted' }, count)
-        metrics.records.inc({ app: request.appName, topic, stage: 'rejected' }, count)
+        metrics.records.inc({ app: request.appName, topic: boundedLabel(topic), stage: 'attempted' }, count)
+        metrics.records.inc({ app: request.appName, topic: boundedLabel(topic), stage: 'rejected' }, count)
       }
     },
     onSettled(tracker) {
@@ -240,12 +243,16 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     { intervalMs: config.kafkaProbeIntervalMs, timeoutMs: Math.max(1_000, config.kafkaProbeIntervalMs), failuresToDown: 2 },
   )
   void ready.then(() => liveness.start())
+  // Queued records whose request timeout ran out are failed unsent (see Dispatcher.expireQueued).
+  const expiry = setInterval(() => dispatcher.expireQueued(), QUEUE_EXPIRY_CHECK_MS)
+  expiry.unref()
 
   let stopped: Promise<ShutdownSummary> | null = null
   const stop = (): Promise<ShutdownSummary> => {
     stopped ??= (async () => {
       stopping = true
       liveness.stop()
+      clearInterval(expiry)
       if (reconnectTimer) clearTimeout(reconnectTimer)
       health.set(false)
       pipeline.close('shutting down')

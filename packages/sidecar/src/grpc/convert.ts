@@ -2,6 +2,7 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import { Acks, Compression, type EmitRequest, type PartitionResult, type SidecarError as ProtoError } from '@kafka-sidecar/proto'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
+import { boundedLabel } from '../metrics.js'
 import type { Acks as KafkaAcks, CompressionCode, IncomingRecord, PartitionOutcome, ProduceRequest } from '../model.js'
 
 const ACKS: ReadonlyMap<number, KafkaAcks> = new Map([
@@ -35,7 +36,8 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
   return {
     requestId: message.requestId,
     clientId: message.clientId,
-    appName: message.appName || message.clientId || 'unknown',
+    // The app label of the sidecar's metrics: bounded, whatever length a client sends.
+    appName: boundedLabel(message.appName || message.clientId || 'unknown'),
     instanceId: message.instanceId,
     acks,
     timeoutMs: message.timeoutMs || DEFAULT_TIMEOUT_MS,

@@ -264,6 +264,8 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
       try {
         auth.check(call.metadata)
         checkDecoded(call.request)
+        // As for Emit: at once while shutting down or away from Kafka, not after the admin's retries.
+        pipeline.checkOpen()
         const problem = topicNameProblem(topic)
         if (problem) throw invalidArgument(`invalid topic: ${problem}`, KafkaErrors.INVALID_TOPIC_EXCEPTION)
         if (!isTopicAllowed(topic, deps.allowedTopics)) {

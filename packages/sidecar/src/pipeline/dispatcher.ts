@@ -123,6 +123,35 @@ export class Dispatcher {
   }
 
   /** Fails every queued record that has not left yet (shutdown past its deadline). */
+  /**
+   * Fails the queued records whose request timeout ran out before they could be sent (brokers
+   * down or slow): the caller learns they were not written, within its own deadline, instead of
+   * giving up on an unknown outcome and re-sending while the sidecar may still write them later.
+   * Records already at the brokers are left to KafkaJS. Returns how many were failed.
+   */
+  expireQueued(now: number = Date.now()): number {
+    let expired = 0
+    for (const queue of this.queues.values()) {
+      const records = queue.takeExpired(now)
+      if (records.length === 0) continue
+      const waitedMs = now - records[0]!.enqueuedAt
+      this.settleFailed(
+        { queue, records, bytes: records.reduce((s, r) => s + r.bytes, 0) },
+        new SidecarError({
+          grpcCode: status.DEADLINE_EXCEEDED,
+          message: `not sent: waited ${waitedMs} ms in the sidecar queue for ${queue.topic}-${queue.partition}, past its request timeout`,
+          kafkaErrorCode: 7,
+          kafkaErrorName: 'REQUEST_TIMED_OUT',
+          retriable: true,
+        }),
+      )
+      if (queue.isEmpty) this.ready.delete(queue)
+      expired += records.length
+    }
+    if (expired > 0) this.notifyIdle()
+    return expired
+  }
+
   failQueued(error: SidecarError): number {
     let failed = 0
     for (const queue of this.queues.values()) {

@@ -17,6 +17,8 @@ export interface QueuedRecord {
   /** The request's acks: records leave in batches of one acks setting. */
   readonly acks: Acks
   readonly enqueuedAt: number
+  /** When the request's own timeout runs out: still queued by then, the record is failed unsent. */
+  readonly deadline: number
 }
 
 export class PartitionQueue {
@@ -70,6 +72,20 @@ export class PartitionQueue {
       this.head = 0
     } else if (this.head > 4096 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return out
+  }
+
+  /**
+   * Removes the records at the head whose deadline has passed. Only from the head, so order is
+   * kept: a record behind a live one waits for it (deadlines mostly grow along a queue anyway).
+   */
+  takeExpired(now: number): QueuedRecord[] {
+    const out: QueuedRecord[] = []
+    while (this.head < this.items.length && this.items[this.head]!.deadline <= now) out.push(this.items[this.head++]!)
+    if (out.length > 0 && this.head === this.items.length) {
+      this.items = []
       this.head = 0
     }
     return out

@@ -78,7 +78,8 @@ export class RecordPipeline {
     return admitted
   }
 
-  private checkOpen(): void {
+  /** Throws the UNAVAILABLE refusal every request gets while shutting down or not connected to Kafka. */
+  checkOpen(): void {
     if (this.closedReason !== null) {
       throw new SidecarError({ grpcCode: status.UNAVAILABLE, message: `sidecar is not accepting requests: ${this.closedReason}`, retriable: true })
     }
@@ -135,6 +136,7 @@ export class RecordPipeline {
         bytes: placement.bytes,
         compression: request.compression,
         acks: request.acks,
+        deadline: now + request.timeoutMs,
         enqueuedAt: now,
       })
     })

@@ -1,0 +1,59 @@
+/** The sidecar process and the progress line, shared by the comparison and the soak. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+/** Node flags the sidecar container runs with (deploy/docker/Dockerfile). */
+export const SIDECAR_NODE_ARGS = '--max-old-space-size=192'
+
+/**
+ * Starts the kafka-sidecar CLI and waits until it listens. It runs from the built package
+ * (`pnpm build`), as in production: no TypeScript loader in the sidecar's CPU and memory numbers.
+ */
+export function startSidecarProcess(brokers: string[], socketPath: string): Promise<ChildProcess> {
+  const cli = fileURLToPath(new URL('../../../packages/sidecar/dist/cli.js', import.meta.url))
+  if (!existsSync(cli)) {
+    console.error(`${cli} is missing: run \`pnpm build\` first (pnpm demo and pnpm compare do)`)
+    process.exit(2)
+  }
+  // The container's flags (deploy/docker/Dockerfile) unless COMPARE_SIDECAR_NODE_ARGS says
+  // otherwise, e.g. "" for none or "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.COMPARE_SIDECAR_NODE_ARGS ?? SIDECAR_NODE_ARGS).split(' ').filter(Boolean)
+  const child = spawn(process.execPath, [...nodeArgs, cli], {
+    env: { ...process.env, KAFKA_BROKERS: brokers.join(','), KAFKA_SIDECAR_LISTEN: `unix://${socketPath}`, KAFKA_SIDECAR_HTTP: '127.0.0.1:0', KAFKA_SIDECAR_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return new Promise((resolvePromise, reject) => {
+    let out = ''
+    const onExit = (code: number | null) => reject(new Error(`kafka-sidecar exited with ${code} before listening`))
+    child.once('exit', onExit)
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (/http: \S+\n/.test(out)) {
+        child.off('exit', onExit)
+        resolvePromise(child)
+      }
+    })
+  })
+}
+
+export function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve()
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolvePromise()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
+export function progressLine(label: string, total: number) {
+  return (acked: number, failed: number, seconds: number) => {
+    const line = `  ${label}: ${acked.toLocaleString('en-US')}/${total.toLocaleString('en-US')} acked${failed ? `, ${failed} failed` : ''}, ${Math.round(acked / Math.max(seconds, 0.001)).toLocaleString('en-US')} records/s`
+    if (process.stdout.isTTY) process.stdout.write(`\r${line}   `)
+    else console.log(line)
+  }
+}
+
