@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 /** Node flags the sidecar container runs with (deploy/docker/Dockerfile). */
-export const SIDECAR_NODE_ARGS = '--max-old-space-size=192'
+export const SIDECAR_NODE_ARGS = '--max-old-space-size=256'
 
 /**
  * Starts the kafka-sidecar CLI and waits until it listens. It runs from the built package

@@ -5,7 +5,7 @@
  * the mean of the last quarter against the mean of the second quarter.
  *
  *   pnpm soak [--processes 4] [--records 1000000] [--batch 100] [--concurrency 8] [--json FILE]
- *   COMPARE_SIDECAR_NODE_ARGS="--max-old-space-size=96" pnpm soak   # node flags for the sidecar
+ *   COMPARE_SIDECAR_NODE_ARGS="" pnpm soak   # the sidecar without the container's node flags
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -388,7 +388,7 @@ describe('deploy/docker/Dockerfile', () => {
     expect(dockerfile).toMatch(/npx --yes pnpm@10 install --frozen-lockfile/)
     const bin = (JSON.parse(read('packages/sidecar/package.json')) as { bin: Record<string, string> }).bin['kafka-sidecar']
     expect(bin).toBe('./dist/cli.js')
-    expect(dockerfile).toMatch(/^CMD \["node", "--max-old-space-size=192", "packages\/sidecar\/dist\/cli\.js"\]$/m)
+    expect(dockerfile).toMatch(/^CMD \["node", "--max-old-space-size=256", "packages\/sidecar\/dist\/cli\.js"\]$/m)
     const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]!)
     expect(users.length).toBeGreaterThan(0)
     expect(users.at(-1)).not.toMatch(/^(0|root)(:|$)/)
