@@ -85,17 +85,23 @@ async function main(): Promise<void> {
   }
   for (const key of Object.keys(options) as Array<keyof EmbeddedKafkaOptions>) if (options[key] === undefined) delete options[key]
 
-  const cluster = await EmbeddedKafka.start(options)
+  // Handlers before anything is printed: a SIGTERM sent as soon as `bootstrap:` is read must
+  // find one, or it kills the process outright instead of a clean exit 0.
+  let cluster: EmbeddedKafka | null = null
+  let stopRequested = false
+  const shutdown = () => {
+    if (cluster) void cluster.stop().then(() => process.exit(0))
+    else stopRequested = true
+  }
+  process.once('SIGINT', shutdown)
+  process.once('SIGTERM', shutdown)
+  cluster = await EmbeddedKafka.start(options)
   for (const spec of values.topic ?? []) {
     const [topic, partitions] = spec.split(':')
     await cluster.createTopic({ topic: topic!, partitions: integerFlag('topic', partitions) })
   }
   process.stdout.write(`bootstrap: ${cluster.bootstrapServers.join(',')}\n`)
-  const shutdown = () => {
-    cluster.stop().then(() => process.exit(0))
-  }
-  process.once('SIGINT', shutdown)
-  process.once('SIGTERM', shutdown)
+  if (stopRequested) shutdown()
 }
 
 main().catch((error: unknown) => {

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util'
 import { helpText, optionsFromEnv, optionsFromFlags, OPTIONS, resolveConfig, SidecarConfigError } from './config.js'
-import { startSidecar } from './sidecar.js'
+import { startSidecar, type RunningSidecar } from './sidecar.js'
 
 async function main(): Promise<void> {
   const flagOptions = Object.fromEntries(OPTIONS.map((s) => [s.flag, { type: s.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]))
@@ -17,16 +17,14 @@ async function main(): Promise<void> {
   }
   const { help: _help, ...flags } = values
   const config = resolveConfig([optionsFromEnv(process.env), optionsFromFlags(flags)])
-  const sidecar = await startSidecar({ ...config })
-  process.stdout.write(`listening: ${sidecar.address}\n`)
-  process.stdout.write(`http: ${sidecar.httpAddress ?? 'off'}\n`)
+  // Signal handlers first: a SIGTERM that arrives before Node has a handler installed kills the
+  // process outright (no flush, no exit 0), and a supervisor may send one as soon as it reads
+  // the `listening:` line.
+  let sidecar: RunningSidecar | null = null
+  let stopRequested = false
   let signals = 0
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      process.stderr.write(`kafka-sidecar: second ${signal}, exiting now\n`)
-      process.exit(1)
-    }
-    sidecar.stop().then(
+  const stop = (running: RunningSidecar) =>
+    running.stop().then(
       (summary) => {
         process.stdout.write(`stopped: ${summary.failedRecords} records failed at shutdown\n`)
         process.exit(0)
@@ -36,9 +34,20 @@ async function main(): Promise<void> {
         process.exit(1)
       },
     )
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      process.stderr.write(`kafka-sidecar: second ${signal}, exiting now\n`)
+      process.exit(1)
+    }
+    if (sidecar) void stop(sidecar)
+    else stopRequested = true
   }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
+  sidecar = await startSidecar({ ...config })
+  process.stdout.write(`listening: ${sidecar.address}\n`)
+  process.stdout.write(`http: ${sidecar.httpAddress ?? 'off'}\n`)
+  if (stopRequested) void stop(sidecar)
 }
 
 main().catch((error: unknown) => {
