@@ -84,4 +84,38 @@ describe('backpressure from a full sidecar', () => {
     await held
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['warm', 'held-0', 'held-1', 'held-2', 'held-3', 'held-4'])
   })
+
+  it("keeps each producer's send order in a partition while the sidecar refuses and takes sends by turns", { timeout: 60_000 }, async () => {
+    // A queue of 16 records against 3 producers with 48 single-record sends in flight each: most
+    // messages meet a full queue, and room opens between one message and the next. A refused
+    // send must not be overtaken by a later send of its producer that found room.
+    const cluster = await startCluster()
+    const topic = randomTopic('order')
+    await cluster.createTopic({ topic, partitions: 1 })
+    const sidecar = await startTestSidecar(cluster, { maxQueuedRecords: 16, lingerMs: 1 })
+    const producers = await Promise.all([0, 1, 2].map(() => connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })))
+    const perProducer = 600
+    const inFlight = 48
+    await Promise.all(
+      producers.map(async (producer, p) => {
+        let next = 0
+        const lane = async () => {
+          while (next < perProducer) {
+            const seq = next++
+            await producer.send({ topic, messages: [{ value: `${p}:${seq}` }] })
+          }
+        }
+        await Promise.all(Array.from({ length: inFlight }, lane))
+      }),
+    )
+    expect(await sidecarRecords(sidecar, 'rejected')).toBeGreaterThan(50) // backpressure did happen, often
+    const written = await cluster.records(topic)
+    expect(written).toHaveLength(3 * perProducer)
+    for (let p = 0; p < 3; p++) {
+      const sequence = written.map((r) => r.value!.toString().split(':').map(Number)).filter(([producer]) => producer === p).map(([, seq]) => seq!)
+      const outOfOrder = sequence.filter((seq, i) => i > 0 && seq < sequence[i - 1]!).length
+      expect({ producer: p, records: sequence.length, outOfOrder }).toEqual({ producer: p, records: perProducer, outOfOrder: 0 })
+    }
+    for (const producer of producers) expect(producer.directConnected).toBe(false)
+  })
 })

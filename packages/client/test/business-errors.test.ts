@@ -84,6 +84,30 @@ describe('business errors do not open the breaker', () => {
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(Array.from({ length: ATTEMPTS }, (_, i) => `good-${i}`))
   })
 
+  it('a refused send among pipelined ones leaves the others written, in send order', async () => {
+    const { cluster, producer, seen } = await setup()
+    const topic = randomTopic('allowed-order')
+    await cluster.createTopic({ topic, partitions: 1 })
+    // 20 turns of the event loop, 10 sends each, so several merged messages are in flight when
+    // one is refused for its oversized record; what was pipelined behind it must not overtake
+    // the refused message's good sends.
+    const sends: Array<Promise<unknown>> = []
+    for (let turn = 0; turn < 20; turn++) {
+      for (let i = 0; i < 10; i++) {
+        const n = turn * 10 + i
+        const send = producer.send({ topic, messages: [{ value: n % 23 === 5 ? Buffer.alloc(2_000, 120) : `good-${n}` }] })
+        send.catch(() => {}) // settled below; refusals may come before all are sent
+        sends.push(send)
+      }
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const settled = await Promise.allSettled(sends)
+    const expected = settled.map((_, n) => n).filter((n) => n % 23 !== 5)
+    expect(settled.map((r, n) => [n, r.status]).filter(([, status]) => status === 'rejected').map(([n]) => n)).toEqual(settled.map((_, n) => n).filter((n) => n % 23 === 5))
+    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(expected.map((n) => `good-${n}`))
+    expectNothingDirect(producer, seen)
+  })
+
   it('topic outside the allow-list: TOPIC_AUTHORIZATION_FAILED, nothing written', async () => {
     const { cluster, producer, seen } = await setup()
     const topic = randomTopic('forbidden')

@@ -35,6 +35,8 @@ export interface ProduceRequest {
   readonly awaitDelivery: boolean
   /** The client's allowAutoTopicCreation; null leaves it to the sidecar's setting. */
   readonly allowAutoTopicCreation: boolean | null
+  /** EmitRequest.order_epoch: the stream's order barrier applies from 1; 0 opts out. */
+  readonly orderEpoch: number
   /** Flattened in request order; the position is the record index used in results. */
   readonly records: readonly IncomingRecord[]
 }

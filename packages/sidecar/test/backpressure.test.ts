@@ -54,4 +54,27 @@ describe('backpressure', () => {
     await cluster.startBrokers()
     expect((await otherPartition).received).toBe(true)
   })
+
+  it('refuses a request larger than a bound on its own as too large (RECORD_LIST_TOO_LARGE), not as full', async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic()
+    await cluster.createTopic({ topic, partitions: 2 })
+    const sidecar = await startTestSidecar(cluster, { maxQueuedRecords: 10, maxQueuedRecordsPerPartition: 4 })
+    const client = sidecarClient(sidecar)
+    const cases: Array<[Parameters<typeof emitRequest>[1], RegExp]> = [
+      [Array.from({ length: 11 }, (_, i) => ({ value: bytes(`r${i}`), partition: i % 2 })), /11 records, max_queued_records 10/],
+      [Array.from({ length: 5 }, (_, i) => ({ value: bytes(`r${i}`), partition: 1 })), new RegExp(`5 records for partition ${topic}-1, max_queued_records_per_partition 4`)],
+    ]
+    for (const [records, reason] of cases) {
+      const error = (await emitError(client, emitRequest(topic, records))) as ServiceError
+      expect(status[error.code]).toBe('INVALID_ARGUMENT')
+      expect(error.details).toMatch(/^request is larger than this sidecar ever queues: /)
+      expect(error.details).toMatch(reason)
+      expect(error.metadata.get('kafka-error-name')[0]).toBe('RECORD_LIST_TOO_LARGE')
+    }
+    // What fits is still taken.
+    const ack = await emit(client, emitRequest(topic, Array.from({ length: 4 }, (_, i) => ({ value: bytes(`ok${i}`), partition: 0 }))))
+    expect(ack.results.every((r) => r.error === undefined)).toBe(true)
+  })
 })
+

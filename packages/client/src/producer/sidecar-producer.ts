@@ -101,7 +101,7 @@ export class SidecarProducer {
     coalescer: Coalescer
     reports: ReportStream
     tracker: SidecarDeliveryTracker
-    breaker: CircuitBreaker<[EmitPart, number], Awaited<ReturnType<Coalescer['submit']>>>
+    breaker: CircuitBreaker<[EmitPart], Awaited<ReturnType<Coalescer['submit']>>>
   } | null = null
 
   constructor(kafka: Kafka, config: SidecarProducerConfig = {}, inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string } = {}) {
@@ -259,7 +259,7 @@ export class SidecarProducer {
     let failure: Error | null = null
     try {
       const part = this.emitPart(batch, topicMessages, outgoing)
-      const { results } = await sidecar.breaker.fire(part, batch.timeout ?? DEFAULT_SEND_TIMEOUT_MS)
+      const { results } = await sidecar.breaker.fire(part)
       return { metadata: this.settleSidecarResults(outgoing, results, batch.acks ?? -1), path: 'sidecar' }
     } catch (error) {
       if (error instanceof SidecarRefusal) {
@@ -416,7 +416,7 @@ export class SidecarProducer {
       },
     })
     const { breaker: b } = this.options
-    const breaker = new CircuitBreaker((part: EmitPart, timeoutMs: number) => this.submitWithBackpressure(coalescer, part, timeoutMs), {
+    const breaker = new CircuitBreaker((part: EmitPart) => coalescer.submit(part), {
       timeout: false,
       errorThresholdPercentage: b.errorThresholdPercentage,
       volumeThreshold: b.volumeThreshold,
@@ -437,26 +437,6 @@ export class SidecarProducer {
     breaker.on('halfOpen', () => this.breakerChanged('half_open', SIDECAR_EVENTS.BREAKER_HALF_OPEN))
     breaker.on('close', () => this.breakerChanged('closed', SIDECAR_EVENTS.BREAKER_CLOSE))
     return { client, health, stream, coalescer, reports, tracker, breaker }
-  }
-
-  /** RESOURCE_EXHAUSTED: wait what the sidecar asked and try again, within the send's timeout. */
-  private async submitWithBackpressure(coalescer: Coalescer, part: EmitPart, timeoutMs: number): Promise<Awaited<ReturnType<Coalescer['submit']>>> {
-    const giveUpAt = Date.now() + timeoutMs
-    for (;;) {
-      try {
-        return await coalescer.submit(part)
-      } catch (error) {
-        if (!(error instanceof SidecarRefusal) || !error.isBackpressure) throw error
-        const left = giveUpAt - Date.now()
-        if (left <= 0) throw error
-        // retry_after_ms is the sidecar's estimate (up to 2 s); room may come sooner, so a send
-        // whose budget ends first still waits out its budget and tries once more rather than
-        // failing at once with most of its timeout unused.
-        const wait = Math.min(left, Math.max(1, error.retryAfterMs || 100))
-        this.log.debug('Sidecar full; retrying after the time it asked for', { retryAfterMs: error.retryAfterMs, waitMs: wait })
-        await new Promise((resolve) => setTimeout(resolve, wait))
-      }
-    }
   }
 
   private breakerChanged(state: BreakerState, event: string): void {

@@ -9,6 +9,14 @@
  * When the sidecar refuses a merged message for a reason that belongs to its records (invalid
  * topic, too large, not allowed), each send is retried alone, so one caller's bad record never
  * fails another caller's send.
+ *
+ * Refusals never reorder a partition. Messages are pipelined, so when one is refused (a full
+ * sidecar, a bad record) later ones are already on their way; the sidecar refuses those as
+ * ABORTED (EmitRequest.order_epoch) and the coalescer holds everything new until they have come
+ * back. Then it writes again, in send order and under a new epoch, what is to be retried (a full
+ * sidecar: after the wait it asked for, within each send's timeout), ahead of what came since.
+ * When the refusal says the path is gone (UNAVAILABLE), every send it holds fails with it, so the
+ * producer resends them all directly in send order.
  */
 import { status } from '@grpc/grpc-js'
 import type { EmitAck, EmitRequest, PartitionResult, SidecarError as ProtoError, SidecarRecord, TopicRecords } from '@kafka-sidecar/proto'
@@ -73,14 +81,43 @@ export interface CoalescerLimits {
 
 interface Queued {
   readonly part: EmitPart
-  readonly alone: boolean
+  /** Submission order: what is written again goes back to its place. */
+  readonly seq: number
+  /** A full sidecar is retried until then (the send's timeout). */
+  readonly giveUpAt: number
+  /** Write in a message of its own (its merged message was refused for someone's records). */
+  alone: boolean
   resolve(outcome: PartOutcome): void
   reject(error: Error): void
 }
 
+/** A message written and not yet answered. */
+interface Flight {
+  readonly requestId: number
+  readonly epoch: number
+  readonly group: readonly Queued[]
+}
+
+/** Set by a refusal until the messages written after it have come back and its wait is over. */
+interface Halt {
+  readonly epoch: number
+  /** The refused message: those written after it in its epoch come back ABORTED. */
+  readonly refusedRequestId: number
+  resumeAt: number
+  /** The path is gone: the sends held fail with this instead of being written again. */
+  pathFailure: SidecarUnavailableError | null
+  timer: NodeJS.Timeout | null
+}
+
 export class Coalescer {
+  /** Waiting to be written, in submission order. */
   private queue: Queued[] = []
   private flushScheduled = false
+  private nextSeq = 0
+  private epoch = 1
+  /** In write order (a Map keeps insertion order). */
+  private readonly flights = new Map<number, Flight>()
+  private halt: Halt | null = null
 
   constructor(
     private readonly stream: EmitStream,
@@ -89,22 +126,33 @@ export class Coalescer {
     private readonly observer: CoalescerObserver,
   ) {}
 
+  /** Resolves once the sidecar has the part's records delivered (or rejects with why not). */
   submit(part: EmitPart): Promise<PartOutcome> {
-    return this.enqueue(part, false)
+    return new Promise<PartOutcome>((resolve, reject) => {
+      this.queue.push({ part, seq: this.nextSeq++, giveUpAt: Date.now() + part.timeoutMs, alone: false, resolve, reject })
+      this.scheduleFlush()
+    })
   }
 
-  private enqueue(part: EmitPart, alone: boolean): Promise<PartOutcome> {
-    return new Promise<PartOutcome>((resolve, reject) => {
-      this.queue.push({ part, alone, resolve, reject })
-      if (!this.flushScheduled) {
-        this.flushScheduled = true
-        setImmediate(() => this.flush())
-      }
-    })
+  /** Puts sends back to be written again, each in its place in submission order. */
+  private requeue(sends: readonly Queued[]): void {
+    for (const send of sends) {
+      let at = this.queue.length
+      while (at > 0 && this.queue[at - 1]!.seq > send.seq) at--
+      this.queue.splice(at, 0, send)
+    }
+    this.scheduleFlush()
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.halt) return
+    this.flushScheduled = true
+    setImmediate(() => this.flush())
   }
 
   private flush(): void {
     this.flushScheduled = false
+    if (this.halt) return
     const queue = this.queue
     this.queue = []
     let i = 0
@@ -167,38 +215,115 @@ export class Coalescer {
       compression: first.compression,
       awaitDelivery: true,
       allowAutoTopicCreation: first.allowAutoTopicCreation,
+      orderEpoch: this.epoch,
       topics: [...topics.values()],
     }
+    const flight: Flight = { requestId, epoch: this.epoch, group }
+    this.flights.set(requestId, flight)
     this.observer.onRequest(requestId, outgoing, first.acks)
     this.stream.send(request, first.timeoutMs + this.limits.deadlineMarginMs).then(
       (ack) => {
-        if (!ack.received) {
+        this.flights.delete(requestId)
+        if (ack.received) {
+          this.observer.onAck(requestId, ack)
+          const perMember = splitResults(ack.results, ownerOf, group.length)
+          group.forEach((queued, member) => queued.resolve({ results: perMember[member]! }))
+        } else {
           this.observer.onAbandoned(requestId)
-          const detail = ack.error ?? { grpcCode: status.INTERNAL, message: 'sidecar refused the request without a reason', kafkaErrorCode: 0, kafkaErrorName: '', retriable: true, retryAfterMs: 0 }
-          if (isPathFailureCode(detail.grpcCode)) {
-            // Not taking requests (shutting down, or not connected to Kafka): nothing was queued.
-            const unavailable = new SidecarUnavailableError(`sidecar refused the request: ${detail.message}`, detail.grpcCode, false)
-            for (const queued of group) queued.reject(unavailable)
-            return
-          }
-          const refusal = new SidecarRefusal(detail)
-          if (group.length > 1 && !refusal.isBackpressure) {
-            // The refusal may belong to one send's records only: let each send hear its own answer.
-            for (const queued of group) this.enqueue(queued.part, true).then(queued.resolve, queued.reject)
-            return
-          }
-          for (const queued of group) queued.reject(refusal)
-          return
+          this.refused(flight, ack.error ?? { grpcCode: status.INTERNAL, message: 'sidecar refused the request without a reason', kafkaErrorCode: 0, kafkaErrorName: '', retriable: true, retryAfterMs: 0 })
         }
-        this.observer.onAck(requestId, ack)
-        const perMember = splitResults(ack.results, ownerOf, group.length)
-        group.forEach((queued, member) => queued.resolve({ results: perMember[member]! }))
+        this.maybeResume()
       },
       (error: Error) => {
+        // The path failed under this message: its outcome is unknown, and the producer resends
+        // it directly. The stream is gone, so no ABORTED answers will follow for the others.
+        this.flights.delete(requestId)
         this.observer.onAbandoned(requestId)
         for (const queued of group) queued.reject(error)
+        this.maybeResume()
       },
     )
+  }
+
+  private refused(flight: Flight, detail: ProtoError): void {
+    const { group } = flight
+    // The first refusal of an epoch: the sidecar now refuses the rest of the epoch, so what is
+    // written from here on carries the next one.
+    if (flight.epoch >= this.epoch) {
+      this.epoch = flight.epoch + 1
+      this.halt = { epoch: flight.epoch, refusedRequestId: flight.requestId, resumeAt: 0, pathFailure: null, timer: null }
+    }
+    const halt = this.halt
+    if (detail.grpcCode === status.ABORTED) {
+      // Written after a refused message; it shares that message's fate (below), decided on resume.
+      this.requeue(group)
+      return
+    }
+    if (isPathFailureCode(detail.grpcCode)) {
+      // Not taking requests (shutting down, or not connected to Kafka): nothing was queued.
+      const unavailable = new SidecarUnavailableError(`sidecar refused the request: ${detail.message}`, detail.grpcCode, false)
+      for (const queued of group) queued.reject(unavailable)
+      if (halt) halt.pathFailure ??= unavailable
+      this.failHeldSends()
+      return
+    }
+    const refusal = new SidecarRefusal(detail)
+    if (refusal.isBackpressure) {
+      const now = Date.now()
+      const retry: Queued[] = []
+      for (const queued of group) {
+        if (now >= queued.giveUpAt) queued.reject(refusal)
+        else retry.push(queued)
+      }
+      // Written again one send per message: a merged message needs room for all of it at once,
+      // while single sends fill whatever room opens, in order.
+      for (const queued of retry) queued.alone = true
+      if (retry.length > 0 && halt) {
+        // retry_after_ms is the sidecar's estimate (up to 2 s); room may come sooner, so a send
+        // whose budget ends first is still tried once more at its end rather than failing with
+        // most of its timeout unused.
+        const earliestGiveUp = Math.min(...retry.map((q) => q.giveUpAt))
+        halt.resumeAt = Math.max(halt.resumeAt, Math.min(now + Math.max(1, refusal.retryAfterMs || 100), earliestGiveUp))
+      }
+      this.requeue(retry)
+      return
+    }
+    if (group.length > 1) {
+      // The refusal may belong to one send's records only: let each send hear its own answer.
+      for (const queued of group) queued.alone = true
+      this.requeue(group)
+      return
+    }
+    group[0]!.reject(refusal)
+  }
+
+  /** The path is gone: sends held for writing fail with it too, keeping their order for the producer. */
+  private failHeldSends(): void {
+    const failure = this.halt?.pathFailure
+    if (!failure) return
+    const held = this.queue
+    this.queue = []
+    for (const queued of held) queued.reject(failure)
+  }
+
+  /** Ends the halt once no message written after the refusal is still unanswered and its wait is over. */
+  private maybeResume(): void {
+    const halt = this.halt
+    if (!halt) return
+    for (const flight of this.flights.values()) {
+      if (flight.epoch <= halt.epoch && flight.requestId > halt.refusedRequestId) return
+    }
+    this.failHeldSends()
+    const wait = halt.resumeAt - Date.now()
+    if (wait > 0) {
+      halt.timer ??= setTimeout(() => {
+        halt.timer = null
+        this.maybeResume()
+      }, wait)
+      return
+    }
+    this.halt = null
+    this.scheduleFlush()
   }
 }
 

@@ -44,6 +44,7 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
     compression: message.compression as CompressionCode,
     awaitDelivery: message.awaitDelivery,
     allowAutoTopicCreation: message.allowAutoTopicCreation ?? null,
+    orderEpoch: message.orderEpoch ?? 0,
     records,
   }
 }

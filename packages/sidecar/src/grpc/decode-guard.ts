@@ -15,6 +15,8 @@ export interface UndecodableRequest {
   readonly oversized?: boolean
   /** Field 1 (request_id) when it could be read, so a stream can answer the right request. */
   readonly requestId?: number
+  /** Field 11 (EmitRequest.order_epoch) when it could be read. */
+  readonly orderEpoch?: number
 }
 
 export function decodeProblem(message: unknown): string | null {
@@ -25,15 +27,51 @@ export function undecodable(message: unknown): UndecodableRequest | null {
   return decodeProblem(message) === null ? null : (message as UndecodableRequest)
 }
 
-/** Field 1 as a varint if the message starts with it (how ts-proto writes a non-zero request_id). */
-function leadingRequestId(bytes: Buffer): number | undefined {
-  if (bytes[0] !== 0x08) return undefined
-  let value = 0
-  for (let i = 1, shift = 1; i < Math.min(bytes.length, 9); i++, shift *= 128) {
-    value += (bytes[i]! & 0x7f) * shift
-    if ((bytes[i]! & 0x80) === 0) return value
+/**
+ * Top-level varint fields of a protobuf message, read without decoding it: length-delimited
+ * fields (the records) are skipped by their length. Stops at the first thing it cannot read, so
+ * garbage yields what was read before it. request_id (1) lets a stream answer the right request;
+ * order_epoch (11, EmitRequest) keeps the stream's order barrier right.
+ */
+function topLevelVarints(bytes: Buffer): Map<number, number> {
+  const found = new Map<number, number>()
+  let at = 0
+  const varint = (): number | undefined => {
+    let value = 0
+    for (let shift = 1, i = 0; i < 8 && at < bytes.length; i++, shift *= 128) {
+      const byte = bytes[at++]!
+      value += (byte & 0x7f) * shift
+      if ((byte & 0x80) === 0) return value
+    }
+    return undefined
   }
-  return undefined
+  while (at < bytes.length) {
+    const tag = varint()
+    if (tag === undefined) break
+    const field = Math.floor(tag / 8)
+    const wireType = tag % 8
+    if (wireType === 0) {
+      const value = varint()
+      if (value === undefined) break
+      if (!found.has(field)) found.set(field, value)
+    } else if (wireType === 2) {
+      const length = varint()
+      if (length === undefined) break
+      at += length
+    } else if (wireType === 1) {
+      at += 8
+    } else if (wireType === 5) {
+      at += 4
+    } else {
+      break
+    }
+  }
+  return found
+}
+
+function identify(bytes: Buffer): { requestId?: number; orderEpoch?: number } {
+  const fields = topLevelVarints(bytes)
+  return { requestId: fields.get(1), orderEpoch: fields.get(11) }
 }
 
 function explain(typeName: string, error: unknown): string {
@@ -56,12 +94,12 @@ export function guardDeserializers<S extends ServiceDefinition>(service: S, type
       ...method,
       requestDeserialize: (bytes: Buffer) => {
         if (bytes.length > maxRequestBytes) {
-          return { [DECODE_ERROR]: `${typeNames[name] ?? 'request'} of ${bytes.length} bytes is larger than max_request_bytes ${maxRequestBytes}`, oversized: true, requestId: leadingRequestId(bytes) }
+          return { [DECODE_ERROR]: `${typeNames[name] ?? 'request'} of ${bytes.length} bytes is larger than max_request_bytes ${maxRequestBytes}`, oversized: true, ...identify(bytes) }
         }
         try {
           return decode(bytes)
         } catch (error) {
-          return { [DECODE_ERROR]: explain(typeNames[name] ?? 'request', error) }
+          return { [DECODE_ERROR]: explain(typeNames[name] ?? 'request', error), ...identify(bytes) }
         }
       },
     }

@@ -15,12 +15,15 @@ import type { RingRead } from '../reports/report-ring.js'
 import type { TokenAuth } from './auth.js'
 import { asSidecarError, toPartitionResult, toProduceRequest, toProtoError, toServiceError } from './convert.js'
 import { decodeProblem, undecodable } from './decode-guard.js'
+import { OrderBarrier } from './order-barrier.js'
 
 /** Refuses a request the decode guard marked as undecodable (or too large). */
 function checkDecoded(message: unknown): void {
   const problem = decodeProblem(message)
   if (problem) throw invalidArgument(problem, undecodable(message)!.oversized ? KafkaErrors.MESSAGE_TOO_LARGE : undefined)
 }
+
+const DECIDED: Promise<void> = Promise.resolve()
 
 /** Report events written per pump before yielding to the event loop. */
 const REPORT_BATCH = 256
@@ -152,34 +155,61 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         if (!closed && !call.cancelled) call.write(ack)
         if (clientDone && outstanding === 0) finish()
       }
-      call.on('data', (message: EmitRequest) => {
-        outstanding++
+      const accepted = (ack: EmitAck) => {
+        deps.onRequest('EmitStream', status.OK)
+        reply(ack)
+      }
+      const refuse = (requestId: number, error: unknown) => {
+        const refusal = asSidecarError(error)
+        deps.onRequest('EmitStream', refusal.grpcCode)
+        reply({ requestId, received: false, error: toProtoError(refusal), results: [] })
+      }
+      // Decisions (queue or refuse) are made one request at a time in arrival order, even when
+      // one waits for topic metadata, and a refusal is answered as soon as it is made: a producer
+      // that hears of a refusal then knows every earlier request was decided before it, and the
+      // barrier refuses what it pipelined after it.
+      const barrier = new OrderBarrier()
+      const decide = (message: EmitRequest): Promise<void> => {
         let request: ProduceRequest
         try {
           checkDecoded(message)
           request = toProduceRequest(message)
         } catch (error) {
-          const refusal = asSidecarError(error)
-          deps.onRequest('EmitStream', refusal.grpcCode)
           const bad = undecodable(message)
-          reply({ requestId: bad === null ? message.requestId : (bad.requestId ?? 0), received: false, error: toProtoError(refusal), results: [] })
-          return
+          barrier.refused(bad === null ? (message.orderEpoch ?? 0) : bad.orderEpoch)
+          refuse(bad === null ? message.requestId : (bad.requestId ?? 0), error)
+          return DECIDED
+        }
+        const aborted = barrier.check(request.orderEpoch)
+        if (aborted) {
+          refuse(request.requestId, aborted)
+          return DECIDED
         }
         if (!seenInstances.has(request.instanceId)) {
           seenInstances.add(request.instanceId)
           releaseInstances.push(streams.noteInstance(request.instanceId))
         }
-        handle(request).then(
-          (ack) => {
-            deps.onRequest('EmitStream', status.OK)
-            reply(ack)
+        // The refusal is written, and the barrier raised, in the step that makes the decision:
+        // the producer hears of refusals in request order, and the next request meets the barrier.
+        return pipeline.submit(request).then(
+          (tracker) => {
+            if (request.acks === 0 || !request.awaitDelivery) return accepted(receivedAck(request))
+            void tracker.settled.then((outcomes) => accepted(deliveredAck(tracker, outcomes, leaderOf)))
           },
           (error: unknown) => {
-            const refusal = asSidecarError(error)
-            deps.onRequest('EmitStream', refusal.grpcCode)
-            reply({ requestId: request.requestId, received: false, error: toProtoError(refusal), results: [] })
+            barrier.refused(request.orderEpoch)
+            refuse(request.requestId, error)
           },
         )
+      }
+      let undecided = 0
+      let lastDecision = DECIDED
+      call.on('data', (message: EmitRequest) => {
+        outstanding++
+        const decision = undecided === 0 ? decide(message) : lastDecision.then(() => decide(message))
+        undecided++
+        lastDecision = decision
+        void decision.then(() => undecided--)
       })
       call.on('end', () => {
         clientDone = true

@@ -4,7 +4,7 @@
  * RESOURCE_EXHAUSTED and a retry-after estimated from how fast the queue has been draining.
  */
 import { status } from '@grpc/grpc-js'
-import { SidecarError } from '../errors.js'
+import { KafkaErrors, SidecarError } from '../errors.js'
 
 export interface MemoryLimits {
   readonly maxQueuedBytes: number
@@ -38,9 +38,12 @@ export class MemoryBudget {
    */
   tryReserve(total: Demand, perPartition: Iterable<{ name: string; pending: Demand; demand: Demand }>): SidecarError | null {
     const { limits } = this
+    const partitions = [...perPartition]
+    const never = this.neverFits(total, partitions)
+    if (never) return never
     if (this.bytes + total.bytes > limits.maxQueuedBytes) return this.full(`queued bytes would reach ${this.bytes + total.bytes} of ${limits.maxQueuedBytes}`, this.bytes + total.bytes - limits.maxQueuedBytes)
     if (this.records + total.records > limits.maxQueuedRecords) return this.full(`queued records would reach ${this.records + total.records} of ${limits.maxQueuedRecords}`, 0)
-    for (const p of perPartition) {
+    for (const p of partitions) {
       if (p.pending.bytes + p.demand.bytes > limits.maxQueuedBytesPerPartition) {
         return this.full(`partition ${p.name} would hold ${p.pending.bytes + p.demand.bytes} bytes, limit ${limits.maxQueuedBytesPerPartition}`, p.pending.bytes + p.demand.bytes - limits.maxQueuedBytesPerPartition)
       }
@@ -50,6 +53,28 @@ export class MemoryBudget {
     }
     this.bytes += total.bytes
     this.records += total.records
+    return null
+  }
+
+  /**
+   * A request larger than a bound on its own would be refused as "full" forever; say instead that
+   * it is too large, so the client splits it or fails the send at once rather than at its timeout.
+   */
+  private neverFits(total: Demand, partitions: ReadonlyArray<{ name: string; demand: Demand }>): SidecarError | null {
+    const { limits } = this
+    const tooLarge = (what: string) =>
+      new SidecarError({
+        grpcCode: status.INVALID_ARGUMENT,
+        message: `request is larger than this sidecar ever queues: ${what}; send fewer records at a time`,
+        kafkaErrorCode: KafkaErrors.RECORD_LIST_TOO_LARGE.code,
+        kafkaErrorName: KafkaErrors.RECORD_LIST_TOO_LARGE.name,
+      })
+    if (total.bytes > limits.maxQueuedBytes) return tooLarge(`${total.bytes} bytes, max_queued_bytes ${limits.maxQueuedBytes}`)
+    if (total.records > limits.maxQueuedRecords) return tooLarge(`${total.records} records, max_queued_records ${limits.maxQueuedRecords}`)
+    for (const p of partitions) {
+      if (p.demand.bytes > limits.maxQueuedBytesPerPartition) return tooLarge(`${p.demand.bytes} bytes for partition ${p.name}, max_queued_bytes_per_partition ${limits.maxQueuedBytesPerPartition}`)
+      if (p.demand.records > limits.maxQueuedRecordsPerPartition) return tooLarge(`${p.demand.records} records for partition ${p.name}, max_queued_records_per_partition ${limits.maxQueuedRecordsPerPartition}`)
+    }
     return null
   }
 

@@ -191,14 +191,27 @@ export interface EmitRequest {
    * KafkaJS's producer option: false refuses topics that do not exist instead of creating them.
    * Unset: the sidecar's own setting.
    */
-  allowAutoTopicCreation?: boolean | undefined;
+  allowAutoTopicCreation?:
+    | boolean
+    | undefined;
+  /**
+   * Keeps a stream's records in order across refusals (EmitStream only; unset or 0 opts out).
+   * A producer pipelines requests, so when one is refused (full queue, invalid record) the ones
+   * written after it are already on their way; were any of them queued, a retry of the refused
+   * one would land behind it. So once the sidecar refuses a request of epoch E on a stream, it
+   * refuses every later request of that stream with an epoch <= E as ABORTED, unqueued. The
+   * producer, on hearing of a refusal, moves to a greater epoch and writes again, in order,
+   * what it wants retried, the refused request first.
+   */
+  orderEpoch?: number | undefined;
 }
 
 /** Why a request was refused or a delivery failed. */
 export interface Error {
   /**
    * A gRPC status code: 3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 7 PERMISSION_DENIED,
-   * 8 RESOURCE_EXHAUSTED, 14 UNAVAILABLE, 16 UNAUTHENTICATED, 13 INTERNAL.
+   * 8 RESOURCE_EXHAUSTED, 10 ABORTED (an earlier request of the stream was refused; see
+   * EmitRequest.order_epoch), 14 UNAVAILABLE, 16 UNAUTHENTICATED, 13 INTERNAL.
    */
   grpcCode: number;
   message: string;
@@ -604,6 +617,7 @@ function createBaseEmitRequest(): EmitRequest {
     awaitDelivery: false,
     topics: [],
     allowAutoTopicCreation: undefined,
+    orderEpoch: undefined,
   };
 }
 
@@ -638,6 +652,9 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     }
     if (message.allowAutoTopicCreation !== undefined) {
       writer.uint32(80).bool(message.allowAutoTopicCreation);
+    }
+    if (message.orderEpoch !== undefined) {
+      writer.uint32(88).uint64(message.orderEpoch);
     }
     return writer;
   },
@@ -735,6 +752,14 @@ export const EmitRequest: MessageFns<EmitRequest> = {
             message.allowAutoTopicCreation = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.orderEpoch = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -789,6 +814,11 @@ export const EmitRequest: MessageFns<EmitRequest> = {
         : isSet(object.allow_auto_topic_creation)
         ? globalThis.Boolean(object.allow_auto_topic_creation)
         : undefined,
+      orderEpoch: isSet(object.orderEpoch)
+        ? globalThis.Number(object.orderEpoch)
+        : isSet(object.order_epoch)
+        ? globalThis.Number(object.order_epoch)
+        : undefined,
     };
   },
 
@@ -824,6 +854,9 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     if (message.allowAutoTopicCreation !== undefined) {
       obj.allowAutoTopicCreation = message.allowAutoTopicCreation;
     }
+    if (message.orderEpoch !== undefined) {
+      obj.orderEpoch = Math.round(message.orderEpoch);
+    }
     return obj;
   },
 
@@ -842,6 +875,7 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     message.awaitDelivery = object.awaitDelivery ?? false;
     message.topics = object.topics?.map((e) => TopicRecords.fromPartial(e)) || [];
     message.allowAutoTopicCreation = object.allowAutoTopicCreation ?? undefined;
+    message.orderEpoch = object.orderEpoch ?? undefined;
     return message;
   },
 };
@@ -2111,6 +2145,8 @@ export const ProducerSidecarService = {
    * The fast path: many requests in flight on one stream. Acks carry the request_id they answer
    * and may arrive out of request order (different partitions finish at different times).
    * Request-level refusals come back as an ack with `error` set; the stream stays open.
+   * The sidecar decides requests (queues or refuses them) in the order they arrive on a stream,
+   * and answers a refusal as soon as it decides it; see EmitRequest.order_epoch.
    */
   emitStream: {
     path: "/kafka_sidecar.v1.ProducerSidecar/EmitStream" as const,
@@ -2163,6 +2199,8 @@ export interface ProducerSidecarServer extends UntypedServiceImplementation {
    * The fast path: many requests in flight on one stream. Acks carry the request_id they answer
    * and may arrive out of request order (different partitions finish at different times).
    * Request-level refusals come back as an ack with `error` set; the stream stays open.
+   * The sidecar decides requests (queues or refuses them) in the order they arrive on a stream,
+   * and answers a refusal as soon as it decides it; see EmitRequest.order_epoch.
    */
   emitStream: handleBidiStreamingCall<EmitRequest, EmitAck>;
   /**
@@ -2200,6 +2238,8 @@ export interface ProducerSidecarClient extends Client {
    * The fast path: many requests in flight on one stream. Acks carry the request_id they answer
    * and may arrive out of request order (different partitions finish at different times).
    * Request-level refusals come back as an ack with `error` set; the stream stays open.
+   * The sidecar decides requests (queues or refuses them) in the order they arrive on a stream,
+   * and answers a refusal as soon as it decides it; see EmitRequest.order_epoch.
    */
   emitStream(): ClientDuplexStream<EmitRequest, EmitAck>;
   emitStream(options: Partial<CallOptions>): ClientDuplexStream<EmitRequest, EmitAck>;
