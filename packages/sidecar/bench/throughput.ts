@@ -59,6 +59,22 @@ function rssMb(pid: number): number {
   return Math.round(Number(line!.split(/\s+/)[1]) / 1024)
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** Each process's share of one core while `run` ran, in percent. */
+async function cpuShares<T>(pids: Record<string, number>, run: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]))
+  const started = process.hrtime.bigint()
+  const result = await run()
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  const cpu = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, Math.round((100 * (cpuSeconds(pid) - before[name]!)) / seconds)]))
+  return { result, cpu }
+}
+
 /** Runs `total` records through `send` with `concurrency` lanes; returns records/s. */
 async function drive(send: () => Promise<void>, count: number): Promise<number> {
   let sent = 0
@@ -142,10 +158,19 @@ try {
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(sidecar.child.pid!))), 200)
   const directRounds: number[] = []
   const sidecarRounds: number[] = []
+  // CPU per process (% of one core) in each round: where the time goes, on a machine where the
+  // cluster, the sidecar and the client share the cores.
+  const pids = { client: process.pid, sidecar: sidecar.child.pid!, cluster: broker.child.pid! }
+  const cpu: { direct: Array<Record<string, number>>; sidecar: Array<Record<string, number>> } = { direct: [], sidecar: [] }
+  const show = (shares: Record<string, number>) => Object.entries(shares).map(([name, pct]) => `${name} ${pct}%`).join(', ')
   for (let round = 1; round <= rounds; round++) {
-    directRounds.push(await drive(directSend, total))
-    sidecarRounds.push(await drive(sidecarSend, total))
-    console.log(`round ${round}/${rounds}: direct ${Math.round(directRounds.at(-1)!)} records/s, sidecar ${Math.round(sidecarRounds.at(-1)!)} records/s`)
+    const d = await cpuShares(pids, () => drive(directSend, total))
+    directRounds.push(d.result)
+    cpu.direct.push(d.cpu)
+    const s = await cpuShares(pids, () => drive(sidecarSend, total))
+    sidecarRounds.push(s.result)
+    cpu.sidecar.push(s.cpu)
+    console.log(`round ${round}/${rounds}: direct ${Math.round(d.result)} records/s (cpu: ${show(d.cpu)}); sidecar ${Math.round(s.result)} records/s (cpu: ${show(s.cpu)})`)
   }
   clearInterval(sampler)
   stream.end()
@@ -163,6 +188,7 @@ try {
     sidecarRecordsPerSec: Math.round(viaSidecar),
     ratio: Number((viaSidecar / direct).toFixed(3)),
     sidecarPeakRssMb: peakRss,
+    cpuPercentOfOneCore: cpu,
   }
   console.log(`direct KafkaJS : ${result.directRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds})`)
   console.log(`via sidecar    : ${result.sidecarRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds}), ${result.ratio}x direct`)

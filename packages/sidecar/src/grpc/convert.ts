@@ -3,7 +3,7 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import { Acks, Compression, type EmitRequest, type PartitionResult, type SidecarError as ProtoError } from '@kafka-sidecar/proto'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
 import { boundedLabel } from '../metrics.js'
-import type { Acks as KafkaAcks, CompressionCode, IncomingRecord, PartitionOutcome, ProduceRequest } from '../model.js'
+import type { Acks as KafkaAcks, CompressionCode, IncomingRecord, PartitionOutcome, ProduceRequest, RecordHeader } from '../model.js'
 
 const ACKS: ReadonlyMap<number, KafkaAcks> = new Map([
   [Acks.ACKS_UNSPECIFIED, -1],
@@ -13,6 +13,18 @@ const ACKS: ReadonlyMap<number, KafkaAcks> = new Map([
 ])
 const COMPRESSIONS: ReadonlySet<number> = new Set([Compression.COMPRESSION_NONE, Compression.COMPRESSION_GZIP, Compression.COMPRESSION_SNAPPY, Compression.COMPRESSION_LZ4, Compression.COMPRESSION_ZSTD])
 const DEFAULT_TIMEOUT_MS = 30_000
+
+const NO_HEADERS: readonly RecordHeader[] = Object.freeze([])
+
+/**
+ * KafkaJS wants Buffers; the decoder yields views into the request's bytes. Wrapping the view
+ * copies nothing: the request's bytes stay alive until its records are delivered, about as long
+ * as copies would.
+ */
+function asBuffer(bytes: Uint8Array | undefined): Buffer | null {
+  if (bytes === undefined) return null
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
 
 export function toProduceRequest(message: EmitRequest): ProduceRequest {
   const acks = ACKS.get(message.acks)
@@ -25,9 +37,9 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
     for (const r of group.records) {
       records.push({
         topic: group.topic,
-        key: r.key ?? null,
-        value: r.value ?? null,
-        headers: r.headers.map((h) => ({ key: h.key, value: h.value ?? null })),
+        key: asBuffer(r.key),
+        value: asBuffer(r.value),
+        headers: r.headers.length === 0 ? NO_HEADERS : r.headers.map((h) => ({ key: h.key, value: asBuffer(h.value) })),
         partition: r.partition ?? null,
         timestampMs: r.timestampMs ?? null,
       })

@@ -22,6 +22,14 @@ export interface PipelineObserver {
   onSettled?(tracker: RequestTracker): void
 }
 
+interface PartitionDemand {
+  readonly name: string
+  readonly topic: string
+  readonly partition: number
+  readonly pending: { bytes: number; records: number }
+  readonly demand: { bytes: number; records: number }
+}
+
 export class RecordPipeline {
   private readonly admissionChains = new Map<string, Promise<unknown>>()
   private closedReason: string | null = null
@@ -98,16 +106,24 @@ export class RecordPipeline {
 
   private admit(request: ProduceRequest): RequestTracker {
     const now = Date.now()
-    const placements: Array<{ queue: PartitionQueue | null; topic: string; partition: number; bytes: number }> = []
-    const demand = new Map<string, { name: string; topic: string; partition: number; pending: { bytes: number; records: number }; demand: { bytes: number; records: number } }>()
+    // Per record its partition and size; per partition (looked up by topic, then number: no
+    // string keys per record) what the request adds to it.
+    const { records } = request
+    const partitionOfRecord = new Array<number>(records.length)
+    const sizeOfRecord = new Array<number>(records.length)
+    const byTopic = new Map<string, Map<number, PartitionDemand>>()
+    const demands: PartitionDemand[] = []
     let totalBytes = 0
-    request.records.forEach((record, index) => {
-      const partitions = this.metadata.cached(record.topic)!
-      const partition = this.partitionOf(record, partitions, index)
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!
+      let partitions = byTopic.get(record.topic)
+      if (!partitions) byTopic.set(record.topic, (partitions = new Map()))
+      const partition = this.partitionOf(record, this.metadata.cached(record.topic)!, index)
       const bytes = recordSize(record)
+      partitionOfRecord[index] = partition
+      sizeOfRecord[index] = bytes
       totalBytes += bytes
-      const key = `${record.topic}\u0000${partition}`
-      let entry = demand.get(key)
+      let entry = partitions.get(partition)
       if (!entry) {
         const existing = this.dispatcher.peekQueue(record.topic, partition)
         entry = {
@@ -117,29 +133,35 @@ export class RecordPipeline {
           pending: { bytes: existing?.pendingBytes ?? 0, records: existing?.pendingRecords ?? 0 },
           demand: { bytes: 0, records: 0 },
         }
-        demand.set(key, entry)
+        partitions.set(partition, entry)
+        demands.push(entry)
       }
       entry.demand.bytes += bytes
       entry.demand.records++
-      placements.push({ queue: null, topic: record.topic, partition, bytes })
-    })
-    const refusal = this.budget.tryReserve({ bytes: totalBytes, records: request.records.length }, demand.values())
+    }
+    const refusal = this.budget.tryReserve({ bytes: totalBytes, records: records.length }, demands)
     if (refusal) throw refusal
 
     const tracker = new RequestTracker(request, now)
-    request.records.forEach((record, index) => {
-      const placement = placements[index]!
-      this.dispatcher.enqueue(this.dispatcher.queueFor(placement.topic, placement.partition), {
+    const deadline = now + request.timeoutMs
+    const queues = new Map<PartitionDemand, PartitionQueue>()
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!
+      const partition = partitionOfRecord[index]!
+      const entry = byTopic.get(record.topic)!.get(partition)!
+      let queue = queues.get(entry)
+      if (!queue) queues.set(entry, (queue = this.dispatcher.queueFor(record.topic, partition)))
+      this.dispatcher.enqueue(queue, {
         tracker,
         index,
-        message: toKafkaJSMessage(record, placement.partition),
-        bytes: placement.bytes,
+        message: toKafkaJSMessage(record, partition),
+        bytes: sizeOfRecord[index]!,
         compression: request.compression,
         acks: request.acks,
-        deadline: now + request.timeoutMs,
+        deadline,
         enqueuedAt: now,
       })
-    })
+    }
     this.observer.onAccepted?.(request, totalBytes)
     void tracker.settled.then(() => this.observer.onSettled?.(tracker))
     return tracker

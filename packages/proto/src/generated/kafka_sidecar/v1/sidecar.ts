@@ -137,16 +137,16 @@ export function compressionToJSON(object: Compression): string {
 export interface Header {
   key: string;
   /** Unset is a null header value; a name may repeat (KafkaJS accepts arrays). */
-  value?: Buffer | undefined;
+  value?: Uint8Array | undefined;
 }
 
 export interface Record {
   /** Unset is a null key (round-robin partitioning); set-but-empty is an empty key (hashed). */
   key?:
-    | Buffer
+    | Uint8Array
     | undefined;
   /** Unset is a null value: a tombstone. */
-  value?: Buffer | undefined;
+  value?: Uint8Array | undefined;
   headers: Header[];
   /** Unset: the sidecar partitions as KafkaJS's default partitioner would. 0 is a partition. */
   partition?:
@@ -339,7 +339,7 @@ export const Header: MessageFns<Header> = {
               break;
             }
 
-            message.value = Buffer.from(reader.bytes());
+            message.value = reader.bytes();
             continue;
           }
         }
@@ -357,7 +357,7 @@ export const Header: MessageFns<Header> = {
   fromJSON(object: any): Header {
     return {
       key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : undefined,
+      value: isSet(object.value) ? bytesFromBase64(object.value) : undefined,
     };
   },
 
@@ -425,7 +425,7 @@ export const Record: MessageFns<Record> = {
               break;
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = reader.bytes();
             continue;
           }
           case 2: {
@@ -433,7 +433,7 @@ export const Record: MessageFns<Record> = {
               break;
             }
 
-            message.value = Buffer.from(reader.bytes());
+            message.value = reader.bytes();
             continue;
           }
           case 3: {
@@ -474,8 +474,8 @@ export const Record: MessageFns<Record> = {
 
   fromJSON(object: any): Record {
     return {
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : undefined,
-      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : undefined,
+      key: isSet(object.key) ? bytesFromBase64(object.key) : undefined,
+      value: isSet(object.value) ? bytesFromBase64(object.value) : undefined,
       headers: globalThis.Array.isArray(object?.headers) ? object.headers.map((e: any) => Header.fromJSON(e)) : [],
       partition: isSet(object.partition) ? globalThis.Number(object.partition) : undefined,
       timestampMs: isSet(object.timestampMs)
@@ -2289,11 +2289,28 @@ export const ProducerSidecarClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
