@@ -101,6 +101,19 @@ describe('circuit breaker timing (fake timers)', () => {
     expect(await send()).toBe('sidecar')
   })
 
+  it("the probe waits for the producer's channel to reconnect, so a sidecar that is back closes the breaker at once", { timeout: 30_000 }, async () => {
+    const { cluster, socket, first, producer, events, send } = await setup()
+    await openBreaker(first, producer, events, send)
+    // The sidecar is back, but the producer's channel is still in its reconnect backoff from the
+    // dead one (nothing has used it since): a call made now would fail at once with the old error.
+    await sidecarReady((await spawnSidecar(cluster, socket)).address)
+    expect(grpcChannel(producer).getConnectivityState(false)).not.toBe(connectivityState.READY)
+    vi.advanceTimersByTime(RESET_MS)
+    expect(producer.breakerState).toBe('half_open')
+    expect(await send()).toBe('sidecar')
+    expect(events).toEqual(['open', 'half_open', 'close'])
+  })
+
   it('a failed probe opens it again for another resetTimeoutMs', { timeout: 30_000 }, async () => {
     const { first, producer, events, send, sinceOpen } = await setup()
     await openBreaker(first, producer, events, send)

@@ -21,7 +21,7 @@ import type { DeliveryListener, DeliveryReport } from '../delivery/delivery-repo
 import { SidecarDeliveryTracker } from '../delivery/sidecar-delivery-tracker.js'
 import { countByTopic, createProducerMetrics, type MetricsOption, type ProducerMetrics } from '../metrics.js'
 import { grpcTarget, resolveSidecarOptions, type ProducerMode, type ResolvedSidecarOptions, type SidecarClientOptions } from '../options.js'
-import { Coalescer, type EmitPart, type PartResult } from '../transport/coalescer.js'
+import { Coalescer, type EmitPart, type PartOutcome, type PartResult } from '../transport/coalescer.js'
 import { EmitStream } from '../transport/emit-stream.js'
 import { ReportStream } from '../transport/report-stream.js'
 import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
@@ -72,6 +72,8 @@ const IDLE_CHECK_MS = 1_000
 const SIDECAR_PARTITIONERS: ReadonlySet<unknown> = new Set([undefined, kafkajs.Partitioners.DefaultPartitioner, kafkajs.Partitioners.JavaCompatiblePartitioner])
 /** Faster than grpc-js's defaults (1 s doubling to 120 s), so a restarted sidecar is found again within a second or two. */
 const CHANNEL_OPTIONS: ChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000, 'grpc.keepalive_time_ms': 30_000 }
+/** How long a half-open probe waits for the channel to connect: its longest reconnect backoff, and a margin. */
+const PROBE_CONNECT_WAIT_MS = 1_500
 
 let nextEventId = 0
 
@@ -101,7 +103,7 @@ export class SidecarProducer {
     coalescer: Coalescer
     reports: ReportStream
     tracker: SidecarDeliveryTracker
-    breaker: CircuitBreaker<[EmitPart], Awaited<ReturnType<Coalescer['submit']>>>
+    breaker: CircuitBreaker<[EmitPart], PartOutcome>
   } | null = null
 
   constructor(kafka: Kafka, config: SidecarProducerConfig = {}, inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string } = {}) {
@@ -416,7 +418,14 @@ export class SidecarProducer {
       },
     })
     const { breaker: b } = this.options
-    const breaker = new CircuitBreaker((part: EmitPart) => coalescer.submit(part), {
+    const breaker: CircuitBreaker<[EmitPart], PartOutcome> = new CircuitBreaker(async (part: EmitPart) => {
+      // A half-open probe would go out on a channel still waiting out its reconnect backoff from
+      // the dead sidecar; grpc-js fails such a call at once with the old error, and the breaker
+      // would stay open another resetTimeoutMs although the sidecar is back. So the probe first
+      // gives the channel up to its longest backoff to connect (it goes ahead either way).
+      if (breaker.halfOpen) await channelReady(client, PROBE_CONNECT_WAIT_MS)
+      return coalescer.submit(part)
+    }, {
       timeout: false,
       errorThresholdPercentage: b.errorThresholdPercentage,
       volumeThreshold: b.volumeThreshold,
@@ -526,6 +535,11 @@ export class SidecarProducer {
       })
     })
   }
+}
+
+/** Resolves once the client's channel is connected, or after `waitMs` whatever its state. */
+function channelReady(client: ProducerSidecarClient, waitMs: number): Promise<void> {
+  return new Promise((resolve) => client.waitForReady(Date.now() + waitMs, () => resolve()))
 }
 
 function isOpenBreaker(error: unknown): boolean {
