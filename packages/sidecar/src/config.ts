@@ -36,6 +36,7 @@ export interface SidecarConfig {
   reportInstanceIdleMs: number
   metadataMaxAgeMs: number
   kafkaProbeIntervalMs: number
+  connectionIdleMs: number
   shutdownTimeoutMs: number
   ssl: boolean
   saslMechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512' | null
@@ -93,6 +94,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('reportInstanceIdleMs', 'KAFKA_SIDECAR_REPORT_INSTANCE_IDLE_MS', 'report-instance-idle-ms', 'integer', 600_000, 'forget a client instance\'s reports after this long without a reader or a report', { min: 1000 }),
   spec('metadataMaxAgeMs', 'KAFKA_SIDECAR_METADATA_MAX_AGE_MS', 'metadata-max-age-ms', 'integer', 300_000, 'topic metadata refresh interval (KafkaJS metadataMaxAge)', { min: 1 }),
   spec('kafkaProbeIntervalMs', 'KAFKA_SIDECAR_KAFKA_PROBE_INTERVAL_MS', 'kafka-probe-interval-ms', 'integer', 2_000, 'how often the brokers are checked; two failed checks in a row make the sidecar not ready', { min: 100 }),
+  spec('connectionIdleMs', 'KAFKA_SIDECAR_CONNECTION_IDLE_MS', 'connection-idle-ms', 'integer', 300_000, 'close a gRPC connection that has had no call for this long (broken or abandoned ones included); clients reconnect on their next call', { min: 1_000 }),
   spec('shutdownTimeoutMs', 'KAFKA_SIDECAR_SHUTDOWN_TIMEOUT_MS', 'shutdown-timeout-ms', 'integer', 10_000, 'on SIGTERM, how long to flush before failing what is left', { min: 0 }),
   spec('ssl', 'KAFKA_SSL', 'ssl', 'boolean', false, 'connect to Kafka over TLS'),
   spec('saslMechanism', 'KAFKA_SASL_MECHANISM', 'sasl-mechanism', 'string', null, 'SASL mechanism: plain, scram-sha-256 or scram-sha-512', { choices: ['plain', 'scram-sha-256', 'scram-sha-512'] }),

@@ -164,7 +164,12 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
 
   // Requests over maxRequestBytes are refused one by one by the decode guard; grpc-js's own limit
   // (which fails the whole stream) only stops what is far larger.
-  const server = new Server({ 'grpc.max_receive_message_length': Math.max(2 * config.maxRequestBytes, config.maxRequestBytes + 4 * 1024 * 1024) })
+  const server = new Server({
+    'grpc.max_receive_message_length': Math.max(2 * config.maxRequestBytes, config.maxRequestBytes + 4 * 1024 * 1024),
+    // node:http2 answers a broken connection (bad frame, bad HPACK, half a preface) with GOAWAY
+    // and leaves the socket to the client; an idle timeout closes such connections too.
+    'grpc.max_connection_idle_ms': config.connectionIdleMs,
+  })
   server.addService(
     guardDeserializers(
       ProducerSidecarService,

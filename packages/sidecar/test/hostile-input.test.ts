@@ -19,6 +19,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import type { RunningSidecar, StartOptions } from '../src/index.js'
 import { bytes, emit, emitError, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
 import { waitFor } from './wait.js'
+import { TestStream } from './stream-helpers.js'
 
 const SERVICE = '/kafka_sidecar.v1.ProducerSidecar'
 const EMIT = `${SERVICE}/Emit`
@@ -249,9 +250,9 @@ describe('raw bytes on the gRPC TCP port', () => {
       socket.write(payload)
       await waitFor(`${name}: GOAWAY`, () => frames(socket.received()).some((f) => f.type === GOAWAY))
       expect(frames(socket.received()), name).toEqual([{ type: SETTINGS }, { type: GOAWAY, errorCode }])
-      // Node's HTTP/2 server says GOAWAY but leaves closing to the client (there is no idle
-      // timeout on the gRPC port): such a connection costs a socket until its client closes it.
-      // What matters is that nobody else notices, even while it stays open.
+      // Node's HTTP/2 server says GOAWAY but leaves closing to the client; the sidecar's idle
+      // timeout (KAFKA_SIDECAR_CONNECTION_IDLE_MS, tested below) closes it later. What matters
+      // here is that nobody else notices while it stays open.
       await expectStillServes(ctx)
     }
   })
@@ -270,6 +271,29 @@ describe('raw bytes on the gRPC TCP port', () => {
     expect(Date.now() - started, 'two Emit round trips and a read of the topic').toBeLessThan(2_000)
     expect(hung.filter((s) => s.destroyed)).toEqual([])
     for (const socket of hung) socket.destroy()
+    await expectStillServes(ctx)
+  })
+})
+
+describe('connections nobody uses (KAFKA_SIDECAR_CONNECTION_IDLE_MS)', () => {
+  it('closes broken and half-open connections after the idle time, and leaves a connection with a live stream alone', async () => {
+    const ctx = await setup({ connectionIdleMs: 1_000 })
+    const broken = await openSocket(ctx.port)
+    broken.write(Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0), 0xffffff)]))
+    await waitFor('GOAWAY', () => frames(broken.received()).some((f) => f.type === GOAWAY))
+    const halfPreface = await openSocket(ctx.port)
+    halfPreface.write(PREFACE.subarray(0, 10))
+    // A client holding an EmitStream open (as a producer does) keeps its connection past the idle time.
+    const streaming = new TestStream(sidecarClient(ctx.sidecar))
+    expect((await streaming.send(emitRequest(ctx.topic, [{ value: bytes('before') }]))).received).toBe(true)
+
+    const started = Date.now()
+    expect(await closedWithin(broken, 5_000), 'the connection that got GOAWAY').toBe(true)
+    expect(await closedWithin(halfPreface, 5_000), 'the connection with half a preface').toBe(true)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300) // by the idle timer, not at once
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    expect((await streaming.send(emitRequest(ctx.topic, [{ value: bytes('after') }]))).received).toBe(true)
+    ctx.written.push('before', 'after')
     await expectStillServes(ctx)
   })
 })
