@@ -22,12 +22,14 @@ import {
   DeliveryReportEvent,
   EmitAck,
   EmitRequest,
+  Header,
   HealthCheckResponse_ServingStatus,
   HealthClient,
   HealthService,
   ProducerSidecarClient,
   ProducerSidecarService,
   SidecarRecord,
+  strictReader,
   type DeliveryReportsRequest,
   type HealthServer,
   type ProducerSidecarServer,
@@ -76,6 +78,15 @@ describe('codecs: what the wire keeps apart', () => {
     const decoded = SidecarRecord.decode(bytes)
     expect(decoded.value!.buffer).toBe(bytes.buffer)
     expect(Buffer.from(decoded.value!).toString()).toBe('value')
+  })
+
+  it('strictReader refuses strings that are not UTF-8, which the plain decoder would replace', () => {
+    const header = Header.encode({ key: 'ab', value: Buffer.from('v') }).finish()
+    const bad = Buffer.from(header)
+    bad[2] = 0xff // the first byte of the key "ab"
+    expect(Header.decode(bad).key).toBe('\uFFFDb')
+    expect(() => Header.decode(strictReader(bad))).toThrow('a string field is not valid UTF-8')
+    expect(Header.decode(strictReader(Header.encode({ key: 'clé' }).finish())).key).toBe('clé')
   })
 
   it('tells partition 0 from an unset partition', () => {

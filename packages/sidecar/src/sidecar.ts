@@ -8,7 +8,7 @@ import { chmod, rm, stat } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import { Server, ServerCredentials, status } from '@grpc/grpc-js'
-import { HealthService, ProducerSidecarService } from '@kafka-sidecar/proto'
+import { DeliveryReportsRequest, EmitRequest, HealthService, ProducerSidecarService, TopicMetadataRequest } from '@kafka-sidecar/proto'
 import { PROTO_DIR, PROTO_FILES } from '@kafka-sidecar/proto/proto-files'
 import { loadSync } from '@grpc/proto-loader'
 import { ReflectionService } from '@grpc/reflection'
@@ -173,7 +173,12 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   server.addService(
     guardDeserializers(
       ProducerSidecarService,
-      { emit: 'EmitRequest', emitStream: 'EmitRequest', deliveryReports: 'DeliveryReportsRequest', topicMetadata: 'TopicMetadataRequest' },
+      {
+        emit: { typeName: 'EmitRequest', decode: (reader) => EmitRequest.decode(reader) },
+        emitStream: { typeName: 'EmitRequest', decode: (reader) => EmitRequest.decode(reader) },
+        deliveryReports: { typeName: 'DeliveryReportsRequest', decode: (reader) => DeliveryReportsRequest.decode(reader) },
+        topicMetadata: { typeName: 'TopicMetadataRequest', decode: (reader) => TopicMetadataRequest.decode(reader) },
+      },
       config.maxRequestBytes,
     ),
     producerService(

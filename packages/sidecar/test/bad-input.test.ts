@@ -154,18 +154,27 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
-  it('refuses a topic name that is not valid UTF-8 (raw protobuf bytes)', async () => {
-    // A protobuf string must be UTF-8, but only the decoder can enforce that and ts-proto's
-    // (@bufbuild/protobuf BinaryReader.string() without `strict`) does not: it decodes with a
-    // non-fatal TextDecoder, so 0xff/0xfe become U+FFFD. Our handler then sees "bad\uFFFD\uFFFDtopic"
-    // and refuses it as an illegal character, as a broker would refuse the raw bytes. The record
-    // never reaches the cluster and the server lives on.
+  it('refuses strings that are not valid UTF-8 (topic, header name) as malformed, by name (raw protobuf bytes)', async () => {
+    // A protobuf string must be UTF-8. The generated decoders would read 0xff 0xfe as U+FFFD (a
+    // different string: a header named "a\uFFFD" would be written as such); the sidecar decodes
+    // from a strict reader, so the request is refused and nothing reaches the cluster.
     const ctx = await setup()
     const raw = rawClient(ctx.sidecar)
-    const topic = Buffer.concat([Buffer.from('bad'), Buffer.from([0xff, 0xfe]), Buffer.from('topic')])
-    const { error } = await rawEmit(raw, rawEmitRequest(topic, [rawRecord('x')]))
-    expect(error).not.toBeNull()
-    expectRefusal(error!, status.INVALID_ARGUMENT, 'invalid topic: topic name "bad\uFFFD\uFFFDtopic" contains a character other than ASCII letters, digits, \'.\', \'_\' and \'-\'', INVALID_TOPIC)
+    const notUtf8 = Buffer.from([0xff, 0xfe])
+    const topic = Buffer.concat([Buffer.from('bad'), notUtf8, Buffer.from('topic')])
+    const badHeaderName = fieldBytes(3, Buffer.concat([fieldBytes(1, Buffer.concat([Buffer.from('a'), notUtf8])), fieldBytes(2, Buffer.from('v'))]))
+    for (const body of [rawEmitRequest(topic, [rawRecord('x')]), rawEmitRequest(Buffer.from(ctx.topic), [Buffer.concat([rawRecord('y'), badHeaderName])])]) {
+      const { error } = await rawEmit(raw, body)
+      expect(error).not.toBeNull()
+      expectRefusal(error!, status.INVALID_ARGUMENT, 'malformed EmitRequest: a string field is not valid UTF-8')
+    }
+    // Valid multi-byte UTF-8 still decodes (a header name "é", written and read back as such).
+    const accented = fieldBytes(3, Buffer.concat([fieldBytes(1, Buffer.from('é')), fieldBytes(2, Buffer.from('v'))]))
+    const accepted = await rawEmit(raw, rawEmitRequest(Buffer.from(ctx.topic), [Buffer.concat([rawRecord('accented'), accented])]))
+    expect(accepted.error).toBeNull()
+    ctx.written.push('accented')
+    const stored = (await ctx.cluster.records(ctx.topic)).find((r) => r.value?.toString() === 'accented')
+    expect(stored?.headers.map((h) => h.key)).toEqual(['é'])
 
     // The same hand encoder with a valid topic is accepted, so the refusal above is about the bytes.
     const ok = await rawEmit(raw, rawEmitRequest(Buffer.from(ctx.topic), [rawRecord('raw-ok')]))

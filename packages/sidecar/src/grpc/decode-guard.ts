@@ -6,6 +6,7 @@
  * stream open).
  */
 import type { ServiceDefinition } from '@grpc/grpc-js'
+import { strictReader, type BinaryReader } from '@kafka-sidecar/proto'
 
 const DECODE_ERROR = Symbol('decode error')
 
@@ -81,25 +82,35 @@ function explain(typeName: string, error: unknown): string {
   return `malformed ${typeName}${hint}: ${reason}`
 }
 
+/** How one method's request is named in errors and decoded. */
+export interface RequestCodec {
+  readonly typeName: string
+  decode(reader: BinaryReader): unknown
+}
+
 /**
  * `maxRequestBytes`: larger requests are refused one by one (INVALID_ARGUMENT, MESSAGE_TOO_LARGE)
  * instead of by grpc-js's own limit, which would fail the whole stream and every request on it.
  * grpc-js's limit is then set above it as a hard cap on what is read at all.
+ *
+ * Requests are decoded from a strict reader: a string that is not UTF-8 (a topic, a header name,
+ * a client id) is refused by name instead of being read as a different string.
  */
-export function guardDeserializers<S extends ServiceDefinition>(service: S, typeNames: Record<string, string>, maxRequestBytes = Infinity): S {
+export function guardDeserializers<S extends ServiceDefinition>(service: S, codecs: Record<string, RequestCodec>, maxRequestBytes = Infinity): S {
   const guarded: Record<string, unknown> = {}
   for (const [name, method] of Object.entries(service)) {
-    const decode = method.requestDeserialize
+    const codec = codecs[name]
+    if (!codec) throw new Error(`no request codec for method ${name}`)
     guarded[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
         if (bytes.length > maxRequestBytes) {
-          return { [DECODE_ERROR]: `${typeNames[name] ?? 'request'} of ${bytes.length} bytes is larger than max_request_bytes ${maxRequestBytes}`, oversized: true, ...identify(bytes) }
+          return { [DECODE_ERROR]: `${codec.typeName} of ${bytes.length} bytes is larger than max_request_bytes ${maxRequestBytes}`, oversized: true, ...identify(bytes) }
         }
         try {
-          return decode(bytes)
+          return codec.decode(strictReader(bytes))
         } catch (error) {
-          return { [DECODE_ERROR]: explain(typeNames[name] ?? 'request', error), ...identify(bytes) }
+          return { [DECODE_ERROR]: explain(codec.typeName, error), ...identify(bytes) }
         }
       },
     }
