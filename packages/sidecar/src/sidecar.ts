@@ -20,6 +20,7 @@ import { TokenAuth } from './grpc/auth.js'
 import { guardDeserializers } from './grpc/decode-guard.js'
 import { HealthState } from './grpc/health-service.js'
 import { OpenStreams, producerService } from './grpc/producer-service.js'
+import { unaryMessageCountInterceptor } from './grpc/unary-message-count.js'
 import { createHttpServer } from './http-server.js'
 import { KafkaLiveness } from './kafka/kafka-liveness.js'
 import { producerAndAdminOnOneCluster } from './kafka/shared-cluster.js'
@@ -169,6 +170,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     // node:http2 answers a broken connection (bad frame, bad HPACK, half a preface) with GOAWAY
     // and leaves the socket to the client; an idle timeout closes such connections too.
     'grpc.max_connection_idle_ms': config.connectionIdleMs,
+    interceptors: [unaryMessageCountInterceptor],
   })
   server.addService(
     guardDeserializers(

@@ -311,12 +311,12 @@ describe('gRPC messages that lie about themselves (written with node:http2)', ()
     await expectStillServes(ctx)
   })
 
-  it('answers a truncated message (the stream ends inside it) with grpc-js\'s UNIMPLEMENTED "Received no request message"', async () => {
+  it('answers a truncated message (the stream ends inside it) with INVALID_ARGUMENT saying so (grpc-js alone: UNIMPLEMENTED)', async () => {
     const ctx = await setup()
     const whole = grpcMessage(rawEmitRequest(ctx.topic, [rawRecord('truncated')]))
     for (const cut of [3, 10, whole.length - 1]) {
       const answer = await h2Call(ctx, EMIT, whole.subarray(0, cut))
-      expect(answer, `cut after ${cut} of ${whole.length} bytes`).toMatchObject({ grpcStatus: 'UNIMPLEMENTED', grpcMessage: `Received no request message for server streaming method ${EMIT}` })
+      expect(answer, `cut after ${cut} of ${whole.length} bytes`).toMatchObject({ grpcStatus: 'INVALID_ARGUMENT', grpcMessage: `${EMIT} needs one request message and the call ended without a whole one (truncated, or none sent)` })
     }
     // The same bytes, whole, are a good request: the refusals above were about the truncation.
     const ok = await h2Call(ctx, EMIT, whole)
@@ -338,11 +338,11 @@ describe('gRPC messages that lie about themselves (written with node:http2)', ()
     await expectStillServes(ctx)
   })
 
-  it('answers two messages on unary Emit with UNIMPLEMENTED "Received a second request message", writing neither', async () => {
+  it('answers two messages on unary Emit with INVALID_ARGUMENT naming the second message, writing neither', async () => {
     const ctx = await setup()
     const message = grpcMessage(rawEmitRequest(ctx.topic, [rawRecord('twice')]))
     const answer = await h2Call(ctx, EMIT, Buffer.concat([message, message]))
-    expect(answer).toMatchObject({ grpcStatus: 'UNIMPLEMENTED', grpcMessage: `Received a second request message for server streaming method ${EMIT}` })
+    expect(answer).toMatchObject({ grpcStatus: 'INVALID_ARGUMENT', grpcMessage: `${EMIT} takes exactly one request message; the call sent a second` })
     await expectStillServes(ctx)
   })
 
