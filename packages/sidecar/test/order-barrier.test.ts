@@ -4,11 +4,14 @@
  * refused request cannot land behind something it had already pipelined. Refusals come back in
  * request order even when an earlier request waits for topic metadata.
  */
-import { Client, credentials, Metadata, status } from '@grpc/grpc-js'
-import { EmitAck, EmitRequest } from '@kafka-sidecar/proto'
+import { Client, credentials, Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js'
+import { EmitAck, EmitRequest, ProducerSidecarService } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { bytes, emit, emitRequest, grpcTarget, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import { TokenAuth } from '../src/grpc/auth.js'
+import { OpenStreams, producerService, type ProducerServiceDeps } from '../src/grpc/producer-service.js'
 import { TestStream } from './stream-helpers.js'
+import { waitFor } from './wait.js'
 
 const instanceId = 'barrier-instance'
 
@@ -54,6 +57,41 @@ describe('order barrier on a stream (order_epoch)', () => {
     expect((await waiting).received).toBe(true)
     expect((await invalid).error).toMatchObject({ grpcCode: status.INVALID_ARGUMENT })
     expect(stream.acks.map((a) => a.received)).toEqual([true, false])
+  })
+
+  it('queues nothing more from a stream its client cancelled while an earlier request was still being decided', async () => {
+    // The service on a real grpc-js server, over a pipeline whose first admission waits until the
+    // test says (as a request waiting for topic metadata does), so the cancel lands in between.
+    let releaseFirst!: () => void
+    const submitted: string[] = []
+    const pipeline = {
+      submit(request: { records: ReadonlyArray<{ value: Buffer | null }> }) {
+        const value = request.records[0]!.value!.toString()
+        submitted.push(value)
+        const tracker = { request, settled: new Promise(() => {}) }
+        return value === 'first' ? new Promise((resolve) => (releaseFirst = () => resolve(tracker))) : Promise.resolve(tracker)
+      },
+    }
+    const codes: string[] = []
+    const server = new Server()
+    server.addService(
+      ProducerSidecarService,
+      producerService(
+        { pipeline, reports: {}, metadata: { leaderOf: () => 1 }, auth: new TokenAuth(null), allowedTopics: [], onRequest: (_method: string, code: status) => void codes.push(status[code]) } as unknown as ProducerServiceDeps,
+        new OpenStreams(),
+      ),
+    )
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))))
+    onTestFinished(() => void server.forceShutdown())
+    const stream = new TestStream(sidecarClient(`127.0.0.1:${port}`))
+    void stream.send(emitRequest('t', [{ value: bytes('first') }], { instanceId, orderEpoch: 1, awaitDelivery: false }))
+    void stream.send(emitRequest('t', [{ value: bytes('second') }], { instanceId, orderEpoch: 1, awaitDelivery: false }))
+    await waitFor('the first request to reach admission', () => submitted.length === 1)
+    stream.call.cancel()
+    await new Promise((resolve) => setTimeout(resolve, 200)) // the cancel reaches the server
+    releaseFirst()
+    await waitFor('the second request to be decided', () => codes.includes('CANCELLED'))
+    expect(submitted).toEqual(['first'])
   })
 
   it('raises the barrier for an oversized request too, reading its epoch without decoding it', async () => {

@@ -11,7 +11,7 @@
  *   A PathGate keeps per-partition order across every switch between the two paths.
  */
 import { randomUUID } from 'node:crypto'
-import { credentials, Metadata, type ChannelOptions } from '@grpc/grpc-js'
+import { credentials, Metadata, status, type ChannelOptions } from '@grpc/grpc-js'
 import { HealthCheckResponse_ServingStatus, HealthClient, ProducerSidecarClient } from '@kafka-sidecar/proto'
 import CircuitBreaker from 'opossum'
 import { EventEmitter } from 'eventemitter3'
@@ -205,6 +205,11 @@ export class SidecarProducer {
       await this.sidecar.tracker.whenIdle(this.options.reportTimeoutMs)
       this.sidecar.tracker.flush()
       this.sidecar.reports.stop()
+      // Sends still held behind a full sidecar past the wait above fail as not sent; written
+      // later they would reopen the stream after disconnect() returned.
+      this.sidecar.coalescer.failWaiting(
+        new SidecarRefusal({ grpcCode: status.CANCELLED, message: 'not sent: the producer disconnected while this send waited for room in the sidecar', kafkaErrorCode: 0, kafkaErrorName: '', retriable: true, retryAfterMs: 0 }),
+      )
       this.sidecar.stream.close()
       if (this.idleTimer) clearInterval(this.idleTimer)
       this.idleTimer = null

@@ -21,7 +21,6 @@
 import { status } from '@grpc/grpc-js'
 import type { EmitAck, EmitRequest, PartitionResult, SidecarError as ProtoError, SidecarRecord, TopicRecords } from '@kafka-sidecar/proto'
 import type { OutgoingMessage } from '../producer/messages.js'
-import type { EmitStream } from './emit-stream.js'
 import { isPathFailureCode, SidecarRefusal, SidecarUnavailableError } from './sidecar-errors.js'
 
 export interface EmitPart {
@@ -66,6 +65,13 @@ export interface CoalescerObserver {
   onAbandoned(requestId: number): void
 }
 
+/** What the coalescer writes to: EmitStream, or a stand-in in unit tests. */
+export interface EmitTransport {
+  nextRequestId(): number
+  /** Resolves with the request's ack; rejects when the path failed (stream broken, no answer in time). */
+  send(request: EmitRequest, deadlineMs: number): Promise<EmitAck>
+}
+
 export interface RequestIdentity {
   readonly clientId: string
   readonly appName: string
@@ -106,6 +112,8 @@ interface Halt {
   resumeAt: number
   /** The path is gone: the sends held fail with this instead of being written again. */
   pathFailure: SidecarUnavailableError | null
+  /** Why it waits (a full sidecar): what a held send gets once its own timeout has passed. */
+  backpressure: SidecarRefusal | null
   timer: NodeJS.Timeout | null
 }
 
@@ -120,7 +128,7 @@ export class Coalescer {
   private halt: Halt | null = null
 
   constructor(
-    private readonly stream: EmitStream,
+    private readonly stream: EmitTransport,
     private readonly identity: RequestIdentity,
     private readonly limits: CoalescerLimits,
     private readonly observer: CoalescerObserver,
@@ -235,11 +243,14 @@ export class Coalescer {
         this.maybeResume()
       },
       (error: Error) => {
-        // The path failed under this message: its outcome is unknown, and the producer resends
-        // it directly. The stream is gone, so no ABORTED answers will follow for the others.
+        // The path failed under this message (stream broken, no answer in time): its outcome is
+        // unknown, and the producer resends it directly. Sends held or waiting here were
+        // submitted after it, so they must not be written through the sidecar ahead of that
+        // resend: they fail too, and the producer resends them directly behind it, in order.
         this.flights.delete(requestId)
         this.observer.onAbandoned(requestId)
         for (const queued of group) queued.reject(error)
+        this.failWaiting(new SidecarUnavailableError(`not sent: an earlier request failed on the sidecar path (${error.message})`, isPathFailure(error) ? error.grpcCode : status.UNAVAILABLE, false))
         this.maybeResume()
       },
     )
@@ -251,12 +262,21 @@ export class Coalescer {
     // written from here on carries the next one.
     if (flight.epoch >= this.epoch) {
       this.epoch = flight.epoch + 1
-      this.halt = { epoch: flight.epoch, refusedRequestId: flight.requestId, resumeAt: 0, pathFailure: null, timer: null }
+      this.halt = { epoch: flight.epoch, refusedRequestId: flight.requestId, resumeAt: 0, pathFailure: null, backpressure: null, timer: null }
     }
     const halt = this.halt
     if (detail.grpcCode === status.ABORTED) {
-      // Written after a refused message; it shares that message's fate (below), decided on resume.
-      this.requeue(group)
+      // Written after a refused message; it shares that message's fate: failed on resume if the
+      // path is gone, else written again. Behind a full sidecar it was as good as refused for
+      // being full, so past its own timeout it fails as such a refusal would.
+      const backpressure = halt?.backpressure
+      const now = Date.now()
+      const again: Queued[] = []
+      for (const queued of group) {
+        if (backpressure && now >= queued.giveUpAt) queued.reject(backpressure)
+        else again.push(queued)
+      }
+      this.requeue(again)
       return
     }
     if (isPathFailureCode(detail.grpcCode)) {
@@ -278,6 +298,7 @@ export class Coalescer {
       // Written again one send per message: a merged message needs room for all of it at once,
       // while single sends fill whatever room opens, in order.
       for (const queued of retry) queued.alone = true
+      if (halt) halt.backpressure ??= refusal
       if (retry.length > 0 && halt) {
         // retry_after_ms is the sidecar's estimate (up to 2 s); room may come sooner, so a send
         // whose budget ends first is still tried once more at its end rather than failing with
@@ -297,6 +318,19 @@ export class Coalescer {
     group[0]!.reject(refusal)
   }
 
+  /**
+   * Fails every send not yet written (held by a halt, or waiting for the next flush) and ends
+   * the halt: the producer resends them directly, in order. For the path failing, and for the
+   * producer disconnecting.
+   */
+  failWaiting(error: Error): void {
+    const waiting = this.queue
+    this.queue = []
+    for (const queued of waiting) queued.reject(error)
+    if (this.halt?.timer) clearTimeout(this.halt.timer)
+    this.halt = null
+  }
+
   /** The path is gone: sends held for writing fail with it too, keeping their order for the producer. */
   private failHeldSends(): void {
     const failure = this.halt?.pathFailure
@@ -305,6 +339,7 @@ export class Coalescer {
     this.queue = []
     for (const queued of held) queued.reject(failure)
   }
+
 
   /** Ends the halt once no message written after the refusal is still unanswered and its wait is over. */
   private maybeResume(): void {
@@ -358,4 +393,8 @@ function splitResults(results: readonly PartitionResult[], ownerOf: ReadonlyArra
     })
   }
   return out
+}
+
+function isPathFailure(error: Error): error is SidecarUnavailableError {
+  return error instanceof SidecarUnavailableError
 }

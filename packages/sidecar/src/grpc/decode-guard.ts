@@ -54,7 +54,7 @@ function topLevelVarints(bytes: Buffer): Map<number, number> {
     if (wireType === 0) {
       const value = varint()
       if (value === undefined) break
-      if (!found.has(field)) found.set(field, value)
+      found.set(field, value) // as protobuf decoders do, the last occurrence wins
     } else if (wireType === 2) {
       const length = varint()
       if (length === undefined) break

@@ -29,10 +29,11 @@ export class OrderBarrier {
 
   /**
    * A request of `epoch` was refused. `undefined`: its epoch could not be read (undecodable
-   * bytes), so the barrier covers every epoch seen so far.
+   * bytes), so the barrier assumes the worst: it may have opened the next epoch. A producer that
+   * had not then meets one extra ABORTED round, and moves past it.
    */
   refused(epoch: number | undefined): void {
-    const covered = epoch ?? this.highestEpoch
+    const covered = epoch ?? this.highestEpoch + 1
     if (covered > this.refusedEpoch) this.refusedEpoch = covered
   }
 }

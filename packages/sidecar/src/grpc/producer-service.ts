@@ -25,6 +25,12 @@ function checkDecoded(message: unknown): void {
 
 const DECIDED: Promise<void> = Promise.resolve()
 
+/** The request id to answer: read from the bytes when the request did not decode, else 0. */
+function requestIdOf(message: EmitRequest): number {
+  const bad = undecodable(message)
+  return bad === null ? message.requestId : (bad.requestId ?? 0)
+}
+
 /** Report events written per pump before yielding to the event loop. */
 const REPORT_BATCH = 256
 
@@ -170,6 +176,12 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
       // barrier refuses what it pipelined after it.
       const barrier = new OrderBarrier()
       const decide = (message: EmitRequest): Promise<void> => {
+        // The client gave up on this stream (and resends what it had in flight elsewhere):
+        // queueing what it sent would write it a second time, out of order.
+        if (closed || call.cancelled) {
+          refuse(requestIdOf(message), new SidecarError({ grpcCode: status.CANCELLED, message: 'not queued: the stream was cancelled before this request was decided' }))
+          return DECIDED
+        }
         let request: ProduceRequest
         try {
           checkDecoded(message)
@@ -177,7 +189,7 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         } catch (error) {
           const bad = undecodable(message)
           barrier.refused(bad === null ? (message.orderEpoch ?? 0) : bad.orderEpoch)
-          refuse(bad === null ? message.requestId : (bad.requestId ?? 0), error)
+          refuse(requestIdOf(message), error)
           return DECIDED
         }
         const aborted = barrier.check(request.orderEpoch)
@@ -204,9 +216,18 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
       }
       let undecided = 0
       let lastDecision = DECIDED
+      /** decide(), and should it ever throw, an INTERNAL refusal rather than a stalled stream. */
+      const decideSafely = (message: EmitRequest): Promise<void> => {
+        try {
+          return decide(message).catch((error: unknown) => refuse(requestIdOf(message), error))
+        } catch (error) {
+          refuse(requestIdOf(message), error)
+          return DECIDED
+        }
+      }
       call.on('data', (message: EmitRequest) => {
         outstanding++
-        const decision = undecided === 0 ? decide(message) : lastDecision.then(() => decide(message))
+        const decision = undecided === 0 ? decideSafely(message) : lastDecision.then(() => decideSafely(message))
         undecided++
         lastDecision = decision
         void decision.then(() => undecided--)

@@ -1,0 +1,170 @@
+/**
+ * The coalescer's order keeping around refusals, driven through a scripted transport so each
+ * interleaving is exact: which message is refused, which come back ABORTED, when the stream
+ * breaks. (The same behaviour against a real sidecar: backpressure.test.ts, business-errors.test.ts.)
+ */
+import { status } from '@grpc/grpc-js'
+import type { EmitAck, EmitRequest } from '@kafka-sidecar/proto'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { Coalescer, type EmitPart, type EmitTransport } from '../src/transport/coalescer.js'
+import { SidecarRefusal, SidecarUnavailableError } from '../src/transport/sidecar-errors.js'
+
+interface Written {
+  readonly request: EmitRequest
+  readonly values: string[]
+  answer(ack: Partial<EmitAck>): void
+  fail(error: Error): void
+}
+
+/** A transport whose every write waits for the test to answer it. */
+class ScriptedTransport implements EmitTransport {
+  readonly written: Written[] = []
+  private id = 0
+  nextRequestId(): number {
+    return ++this.id
+  }
+  send(request: EmitRequest): Promise<EmitAck> {
+    return new Promise((resolve, reject) => {
+      this.written.push({
+        request,
+        values: request.topics.flatMap((t) => t.records.map((r) => Buffer.from(r.value!).toString())),
+        answer: (ack) => resolve({ requestId: request.requestId, received: true, results: [], ...ack }),
+        fail: reject,
+      })
+    })
+  }
+}
+
+function part(value: string, timeoutMs = 30_000): EmitPart {
+  const message = { value }
+  return { acks: 1, timeoutMs, compression: 0, allowAutoTopicCreation: undefined, topics: [{ topic: 't', records: [{ value: Buffer.from(value), headers: [] }] }], outgoing: [{ topic: 't', message }], bytes: value.length }
+}
+
+const refusal = (grpcCode: number, retryAfterMs = 0) => ({ received: false, error: { grpcCode, message: `refused ${status[grpcCode]}`, kafkaErrorCode: 0, kafkaErrorName: '', retriable: true, retryAfterMs } })
+
+function setup() {
+  const transport = new ScriptedTransport()
+  const coalescer = new Coalescer(transport, { clientId: 'c', appName: 'a', instanceId: 'i' }, { maxRecords: 1_000, maxBytes: 1_000_000, deadlineMarginMs: 1_000 }, { onRequest() {}, onAck() {}, onAbandoned() {} })
+  const outcomes = new Map<string, string>()
+  const submit = (value: string, timeoutMs?: number) =>
+    coalescer.submit(part(value, timeoutMs)).then(
+      () => void outcomes.set(value, 'ok'),
+      (error: Error) => void outcomes.set(value, error instanceof SidecarUnavailableError ? 'path failed' : error instanceof SidecarRefusal ? `refused ${status[error.detail.grpcCode]}` : error.message),
+    )
+  /** Lets setImmediate flushes (real) and promise reactions run; time moves only when a test says. */
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+  }
+  return { transport, coalescer, outcomes, submit, settle }
+}
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('coalescer: order around refusals', () => {
+  it('after a full-queue refusal, holds new sends and rewrites refused, aborted and new ones in send order under the next epoch', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const { transport, outcomes, submit, settle } = setup()
+    void submit('a')
+    await settle()
+    void submit('b')
+    await settle()
+    void submit('c')
+    await settle()
+    expect(transport.written.map((w) => [w.values, w.request.orderEpoch])).toEqual([[['a'], 1], [['b'], 1], [['c'], 1]])
+
+    transport.written[1]!.answer(refusal(status.RESOURCE_EXHAUSTED, 200)) // b: full
+    await settle()
+    void submit('d') // new: held behind the refusal
+    await settle()
+    transport.written[2]!.answer(refusal(status.ABORTED)) // c: pipelined behind b
+    await settle()
+    expect(transport.written).toHaveLength(3) // nothing written during the wait
+    await vi.advanceTimersByTimeAsync(200)
+    await settle()
+    // b alone (refused for room: single sends fill what room opens), then c and d merged, in order.
+    expect(transport.written.slice(3).map((w) => [w.values, w.request.orderEpoch])).toEqual([[['b'], 2], [['c', 'd'], 2]])
+    for (const w of transport.written.slice(3)) w.answer({})
+    transport.written[0]!.answer({})
+    await settle()
+    expect(Object.fromEntries(outcomes)).toEqual({ a: 'ok', b: 'ok', c: 'ok', d: 'ok' })
+  })
+
+  it('a stream that breaks during a halt fails every send held or waiting, so none is written ahead of the earlier one resent directly', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const { transport, outcomes, submit, settle } = setup()
+    void submit('f0')
+    await settle()
+    void submit('f1')
+    await settle()
+    void submit('f2')
+    await settle()
+    transport.written[1]!.answer(refusal(status.RESOURCE_EXHAUSTED, 2_000)) // f1 full: a halt of 2 s
+    await settle()
+    void submit('n')
+    await settle()
+    // The stream breaks: f0 (accepted, awaiting delivery) and f2 (not yet answered) fail with it.
+    const broken = new SidecarUnavailableError('sidecar stream failed: connection reset', status.UNAVAILABLE, true)
+    transport.written[0]!.fail(broken)
+    transport.written[2]!.fail(broken)
+    await settle()
+    await vi.advanceTimersByTimeAsync(3_000)
+    expect(transport.written).toHaveLength(3) // f1 and n never written through the sidecar again
+    expect(Object.fromEntries(outcomes)).toEqual({ f0: 'path failed', f1: 'path failed', f2: 'path failed', n: 'path failed' })
+  })
+
+  it('a send aborted behind a full sidecar past its own timeout fails as the full sidecar, instead of going round again', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const { transport, outcomes, submit, settle } = setup()
+    void submit('long', 30_000)
+    await settle()
+    void submit('short', 100)
+    await settle()
+    await vi.advanceTimersByTimeAsync(150) // short's timeout passes while both are in flight
+    transport.written[0]!.answer(refusal(status.RESOURCE_EXHAUSTED, 500))
+    transport.written[1]!.answer(refusal(status.ABORTED))
+    await settle()
+    expect(outcomes.get('short')).toBe('refused RESOURCE_EXHAUSTED')
+    await vi.advanceTimersByTimeAsync(500)
+    await settle()
+    expect(transport.written.slice(2).map((w) => w.values)).toEqual([['long']])
+  })
+
+  it('a path refusal (UNAVAILABLE) fails the refused message, what was aborted behind it and what waited', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const { transport, outcomes, submit, settle } = setup()
+    void submit('x')
+    await settle()
+    void submit('y')
+    await settle()
+    transport.written[0]!.answer(refusal(status.UNAVAILABLE))
+    await settle()
+    void submit('z')
+    await settle()
+    transport.written[1]!.answer(refusal(status.ABORTED))
+    await settle()
+    expect(transport.written).toHaveLength(2)
+    expect(Object.fromEntries(outcomes)).toEqual({ x: 'path failed', y: 'path failed', z: 'path failed' })
+    // Once the aborted message is back the halt is over: later sends are written again.
+    void submit('later')
+    await settle()
+    expect(transport.written.slice(2).map((w) => [w.values, w.request.orderEpoch])).toEqual([[['later'], 2]])
+  })
+
+  it('failWaiting (disconnect) fails held sends and ends the halt, so nothing is written afterwards', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const { transport, coalescer, outcomes, submit, settle } = setup()
+    void submit('p')
+    await settle()
+    transport.written[0]!.answer(refusal(status.RESOURCE_EXHAUSTED, 1_000))
+    await settle()
+    void submit('q')
+    await settle()
+    coalescer.failWaiting(new Error('disconnected'))
+    await settle()
+    await vi.advanceTimersByTimeAsync(2_000)
+    expect(transport.written).toHaveLength(1)
+    expect(Object.fromEntries(outcomes)).toEqual({ p: 'disconnected', q: 'disconnected' })
+  })
+})
