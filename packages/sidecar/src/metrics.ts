@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of one sidecar, on its own registry (several sidecars in one process, as in
  * tests, never collide). Names follow Prometheus conventions; every histogram yields
- * p50/p95/p99/p99.9 through histogram_quantile. Labels are app and topic, both bounded in practice.
+ * p50/p95/p99/p99.9 through histogram_quantile. Labels are app and topic: client-supplied values
+ * are bounded in length (boundedLabel) and in number (LabelValues).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
@@ -15,6 +16,30 @@ export const MAX_LABEL_LENGTH = 249
  */
 export function boundedLabel(value: string): string {
   return value.length <= MAX_LABEL_LENGTH ? value : `${value.slice(0, 64)}…(truncated)`
+}
+
+/** Distinct client-supplied values kept per label before the rest share one series. */
+export const MAX_CLIENT_LABEL_VALUES = 200
+
+/**
+ * Bounds how many distinct values a client-supplied label takes. Each value is a series for the
+ * life of the process, so a client sending a new app name, or a new invalid topic, per request
+ * would grow memory and /metrics without end; past the bound they share `overflow`.
+ */
+export class LabelValues {
+  private readonly seen = new Set<string>()
+
+  constructor(
+    private readonly overflow: string,
+    private readonly max = MAX_CLIENT_LABEL_VALUES,
+  ) {}
+
+  admit(value: string): string {
+    if (this.seen.has(value)) return value
+    if (this.seen.size >= this.max) return this.overflow
+    this.seen.add(value)
+    return value
+  }
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -39,6 +64,10 @@ export class SidecarMetrics {
   readonly batchBytes: Histogram
   readonly batchDuration: Histogram
   readonly deliveryLatency: Histogram<'app'>
+  /** App names as labels: the first MAX_CLIENT_LABEL_VALUES, then "(other apps)". */
+  readonly apps = new LabelValues('(other apps)')
+  /** Topic names of refused requests (anything a client sent) as labels, bounded the same way. */
+  readonly refusedTopics = new LabelValues('(other refused topics)')
 
   constructor(sources: GaugeSources) {
     const registers = [this.registry]

@@ -134,28 +134,32 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   })
   const pipeline = new RecordPipeline(config, metadata, new DefaultPartitioning(), budget, dispatcher, {
     onAccepted(request, bytes) {
+      const app = metrics.apps.admit(request.appName)
       for (const [topic, count] of countByTopic(request)) {
-        metrics.records.inc({ app: request.appName, topic, stage: 'attempted' }, count)
-        metrics.records.inc({ app: request.appName, topic, stage: 'accepted' }, count)
+        metrics.records.inc({ app, topic, stage: 'attempted' }, count)
+        metrics.records.inc({ app, topic, stage: 'accepted' }, count)
       }
-      if (isSingleTopic(request)) metrics.bytes.inc({ app: request.appName, topic: request.records[0]!.topic }, bytes)
-      else for (const [topic, topicBytes] of bytesByTopic(request)) metrics.bytes.inc({ app: request.appName, topic }, topicBytes)
+      if (isSingleTopic(request)) metrics.bytes.inc({ app, topic: request.records[0]!.topic }, bytes)
+      else for (const [topic, topicBytes] of bytesByTopic(request)) metrics.bytes.inc({ app, topic }, topicBytes)
     },
     onRejected(request, error) {
       metrics.errors.inc({ code: status[error.grpcCode] ?? String(error.grpcCode), kafka_error: error.kafkaErrorName })
       // A refused request's topic may be anything a client sent (an invalid name of any length).
+      const app = metrics.apps.admit(request.appName)
       for (const [topic, count] of countByTopic(request)) {
-        metrics.records.inc({ app: request.appName, topic: boundedLabel(topic), stage: 'attempted' }, count)
-        metrics.records.inc({ app: request.appName, topic: boundedLabel(topic), stage: 'rejected' }, count)
+        const label = metrics.refusedTopics.admit(boundedLabel(topic))
+        metrics.records.inc({ app, topic: label, stage: 'attempted' }, count)
+        metrics.records.inc({ app, topic: label, stage: 'rejected' }, count)
       }
     },
     onSettled(tracker) {
       const { request } = tracker
       void tracker.settled.then((outcomes) => {
-        metrics.deliveryLatency.observe({ app: request.appName }, (Date.now() - tracker.acceptedAt) / 1000)
+        const app = metrics.apps.admit(request.appName)
+        metrics.deliveryLatency.observe({ app }, (Date.now() - tracker.acceptedAt) / 1000)
         for (const outcome of outcomes) {
           const stage = outcome.error ? 'failed' : 'acked'
-          metrics.records.inc({ app: request.appName, topic: outcome.topic, stage }, outcome.recordIndexes.length)
+          metrics.records.inc({ app, topic: outcome.topic, stage }, outcome.recordIndexes.length)
           if (outcome.error) metrics.errors.inc({ code: status[outcome.error.grpcCode] ?? String(outcome.error.grpcCode), kafka_error: outcome.error.kafkaErrorName })
           reports.publish(request.instanceId, request.requestId, outcome)
         }

@@ -432,6 +432,29 @@ describe('protobuf written by hand', () => {
     for (const line of rejected) expect(line).toMatch(/^kafka_sidecar_records_total\{app="app-\d-y{58}…\(truncated\)",topic="[0-9a-f]{8}x{56}…\(truncated\)",stage="rejected"\} 1$/)
     await expectStillServes(ctx)
   })
+
+  it('bounds how many app names and refused topic names become series: past 200 each, one shared series', async () => {
+    const ctx = await setup()
+    const client = ctx.client
+    // 250 requests, each from a new app name to a new invalid topic: a client (buggy or hostile)
+    // minting label values per request.
+    for (let i = 0; i < 250; i++) {
+      const error = await emitError(client, emitRequest(`bad topic ${i}!`, [{ value: bytes('x') }], { appName: `app-${i}` }))
+      expect(status[error.code]).toBe('INVALID_ARGUMENT')
+    }
+    const metrics = await (await fetch(`http://${ctx.sidecar.httpAddress}/metrics`)).text()
+    const rejected = metrics.split('\n').filter((line) => line.startsWith('kafka_sidecar_records_total{') && line.includes('stage="rejected"'))
+    const apps = new Set(rejected.map((line) => /app="([^"]*)"/.exec(line)![1]))
+    const topics = new Set(rejected.map((line) => /topic="([^"]*)"/.exec(line)![1]))
+    // setup() already used one app name for its good requests.
+    expect(apps.size).toBeLessThanOrEqual(201)
+    expect(apps).toContain('(other apps)')
+    expect(topics.size).toBe(201)
+    expect(topics).toContain('(other refused topics)')
+    const overflow = rejected.filter((line) => line.includes('topic="(other refused topics)"')).reduce((n, line) => n + Number(line.split(' ').at(-1)), 0)
+    expect(overflow).toBe(50)
+    await expectStillServes(ctx)
+  })
 })
 
 describe('garbage on the HTTP port', () => {
