@@ -5,6 +5,7 @@
  * as the user wrote it (flag or env var). `kafka-sidecar --help` prints the table.
  */
 import { isLoopback, parseListenAddress, DEFAULT_SOCKET_PATH, type ListenAddress } from './listen-address.js'
+import { topicNameProblem } from './pipeline/validation.js'
 
 export type LogLevelName = 'nothing' | 'error' | 'warn' | 'info' | 'debug'
 
@@ -196,6 +197,11 @@ export function resolveConfig(layers: Array<Record<string, { value: unknown; sou
     if (address && address.kind === 'tcp' && !isLoopback(address.host) && !config.allowNonLoopback) {
       throw new SidecarConfigError(source(key), `${address.host} is not a loopback address; set KAFKA_SIDECAR_ALLOW_NON_LOOPBACK=true (--allow-non-loopback) to expose the sidecar beyond this host`)
     }
+  }
+  // An entry no topic can match (a typo such as "orders events") would refuse that traffic.
+  for (const entry of config.allowedTopics) {
+    const problem = entry === '*' ? null : topicNameProblem(entry.endsWith('*') ? entry.slice(0, -1) : entry)
+    if (problem) throw new SidecarConfigError(source('allowedTopics'), `entry "${entry}" can never match a topic (${problem}); entries are topic names, or prefixes ending in *`)
   }
   if (config.maxQueuedBytesPerPartition > config.maxQueuedBytes) throw new SidecarConfigError(source('maxQueuedBytesPerPartition'), 'must not exceed maxQueuedBytes')
   if (config.maxRecordBytes > config.maxQueuedBytesPerPartition) throw new SidecarConfigError(source('maxRecordBytes'), 'must not exceed maxQueuedBytesPerPartition (such a record could never be queued)')

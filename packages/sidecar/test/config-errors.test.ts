@@ -48,6 +48,7 @@ describe('startSidecar refuses wrongly typed options, naming them', () => {
     ['saslMechanism: "PLAIN" (the names are lower case)', { saslMechanism: 'PLAIN', saslUsername: 'u', saslPassword: 'p' }, 'saslMechanism', 'expected one of plain, scram-sha-256, scram-sha-512, got "PLAIN"'],
     ['allowedTopics: "orders" (a string, not a list)', { allowedTopics: 'orders' }, 'allowedTopics', 'expected a list of strings, got "orders"'],
     ['allowedTopics with a number in the list', { allowedTopics: ['orders', 7] }, 'allowedTopics', 'expected a list of strings, got ["orders",7]'],
+    ['allowedTopics with an entry no topic can match', { allowedTopics: ['orders', 'payment events*'] }, 'allowedTopics', 'entry "payment events*" can never match a topic (topic name "payment events" contains a character other than ASCII letters, digits, \'.\', \'_\' and \'-\'); entries are topic names, or prefixes ending in *'],
     ['clientId: 5', { clientId: 5 }, 'clientId', 'expected a string, got 5'],
     ['http: 9464 (a number, not an address)', { http: 9464 }, 'http', 'expected unix:///path.sock or host:port (or null), got 9464'],
     ['listen: null', { listen: null }, 'listen', 'expected unix:///path.sock or host:port, got null'],
