@@ -4,8 +4,8 @@
  * (kafka-sidecar CLI), and this client process. One client streams requests of --batch records of
  * --size bytes with --concurrency requests in flight, waiting for delivery (KafkaJS send()).
  *
- * The sidecar runs with the container image's Node flags (--max-old-space-size=256) unless
- * BENCH_SIDECAR_NODE_ARGS gives others.
+ * Both sides run with Node's defaults; BENCH_SIDECAR_NODE_ARGS adds flags to the sidecar (the
+ * container image's --max-old-space-size=256 trades peak throughput for a flat RSS).
  *
  *   pnpm bench:sidecar [--records 300000] [--batch 100] [--size 200] [--concurrency 8] [--rounds 3] [--json out.json]
  */
@@ -122,9 +122,9 @@ try {
     [],
     { KAFKA_BROKERS: brokers, KAFKA_SIDECAR_LISTEN: `unix://${socket}`, KAFKA_SIDECAR_HTTP: '127.0.0.1:0', KAFKA_SIDECAR_LOG_LEVEL: 'warn' },
     /http: \S+\n/,
-    // The image's flags (deploy/docker/Dockerfile) unless BENCH_SIDECAR_NODE_ARGS says otherwise,
-    // e.g. "" for none or "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the sidecar.
-    (process.env.BENCH_SIDECAR_NODE_ARGS ?? '--max-old-space-size=256').split(' ').filter(Boolean),
+    // Node's defaults, as the direct producer here runs with; BENCH_SIDECAR_NODE_ARGS may add
+    // flags, e.g. the image's "--max-old-space-size=256", or "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    (process.env.BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter(Boolean),
   )
   children.push(sidecar.child)
   const client = new ProducerSidecarClient(`unix:${socket}`, credentials.createInsecure())
