@@ -18,4 +18,10 @@ export default tseslint.config(
     files: ['**/cli.ts', 'examples/**', '**/bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // Applications the tests run as child processes, written as a service would write them.
+    files: ['**/test/**/*.cjs', '**/test/**/*.mjs'],
+    languageOptions: { globals: { require: 'readonly', module: 'writable', globalThis: 'readonly' } },
+    rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },
+  },
 )

@@ -22,7 +22,8 @@
  * send order.
  */
 import kafkajs from 'kafkajs'
-import type { Kafka, Message, PartitionerArgs, Producer, ProducerConfig, RecordMetadata, TopicMessages } from 'kafkajs'
+import type { Kafka, Message, PartitionerArgs, Producer, ProducerConfig, RecordMetadata, TopicMessages, Transaction } from 'kafkajs'
+import { untraced } from '../tracing/kafkajs-instrumentation.js'
 import type { DeliveryReport } from '../delivery/delivery-report.js'
 import type { OutgoingMessage } from './messages.js'
 
@@ -59,6 +60,9 @@ export class DirectPath {
   private connection: Promise<void> | null = null
   private connectedFlag = false
   private inFlightCount = 0
+  /** KafkaJS's methods, as the application's instrumentation wrapped them unless told otherwise. */
+  private kafkajsSendBatch: Producer['sendBatch']
+  private kafkajsTransaction: Producer['transaction']
   lastUsedAt = 0
 
   constructor(kafka: Kafka, config: ProducerConfig) {
@@ -78,6 +82,18 @@ export class DirectPath {
         }
       },
     })
+    this.kafkajsSendBatch = this.producer.sendBatch
+    this.kafkajsTransaction = this.producer.transaction
+  }
+
+  /** The sidecar producer that owns this path is traced itself: its fallback sends must not be traced again. */
+  stopTracing(): void {
+    this.kafkajsSendBatch = untraced(this.producer.sendBatch)
+    this.kafkajsTransaction = untraced(this.producer.transaction)
+  }
+
+  transaction(): Promise<Transaction> {
+    return this.kafkajsTransaction.call(this.producer)
   }
 
   get isConnected(): boolean {
@@ -135,7 +151,7 @@ export class DirectPath {
         if (--unpartitioned === 0 && !cold) passed()
       }
       for (const { messages } of request.topicMessages) for (const message of messages) this.onPartitioned.set(message, onPartitioned)
-      const metadata = await this.producer.sendBatch({ topicMessages: request.topicMessages, acks: request.acks, timeout: request.timeout, compression: request.compression })
+      const metadata = await this.kafkajsSendBatch.call(this.producer, { topicMessages: request.topicMessages, acks: request.acks, timeout: request.timeout, compression: request.compression })
       for (const key of partitions) this.warmPartitions.add(key)
       return metadata
     } catch (error) {

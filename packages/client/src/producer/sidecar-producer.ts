@@ -25,6 +25,7 @@ import { Coalescer, type EmitPart, type PartOutcome, type PartResult } from '../
 import { EmitStream } from '../transport/emit-stream.js'
 import { ReportStream } from '../transport/report-stream.js'
 import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
+import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
 import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
 import { PathGate, type PathName } from './path-gate.js'
@@ -96,6 +97,8 @@ export class SidecarProducer {
   private sendsSettled: Array<() => void> = []
   private idleTimer: NodeJS.Timeout | null = null
   private transactionsUsed = false
+  /** True while the application's KafkaJS instrumentation wraps this producer (see below). */
+  private handingToInstrumentation = false
   private readonly sidecar: {
     client: ProducerSidecarClient
     health: HealthClient
@@ -129,6 +132,26 @@ export class SidecarProducer {
     this.metrics.mode(this.mode)
     // A series from the start, so dashboards and alerts see "closed" rather than nothing.
     if (this.sidecar) this.metrics.breakerState('closed')
+    // KafkaJS's producer methods are closures: `const { send } = producer` works there, so here too.
+    this.send = this.send.bind(this)
+    this.sendBatch = this.sendBatch.bind(this)
+    this.transaction = this.transaction.bind(this)
+    if (this.sidecar) this.handToInstrumentation(kafkajsConfig)
+  }
+
+  /**
+   * In sidecar mode no KafkaJS producer sends, so an application's KafkaJS instrumentation
+   * (OpenTelemetry's) would see nothing: it is asked to wrap this producer as it wraps KafkaJS's.
+   * Its fallback producer is then not traced again. In direct mode KafkaJS's own producer is
+   * traced as in KafkaJS, and this producer is left alone.
+   */
+  private handToInstrumentation(config: ProducerConfig): void {
+    this.handingToInstrumentation = true
+    try {
+      if (offerToInstrumentation(this, config)) this.direct.stopTracing()
+    } finally {
+      this.handingToInstrumentation = false
+    }
   }
 
   /** The mode in force: `sidecar` when sends go to the sidecar (falling back when needed), else `direct`. */
@@ -165,7 +188,12 @@ export class SidecarProducer {
   readonly on: SidecarProducerOn = ((eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown) => this.addListener(eventName, listener)) as SidecarProducerOn
 
   private addListener(eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown): () => void {
-    if (NETWORK_EVENTS.has(eventName)) return this.direct.producer.on(eventName as never, listener as never)
+    if (NETWORK_EVENTS.has(eventName)) {
+      // The instrumentation listens to the KafkaJS producer's request events when it creates it;
+      // listening again through this producer would count every request twice.
+      if (this.handingToInstrumentation) return () => {}
+      return this.direct.producer.on(eventName as never, listener as never)
+    }
     if (!KAFKAJS_OWN_EVENTS.has(eventName) && !Object.values(SIDECAR_EVENTS).includes(eventName as never)) {
       // KafkaJS's message, naming KafkaJS's events only.
       throw new kafkajs.KafkaJSNonRetriableError(`Event name should be one of ${Object.keys(this.direct.producer.events).map((k) => `producer.events.${k}`).join(', ')}`)
@@ -221,10 +249,15 @@ export class SidecarProducer {
 
   // Destructured in the signature, as KafkaJS does: send(undefined) rejects with the same TypeError.
   async send({ acks, timeout, compression, topic, messages }: ProducerRecord): Promise<RecordMetadata[]> {
-    return this.sendBatch({ acks, timeout, compression, topicMessages: [{ topic, messages }] })
+    // Not through this.sendBatch: an instrumentation wraps both, and would trace the records twice.
+    return this.sendTopicMessages({ acks, timeout, compression, topicMessages: [{ topic, messages }] })
   }
 
   async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+    return this.sendTopicMessages(batch)
+  }
+
+  private async sendTopicMessages(batch: ProducerBatch): Promise<RecordMetadata[]> {
     const topicMessages = validateBatch(batch, this.idempotent, this.status)
     const outgoing = flatten(topicMessages)
     const started = performance.now()
@@ -248,7 +281,7 @@ export class SidecarProducer {
       await this.direct.connect()
       this.transactionsUsed = true
     }
-    return this.direct.producer.transaction()
+    return this.direct.transaction()
   }
 
   // --- sending --------------------------------------------------------------------------------

@@ -1,0 +1,10 @@
+// A CommonJS application: loads MODULE (kafkajs or @kafka-sidecar/client) with require.
+const { run } = require('./program.cjs')
+
+run(require(process.env.MODULE), { brokers: process.env.BROKERS.split(','), topic: process.env.TOPIC }).then(
+  (result) => console.log(JSON.stringify(result)),
+  (error) => {
+    console.error(error)
+    process.exitCode = 1
+  },
+)
