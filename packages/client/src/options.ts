@@ -34,6 +34,11 @@ export interface SidecarClientOptions {
   readonly connectTimeoutMs?: number
   /** Extra time beyond a send's own `timeout` before the sidecar counts as unresponsive. Default 5000. */
   readonly requestTimeoutMarginMs?: number
+  /**
+   * How long a sidecar may stop answering HTTP/2 pings before the client treats it as hung and
+   * sends directly, whatever the sends' own `timeout`. Default 2000.
+   */
+  readonly livenessTimeoutMs?: number
   /** Disconnect the fallback direct producer after this long without direct sends. Default 30000. */
   readonly fallbackIdleMs?: number
   /** Most records in one coalesced stream message. Default 5000. */
@@ -52,6 +57,7 @@ export interface ResolvedSidecarOptions {
   readonly appName: string | null
   readonly connectTimeoutMs: number
   readonly requestTimeoutMarginMs: number
+  readonly livenessTimeoutMs: number
   readonly fallbackIdleMs: number
   readonly maxCoalescedRecords: number
   readonly maxCoalescedBytes: number
@@ -73,6 +79,7 @@ export const ENV = {
 const DEFAULTS = {
   connectTimeoutMs: 5_000,
   requestTimeoutMarginMs: 5_000,
+  livenessTimeoutMs: 2_000,
   fallbackIdleMs: 30_000,
   maxCoalescedRecords: 5_000,
   maxCoalescedBytes: 1024 * 1024,
@@ -84,7 +91,7 @@ function configError(message: string): Error {
   return new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: ${message}`)
 }
 
-const KNOWN_OPTIONS = new Set(['mode', 'address', 'token', 'appName', 'connectTimeoutMs', 'requestTimeoutMarginMs', 'fallbackIdleMs', 'maxCoalescedRecords', 'maxCoalescedBytes', 'reportTimeoutMs', 'breaker'])
+const KNOWN_OPTIONS = new Set(['mode', 'address', 'token', 'appName', 'connectTimeoutMs', 'requestTimeoutMarginMs', 'livenessTimeoutMs', 'fallbackIdleMs', 'maxCoalescedRecords', 'maxCoalescedBytes', 'reportTimeoutMs', 'breaker'])
 const KNOWN_BREAKER_OPTIONS = new Set(['errorThresholdPercentage', 'volumeThreshold', 'resetTimeoutMs', 'rollingCountTimeoutMs', 'consecutiveFailures'])
 
 /** A typo (`adress`) would otherwise be ignored and the default used without a word. */
@@ -137,6 +144,15 @@ function positiveInteger(value: unknown, source: string, { allowZero = false } =
   return n
 }
 
+/** Pings more often than every 100 ms would cost more than they tell. */
+const MIN_LIVENESS_TIMEOUT_MS = 200
+
+function atLeast(value: unknown, source: string, min: number): number {
+  const n = positiveInteger(value, source)
+  if (n < min) throw configError(`${source} must be at least ${min}, got ${n}`)
+  return n
+}
+
 function percentage(value: unknown, source: string): number {
   if (typeof value !== 'number' || !(value > 0 && value <= 100)) throw configError(`${source} must be a number in (0, 100], got ${JSON.stringify(value)}`)
   return value
@@ -182,6 +198,7 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
     appName,
     connectTimeoutMs,
     requestTimeoutMarginMs: positiveInteger(merged.requestTimeoutMarginMs ?? DEFAULTS.requestTimeoutMarginMs, 'sidecar.requestTimeoutMarginMs', { allowZero: true }),
+    livenessTimeoutMs: atLeast(merged.livenessTimeoutMs ?? DEFAULTS.livenessTimeoutMs, 'sidecar.livenessTimeoutMs', MIN_LIVENESS_TIMEOUT_MS),
     fallbackIdleMs: positiveInteger(merged.fallbackIdleMs ?? DEFAULTS.fallbackIdleMs, 'sidecar.fallbackIdleMs'),
     maxCoalescedRecords: positiveInteger(merged.maxCoalescedRecords ?? DEFAULTS.maxCoalescedRecords, 'sidecar.maxCoalescedRecords'),
     maxCoalescedBytes: positiveInteger(merged.maxCoalescedBytes ?? DEFAULTS.maxCoalescedBytes, 'sidecar.maxCoalescedBytes'),

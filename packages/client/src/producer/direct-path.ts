@@ -50,14 +50,17 @@ export interface DirectSend {
 
 export class DirectPath {
   readonly producer: Producer
-  private readonly chosenPartition = new WeakMap<Message, number>()
   /** Per message of a send on its way into KafkaJS: told the partition KafkaJS chose for it. */
   private readonly onPartitioned = new WeakMap<Message, (topic: string, partition: number) => void>()
+  /** Message objects of sends in KafkaJS now: the same object sent again gets a stand-in (see `distinct`). */
+  private readonly messagesInFlight = new Set<Message>()
   /** Settles once the latest send is past KafkaJS's waits (see above), or ended. */
   private lastEntered: Promise<void> = Promise.resolve()
   /** `topic\0partition` written since the producer connected. */
   private readonly warmPartitions = new Set<string>()
   private connection: Promise<void> | null = null
+  /** The latest disconnect; a connect waits for it. */
+  private disconnecting: Promise<void> = Promise.resolve()
   private connectedFlag = false
   private inFlightCount = 0
   /** KafkaJS's methods, as the application's instrumentation wrapped them unless told otherwise. */
@@ -76,7 +79,6 @@ export class DirectPath {
         const partitioner = createPartitioner()
         return (args: PartitionerArgs) => {
           const partition = partitioner(args)
-          this.chosenPartition.set(args.message, partition)
           this.onPartitioned.get(args.message)?.(args.topic, partition)
           return partition
         }
@@ -104,33 +106,44 @@ export class DirectPath {
     return this.inFlightCount
   }
 
-  /** Connects once; concurrent callers share the attempt, a failed attempt can be retried. */
+  /**
+   * Connects once; concurrent callers share the attempt, a failed attempt can be retried. A
+   * connect asked for while a disconnect is under way starts after it: KafkaJS's connect and
+   * disconnect running together leave it DISCONNECTED while this path would think it connected,
+   * and every later send would fail "The producer is disconnected".
+   */
   connect(): Promise<void> {
     if (!this.connection) {
-      this.connection = this.producer.connect().then(
-        () => {
-          this.connectedFlag = true
-        },
-        (error: unknown) => {
-          this.connection = null
-          throw error
-        },
-      )
+      this.connection = this.disconnecting
+        .then(() => this.producer.connect())
+        .then(
+          () => {
+            this.connectedFlag = true
+          },
+          (error: unknown) => {
+            this.connection = null
+            throw error
+          },
+        )
     }
     return this.connection
   }
 
-  async disconnect(): Promise<void> {
-    if (!this.connection) return
+  disconnect(): Promise<void> {
+    if (!this.connection) return this.disconnecting
     const connecting = this.connection
     this.connection = null
     this.connectedFlag = false
     this.warmPartitions.clear()
-    await connecting.catch(() => {})
-    await this.producer.disconnect()
+    this.disconnecting = connecting.catch(() => {}).then(() => this.producer.disconnect())
+    return this.disconnecting
   }
 
-  async send(request: DirectSend): Promise<RecordMetadata[]> {
+  /**
+   * Sends through KafkaJS. `partitions[i]` is set to the partition KafkaJS chose for record i
+   * (records numbered across `topicMessages` in order) as it chooses it, also when the send fails.
+   */
+  async send(request: DirectSend, partitions: Array<number | null> = []): Promise<RecordMetadata[]> {
     this.inFlightCount++
     this.lastUsedAt = Date.now()
     const previous = this.lastEntered
@@ -138,27 +151,32 @@ export class DirectPath {
     this.lastEntered = new Promise<void>((resolve) => (passed = resolve))
     const bound = setTimeout(() => passed(), COLD_WAIT_MAX_MS)
     bound.unref()
-    const partitions = new Set<string>()
+    const used = new Set<string>()
+    const { topicMessages, messages } = this.distinct(request.topicMessages)
     try {
       await this.connect()
       await previous
-      let unpartitioned = request.topicMessages.reduce((n, { messages }) => n + messages.length, 0)
+      let unpartitioned = messages.length
       let cold = false
-      const onPartitioned = (topic: string, partition: number) => {
-        const key = `${topic}\u0000${partition}`
-        partitions.add(key)
-        if (!this.warmPartitions.has(key)) cold = true
-        if (--unpartitioned === 0 && !cold) passed()
-      }
-      for (const { messages } of request.topicMessages) for (const message of messages) this.onPartitioned.set(message, onPartitioned)
-      const metadata = await this.kafkajsSendBatch.call(this.producer, { topicMessages: request.topicMessages, acks: request.acks, timeout: request.timeout, compression: request.compression })
-      for (const key of partitions) this.warmPartitions.add(key)
+      messages.forEach((message, index) => {
+        partitions[index] = typeof message.partition === 'number' ? message.partition : null
+        this.onPartitioned.set(message, (topic, partition) => {
+          partitions[index] = partition
+          const key = `${topic}\u0000${partition}`
+          used.add(key)
+          if (!this.warmPartitions.has(key)) cold = true
+          if (--unpartitioned === 0 && !cold) passed()
+        })
+      })
+      const metadata = await this.kafkajsSendBatch.call(this.producer, { topicMessages, acks: request.acks, timeout: request.timeout, compression: request.compression })
+      for (const key of used) this.warmPartitions.add(key)
       return metadata
     } catch (error) {
       // A failure may mean a moved leader or a dropped connection: careful again with these.
-      for (const key of partitions) this.warmPartitions.delete(key)
+      for (const key of used) this.warmPartitions.delete(key)
       throw error
     } finally {
+      for (const message of messages) this.messagesInFlight.delete(message)
       clearTimeout(bound)
       passed()
       this.inFlightCount--
@@ -166,22 +184,40 @@ export class DirectPath {
     }
   }
 
+  /**
+   * The send's messages, each a distinct object. The partitioner tells partitions per message
+   * object, so an application that sends one object twice (in one send, or in two at once) would
+   * have both records reported at one partition. The repeat is sent as a Proxy of the object: the
+   * same fields for KafkaJS, writes (an instrumentation's headers) land on the application's
+   * object as in KafkaJS, and it is a key of its own.
+   */
+  private distinct(topicMessages: TopicMessages[]): { topicMessages: TopicMessages[]; messages: Message[] } {
+    const messages: Message[] = []
+    const distinctTopics = topicMessages.map(({ topic, messages: original }) => ({
+      topic,
+      messages: original.map((message) => {
+        const own = this.messagesInFlight.has(message) ? new Proxy(message, {}) : message
+        this.messagesInFlight.add(own)
+        messages.push(own)
+        return own
+      }),
+    }))
+    return { topicMessages: distinctTopics, messages }
+  }
+
   /** One report per record of a successful send, in send order. */
-  reportsFor(outgoing: readonly OutgoingMessage[], metadata: readonly RecordMetadata[]): DeliveryReport[] {
+  reportsFor(outgoing: readonly OutgoingMessage[], metadata: readonly RecordMetadata[], partitions: ReadonlyArray<number | null>): DeliveryReport[] {
     const byPartition = new Map<string, { base: number | null; next: number }>()
     for (const m of metadata) {
       const base = m.baseOffset ?? m.offset
       byPartition.set(`${m.topicName}\u0000${m.partition}`, { base: base === undefined ? null : Number(base), next: 0 })
     }
-    return outgoing.map(({ topic, message }) => {
-      const partition = this.partitionOf(message)
+    return outgoing.map(({ topic, message }, index) => {
+      const partition = partitions[index] ?? null
       const slot = partition === null ? undefined : byPartition.get(`${topic}\u0000${partition}`)
       const offset = slot && slot.base !== null && slot.base >= 0 ? String(slot.base + slot.next++) : null
       return { topic, partition, offset, key: message.key ?? null, headers: message.headers, error: null, path: 'direct' as const }
     })
   }
 
-  partitionOf(message: Message): number | null {
-    return this.chosenPartition.get(message) ?? (typeof message.partition === 'number' ? message.partition : null)
-  }
 }

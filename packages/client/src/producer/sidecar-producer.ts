@@ -25,6 +25,7 @@ import { Coalescer, type EmitPart, type PartOutcome, type PartResult } from '../
 import { EmitStream } from '../transport/emit-stream.js'
 import { ReportStream } from '../transport/report-stream.js'
 import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
+import { KafkaJSConnectionClosedError } from '../kafkajs-exports.js'
 import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
 import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
@@ -71,10 +72,27 @@ const DEFAULT_SEND_TIMEOUT_MS = 30_000
 const IDLE_CHECK_MS = 1_000
 /** The sidecar and the client share KafkaJS's default partitioner; any other must run here. */
 const SIDECAR_PARTITIONERS: ReadonlySet<unknown> = new Set([undefined, kafkajs.Partitioners.DefaultPartitioner, kafkajs.Partitioners.JavaCompatiblePartitioner])
-/** Faster than grpc-js's defaults (1 s doubling to 120 s), so a restarted sidecar is found again within a second or two. */
-const CHANNEL_OPTIONS: ChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000, 'grpc.keepalive_time_ms': 30_000 }
+/**
+ * Reconnect faster than grpc-js's defaults (1 s doubling to 120 s), so a restarted sidecar is
+ * found again within a second or two. Ping the sidecar every half liveness timeout, and give up
+ * on a connection whose ping is not answered within the other half: a hung sidecar (stopped,
+ * event loop blocked) keeps its socket open and answers nothing, and without pings nothing
+ * would tell until each send's own deadline (its `timeout`, 30 s by default). A sidecar that is
+ * slow under load still answers pings, which its event loop handles between requests.
+ */
+function channelOptions(livenessTimeoutMs: number): ChannelOptions {
+  return {
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 1_000,
+    'grpc.keepalive_time_ms': Math.floor(livenessTimeoutMs / 2),
+    'grpc.keepalive_timeout_ms': Math.ceil(livenessTimeoutMs / 2),
+    'grpc.keepalive_permit_without_calls': 1,
+  }
+}
 /** How long a half-open probe waits for the channel to connect: its longest reconnect backoff, and a margin. */
 const PROBE_CONNECT_WAIT_MS = 1_500
+/** A probe's health check gets at least this long once the channel is connected. */
+const MIN_PROBE_CHECK_MS = 200
 
 let nextEventId = 0
 
@@ -99,7 +117,10 @@ export class SidecarProducer {
   private transactionsUsed = false
   /** True while the application's KafkaJS instrumentation wraps this producer (see below). */
   private handingToInstrumentation = false
-  private readonly sidecar: {
+  /** Whether sends prefer the sidecar (sidecar mode, and nothing keeps this producer direct). */
+  private readonly usesSidecar: boolean
+  /** The sidecar path while connected (built again by a connect after a disconnect). */
+  private sidecar: {
     client: ProducerSidecarClient
     health: HealthClient
     stream: EmitStream
@@ -108,6 +129,7 @@ export class SidecarProducer {
     tracker: SidecarDeliveryTracker
     breaker: CircuitBreaker<[EmitPart], PartOutcome>
   } | null = null
+  private everConnected = false
 
   constructor(kafka: Kafka, config: SidecarProducerConfig = {}, inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string } = {}) {
     validateProducerConfig(config)
@@ -128,15 +150,16 @@ export class SidecarProducer {
     this.directOnlyReason = SIDECAR_PARTITIONERS.has(kafkajsConfig.createPartitioner)
       ? null
       : 'a custom createPartitioner runs in this process, so this producer writes directly to keep its partitioning'
-    if (this.options.mode === 'sidecar' && this.directOnlyReason === null) this.sidecar = this.createSidecarPath()
+    this.usesSidecar = this.options.mode === 'sidecar' && this.directOnlyReason === null
+    if (this.usesSidecar) this.sidecar = this.createSidecarPath()
     this.metrics.mode(this.mode)
     // A series from the start, so dashboards and alerts see "closed" rather than nothing.
-    if (this.sidecar) this.metrics.breakerState('closed')
+    if (this.usesSidecar) this.metrics.breakerState('closed')
     // KafkaJS's producer methods are closures: `const { send } = producer` works there, so here too.
     this.send = this.send.bind(this)
     this.sendBatch = this.sendBatch.bind(this)
     this.transaction = this.transaction.bind(this)
-    if (this.sidecar) this.handToInstrumentation(kafkajsConfig)
+    if (this.usesSidecar) this.handToInstrumentation(kafkajsConfig)
   }
 
   /**
@@ -156,7 +179,7 @@ export class SidecarProducer {
 
   /** The mode in force: `sidecar` when sends go to the sidecar (falling back when needed), else `direct`. */
   get mode(): ProducerMode {
-    return this.sidecar ? 'sidecar' : 'direct'
+    return this.usesSidecar ? 'sidecar' : 'direct'
   }
 
   /** The circuit breaker's state; always `closed` in direct mode. */
@@ -168,7 +191,7 @@ export class SidecarProducer {
 
   /** The sidecar address this producer uses (in sidecar mode). */
   get sidecarAddress(): string | null {
-    return this.sidecar ? this.options.address : null
+    return this.usesSidecar ? this.options.address : null
   }
 
   /** Whether the fallback direct producer currently holds broker connections. */
@@ -207,7 +230,8 @@ export class SidecarProducer {
   }
 
   async connect(): Promise<void> {
-    if (this.sidecar) {
+    if (this.usesSidecar) {
+      this.sidecar ??= this.createSidecarPath()
       const ready = await this.waitForSidecar(this.options.connectTimeoutMs)
       if (ready) {
         this.log.info('Producer connected through the sidecar', { mode: 'sidecar', address: this.options.address })
@@ -223,6 +247,7 @@ export class SidecarProducer {
       this.log.info('Producer connected directly to Kafka', { mode: 'direct', ...(this.directOnlyReason && this.options.mode === 'sidecar' ? { reason: this.directOnlyReason } : {}) })
     }
     this.status = 'connected'
+    this.everConnected = true
     this.emit('producer.connect', undefined)
   }
 
@@ -238,9 +263,7 @@ export class SidecarProducer {
       this.sidecar.coalescer.failWaiting(
         new SidecarRefusal({ grpcCode: status.CANCELLED, message: 'not sent: the producer disconnected while this send waited for room in the sidecar', kafkaErrorCode: 0, kafkaErrorName: '', retriable: true, retryAfterMs: 0 }),
       )
-      this.sidecar.stream.close()
-      if (this.idleTimer) clearInterval(this.idleTimer)
-      this.idleTimer = null
+      this.closeSidecarPath()
     }
     await this.direct.disconnect()
     this.status = 'disconnected'
@@ -264,7 +287,7 @@ export class SidecarProducer {
     this.count(outgoing, (topic, n) => this.metrics.attempted(topic, n))
     this.sendsInFlight++
     try {
-      const { metadata, path } = this.sidecar ? await this.sendPreferringSidecar(batch, topicMessages, outgoing) : await this.sendOn('direct', batch, topicMessages, outgoing)
+      const { metadata, path } = this.usesSidecar ? await this.sendPreferringSidecar(batch, topicMessages, outgoing) : await this.sendOn('direct', batch, topicMessages, outgoing)
       this.metrics.sendSeconds(path, (performance.now() - started) / 1000)
       return metadata
     } finally {
@@ -275,9 +298,12 @@ export class SidecarProducer {
 
   /** Transactions always run on the direct path: a transaction's producer id cannot be shared. */
   async transaction(): Promise<Transaction> {
-    if (this.sidecar) {
+    if (this.usesSidecar) {
       // Refuse before opening broker connections, with KafkaJS's own error.
       if (!this.transactionalId) throw new kafkajs.KafkaJSNonRetriableError('Must provide transactional id for transactional producer')
+      // KafkaJS's producer, once disconnected, fails here: its connections are closed. The
+      // fallback producer must not connect again behind the application's back.
+      if (this.everConnected && this.status !== 'connected') throw new KafkaJSConnectionClosedError('Closed connection')
       await this.direct.connect()
       this.transactionsUsed = true
     }
@@ -287,7 +313,9 @@ export class SidecarProducer {
   // --- sending --------------------------------------------------------------------------------
 
   private async sendPreferringSidecar(batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[]): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
-    const sidecar = this.sidecar!
+    const sidecar = this.sidecar
+    // A send started before a disconnect finished the path: as one started after.
+    if (!sidecar) throw new kafkajs.KafkaJSError('The producer is disconnected')
     // As KafkaJS: nothing to send resolves with nothing; a codec this process has not registered
     // fails here with KafkaJS's own error (KafkaJS looks codecs up when it encodes).
     if (outgoing.length === 0) return { metadata: [], path: 'sidecar' }
@@ -308,8 +336,12 @@ export class SidecarProducer {
       if (!(error instanceof SidecarUnavailableError) && !isOpenBreaker(error)) throw error instanceof SidecarRefusal ? toKafkaJSError(error.detail) : error
       failure = error as Error
     } finally {
-      if (failure === null) this.gate.leave()
+      if (failure === null || this.status !== 'connected') this.gate.leave()
     }
+    // Once disconnect() was called nothing is resent directly: the sidecar may still write what
+    // it took (a hung sidecar resumed), and the direct producer would open connections after
+    // disconnect() returned. The caller hears the outcome is unknown, and may retry.
+    if (this.status !== 'connected') throw this.abandoned(outgoing, failure)
     // Sends on the sidecar path fail in any order (streams break separately, deadlines differ, a
     // half-open breaker rejects all but its probe at once). Leaving the gate and entering it
     // again would resend them directly in the order they failed, writing a later record of a
@@ -339,17 +371,30 @@ export class SidecarProducer {
     admitted: Promise<void> = this.gate.enter(path),
   ): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
     await admitted
+    const partitions: Array<number | null> = []
     try {
-      const metadata = await this.direct.send({ topicMessages, acks: batch.acks, timeout: batch.timeout, compression: batch.compression })
+      const metadata = await this.direct.send({ topicMessages, acks: batch.acks, timeout: batch.timeout, compression: batch.compression }, partitions)
       this.count(outgoing, (topic, n) => this.metrics.acked(topic, 'direct', n))
-      if (this.wantsReports()) for (const report of this.direct.reportsFor(outgoing, metadata)) this.deliver(report)
+      if (this.wantsReports()) for (const report of this.direct.reportsFor(outgoing, metadata, partitions)) this.deliver(report)
       return { metadata, path }
     } catch (error) {
-      this.failed(outgoing, 'direct', error as Error, true)
+      this.failed(outgoing, 'direct', error as Error, true, partitions)
       throw error
     } finally {
       this.gate.leave()
     }
+  }
+
+  private abandoned(outgoing: OutgoingMessage[], failure: Error): Error {
+    const written = failure instanceof SidecarUnavailableError && failure.outcomeUnknown
+    const error = new kafkajs.KafkaJSError(
+      written
+        ? `outcome unknown: the producer disconnected while the sidecar had this send, which it may or may not have written (${failure.message})`
+        : `not sent: the producer disconnected before the sidecar took this send (${failure.message})`,
+      { retriable: true },
+    )
+    this.failed(outgoing, 'sidecar', error, true)
+    return error
   }
 
   private emitPart(batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[]): EmitPart {
@@ -418,20 +463,20 @@ export class SidecarProducer {
    * Counts a failed send and, when this client (not the sidecar's report stream) is the one that
    * knows, reports every record of it as failed.
    */
-  private failed(outgoing: OutgoingMessage[], path: PathName, error: Error, reportHere: boolean): void {
+  private failed(outgoing: OutgoingMessage[], path: PathName, error: Error, reportHere: boolean, partitions: ReadonlyArray<number | null> = []): void {
     this.count(outgoing, (topic, n) => this.metrics.failed(topic, path, n))
     if (!reportHere || !this.wantsReports()) return
-    for (const { topic, message } of outgoing) {
-      this.deliver({ topic, partition: path === 'direct' ? this.direct.partitionOf(message) : null, offset: null, key: message.key ?? null, headers: message.headers, error, path })
-    }
+    outgoing.forEach(({ topic, message }, index) => {
+      this.deliver({ topic, partition: partitions[index] ?? null, offset: null, key: message.key ?? null, headers: message.headers, error, path })
+    })
   }
 
   // --- the sidecar path -----------------------------------------------------------------------
 
   private createSidecarPath(): NonNullable<SidecarProducer['sidecar']> {
     const target = grpcTarget(this.options.address)
-    const client = new ProducerSidecarClient(target, credentials.createInsecure(), CHANNEL_OPTIONS)
-    const health = new HealthClient(target, credentials.createInsecure(), CHANNEL_OPTIONS)
+    const client = new ProducerSidecarClient(target, credentials.createInsecure(), channelOptions(this.options.livenessTimeoutMs))
+    const health = new HealthClient(target, credentials.createInsecure(), channelOptions(this.options.livenessTimeoutMs))
     const metadata = () => {
       const m = new Metadata()
       if (this.options.token) m.set('authorization', `Bearer ${this.options.token}`)
@@ -457,11 +502,7 @@ export class SidecarProducer {
     })
     const { breaker: b } = this.options
     const breaker: CircuitBreaker<[EmitPart], PartOutcome> = new CircuitBreaker(async (part: EmitPart) => {
-      // A half-open probe would go out on a channel still waiting out its reconnect backoff from
-      // the dead sidecar; grpc-js fails such a call at once with the old error, and the breaker
-      // would stay open another resetTimeoutMs although the sidecar is back. So the probe first
-      // gives the channel up to its longest backoff to connect (it goes ahead either way).
-      if (breaker.halfOpen) await channelReady(client, PROBE_CONNECT_WAIT_MS)
+      if (breaker.halfOpen) await this.probe(client, health)
       return coalescer.submit(part)
     }, {
       timeout: false,
@@ -486,6 +527,19 @@ export class SidecarProducer {
     return { client, health, stream, coalescer, reports, tracker, breaker }
   }
 
+  /** Closes the gRPC channels and the breaker's timers: a producer per job must not leak them. */
+  private closeSidecarPath(): void {
+    const sidecar = this.sidecar
+    if (!sidecar) return
+    this.sidecar = null
+    sidecar.stream.close()
+    sidecar.breaker.shutdown()
+    sidecar.client.close()
+    sidecar.health.close()
+    if (this.idleTimer) clearInterval(this.idleTimer)
+    this.idleTimer = null
+  }
+
   private breakerChanged(state: BreakerState, event: string): void {
     this.metrics.breakerState(state)
     const log = state === 'open' ? this.log.warn : this.log.info
@@ -493,16 +547,29 @@ export class SidecarProducer {
     this.emit(event, { state })
   }
 
+  /**
+   * Before a half-open breaker sends through the sidecar again: is it answering? Every other send
+   * waits behind the probe (order across paths), so the probe is bounded by the liveness timeout
+   * (or the channel's longest reconnect backoff), not by the send's own `timeout`: a hung sidecar
+   * fails it in seconds and the sends go on directly.
+   *
+   * The channel first gets up to its longest backoff to connect: a call made while it still waits
+   * out its backoff from the dead sidecar fails at once with the old error, and the breaker would
+   * stay open another resetTimeoutMs although the sidecar is back.
+   */
+  private async probe(client: ProducerSidecarClient, health: HealthClient): Promise<void> {
+    const waitMs = Math.max(PROBE_CONNECT_WAIT_MS, this.options.livenessTimeoutMs)
+    const deadline = Date.now() + waitMs
+    await channelReady(client, waitMs)
+    const serving = await healthCheck(health, Math.max(deadline, Date.now() + MIN_PROBE_CHECK_MS))
+    if (!serving) throw new SidecarUnavailableError(`half-open probe: the sidecar did not answer its health check as serving within ${waitMs} ms`, status.UNAVAILABLE, false)
+  }
+
   private async waitForSidecar(timeoutMs: number): Promise<boolean> {
     const health = this.sidecar!.health
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
-      const serving = await new Promise<boolean>((resolve) => {
-        health.check({ service: 'kafka_sidecar.v1.ProducerSidecar' }, new Metadata(), { deadline: Math.min(deadline, Date.now() + 1_000) }, (error, response) =>
-          resolve(!error && response?.status === HealthCheckResponse_ServingStatus.SERVING),
-        )
-      })
-      if (serving) return true
+      if (await healthCheck(health, Math.min(deadline, Date.now() + 1_000))) return true
       await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(0, deadline - Date.now()))))
     }
     return false
@@ -573,6 +640,15 @@ export class SidecarProducer {
       })
     })
   }
+}
+
+/** Whether the sidecar answers its health check as serving before `deadline`. */
+function healthCheck(health: HealthClient, deadline: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    health.check({ service: 'kafka_sidecar.v1.ProducerSidecar' }, new Metadata(), { deadline }, (error, response) =>
+      resolve(!error && response?.status === HealthCheckResponse_ServingStatus.SERVING),
+    )
+  })
 }
 
 /** Resolves once the client's channel is connected, or after `waitMs` whatever its state. */
