@@ -80,6 +80,22 @@ describe('lifecycle races and leaks', () => {
     expect(values[0]).toBe('first')
   })
 
+  it('transaction() after disconnect() fails as KafkaJS fails it, without connecting the fallback producer again', async () => {
+    const cluster = await startCluster()
+    const sidecar = await startTestSidecar(cluster)
+    const config = { transactionalId: `tx-${randomTopic('id')}`, idempotent: true, maxInFlightRequests: 1 }
+    const kafkajsProducer = new kafkajs.Kafka({ brokers: cluster.bootstrapServers, logLevel: kafkajs.logLevel.NOTHING }).producer(config)
+    await kafkajsProducer.connect()
+    await kafkajsProducer.disconnect()
+    const expected = await kafkajsProducer.transaction().then(() => null, (error: Error) => error)
+    const producer = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, config })
+    await producer.disconnect()
+    const actual = await producer.transaction().then(() => null, (error: Error) => error)
+    expect(actual?.name).toBe(expected?.name)
+    expect(actual?.message).toBe(expected?.message)
+    expect(producer.directConnected).toBe(false)
+  })
+
   it.each(['direct', 'sidecar'] as const)('%s: one message object used three times in a send is written three times and reported with the right partitions and offsets', async (mode) => {
     const cluster = await startCluster()
     const sidecar = await startTestSidecar(cluster)
