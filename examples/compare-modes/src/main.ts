@@ -6,7 +6,10 @@
  *
  *   pnpm demo
  *   pnpm compare [--processes 8] [--records 80000] [--batch 1] [--concurrency 64] [--size 100]
- *                [--partitions 6] [--json result.json] [--chart chart.svg]
+ *                [--partitions 6] [--json result.json] [--chart chart.svg] [--tracing]
+ *
+ * --tracing: every worker runs with OpenTelemetry's kafkajs instrumentation (src/tracing.mjs),
+ * to measure what tracing costs in each mode.
  *
  * --records is the total over all processes.
  */
@@ -22,7 +25,8 @@ import { runMode, type ModeResult, type RunSettings } from './run-mode.js'
 import { progressLine, startSidecarProcess, stopProcess } from './processes.js'
 import { workerMain } from './worker.js'
 
-const USAGE = 'usage: pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE]'
+const USAGE = 'usage: pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE] [--tracing]'
+const TRACING = fileURLToPath(new URL('./tracing.mjs', import.meta.url))
 
 function positive(name: string, value: string | undefined): number {
   const n = Number(value)
@@ -48,6 +52,7 @@ function parse() {
         json: { type: 'string' },
         chart: { type: 'string' },
         worker: { type: 'boolean', default: false },
+        tracing: { type: 'boolean', default: false },
       },
     }).values
   } catch (error) {
@@ -69,8 +74,9 @@ async function main(): Promise<void> {
   }
   const partitions = positive('partitions', values.partitions)
   const total = settings.processes * settings.recordsPerProcess
-  const config = { ...settings, records: total, partitions, brokers: 3 }
-  console.log(`compare-modes: ${processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values`)
+  const config = { ...settings, records: total, partitions, brokers: 3, tracing: values.tracing }
+  const execArgv = values.tracing ? [...process.execArgv, '--import', TRACING] : process.execArgv
+  console.log(`compare-modes: ${processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values${values.tracing ? ', traced (OpenTelemetry kafkajs instrumentation)' : ''}`)
 
   const cluster = await EmbeddedKafka.start({ brokers: 3, retentionBytes: Math.max(256 * 1024 * 1024, total * (settings.valueBytes + 100)) })
   const dir = mkdtempSync(join(tmpdir(), 'compare-modes-'))
@@ -86,7 +92,7 @@ async function main(): Promise<void> {
       cluster,
       topic: topics.direct,
       workerScript,
-      execArgv: process.execArgv,
+      execArgv,
       sidecarAddress: null,
       sidecarPid: null,
       onProgress: progressLine('direct', total),
@@ -100,7 +106,7 @@ async function main(): Promise<void> {
       cluster,
       topic: topics.sidecar,
       workerScript,
-      execArgv: process.execArgv,
+      execArgv,
       sidecarAddress: `unix://${socketPath}`,
       sidecarPid: sidecar.pid ?? null,
       onProgress: progressLine('sidecar', total),
@@ -132,6 +138,7 @@ function report(direct: ModeResult, sidecar: ModeResult): void {
   for (const r of [direct, sidecar]) {
     if (r.firstError) console.log(`${r.mode}: first send error: ${r.firstError}`)
     const verdict = r.lost === 0 && r.acked === r.attempted ? 'every attempted record acked and in Kafka' : `${r.attempted - r.acked} not acked, ${r.lost} acked but missing`
+    if (r.tracedSpans !== null) console.log(`${r.mode}: ${r.tracedSpans.toLocaleString('en-US')} producer spans traced`)
     console.log(`${r.mode}: ${verdict}${r.duplicates ? `, ${r.duplicates} duplicates` : ''}${r.outOfOrder ? `, ${r.outOfOrder} out of order per key` : ''}`)
   }
 }

@@ -32,6 +32,8 @@ export interface ModeResult {
   readonly duplicates: number
   readonly outOfOrder: number
   readonly fallbackRecords: number
+  /** With --tracing: producer spans the workers' instrumentation produced (null untraced). */
+  readonly tracedSpans: number | null
   readonly elapsedMs: number
   readonly firstError: string | null
   /** Sidecar mode only: the sidecar process's resident memory (peak and at the end) and CPU. */
@@ -143,6 +145,7 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
       duplicates: check.duplicates,
       outOfOrder: check.outOfOrder,
       fallbackRecords: results.reduce((sum, r) => sum + r.fallbacks, 0),
+      tracedSpans: results.some((r) => r.tracedSpans !== null) ? results.reduce((sum, r) => sum + (r.tracedSpans ?? 0), 0) : null,
       elapsedMs: Math.round(elapsedMs),
       firstError: results.find((r) => r.firstError)?.firstError ?? null,
       ...(samples.length > 0 ? sidecarStats(samples) : {}),

@@ -20,7 +20,7 @@ export interface WorkerConfig {
 export type WorkerMessage =
   | { type: 'ready'; mode: string }
   | { type: 'progress'; acked: number; failed: number }
-  | { type: 'done'; acked: Uint8Array; latenciesMs: Float64Array; failed: number; firstError: string | null; fallbacks: number; elapsedMs: number }
+  | { type: 'done'; acked: Uint8Array; latenciesMs: Float64Array; failed: number; firstError: string | null; fallbacks: number; elapsedMs: number; tracedSpans: number | null }
 
 export type ParentMessage = { type: 'go' } | { type: 'exit' }
 
@@ -85,7 +85,10 @@ async function run(config: WorkerConfig): Promise<void> {
   await Promise.all(Array.from({ length: config.concurrency }, lane))
   const elapsedMs = performance.now() - started
   clearInterval(progress)
-  send({ type: 'done', acked, latenciesMs, failed, firstError, fallbacks, elapsedMs })
+  // With --tracing (src/tracing.mjs): the spans the instrumentation produced, proof it traced.
+  const tracing = (globalThis as { tracingSummary?: () => Promise<{ exportedSpans: number }> }).tracingSummary
+  const tracedSpans = tracing ? (await tracing()).exportedSpans : null
+  send({ type: 'done', acked, latenciesMs, failed, firstError, fallbacks, elapsedMs, tracedSpans })
   await new Promise<void>((resolve) => process.once('message', () => resolve()))
   await producer.disconnect()
 }
