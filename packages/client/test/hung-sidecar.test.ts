@@ -53,5 +53,10 @@ describe('hung sidecar', () => {
     expect(failures).toEqual([])
     expect(lost).toEqual([])
     expect(longestGap).toBeLessThan(3_000)
+    // What the client wrote into the stopped sidecar's socket during the ~2 s before it gave the
+    // connection up went direct; the sidecar refuses those when it runs again (StallGuard).
+    // Without that, 60-65 duplicates per run; what remains was in the sidecar's hands before it
+    // stopped: outcome truly unknown, at-least-once.
+    expect(duplicates).toBeLessThanOrEqual(10)
   })
 })

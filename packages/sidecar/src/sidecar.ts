@@ -20,6 +20,7 @@ import { TokenAuth } from './grpc/auth.js'
 import { guardDeserializers } from './grpc/decode-guard.js'
 import { HealthState } from './grpc/health-service.js'
 import { OpenStreams, producerService } from './grpc/producer-service.js'
+import { StallGuard } from './grpc/stall-guard.js'
 import { unaryMessageCountInterceptor } from './grpc/unary-message-count.js'
 import { createHttpServer } from './http-server.js'
 import { KafkaLiveness } from './kafka/kafka-liveness.js'
@@ -107,6 +108,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   let stopping = false
   const health = new HealthState()
   const streams = new OpenStreams()
+  const stallGuard = new StallGuard()
   const budget = new MemoryBudget(config)
   const reports = new DeliveryReports({ capacityPerInstance: config.reportsPerInstance, instanceIdleMs: config.reportInstanceIdleMs })
   const metadata = new TopicMetadataCache(admin, { maxAgeMs: config.metadataMaxAgeMs, allowAutoTopicCreation: config.allowAutoTopicCreation })
@@ -195,6 +197,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
         auth: new TokenAuth(config.token),
         allowedTopics: config.allowedTopics,
         onRequest: (method, code) => metrics.requests.inc({ method, code: status[code] ?? String(code) }),
+        stalled: () => stallGuard.refusal(),
       },
       streams,
     ),
@@ -268,6 +271,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     stopped ??= (async () => {
       stopping = true
       liveness.stop()
+      stallGuard.stop()
       clearInterval(expiry)
       if (reconnectTimer) clearTimeout(reconnectTimer)
       health.set(false)

@@ -41,6 +41,8 @@ export interface ProducerServiceDeps {
   readonly auth: TokenAuth
   readonly allowedTopics: readonly string[]
   readonly onRequest: (method: string, code: status) => void
+  /** Why requests read now are refused after an event-loop stall (StallGuard), or null. */
+  readonly stalled?: () => string | null
 }
 
 /** Tracks open streams per client instance (the connected-clients gauge) and ends them at shutdown. */
@@ -99,8 +101,15 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
   const { pipeline, reports, auth } = deps
   const leaderOf: LeaderOf = (topic, partition) => deps.metadata.leaderOf(topic, partition)
 
+  /** Refuses, unqueued, a request read right after an event-loop stall (see StallGuard). */
+  function checkNotStalled(): void {
+    const stall = deps.stalled?.()
+    if (stall) throw new SidecarError({ grpcCode: status.UNAVAILABLE, message: stall, retriable: true })
+  }
+
   /** Submits and resolves with the ack the caller should get (received, or delivered). */
   async function handle(request: ProduceRequest): Promise<EmitAck> {
+    checkNotStalled()
     const tracker = await pipeline.submit(request)
     if (request.acks === 0 || !request.awaitDelivery) return receivedAck(request)
     return deliveredAck(tracker, await tracker.settled, leaderOf)
@@ -195,6 +204,13 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         const aborted = barrier.check(request.orderEpoch)
         if (aborted) {
           refuse(request.requestId, aborted)
+          return DECIDED
+        }
+        try {
+          checkNotStalled()
+        } catch (error) {
+          barrier.refused(request.orderEpoch)
+          refuse(request.requestId, error)
           return DECIDED
         }
         if (!seenInstances.has(request.instanceId)) {
