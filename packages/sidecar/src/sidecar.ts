@@ -161,7 +161,8 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
           const stage = outcome.error ? 'failed' : 'acked'
           metrics.records.inc({ app, topic: outcome.topic, stage }, outcome.recordIndexes.length)
           if (outcome.error) metrics.errors.inc({ code: status[outcome.error.grpcCode] ?? String(outcome.error.grpcCode), kafka_error: outcome.error.kafkaErrorName })
-          reports.publish(request.instanceId, request.requestId, outcome)
+          // Reports are kept per instance; a caller without one has its ack and nothing to resume.
+          if (request.instanceId !== '') reports.publish(request.instanceId, request.requestId, outcome)
         }
       })
     },

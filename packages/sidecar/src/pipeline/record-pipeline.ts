@@ -72,7 +72,10 @@ export class RecordPipeline {
     }
     const topics = [...new Set(request.records.map((r) => r.topic))]
     const missing = topics.filter((t) => this.metadata.cached(t) === undefined)
-    const previous = this.admissionChains.get(request.instanceId)
+    // A caller without an instance id has no order among its calls to keep (a stream still
+    // decides its own requests one at a time).
+    const chained = request.instanceId !== ''
+    const previous = chained ? this.admissionChains.get(request.instanceId) : undefined
     if (missing.length === 0 && previous === undefined) {
       try {
         return Promise.resolve(this.admit(request))
@@ -88,11 +91,16 @@ export class RecordPipeline {
         return this.admit(request)
       })
       .catch((error: unknown) => this.reject(request, error))
-    this.admissionChains.set(request.instanceId, admitted)
-    void admitted.catch(() => {}).finally(() => {
-      if (this.admissionChains.get(request.instanceId) === admitted) this.admissionChains.delete(request.instanceId)
-    })
+    if (chained) this.chain(request.instanceId, admitted)
     return admitted
+  }
+
+  /** Later requests of the instance are admitted after `admitted` is decided. */
+  private chain(instanceId: string, admitted: Promise<unknown>): void {
+    this.admissionChains.set(instanceId, admitted)
+    void admitted.catch(() => {}).finally(() => {
+      if (this.admissionChains.get(instanceId) === admitted) this.admissionChains.delete(instanceId)
+    })
   }
 
   /** Throws the UNAVAILABLE refusal every request gets while shutting down or not connected to Kafka. */
