@@ -89,7 +89,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   const kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, ssl: config.ssl, sasl, logLevel: LOG_LEVELS[config.logLevel], logCreator })
   const log = kafka.logger().namespace('Sidecar')
   // One connection pool for both: the pod's broker connections are the producer's alone.
-  const { producer, admin } = producerAndAdminOnOneCluster(
+  const { producer, admin, topicMetadata } = producerAndAdminOnOneCluster(
     kafka,
     {
       // Every record leaves with an explicit partition (see DefaultPartitioning); naming the
@@ -109,7 +109,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   const streams = new OpenStreams()
   const budget = new MemoryBudget(config)
   const reports = new DeliveryReports({ capacityPerInstance: config.reportsPerInstance, instanceIdleMs: config.reportInstanceIdleMs })
-  const metadata = new TopicMetadataCache(admin, { maxAgeMs: config.metadataMaxAgeMs, allowAutoTopicCreation: config.allowAutoTopicCreation })
+  const metadata = new TopicMetadataCache(topicMetadata, { maxAgeMs: config.metadataMaxAgeMs, allowAutoTopicCreation: config.allowAutoTopicCreation })
   const metrics = new SidecarMetrics({
     queuedRecords: () => dispatcher.queuedRecords,
     queuedBytes: () => budget.bytes,

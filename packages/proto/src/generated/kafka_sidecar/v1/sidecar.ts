@@ -191,8 +191,9 @@ export interface EmitRequest {
   awaitDelivery: boolean;
   topics: TopicRecords[];
   /**
-   * KafkaJS's producer option: false refuses topics that do not exist instead of creating them.
-   * Unset: the sidecar's own setting.
+   * KafkaJS's producer option, sent to the brokers as the Metadata request's flag: they create
+   * a missing topic only if it is true and their auto.create.topics.enable allows it (the
+   * sidecar never creates topics itself). Unset: the sidecar's own setting (default true).
    */
   allowAutoTopicCreation?:
     | boolean
