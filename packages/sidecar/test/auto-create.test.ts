@@ -98,6 +98,19 @@ describe('brokers with auto.create.topics.enable=true', () => {
     expect(cluster.topics()).not.toContain(theirs)
   })
 
+  it('a request that may create a missing topic is not held to the answer of a concurrent one that may not', async () => {
+    const { cluster, client } = await world(true)
+    const topic = randomTopic('raced')
+    // Whether the one that may not is refused depends on which Metadata request the brokers
+    // answer first, as for two direct producers; the one that may always gets the topic.
+    const [, allowed] = await Promise.allSettled([
+      emit(client, emitRequest(topic, [{ value: bytes('may not') }], { allowAutoTopicCreation: false })),
+      emit(client, emitRequest(topic, [{ value: bytes('may') }], { allowAutoTopicCreation: true })),
+    ])
+    expect(allowed).toMatchObject({ status: 'fulfilled', value: { received: true, results: [expect.objectContaining({ topic, error: undefined })] } })
+    expect(cluster.topics()).toContain(topic)
+  })
+
   it('true or unset in the request: created, and results name the leader', async () => {
     const { cluster, client } = await world(true)
     for (const allowAutoTopicCreation of [true, undefined]) {
