@@ -73,7 +73,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('allowNonLoopback', 'KAFKA_SIDECAR_ALLOW_NON_LOOPBACK', 'allow-non-loopback', 'boolean', false, 'allow listening on a non-loopback address (gRPC and HTTP)'),
   spec('token', 'KAFKA_SIDECAR_TOKEN', 'token', 'secret', null, 'shared token clients must send as "authorization: Bearer <token>"'),
   spec('allowedTopics', 'KAFKA_SIDECAR_ALLOWED_TOPICS', 'allowed-topics', 'list', [], 'topics clients may write, comma-separated; a trailing * is a prefix match; empty allows all'),
-  spec('allowAutoTopicCreation', 'KAFKA_SIDECAR_AUTO_CREATE_TOPICS', 'auto-create-topics', 'boolean', true, 'create unknown topics with broker defaults, as a KafkaJS producer does by default'),
+  spec('allowAutoTopicCreation', 'KAFKA_SIDECAR_AUTO_CREATE_TOPICS', 'auto-create-topics', 'boolean', true, 'allow_auto_topic_creation sent in Metadata requests for clients that do not set allowAutoTopicCreation (KafkaJS\'s default: true); the brokers\' auto.create.topics.enable decides, the sidecar never creates topics itself'),
   spec('maxQueuedBytes', 'KAFKA_SIDECAR_MAX_QUEUED_BYTES', 'max-queued-bytes', 'integer', 64 * MiB, 'bytes held (queued or in flight) across all partitions', { min: 1 }),
   spec('maxQueuedRecords', 'KAFKA_SIDECAR_MAX_QUEUED_RECORDS', 'max-queued-records', 'integer', 500_000, 'records held across all partitions', { min: 1 }),
   spec('maxQueuedBytesPerPartition', 'KAFKA_SIDECAR_MAX_QUEUED_BYTES_PER_PARTITION', 'max-queued-bytes-per-partition', 'integer', 16 * MiB, 'bytes held for one partition', { min: 1 }),

@@ -28,6 +28,7 @@ export interface ProduceRequest {
   readonly requestId: number
   readonly clientId: string
   readonly appName: string
+  /** The client producer instance, for delivery reports; '' when the caller gave none (no reports kept). */
   readonly instanceId: string
   readonly acks: Acks
   readonly timeoutMs: number

@@ -90,7 +90,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   const kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, ssl: config.ssl, sasl, logLevel: LOG_LEVELS[config.logLevel], logCreator })
   const log = kafka.logger().namespace('Sidecar')
   // One connection pool for both: the pod's broker connections are the producer's alone.
-  const { producer, admin } = producerAndAdminOnOneCluster(
+  const { producer, admin, topicMetadata } = producerAndAdminOnOneCluster(
     kafka,
     {
       // Every record leaves with an explicit partition (see DefaultPartitioning); naming the
@@ -111,7 +111,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   const stallGuard = new StallGuard()
   const budget = new MemoryBudget(config)
   const reports = new DeliveryReports({ capacityPerInstance: config.reportsPerInstance, instanceIdleMs: config.reportInstanceIdleMs })
-  const metadata = new TopicMetadataCache(admin, { maxAgeMs: config.metadataMaxAgeMs, allowAutoTopicCreation: config.allowAutoTopicCreation })
+  const metadata = new TopicMetadataCache(topicMetadata, { maxAgeMs: config.metadataMaxAgeMs, allowAutoTopicCreation: config.allowAutoTopicCreation })
   const metrics = new SidecarMetrics({
     queuedRecords: () => dispatcher.queuedRecords,
     queuedBytes: () => budget.bytes,
@@ -163,7 +163,8 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
           const stage = outcome.error ? 'failed' : 'acked'
           metrics.records.inc({ app, topic: outcome.topic, stage }, outcome.recordIndexes.length)
           if (outcome.error) metrics.errors.inc({ code: status[outcome.error.grpcCode] ?? String(outcome.error.grpcCode), kafka_error: outcome.error.kafkaErrorName })
-          reports.publish(request.instanceId, request.requestId, outcome)
+          // Reports are kept per instance; a caller without one has its ack and nothing to resume.
+          if (request.instanceId !== '') reports.publish(request.instanceId, request.requestId, outcome)
         }
       })
     },

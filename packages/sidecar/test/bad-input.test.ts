@@ -290,10 +290,11 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
-  it('refuses a request without instance_id', async () => {
+  it('serves a request without instance_id, answering after the brokers even without await_delivery (issue 12)', async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x') }], { instanceId: '' }))
-    expectRefusal(error, status.INVALID_ARGUMENT, /^instance_id is required/)
+    const ack = await emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes('anonymous'), partition: 2 }], { instanceId: '', awaitDelivery: false }))
+    expect(ack.results).toEqual([expect.objectContaining({ topic: ctx.topic, partition: 2, error: undefined, recordIndexes: [0] })])
+    ctx.written.push('anonymous')
     await expectStillServes(ctx)
   })
 

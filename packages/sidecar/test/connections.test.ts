@@ -15,7 +15,7 @@ describe('broker connections', () => {
     const client = sidecarClient(sidecar)
     cluster.resetConnectionStats()
     await emit(client, emitRequest(topic, Array.from({ length: 6 }, (_, partition) => ({ value: bytes(`v${partition}`), partition }))))
-    // An unknown topic goes through metadata and CreateTopics.
+    // An unknown topic goes through a Metadata request that the brokers answer by creating it.
     await emit(client, emitRequest(randomTopic('auto'), [{ value: bytes('auto-created') }]))
     const stats = cluster.connectionStats()
     expect(stats.map((s) => s.current)).toEqual([1, 1, 1])

@@ -9,8 +9,10 @@ import { join } from 'node:path'
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js'
 import { EmbeddedKafka, type EmbeddedKafkaOptions } from '@kafka-sidecar/embedded-kafka'
 import { Acks, Compression, ProducerSidecarClient, type EmitAck, type EmitRequest, type SidecarRecord } from '@kafka-sidecar/proto'
+import { Kafka, logLevel, type KafkaMessage, type Producer } from 'kafkajs'
 import { onTestFinished } from 'vitest'
 import { startSidecar, type RunningSidecar, type StartOptions } from '../src/index.js'
+import { waitFor } from './wait.js'
 
 export function randomTopic(prefix = 'topic'): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`
@@ -93,3 +95,33 @@ export async function emitError(client: ProducerSidecarClient, request: EmitRequ
 }
 
 export const bytes = (text: string) => Buffer.from(text)
+
+/** A connected plain KafkaJS producer (what direct mode is measured against), disconnected at the end. */
+export async function kafkajsProducer(cluster: EmbeddedKafka, config: Parameters<Kafka['producer']>[0] = {}): Promise<Producer> {
+  const producer = new Kafka({ clientId: 'direct', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING }).producer(config)
+  await producer.connect()
+  onTestFinished(() => producer.disconnect())
+  return producer
+}
+
+/** The first `count` messages of `topic` as a KafkaJS consumer reads them, in partition then offset order. */
+export async function consumeWithKafkaJS(cluster: EmbeddedKafka, topic: string, count: number): Promise<KafkaMessage[]> {
+  const kafka = new Kafka({ clientId: 'reader', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING })
+  // A short long-poll keeps disconnect fast: KafkaJS waits for the fetch in flight.
+  const consumer = kafka.consumer({ groupId: randomTopic('reader'), maxWaitTimeInMs: 100 })
+  const seen: Array<{ partition: number; message: KafkaMessage }> = []
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true })
+    await consumer.run({ eachMessage: async ({ partition, message }) => void seen.push({ partition, message }) })
+    await waitFor(`${count} messages of ${topic}`, () => seen.length >= count, 20_000)
+  } finally {
+    await consumer.disconnect()
+  }
+  return seen.sort((a, b) => a.partition - b.partition || Number(a.message.offset) - Number(b.message.offset)).map((s) => s.message)
+}
+
+/** A gauge's current value. */
+export async function gauge(sidecar: RunningSidecar, name: string): Promise<number | undefined> {
+  return (await sidecar.metrics.registry.getSingleMetric(name)!.get()).values[0]?.value
+}

@@ -30,7 +30,6 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
   const acks = ACKS.get(message.acks)
   if (acks === undefined) throw invalidArgument(`unknown acks value ${message.acks} (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)`, KafkaErrors.INVALID_REQUIRED_ACKS)
   if (!COMPRESSIONS.has(message.compression)) throw invalidArgument(`unknown compression value ${message.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
-  if (message.instanceId === '') throw invalidArgument('instance_id is required: each client producer instance must identify itself')
   const records: IncomingRecord[] = []
   for (const group of message.topics) {
     if (group.records.length === 0) throw invalidArgument(`topic "${group.topic}" has no records`)
@@ -54,7 +53,9 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
     acks,
     timeoutMs: message.timeoutMs || DEFAULT_TIMEOUT_MS,
     compression: message.compression as CompressionCode,
-    awaitDelivery: message.awaitDelivery,
+    // Without an instance id there is no delivery-report stream to learn the outcome from: the
+    // only answer such a caller can get is the ack, so it waits for the brokers.
+    awaitDelivery: message.awaitDelivery || message.instanceId === '',
     allowAutoTopicCreation: message.allowAutoTopicCreation ?? null,
     orderEpoch: message.orderEpoch ?? 0,
     records,

@@ -47,7 +47,8 @@ export interface ProducerServiceDeps {
 
 /** Tracks open streams per client instance (the connected-clients gauge) and ends them at shutdown. */
 export class OpenStreams {
-  private readonly byInstance = new Map<string, number>()
+  /** By instance id; a stream without one counts as an instance of its own (keyed by an object). */
+  private readonly byInstance = new Map<string | object, number>()
   private readonly streams = new Set<{ end(): void }>()
 
   add(stream: { end(): void }): () => void {
@@ -55,7 +56,7 @@ export class OpenStreams {
     return () => this.streams.delete(stream)
   }
 
-  noteInstance(instanceId: string): () => void {
+  noteInstance(instanceId: string | object): () => void {
     this.byInstance.set(instanceId, (this.byInstance.get(instanceId) ?? 0) + 1)
     return () => {
       const n = this.byInstance.get(instanceId)! - 1
@@ -151,6 +152,7 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
       let closed = false
       const releaseInstances: Array<() => void> = []
       const seenInstances = new Set<string>()
+      const anonymous = {}
       const forget = streams.add({ end: () => finish() })
       // grpc-js emits 'cancelled' when the HTTP/2 stream closes, even after a normal end, so
       // releasing must happen exactly once whichever comes first.
@@ -215,7 +217,7 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         }
         if (!seenInstances.has(request.instanceId)) {
           seenInstances.add(request.instanceId)
-          releaseInstances.push(streams.noteInstance(request.instanceId))
+          releaseInstances.push(streams.noteInstance(request.instanceId === '' ? anonymous : request.instanceId))
         }
         // The refusal is written, and the barrier raised, in the step that makes the decision:
         // the producer hears of refusals in request order, and the next request meets the barrier.

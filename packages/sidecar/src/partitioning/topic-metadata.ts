@@ -1,37 +1,50 @@
 /**
- * Partition layout per topic, from a KafkaJS admin client: how many partitions (to partition
- * keys as KafkaJS does), which are available (for null keys) and who leads each (to group
- * batches by broker). Cached for `maxAgeMs` like KafkaJS's metadataMaxAge, refreshed in the
+ * Partition layout per topic, from the brokers' Metadata answer: how many partitions (to
+ * partition keys as KafkaJS does), which are available (for null keys) and who leads each (to
+ * group batches by broker). Cached for `maxAgeMs` like KafkaJS's metadataMaxAge, refreshed in the
  * background when stale; concurrent loads of one topic share one request.
+ *
+ * An unknown topic is created only by the brokers, as for a direct KafkaJS producer: the
+ * Metadata request carries allow_auto_topic_creation (the request's, else the sidecar's default,
+ * true as in KafkaJS), and the brokers' auto.create.topics.enable decides. The sidecar never
+ * creates a topic itself, so switching a producer to sidecar mode creates nothing that direct
+ * mode would not.
  */
-import type { Admin, PartitionMetadata } from 'kafkajs'
+import type { PartitionMetadata } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
 import { fromKafkaJSError, KafkaErrors, SidecarError } from '../errors.js'
+import type { TopicMetadataSource } from '../kafka/shared-cluster.js'
 
 interface Entry {
   partitions: PartitionMetadata[]
   loadedAt: number
+  /** The flag it was loaded with, for background refreshes. */
+  readonly allowAutoTopicCreation: boolean
 }
 
 export interface TopicMetadataSettings {
   readonly maxAgeMs: number
-  /** Create unknown topics with the brokers' defaults, as a KafkaJS producer does by default. */
+  /** allow_auto_topic_creation for requests that do not say, as a KafkaJS producer's default (true). */
   readonly allowAutoTopicCreation: boolean
 }
 
 export class TopicMetadataCache {
   private readonly entries = new Map<string, Entry>()
-  private readonly loading = new Map<string, Promise<PartitionMetadata[]>>()
+  /** In-flight loads, by flag then topic: a load that may create a topic is not one that may not. */
+  private readonly loading = new Map<boolean, Map<string, Promise<PartitionMetadata[]>>>([
+    [true, new Map()],
+    [false, new Map()],
+  ])
 
   constructor(
-    private readonly admin: Admin,
+    private readonly source: TopicMetadataSource,
     private readonly settings: TopicMetadataSettings,
   ) {}
 
   /** Cached partitions, or undefined when the topic was never loaded. Stale entries refresh in the background. */
   cached(topic: string): PartitionMetadata[] | undefined {
     const entry = this.entries.get(topic)
-    if (entry && Date.now() - entry.loadedAt > this.settings.maxAgeMs) void this.load(topic).catch(() => {})
+    if (entry && Date.now() - entry.loadedAt > this.settings.maxAgeMs) void this.load(topic, entry.allowAutoTopicCreation).catch(() => {})
     return entry?.partitions
   }
 
@@ -41,10 +54,12 @@ export class TopicMetadataCache {
 
   /** `allowAutoTopicCreation` is the request's wish; null leaves it to the sidecar's setting. */
   load(topic: string, allowAutoTopicCreation: boolean | null = null): Promise<PartitionMetadata[]> {
-    let pending = this.loading.get(topic)
+    const allow = allowAutoTopicCreation ?? this.settings.allowAutoTopicCreation
+    const loading = this.loading.get(allow)!
+    let pending = loading.get(topic)
     if (!pending) {
-      pending = this.fetch(topic, allowAutoTopicCreation ?? this.settings.allowAutoTopicCreation).finally(() => this.loading.delete(topic))
-      this.loading.set(topic, pending)
+      pending = this.fetch(topic, allow).finally(() => loading.delete(topic))
+      loading.set(topic, pending)
     }
     return pending
   }
@@ -60,39 +75,32 @@ export class TopicMetadataCache {
   private async fetch(topic: string, allowAutoTopicCreation: boolean): Promise<PartitionMetadata[]> {
     let partitions: PartitionMetadata[]
     try {
-      partitions = await this.describe(topic)
+      partitions = await this.source(topic, allowAutoTopicCreation)
     } catch (error) {
-      if (!isUnknownTopic(error) || !allowAutoTopicCreation) throw this.classify(topic, error)
-      try {
-        await this.admin.createTopics({ topics: [{ topic }], waitForLeaders: true })
-        partitions = await this.describe(topic)
-      } catch (createError) {
-        throw this.classify(topic, createError)
-      }
+      throw classify(topic, allowAutoTopicCreation, error)
     }
-    this.entries.set(topic, { partitions, loadedAt: Date.now() })
+    if (partitions.length === 0) throw unknownTopic(topic, allowAutoTopicCreation)
+    this.entries.set(topic, { partitions, loadedAt: Date.now(), allowAutoTopicCreation })
     return partitions
   }
+}
 
-  private async describe(topic: string): Promise<PartitionMetadata[]> {
-    const { topics } = await this.admin.fetchTopicMetadata({ topics: [topic] })
-    const found = topics.find((t) => t.name === topic)
-    if (!found || found.partitions.length === 0) throw Object.assign(new Error(`topic ${topic} has no partitions`), { type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3, retriable: true })
-    return found.partitions
-  }
+/**
+ * The refusal for a topic the brokers do not have (and did not create): KafkaJS's error for it,
+ * UNKNOWN_TOPIC_OR_PARTITION, retriable, so a client throws what a direct producer throws.
+ */
+function unknownTopic(topic: string, allowAutoTopicCreation: boolean): SidecarError {
+  return new SidecarError({
+    grpcCode: status.NOT_FOUND,
+    message: `topic "${topic}" does not exist${allowAutoTopicCreation ? ' (the brokers did not create it: their auto.create.topics.enable is off)' : ' (this request does not allow auto-creation)'}`,
+    kafkaErrorCode: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.code,
+    kafkaErrorName: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.name,
+    retriable: true,
+  })
+}
 
-  private classify(topic: string, error: unknown): SidecarError {
-    if (isUnknownTopic(error)) {
-      return new SidecarError({
-        grpcCode: status.NOT_FOUND,
-        message: `topic "${topic}" does not exist${this.settings.allowAutoTopicCreation ? ' and could not be created' : ' (auto-creation is off)'}`,
-        kafkaErrorCode: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.code,
-        kafkaErrorName: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.name,
-        retriable: true,
-      })
-    }
-    return fromKafkaJSError(error)
-  }
+function classify(topic: string, allowAutoTopicCreation: boolean, error: unknown): SidecarError {
+  return isUnknownTopic(error) ? unknownTopic(topic, allowAutoTopicCreation) : fromKafkaJSError(error)
 }
 
 function isUnknownTopic(error: unknown): boolean {

@@ -87,6 +87,18 @@ export class Dispatcher {
     this.schedule()
   }
 
+  /**
+   * Takes back records enqueued moments ago, in the same turn of the event loop (so none has
+   * left yet), newest first: a request whose admission failed midway leaves nothing queued.
+   */
+  withdraw(queues: readonly PartitionQueue[], records: readonly QueuedRecord[]): void {
+    for (let i = records.length - 1; i >= 0; i--) {
+      const queue = queues[i]!
+      if (!queue.removeNewest(records[i]!)) throw new Error(`cannot withdraw record ${records[i]!.index} from ${queue.topic}-${queue.partition}: it is no longer the newest queued`)
+      if (queue.isEmpty) this.ready.delete(queue)
+    }
+  }
+
   get queuedRecords(): number {
     let n = 0
     for (const q of this.queues.values()) n += q.queuedCount

@@ -78,6 +78,12 @@ export class MemoryBudget {
     return null
   }
 
+  /** Gives back a reservation nothing was queued for (not a drain: the rate estimate is untouched). */
+  cancel(reserved: Demand): void {
+    this.bytes -= reserved.bytes
+    this.records -= reserved.records
+  }
+
   release(bytes: number, records: number, now = Date.now()): void {
     this.bytes -= bytes
     this.records -= records

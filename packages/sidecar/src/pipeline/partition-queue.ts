@@ -53,6 +53,18 @@ export class PartitionQueue {
     this.pendingRecords++
   }
 
+  /**
+   * Takes back `record` if it is the newest one queued and not yet taken, for a request whose
+   * admission failed after it was queued. Returns whether it was there.
+   */
+  removeNewest(record: QueuedRecord): boolean {
+    if (this.items.length === this.head || this.items[this.items.length - 1] !== record) return false
+    this.items.pop()
+    this.pendingBytes -= record.bytes
+    this.pendingRecords--
+    return true
+  }
+
   /** Takes the next batch: same compression and acks as the head, within both limits, at least one record. */
   take(maxRecords: number, maxBytes: number): QueuedRecord[] {
     const first = this.items[this.head]

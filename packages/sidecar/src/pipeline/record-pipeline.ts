@@ -4,15 +4,15 @@
  * producer instance are admitted in arrival order even when one of them waits for topic
  * metadata, so per-partition order holds from the first send.
  */
-import type { Message, PartitionMetadata } from 'kafkajs'
+import type { IHeaders, Message, PartitionMetadata } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
-import type { IncomingRecord, ProduceRequest } from '../model.js'
+import type { IncomingRecord, ProduceRequest, RecordHeader } from '../model.js'
 import type { DefaultPartitioning } from '../partitioning/partitioner.js'
 import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
 import type { Dispatcher } from './dispatcher.js'
 import type { MemoryBudget } from './memory-budget.js'
-import type { PartitionQueue } from './partition-queue.js'
+import type { PartitionQueue, QueuedRecord } from './partition-queue.js'
 import { RequestTracker } from './request-tracker.js'
 import { recordSize, validateRequest, type RequestLimits } from './validation.js'
 
@@ -24,10 +24,19 @@ export interface PipelineObserver {
 
 interface PartitionDemand {
   readonly name: string
-  readonly topic: string
-  readonly partition: number
+  readonly queue: PartitionQueue
   readonly pending: { bytes: number; records: number }
   readonly demand: { bytes: number; records: number }
+}
+
+/** What admitting a request takes, worked out before anything is reserved or queued. */
+interface AdmissionPlan {
+  readonly tracker: RequestTracker
+  readonly total: { bytes: number; records: number }
+  readonly demands: readonly PartitionDemand[]
+  /** In record order: each record, and the queue it goes to. */
+  readonly records: readonly QueuedRecord[]
+  readonly queues: readonly PartitionQueue[]
 }
 
 export class RecordPipeline {
@@ -63,7 +72,10 @@ export class RecordPipeline {
     }
     const topics = [...new Set(request.records.map((r) => r.topic))]
     const missing = topics.filter((t) => this.metadata.cached(t) === undefined)
-    const previous = this.admissionChains.get(request.instanceId)
+    // A caller without an instance id has no order among its calls to keep (a stream still
+    // decides its own requests one at a time).
+    const chained = request.instanceId !== ''
+    const previous = chained ? this.admissionChains.get(request.instanceId) : undefined
     if (missing.length === 0 && previous === undefined) {
       try {
         return Promise.resolve(this.admit(request))
@@ -79,11 +91,16 @@ export class RecordPipeline {
         return this.admit(request)
       })
       .catch((error: unknown) => this.reject(request, error))
-    this.admissionChains.set(request.instanceId, admitted)
-    void admitted.catch(() => {}).finally(() => {
-      if (this.admissionChains.get(request.instanceId) === admitted) this.admissionChains.delete(request.instanceId)
-    })
+    if (chained) this.chain(request.instanceId, admitted)
     return admitted
+  }
+
+  /** Later requests of the instance are admitted after `admitted` is decided. */
+  private chain(instanceId: string, admitted: Promise<unknown>): void {
+    this.admissionChains.set(instanceId, admitted)
+    void admitted.catch(() => {}).finally(() => {
+      if (this.admissionChains.get(instanceId) === admitted) this.admissionChains.delete(instanceId)
+    })
   }
 
   /** Throws the UNAVAILABLE refusal every request gets while shutting down or not connected to Kafka. */
@@ -104,67 +121,82 @@ export class RecordPipeline {
     return Promise.reject(refusal)
   }
 
+  /**
+   * All or nothing: everything that can fail is worked out before the memory is reserved, and
+   * should queueing fail after it all the same, what was queued is taken back and the
+   * reservation released. A request half queued would be written partly by the sidecar and
+   * whole again by the client's fallback; a reservation never released would shrink the budget
+   * for every client until all of them are refused as full.
+   */
   private admit(request: ProduceRequest): RequestTracker {
+    const plan = this.plan(request)
+    const refusal = this.budget.tryReserve(plan.total, plan.demands)
+    if (refusal) throw refusal
+    const { tracker, queues, records } = plan
+    let queued = 0
+    try {
+      for (; queued < records.length; queued++) this.dispatcher.enqueue(queues[queued]!, records[queued]!)
+    } catch (error) {
+      this.dispatcher.withdraw(queues.slice(0, queued), records.slice(0, queued))
+      this.budget.cancel(plan.total)
+      throw new SidecarError({ grpcCode: status.INTERNAL, message: `request not queued (nothing of it was kept): ${String(error)}` }, { cause: error })
+    }
+    // Accepted: from here on nothing may turn the request into a refusal.
+    this.notify(() => this.observer.onAccepted?.(request, plan.total.bytes))
+    void tracker.settled.then(() => this.notify(() => this.observer.onSettled?.(tracker)))
+    return tracker
+  }
+
+  /** Per record its partition, size and KafkaJS message; per partition what the request adds to it. */
+  private plan(request: ProduceRequest): AdmissionPlan {
     const now = Date.now()
-    // Per record its partition and size; per partition (looked up by topic, then number: no
-    // string keys per record) what the request adds to it.
-    const { records } = request
-    const partitionOfRecord = new Array<number>(records.length)
-    const sizeOfRecord = new Array<number>(records.length)
+    const deadline = now + request.timeoutMs
+    // Created before the reservation; a refused request's tracker is simply dropped.
+    const tracker = new RequestTracker(request, now)
+    // Looked up by topic, then number: no string keys per record.
     const byTopic = new Map<string, Map<number, PartitionDemand>>()
     const demands: PartitionDemand[] = []
+    const queues: PartitionQueue[] = []
+    const records: QueuedRecord[] = []
     let totalBytes = 0
-    for (let index = 0; index < records.length; index++) {
-      const record = records[index]!
+    request.records.forEach((record, index) => {
       let partitions = byTopic.get(record.topic)
       if (!partitions) byTopic.set(record.topic, (partitions = new Map()))
       const partition = this.partitionOf(record, this.metadata.cached(record.topic)!, index)
       const bytes = recordSize(record)
-      partitionOfRecord[index] = partition
-      sizeOfRecord[index] = bytes
       totalBytes += bytes
-      let entry = partitions.get(partition)
-      if (!entry) {
-        const existing = this.dispatcher.peekQueue(record.topic, partition)
-        entry = {
-          name: `${record.topic}-${partition}`,
-          topic: record.topic,
-          partition,
-          pending: { bytes: existing?.pendingBytes ?? 0, records: existing?.pendingRecords ?? 0 },
-          demand: { bytes: 0, records: 0 },
-        }
-        partitions.set(partition, entry)
-        demands.push(entry)
+      let demand = partitions.get(partition)
+      if (!demand) {
+        demand = this.demandOf(record.topic, partition)
+        partitions.set(partition, demand)
+        demands.push(demand)
       }
-      entry.demand.bytes += bytes
-      entry.demand.records++
-    }
-    const refusal = this.budget.tryReserve({ bytes: totalBytes, records: records.length }, demands)
-    if (refusal) throw refusal
+      demand.demand.bytes += bytes
+      demand.demand.records++
+      const message = toKafkaJSMessage(record, partition)
+      queues.push(demand.queue)
+      records.push({ tracker, index, message, bytes, compression: request.compression, acks: request.acks, deadline, enqueuedAt: now })
+    })
+    return { tracker, total: { bytes: totalBytes, records: request.records.length }, demands, queues, records }
+  }
 
-    const tracker = new RequestTracker(request, now)
-    const deadline = now + request.timeoutMs
-    const queues = new Map<PartitionDemand, PartitionQueue>()
-    for (let index = 0; index < records.length; index++) {
-      const record = records[index]!
-      const partition = partitionOfRecord[index]!
-      const entry = byTopic.get(record.topic)!.get(partition)!
-      let queue = queues.get(entry)
-      if (!queue) queues.set(entry, (queue = this.dispatcher.queueFor(record.topic, partition)))
-      this.dispatcher.enqueue(queue, {
-        tracker,
-        index,
-        message: toKafkaJSMessage(record, partition),
-        bytes: sizeOfRecord[index]!,
-        compression: request.compression,
-        acks: request.acks,
-        deadline,
-        enqueuedAt: now,
-      })
+  private demandOf(topic: string, partition: number): PartitionDemand {
+    const queue = this.dispatcher.queueFor(topic, partition)
+    return {
+      name: `${topic}-${partition}`,
+      queue,
+      pending: { bytes: queue.pendingBytes, records: queue.pendingRecords },
+      demand: { bytes: 0, records: 0 },
     }
-    this.observer.onAccepted?.(request, totalBytes)
-    void tracker.settled.then(() => this.observer.onSettled?.(tracker))
-    return tracker
+  }
+
+  /** Runs an observer hook; a failing one (metrics, reports) must not undo what was decided. */
+  private notify(hook: () => void): void {
+    try {
+      hook()
+    } catch {
+      // An observer's failure is its own; the request's fate is already settled.
+    }
   }
 
   private partitionOf(record: IncomingRecord, partitions: PartitionMetadata[], index: number): number {
@@ -182,16 +214,28 @@ export class RecordPipeline {
 }
 
 function toKafkaJSMessage(record: IncomingRecord, partition: number): Message {
-  let headers: Message['headers']
-  if (record.headers.length > 0) {
-    const grouped: Record<string, Array<Buffer | null>> = {}
-    for (const h of record.headers) (grouped[h.key] ??= []).push(h.value)
-    // A single value stays scalar and repeats become arrays, which is how KafkaJS users write them.
-    headers = Object.fromEntries(Object.entries(grouped).map(([k, v]) => [k, v.length === 1 ? v[0] : v])) as Message['headers']
-  }
-  const message: Message = { key: record.key, value: record.value, headers, partition }
+  const message: Message = { key: record.key, value: record.value, headers: toKafkaJSHeaders(record.headers), partition }
   // Without a client timestamp KafkaJS stamps Date.now() when it encodes the batch, as it does in
   // direct mode. (Setting one on every record also makes KafkaJS sort them per batch: costly.)
   if (record.timestampMs !== null) message.timestamp = String(record.timestampMs)
   return message
+}
+
+/**
+ * Headers as a KafkaJS producer takes them: one property per name, a single value scalar and
+ * repeats an array, which is how KafkaJS users write them. Names are whatever a client sent,
+ * `__proto__` and `constructor` included, so the object has no prototype: every name is an own
+ * property, and KafkaJS, which encodes Object.keys, writes each one as direct KafkaJS does.
+ */
+function toKafkaJSHeaders(headers: readonly RecordHeader[]): IHeaders | undefined {
+  if (headers.length === 0) return undefined
+  const byName = new Map<string, Buffer[]>()
+  for (const { key, value } of headers) {
+    const values = byName.get(key)
+    if (values) values.push(value!)
+    else byName.set(key, [value!])
+  }
+  const out = Object.create(null) as IHeaders
+  for (const [name, values] of byName) out[name] = values.length === 1 ? values[0] : values
+  return out
 }
