@@ -57,6 +57,7 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
     awaitDelivery: message.awaitDelivery,
     allowAutoTopicCreation: message.allowAutoTopicCreation ?? null,
     orderEpoch: message.orderEpoch ?? 0,
+    idempotent: message.idempotent ?? false,
     records,
   }
 }

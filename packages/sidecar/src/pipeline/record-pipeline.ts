@@ -2,11 +2,12 @@
  * The sidecar's core, free of gRPC: validate a request, choose partitions, admit it within the
  * memory bounds, queue its records, and tell whoever asks what became of them. Requests of one
  * producer instance are admitted in arrival order even when one of them waits for topic
- * metadata, so per-partition order holds from the first send.
+ * metadata or for the idempotent producer, so per-partition order holds from the first send.
  */
 import type { Message, PartitionMetadata } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
+import type { Idempotence } from '../kafka/idempotent-writes.js'
 import type { IncomingRecord, ProduceRequest } from '../model.js'
 import type { DefaultPartitioning } from '../partitioning/partitioner.js'
 import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
@@ -40,6 +41,7 @@ export class RecordPipeline {
     private readonly partitioning: DefaultPartitioning,
     private readonly budget: MemoryBudget,
     private readonly dispatcher: Dispatcher,
+    private readonly idempotence: Idempotence,
     private readonly observer: PipelineObserver = {},
     /** Whether the Kafka producer is connected; requests are refused (UNAVAILABLE) while not. */
     private readonly kafkaConnected: () => boolean = () => true,
@@ -64,7 +66,8 @@ export class RecordPipeline {
     const topics = [...new Set(request.records.map((r) => r.topic))]
     const missing = topics.filter((t) => this.metadata.cached(t) === undefined)
     const previous = this.admissionChains.get(request.instanceId)
-    if (missing.length === 0 && previous === undefined) {
+    const awaitsIdempotence = request.idempotent && !this.idempotence.ready
+    if (missing.length === 0 && previous === undefined && !awaitsIdempotence) {
       try {
         return Promise.resolve(this.admit(request))
       } catch (error) {
@@ -73,6 +76,8 @@ export class RecordPipeline {
     }
     const admitted = (previous ?? Promise.resolve())
       .catch(() => {})
+      // Before metadata: a request refused for want of idempotence creates no topic.
+      .then(() => (awaitsIdempotence ? this.idempotence.prepare() : undefined))
       .then(() => Promise.all(missing.map((t) => this.metadata.load(t, request.allowAutoTopicCreation))))
       .then(() => {
         this.checkOpen()
@@ -144,6 +149,7 @@ export class RecordPipeline {
 
     const tracker = new RequestTracker(request, now)
     const deadline = now + request.timeoutMs
+    const idempotent = request.idempotent || this.idempotence.always
     const queues = new Map<PartitionDemand, PartitionQueue>()
     for (let index = 0; index < records.length; index++) {
       const record = records[index]!
@@ -158,6 +164,7 @@ export class RecordPipeline {
         bytes: sizeOfRecord[index]!,
         compression: request.compression,
         acks: request.acks,
+        idempotent,
         deadline,
         enqueuedAt: now,
       })
