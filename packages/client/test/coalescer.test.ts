@@ -35,9 +35,9 @@ class ScriptedTransport implements EmitTransport {
   }
 }
 
-function part(value: string, timeoutMs = 30_000): EmitPart {
+function part(value: string, timeoutMs = 30_000, idempotent = false): EmitPart {
   const message = { value }
-  return { acks: 1, timeoutMs, compression: 0, allowAutoTopicCreation: undefined, topics: [{ topic: 't', records: [{ value: Buffer.from(value), headers: [] }] }], outgoing: [{ topic: 't', message }], bytes: value.length }
+  return { acks: 1, timeoutMs, compression: 0, allowAutoTopicCreation: undefined, idempotent, topics: [{ topic: 't', records: [{ value: Buffer.from(value), headers: [] }] }], outgoing: [{ topic: 't', message }], bytes: value.length }
 }
 
 const refusal = (grpcCode: number, retryAfterMs = 0) => ({ received: false, error: { grpcCode, message: `refused ${status[grpcCode]}`, kafkaErrorCode: 0, kafkaErrorName: '', retriable: true, retryAfterMs } })
@@ -166,5 +166,18 @@ describe('coalescer: order around refusals', () => {
     await vi.advanceTimersByTimeAsync(2_000)
     expect(transport.written).toHaveLength(1)
     expect(Object.fromEntries(outcomes)).toEqual({ p: 'disconnected', q: 'disconnected' })
+  })
+})
+
+describe('coalescer: merging', () => {
+  it('never merges sends of different idempotence into one message, and says which is which', async () => {
+    const { transport, coalescer, settle } = setup()
+    for (const [value, idempotent] of [['a', true], ['b', true], ['c', false], ['d', true]] as const) void coalescer.submit(part(value, 30_000, idempotent))
+    await settle()
+    expect(transport.written.map((w) => [w.values, w.request.idempotent])).toEqual([
+      [['a', 'b'], true],
+      [['c'], false],
+      [['d'], true],
+    ])
   })
 })

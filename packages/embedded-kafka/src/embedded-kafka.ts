@@ -1,8 +1,10 @@
 /**
  * A Kafka cluster in one process: N brokers on loopback sharing one in-memory state, each a real
  * TCP listener speaking the Kafka protocol. Brokers can be stopped and started again on the same
- * ports with their data, to rehearse broker failures.
+ * ports with their data, to rehearse broker failures; other faults (lost Produce answers, refused
+ * producer ids) can be armed to rehearse what clients do about them.
  */
+import { Faults, type InjectedFault, type LoseProduceResponsesOptions, type RefuseProducerIdsOptions } from './faults/faults.js'
 import { GroupCoordinator } from './groups/group-coordinator.js'
 import { buildRoutes } from './handlers/index.js'
 import { decodeBatchRecords, readBatchHeader, type Header } from './protocol/record-batch.js'
@@ -55,6 +57,7 @@ export interface PartitionOffsets {
 
 export class EmbeddedKafka {
   private readonly servers: BrokerServer[]
+  private readonly faults = new Faults()
   private stopped = false
 
   private constructor(
@@ -74,6 +77,7 @@ export class EmbeddedKafka {
             cluster: state,
             groups,
             transactions: transactionCoordinator,
+            faults: this.faults,
             broker,
             apiVersion,
             clientId,
@@ -232,10 +236,39 @@ export class EmbeddedKafka {
     for (const b of this.state.brokers) await this.startBroker(b.id)
   }
 
+  /**
+   * Arms a fault: the next `count` (default 1) Produce requests carrying a partition of `topic`
+   * (or only `partition`) are handled as usual, their batches appended, and then their answer is
+   * lost: the connection closes where it would have been written (`how: 'close'`, the default),
+   * or it is written only after `delayMs` (`how: 'delay'`), past the client's request timeout if
+   * that is shorter. The client cannot know its records were written and retries: an idempotent
+   * producer's retry is answered with the original offsets and nothing is written twice; any
+   * other retry writes the records again, as Kafka does. Requests with acks=0 have no answer to
+   * lose and are not counted.
+   */
+  loseProduceResponses(options: LoseProduceResponsesOptions): InjectedFault {
+    return this.faults.loseProduceResponses(options)
+  }
+
+  /**
+   * Arms a fault: InitProducerId requests of idempotent producers (no transactional id) are
+   * answered with `errorCode` (default 31, CLUSTER_AUTHORIZATION_FAILED, what Kafka answers a
+   * principal without the IdempotentWrite permission), `count` times (default: until cleared).
+   */
+  refuseProducerIds(options: RefuseProducerIdsOptions = {}): InjectedFault {
+    return this.faults.refuseProducerIds(options)
+  }
+
+  /** Disarms every fault armed with loseProduceResponses or refuseProducerIds. */
+  clearFaults(): void {
+    this.faults.clear()
+  }
+
   /** Stops everything for good: listeners, connections, group and transaction timers. */
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.faults.clear()
     this.groups.shutdown()
     this.transactionCoordinator.shutdown()
     await Promise.all(this.servers.map((s) => s.stop()))

@@ -2,6 +2,7 @@
 export { EmbeddedKafka } from './embedded-kafka.js'
 export type { BrokerInfo, EmbeddedRecord, PartitionOffsets, RecordsOptions } from './embedded-kafka.js'
 export { EmbeddedKafkaConfigError, parseOptions } from './options.js'
+export type { InjectedFault, LoseProduceResponsesOptions, RefuseProducerIdsOptions } from './faults/faults.js'
 export type { EmbeddedKafkaOptions } from './options.js'
 export type { ConnectionStats } from './server/broker-server.js'
 export type { Header } from './protocol/record-batch.js'

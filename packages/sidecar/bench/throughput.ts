@@ -7,7 +7,11 @@
  * Both sides run with Node's defaults; BENCH_SIDECAR_NODE_ARGS adds flags to the sidecar (the
  * container image's --max-old-space-size=256 trades peak throughput for a flat RSS).
  *
- *   pnpm bench:sidecar [--records 300000] [--batch 100] [--size 200] [--concurrency 8] [--rounds 3] [--json out.json]
+ * --idempotent adds two modes to every round: the same sends from an idempotent KafkaJS producer,
+ * and through the sidecar with EmitRequest.idempotent (its idempotent producer), to measure what
+ * idempotence costs on each path.
+ *
+ *   pnpm bench:sidecar [--records 300000] [--batch 100] [--size 200] [--concurrency 8] [--rounds 3] [--idempotent] [--json out.json]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '30000' },
     rounds: { type: 'string', default: '3' },
+    idempotent: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 })
@@ -137,7 +142,7 @@ try {
   const instanceId = randomUUID()
   let requestId = 0
   const records = keys.map((key) => ({ key, value, headers: [] }))
-  const sidecarSend = async () => {
+  const sidecarSendOf = (idempotent: boolean) => async () => {
     const request: EmitRequest = {
       requestId: ++requestId,
       clientId: 'bench',
@@ -148,6 +153,7 @@ try {
       compression: Compression.COMPRESSION_NONE,
       awaitDelivery: true,
       topics: [{ topic: sidecarTopic, records }],
+      idempotent,
     }
     const ack = await new Promise<EmitAck>((resolve) => {
       waiting.set(request.requestId, resolve)
@@ -156,50 +162,89 @@ try {
     if (!ack.received || ack.results.some((r) => r.error)) throw new Error(`request ${ack.requestId} failed: ${JSON.stringify(ack.error ?? ack.results)}`)
   }
 
-  await drive(directSend, warmup)
-  await drive(sidecarSend, warmup)
+  const sidecarSend = sidecarSendOf(false)
+  const modes: Array<{ name: string; send: () => Promise<void>; rounds: number[]; cpu: Array<Record<string, number>> }> = [
+    { name: 'direct', send: directSend, rounds: [], cpu: [] },
+    { name: 'sidecar', send: sidecarSend, rounds: [], cpu: [] },
+  ]
+  const idempotentProducer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true })
+  if (values.idempotent) {
+    await idempotentProducer.connect()
+    const send = async () => void (await idempotentProducer.send({ topic: directTopic, acks: -1, messages }))
+    modes.push({ name: 'direct idempotent', send, rounds: [], cpu: [] }, { name: 'sidecar idempotent', send: sidecarSendOf(true), rounds: [], cpu: [] })
+  }
+
+  for (const mode of modes) await drive(mode.send, warmup)
   let peakRss = rssMb(sidecar.child.pid!)
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(sidecar.child.pid!))), 200)
-  const directRounds: number[] = []
-  const sidecarRounds: number[] = []
   // CPU per process (% of one core) in each round: where the time goes, on a machine where the
   // cluster, the sidecar and the client share the cores.
   const pids = { client: process.pid, sidecar: sidecar.child.pid!, cluster: broker.child.pid! }
-  const cpu: { direct: Array<Record<string, number>>; sidecar: Array<Record<string, number>> } = { direct: [], sidecar: [] }
   const show = (shares: Record<string, number>) => Object.entries(shares).map(([name, pct]) => `${name} ${pct}%`).join(', ')
   for (let round = 1; round <= rounds; round++) {
-    const d = await cpuShares(pids, () => drive(directSend, total))
-    directRounds.push(d.result)
-    cpu.direct.push(d.cpu)
-    const s = await cpuShares(pids, () => drive(sidecarSend, total))
-    sidecarRounds.push(s.result)
-    cpu.sidecar.push(s.cpu)
-    console.log(`round ${round}/${rounds}: direct ${Math.round(d.result)} records/s (cpu: ${show(d.cpu)}); sidecar ${Math.round(s.result)} records/s (cpu: ${show(s.cpu)})`)
+    const line: string[] = []
+    for (const mode of modes) {
+      const measured = await cpuShares(pids, () => drive(mode.send, total))
+      mode.rounds.push(measured.result)
+      mode.cpu.push(measured.cpu)
+      line.push(`${mode.name} ${Math.round(measured.result)} records/s (cpu: ${show(measured.cpu)})`)
+    }
+    console.log(`round ${round}/${rounds}: ${line.join('; ')}`)
   }
   clearInterval(sampler)
   stream.end()
   client.close()
   await producer.disconnect()
+  if (values.idempotent) await idempotentProducer.disconnect()
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const direct = median(directRounds)
-  const viaSidecar = median(sidecarRounds)
+  const [directMode, sidecarMode, idempotentDirect, idempotentSidecar] = modes
+  const direct = median(directMode!.rounds)
+  const viaSidecar = median(sidecarMode!.rounds)
 
   const result = {
-    config: { records: total, batch, size, concurrency, partitions: Number(values.partitions), acks: -1, rounds },
-    directRounds: directRounds.map(Math.round),
-    sidecarRounds: sidecarRounds.map(Math.round),
+    config: { records: total, batch, size, concurrency, partitions: Number(values.partitions), acks: -1, rounds, idempotent: values.idempotent },
+    directRounds: directMode!.rounds.map(Math.round),
+    sidecarRounds: sidecarMode!.rounds.map(Math.round),
     directRecordsPerSec: Math.round(direct),
     sidecarRecordsPerSec: Math.round(viaSidecar),
     ratio: Number((viaSidecar / direct).toFixed(3)),
     sidecarPeakRssMb: peakRss,
-    cpuPercentOfOneCore: cpu,
+    cpuPercentOfOneCore: { direct: directMode!.cpu, sidecar: sidecarMode!.cpu },
+    ...(idempotentDirect && idempotentSidecar ? { idempotent: idempotentResult(idempotentDirect, idempotentSidecar, direct, viaSidecar, median) } : {}),
   }
   console.log(`direct KafkaJS : ${result.directRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds})`)
   console.log(`via sidecar    : ${result.sidecarRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds}), ${result.ratio}x direct`)
   console.log(`sidecar RSS    : ${peakRss} MB peak during the run`)
+  if (result.idempotent) {
+    const i = result.idempotent
+    console.log(`direct, idempotent : ${i.directRecordsPerSec.toLocaleString('en-US')} records/s, ${i.directVsPlain}x plain direct`)
+    console.log(`sidecar, idempotent: ${i.sidecarRecordsPerSec.toLocaleString('en-US')} records/s, ${i.sidecarVsPlain}x plain sidecar, ${i.ratio}x idempotent direct`)
+  }
   console.log(`  ${total} records per mode, requests of ${batch} x ${size} B, ${concurrency} in flight, acks=-1, 3 brokers, ${values.partitions} partitions`)
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2))
 } finally {
   for (const child of children) child.kill('SIGTERM')
   rmSync(dir, { recursive: true, force: true })
+}
+
+/** The idempotent modes' medians, each against its plain mode of the same run. */
+function idempotentResult(
+  direct: { rounds: number[]; cpu: Array<Record<string, number>> },
+  sidecar: { rounds: number[]; cpu: Array<Record<string, number>> },
+  plainDirect: number,
+  plainSidecar: number,
+  median: (xs: number[]) => number,
+) {
+  const d = median(direct.rounds)
+  const s = median(sidecar.rounds)
+  return {
+    directRounds: direct.rounds.map(Math.round),
+    sidecarRounds: sidecar.rounds.map(Math.round),
+    directRecordsPerSec: Math.round(d),
+    sidecarRecordsPerSec: Math.round(s),
+    directVsPlain: Number((d / plainDirect).toFixed(3)),
+    sidecarVsPlain: Number((s / plainSidecar).toFixed(3)),
+    ratio: Number((s / d).toFixed(3)),
+    cpuPercentOfOneCore: { direct: direct.cpu, sidecar: sidecar.cpu },
+  }
 }

@@ -90,7 +90,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('maxInFlightPerBroker', 'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_BROKER', 'max-in-flight-per-broker', 'integer', 4, 'sendBatch calls in flight per leader broker', { min: 1 }),
   spec('maxInFlightPerPartition', 'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_PARTITION', 'max-in-flight-per-partition', 'integer', 1, 'batches in flight per partition; 1 keeps strict per-partition order even across KafkaJS retries, more trades that for throughput', { min: 1 }),
   spec('requestTimeoutMs', 'KAFKA_SIDECAR_REQUEST_TIMEOUT_MS', 'request-timeout-ms', 'integer', 30_000, 'broker acknowledgement timeout', { min: 1 }),
-  spec('idempotent', 'KAFKA_SIDECAR_IDEMPOTENT', 'idempotent', 'boolean', false, 'run the sidecar\'s producer idempotent (acks=all, no duplicates from KafkaJS retries)'),
+  spec('idempotent', 'KAFKA_SIDECAR_IDEMPOTENT', 'idempotent', 'boolean', false, 'write every request idempotently, with acks -1 (without it only requests of idempotent producers are, through a second producer made on first need)'),
   spec('reportsPerInstance', 'KAFKA_SIDECAR_REPORTS_PER_INSTANCE', 'reports-per-instance', 'integer', 10_000, 'delivery reports kept per client instance for resume', { min: 1 }),
   spec('reportInstanceIdleMs', 'KAFKA_SIDECAR_REPORT_INSTANCE_IDLE_MS', 'report-instance-idle-ms', 'integer', 600_000, 'forget a client instance\'s reports after this long without a reader or a report', { min: 1000 }),
   spec('metadataMaxAgeMs', 'KAFKA_SIDECAR_METADATA_MAX_AGE_MS', 'metadata-max-age-ms', 'integer', 300_000, 'topic metadata refresh interval (KafkaJS metadataMaxAge)', { min: 1 }),

@@ -52,6 +52,8 @@ export interface GaugeSources {
   connectedClients(): number
   reportSubscribers(): number
   kafkaConnected(): boolean
+  /** Whether requests asking for idempotence can be written now (its producer connected, or the sidecar idempotent throughout). */
+  idempotentProducerReady(): boolean
 }
 
 export class SidecarMetrics {
@@ -106,5 +108,10 @@ export class SidecarMetrics {
     gauge('kafka_sidecar_connected_clients', 'Client producer instances with an open stream', sources.connectedClients)
     gauge('kafka_sidecar_report_subscribers', 'Open delivery-report streams', sources.reportSubscribers)
     gauge('kafka_sidecar_kafka_connected', '1 while the Kafka producer is connected', () => (sources.kafkaConnected() ? 1 : 0))
+    gauge(
+      'kafka_sidecar_idempotent_producer_ready',
+      '1 while requests asking for idempotence can be written (the idempotent producer, made on first need, has a producer id; or KAFKA_SIDECAR_IDEMPOTENT)',
+      () => (sources.idempotentProducerReady() ? 1 : 0),
+    )
   }
 }

@@ -38,6 +38,8 @@ export interface ProduceRequest {
   readonly allowAutoTopicCreation: boolean | null
   /** EmitRequest.order_epoch: the stream's order barrier applies from 1; 0 opts out. */
   readonly orderEpoch: number
+  /** EmitRequest.idempotent: the records must be written by an idempotent producer. */
+  readonly idempotent: boolean
   /** Flattened in request order; the position is the record index used in results. */
   readonly records: readonly IncomingRecord[]
 }

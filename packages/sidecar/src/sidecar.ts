@@ -1,8 +1,9 @@
 /**
- * Composition root: builds the KafkaJS producer and admin, the pipeline, the gRPC and HTTP
- * servers, and runs the lifecycle. stop() drains: refuse new requests (clients fall back), flush
- * what is queued within shutdownTimeoutMs, fail what is left (reported to its callers), deliver
- * the last reports, then close servers and Kafka connections.
+ * Composition root: builds the KafkaJS producer and admin (and, on first need, the idempotent
+ * producer, on the same connections), the pipeline, the gRPC and HTTP servers, and runs the
+ * lifecycle. stop() drains: refuse new requests (clients fall back), flush what is queued within
+ * shutdownTimeoutMs, fail what is left (reported to its callers), deliver the last reports, then
+ * close servers and Kafka connections.
  */
 import { chmod, rm, stat } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
@@ -23,6 +24,7 @@ import { OpenStreams, producerService } from './grpc/producer-service.js'
 import { StallGuard } from './grpc/stall-guard.js'
 import { unaryMessageCountInterceptor } from './grpc/unary-message-count.js'
 import { createHttpServer } from './http-server.js'
+import { IdempotentWrites } from './kafka/idempotent-writes.js'
 import { KafkaLiveness } from './kafka/kafka-liveness.js'
 import { producerAndAdminOnOneCluster } from './kafka/shared-cluster.js'
 import { formatListenAddress, type ListenAddress } from './listen-address.js'
@@ -90,7 +92,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   const kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, ssl: config.ssl, sasl, logLevel: LOG_LEVELS[config.logLevel], logCreator })
   const log = kafka.logger().namespace('Sidecar')
   // One connection pool for both: the pod's broker connections are the producer's alone.
-  const { producer, admin, topicMetadata } = producerAndAdminOnOneCluster(
+  const { producer, admin, topicMetadata, createIdempotentProducer } = producerAndAdminOnOneCluster(
     kafka,
     {
       // Every record leaves with an explicit partition (see DefaultPartitioning); naming the
@@ -104,6 +106,8 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     { retries: 1 },
   )
 
+  // Requests asking for idempotence are written by an idempotent producer, made on first need.
+  const idempotence = new IdempotentWrites(producer, config.idempotent, createIdempotentProducer, log)
   let kafkaConnected = false
   let stopping = false
   const health = new HealthState()
@@ -119,8 +123,9 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     connectedClients: () => streams.connectedInstances,
     reportSubscribers: () => reports.subscriberCount,
     kafkaConnected: () => kafkaConnected,
+    idempotentProducerReady: () => idempotence.ready,
   })
-  const dispatcher: Dispatcher = new Dispatcher(config, producer, budget, (topic, partition) => metadata.leaderOf(topic, partition), {
+  const dispatcher: Dispatcher = new Dispatcher(config, idempotence, budget, (topic, partition) => metadata.leaderOf(topic, partition), {
     onBatch(records, bytes) {
       metrics.batchRecords.observe(records)
       metrics.batchBytes.observe(bytes)
@@ -134,7 +139,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
       }
     },
   })
-  const pipeline = new RecordPipeline(config, metadata, new DefaultPartitioning(), budget, dispatcher, {
+  const pipeline = new RecordPipeline(config, metadata, new DefaultPartitioning(), budget, dispatcher, idempotence, {
     onAccepted(request, bytes) {
       const app = metrics.apps.admit(request.appName)
       for (const [topic, count] of countByTopic(request)) {
@@ -307,7 +312,9 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
       if (config.listen.kind === 'unix') await rm(config.listen.path, { force: true })
       if (httpServer) await new Promise<void>((resolve) => httpServer!.close(() => resolve()).closeAllConnections())
       reports.close()
-      // One shared cluster: the producer's disconnect closes the admin's connections too.
+      // One shared cluster: the first disconnect closes every client's connections. The
+      // idempotent producer goes first, once a connect still in flight has settled.
+      await idempotence.disconnect().catch(() => {})
       await Promise.allSettled([producer.disconnect()])
       log.info('stopped', { failedRecords, flushedInTime })
       return { failedRecords, flushedInTime }

@@ -12,14 +12,25 @@ import { SidecarError } from '../src/errors.js'
 import type { ProduceRequest } from '../src/model.js'
 import { DefaultPartitioning } from '../src/partitioning/partitioner.js'
 import type { TopicMetadataCache } from '../src/partitioning/topic-metadata.js'
-import { Dispatcher, type DispatcherSettings } from '../src/pipeline/dispatcher.js'
+import type { Idempotence } from '../src/kafka/idempotent-writes.js'
+import { Dispatcher, type BatchSender, type BatchSenders, type DispatcherSettings } from '../src/pipeline/dispatcher.js'
 import { MemoryBudget } from '../src/pipeline/memory-budget.js'
 import type { PartitionQueue, QueuedRecord } from '../src/pipeline/partition-queue.js'
 import { RecordPipeline } from '../src/pipeline/record-pipeline.js'
 
 const PARTITIONS: PartitionMetadata[] = [0, 1].map((partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }))
-const SETTINGS: DispatcherSettings = { maxBatchRecords: 100, maxBatchBytes: 100_000, lingerMs: 0, maxInFlightPerBroker: 1, maxInFlightPerPartition: 1, requestTimeoutMs: 1_000, idempotent: false }
+const SETTINGS: DispatcherSettings = { maxBatchRecords: 100, maxBatchBytes: 100_000, lingerMs: 0, maxInFlightPerBroker: 1, maxInFlightPerPartition: 1, requestTimeoutMs: 1_000 }
 const LIMITS = { maxQueuedBytes: 1_000_000, maxQueuedRecords: 1_000, maxQueuedBytesPerPartition: 1_000_000, maxQueuedRecordsPerPartition: 1_000 }
+
+/** Senders that never answer (batches stay in flight), and no idempotent requests. */
+const NEVER: BatchSender = { sendBatch: () => new Promise(() => {}) }
+const NO_IDEMPOTENCE: BatchSenders & Idempotence = {
+  plain: NEVER,
+  idempotent: () => NEVER,
+  always: false,
+  ready: false,
+  prepare: () => Promise.reject(new Error('not used')),
+}
 
 /** A dispatcher that fails on its `failAt`-th enqueue, and never sends (its batches stay in flight). */
 class FailingDispatcher extends Dispatcher {
@@ -29,7 +40,7 @@ class FailingDispatcher extends Dispatcher {
     budget: MemoryBudget,
     private readonly failAt: number,
   ) {
-    super(SETTINGS, { sendBatch: () => new Promise(() => {}) }, budget, () => 1)
+    super(SETTINGS, NO_IDEMPOTENCE, budget, () => 1)
   }
 
   override enqueue(queue: PartitionQueue, record: QueuedRecord): void {
@@ -49,6 +60,7 @@ function request(records: number): ProduceRequest {
     compression: 0,
     awaitDelivery: true,
     allowAutoTopicCreation: null,
+    idempotent: false,
     orderEpoch: 0,
     records: Array.from({ length: records }, (_, i) => ({ topic: 'orders', key: null, value: Buffer.from(`value-${i}`), headers: [], partition: i % 2, timestampMs: null })),
   }
@@ -58,7 +70,7 @@ function pipelineWith(failAt: number) {
   const budget = new MemoryBudget(LIMITS)
   const dispatcher = new FailingDispatcher(budget, failAt)
   const metadata = { cached: () => PARTITIONS, leaderOf: () => 1 } as unknown as TopicMetadataCache
-  const pipeline = new RecordPipeline({ maxRecordBytes: 10_000, maxRecordsPerRequest: 100, maxHeadersPerRecord: 10, allowedTopics: [] }, metadata, new DefaultPartitioning(), budget, dispatcher)
+  const pipeline = new RecordPipeline({ maxRecordBytes: 10_000, maxRecordsPerRequest: 100, maxHeadersPerRecord: 10, allowedTopics: [] }, metadata, new DefaultPartitioning(), budget, dispatcher, NO_IDEMPOTENCE)
   return { budget, dispatcher, pipeline }
 }
 

@@ -48,7 +48,7 @@ async function collectRegisteredMetrics(): Promise<Map<string, MetricInfo>> {
       metrics.set(m.name, { type: String(m.type), labels, help: m.help })
     }
   }
-  const sidecar = new SidecarMetrics({ queuedRecords: () => 0, queuedBytes: () => 0, batchesInFlight: () => 0, connectedClients: () => 0, reportSubscribers: () => 0, kafkaConnected: () => true })
+  const sidecar = new SidecarMetrics({ queuedRecords: () => 0, queuedBytes: () => 0, batchesInFlight: () => 0, connectedClients: () => 0, reportSubscribers: () => 0, kafkaConnected: () => true, idempotentProducerReady: () => false })
   await collect(sidecar.registry)
   const clientRegistry = new Registry()
   createProducerMetrics({ registry: clientRegistry }, 'deploy-test')

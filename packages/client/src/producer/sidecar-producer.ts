@@ -412,6 +412,8 @@ export class SidecarProducer {
       timeoutMs: batch.timeout ?? DEFAULT_SEND_TIMEOUT_MS,
       compression: batch.compression ?? 0,
       allowAutoTopicCreation: this.allowAutoTopicCreation,
+      // The sidecar writes such requests with its idempotent producer, or refuses them.
+      idempotent: this.idempotent,
       topics,
       outgoing,
       bytes,

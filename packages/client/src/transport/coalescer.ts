@@ -4,7 +4,8 @@
  * message carry hundreds. There is no linger: what arrived during one turn of the event loop
  * leaves at the end of it (setImmediate), so a lone serial send pays no wait.
  *
- * Sends merge only with sends of the same acks, timeout and compression. Records of one topic
+ * Sends merge only with sends of the same acks, timeout, compression and idempotence (the sidecar
+ * writes idempotent requests with another producer). Records of one topic
  * stay in send order inside the merged message, so per-partition order is the callers' order.
  * When the sidecar refuses a merged message for a reason that belongs to its records (invalid
  * topic, too large, not allowed), each send is retried alone, so one caller's bad record never
@@ -29,6 +30,8 @@ export interface EmitPart {
   readonly compression: number
   /** The producer's allowAutoTopicCreation; undefined leaves it to the sidecar. */
   readonly allowAutoTopicCreation: boolean | undefined
+  /** The producer's `idempotent`: the sidecar must write the records idempotently. */
+  readonly idempotent: boolean
   /** Records grouped by topic, in send order. */
   readonly topics: ReadonlyArray<{ topic: string; records: SidecarRecord[] }>
   /** The same records flattened in the same order, with the caller's messages. */
@@ -223,6 +226,7 @@ export class Coalescer {
       compression: first.compression,
       awaitDelivery: true,
       allowAutoTopicCreation: first.allowAutoTopicCreation,
+      idempotent: first.idempotent,
       orderEpoch: this.epoch,
       topics: [...topics.values()],
     }
@@ -363,7 +367,9 @@ export class Coalescer {
 }
 
 function compatible(a: EmitPart, b: EmitPart): boolean {
-  return a.acks === b.acks && a.timeoutMs === b.timeoutMs && a.compression === b.compression && a.allowAutoTopicCreation === b.allowAutoTopicCreation
+  return (
+    a.acks === b.acks && a.timeoutMs === b.timeoutMs && a.compression === b.compression && a.allowAutoTopicCreation === b.allowAutoTopicCreation && a.idempotent === b.idempotent
+  )
 }
 
 /** Splits a merged request's results back to the sends whose records they describe. */

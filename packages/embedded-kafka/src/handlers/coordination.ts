@@ -40,6 +40,8 @@ export const findCoordinatorRoute = route(FindCoordinator, (ctx, request) => {
 
 export const initProducerIdRoute = route(InitProducerId, (ctx, request) => {
   if (request.transactionalId === null) {
+    const refusal = ctx.faults.producerIdRefusal()
+    if (refusal !== null) return { throttleTimeMs: 0, errorCode: refusal, producerId: -1, producerEpoch: -1 }
     // KIP-360 (v3+): an idempotent producer may ask to bump the epoch of the id it already has.
     if (request.producerId >= 0) {
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: request.producerId, producerEpoch: request.producerEpoch + 1 }

@@ -1,7 +1,8 @@
 import { ErrorCode } from '../protocol/error-codes.js'
 import { Produce } from '../protocol/messages/produce.js'
 import { InvalidBatchError, validateProducedBatch, type BatchHeader } from '../protocol/record-batch.js'
-import { NO_RESPONSE, route, type RequestContext } from '../server/route.js'
+import type { ResponseLoss } from '../faults/faults.js'
+import { CLOSE_CONNECTION, NO_RESPONSE, route, type RequestContext } from '../server/route.js'
 import type { Partition } from '../state/topic.js'
 import { ledPartition } from './leadership.js'
 
@@ -95,6 +96,15 @@ export function produceRoute(maxMessageBytes: number) {
       ),
     }))
     // One replica: the leader's append is all of "acks=all", so both answer at once.
-    return request.acks === 0 ? NO_RESPONSE : { responses, throttleTimeMs: 0 }
+    if (request.acks === 0) return NO_RESPONSE
+    const response = { responses, throttleTimeMs: 0 }
+    const loss = ctx.faults.produceResponseLoss(request.topicData.flatMap((t) => t.partitionData.map((p) => ({ topic: t.name, partition: p.index }))))
+    return loss ? lose(response, loss) : response
   })
+}
+
+/** An injected fault: the batches are appended above, and the answer never arrives, or late. */
+function lose<T>(response: T, loss: ResponseLoss): typeof CLOSE_CONNECTION | Promise<T> {
+  if (loss.how === 'close') return CLOSE_CONNECTION
+  return new Promise((resolve) => setTimeout(() => resolve(response), loss.delayMs).unref())
 }

@@ -11,7 +11,7 @@ import { ProtocolDecodeError, Reader } from '../protocol/reader.js'
 import { Writer } from '../protocol/writer.js'
 import { ApiVersions } from '../protocol/messages/api-versions.js'
 import type { Logger } from './logger.js'
-import { NO_RESPONSE, type RequestContext, type Route } from './route.js'
+import { CLOSE_CONNECTION, NO_RESPONSE, type RequestContext, type Route } from './route.js'
 
 const API_VERSIONS_KEY = 18
 const REQUEST_HEADER_MIN = 8
@@ -26,7 +26,9 @@ export interface ConnectionEnvironment {
 }
 
 interface PendingResponse {
-  bytes: Buffer | null | undefined // undefined: not answered yet; null: answered with silence
+  /** undefined: not answered yet; null: answered with silence; CLOSE_CONNECTION: answer lost. */
+  bytes: Buffer | null | undefined | typeof CLOSE_CONNECTION
+  readonly apiName: string
 }
 
 export class Connection {
@@ -118,11 +120,11 @@ export class Connection {
       throw error
     }
     if (clientId) this.env.onClientId(clientId)
-    const slot: PendingResponse = { bytes: undefined }
+    const slot: PendingResponse = { bytes: undefined, apiName: api.name }
     this.pending.push(slot)
     const ctx = this.env.context(apiVersion, clientId, `/${this.socket.remoteAddress ?? 'unknown'}`, this.closed.signal)
     const settle = (response: unknown): void => {
-      slot.bytes = response === NO_RESPONSE ? null : encodeResponse(api, apiVersion, correlationId, response)
+      slot.bytes = response === NO_RESPONSE ? null : response === CLOSE_CONNECTION ? CLOSE_CONNECTION : encodeResponse(api, apiVersion, correlationId, response)
       this.flush()
     }
     const fail = (error: unknown): void => {
@@ -139,7 +141,7 @@ export class Connection {
   }
 
   private enqueue(correlationId: number, api: AnyApi, version: number, response: unknown): void {
-    this.pending.push({ bytes: encodeResponse(api, version, correlationId, response) })
+    this.pending.push({ bytes: encodeResponse(api, version, correlationId, response), apiName: api.name })
     this.flush()
   }
 
@@ -149,7 +151,12 @@ export class Connection {
 
   private flush(): void {
     while (this.pending.length > 0 && this.pending[0]!.bytes !== undefined) {
-      const { bytes } = this.pending.shift()!
+      const { bytes, apiName } = this.pending.shift()!
+      if (bytes === CLOSE_CONNECTION) {
+        // The answers before this one went out; this one and everything after it are lost.
+        this.close(`injected fault: the ${apiName} answer is lost`)
+        return
+      }
       if (bytes && !this.isClosed) this.socket.write(bytes)
     }
   }

@@ -58,6 +58,7 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
     awaitDelivery: message.awaitDelivery || message.instanceId === '',
     allowAutoTopicCreation: message.allowAutoTopicCreation ?? null,
     orderEpoch: message.orderEpoch ?? 0,
+    idempotent: message.idempotent ?? false,
     records,
   }
 }

@@ -8,7 +8,8 @@
  * nothing (4 instead of 3 against a 3-broker cluster). KafkaJS 2.2.4 (pinned) builds clients from
  * internal factories that take the cluster as a parameter; this module calls them with one
  * cluster, made by the Kafka instance's own cluster factory so every connection setting (brokers,
- * TLS, SASL, timeouts, retry, logger) is the application's.
+ * TLS, SASL, timeouts, retry, logger) is the application's. The idempotent producer, made on
+ * first need, joins the same cluster: idempotence costs no extra broker connection.
  */
 import { createRequire } from 'node:module'
 import type { Admin, Kafka, PartitionMetadata, Producer, ProducerConfig, RetryOptions } from 'kafkajs'
@@ -50,6 +51,11 @@ export interface SharedClients {
   readonly producer: Producer
   readonly admin: Admin
   readonly topicMetadata: TopicMetadataSource
+  /**
+   * A new idempotent producer on the same cluster, with the producer's settings. Connecting it
+   * gets its producer id; disconnecting it closes the shared connections, so only at shutdown.
+   */
+  createIdempotentProducer(): Producer
 }
 
 export function producerAndAdminOnOneCluster(kafka: Kafka, producerConfig: ProducerConfig & { metadataMaxAge: number }, adminRetry: RetryOptions): SharedClients {
@@ -65,18 +71,23 @@ export function producerAndAdminOnOneCluster(kafka: Kafka, producerConfig: Produ
     maxInFlightRequests: producerConfig.maxInFlightRequests,
     instrumentationEmitter: producerEvents,
   })
-  const producer = createProducer({
+  const producerOptions = {
     retry: { ...clusterRetry, ...producerConfig.retry },
     logger,
     cluster,
     createPartitioner: producerConfig.createPartitioner,
+  }
+  const producer = createProducer({
+    ...producerOptions,
     idempotent: producerConfig.idempotent,
     transactionalId: producerConfig.transactionalId,
     transactionTimeout: producerConfig.transactionTimeout,
     instrumentationEmitter: producerEvents,
   }) as Producer
   const admin = createAdmin({ retry: { ...clusterRetry, ...adminRetry }, logger, instrumentationEmitter: new InstrumentationEventEmitter(), cluster }) as Admin
-  return { producer, admin, topicMetadata: metadataRequester(cluster as KafkaJSCluster, clusterRetry) }
+  // Its own emitter: its connect and disconnect events are not the sidecar producer's.
+  const createIdempotentProducer = () => createProducer({ ...producerOptions, idempotent: true, instrumentationEmitter: new InstrumentationEventEmitter() }) as Producer
+  return { producer, admin, topicMetadata: metadataRequester(cluster as KafkaJSCluster, clusterRetry), createIdempotentProducer }
 }
 
 const SEND_REQUEST = Object.getOwnPropertySymbols(Broker.prototype).find((s) => s.description === 'private:Broker:sendRequest')

@@ -4,6 +4,15 @@
  * flight, whatever arrives accumulates and leaves as the next batch. Ready partitions that share
  * a leader broker and a compression codec go out in one sendBatch, so one slow broker never holds
  * back another's partitions, and a failure is scoped to one broker's records.
+ *
+ * Records of requests that asked for idempotence leave through the idempotent producer, in
+ * batches of their own, with acks -1, one batch per partition and one sendBatch per broker in
+ * flight. KafkaJS 2.2.4 numbers a batch when it sends it and takes the numbers back when the
+ * request fails, so a second batch of the partition queued behind a failed one would reuse its
+ * numbers, and the broker would take it for that batch's duplicate (acked, never written). It
+ * also sends one produce request per broker at a time (its broker lock): more sendBatch calls
+ * would only wait there, while here their records join the next batch. A partition keeps one
+ * queue whatever the producer, so its records still leave in arrival order.
  */
 import type { RecordMetadata, TopicMessages } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
@@ -28,17 +37,39 @@ export interface DispatcherSettings {
   readonly maxInFlightPerPartition: number
   /** Broker acknowledgement timeout passed to KafkaJS. */
   readonly requestTimeoutMs: number
-  /** An idempotent producer must write with acks -1 whatever the request asked. */
-  readonly idempotent: boolean
 }
 
 export interface BatchSender {
   sendBatch(batch: { topicMessages: TopicMessages[]; acks: number; timeout: number; compression: CompressionCode }): Promise<RecordMetadata[]>
 }
 
+export interface BatchSenders {
+  /** Writes the records of requests that did not ask for idempotence. */
+  readonly plain: BatchSender
+  /** The idempotent producer; asked for only once a request needing it was admitted, so it exists. */
+  idempotent(): BatchSender
+}
+
+/** sendBatch calls of the idempotent producer in flight per broker: KafkaJS sends them one at a time. */
+const IDEMPOTENT_IN_FLIGHT_PER_BROKER = 1
+
 export interface DispatchObserver {
   onBatch?(records: number, bytes: number, partitions: number): void
   onBatchSettled?(records: number, error: SidecarError | null, durationMs: number): void
+}
+
+/** Ready partitions that leave together in one sendBatch. */
+interface SendGroup {
+  readonly broker: number
+  readonly compression: CompressionCode
+  readonly acks: Acks
+  readonly idempotent: boolean
+  readonly queues: PartitionQueue[]
+}
+
+/** The in-flight count a group's sendBatch belongs to: its producer's, toward its broker. */
+function brokerSlot(group: SendGroup): string {
+  return `${group.idempotent ? 'idempotent' : 'plain'}:${group.broker}`
 }
 
 interface Chunk {
@@ -53,7 +84,8 @@ export class Dispatcher {
   private readonly queues = new Map<string, PartitionQueue>()
   /** Queues with records and room for another batch in flight. */
   private readonly ready = new Set<PartitionQueue>()
-  private readonly inFlightByBroker = new Map<number, number>()
+  /** sendBatch calls in flight per producer and broker ("plain:1", "idempotent:1"). */
+  private readonly inFlightByBroker = new Map<string, number>()
   private readonly inFlightChunks = new Set<Chunk>()
   private inFlightBatches = 0
   private scheduled = false
@@ -62,7 +94,7 @@ export class Dispatcher {
 
   constructor(
     private readonly settings: DispatcherSettings,
-    private readonly sender: BatchSender,
+    private readonly senders: BatchSenders,
     private readonly budget: MemoryBudget,
     /** Current leader of a partition, or -1 when unknown (grouping only; KafkaJS routes). */
     private readonly leaderOf: (topic: string, partition: number) => number,
@@ -83,7 +115,7 @@ export class Dispatcher {
 
   enqueue(queue: PartitionQueue, record: QueuedRecord): void {
     queue.push(record)
-    if (queue.inFlight < this.settings.maxInFlightPerPartition) this.ready.add(queue)
+    if (this.canSend(queue)) this.ready.add(queue)
     this.schedule()
   }
 
@@ -113,6 +145,16 @@ export class Dispatcher {
   whenIdle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve()
     return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  /**
+   * Whether the queue's next batch may leave now: up to maxInFlightPerPartition batches in
+   * flight, but an idempotent batch only when nothing of the partition is (see the file comment).
+   */
+  private canSend(queue: PartitionQueue): boolean {
+    const head = queue.peek()
+    if (!head) return false
+    return queue.inFlight < (head.idempotent ? 1 : this.settings.maxInFlightPerPartition)
   }
 
   private isIdle(): boolean {
@@ -190,11 +232,12 @@ export class Dispatcher {
 
   private dispatch(): void {
     const now = Date.now()
-    const groups = new Map<string, { broker: number; compression: CompressionCode; acks: Acks; queues: PartitionQueue[] }>()
+    const groups = new Map<string, SendGroup>()
     let lingerUntil = Infinity
     for (const queue of this.ready) {
       const head = queue.peek()
-      if (!head) {
+      if (!head || !this.canSend(queue)) {
+        // Empty, or its head waits for the partition's batches in flight: added back when one settles.
         this.ready.delete(queue)
         continue
       }
@@ -203,15 +246,17 @@ export class Dispatcher {
         continue
       }
       const broker = this.leaderOf(queue.topic, queue.partition)
-      const acks: Acks = this.settings.idempotent ? -1 : head.acks
-      const key = `${broker}:${head.compression}:${acks}`
+      // An idempotent producer must write with acks -1 (KafkaJS refuses anything else).
+      const acks: Acks = head.idempotent ? -1 : head.acks
+      const key = `${broker}:${head.compression}:${acks}:${head.idempotent}`
       let group = groups.get(key)
-      if (!group) groups.set(key, (group = { broker, compression: head.compression, acks, queues: [] }))
+      if (!group) groups.set(key, (group = { broker, compression: head.compression, acks, idempotent: head.idempotent, queues: [] }))
       group.queues.push(queue)
     }
     for (const group of groups.values()) {
-      if ((this.inFlightByBroker.get(group.broker) ?? 0) >= this.settings.maxInFlightPerBroker) continue
-      this.send(group.broker, group.compression, group.acks, group.queues)
+      const limit = group.idempotent ? IDEMPOTENT_IN_FLIGHT_PER_BROKER : this.settings.maxInFlightPerBroker
+      if ((this.inFlightByBroker.get(brokerSlot(group)) ?? 0) >= limit) continue
+      this.send(group)
     }
     if (lingerUntil !== Infinity && !this.lingerTimer) {
       this.lingerTimer = setTimeout(() => {
@@ -221,7 +266,9 @@ export class Dispatcher {
     }
   }
 
-  private send(broker: number, compression: CompressionCode, acks: Acks, queues: PartitionQueue[]): void {
+  private send(group: SendGroup): void {
+    const { compression, acks, queues } = group
+    const slot = brokerSlot(group)
     const chunks: Chunk[] = []
     const byTopic = new Map<string, TopicMessages>()
     let records = 0
@@ -230,7 +277,7 @@ export class Dispatcher {
       const taken = queue.take(this.settings.maxBatchRecords, this.settings.maxBatchBytes)
       if (taken.length === 0) continue
       queue.inFlight++
-      if (queue.isEmpty || queue.inFlight >= this.settings.maxInFlightPerPartition) this.ready.delete(queue)
+      if (!this.canSend(queue)) this.ready.delete(queue)
       const chunkBytes = taken.reduce((s, r) => s + r.bytes, 0)
       const chunk: Chunk = { queue, records: taken, bytes: chunkBytes }
       chunks.push(chunk)
@@ -242,11 +289,12 @@ export class Dispatcher {
       bytes += chunkBytes
     }
     if (chunks.length === 0) return
-    this.inFlightByBroker.set(broker, (this.inFlightByBroker.get(broker) ?? 0) + 1)
+    this.inFlightByBroker.set(slot, (this.inFlightByBroker.get(slot) ?? 0) + 1)
     this.inFlightBatches++
     this.observer.onBatch?.(records, bytes, chunks.length)
     const started = Date.now()
-    this.sender
+    const sender = group.idempotent ? this.senders.idempotent() : this.senders.plain
+    sender
       .sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: this.settings.requestTimeoutMs, compression })
       .then(
         (metadata) => {
@@ -264,12 +312,12 @@ export class Dispatcher {
         },
       )
       .finally(() => {
-        this.inFlightByBroker.set(broker, this.inFlightByBroker.get(broker)! - 1)
+        this.inFlightByBroker.set(slot, this.inFlightByBroker.get(slot)! - 1)
         this.inFlightBatches--
         for (const chunk of chunks) {
           this.inFlightChunks.delete(chunk)
           chunk.queue.inFlight--
-          if (!chunk.queue.isEmpty) this.ready.add(chunk.queue)
+          if (this.canSend(chunk.queue)) this.ready.add(chunk.queue)
         }
         if (this.ready.size > 0) this.schedule()
         this.notifyIdle()

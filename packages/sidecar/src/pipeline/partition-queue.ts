@@ -16,6 +16,8 @@ export interface QueuedRecord {
   readonly compression: CompressionCode
   /** The request's acks: records leave in batches of one acks setting. */
   readonly acks: Acks
+  /** Written by the idempotent producer: records leave in batches of one producer. */
+  readonly idempotent: boolean
   readonly enqueuedAt: number
   /** When the request's own timeout runs out: still queued by then, the record is failed unsent. */
   readonly deadline: number
@@ -65,7 +67,7 @@ export class PartitionQueue {
     return true
   }
 
-  /** Takes the next batch: same compression and acks as the head, within both limits, at least one record. */
+  /** Takes the next batch: same compression, acks and producer as the head, within both limits, at least one record. */
   take(maxRecords: number, maxBytes: number): QueuedRecord[] {
     const first = this.items[this.head]
     if (!first) return []
@@ -73,7 +75,7 @@ export class PartitionQueue {
     let bytes = 0
     while (this.head < this.items.length && out.length < maxRecords) {
       const next = this.items[this.head]!
-      if (next.compression !== first.compression || next.acks !== first.acks) break
+      if (next.compression !== first.compression || next.acks !== first.acks || next.idempotent !== first.idempotent) break
       if (out.length > 0 && bytes + next.bytes > maxBytes) break
       out.push(next)
       bytes += next.bytes

@@ -2,11 +2,12 @@
  * The sidecar's core, free of gRPC: validate a request, choose partitions, admit it within the
  * memory bounds, queue its records, and tell whoever asks what became of them. Requests of one
  * producer instance are admitted in arrival order even when one of them waits for topic
- * metadata, so per-partition order holds from the first send.
+ * metadata or for the idempotent producer, so per-partition order holds from the first send.
  */
 import type { IHeaders, Message, PartitionMetadata } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
+import type { Idempotence } from '../kafka/idempotent-writes.js'
 import type { IncomingRecord, ProduceRequest, RecordHeader } from '../model.js'
 import type { DefaultPartitioning } from '../partitioning/partitioner.js'
 import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
@@ -49,6 +50,7 @@ export class RecordPipeline {
     private readonly partitioning: DefaultPartitioning,
     private readonly budget: MemoryBudget,
     private readonly dispatcher: Dispatcher,
+    private readonly idempotence: Idempotence,
     private readonly observer: PipelineObserver = {},
     /** Whether the Kafka producer is connected; requests are refused (UNAVAILABLE) while not. */
     private readonly kafkaConnected: () => boolean = () => true,
@@ -76,7 +78,8 @@ export class RecordPipeline {
     // decides its own requests one at a time).
     const chained = request.instanceId !== ''
     const previous = chained ? this.admissionChains.get(request.instanceId) : undefined
-    if (missing.length === 0 && previous === undefined) {
+    const awaitsIdempotence = request.idempotent && !this.idempotence.ready
+    if (missing.length === 0 && previous === undefined && !awaitsIdempotence) {
       try {
         return Promise.resolve(this.admit(request))
       } catch (error) {
@@ -85,6 +88,8 @@ export class RecordPipeline {
     }
     const admitted = (previous ?? Promise.resolve())
       .catch(() => {})
+      // Before metadata: a request refused for want of idempotence creates no topic.
+      .then(() => (awaitsIdempotence ? this.idempotence.prepare() : undefined))
       .then(() => Promise.all(missing.map((t) => this.metadata.load(t, request.allowAutoTopicCreation))))
       .then(() => {
         this.checkOpen()
@@ -151,6 +156,7 @@ export class RecordPipeline {
   private plan(request: ProduceRequest): AdmissionPlan {
     const now = Date.now()
     const deadline = now + request.timeoutMs
+    const idempotent = request.idempotent || this.idempotence.always
     // Created before the reservation; a refused request's tracker is simply dropped.
     const tracker = new RequestTracker(request, now)
     // Looked up by topic, then number: no string keys per record.
@@ -175,7 +181,7 @@ export class RecordPipeline {
       demand.demand.records++
       const message = toKafkaJSMessage(record, partition)
       queues.push(demand.queue)
-      records.push({ tracker, index, message, bytes, compression: request.compression, acks: request.acks, deadline, enqueuedAt: now })
+      records.push({ tracker, index, message, bytes, compression: request.compression, acks: request.acks, idempotent, deadline, enqueuedAt: now })
     })
     return { tracker, total: { bytes: totalBytes, records: request.records.length }, demands, queues, records }
   }

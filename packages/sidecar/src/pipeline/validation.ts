@@ -69,6 +69,10 @@ export function validateRequest(request: ProduceRequest, limits: RequestLimits):
   if (request.compression > 1 && !codecAvailable(request.compression)) {
     throw invalidArgument(`compression ${codec} has no codec registered in this sidecar's KafkaJS (register one with CompressionCodecs)`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
   }
+  // KafkaJS refuses the same: without every replica's ack a retried batch could go missing.
+  if (request.idempotent && request.acks !== -1) {
+    throw invalidArgument(`an idempotent request must use acks -1 (ACKS_ALL), got ${request.acks}`, KafkaErrors.INVALID_REQUIRED_ACKS)
+  }
   const checkedTopics = new Set<string>()
   request.records.forEach((record, index) => {
     if (!checkedTopics.has(record.topic)) {

@@ -207,7 +207,24 @@ export interface EmitRequest {
    * producer, on hearing of a refusal, moves to a greater epoch and writes again, in order,
    * what it wants retried, the refused request first.
    */
-  orderEpoch?: number | undefined;
+  orderEpoch?:
+    | number
+    | undefined;
+  /**
+   * True when the producer asked for idempotence (KafkaJS's `idempotent: true`; unset is false):
+   * the records must be written by an idempotent Kafka producer, so that when a broker's answer
+   * is lost and the write is retried, the broker recognises the retry (producer id and sequence
+   * numbers) and keeps one copy. The sidecar writes such requests through its idempotent producer
+   * (created on first need, on the same broker connections) with acks -1 and one batch per
+   * partition in flight, per partition in arrival order like any other request. When it cannot
+   * write idempotently it refuses them (FAILED_PRECONDITION, or UNAVAILABLE when that may pass,
+   * the message naming idempotence) and never writes them without. acks must be ACKS_ALL or
+   * unspecified (INVALID_ARGUMENT otherwise, as KafkaJS refuses). Requests of different
+   * idempotence are never merged. This covers the sidecar's own retries to the brokers; it does
+   * not deduplicate records a client sends again in another request after losing the ack.
+   * A sidecar older than this field ignores it: upgrade sidecars before clients.
+   */
+  idempotent?: boolean | undefined;
 }
 
 /** Why a request was refused or a delivery failed. */
@@ -622,6 +639,7 @@ function createBaseEmitRequest(): EmitRequest {
     topics: [],
     allowAutoTopicCreation: undefined,
     orderEpoch: undefined,
+    idempotent: undefined,
   };
 }
 
@@ -659,6 +677,9 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     }
     if (message.orderEpoch !== undefined) {
       writer.uint32(88).uint64(message.orderEpoch);
+    }
+    if (message.idempotent !== undefined) {
+      writer.uint32(96).bool(message.idempotent);
     }
     return writer;
   },
@@ -764,6 +785,14 @@ export const EmitRequest: MessageFns<EmitRequest> = {
             message.orderEpoch = longToNumber(reader.uint64());
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.idempotent = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -823,6 +852,7 @@ export const EmitRequest: MessageFns<EmitRequest> = {
         : isSet(object.order_epoch)
         ? globalThis.Number(object.order_epoch)
         : undefined,
+      idempotent: isSet(object.idempotent) ? globalThis.Boolean(object.idempotent) : undefined,
     };
   },
 
@@ -861,6 +891,9 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     if (message.orderEpoch !== undefined) {
       obj.orderEpoch = Math.round(message.orderEpoch);
     }
+    if (message.idempotent !== undefined) {
+      obj.idempotent = message.idempotent;
+    }
     return obj;
   },
 
@@ -880,6 +913,7 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     message.topics = object.topics?.map((e) => TopicRecords.fromPartial(e)) || [];
     message.allowAutoTopicCreation = object.allowAutoTopicCreation ?? undefined;
     message.orderEpoch = object.orderEpoch ?? undefined;
+    message.idempotent = object.idempotent ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,95 @@
+/**
+ * Injected faults, driven by real KafkaJS producers over TCP: a Produce answer lost after the
+ * append (connection closed, or answered past the client's timeout) makes KafkaJS retry; an
+ * idempotent producer's retry is answered as a duplicate with the original offset (one copy), a
+ * plain producer's retry writes a second copy, as with Kafka. Refused producer ids fail an
+ * idempotent producer's connect with Kafka's error.
+ */
+import { Kafka, logLevel } from 'kafkajs'
+import { describe, expect, it } from 'vitest'
+import { connectedProducer, kafkaFor, randomTopic, startCluster } from './helpers.js'
+
+const values = async (cluster: Awaited<ReturnType<typeof startCluster>>, topic: string) => (await cluster.records(topic)).map((r) => `${r.partition}:${r.offset}:${r.value?.toString()}`)
+
+describe('loseProduceResponses', () => {
+  it('an idempotent retry after a lost answer is answered with the original offset, and written once', async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('lost-idempotent')
+    await cluster.createTopic({ topic, partitions: 2 })
+    const producer = await connectedProducer(kafkaFor(cluster), { idempotent: true, maxInFlightRequests: 1 })
+    await producer.send({ topic, messages: [{ partition: 0, value: 'before' }] })
+    const fault = cluster.loseProduceResponses({ topic, partition: 0 })
+    const [metadata] = await producer.send({ topic, messages: [{ partition: 0, value: 'a' }, { partition: 0, value: 'b' }] })
+    expect(fault).toMatchObject({ fired: 1, remaining: 0 })
+    expect(metadata).toMatchObject({ partition: 0, errorCode: 0, baseOffset: '1' })
+    await producer.send({ topic, messages: [{ partition: 0, value: 'after' }] })
+    expect(await values(cluster, topic)).toEqual(['0:0:before', '0:1:a', '0:2:b', '0:3:after'])
+  })
+
+  it('a plain retry after a lost answer writes the records a second time', async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('lost-plain')
+    await cluster.createTopic({ topic, partitions: 1 })
+    const producer = await connectedProducer(kafkaFor(cluster))
+    cluster.loseProduceResponses({ topic })
+    const [metadata] = await producer.send({ topic, messages: [{ value: 'a' }] })
+    expect(metadata).toMatchObject({ baseOffset: '1' })
+    expect(await values(cluster, topic)).toEqual(['0:0:a', '0:1:a'])
+  })
+
+  it("a late answer (past KafkaJS's request timeout) makes the same retry: once when idempotent, twice when not", async () => {
+    const cluster = await startCluster()
+    for (const idempotent of [true, false]) {
+      const topic = randomTopic('late')
+      await cluster.createTopic({ topic, partitions: 1 })
+      const kafka = new Kafka({ clientId: 'late', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING, requestTimeout: 300, retry: { retries: 3, initialRetryTime: 50 } })
+      const producer = await connectedProducer(kafka, idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {})
+      cluster.loseProduceResponses({ topic, how: 'delay', delayMs: 600 })
+      await producer.send({ topic, messages: [{ value: 'a' }] })
+      expect(await values(cluster, topic)).toEqual(idempotent ? ['0:0:a'] : ['0:0:a', '0:1:a'])
+    }
+  })
+
+  it('fires only on the chosen partition, `count` times, and not after clear()', async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('select')
+    await cluster.createTopic({ topic, partitions: 2 })
+    const producer = await connectedProducer(kafkaFor(cluster))
+    const fault = cluster.loseProduceResponses({ topic, partition: 1, count: 2 })
+    await producer.send({ topic, messages: [{ partition: 0, value: 'p0' }] })
+    expect(fault.fired).toBe(0)
+    await producer.send({ topic, messages: [{ partition: 1, value: 'p1' }] })
+    // The retry of the first loss is the second loss; the third attempt is answered.
+    expect(fault).toMatchObject({ fired: 2, remaining: 0 })
+    const other = cluster.loseProduceResponses({ topic, count: Infinity })
+    other.clear()
+    await producer.send({ topic, messages: [{ partition: 1, value: 'p1-again' }] })
+    expect(other.fired).toBe(0)
+    expect(await values(cluster, topic)).toEqual(['0:0:p0', '1:0:p1', '1:1:p1', '1:2:p1', '1:3:p1-again'])
+  })
+
+  it('refuses invalid arguments, naming them', async () => {
+    const cluster = await startCluster({ brokers: 1 })
+    expect(() => cluster.loseProduceResponses({ topic: '' })).toThrow(/topic/)
+    expect(() => cluster.loseProduceResponses({ topic: 't', partition: -1 })).toThrow(/partition/)
+    expect(() => cluster.loseProduceResponses({ topic: 't', count: 0 })).toThrow(/count/)
+    expect(() => cluster.loseProduceResponses({ topic: 't', how: 'delay' })).toThrow(/delayMs/)
+    expect(() => cluster.refuseProducerIds({ errorCode: 0 })).toThrow(/errorCode/)
+  })
+})
+
+describe('refuseProducerIds', () => {
+  it("fails an idempotent producer's connect with Kafka's error, and leaves other producers alone", async () => {
+    const cluster = await startCluster()
+    const kafka = kafkaFor(cluster)
+    cluster.refuseProducerIds()
+    const idempotent = kafka.producer({ idempotent: true })
+    await expect(idempotent.connect()).rejects.toMatchObject({ type: 'CLUSTER_AUTHORIZATION_FAILED' })
+    await idempotent.disconnect()
+    const plain = await connectedProducer(kafka)
+    await plain.send({ topic: randomTopic(), messages: [{ value: 'x' }] })
+    cluster.clearFaults()
+    const later = await connectedProducer(kafka, { idempotent: true })
+    expect(later.isIdempotent()).toBe(true)
+  })
+})
