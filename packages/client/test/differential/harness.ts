@@ -23,6 +23,8 @@ const EXIT_GRACE_MS = 3_000
 const CHILD_TIMEOUT_MS = 120_000
 
 export interface Environment {
+  /** PIDs of application processes still running; stop() kills them. */
+  readonly children: Set<number>
   readonly clusters: Readonly<Record<ClusterName, EmbeddedKafka>>
   readonly sidecars: Readonly<Record<ClusterName, RunningSidecar>>
   /** Kafka's cluster id by cluster, as the instrumentation may report it. */
@@ -44,7 +46,15 @@ async function clusterId(cluster: EmbeddedKafka): Promise<string> {
 export async function startEnvironment(): Promise<Environment> {
   const dir = await mkdtemp(join(tmpdir(), 'kafka-sidecar-differential-'))
   const started: Array<{ stop(): Promise<unknown> }> = []
+  const children = new Set<number>()
   const stop = async () => {
+    for (const pid of children) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
     for (const thing of started.reverse()) await thing.stop().catch(() => {})
     await rm(dir, { recursive: true, force: true })
   }
@@ -62,7 +72,7 @@ export async function startEnvironment(): Promise<Environment> {
     }
     const sidecars = { main: await sidecarFor(main, 'main'), strict: await sidecarFor(strict, 'strict') }
     const clusterIds = { main: await clusterId(main), strict: await clusterId(strict) }
-    return { clusters: { main, strict }, sidecars, clusterIds, dir, stop }
+    return { children, clusters: { main, strict }, sidecars, clusterIds, dir, stop }
   } catch (error) {
     await stop()
     throw error
@@ -142,6 +152,7 @@ export async function runChild(env: Environment, mode: Mode, system: ModuleSyste
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  env.children.add(child.pid!)
   let stderr = ''
   let written = false
   let killedAfterResult = false
@@ -161,6 +172,7 @@ export async function runChild(env: Environment, mode: Mode, system: ModuleSyste
   })
   const overall = setTimeout(kill, CHILD_TIMEOUT_MS)
   const { code, signal } = await exited
+  env.children.delete(child.pid!)
   clearTimeout(overall)
   clearTimeout(graceTimer)
   const result = written ? (JSON.parse(await readFile(resultFile, 'utf8')) as RawResult) : null
