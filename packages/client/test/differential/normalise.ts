@@ -1,7 +1,8 @@
 /**
  * Turns one program's raw run (what its process saw, and what it left in Kafka) into an
  * Observation: named groups of plain JSON that can be compared across runs. Random parts become
- * placeholders (topic names `<topic:orders>`, ids, cluster ids, broker and socket addresses);
+ * placeholders (topic names `<topic:orders>`, ids, cluster ids, broker and socket addresses,
+ * traceparent values quoted in messages);
  * record timestamps become "within the send that wrote it" or their value; a record's
  * `traceparent` header becomes the span it names.
  *
@@ -46,11 +47,14 @@ export function replacementsFor(env: Environment, program: PlannedProgram | null
   return pairs.sort((a, b) => b[0].length - a[0].length)
 }
 
+/** A W3C traceparent inside any text (KafkaJS quotes a message's headers in some errors): its ids are random. */
+const TRACEPARENT = /\b00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\b/g
+
 export function replaceDeep(value: unknown, replacements: Replacements): unknown {
   if (typeof value === 'string') {
     let out = value
     for (const [from, to] of replacements) out = out.split(from).join(to)
-    return out
+    return out.replace(TRACEPARENT, '<traceparent>')
   }
   if (Array.isArray(value)) return value.map((item) => replaceDeep(item, replacements))
   if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [replaceDeep(k, replacements) as string, replaceDeep(v, replacements)]))
