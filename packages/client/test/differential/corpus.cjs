@@ -122,6 +122,8 @@ const programs = [
         )
         await ctx.step('many headers', () => producer.send({ topic, messages: [{ value: 'v', partition: 0, headers: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`h${i}`, `${i}`])) }] }))
         await ctx.step('empty array value', () => producer.send({ topic, messages: [{ key: 'k', value: 'empty array', headers: { none: [], after: 'x' } }] }))
+        await ctx.step('null value', () => producer.send({ topic, messages: [{ key: 'k', value: 'null header', headers: { nothing: null } }] }))
+        await ctx.step('still works', () => producer.send({ topic, messages: [{ key: 'k', value: 'after', headers: { fine: 'yes' } }] }))
       })
     },
   },
@@ -445,6 +447,8 @@ const programs = [
         await ctx.step('messages not an array', () => producer.send({ topic, messages: 'v' }))
         await ctx.step('message without value', () => producer.send({ topic, messages: [{ key: 'k' }] }))
         await ctx.step('number value', () => producer.send({ topic, messages: [{ key: 'k', value: 42 }] }))
+        await ctx.step('number key', () => producer.send({ topic, messages: [{ key: 42, value: 'v' }] }))
+        await ctx.step('object value', () => producer.send({ topic, messages: [{ key: 'k', value: { an: 'object' } }] }))
         await ctx.step('sendBatch()', () => producer.sendBatch())
         await ctx.step('sendBatch without topic', () => producer.sendBatch({ topicMessages: [{ messages: [{ value: 'v' }] }] }))
         await ctx.step('still works', () => producer.send({ topic, messages: [{ key: 'k', value: 'ok' }] }))
@@ -513,6 +517,27 @@ const programs = [
       remove()
       await connected(producer, ctx, async () => {})
       ctx.note('connect listener calls', seen)
+    },
+  },
+  {
+    name: 'event-listener-throws',
+    about: 'a connect listener that throws, and one that rejects',
+    topics: { t: { partitions: 1 } },
+    async run({ Kafka }, ctx) {
+      const producer = new Kafka(ctx.config).producer()
+      const remove = producer.on(producer.events.CONNECT, () => {
+        throw new Error('listener failed')
+      })
+      await ctx.step('connect with a throwing listener', () => producer.connect())
+      await ctx.step('send', () => producer.send({ topic: ctx.topics.t, messages: [{ key: 'k', value: 'after a throwing listener' }] }))
+      await ctx.step('disconnect', () => producer.disconnect())
+      remove()
+      producer.on(producer.events.CONNECT, async () => {
+        throw new Error('async listener failed')
+      })
+      await connected(producer, ctx, async () => {
+        await ctx.step('send again', () => producer.send({ topic: ctx.topics.t, messages: [{ key: 'k', value: 'after a rejecting listener' }] }))
+      })
     },
   },
   {
