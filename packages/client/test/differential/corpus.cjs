@@ -10,7 +10,7 @@
  *   those declared `{ create: false }` do not exist beforehand);
  * - `ids`: random ids by declared name (transactional ids);
  * - `step(label, call)`: runs one call and records its value or error (never throws);
- * - `listen(producer)`: subscribes to every producer event KafkaJS documents;
+ * - `listen(producer)`: subscribes to every producer event KafkaJS documents (once per producer);
  * - `note(label, value)`: records anything else the application can see.
  *
  * A program disconnects what it connected. Everything it does, and everything it leaves in
@@ -32,8 +32,9 @@ function zlibCodec(compress, decompress, calls) {
   })
 }
 
-/** Connects, runs `body`, and always disconnects, each as a step. */
-async function connected(producer, { step }, body) {
+/** Listens to the producer's events, connects, runs `body`, and always disconnects, each as a step. */
+async function connected(producer, { step, listen }, body) {
+  listen(producer)
   await step('connect', () => producer.connect())
   try {
     await body()

@@ -43,8 +43,8 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     id: 'SIDECAR-NO-BROKER-REQUEST-EVENTS',
     modes: SIDECAR,
     systems: BOTH_SYSTEMS,
-    programs: ['send-keyed', 'events'],
-    paths: ['events.producer.network.request'],
+    programs: '*',
+    paths: ['events.producer.network.*'],
     reason:
       'In sidecar mode the application process makes no broker requests (the sidecar does, for the whole pod: that is the point), so there are no request events to emit. They come back while the producer falls back to the direct path.',
     instead: 'No producer.network.request (nor request_timeout, request_queue_size) events; the sidecar exports its requests as metrics.',
@@ -143,6 +143,16 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     paths: ['steps.unicode and empty', 'steps.many headers', 'steps.empty array value', 'steps.still works', 'records.h'],
     reason: 'A header with an empty name, which KafkaJS writes, is sent by the sidecar in a form the broker refuses (the following sends then land at other offsets).',
     instead: 'KafkaJSProtocolError INVALID_RECORD "This record has failed the validation on broker and hence be rejected"; the record is not written.',
+  },
+  {
+    id: 'OPEN-PROTOTYPE-HEADER-NAMES-FALL-BACK',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: ['headers-prototype-names'],
+    paths: ['events.producer.sidecar.fallback'],
+    reason:
+      'The sidecar fails on a header named like an Object.prototype key (constructor, toString, hasOwnProperty: "grouped[h.key].push is not a function"); the client takes that refusal for a sidecar failure, falls back, and after three opens the breaker, so those records and the next ones go direct.',
+    instead: 'The records are written (directly); the producer emits producer.sidecar.fallback events and its breaker opens.',
   },
   {
     id: 'OPEN-UNKNOWN-CODEC-NUMBER',

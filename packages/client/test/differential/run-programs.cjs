@@ -98,6 +98,7 @@ async function runProgram(program, planned, kafkajs, plan, tracing) {
   const events = []
   const notes = []
   const labels = new Set()
+  const listened = new WeakSet()
   const uniqueLabel = (label) => {
     let unique = label
     for (let n = 2; labels.has(unique); n++) unique = `${label}#${n}`
@@ -129,10 +130,16 @@ async function runProgram(program, planned, kafkajs, plan, tracing) {
         return undefined
       }
     },
-    /** Subscribes to every event KafkaJS documents for producers, as an application would. */
+    /**
+     * Subscribes to every event KafkaJS documents for producers, as an application would; and,
+     * where the producer has it (the client), to its fallback event, so a send that fell back to
+     * the direct path in sidecar mode shows as a difference instead of passing for one.
+     */
     listen(producer, name = 'producer') {
-      for (const key of ['CONNECT', 'DISCONNECT', 'REQUEST', 'REQUEST_TIMEOUT', 'REQUEST_QUEUE_SIZE']) {
-        producer.on(producer.events[key], (event) => events.push({ producer: name, event: describe(event, kafkajs) }))
+      if (listened.has(producer)) return
+      listened.add(producer)
+      for (const key of ['CONNECT', 'DISCONNECT', 'REQUEST', 'REQUEST_TIMEOUT', 'REQUEST_QUEUE_SIZE', 'FALLBACK']) {
+        if (producer.events[key]) producer.on(producer.events[key], (event) => events.push({ producer: name, event: describe(event, kafkajs) }))
       }
     },
     /** Something else the application can see (a codec's call count, a property). */
