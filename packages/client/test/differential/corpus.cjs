@@ -359,6 +359,7 @@ const programs = [
     topics: { t: { partitions: 1 } },
     async run({ Kafka }, ctx) {
       const producer = new Kafka(ctx.config).producer()
+      ctx.listen(producer)
       await ctx.step('send before connect', () => producer.send({ topic: ctx.topics.t, messages: [{ value: 'before' }] }))
       await ctx.step('connect', () => producer.connect())
       await ctx.step('send', () => producer.send({ topic: ctx.topics.t, messages: [{ value: 'during' }] }))
@@ -526,6 +527,7 @@ const programs = [
     topics: { t: { partitions: 1 } },
     async run({ Kafka }, ctx) {
       const producer = new Kafka(ctx.config).producer()
+      ctx.listen(producer)
       const remove = producer.on(producer.events.CONNECT, () => {
         throw new Error('listener failed')
       })
@@ -549,6 +551,8 @@ const programs = [
       const kafka = new Kafka(ctx.config)
       const first = kafka.producer()
       const second = kafka.producer()
+      ctx.listen(first, 'first')
+      ctx.listen(second, 'second')
       await ctx.step('connect both', () => Promise.all([first.connect(), second.connect()]))
       for (let i = 0; i < 5; i++) {
         await ctx.step('first', () => first.send({ topic: ctx.topics.t, messages: [{ value: `first-${i}` }] }))

@@ -18,7 +18,7 @@ import { corpus, planPass, type ClusterName, type Mode, type ModuleSystem, type 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const packageDir = fileURLToPath(new URL('../..', import.meta.url))
 /** After the result is written, how long the process gets to exit by itself. */
-const EXIT_GRACE_MS = 3_000
+const EXIT_GRACE_MS = 5_000
 /** The longest one child may take (the corpus, every pass). */
 const CHILD_TIMEOUT_MS = 120_000
 
@@ -112,6 +112,10 @@ export async function preparePlan(env: Environment, mode: Mode, passes: number):
 export interface ProcessOutcome {
   /** The process ended by itself within EXIT_GRACE_MS of writing its result. */
   readonly exitedByItself: boolean
+  /** From writing its result to its exit (killed or not). */
+  readonly exitMs: number | null
+  /** What kept it alive a second after it wrote its result (process.getActiveResourcesInfo()), if it was still running. */
+  readonly keptAliveBy: readonly string[] | null
   readonly code: number | null
   readonly signal: string | null
   readonly stderr: string
@@ -162,9 +166,11 @@ export async function runChild(env: Environment, mode: Mode, system: ModuleSyste
     if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL')
   }
   let graceTimer: NodeJS.Timeout | undefined
+  let writtenAt = 0
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     if (written || !chunk.includes('differential: result written')) return
     written = true
+    writtenAt = Date.now()
     graceTimer = setTimeout(() => {
       killedAfterResult = true
       kill()
@@ -176,7 +182,8 @@ export async function runChild(env: Environment, mode: Mode, system: ModuleSyste
   clearTimeout(overall)
   clearTimeout(graceTimer)
   const result = written ? (JSON.parse(await readFile(resultFile, 'utf8')) as RawResult) : null
-  return { mode, system, plan, result, process: { exitedByItself: written && !killedAfterResult, code, signal, stderr, wallMs: Date.now() - started } }
+  const keptAliveBy = await readFile(`${resultFile}.alive`, 'utf8').then((text) => JSON.parse(text) as string[], () => null)
+  return { mode, system, plan, result, process: { exitedByItself: written && !killedAfterResult, exitMs: written ? Date.now() - writtenAt : null, keptAliveBy, code, signal, stderr, wallMs: Date.now() - started } }
 }
 
 // --- what is in Kafka afterwards -----------------------------------------------------------------

@@ -209,7 +209,7 @@ export function observeProcess(env: Environment, outcome: ProcessOutcome): Obser
     .filter((line) => line.trim() !== '')
     .map((line) => (replaceDeep(line, replacementsFor(env, null)) as string).replace(/\(node:\d+\)/g, '(node:<pid>)'))
   return new Map<string, unknown>([
-    ['exit', { exitedByItself: outcome.exitedByItself, code: outcome.code, signal: outcome.signal }],
+    ['exit', { exitedByItself: outcome.exitedByItself, code: outcome.code, signal: outcome.signal, ...(outcome.exitedByItself ? {} : { keptAliveBy: outcome.keptAliveBy }) }],
     ['stderr', stderr],
   ])
 }

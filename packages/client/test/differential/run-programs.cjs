@@ -17,6 +17,8 @@ const TRACING = Symbol.for('kafka-sidecar.differential.tracing')
 const PROGRAM_TIMEOUT_MS = 15_000
 /** How long a finished program's sockets and timers get to go away before the handles are counted. */
 const HANDLE_SETTLE_MS = 500
+/** After the result is written: when to record what still keeps the process alive, if it has not exited. */
+const ALIVE_CHECK_MS = 1_000
 
 /** A JSON-safe description of any value: Buffers as hex, undefined kept, errors as their facts. */
 function describe(value, kafkajs, depth = 0) {
@@ -200,6 +202,8 @@ async function runPrograms(kafkajs) {
   }
   writeFileSync(process.env.DIFF_RESULT, JSON.stringify({ passes }))
   process.stdout.write('differential: result written\n')
+  // Still here a second later: say what keeps the process alive (the timer itself does not).
+  setTimeout(() => writeFileSync(`${process.env.DIFF_RESULT}.alive`, JSON.stringify(process.getActiveResourcesInfo())), ALIVE_CHECK_MS).unref()
 }
 
 module.exports = { runPrograms }
