@@ -14,6 +14,17 @@ export default tseslint.config(
     },
   },
   {
+    // Plain CommonJS scripts (the differential harness's application processes).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', exports: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // Untyped JavaScript run directly by node: Node's timer globals.
+    files: ['**/*.cjs', '**/*.mjs'],
+    languageOptions: { globals: { setTimeout: 'readonly', clearTimeout: 'readonly' } },
+  },
+  {
     // Programs (CLIs, examples, benchmarks) talk to a terminal; libraries never do.
     files: ['**/cli.ts', 'examples/**', '**/bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },

@@ -7,7 +7,7 @@
 import { Faults, type InjectedFault, type LoseProduceResponsesOptions, type RefuseProducerIdsOptions } from './faults/faults.js'
 import { GroupCoordinator } from './groups/group-coordinator.js'
 import { buildRoutes } from './handlers/index.js'
-import { decodeBatchRecords, readBatchHeader, type Header } from './protocol/record-batch.js'
+import { compressionName, decodeBatchRecords, readBatchHeader, type Header } from './protocol/record-batch.js'
 import { parseOptions, type EmbeddedKafkaOptions, type ResolvedOptions } from './options.js'
 import { BrokerServer, type ConnectionStats } from './server/broker-server.js'
 import { ClusterState, TopicOperationError, type BrokerAddress } from './state/cluster-state.js'
@@ -28,6 +28,27 @@ export interface EmbeddedRecord {
    * 'committed' or 'aborted'. Non-transactional records have no such property.
    */
   readonly transaction?: TransactionOutcome
+}
+
+/**
+ * What a record batch's header says, as stored: what a consumer's decoder reads but rarely shows
+ * (how it was compressed, whose timestamp it carries, whether an idempotent or transactional
+ * producer wrote it).
+ */
+export interface EmbeddedBatch {
+  readonly topic: string
+  readonly partition: number
+  readonly baseOffset: number
+  readonly lastOffset: number
+  readonly recordCount: number
+  /** 'none', 'gzip', ... as the producer compressed it. */
+  readonly compression: string
+  readonly timestampType: 'CreateTime' | 'LogAppendTime'
+  /** -1 unless an idempotent or transactional producer wrote it. */
+  readonly producerId: number
+  readonly producerEpoch: number
+  readonly baseSequence: number
+  readonly transactional: boolean
 }
 
 export interface RecordsOptions {
@@ -179,6 +200,31 @@ export class EmbeddedKafka {
           if (readCommitted && transaction === 'aborted') continue
           out.push({ topic, partition: partition.index, ...record, transaction })
         }
+      }
+    }
+    return out
+  }
+
+  /** The header of every retained data batch of `topic`, ordered by partition then offset (transaction markers left out). */
+  batches(topic: string): EmbeddedBatch[] {
+    const out: EmbeddedBatch[] = []
+    for (const partition of this.requireTopic(topic).partitions) {
+      for (const batch of partition.log.retained()) {
+        const header = readBatchHeader(batch.bytes)
+        if (header.isControl) continue
+        out.push({
+          topic,
+          partition: partition.index,
+          baseOffset: batch.baseOffset,
+          lastOffset: batch.lastOffset,
+          recordCount: header.recordCount,
+          compression: compressionName(header.compression),
+          timestampType: (header.attributes & 0x08) !== 0 ? 'LogAppendTime' : 'CreateTime',
+          producerId: header.producerId,
+          producerEpoch: header.producerEpoch,
+          baseSequence: header.baseSequence,
+          transactional: header.isTransactional,
+        })
       }
     }
     return out

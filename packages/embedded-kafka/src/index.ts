@@ -1,6 +1,6 @@
 /** Public API of @kafka-sidecar/embedded-kafka. */
 export { EmbeddedKafka } from './embedded-kafka.js'
-export type { BrokerInfo, EmbeddedRecord, PartitionOffsets, RecordsOptions } from './embedded-kafka.js'
+export type { BrokerInfo, EmbeddedBatch, EmbeddedRecord, PartitionOffsets, RecordsOptions } from './embedded-kafka.js'
 export { EmbeddedKafkaConfigError, parseOptions } from './options.js'
 export type { InjectedFault, LoseProduceResponsesOptions, RefuseProducerIdsOptions } from './faults/faults.js'
 export type { EmbeddedKafkaOptions } from './options.js'

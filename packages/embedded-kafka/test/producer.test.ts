@@ -56,6 +56,33 @@ describe('producer (KafkaJS producer over TCP)', () => {
     expect(records.map((r) => r.offset)).toEqual(Array.from({ length: 50 }, (_, i) => i))
   })
 
+  // KafkaJS writes base sequence 0 even without a producer id; the header says what the wire said.
+  it('reports each stored batch header: compression, timestamp type, producer id and sequence', async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic()
+    await cluster.createTopic({ topic, partitions: 1 })
+    const plain = await connectedProducer(kafkaFor(cluster))
+    await plain.send({ topic, messages: [{ value: 'a' }, { value: 'b' }] })
+    await plain.send({ topic, compression: CompressionTypes.GZIP, messages: [{ value: 'c' }] })
+    const idempotent = await connectedProducer(kafkaFor(cluster), { idempotent: true, maxInFlightRequests: 1 })
+    await idempotent.send({ topic, acks: -1, messages: [{ value: 'd' }] })
+    const batches = cluster.batches(topic).map(({ baseOffset, lastOffset, recordCount, compression, timestampType, producerId, baseSequence, transactional }) => ({
+      baseOffset,
+      lastOffset,
+      recordCount,
+      compression,
+      timestampType,
+      idempotent: producerId >= 0,
+      baseSequence,
+      transactional,
+    }))
+    expect(batches).toEqual([
+      { baseOffset: 0, lastOffset: 1, recordCount: 2, compression: 'none', timestampType: 'CreateTime', idempotent: false, baseSequence: 0, transactional: false },
+      { baseOffset: 2, lastOffset: 2, recordCount: 1, compression: 'gzip', timestampType: 'CreateTime', idempotent: false, baseSequence: 0, transactional: false },
+      { baseOffset: 3, lastOffset: 3, recordCount: 1, compression: 'none', timestampType: 'CreateTime', idempotent: true, baseSequence: 0, transactional: false },
+    ])
+  })
+
   it('keeps repeated header names, null and empty keys, and tombstones distinct', async () => {
     const cluster = await startCluster()
     const topic = randomTopic()

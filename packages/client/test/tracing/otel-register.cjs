@@ -5,10 +5,10 @@ const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-asyn
 const { W3CTraceContextPropagator } = require('@opentelemetry/core')
 const { registerInstrumentations } = require('@opentelemetry/instrumentation')
 const { KafkaJsInstrumentation } = require('@opentelemetry/instrumentation-kafkajs')
-const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base')
+const { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } = require('@opentelemetry/sdk-trace')
 
 const exporter = new InMemorySpanExporter()
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] })
 api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
 api.propagation.setGlobalPropagator(new W3CTraceContextPropagator())
 api.trace.setGlobalTracerProvider(provider)

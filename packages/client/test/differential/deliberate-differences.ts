@@ -1,0 +1,244 @@
+/**
+ * The one list of differences between plain KafkaJS and the client that the differential
+ * harness accepts. docs/deliberate-differences.md shows the same list (a test keeps them
+ * equal). The harness fails on a difference no entry covers, and on an entry that no longer
+ * happens, so the list stays exact.
+ *
+ * An entry covers a difference when its modes, module systems, programs and one of its paths
+ * match (paths are observation groups, see normalise.ts; `*` matches anything). It must
+ * happen, in every mode and module system it names, for every program it names (`'*'`: for
+ * at least one program), and each of its paths must match at least one difference.
+ *
+ * Ids starting with OPEN- are differences believed to be bugs (several being fixed now): remove
+ * the entry with the fix. An entry marked `intermittent` depends on timing: it covers the
+ * difference when it happens and is not required to happen.
+ */
+import type { ComparedMode, ModuleSystem } from './plan.js'
+import type { Difference } from './compare.js'
+
+export interface DeliberateDifference {
+  readonly id: string
+  readonly modes: readonly ComparedMode[]
+  readonly systems: readonly ModuleSystem[]
+  /** Program names, or '*' for any program (including "(process)"). */
+  readonly programs: readonly string[] | '*'
+  /** Observation paths: `steps.send`, `records.*`, `spans`, `events.producer.network.*` ... */
+  readonly paths: readonly string[]
+  /** Why it differs. */
+  readonly reason: string
+  /** What the application sees instead of what KafkaJS shows it. */
+  readonly instead: string
+  /** Depends on timing: seen in some runs only. */
+  readonly intermittent?: true
+}
+
+const BOTH_SYSTEMS: readonly ModuleSystem[] = ['cjs', 'esm']
+
+const SIDECAR: readonly ComparedMode[] = ['sidecar']
+const BOTH_MODES: readonly ComparedMode[] = ['direct', 'sidecar']
+const DIRECT: readonly ComparedMode[] = ['direct']
+
+export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
+  // --- deliberate --------------------------------------------------------------------------------
+  {
+    id: 'SIDECAR-NO-BROKER-REQUEST-EVENTS',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: '*',
+    paths: ['events.producer.network.*'],
+    reason:
+      'In sidecar mode the application process makes no broker requests (the sidecar does, for the whole pod: that is the point), so there are no request events to emit. They come back while the producer falls back to the direct path.',
+    instead: 'No producer.network.request (nor request_timeout, request_queue_size) events; the sidecar exports its requests as metrics.',
+  },
+  {
+    id: 'EXTRA-EVENT-NAMES',
+    modes: BOTH_MODES,
+    systems: BOTH_SYSTEMS,
+    programs: ['events'],
+    paths: ['notes.events'],
+    reason: "Delivery reports and circuit-breaker changes are events on producer.on, so producer.events names them beside KafkaJS's own.",
+    instead: 'producer.events has five more keys: DELIVERY, BREAKER_OPEN, BREAKER_HALF_OPEN, BREAKER_CLOSE, FALLBACK (values producer.sidecar.*).',
+  },
+  {
+    id: 'ORDERED-CONCURRENT-SENDS',
+    modes: BOTH_MODES,
+    systems: BOTH_SYSTEMS,
+    programs: ['concurrent-sends'],
+    paths: ['steps.20 at once', 'records.t'],
+    reason:
+      "The client keeps each partition's records in send() call order, also for sends in flight at once, in both modes and across a switch between them. KafkaJS 2.2.4 does not: of 20 concurrent sends to one partition it writes the last two in reverse.",
+    instead: 'Records land in call order; the RecordMetadata offsets follow call order.',
+  },
+  {
+    id: 'CODECS-RUN-IN-THE-SIDECAR',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: ['codec-registered', 'codec-app-gzip'],
+    paths: ['notes.codec calls'],
+    reason:
+      "Records are compressed by the sidecar's KafkaJS, in another process: a codec the application registers in CompressionCodecs (or a replaced gzip codec) runs only on the direct path.",
+    instead: "The application's codec is not called; gzip is the sidecar's own; a codec the sidecar lacks fails the send with UNSUPPORTED_COMPRESSION_TYPE.",
+  },
+  {
+    id: 'SIDECAR-ERROR-CAUSE',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: ['codec-registered', 'record-too-large'],
+    paths: ['steps.snappy', 'steps.too large', 'steps.too large beside a small one'],
+    reason: "An error the sidecar reports keeps KafkaJS's class, name, message and retriable, and adds the sidecar's own explanation as error.cause, so a log says what the sidecar saw.",
+    instead: 'The same error, with a `cause` (an Error with the sidecar\'s message) that KafkaJS does not set.',
+  },
+
+  // --- believed to be bugs --------------------------------------------------------------------------
+  {
+    id: 'OPEN-TRACE-CLUSTER-ID',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: '*',
+    paths: ['spans'],
+    reason:
+      "The kafkajs instrumentation wraps the client's producer in sidecar mode as it wraps KafkaJS's (same spans, parents and traceparent headers), but reads messaging.kafka.cluster.id from KafkaJS's cluster object, which a producer sending through the sidecar does not have. To come with the sidecar telling clients which cluster it writes to (issue 13).",
+    instead: 'Producer spans (and a transaction\'s spans) without the messaging.kafka.cluster.id attribute, which KafkaJS sets from a producer\'s second send on; error spans carry the error the sidecar path gives (see the entries for those errors).',
+  },
+  {
+    id: 'OPEN-NO-SPAN-FOR-REFUSED-SENDS',
+    modes: DIRECT,
+    systems: BOTH_SYSTEMS,
+    programs: ['idempotent', 'invalid-topic-names', 'send-after-disconnect', 'invalid-arguments'],
+    paths: ['spans', 'steps.message without value'],
+    reason:
+      'A send the client refuses itself (invalid arguments, empty topic, disconnected, acks other than -1 on an idempotent producer) never reaches the instrumented KafkaJS producer, so the instrumentation neither opens its spans nor adds traceparent to the messages.',
+    instead: "No span for those records, where KafkaJS ends one per record with status ERROR; KafkaJS's message quoting the record shows no traceparent header.",
+  },
+  {
+    id: 'OPEN-SYNC-TYPEERRORS',
+    modes: DIRECT,
+    systems: BOTH_SYSTEMS,
+    programs: ['invalid-arguments'],
+    paths: ['steps.send()', 'steps.messages not an array', 'steps.sendBatch()'],
+    reason: "KafkaJS's send and sendBatch are not async: send(), sendBatch() and a non-array messages throw a TypeError synchronously. The client's are async and reject, with other TypeError messages.",
+    instead: "A rejected promise instead of a synchronous throw; messages such as \"Cannot destructure property 'acks' of 'undefined'\".",
+  },
+  {
+    id: 'OPEN-PRODUCER-OWN-PROPERTIES',
+    modes: BOTH_MODES,
+    systems: BOTH_SYSTEMS,
+    programs: ['producer-surface'],
+    paths: ['notes.own properties'],
+    reason: "KafkaJS's producer is a plain object of its methods; the client's is a class instance whose internal fields are enumerable own properties.",
+    instead: 'Object.keys(producer) lists internals (direct, emitter, gate, metrics, ...) and not the methods.',
+  },
+  {
+    id: 'OPEN-PARTITION-OUT-OF-RANGE',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: ['explicit-partitions'],
+    paths: ['steps.partition out of range'],
+    reason: 'KafkaJS resolves a send to a partition the topic does not have with [] and writes nothing (silently); the sidecar fails it. Which one the client should do, and with what error, is to be decided.',
+    instead: 'KafkaJSNumberOfRetriesExceeded "This server does not host this topic-partition" (retriable false) instead of [].',
+  },
+  {
+    id: 'OPEN-EMPTY-HEADER-NAME',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: ['headers'],
+    paths: ['steps.unicode and empty', 'steps.many headers', 'steps.empty array value', 'steps.still works', 'records.h', 'traceparent.h'],
+    reason: 'A header with an empty name, which KafkaJS writes, is sent by the sidecar in a form the broker refuses (the following sends then land at other offsets).',
+    instead: 'KafkaJSProtocolError INVALID_RECORD "This record has failed the validation on broker and hence be rejected"; the record is not written.',
+  },
+  {
+    id: 'OPEN-UNKNOWN-CODEC-NUMBER',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: ['codec-missing'],
+    paths: ['steps.unknown codec number'],
+    reason: 'A compression number KafkaJS has no entry for fails in KafkaJS with a TypeError from its codec lookup; the sidecar path sends it on and the broker refuses it.',
+    instead: 'KafkaJSProtocolError UNSUPPORTED_COMPRESSION_TYPE instead of TypeError "Cannot read properties of null (reading \'compress\')".',
+  },
+  {
+    id: 'OPEN-INVALID-TOPIC-ERROR',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: ['invalid-topic-names'],
+    paths: ['steps.spaces and !', 'steps.too long'],
+    reason: "The sidecar checks topic names itself and reports its own error, not the one KafkaJS gives after the broker's INVALID_TOPIC_EXCEPTION.",
+    instead: 'KafkaJSProtocolError (cause: an Error naming the rule) instead of KafkaJSNonRetriableError caused by KafkaJSProtocolError INVALID_TOPIC_EXCEPTION.',
+  },
+  {
+    id: 'OPEN-TOO-LARGE-FAILS-THE-WHOLE-SEND',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: ['record-too-large'],
+    paths: ['records.small', 'steps.then a small one', 'traceparent.small'],
+    reason: "The sidecar refuses a whole request when one record is over its record limit; KafkaJS writes the other partitions' records (on other brokers) and fails only for the large one.",
+    instead: "The small record sent beside the large one is not written (the next send's offset is one lower).",
+  },
+  {
+    id: 'OPEN-EMPTY-MESSAGES-IN-A-BATCH',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: ['send-batch-shapes'],
+    paths: ['steps.a topic with no messages', 'records.b', 'traceparent.b'],
+    reason: 'KafkaJS accepts a sendBatch whose topicMessages include a topic with an empty messages array and writes the rest; the sidecar path refuses the whole call.',
+    instead: 'KafkaJSNonRetriableError \'topic "..." has no records\' and nothing written.',
+  },
+  {
+    id: 'OPEN-SIDECAR-STAMPS-TIMESTAMPS',
+    modes: SIDECAR,
+    systems: BOTH_SYSTEMS,
+    programs: ['acks'],
+    paths: ['records.a'],
+    reason: 'The client sends no timestamp for records without one, so the sidecar stamps them when it produces them; with acks 0 send() has already returned by then.',
+    instead: "A record's CreateTime can be later than the send() that wrote it (seen with acks 0).",
+    intermittent: true,
+  },
+  {
+    id: 'KAFKAJS-DUPLICATE-AFTER-RECONNECT',
+    modes: BOTH_MODES,
+    systems: BOTH_SYSTEMS,
+    programs: ['send-after-disconnect'],
+    paths: ['steps.send after reconnect', 'records.t', 'traceparent.t', 'spans'],
+    reason:
+      'Not the client: the first send after disconnect() and connect() again is now and then written twice (one span, two records) by KafkaJS itself, in baseline runs as in direct mode. The harness learns it only when a baseline run shows it.',
+    instead: 'Sometimes the record twice in the partition, the next offsets one higher; as with KafkaJS.',
+    intermittent: true,
+  },
+]
+
+function glob(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
+}
+
+export function covers(entry: DeliberateDifference, d: Difference): boolean {
+  return (
+    entry.modes.includes(d.mode) &&
+    entry.systems.includes(d.system) &&
+    (entry.programs === '*' || entry.programs.includes(d.program)) &&
+    entry.paths.some((path) => glob(path).test(d.path))
+  )
+}
+
+/** What an entry promises and did not happen, as sentences (empty when it all happened). */
+export function unmet(entry: DeliberateDifference, found: readonly Difference[]): string[] {
+  if (entry.intermittent) return []
+  const mine = found.filter((d) => covers(entry, d))
+  const problems: string[] = []
+  for (const mode of entry.modes) {
+    for (const system of entry.systems) {
+      const here = mine.filter((d) => d.mode === mode && d.system === system)
+      if (entry.programs === '*') {
+        if (here.length === 0) problems.push(`${entry.id}: no difference in ${mode}/${system}`)
+        continue
+      }
+      for (const program of entry.programs) {
+        if (!here.some((d) => d.program === program)) problems.push(`${entry.id}: no difference for ${program} in ${mode}/${system}`)
+      }
+    }
+  }
+  for (const path of entry.paths) {
+    if (!mine.some((d) => glob(path).test(d.path))) problems.push(`${entry.id}: path ${path} matches no difference`)
+  }
+  return problems
+}
+
+export { BOTH_SYSTEMS }
