@@ -88,6 +88,11 @@ export interface Scenario {
   readonly topics: readonly number[]
   readonly requestIdBase: number
   readonly requests: readonly RequestSpec[]
+  /**
+   * Cancel the generated EmitStream after writing this many of its requests (the client gave up
+   * on it); undefined ends it normally once every request was answered.
+   */
+  readonly cancelStreamAfter?: number
 }
 
 export const INSTANCES_PER_RUN = 2
@@ -221,11 +226,15 @@ const requestArb = (clean: boolean): fc.Arbitrary<RequestSpec> =>
     // A mutation only means something on the raw transports.
     .map((r) => (r.transport.startsWith('raw') ? r : { ...r, mutation: { kind: 'none' as const } }))
 
-export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
-  topics: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }),
-  requestIdBase: fc.constantFrom(0, 1, 2 ** 32 - 2, Number.MAX_SAFE_INTEGER - 64),
-  requests: fc.array(fc.oneof({ weight: 3, arbitrary: requestArb(true) }, { weight: 2, arbitrary: requestArb(false) }), { minLength: 1, maxLength: 8 }),
-})
+export const scenarioArb: fc.Arbitrary<Scenario> = fc.record(
+  {
+    topics: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }),
+    requestIdBase: fc.constantFrom(0, 1, 2 ** 32 - 2, Number.MAX_SAFE_INTEGER - 64),
+    requests: fc.array(fc.oneof({ weight: 3, arbitrary: requestArb(true) }, { weight: 2, arbitrary: requestArb(false) }), { minLength: 1, maxLength: 8 }),
+    cancelStreamAfter: fc.option(fc.nat(8), { nil: undefined, freq: 6 }),
+  },
+  { requiredKeys: ['topics', 'requestIdBase', 'requests'] },
+)
 
 // ---- planning: from a scenario to bytes on the wire ----
 

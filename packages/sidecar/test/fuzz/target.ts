@@ -21,6 +21,8 @@ export type Answer =
   | { readonly kind: 'refusal'; readonly code: number; readonly message: string; readonly kafkaErrorName: string; readonly retriable: boolean; readonly retryAfterMs: number; readonly afterMs: number }
   /** Something no request should get: a malformed ack, a second ack, a broken stream. */
   | { readonly kind: 'broken'; readonly why: string; readonly afterMs: number }
+  /** The client cancelled the stream before hearing back (or before writing it): the delivery reports tell. */
+  | { readonly kind: 'unknown'; readonly written: boolean; readonly afterMs: number }
 
 export interface Connections {
   readonly client: ProducerSidecarClient
@@ -156,11 +158,14 @@ function bounded(answer: Promise<Answer>, boundMs: number): Promise<Answer> {
 export class StreamCall<T> {
   private readonly waiting = new Map<number, { resolve: (a: Answer) => void; started: number }>()
   readonly problems: string[] = []
+  cancelled = false
   private readonly status: Promise<string>
 
   constructor(private readonly call: ClientDuplexStream<T, EmitAck>) {
     call.on('data', (ack: EmitAck) => {
       const waiter = this.waiting.get(ack.requestId)
+      // After the client's cancel, grpc-js may still hand over what had arrived: nobody awaits it.
+      if (this.cancelled) return
       if (!waiter) {
         this.problems.push(`stream ack for request id ${ack.requestId}, which is not awaiting one: ${JSON.stringify(EmitAck.toJSON(ack))}`)
         return
@@ -183,6 +188,7 @@ export class StreamCall<T> {
   }
 
   send(id: number, message: T, boundMs: number): Promise<Answer> {
+    if (this.cancelled) return Promise.resolve({ kind: 'unknown', written: false, afterMs: 0 })
     const answer = new Promise<Answer>((resolve) => this.waiting.set(id, { resolve, started: Date.now() }))
     this.call.write(message)
     return bounded(answer, boundMs)
@@ -198,8 +204,14 @@ export class StreamCall<T> {
     return result
   }
 
+  /** Cancels the call: what awaits an answer will never hear one. */
   cancel(): void {
+    this.cancelled = true
     this.call.cancel()
+    for (const [id, waiter] of this.waiting) {
+      this.waiting.delete(id)
+      waiter.resolve({ kind: 'unknown', written: true, afterMs: Date.now() - waiter.started })
+    }
   }
 }
 
