@@ -272,8 +272,9 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
 }
 
 function scanEpoch(p: PlannedRequest): number | undefined {
+  // An epoch beyond 2^53 cannot be one a producer counted to: unreadable, like a missing one.
   const epoch = scanVarints(p.bytes).get(11)
-  return epoch === undefined ? undefined : Number(epoch)
+  return epoch === undefined || epoch > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(epoch)
 }
 
 function outcomesByIndex(results: readonly PartitionResult[], count: number, what: string, violations: string[]): Array<Outcome | undefined> {
