@@ -1,10 +1,12 @@
 /**
  * Property-based fuzzing of a real sidecar (grpc-js on a Unix socket, KafkaJS, embedded-kafka
- * over TCP) with arbitrary requests over unary Emit, EmitStream and raw bytes. For every run:
- * each request is answered within a bound, by an ack or by a refusal naming its problem; the
- * cluster holds exactly the acked records, each once, in the acked place; every accepted record
- * is reported delivered or failed; the sidecar returns to idle (memory gauges at zero), stays
- * healthy and serves a good request.
+ * over TCP) with arbitrary requests over unary Emit, EmitStream and raw bytes, fired at once, a
+ * stream sometimes cancelled midway. For every run: each request is answered within a bound, by
+ * an ack or by a refusal naming its problem (the stream's order barrier included); the cluster
+ * holds exactly the acked records, each once, in the acked place, and no topic appears; every
+ * accepted record is reported delivered or failed; the sidecar returns to idle (memory gauges at
+ * zero), stays healthy and serves a good request. The model of a correct answer is in
+ * fuzz/oracle.ts, the generators in fuzz/scenario.ts.
  *
  * FUZZ_RUNS (default 100, about 15 s) sets the number of runs; FUZZ_SEED and FUZZ_PATH replay a failure (the
  * failure message prints both); FUZZ_INCLUDE_KNOWN_BUGS=all (or a comma-separated list of ids)

@@ -4,7 +4,7 @@
  * generates them again. Remove an entry (and its predicate) when its fix lands: the property then
  * covers the case again.
  */
-import { expect as expectation, FUZZ_LIMITS, type World } from './oracle.js'
+import { expectationOf, FUZZ_LIMITS, type World } from './oracle.js'
 import { ALLOWED_PREFIX, plan, PROTOTYPE_KEYS, runNames, type Scenario } from './scenario.js'
 
 export interface KnownBug {
@@ -20,7 +20,7 @@ function dryRun(scenario: Scenario) {
   const partitions = new Map<string, number>(names.existing.map((name, i) => [name, scenario.topics[i]!]))
   partitions.set(names.longest, 1)
   const world: World = { partitions, allowedPrefix: ALLOWED_PREFIX }
-  return plan(scenario, names).flatMap((p) => (p.seen.ok && p.bytes.length <= FUZZ_LIMITS.maxRequestBytes ? [expectation(p.seen.request, world)] : []))
+  return plan(scenario, names).flatMap((p) => (p.seen.ok && p.bytes.length <= FUZZ_LIMITS.maxRequestBytes ? [expectationOf(p.seen.request, world)] : []))
 }
 
 export const KNOWN_OPEN_BUGS: readonly KnownBug[] = [

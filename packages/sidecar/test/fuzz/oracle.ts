@@ -101,7 +101,8 @@ export function oversizeProblem(length: number): Problem {
   return { stage: 'decode', code: status.INVALID_ARGUMENT, message: exactly(`EmitRequest of ${length} bytes is larger than max_request_bytes ${FUZZ_LIMITS.maxRequestBytes}`), kafkaErrorName: 'MESSAGE_TOO_LARGE' }
 }
 
-export function expect(request: EmitRequest, world: World): Expectation {
+/** What a correct sidecar does with a request that decodes: the refusals it deserves or may give. */
+export function expectationOf(request: EmitRequest, world: World): Expectation {
   const certain: Problem[] = []
   const possible: Problem[] = []
   const problem = (stage: Stage, code: status, message: RegExp, kafkaErrorName?: string) => certain.push({ stage, code, message, kafkaErrorName })

@@ -5,7 +5,7 @@
  */
 import type { EmbeddedRecord } from '@kafka-sidecar/embedded-kafka'
 import { EmitRequest, HealthCheckResponse_ServingStatus as ServingStatus, type PartitionResult } from '@kafka-sidecar/proto'
-import { BarrierModel, ABORTED, decodeProblem, expect as expectFor, FULL, fullPossible, kafkaAcks, oversizeProblem, FUZZ_LIMITS, type Expectation, type FlatRecord, type Problem, type World } from './oracle.js'
+import { BarrierModel, ABORTED, decodeProblem, expectationOf, FULL, fullPossible, kafkaAcks, oversizeProblem, FUZZ_LIMITS, type Expectation, type FlatRecord, type Problem, type World } from './oracle.js'
 import { ALLOWED_PREFIX, plan, runNames, scanVarints, type PlannedRequest, type Scenario } from './scenario.js'
 import { rawUnary, ReportReader, StreamCall, unary, type Answer, type FuzzTarget } from './target.js'
 
@@ -79,7 +79,7 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
   const expectations: Expectation[] = planned.map((p) => {
     if (p.bytes.length > FUZZ_LIMITS.maxRequestBytes) return { certain: [oversizeProblem(p.bytes.length)], possible: [], records: [], decoded: null }
     if (!p.seen.ok) return { certain: [decodeProblem(p.seen.reason)], possible: [], records: [], decoded: null }
-    return expectFor(p.seen.request, world)
+    return expectationOf(p.seen.request, world)
   })
   const full = fullPossible(expectations)
   const violations: string[] = []
