@@ -8,7 +8,8 @@
  * zero), stays healthy and serves a good request. The model of a correct answer is in
  * fuzz/oracle.ts, the generators in fuzz/scenario.ts.
  *
- * FUZZ_RUNS (default 100, about 15 s) sets the number of runs; FUZZ_SEED and FUZZ_PATH replay a failure (the
+ * FUZZ_RUNS (default 100, about 15 s) sets the number of runs, FUZZ_TIME_LIMIT_MS stops starting
+ * new ones after that long; FUZZ_SEED and FUZZ_PATH replay a failure (the
  * failure message prints both); FUZZ_INCLUDE_KNOWN_BUGS=all (or a comma-separated list of ids)
  * also generates the scenarios of KNOWN_OPEN_BUGS; FUZZ_STATS=1 prints what the runs were answered.
  */
@@ -20,6 +21,8 @@ import { scenarioArb, type Scenario } from './fuzz/scenario.js'
 import { FuzzTarget } from './fuzz/target.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100)
+/** Stop starting runs after this long (a long local run: as many runs as fit). */
+const TIME_LIMIT_MS = process.env.FUZZ_TIME_LIMIT_MS === undefined ? undefined : Number(process.env.FUZZ_TIME_LIMIT_MS)
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED)
 const PATH = process.env.FUZZ_PATH
 /** 'all', or comma-separated ids of KNOWN_OPEN_BUGS to generate again. */
@@ -49,10 +52,10 @@ describe('sidecar under arbitrary requests (fast-check)', () => {
         }
       })
       const started = Date.now()
-      const result = await fc.check(property, { numRuns: RUNS, seed: SEED, path: PATH, endOnFailure: PATH !== undefined })
+      const result = await fc.check(property, { numRuns: RUNS, seed: SEED, path: PATH, endOnFailure: PATH !== undefined, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false })
       if (process.env.FUZZ_STATS === '1') {
         process.stderr.write(
-          `fuzz: ${result.numRuns} runs (${result.numSkips} skipped), seed ${result.seed}, ${Date.now() - started} ms; answers ${JSON.stringify(Object.fromEntries(stats.answers))}; ${stats.recordsWritten} records read back\n`,
+          `fuzz: ${result.numRuns} runs (${result.numSkips} skipped${result.interrupted ? ', stopped at the time limit' : ''}), seed ${result.seed}, ${Date.now() - started} ms; answers ${JSON.stringify(Object.fromEntries(stats.answers))}; ${stats.recordsWritten} records read back\n`,
         )
       }
       if (result.failed) {
@@ -63,6 +66,6 @@ describe('sidecar under arbitrary requests (fast-check)', () => {
         )
       }
     },
-    RUNS * 3_000 + 60_000,
+    (TIME_LIMIT_MS ?? RUNS * 3_000) + 120_000,
   )
 })
