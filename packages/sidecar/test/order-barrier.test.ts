@@ -5,9 +5,10 @@
  * request order even when an earlier request waits for topic metadata.
  */
 import { Client, credentials, Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js'
-import { EmitAck, EmitRequest, ProducerSidecarService } from '@kafka-sidecar/proto'
+import { EmitAck, EmitRequest, ProducerSidecarService, type Acks } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { bytes, emit, emitRequest, grpcTarget, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import type { RunningSidecar } from '../src/index.js'
 import { TokenAuth } from '../src/grpc/auth.js'
 import { OpenStreams, producerService, type ProducerServiceDeps } from '../src/grpc/producer-service.js'
 import { TestStream } from './stream-helpers.js'
@@ -114,42 +115,42 @@ describe('order barrier on a stream (order_epoch)', () => {
     const topic = randomTopic()
     await cluster.createTopic({ topic, partitions: 1 })
     const sidecar = await startTestSidecar(cluster)
-    // A stream that writes raw bytes or encoded requests, so one stream carries both.
-    const raw = new Client(grpcTarget(sidecar.address), credentials.createInsecure())
-    onTestFinished(() => raw.close())
-    const call = raw.makeBidiStreamRequest(
-      '/kafka_sidecar.v1.ProducerSidecar/EmitStream',
-      (m: Buffer | EmitRequest) => (Buffer.isBuffer(m) ? m : Buffer.from(EmitRequest.encode(m).finish())),
-      (b: Buffer) => EmitAck.decode(b),
-      new Metadata(),
-    )
-    call.on('error', () => {})
-    onTestFinished(() => call.cancel())
-    const acks = new Map<number, EmitAck>()
-    const arrived = new Set<() => void>()
-    call.on('data', (ack: EmitAck) => {
-      acks.set(ack.requestId, ack)
-      for (const check of arrived) check()
-    })
-    const ackFor = (requestId: number) =>
-      new Promise<EmitAck>((resolve) => {
-        const check = () => acks.has(requestId) && (arrived.delete(check), resolve(acks.get(requestId)!))
-        arrived.add(check)
-        check()
-      })
+    const { write, ackFor } = rawStream(sidecar)
     // A valid request (order_epoch 3, written last) followed by a truncated field: the decoder
     // refuses it, the scan still reads request_id and the epoch.
     const good = Buffer.from(EmitRequest.encode(emitRequest(topic, [{ value: bytes('x') }], { instanceId, orderEpoch: 3, requestId: 4242 })).finish())
-    call.write(Buffer.concat([good, Buffer.from([0x92, 0x01, 0x05, 0x01])]))
+    write(Buffer.concat([good, Buffer.from([0x92, 0x01, 0x05, 0x01])]))
     const after = emitRequest(topic, [{ value: bytes('after') }], { instanceId, orderEpoch: 3 })
     const next = emitRequest(topic, [{ value: bytes('next') }], { instanceId, orderEpoch: 4 })
-    call.write(after)
-    call.write(next)
+    write(after)
+    write(next)
     const refused = await ackFor(4242)
     expect(refused.error).toMatchObject({ grpcCode: status.INVALID_ARGUMENT, message: expect.stringMatching(/^malformed EmitRequest: /) })
     expect((await ackFor(after.requestId)).error).toMatchObject({ grpcCode: status.ABORTED })
     expect((await ackFor(next.requestId)).received).toBe(true)
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['next'])
+  })
+
+  it('reads the epoch of undecodable bytes past a 10-byte varint (a negative enum), so what was pipelined behind it is still ABORTED', async () => {
+    // Found by the fuzzer (fuzz.test.ts): the scan gave up at the first varint longer than 8
+    // bytes, assumed the epoch after the highest seen (1 on a fresh stream) and queued an
+    // epoch-2 request that the producer had pipelined behind its refused epoch-2 request.
+    const cluster = await startCluster()
+    const topic = randomTopic()
+    await cluster.createTopic({ topic, partitions: 1 })
+    const sidecar = await startTestSidecar(cluster)
+    const { write, ackFor } = rawStream(sidecar)
+    // acks -1 is a legal int32 on the wire, 10 bytes long, and comes before order_epoch (field 11).
+    const negativeEnum = Buffer.from(EmitRequest.encode(emitRequest(topic, [{ value: bytes('x') }], { instanceId, acks: -1 as Acks, orderEpoch: 2, requestId: 4343 })).finish())
+    write(Buffer.concat([negativeEnum, Buffer.from([0x0d])])) // then a fixed32 field cut short
+    const pipelined = emitRequest(topic, [{ value: bytes('pipelined') }], { instanceId, orderEpoch: 2 })
+    const retried = emitRequest(topic, [{ value: bytes('retried') }], { instanceId, orderEpoch: 3 })
+    write(pipelined)
+    write(retried)
+    expect((await ackFor(4343)).error).toMatchObject({ grpcCode: status.INVALID_ARGUMENT, message: expect.stringMatching(/^malformed EmitRequest: /) })
+    expect((await ackFor(pipelined.requestId)).error).toMatchObject({ grpcCode: status.ABORTED, message: expect.stringContaining('(order_epoch 2) was refused') })
+    expect((await ackFor(retried.requestId)).received).toBe(true)
+    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['retried'])
   })
 
   it('never holds up requests that opt out with epoch 0, on streams or unary calls', async () => {
@@ -168,3 +169,30 @@ describe('order barrier on a stream (order_epoch)', () => {
     expect(unary.received).toBe(true)
   })
 })
+
+/** An EmitStream that writes raw bytes or encoded requests, so one stream carries both; acks by request id. */
+function rawStream(sidecar: RunningSidecar): { write(message: Buffer | EmitRequest): void; ackFor(requestId: number): Promise<EmitAck> } {
+  const raw = new Client(grpcTarget(sidecar.address), credentials.createInsecure())
+  onTestFinished(() => raw.close())
+  const call = raw.makeBidiStreamRequest(
+    '/kafka_sidecar.v1.ProducerSidecar/EmitStream',
+    (m: Buffer | EmitRequest) => (Buffer.isBuffer(m) ? m : Buffer.from(EmitRequest.encode(m).finish())),
+    (b: Buffer) => EmitAck.decode(b),
+    new Metadata(),
+  )
+  call.on('error', () => {})
+  onTestFinished(() => call.cancel())
+  const acks = new Map<number, EmitAck>()
+  const arrived = new Set<() => void>()
+  call.on('data', (ack: EmitAck) => {
+    acks.set(ack.requestId, ack)
+    for (const check of arrived) check()
+  })
+  const ackFor = (requestId: number) =>
+    new Promise<EmitAck>((resolve) => {
+      const check = () => acks.has(requestId) && (arrived.delete(check), resolve(acks.get(requestId)!))
+      arrived.add(check)
+      check()
+    })
+  return { write: (message) => void call.write(message), ackFor }
+}

@@ -33,31 +33,38 @@ export function undecodable(message: unknown): UndecodableRequest | null {
  * fields (the records) are skipped by their length. Stops at the first thing it cannot read, so
  * garbage yields what was read before it. request_id (1) lets a stream answer the right request;
  * order_epoch (11, EmitRequest) keeps the stream's order barrier right.
+ *
+ * A varint may take 10 bytes (a negative int32 enum always does): one that long is read past,
+ * not taken for garbage, or the fields after it (order_epoch among them) would go unread. A value
+ * beyond 2^53 is skipped, as no request id or epoch can be that large.
  */
 function topLevelVarints(bytes: Buffer): Map<number, number> {
   const found = new Map<number, number>()
   let at = 0
+  /** The next varint: its value (NaN when beyond 2^53), or undefined when it does not end within 10 bytes. */
   const varint = (): number | undefined => {
     let value = 0
-    for (let shift = 1, i = 0; i < 8 && at < bytes.length; i++, shift *= 128) {
+    for (let shift = 1, i = 0; i < 10 && at < bytes.length; i++, shift *= 128) {
       const byte = bytes[at++]!
       value += (byte & 0x7f) * shift
-      if ((byte & 0x80) === 0) return value
+      if ((byte & 0x80) === 0) return Number.isSafeInteger(value) ? value : Number.NaN
     }
     return undefined
   }
   while (at < bytes.length) {
     const tag = varint()
-    if (tag === undefined) break
+    if (tag === undefined || Number.isNaN(tag)) break
     const field = Math.floor(tag / 8)
     const wireType = tag % 8
     if (wireType === 0) {
       const value = varint()
       if (value === undefined) break
-      found.set(field, value) // as protobuf decoders do, the last occurrence wins
+      // As protobuf decoders do, the last occurrence wins.
+      if (Number.isNaN(value)) found.delete(field)
+      else found.set(field, value)
     } else if (wireType === 2) {
       const length = varint()
-      if (length === undefined) break
+      if (length === undefined || Number.isNaN(length)) break
       at += length
     } else if (wireType === 1) {
       at += 8

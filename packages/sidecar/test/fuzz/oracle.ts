@@ -1,0 +1,226 @@
+/**
+ * The fuzzer's model of a correct sidecar, written from the contract (sidecar.proto) and the
+ * documented limits, not from the sidecar's code paths: which refusals a request deserves, with
+ * which status and a message naming what is wrong; which refusals are merely possible because
+ * of concurrency (a full queue, round-robin partitions); and how the stream's order barrier
+ * follows from the answers before it.
+ */
+import { status } from '@grpc/grpc-js'
+import type { EmitRequest, SidecarRecord } from '@kafka-sidecar/proto'
+import { Partitioners } from 'kafkajs'
+
+/**
+ * Limits small enough that every boundary is a few kilobytes away, with each queue bound below
+ * what one request can carry (so "too large ever" is reachable) and above what most runs send.
+ */
+export const FUZZ_LIMITS = {
+  maxRecordBytes: 1_000,
+  maxRequestBytes: 4_096,
+  maxRecordsPerRequest: 16,
+  maxHeadersPerRecord: 4,
+  maxQueuedBytes: 6_000,
+  maxQueuedRecords: 14,
+  maxQueuedBytesPerPartition: 3_000,
+  maxQueuedRecordsPerPartition: 12,
+  // Small batches split requests across sendBatch calls, so results are merged back.
+  maxBatchRecords: 4,
+  maxBatchBytes: 1_500,
+} as const
+
+const MAX_TIMEOUT_MS = 300_000
+const DEFAULT_TIMEOUT_MS = 30_000
+/** Queue size of a record: payload plus fixed overheads (24 per record, 8 per header), as documented for max_record_bytes. */
+export function recordSize(record: Pick<SidecarRecord, 'key' | 'value' | 'headers'>): number {
+  let size = 24 + (record.key?.length ?? 0) + (record.value?.length ?? 0)
+  for (const h of record.headers) size += Buffer.byteLength(h.key) + (h.value?.length ?? 0) + 8
+  return size
+}
+
+export type Stage = 'decode' | 'convert' | 'validate' | 'metadata' | 'admit'
+
+export interface Problem {
+  readonly stage: Stage
+  readonly code: status
+  readonly message: RegExp
+  readonly kafkaErrorName?: string
+}
+
+export interface World {
+  /** Partition count of every topic that exists. */
+  readonly partitions: ReadonlyMap<string, number>
+  readonly allowedPrefix: string
+}
+
+export interface Expectation {
+  /** Problems the request has for sure: it must be refused, naming one of these (or of `possible`). */
+  readonly certain: readonly Problem[]
+  /** Refusals concurrency may or may not cause (round-robin placement); never required. */
+  readonly possible: readonly Problem[]
+  /** What each record is, flattened in request order, when the request decodes. */
+  readonly records: readonly FlatRecord[]
+  readonly decoded: EmitRequest | null
+}
+
+export interface FlatRecord {
+  readonly index: number
+  readonly topic: string
+  readonly record: SidecarRecord
+  /** The partition the record must land in when it is determined by the request alone. */
+  readonly partition: number | null
+  readonly size: number
+}
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const exactly = (text: string) => new RegExp(`^${escape(text)}`)
+
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
+const isLegalTopic = (topic: string) => LEGAL_TOPIC.test(topic) && topic !== '.' && topic !== '..'
+
+const ACKS = new Map([
+  [0, -1],
+  [1, -1],
+  [2, 1],
+  [3, 0],
+])
+/** What acks a request asks of the brokers (ACKS_UNSPECIFIED is KafkaJS's default, all). */
+export const kafkaAcks = (acks: number) => ACKS.get(acks)
+const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
+
+const partitioner = Partitioners.DefaultPartitioner()
+/** KafkaJS's default partition for a keyed record (murmur2 over the key bytes). */
+export function keyedPartition(topic: string, key: Uint8Array, partitions: number): number {
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }))
+  return partitioner({ topic, partitionMetadata, message: { key: Buffer.from(key), value: null } })
+}
+
+export function decodeProblem(reason: string): Problem {
+  return { stage: 'decode', code: status.INVALID_ARGUMENT, message: new RegExp(`^malformed EmitRequest.*${escape(reason)}`) }
+}
+
+export function oversizeProblem(length: number): Problem {
+  return { stage: 'decode', code: status.INVALID_ARGUMENT, message: exactly(`EmitRequest of ${length} bytes is larger than max_request_bytes ${FUZZ_LIMITS.maxRequestBytes}`), kafkaErrorName: 'MESSAGE_TOO_LARGE' }
+}
+
+/** What a correct sidecar does with a request that decodes: the refusals it deserves or may give. */
+export function expectationOf(request: EmitRequest, world: World): Expectation {
+  const certain: Problem[] = []
+  const possible: Problem[] = []
+  const problem = (stage: Stage, code: status, message: RegExp, kafkaErrorName?: string) => certain.push({ stage, code, message, kafkaErrorName })
+  const invalid = (stage: Stage, message: RegExp, kafkaErrorName?: string) => problem(stage, status.INVALID_ARGUMENT, message, kafkaErrorName)
+
+  if (kafkaAcks(request.acks) === undefined) invalid('convert', exactly(`unknown acks value ${request.acks} `), 'INVALID_REQUIRED_ACKS')
+  if (CODECS[request.compression] === undefined) invalid('convert', exactly(`unknown compression value ${request.compression}`), 'UNSUPPORTED_COMPRESSION_TYPE')
+  if (request.instanceId === '') invalid('convert', /^instance_id is required/)
+  for (const group of request.topics) if (group.records.length === 0) invalid('convert', exactly(`topic "${group.topic}" has no records`))
+
+  const records: FlatRecord[] = []
+  for (const group of request.topics) {
+    for (const record of group.records) {
+      const count = world.partitions.get(group.topic)
+      let partition: number | null = null
+      if (record.partition !== undefined) partition = record.partition
+      else if (count === 1) partition = 0
+      else if (count !== undefined && record.key !== undefined) partition = keyedPartition(group.topic, record.key, count)
+      records.push({ index: records.length, topic: group.topic, record, partition, size: recordSize(record) })
+    }
+  }
+
+  if (records.length === 0) invalid('validate', /^request carries no records$/)
+  if (records.length > FUZZ_LIMITS.maxRecordsPerRequest) invalid('validate', exactly(`request carries ${records.length} records, the limit is ${FUZZ_LIMITS.maxRecordsPerRequest}`), 'RECORD_LIST_TOO_LARGE')
+  const timeoutMs = request.timeoutMs || DEFAULT_TIMEOUT_MS
+  if (timeoutMs > MAX_TIMEOUT_MS) invalid('validate', exactly(`timeout_ms ${timeoutMs} is outside 0..${MAX_TIMEOUT_MS}`))
+  const codec = CODECS[request.compression]
+  // This process registers no snappy, lz4 or zstd codec with KafkaJS.
+  if (request.compression >= 2 && codec !== undefined) invalid('validate', exactly(`compression ${codec} has no codec registered`), 'UNSUPPORTED_COMPRESSION_TYPE')
+
+  for (const topic of new Set(records.map((r) => r.topic))) {
+    if (!isLegalTopic(topic)) invalid('validate', /^invalid topic: /, 'INVALID_TOPIC_EXCEPTION')
+    else if (!topic.startsWith(world.allowedPrefix)) problem('validate', status.PERMISSION_DENIED, exactly(`topic "${topic}" is not in this sidecar's allow-list`), 'TOPIC_AUTHORIZATION_FAILED')
+    // The brokers do not auto-create topics, so nothing may create this one: the request names a
+    // topic that does not exist, whatever allow_auto_topic_creation says.
+    else if (!world.partitions.has(topic)) problem('metadata', status.NOT_FOUND, exactly(`topic "${topic}" does not exist`), 'UNKNOWN_TOPIC_OR_PARTITION')
+  }
+  for (const { index, topic, record, size } of records) {
+    if (record.partition !== undefined && record.partition < 0) invalid('validate', exactly(`record ${index}: partition ${record.partition} is negative`), 'UNKNOWN_TOPIC_OR_PARTITION')
+    const count = world.partitions.get(topic)
+    if (record.partition !== undefined && record.partition >= 0 && count !== undefined && record.partition >= count) {
+      invalid('admit', exactly(`record ${index}: topic "${topic}" has no partition ${record.partition} (it has ${count})`), 'UNKNOWN_TOPIC_OR_PARTITION')
+    }
+    if (record.headers.length > FUZZ_LIMITS.maxHeadersPerRecord) invalid('validate', exactly(`record ${index} has ${record.headers.length} headers, the limit is ${FUZZ_LIMITS.maxHeadersPerRecord}`), 'INVALID_RECORD')
+    for (const header of record.headers) {
+      if (header.key === '') invalid('validate', exactly(`record ${index} has a header with an empty name`), 'INVALID_RECORD')
+      else if (header.value === undefined) invalid('validate', exactly(`record ${index}: header "${header.key}" has no value`), 'INVALID_RECORD')
+    }
+    if (record.timestampMs !== undefined && record.timestampMs < 0) invalid('validate', exactly(`record ${index}: timestamp ${record.timestampMs} is not a valid`), 'INVALID_TIMESTAMP')
+    if (size > FUZZ_LIMITS.maxRecordBytes) invalid('validate', exactly(`record ${index} is ${size} bytes, larger than max_record_bytes ${FUZZ_LIMITS.maxRecordBytes}`), 'MESSAGE_TOO_LARGE')
+  }
+
+  // A request over a queue bound on its own is refused as too large ever. Where round-robin
+  // placement decides whether one partition's share crosses its bound, the refusal is possible.
+  const tooLarge: Problem = { stage: 'admit', code: status.INVALID_ARGUMENT, message: /^request is larger than this sidecar ever queues: /, kafkaErrorName: 'RECORD_LIST_TOO_LARGE' }
+  const totalBytes = records.reduce((s, r) => s + r.size, 0)
+  if (totalBytes > FUZZ_LIMITS.maxQueuedBytes || records.length > FUZZ_LIMITS.maxQueuedRecords) certain.push(tooLarge)
+  else {
+    const fixed = new Map<string, { bytes: number; records: number }>()
+    const floating = new Map<string, { bytes: number; records: number }>()
+    for (const r of records) {
+      const into = r.partition === null ? floating : fixed
+      const key = r.partition === null ? r.topic : `${r.topic}\u0000${r.partition}`
+      const entry = into.get(key) ?? { bytes: 0, records: 0 }
+      entry.bytes += r.size
+      entry.records++
+      into.set(key, entry)
+    }
+    const over = (d: { bytes: number; records: number }) => d.bytes > FUZZ_LIMITS.maxQueuedBytesPerPartition || d.records > FUZZ_LIMITS.maxQueuedRecordsPerPartition
+    if ([...fixed.values()].some(over)) certain.push(tooLarge)
+    else {
+      for (const [key, demand] of fixed) {
+        const extra = floating.get(key.split('\u0000')[0]!) ?? { bytes: 0, records: 0 }
+        if (over({ bytes: demand.bytes + extra.bytes, records: demand.records + extra.records })) possible.push(tooLarge)
+      }
+      if ([...floating.values()].some(over)) possible.push(tooLarge)
+    }
+  }
+  return { certain, possible, records, decoded: request }
+}
+
+/** RESOURCE_EXHAUSTED: possible whenever the requests of a run that could be queued together exceed a bound. */
+export const FULL: Problem = { stage: 'admit', code: status.RESOURCE_EXHAUSTED, message: /^sidecar queue is full \(/ }
+
+export function fullPossible(expectations: readonly Expectation[]): boolean {
+  const candidates = expectations.filter((e) => e.decoded !== null && e.certain.length === 0)
+  const all = candidates.flatMap((e) => e.records)
+  if (all.length > FUZZ_LIMITS.maxQueuedRecords || all.reduce((s, r) => s + r.size, 0) > FUZZ_LIMITS.maxQueuedBytes) return true
+  const byTopic = new Map<string, { bytes: number; records: number }>()
+  for (const r of all) {
+    const entry = byTopic.get(r.topic) ?? { bytes: 0, records: 0 }
+    entry.bytes += r.size
+    entry.records++
+    byTopic.set(r.topic, entry)
+  }
+  return [...byTopic.values()].some((d) => d.bytes > FUZZ_LIMITS.maxQueuedBytesPerPartition || d.records > FUZZ_LIMITS.maxQueuedRecordsPerPartition)
+}
+
+export const ABORTED: Problem = { stage: 'convert', code: status.ABORTED, message: /^not queued: an earlier request on this stream \(order_epoch \d+\) was refused/ }
+
+/**
+ * EmitStream's order barrier (sidecar.proto, EmitRequest.order_epoch), replayed from the answers
+ * the stream actually gave: once a request of epoch E was refused, every later request of epoch
+ * 1..E is ABORTED. A request refused before it is read as a request (undecodable, or a field no
+ * request may carry) answers its own problem and raises the barrier to its epoch; one whose
+ * epoch cannot be read raises it past every epoch seen so far.
+ */
+export class BarrierModel {
+  private refused = 0
+  private highest = 0
+
+  /** Whether the next request, of `epoch`, must be ABORTED. Call only for requests that decode and convert. */
+  mustAbort(epoch: number): boolean {
+    this.highest = Math.max(this.highest, epoch)
+    return epoch !== 0 && epoch <= this.refused
+  }
+
+  refusedAt(epoch: number | undefined): void {
+    this.refused = Math.max(this.refused, epoch ?? this.highest + 1)
+  }
+}
