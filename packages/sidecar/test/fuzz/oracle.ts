@@ -110,7 +110,7 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
 
   if (kafkaAcks(request.acks) === undefined) invalid('convert', exactly(`unknown acks value ${request.acks} `), 'INVALID_REQUIRED_ACKS')
   if (CODECS[request.compression] === undefined) invalid('convert', exactly(`unknown compression value ${request.compression}`), 'UNSUPPORTED_COMPRESSION_TYPE')
-  if (request.instanceId === '') invalid('convert', /^instance_id is required/)
+  // No instance id is served (issue 12: a contract any language can use); it only forgoes reports.
   for (const group of request.topics) if (group.records.length === 0) invalid('convert', exactly(`topic "${group.topic}" has no records`))
 
   const records: FlatRecord[] = []

@@ -194,7 +194,9 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
     if (u.e.certain.length > 0) violations.push(`request #${u.p.index} (cancelled stream): queued, but it should have been refused: ${u.e.certain.map((x) => `${x.code} ${x.message}`).join(' | ')}`)
     accepted.push({ ...u, ack: null })
   }
-  const complete = (a: (typeof accepted)[number]) => reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId).reduce((n, r) => n + r.recordIndexes.length, 0) >= a.e.records.length
+  // Without an instance id there are no reports: the ack, which then awaits delivery, is the outcome.
+  const anonymous = (a: (typeof accepted)[number]) => a.e.decoded!.instanceId === ''
+  const complete = (a: (typeof accepted)[number]) => anonymous(a) || reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId).reduce((n, r) => n + r.recordIndexes.length, 0) >= a.e.records.length
   const reportBound = settleBound()
   if (!(await until(() => accepted.every(complete), reportBound))) {
     for (const a of accepted.filter((x) => !complete(x))) violations.push(`request #${a.p.index}: delivery reports cover ${reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId).reduce((n, r) => n + r.recordIndexes.length, 0)} of its ${a.e.records.length} records after ${reportBound} ms`)
@@ -215,10 +217,10 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
   for (const a of accepted) {
     const label = `request #${a.p.index}`
     const acks = kafkaAcks(a.e.decoded!.acks)!
-    const fromReports = outcomesByIndex(reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId), a.e.records.length, `${label} reports`, violations)
-    const awaited = a.e.decoded!.awaitDelivery && acks !== 0
+    const awaited = (a.e.decoded!.awaitDelivery || anonymous(a)) && acks !== 0
     if (a.ack && !awaited && a.ack.results.length > 0) violations.push(`${label}: ack carries results, but it did not await delivery (acks ${acks}, await_delivery ${a.e.decoded!.awaitDelivery})`)
     const fromAck = awaited && a.ack ? outcomesByIndex(a.ack.results, a.e.records.length, `${label} ack`, violations) : null
+    const fromReports = anonymous(a) ? (fromAck ?? []) : outcomesByIndex(reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId), a.e.records.length, `${label} reports`, violations)
     for (const record of a.e.records) {
       const outcome = fromReports[record.index]
       if (!outcome) continue
