@@ -474,16 +474,25 @@ export function decodeAsSidecar(bytes: Buffer): PlannedRequest['seen'] {
  * a stream ack is matched by id, and the test must know which request it answers.
  */
 export function plan(scenario: Scenario, names: RunNames): PlannedRequest[] {
-  return scenario.requests.map((spec, index) => {
-    const id = scenario.requestIdBase + index
-    const message = buildMessage(spec, id, names)
-    const encoded = Buffer.from(EmitRequest.encode(message).finish())
-    let transport = spec.transport
-    if (transport === 'raw-stream' && (spec.mutation.kind === 'huge-request-id' || spec.mutation.kind === 'huge-timestamp')) transport = 'raw-unary'
-    const bytes = transport.startsWith('raw') ? mutate(encoded, spec.mutation, transport === 'raw-stream' ? idPrefixLength(encoded) : 0) : encoded
-    const seen = decodeAsSidecar(bytes)
-    const answerId = seen.ok ? seen.request.requestId : Number(scanVarints(bytes).get(1) ?? 0n)
-    if (transport === 'raw-stream' && answerId !== id) transport = 'raw-unary'
-    return { index, spec, transport, message, bytes, seen, answerId }
+  const planned = scenario.requests.map((spec, index) => planOne(spec, index, scenario.requestIdBase + index, names, true))
+  // Delivery reports are matched by (instance, request id): a mutation that made one request
+  // share that pair with another (a flipped request_id) is not applied.
+  const key = (p: PlannedRequest) => (p.seen.ok ? `${p.seen.request.instanceId}\u0000${p.seen.request.requestId}` : null)
+  return planned.map((p, i) => {
+    const k = key(p)
+    if (k === null || p.spec.mutation.kind === 'none' || !planned.some((other, j) => j !== i && key(other) === k)) return p
+    return planOne(p.spec, i, scenario.requestIdBase + i, names, false)
   })
+}
+
+function planOne(spec: RequestSpec, index: number, id: number, names: RunNames, mutated: boolean): PlannedRequest {
+  const message = buildMessage(spec, id, names)
+  const encoded = Buffer.from(EmitRequest.encode(message).finish())
+  let transport = spec.transport
+  if (transport === 'raw-stream' && (spec.mutation.kind === 'huge-request-id' || spec.mutation.kind === 'huge-timestamp')) transport = 'raw-unary'
+  const bytes = transport.startsWith('raw') && mutated ? mutate(encoded, spec.mutation, transport === 'raw-stream' ? idPrefixLength(encoded) : 0) : encoded
+  const seen = decodeAsSidecar(bytes)
+  const answerId = seen.ok ? seen.request.requestId : Number(scanVarints(bytes).get(1) ?? 0n)
+  if (transport === 'raw-stream' && answerId !== id) transport = 'raw-unary'
+  return { index, spec, transport, message, bytes, seen, answerId }
 }
