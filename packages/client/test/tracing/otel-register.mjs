@@ -1,6 +1,5 @@
-// Loaded with `node --import` before an ESM application: the import hook OpenTelemetry's
-// instrumentations need for `import` statements, then the same setup as a CommonJS service.
-import { register, createRequire } from 'node:module'
+// Loaded with `node --import` before an ESM application: the differential harness's setup with
+// the import hook, and a way for program.cjs to read the finished spans.
+import '../differential/tracing-register.mjs'
 
-register('@opentelemetry/instrumentation/hook.mjs', import.meta.url)
-createRequire(import.meta.url)('./otel-register.cjs')
+globalThis.finishedSpans = () => globalThis[Symbol.for('kafka-sidecar.differential.tracing')].exporter.getFinishedSpans()
