@@ -4,6 +4,7 @@
  * (`new Kafka({ sidecar })`, then `kafka.producer({ sidecar })`), defaults last. Every value is
  * checked here, and a wrong one throws an error naming the option and where it came from.
  */
+import { MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 
 export type ProducerMode = 'direct' | 'sidecar'
@@ -32,13 +33,21 @@ export interface SidecarClientOptions {
   readonly appName?: string
   /** How long `connect()` waits for the sidecar before falling back. Env `KAFKA_SIDECAR_CONNECT_TIMEOUT_MS`. Default 5000. */
   readonly connectTimeoutMs?: number
-  /** Extra time beyond a send's own `timeout` before the sidecar counts as unresponsive. Default 5000. */
+  /** Extra time beyond a request's delivery window, max(`timeout`, 30000), before the sidecar counts as unresponsive. Default 5000. */
   readonly requestTimeoutMarginMs?: number
+  /** How long a send is retried while the sidecar is full, before it fails with a retriable KafkaJSError. Default 30000. */
+  readonly backpressureRetryMs?: number
+  /**
+   * How long the sidecar may leave an HTTP/2 ping unanswered before it counts as failed (frozen,
+   * blocked): its sends in flight then go direct. Pings go this often while a call is open, so a
+   * hung sidecar is found within about twice this, whatever the sends' `timeout`. Default 5000.
+   */
+  readonly livenessTimeoutMs?: number
   /** Disconnect the fallback direct producer after this long without direct sends. Default 30000. */
   readonly fallbackIdleMs?: number
-  /** Most records in one coalesced stream message. Default 5000. */
+  /** Most records in one coalesced stream message (at most 10000). Default 5000. */
   readonly maxCoalescedRecords?: number
-  /** Most payload bytes in one coalesced stream message. Default 1 MiB. */
+  /** Most bytes in one coalesced stream message (at most 8 MiB). Default 1 MiB. */
   readonly maxCoalescedBytes?: number
   /** How long after an ack a delivery report may take before the ack's result is used. Default 10000. */
   readonly reportTimeoutMs?: number
@@ -52,6 +61,8 @@ export interface ResolvedSidecarOptions {
   readonly appName: string | null
   readonly connectTimeoutMs: number
   readonly requestTimeoutMarginMs: number
+  readonly backpressureRetryMs: number
+  readonly livenessTimeoutMs: number
   readonly fallbackIdleMs: number
   readonly maxCoalescedRecords: number
   readonly maxCoalescedBytes: number
@@ -73,6 +84,8 @@ export const ENV = {
 const DEFAULTS = {
   connectTimeoutMs: 5_000,
   requestTimeoutMarginMs: 5_000,
+  backpressureRetryMs: 30_000,
+  livenessTimeoutMs: 5_000,
   fallbackIdleMs: 30_000,
   maxCoalescedRecords: 5_000,
   maxCoalescedBytes: 1024 * 1024,
@@ -84,7 +97,7 @@ function configError(message: string): Error {
   return new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: ${message}`)
 }
 
-const KNOWN_OPTIONS = new Set(['mode', 'address', 'token', 'appName', 'connectTimeoutMs', 'requestTimeoutMarginMs', 'fallbackIdleMs', 'maxCoalescedRecords', 'maxCoalescedBytes', 'reportTimeoutMs', 'breaker'])
+const KNOWN_OPTIONS = new Set(['mode', 'address', 'token', 'appName', 'connectTimeoutMs', 'requestTimeoutMarginMs', 'backpressureRetryMs', 'livenessTimeoutMs', 'fallbackIdleMs', 'maxCoalescedRecords', 'maxCoalescedBytes', 'reportTimeoutMs', 'breaker'])
 const KNOWN_BREAKER_OPTIONS = new Set(['errorThresholdPercentage', 'volumeThreshold', 'resetTimeoutMs', 'rollingCountTimeoutMs', 'consecutiveFailures'])
 
 /** A typo (`adress`) would otherwise be ignored and the default used without a word. */
@@ -137,6 +150,11 @@ function positiveInteger(value: unknown, source: string, { allowZero = false } =
   return n
 }
 
+function atMost(value: number, max: number, source: string): number {
+  if (value > max) throw configError(`${source} must be at most ${max}, got ${value}`)
+  return value
+}
+
 function percentage(value: unknown, source: string): number {
   if (typeof value !== 'number' || !(value > 0 && value <= 100)) throw configError(`${source} must be a number in (0, 100], got ${JSON.stringify(value)}`)
   return value
@@ -182,9 +200,12 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
     appName,
     connectTimeoutMs,
     requestTimeoutMarginMs: positiveInteger(merged.requestTimeoutMarginMs ?? DEFAULTS.requestTimeoutMarginMs, 'sidecar.requestTimeoutMarginMs', { allowZero: true }),
+    backpressureRetryMs: positiveInteger(merged.backpressureRetryMs ?? DEFAULTS.backpressureRetryMs, 'sidecar.backpressureRetryMs', { allowZero: true }),
+    livenessTimeoutMs: positiveInteger(merged.livenessTimeoutMs ?? DEFAULTS.livenessTimeoutMs, 'sidecar.livenessTimeoutMs'),
     fallbackIdleMs: positiveInteger(merged.fallbackIdleMs ?? DEFAULTS.fallbackIdleMs, 'sidecar.fallbackIdleMs'),
-    maxCoalescedRecords: positiveInteger(merged.maxCoalescedRecords ?? DEFAULTS.maxCoalescedRecords, 'sidecar.maxCoalescedRecords'),
-    maxCoalescedBytes: positiveInteger(merged.maxCoalescedBytes ?? DEFAULTS.maxCoalescedBytes, 'sidecar.maxCoalescedBytes'),
+    // A merged message stays one request: within the records and (with its per-send overhead) the bytes a sidecar takes.
+    maxCoalescedRecords: atMost(positiveInteger(merged.maxCoalescedRecords ?? DEFAULTS.maxCoalescedRecords, 'sidecar.maxCoalescedRecords'), MAX_REQUEST_RECORDS, 'sidecar.maxCoalescedRecords'),
+    maxCoalescedBytes: atMost(positiveInteger(merged.maxCoalescedBytes ?? DEFAULTS.maxCoalescedBytes, 'sidecar.maxCoalescedBytes'), MAX_REQUEST_BYTES / 2, 'sidecar.maxCoalescedBytes'),
     reportTimeoutMs: positiveInteger(merged.reportTimeoutMs ?? DEFAULTS.reportTimeoutMs, 'sidecar.reportTimeoutMs'),
     breaker: {
       errorThresholdPercentage: percentage(breaker.errorThresholdPercentage, 'sidecar.breaker.errorThresholdPercentage'),

@@ -28,6 +28,7 @@ import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJ
 import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
 import { PathGate, type PathName } from './path-gate.js'
+import { directReasonFor, optionsIgnoredOnSidecarPath, registeredCodecReasons, type IgnoredOption, type KafkaLevelOptions } from './sidecar-path-limits.js'
 import { validateBatch, validateProducerConfig, type ConnectionStatus } from './validation.js'
 
 export interface SidecarProducerConfig extends ProducerConfig {
@@ -70,8 +71,15 @@ const DEFAULT_SEND_TIMEOUT_MS = 30_000
 const IDLE_CHECK_MS = 1_000
 /** The sidecar and the client share KafkaJS's default partitioner; any other must run here. */
 const SIDECAR_PARTITIONERS: ReadonlySet<unknown> = new Set([undefined, kafkajs.Partitioners.DefaultPartitioner, kafkajs.Partitioners.JavaCompatiblePartitioner])
-/** Faster than grpc-js's defaults (1 s doubling to 120 s), so a restarted sidecar is found again within a second or two. */
-const CHANNEL_OPTIONS: ChannelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000, 'grpc.keepalive_time_ms': 30_000 }
+/**
+ * Reconnects faster than grpc-js's defaults (1 s doubling to 120 s), so a restarted sidecar is
+ * found again within a second or two. Pings while a call is open tell a hung sidecar (frozen,
+ * blocked) from a slow one within seconds, whatever the sends' `timeout`: an unanswered ping
+ * ends the connection, and the sends on it go direct.
+ */
+function channelOptions(livenessTimeoutMs: number): ChannelOptions {
+  return { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000, 'grpc.keepalive_time_ms': livenessTimeoutMs, 'grpc.keepalive_timeout_ms': livenessTimeoutMs }
+}
 /** How long a half-open probe waits for the channel to connect: its longest reconnect backoff, and a margin. */
 const PROBE_CONNECT_WAIT_MS = 1_500
 
@@ -91,6 +99,10 @@ export class SidecarProducer {
   private readonly clientId: string
   /** Why this producer never uses the sidecar even in sidecar mode, or null. */
   private readonly directOnlyReason: string | null
+  /** Options of this producer that sends through the sidecar cannot honour, said at connect. */
+  private readonly ignoredOptions: IgnoredOption[]
+  /** Why some sends went direct, each said once. */
+  private readonly directReasonsSaid = new Set<string>()
   private status: ConnectionStatus = 'disconnected'
   private sendsInFlight = 0
   private sendsSettled: Array<() => void> = []
@@ -106,7 +118,7 @@ export class SidecarProducer {
     breaker: CircuitBreaker<[EmitPart], PartOutcome>
   } | null = null
 
-  constructor(kafka: Kafka, config: SidecarProducerConfig = {}, inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string } = {}) {
+  constructor(kafka: Kafka, config: SidecarProducerConfig = {}, inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string; kafka?: KafkaLevelOptions } = {}) {
     validateProducerConfig(config)
     const { sidecar: producerSidecar, onDelivery, ...kafkajsConfig } = config
     this.options = resolveSidecarOptions([inherited.sidecar, producerSidecar])
@@ -114,6 +126,7 @@ export class SidecarProducer {
     this.idempotent = kafkajsConfig.idempotent ?? false
     this.transactionalId = kafkajsConfig.transactionalId
     this.allowAutoTopicCreation = kafkajsConfig.allowAutoTopicCreation
+    this.ignoredOptions = optionsIgnoredOnSidecarPath(inherited.kafka ?? {}, kafkajsConfig, this.options.backpressureRetryMs)
     this.direct = new DirectPath(kafka, kafkajsConfig)
     this.log = this.direct.producer.logger().namespace('SidecarProducer')
     this.events = Object.freeze({ ...this.direct.producer.events, ...SIDECAR_EVENTS })
@@ -179,6 +192,7 @@ export class SidecarProducer {
   }
 
   async connect(): Promise<void> {
+    await this.metrics.ready
     if (this.sidecar) {
       const ready = await this.waitForSidecar(this.options.connectTimeoutMs)
       if (ready) {
@@ -188,6 +202,7 @@ export class SidecarProducer {
         this.sidecar.breaker.open()
         await this.direct.connect()
       }
+      this.warnOfSidecarPathLimits()
       if (this.wantsReports()) this.sidecar.reports.start()
       this.startIdleCheck()
     } else {
@@ -260,6 +275,11 @@ export class SidecarProducer {
     if (outgoing.length === 0) return { metadata: [], path: 'sidecar' }
     const compression = batch.compression ?? 0
     if (compression > 1) (kafkajs.CompressionCodecs as Record<number, () => unknown>)[compression]?.()
+    const directReason = directReasonFor(batch)
+    if (directReason) {
+      this.sayOnce(directReason)
+      return this.sendOn('direct', batch, topicMessages, outgoing)
+    }
     if (sidecar.breaker.opened) return this.fallBack(batch, topicMessages, outgoing, 'circuit breaker open')
     const ticket = this.gate.ticket()
     await this.gate.enter('sidecar', ticket)
@@ -321,10 +341,12 @@ export class SidecarProducer {
 
   private emitPart(batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[]): EmitPart {
     let bytes = 0
+    // The CreateTime of messages without one: this process's clock at send(), as in KafkaJS.
+    const now = Date.now()
     const topics = topicMessages.map(({ topic, messages }) => ({
       topic,
       records: messages.map((message) => {
-        const record = toSidecarRecord(message)
+        const record = toSidecarRecord(message, now)
         bytes += recordBytes(record)
         return record
       }),
@@ -397,8 +419,8 @@ export class SidecarProducer {
 
   private createSidecarPath(): NonNullable<SidecarProducer['sidecar']> {
     const target = grpcTarget(this.options.address)
-    const client = new ProducerSidecarClient(target, credentials.createInsecure(), CHANNEL_OPTIONS)
-    const health = new HealthClient(target, credentials.createInsecure(), CHANNEL_OPTIONS)
+    const client = new ProducerSidecarClient(target, credentials.createInsecure(), channelOptions(this.options.livenessTimeoutMs))
+    const health = new HealthClient(target, credentials.createInsecure(), channelOptions(this.options.livenessTimeoutMs))
     const metadata = () => {
       const m = new Metadata()
       if (this.options.token) m.set('authorization', `Bearer ${this.options.token}`)
@@ -410,7 +432,7 @@ export class SidecarProducer {
     const coalescer = new Coalescer(
       stream,
       { clientId: this.clientId, appName: this.options.appName ?? this.clientId, instanceId },
-      { maxRecords: this.options.maxCoalescedRecords, maxBytes: this.options.maxCoalescedBytes, deadlineMarginMs: this.options.requestTimeoutMarginMs },
+      { maxRecords: this.options.maxCoalescedRecords, maxBytes: this.options.maxCoalescedBytes, deadlineMarginMs: this.options.requestTimeoutMarginMs, retryBudgetMs: this.options.backpressureRetryMs },
       tracker,
     )
     const reports = new ReportStream(client, metadata, instanceId, {
@@ -451,6 +473,18 @@ export class SidecarProducer {
     breaker.on('halfOpen', () => this.breakerChanged('half_open', SIDECAR_EVENTS.BREAKER_HALF_OPEN))
     breaker.on('close', () => this.breakerChanged('closed', SIDECAR_EVENTS.BREAKER_CLOSE))
     return { client, health, stream, coalescer, reports, tracker, breaker }
+  }
+
+  /** Once per connect: the options set that sends through the sidecar ignore, and the codecs that keep sends direct. */
+  private warnOfSidecarPathLimits(): void {
+    for (const { option, reason } of this.ignoredOptions) this.log.warn(`Option ${option} does not apply to sends through the sidecar (it does to the direct fallback): ${reason}`, { option })
+    for (const reason of registeredCodecReasons()) this.sayOnce(reason)
+  }
+
+  private sayOnce(directReason: string): void {
+    if (this.directReasonsSaid.has(directReason)) return
+    this.directReasonsSaid.add(directReason)
+    this.log.warn(`Sends with ${directReason}; they go directly to Kafka`, { reason: directReason })
   }
 
   private breakerChanged(state: BreakerState, event: string): void {

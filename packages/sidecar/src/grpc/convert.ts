@@ -32,7 +32,8 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
   if (!COMPRESSIONS.has(message.compression)) throw invalidArgument(`unknown compression value ${message.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
   if (message.instanceId === '') throw invalidArgument('instance_id is required: each client producer instance must identify itself')
   const records: IncomingRecord[] = []
-  for (const group of message.topics) {
+  for (let segment = 0; segment < message.topics.length; segment++) {
+    const group = message.topics[segment]!
     if (group.records.length === 0) throw invalidArgument(`topic "${group.topic}" has no records`)
     for (const r of group.records) {
       records.push({
@@ -42,6 +43,7 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
         headers: r.headers.length === 0 ? NO_HEADERS : r.headers.map((h) => ({ key: h.key, value: asBuffer(h.value) })),
         partition: r.partition ?? null,
         timestampMs: r.timestampMs ?? null,
+        segment,
       })
     }
   }
@@ -52,7 +54,8 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
     appName: boundedLabel(message.appName || message.clientId || 'unknown'),
     instanceId: message.instanceId,
     acks,
-    timeoutMs: message.timeoutMs || DEFAULT_TIMEOUT_MS,
+    // 0 is a timeout the broker is given as is (KafkaJS allows it); only an unset one defaults.
+    timeoutMs: message.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     compression: message.compression as CompressionCode,
     awaitDelivery: message.awaitDelivery,
     allowAutoTopicCreation: message.allowAutoTopicCreation ?? null,

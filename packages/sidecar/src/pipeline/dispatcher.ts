@@ -2,8 +2,8 @@
  * Turns queued records into KafkaJS sendBatch calls. Batching comes from concurrency, not from
  * waiting: a partition with nothing in flight is sent at once (lingerMs 0); while its batch is in
  * flight, whatever arrives accumulates and leaves as the next batch. Ready partitions that share
- * a leader broker and a compression codec go out in one sendBatch, so one slow broker never holds
- * back another's partitions, and a failure is scoped to one broker's records.
+ * a leader broker, a compression codec, acks and a timeout go out in one sendBatch, so one slow
+ * broker never holds back another's partitions, and a failure is scoped to one broker's records.
  */
 import type { RecordMetadata, TopicMessages } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
@@ -13,9 +13,12 @@ import type { MemoryBudget } from './memory-budget.js'
 import { PartitionQueue, type QueuedRecord } from './partition-queue.js'
 
 export interface DispatcherSettings {
-  /** Most records of one partition in one batch. */
+  /**
+   * Most records of one partition in one batch, when several sends share it; one send's records
+   * for a partition always leave together, however many.
+   */
   readonly maxBatchRecords: number
-  /** Most bytes of one partition in one batch (keep under the brokers' message.max.bytes). */
+  /** Most bytes of one partition in one batch, as for maxBatchRecords (keep under the brokers' message.max.bytes). */
   readonly maxBatchBytes: number
   /** Extra wait before sending an idle partition's first records; 0 sends at once. */
   readonly lingerMs: number
@@ -26,8 +29,6 @@ export interface DispatcherSettings {
    * more raises throughput but a retried batch may land after the one behind it.
    */
   readonly maxInFlightPerPartition: number
-  /** Broker acknowledgement timeout passed to KafkaJS. */
-  readonly requestTimeoutMs: number
   /** An idempotent producer must write with acks -1 whatever the request asked. */
   readonly idempotent: boolean
 }
@@ -39,6 +40,16 @@ export interface BatchSender {
 export interface DispatchObserver {
   onBatch?(records: number, bytes: number, partitions: number): void
   onBatchSettled?(records: number, error: SidecarError | null, durationMs: number): void
+}
+
+/** Ready partitions that leave in one sendBatch: one leader broker, codec, acks and timeout. */
+interface Group {
+  readonly broker: number
+  readonly compression: CompressionCode
+  readonly acks: Acks
+  /** The broker ack timeout the requests asked for, as KafkaJS passes a send's `timeout`. */
+  readonly timeoutMs: number
+  readonly queues: PartitionQueue[]
 }
 
 interface Chunk {
@@ -178,7 +189,7 @@ export class Dispatcher {
 
   private dispatch(): void {
     const now = Date.now()
-    const groups = new Map<string, { broker: number; compression: CompressionCode; acks: Acks; queues: PartitionQueue[] }>()
+    const groups = new Map<string, Group>()
     let lingerUntil = Infinity
     for (const queue of this.ready) {
       const head = queue.peek()
@@ -192,14 +203,17 @@ export class Dispatcher {
       }
       const broker = this.leaderOf(queue.topic, queue.partition)
       const acks: Acks = this.settings.idempotent ? -1 : head.acks
-      const key = `${broker}:${head.compression}:${acks}`
+      // A send too large for a shared batch goes in a sendBatch of its own: should the broker
+      // refuse it (message.max.bytes), that fails its own records only, as it would in KafkaJS.
+      const solo = queue.headRunExceeds(this.settings.maxBatchRecords, this.settings.maxBatchBytes)
+      const key = solo ? `solo:${queue.topic}\u0000${queue.partition}` : `${broker}:${head.compression}:${acks}:${head.timeoutMs}`
       let group = groups.get(key)
-      if (!group) groups.set(key, (group = { broker, compression: head.compression, acks, queues: [] }))
+      if (!group) groups.set(key, (group = { broker, compression: head.compression, acks, timeoutMs: head.timeoutMs, queues: [] }))
       group.queues.push(queue)
     }
     for (const group of groups.values()) {
       if ((this.inFlightByBroker.get(group.broker) ?? 0) >= this.settings.maxInFlightPerBroker) continue
-      this.send(group.broker, group.compression, group.acks, group.queues)
+      this.send(group)
     }
     if (lingerUntil !== Infinity && !this.lingerTimer) {
       this.lingerTimer = setTimeout(() => {
@@ -209,7 +223,7 @@ export class Dispatcher {
     }
   }
 
-  private send(broker: number, compression: CompressionCode, acks: Acks, queues: PartitionQueue[]): void {
+  private send({ broker, compression, acks, timeoutMs, queues }: Group): void {
     const chunks: Chunk[] = []
     const byTopic = new Map<string, TopicMessages>()
     let records = 0
@@ -235,7 +249,7 @@ export class Dispatcher {
     this.observer.onBatch?.(records, bytes, chunks.length)
     const started = Date.now()
     this.sender
-      .sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: this.settings.requestTimeoutMs, compression })
+      .sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: timeoutMs, compression })
       .then(
         (metadata) => {
           for (const chunk of chunks) {

@@ -143,7 +143,9 @@ export class RecordPipeline {
     if (refusal) throw refusal
 
     const tracker = new RequestTracker(request, now)
-    const deadline = now + request.timeoutMs
+    // KafkaJS's `timeout` is the broker's ack timeout only; KafkaJS keeps retrying for its own
+    // budget. So a short timeout (0 included) does not shorten how long the records may wait here.
+    const deadline = now + Math.max(request.timeoutMs, this.limits.requestTimeoutMs)
     const queues = new Map<PartitionDemand, PartitionQueue>()
     for (let index = 0; index < records.length; index++) {
       const record = records[index]!
@@ -154,10 +156,12 @@ export class RecordPipeline {
       this.dispatcher.enqueue(queue, {
         tracker,
         index,
+        segment: record.segment,
         message: toKafkaJSMessage(record, partition),
         bytes: sizeOfRecord[index]!,
         compression: request.compression,
         acks: request.acks,
+        timeoutMs: request.timeoutMs,
         deadline,
         enqueuedAt: now,
       })
