@@ -7,7 +7,10 @@
  * Both sides run with Node's defaults; BENCH_SIDECAR_NODE_ARGS adds flags to the sidecar (the
  * container image's --max-old-space-size=256 trades peak throughput for a flat RSS).
  *
- *   pnpm bench:sidecar [--records 300000] [--batch 100] [--size 200] [--concurrency 8] [--rounds 3] [--json out.json]
+ * --timestamps sets each record's timestamp_ms to Date.now() at the request, as the client does
+ * for messages without a timestamp (the sidecar then passes one per record to KafkaJS).
+ *
+ *   pnpm bench:sidecar [--records 300000] [--batch 100] [--size 200] [--concurrency 8] [--rounds 3] [--timestamps] [--json out.json]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '30000' },
     rounds: { type: 'string', default: '3' },
+    timestamps: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 })
@@ -137,6 +141,10 @@ try {
   const instanceId = randomUUID()
   let requestId = 0
   const records = keys.map((key) => ({ key, value, headers: [] }))
+  const stamped = (unstamped: typeof records) => {
+    const now = Date.now()
+    return unstamped.map((record) => ({ ...record, timestampMs: now }))
+  }
   const sidecarSend = async () => {
     const request: EmitRequest = {
       requestId: ++requestId,
@@ -147,7 +155,7 @@ try {
       timeoutMs: 30_000,
       compression: Compression.COMPRESSION_NONE,
       awaitDelivery: true,
-      topics: [{ topic: sidecarTopic, records }],
+      topics: [{ topic: sidecarTopic, records: values.timestamps ? stamped(records) : records }],
     }
     const ack = await new Promise<EmitAck>((resolve) => {
       waiting.set(request.requestId, resolve)
@@ -185,7 +193,7 @@ try {
   const viaSidecar = median(sidecarRounds)
 
   const result = {
-    config: { records: total, batch, size, concurrency, partitions: Number(values.partitions), acks: -1, rounds },
+    config: { records: total, batch, size, concurrency, partitions: Number(values.partitions), acks: -1, rounds, timestamps: values.timestamps },
     directRounds: directRounds.map(Math.round),
     sidecarRounds: sidecarRounds.map(Math.round),
     directRecordsPerSec: Math.round(direct),
@@ -197,7 +205,7 @@ try {
   console.log(`direct KafkaJS : ${result.directRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds})`)
   console.log(`via sidecar    : ${result.sidecarRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds}), ${result.ratio}x direct`)
   console.log(`sidecar RSS    : ${peakRss} MB peak during the run`)
-  console.log(`  ${total} records per mode, requests of ${batch} x ${size} B, ${concurrency} in flight, acks=-1, 3 brokers, ${values.partitions} partitions`)
+  console.log(`  ${total} records per mode, requests of ${batch} x ${size} B${values.timestamps ? ' (timestamped)' : ''}, ${concurrency} in flight, acks=-1, 3 brokers, ${values.partitions} partitions`)
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2))
 } finally {
   for (const child of children) child.kill('SIGTERM')
