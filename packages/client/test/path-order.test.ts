@@ -117,7 +117,7 @@ describe('ordering across a switch, for real', () => {
       mode: 'sidecar',
       address: sidecar.address,
       config: { onDelivery: (r) => void reports.push(r) },
-      sidecar: { connectTimeoutMs: 10_000, livenessTimeoutMs: 200, breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 1_000 } },
+      sidecar: { connectTimeoutMs: 10_000, livenessTimeoutMs: 1_000, breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 1_000 } },
     })
     const halfOpen = new Promise<void>((resolve) => producer.on(producer.events.BREAKER_HALF_OPEN, () => resolve()))
     const settled: string[] = []
