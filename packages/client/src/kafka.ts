@@ -7,6 +7,7 @@ import kafkajs from 'kafkajs'
 import type { Admin, AdminConfig, Consumer, ConsumerConfig, KafkaConfig, Logger } from 'kafkajs'
 import type { MetricsOption } from './metrics.js'
 import { resolveSidecarOptions, type SidecarClientOptions } from './options.js'
+import type { KafkaLevelOptions } from './producer/sidecar-path-limits.js'
 import { SidecarProducer, type SidecarProducerConfig } from './producer/sidecar-producer.js'
 
 export interface SidecarKafkaConfig extends KafkaConfig {
@@ -21,6 +22,8 @@ export class Kafka {
   private readonly sidecarOptions: SidecarClientOptions | undefined
   private readonly metrics: MetricsOption | undefined
   private readonly clientId: string | undefined
+  /** Kafka-level options a producer's sidecar path cannot honour; it names them at connect. */
+  private readonly kafkaLevel: KafkaLevelOptions
 
   constructor(config: SidecarKafkaConfig) {
     const { sidecar, sidecarMetrics, ...kafkaConfig } = config
@@ -30,10 +33,11 @@ export class Kafka {
     this.sidecarOptions = sidecar
     this.metrics = sidecarMetrics
     this.clientId = kafkaConfig.clientId
+    this.kafkaLevel = { retry: kafkaConfig.retry, requestTimeout: kafkaConfig.requestTimeout }
   }
 
   producer(config?: SidecarProducerConfig): SidecarProducer {
-    return new SidecarProducer(this.kafka, config, { sidecar: this.sidecarOptions, metrics: this.metrics, clientId: this.clientId })
+    return new SidecarProducer(this.kafka, config, { sidecar: this.sidecarOptions, metrics: this.metrics, clientId: this.clientId, kafka: this.kafkaLevel })
   }
 
   consumer(config: ConsumerConfig): Consumer {

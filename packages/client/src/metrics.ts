@@ -3,19 +3,51 @@
  * prom-client's default registry (or `{ registry }` in one of yours). The library never starts
  * a server; the application exposes its registry as it already does.
  *
+ * prom-client is an optional peer dependency: the application's own copy is used, so its default
+ * registry (the one it exposes) is the one that gets the metrics. It is loaded only when metrics
+ * are asked for, so an application without prom-client never needs it; one that asks for
+ * metrics without it fails at connect, naming the package.
+ *
  * Several producers in one process share the same metric objects (registered once per registry),
  * told apart by the `client_id` label where it matters.
  */
-import client from 'prom-client'
-import type { Registry } from 'prom-client'
+import type * as PromClient from 'prom-client'
+import kafkajs from 'kafkajs'
 
-export type MetricsOption = boolean | { readonly registry?: Registry }
+/**
+ * A prom-client Registry, as far as this package needs to know it (the application's prom-client
+ * types are then not needed to compile against this package's).
+ */
+export interface MetricsRegistry {
+  getSingleMetric(name: string): unknown
+  registerMetric(metric: never): void
+}
+
+export type MetricsOption = boolean | { readonly registry?: MetricsRegistry }
 
 const PREFIX = 'kafka_sidecar_client_'
 
+type PromClientModule = typeof PromClient
+let promClient: Promise<PromClientModule> | null = null
+
+/** The application's prom-client, loaded once, on first need. */
+function loadPromClient(): Promise<PromClientModule> {
+  promClient ??= import('prom-client').then(
+    // CommonJS seen from ESM: the module object is the default export (in both builds).
+    (loaded: unknown) => ((loaded as { default?: PromClientModule }).default ?? loaded) as PromClientModule,
+    (error: unknown) => {
+      promClient = null
+      throw new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: sidecarMetrics needs the prom-client package in the application (npm install prom-client): ${error instanceof Error ? error.message : String(error)}`)
+    },
+  )
+  return promClient
+}
+
 export interface ProducerMetrics {
-  /** False for the no-op set: callers skip computing what they would record. */
+  /** False for the no-op set (and until prom-client is loaded): callers skip computing what they would record. */
   readonly enabled: boolean
+  /** Settles once the metrics are registered; rejects when prom-client cannot be loaded. */
+  readonly ready: Promise<void>
   attempted(topic: string, records: number): void
   accepted(topic: string, records: number): void
   acked(topic: string, path: string, records: number): void
@@ -28,6 +60,7 @@ export interface ProducerMetrics {
 
 const NO_METRICS: ProducerMetrics = {
   enabled: false,
+  ready: Promise.resolve(),
   attempted() {},
   accepted() {},
   acked() {},
@@ -40,13 +73,59 @@ const NO_METRICS: ProducerMetrics = {
 
 const BREAKER_STATES = { closed: 0, half_open: 1, open: 2 } as const
 
-function getOrCreate<T>(registry: Registry, name: string, create: () => T): T {
+function getOrCreate<T>(registry: PromClient.Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create()
 }
 
 export function createProducerMetrics(option: MetricsOption | undefined, clientId: string): ProducerMetrics {
   if (!option) return NO_METRICS
-  const registry = (typeof option === 'object' && option.registry) || client.register
+  return new LoadingMetrics(option, clientId)
+}
+
+/**
+ * The metrics while prom-client loads, then the registered ones. Nothing is sent before connect(),
+ * which waits for `ready`; the gauges set at construction (mode, breaker state) are applied on load.
+ */
+class LoadingMetrics implements ProducerMetrics {
+  readonly ready: Promise<void>
+  private target: ProducerMetrics = NO_METRICS
+  private lastMode: string | null = null
+  private lastBreakerState: 'closed' | 'half_open' | 'open' | null = null
+
+  constructor(option: Exclude<MetricsOption, false>, clientId: string) {
+    const registry = typeof option === 'object' ? option.registry : undefined
+    this.ready = loadPromClient().then((prom) => {
+      this.target = registeredMetrics(prom, (registry as PromClient.Registry | undefined) ?? prom.register, clientId)
+      if (this.lastMode !== null) this.target.mode(this.lastMode)
+      if (this.lastBreakerState !== null) this.target.breakerState(this.lastBreakerState)
+    })
+    // connect() reports the failure; a producer never connected must not leave it unhandled.
+    void this.ready.catch(() => {})
+  }
+
+  get enabled(): boolean {
+    return this.target.enabled
+  }
+
+  attempted = (topic: string, n: number) => this.target.attempted(topic, n)
+  accepted = (topic: string, n: number) => this.target.accepted(topic, n)
+  acked = (topic: string, path: string, n: number) => this.target.acked(topic, path, n)
+  failed = (topic: string, path: string, n: number) => this.target.failed(topic, path, n)
+  fallback = (topic: string, n: number) => this.target.fallback(topic, n)
+  sendSeconds = (path: string, seconds: number) => this.target.sendSeconds(path, seconds)
+
+  breakerState(state: 'closed' | 'half_open' | 'open'): void {
+    this.lastBreakerState = state
+    this.target.breakerState(state)
+  }
+
+  mode(mode: string): void {
+    this.lastMode = mode
+    this.target.mode(mode)
+  }
+}
+
+function registeredMetrics(client: PromClientModule, registry: PromClient.Registry, clientId: string): ProducerMetrics {
   const registers = [registry]
   const counter = (name: string, help: string, labelNames: string[]) =>
     getOrCreate(registry, PREFIX + name, () => new client.Counter({ name: PREFIX + name, help, labelNames, registers }))
@@ -79,6 +158,7 @@ export function createProducerMetrics(option: MetricsOption | undefined, clientI
   )
   return {
     enabled: true,
+    ready: Promise.resolve(),
     attempted: (topic, n) => attempted.inc({ client_id: clientId, topic }, n),
     accepted: (topic, n) => accepted.inc({ client_id: clientId, topic }, n),
     acked: (topic, path, n) => acked.inc({ client_id: clientId, topic, path }, n),

@@ -4,6 +4,7 @@
  * (`new Kafka({ sidecar })`, then `kafka.producer({ sidecar })`), defaults last. Every value is
  * checked here, and a wrong one throws an error naming the option and where it came from.
  */
+import { MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 
 export type ProducerMode = 'direct' | 'sidecar'
@@ -32,8 +33,10 @@ export interface SidecarClientOptions {
   readonly appName?: string
   /** How long `connect()` waits for the sidecar before falling back. Env `KAFKA_SIDECAR_CONNECT_TIMEOUT_MS`. Default 5000. */
   readonly connectTimeoutMs?: number
-  /** Extra time beyond a send's own `timeout` before the sidecar counts as unresponsive. Default 5000. */
+  /** Extra time beyond a request's delivery window, max(`timeout`, 30000), before the sidecar counts as unresponsive. Default 5000. */
   readonly requestTimeoutMarginMs?: number
+  /** How long a send is retried while the sidecar is full, before it fails with a retriable KafkaJSError. Default 30000. */
+  readonly backpressureRetryMs?: number
   /**
    * How long a sidecar may stop answering HTTP/2 pings before the client treats it as hung and
    * sends directly, whatever the sends' own `timeout`. Default 2000.
@@ -41,9 +44,9 @@ export interface SidecarClientOptions {
   readonly livenessTimeoutMs?: number
   /** Disconnect the fallback direct producer after this long without direct sends. Default 30000. */
   readonly fallbackIdleMs?: number
-  /** Most records in one coalesced stream message. Default 5000. */
+  /** Most records in one coalesced stream message (at most 10000). Default 5000. */
   readonly maxCoalescedRecords?: number
-  /** Most payload bytes in one coalesced stream message. Default 1 MiB. */
+  /** Most bytes in one coalesced stream message (at most 8 MiB). Default 1 MiB. */
   readonly maxCoalescedBytes?: number
   /** How long after an ack a delivery report may take before the ack's result is used. Default 10000. */
   readonly reportTimeoutMs?: number
@@ -57,6 +60,7 @@ export interface ResolvedSidecarOptions {
   readonly appName: string | null
   readonly connectTimeoutMs: number
   readonly requestTimeoutMarginMs: number
+  readonly backpressureRetryMs: number
   readonly livenessTimeoutMs: number
   readonly fallbackIdleMs: number
   readonly maxCoalescedRecords: number
@@ -79,6 +83,7 @@ export const ENV = {
 const DEFAULTS = {
   connectTimeoutMs: 5_000,
   requestTimeoutMarginMs: 5_000,
+  backpressureRetryMs: 30_000,
   livenessTimeoutMs: 2_000,
   fallbackIdleMs: 30_000,
   maxCoalescedRecords: 5_000,
@@ -91,7 +96,7 @@ function configError(message: string): Error {
   return new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: ${message}`)
 }
 
-const KNOWN_OPTIONS = new Set(['mode', 'address', 'token', 'appName', 'connectTimeoutMs', 'requestTimeoutMarginMs', 'livenessTimeoutMs', 'fallbackIdleMs', 'maxCoalescedRecords', 'maxCoalescedBytes', 'reportTimeoutMs', 'breaker'])
+const KNOWN_OPTIONS = new Set(['mode', 'address', 'token', 'appName', 'connectTimeoutMs', 'requestTimeoutMarginMs', 'backpressureRetryMs', 'livenessTimeoutMs', 'fallbackIdleMs', 'maxCoalescedRecords', 'maxCoalescedBytes', 'reportTimeoutMs', 'breaker'])
 const KNOWN_BREAKER_OPTIONS = new Set(['errorThresholdPercentage', 'volumeThreshold', 'resetTimeoutMs', 'rollingCountTimeoutMs', 'consecutiveFailures'])
 
 /** A typo (`adress`) would otherwise be ignored and the default used without a word. */
@@ -153,6 +158,11 @@ function atLeast(value: unknown, source: string, min: number): number {
   return n
 }
 
+function atMost(value: number, max: number, source: string): number {
+  if (value > max) throw configError(`${source} must be at most ${max}, got ${value}`)
+  return value
+}
+
 function percentage(value: unknown, source: string): number {
   if (typeof value !== 'number' || !(value > 0 && value <= 100)) throw configError(`${source} must be a number in (0, 100], got ${JSON.stringify(value)}`)
   return value
@@ -198,10 +208,12 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
     appName,
     connectTimeoutMs,
     requestTimeoutMarginMs: positiveInteger(merged.requestTimeoutMarginMs ?? DEFAULTS.requestTimeoutMarginMs, 'sidecar.requestTimeoutMarginMs', { allowZero: true }),
+    backpressureRetryMs: positiveInteger(merged.backpressureRetryMs ?? DEFAULTS.backpressureRetryMs, 'sidecar.backpressureRetryMs', { allowZero: true }),
     livenessTimeoutMs: atLeast(merged.livenessTimeoutMs ?? DEFAULTS.livenessTimeoutMs, 'sidecar.livenessTimeoutMs', MIN_LIVENESS_TIMEOUT_MS),
     fallbackIdleMs: positiveInteger(merged.fallbackIdleMs ?? DEFAULTS.fallbackIdleMs, 'sidecar.fallbackIdleMs'),
-    maxCoalescedRecords: positiveInteger(merged.maxCoalescedRecords ?? DEFAULTS.maxCoalescedRecords, 'sidecar.maxCoalescedRecords'),
-    maxCoalescedBytes: positiveInteger(merged.maxCoalescedBytes ?? DEFAULTS.maxCoalescedBytes, 'sidecar.maxCoalescedBytes'),
+    // A merged message stays one request: within the records and (with its per-send overhead) the bytes a sidecar takes.
+    maxCoalescedRecords: atMost(positiveInteger(merged.maxCoalescedRecords ?? DEFAULTS.maxCoalescedRecords, 'sidecar.maxCoalescedRecords'), MAX_REQUEST_RECORDS, 'sidecar.maxCoalescedRecords'),
+    maxCoalescedBytes: atMost(positiveInteger(merged.maxCoalescedBytes ?? DEFAULTS.maxCoalescedBytes, 'sidecar.maxCoalescedBytes'), MAX_REQUEST_BYTES / 2, 'sidecar.maxCoalescedBytes'),
     reportTimeoutMs: positiveInteger(merged.reportTimeoutMs ?? DEFAULTS.reportTimeoutMs, 'sidecar.reportTimeoutMs'),
     breaker: {
       errorThresholdPercentage: percentage(breaker.errorThresholdPercentage, 'sidecar.breaker.errorThresholdPercentage'),

@@ -1,6 +1,6 @@
 /**
  * A full sidecar (RESOURCE_EXHAUSTED with retry_after_ms) is backpressure, not failure: the client
- * waits what the sidecar asked and tries again within the send's timeout, never falls back, keeps
+ * waits what the sidecar asked and tries again for up to backpressureRetryMs, never falls back, keeps
  * the breaker closed, and when room never comes gives KafkaJS's retriable error.
  */
 import kafkajs from 'kafkajs'
@@ -17,14 +17,14 @@ async function sidecarRecords(sidecar: RunningSidecar, stage: string): Promise<n
 }
 
 describe('backpressure from a full sidecar', () => {
-  async function fullSidecar() {
+  async function fullSidecar(backpressureRetryMs?: number) {
     const cluster = await startCluster()
     const topic = randomTopic('full')
     await cluster.createTopic({ topic, partitions: 1 })
     const sidecar = await startTestSidecar(cluster, { maxQueuedRecords: 5, requestTimeoutMs: 20_000 })
     const reports: DeliveryReport[] = []
     const seen = { fallbacks: 0, breakerOpened: 0 }
-    const producer = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, config: { onDelivery: (r) => void reports.push(r) } })
+    const producer = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, config: { onDelivery: (r) => void reports.push(r) }, sidecar: { backpressureRetryMs } })
     producer.on(producer.events.FALLBACK, () => void seen.fallbacks++)
     producer.on(producer.events.BREAKER_OPEN, () => void seen.breakerOpened++)
     await producer.send({ topic, messages: [{ value: 'warm', headers: { id: 'warm' } }] })
@@ -54,13 +54,13 @@ describe('backpressure from a full sidecar', () => {
     expect(reports.find((r) => idOf(r) === 'patient')).toMatchObject({ path: 'sidecar', error: null, offset: '6' })
   })
 
-  it("gives a retriable KafkaJSError when room does not come within the send's timeout, without falling back", { timeout: 20_000 }, async () => {
-    const { cluster, topic, sidecar, producer, reports, seen, held } = await fullSidecar()
+  it('gives a retriable KafkaJSError when room does not come within backpressureRetryMs, without falling back', { timeout: 20_000 }, async () => {
     const timeout = 1_000
+    const { cluster, topic, sidecar, producer, reports, seen, held } = await fullSidecar(timeout)
     const started = Date.now()
     let error: Error | undefined
     try {
-      await producer.send({ topic, timeout, messages: [{ value: 'refused', headers: { id: 'refused' } }] })
+      await producer.send({ topic, messages: [{ value: 'refused', headers: { id: 'refused' } }] })
     } catch (e) {
       error = e as Error
     }

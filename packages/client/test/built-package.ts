@@ -3,7 +3,7 @@
  * whether the build is current, and a throwaway application that depends on it.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs'
-import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -50,5 +50,42 @@ export async function tempApp(files: Readonly<Record<string, string>>, packageJs
     await mkdir(dirname(join(app, name)), { recursive: true })
     await writeFile(join(app, name), content)
   }
+  return app
+}
+
+/**
+ * A throwaway application with this package *installed* as a package manager would: a copy of
+ * package.json and dist/ under node_modules, each of its `dependencies` in the package's own
+ * node_modules (as a strict installer nests them), its peers left to the application. The
+ * application gets kafkajs, and with `withPromClient` a prom-client copy of its own (a separate
+ * module instance from the one this workspace's packages use).
+ */
+export async function installedApp(files: Readonly<Record<string, string>>, { packageJson = { type: 'module' }, withPromClient = true }: { packageJson?: object; withPromClient?: boolean } = {}): Promise<string> {
+  const app = await tempDir()
+  const modules = join(app, 'node_modules')
+  const link = async (at: string, target: string) => {
+    await mkdir(dirname(at), { recursive: true })
+    await symlink(target, at, 'dir')
+  }
+  const installed = join(modules, '@kafka-sidecar', 'client')
+  await mkdir(installed, { recursive: true })
+  await cp(join(packageDir, 'package.json'), join(installed, 'package.json'))
+  await cp(join(packageDir, 'dist'), join(installed, 'dist'), { recursive: true })
+  const manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+  for (const dependency of Object.keys(manifest.dependencies)) {
+    await link(join(installed, 'node_modules', dependency), await realpath(join(packageDir, 'node_modules', dependency)))
+  }
+  await link(join(modules, 'kafkajs'), await realpath(join(packageDir, 'node_modules', 'kafkajs')))
+  if (withPromClient) {
+    const promClient = await realpath(join(packageDir, 'node_modules', 'prom-client'))
+    await cp(promClient, join(modules, 'prom-client'), { recursive: true, dereference: true })
+    // Its own dependencies, from beside it in pnpm's store (theirs resolve from where they are).
+    for (const name of ['tdigest', '@opentelemetry/api']) {
+      const beside = join(promClient, '..', name)
+      if (existsSync(beside)) await link(join(modules, name), await realpath(beside))
+    }
+  }
+  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, ...packageJson }))
+  for (const [name, content] of Object.entries(files)) await writeFile(join(app, name), content)
   return app
 }

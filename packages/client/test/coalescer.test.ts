@@ -6,6 +6,7 @@
 import { status } from '@grpc/grpc-js'
 import type { EmitAck, EmitRequest } from '@kafka-sidecar/proto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { recordBytes } from '../src/producer/messages.js'
 import { Coalescer, type EmitPart, type EmitTransport } from '../src/transport/coalescer.js'
 import { SidecarRefusal, SidecarUnavailableError } from '../src/transport/sidecar-errors.js'
 
@@ -42,9 +43,9 @@ function part(value: string, timeoutMs = 30_000, idempotent = false): EmitPart {
 
 const refusal = (grpcCode: number, retryAfterMs = 0) => ({ received: false, error: { grpcCode, message: `refused ${status[grpcCode]}`, kafkaErrorCode: 0, kafkaErrorName: '', retriable: true, retryAfterMs } })
 
-function setup() {
+function setup(retryBudgetMs = 30_000) {
   const transport = new ScriptedTransport()
-  const coalescer = new Coalescer(transport, { clientId: 'c', appName: 'a', instanceId: 'i' }, { maxRecords: 1_000, maxBytes: 1_000_000, deadlineMarginMs: 1_000 }, { onRequest() {}, onAck() {}, onAbandoned() {} })
+  const coalescer = new Coalescer(transport, { clientId: 'c', appName: 'a', instanceId: 'i' }, { maxRecords: 1_000, maxBytes: 1_000_000, deadlineMarginMs: 1_000, retryBudgetMs }, { onRequest() {}, onAck() {}, onAbandoned() {} })
   const outcomes = new Map<string, string>()
   const submit = (value: string, timeoutMs?: number) =>
     coalescer.submit(part(value, timeoutMs)).then(
@@ -114,21 +115,42 @@ describe('coalescer: order around refusals', () => {
     expect(Object.fromEntries(outcomes)).toEqual({ f0: 'path failed', f1: 'path failed', f2: 'path failed', n: 'path failed' })
   })
 
-  it('a send aborted behind a full sidecar past its own timeout fails as the full sidecar, instead of going round again', async () => {
+  it('a send aborted behind a full sidecar past its retry budget fails as the full sidecar, instead of going round again', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
-    const { transport, outcomes, submit, settle } = setup()
-    void submit('long', 30_000)
+    const { transport, outcomes, submit, settle } = setup(1_000)
+    void submit('early')
     await settle()
-    void submit('short', 100)
+    void submit('late')
     await settle()
-    await vi.advanceTimersByTimeAsync(150) // short's timeout passes while both are in flight
+    await vi.advanceTimersByTimeAsync(900)
+    void submit('last')
+    await settle()
+    await vi.advanceTimersByTimeAsync(150) // the budgets of early and late pass while all three are in flight
     transport.written[0]!.answer(refusal(status.RESOURCE_EXHAUSTED, 500))
     transport.written[1]!.answer(refusal(status.ABORTED))
+    transport.written[2]!.answer(refusal(status.ABORTED))
     await settle()
-    expect(outcomes.get('short')).toBe('refused RESOURCE_EXHAUSTED')
+    expect(outcomes.get('early')).toBe('refused RESOURCE_EXHAUSTED')
+    expect(outcomes.get('late')).toBe('refused RESOURCE_EXHAUSTED')
     await vi.advanceTimersByTimeAsync(500)
     await settle()
-    expect(transport.written.slice(2).map((w) => w.values)).toEqual([['long']])
+    expect(transport.written.slice(3).map((w) => w.values)).toEqual([['last']])
+  })
+
+  it('the retry budget, not the send timeout, bounds retries of a full sidecar: timeout 1 still retries', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const { transport, outcomes, submit, settle } = setup(30_000)
+    void submit('t1', 1)
+    await settle()
+    await vi.advanceTimersByTimeAsync(50)
+    transport.written[0]!.answer(refusal(status.RESOURCE_EXHAUSTED, 100))
+    await settle()
+    await vi.advanceTimersByTimeAsync(100)
+    await settle()
+    expect(transport.written.map((w) => w.values)).toEqual([['t1'], ['t1']])
+    transport.written[1]!.answer({})
+    await settle()
+    expect(outcomes.get('t1')).toBe('ok')
   })
 
   it('a path refusal (UNAVAILABLE) fails the refused message, what was aborted behind it and what waited', async () => {
@@ -179,5 +201,57 @@ describe('coalescer: merging', () => {
       [['c'], false],
       [['d'], true],
     ])
+  })
+})
+
+describe('coalescer: sends larger than one request', () => {
+  const manyRecords = (count: number, value = 'v'): EmitPart => {
+    const records = Array.from({ length: count }, () => ({ value: Buffer.from(value), headers: [] }))
+    const outgoing = records.map(() => ({ topic: 't', message: { value } }))
+    return { acks: 1, timeoutMs: 30_000, compression: 0, allowAutoTopicCreation: undefined, idempotent: false, topics: [{ topic: 't', records }], outgoing, bytes: records.reduce((n, r) => n + recordBytes(r), 0) }
+  }
+  const written = (transport: ScriptedTransport) => transport.written.map((w) => w.request.topics.reduce((n, t) => n + t.records.length, 0))
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+  }
+
+  it('a send of 25,000 records is written as requests of 10,000, 10,000 and 5,000 in order; its results cover every record', async () => {
+    const { transport, coalescer } = setup()
+    const outcome = coalescer.submit(manyRecords(25_000))
+    await settle()
+    expect(written(transport)).toEqual([10_000, 10_000, 5_000])
+    transport.written.forEach((w, i) => {
+      const n = written(transport)[i]!
+      w.answer({ results: [{ topic: 't', partition: 0, baseOffset: i * 10_000, logAppendTimeMs: -1, logStartOffset: 0, recordIndexes: Array.from({ length: n }, (_, j) => j), leaderId: 1 }] })
+    })
+    const { results } = await outcome
+    expect(results.map((r) => [r.baseOffset, r.localIndexes[0], r.localIndexes.length])).toEqual([
+      [0, 0, 10_000],
+      [10_000, 10_000, 10_000],
+      [20_000, 20_000, 5_000],
+    ])
+  })
+
+  it('when a piece is refused, the send fails with that refusal once every piece settled, and pieces not yet written are not written', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const { transport, coalescer } = setup()
+    const outcome = coalescer.submit(manyRecords(25_000)).catch((error: unknown) => error)
+    await settle()
+    transport.written[0]!.answer({})
+    transport.written[1]!.answer(refusal(status.INVALID_ARGUMENT))
+    transport.written[2]!.answer(refusal(status.ABORTED))
+    await settle()
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(await outcome).toBeInstanceOf(SidecarRefusal)
+    expect(((await outcome) as SidecarRefusal).detail.grpcCode).toBe(status.INVALID_ARGUMENT)
+    expect(transport.written).toHaveLength(3)
+  })
+
+  it('a record larger than any request fails its send with MESSAGE_TOO_LARGE, unwritten', async () => {
+    const { transport, coalescer } = setup()
+    const error = await coalescer.submit(manyRecords(1, 'x'.repeat(17 * 1024 * 1024))).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(SidecarRefusal)
+    expect((error as SidecarRefusal).detail).toMatchObject({ kafkaErrorName: 'MESSAGE_TOO_LARGE', retriable: false })
+    expect(transport.written).toHaveLength(0)
   })
 })

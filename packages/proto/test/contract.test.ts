@@ -120,6 +120,12 @@ describe('codecs: what the wire keeps apart', () => {
     expect(EmitRequest.decode(EmitRequest.encode(request).finish())).toEqual({ ...request, allowAutoTopicCreation: undefined })
   })
 
+  it('keeps a timeout_ms of 0 apart from an unset one: KafkaJS sends timeout 0 to the broker as given', () => {
+    const base = { requestId: 1, clientId: 'a', appName: 'a', instanceId: 'i', acks: Acks.ACKS_ALL, compression: Compression.COMPRESSION_NONE, awaitDelivery: true, topics: [] }
+    expect(EmitRequest.decode(EmitRequest.encode({ ...base, timeoutMs: 0 }).finish()).timeoutMs).toBe(0)
+    expect(EmitRequest.decode(EmitRequest.encode(base).finish()).timeoutMs).toBeUndefined()
+  })
+
   it('decodes a oneof as a { $case, value } union (oneof=unions-value)', () => {
     const event: DeliveryReportEvent = {
       event: { $case: 'gap', value: { firstSequence: 3, lastSequence: 9, reason: 'overflow' } },

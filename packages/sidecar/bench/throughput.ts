@@ -11,7 +11,10 @@
  * and through the sidecar with EmitRequest.idempotent (its idempotent producer), to measure what
  * idempotence costs on each path.
  *
- *   pnpm bench:sidecar [--records 300000] [--batch 100] [--size 200] [--concurrency 8] [--rounds 3] [--idempotent] [--json out.json]
+ * --timestamps sets each record's timestamp_ms to Date.now() at the request, as the client does
+ * for messages without a timestamp (the sidecar then passes one per record to KafkaJS).
+ *
+ *   pnpm bench:sidecar [--records 300000] [--batch 100] [--size 200] [--concurrency 8] [--rounds 3] [--idempotent] [--timestamps] [--json out.json]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -36,6 +39,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '30000' },
     rounds: { type: 'string', default: '3' },
     idempotent: { type: 'boolean', default: false },
+    timestamps: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 })
@@ -142,6 +146,10 @@ try {
   const instanceId = randomUUID()
   let requestId = 0
   const records = keys.map((key) => ({ key, value, headers: [] }))
+  const stamped = (unstamped: typeof records) => {
+    const now = Date.now()
+    return unstamped.map((record) => ({ ...record, timestampMs: now }))
+  }
   const sidecarSendOf = (idempotent: boolean) => async () => {
     const request: EmitRequest = {
       requestId: ++requestId,
@@ -152,7 +160,7 @@ try {
       timeoutMs: 30_000,
       compression: Compression.COMPRESSION_NONE,
       awaitDelivery: true,
-      topics: [{ topic: sidecarTopic, records }],
+      topics: [{ topic: sidecarTopic, records: values.timestamps ? stamped(records) : records }],
       idempotent,
     }
     const ack = await new Promise<EmitAck>((resolve) => {
@@ -202,7 +210,7 @@ try {
   const viaSidecar = median(sidecarMode!.rounds)
 
   const result = {
-    config: { records: total, batch, size, concurrency, partitions: Number(values.partitions), acks: -1, rounds, idempotent: values.idempotent },
+    config: { records: total, batch, size, concurrency, partitions: Number(values.partitions), acks: -1, rounds, idempotent: values.idempotent, timestamps: values.timestamps },
     directRounds: directMode!.rounds.map(Math.round),
     sidecarRounds: sidecarMode!.rounds.map(Math.round),
     directRecordsPerSec: Math.round(direct),
@@ -220,7 +228,7 @@ try {
     console.log(`direct, idempotent : ${i.directRecordsPerSec.toLocaleString('en-US')} records/s, ${i.directVsPlain}x plain direct`)
     console.log(`sidecar, idempotent: ${i.sidecarRecordsPerSec.toLocaleString('en-US')} records/s, ${i.sidecarVsPlain}x plain sidecar, ${i.ratio}x idempotent direct`)
   }
-  console.log(`  ${total} records per mode, requests of ${batch} x ${size} B, ${concurrency} in flight, acks=-1, 3 brokers, ${values.partitions} partitions`)
+  console.log(`  ${total} records per mode, requests of ${batch} x ${size} B${values.timestamps ? ' (timestamped)' : ''}, ${concurrency} in flight, acks=-1, 3 brokers, ${values.partitions} partitions`)
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2))
 } finally {
   for (const child of children) child.kill('SIGTERM')

@@ -5,6 +5,7 @@
  * as the user wrote it (flag or env var). `kafka-sidecar --help` prints the table.
  */
 import { isLoopback, parseListenAddress, DEFAULT_SOCKET_PATH, type ListenAddress } from './listen-address.js'
+import { DELIVERY_WINDOW_MS, MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS } from '@kafka-sidecar/proto'
 import { topicNameProblem } from './pipeline/validation.js'
 
 export type LogLevelName = 'nothing' | 'error' | 'warn' | 'info' | 'debug'
@@ -56,12 +57,13 @@ interface OptionSpec<K extends keyof SidecarConfig = keyof SidecarConfig> {
   readonly help: string
   readonly defaultValue: SidecarConfig[K] | undefined
   readonly min?: number
+  readonly max?: number
   readonly choices?: readonly string[]
 }
 
 const MiB = 1024 * 1024
 
-function spec<K extends keyof SidecarConfig>(key: K, env: string, flag: string, kind: Kind, defaultValue: SidecarConfig[K] | undefined, help: string, extra: { min?: number; choices?: readonly string[] } = {}): OptionSpec {
+function spec<K extends keyof SidecarConfig>(key: K, env: string, flag: string, kind: Kind, defaultValue: SidecarConfig[K] | undefined, help: string, extra: { min?: number; max?: number; choices?: readonly string[] } = {}): OptionSpec {
   return { key, env, flag, kind, defaultValue, help, ...extra } as OptionSpec
 }
 
@@ -78,18 +80,22 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('maxQueuedRecords', 'KAFKA_SIDECAR_MAX_QUEUED_RECORDS', 'max-queued-records', 'integer', 500_000, 'records held across all partitions', { min: 1 }),
   spec('maxQueuedBytesPerPartition', 'KAFKA_SIDECAR_MAX_QUEUED_BYTES_PER_PARTITION', 'max-queued-bytes-per-partition', 'integer', 16 * MiB, 'bytes held for one partition', { min: 1 }),
   spec('maxQueuedRecordsPerPartition', 'KAFKA_SIDECAR_MAX_QUEUED_RECORDS_PER_PARTITION', 'max-queued-records-per-partition', 'integer', 100_000, 'records held for one partition', { min: 1 }),
-  spec('maxRecordBytes', 'KAFKA_SIDECAR_MAX_RECORD_BYTES', 'max-record-bytes', 'integer', 1_000_000, 'largest record (key + value + headers); larger ones are refused', { min: 1 }),
-  spec('maxRecordsPerRequest', 'KAFKA_SIDECAR_MAX_RECORDS_PER_REQUEST', 'max-records-per-request', 'integer', 10_000, 'most records in one request', { min: 1 }),
-  spec('maxHeadersPerRecord', 'KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD', 'max-headers-per-record', 'integer', 100, 'most headers on one record', { min: 0 }),
-  spec('maxRequestBytes', 'KAFKA_SIDECAR_MAX_REQUEST_BYTES', 'max-request-bytes', 'integer', 16 * MiB, 'largest gRPC message accepted', { min: 1024 }),
+  // Kafka's own default message.max.bytes: a record the sidecar refuses, a default broker would too.
+  spec('maxRecordBytes', 'KAFKA_SIDECAR_MAX_RECORD_BYTES', 'max-record-bytes', 'integer', 1_048_588, "largest record (key + value + headers); larger ones are refused with MESSAGE_TOO_LARGE. Set it to the brokers' message.max.bytes", { min: 1 }),
+  // Clients split larger sends into requests of this many records (MAX_REQUEST_RECORDS).
+  spec('maxRecordsPerRequest', 'KAFKA_SIDECAR_MAX_RECORDS_PER_REQUEST', 'max-records-per-request', 'integer', MAX_REQUEST_RECORDS, `most records in one request (clients split larger sends into requests of ${MAX_REQUEST_RECORDS}; keep it at least that)`, { min: 1 }),
+  spec('maxHeadersPerRecord', 'KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD', 'max-headers-per-record', 'integer', 10_000, 'most headers on one record', { min: 0 }),
+  // Clients split larger sends into requests of at most this many bytes (MAX_REQUEST_BYTES).
+  spec('maxRequestBytes', 'KAFKA_SIDECAR_MAX_REQUEST_BYTES', 'max-request-bytes', 'integer', MAX_REQUEST_BYTES, `largest gRPC message accepted; a larger one is refused by itself (clients split sends into requests of ${MAX_REQUEST_BYTES}; keep it at least that)`, { min: 1024 }),
   spec('lingerMs', 'KAFKA_SIDECAR_LINGER_MS', 'linger-ms', 'integer', 0, 'wait before sending an idle partition\'s first records; 0 sends at once and batches by concurrency', { min: 0 }),
   // KafkaJS groups a batch's messages by partition with an array copy per message, so its cost
   // per record grows with the batch: 0.5 us at 270 records, 1.1 us at 1,000, 3.3 us at 4,000.
-  spec('maxBatchRecords', 'KAFKA_SIDECAR_MAX_BATCH_RECORDS', 'max-batch-records', 'integer', 1_000, 'most records of one partition in one batch (KafkaJS\'s cost per record grows with the batch)', { min: 1 }),
-  spec('maxBatchBytes', 'KAFKA_SIDECAR_MAX_BATCH_BYTES', 'max-batch-bytes', 'integer', 900_000, 'most bytes of one partition in one batch (keep under the brokers\' message.max.bytes)', { min: 1 }),
+  spec('maxBatchRecords', 'KAFKA_SIDECAR_MAX_BATCH_RECORDS', 'max-batch-records', 'integer', 1_000, 'most records of one partition in one batch shared by several requests; one request\'s records for a partition always go in one batch, as KafkaJS sends them (KafkaJS\'s cost per record grows with the batch)', { min: 1 }),
+  spec('maxBatchBytes', 'KAFKA_SIDECAR_MAX_BATCH_BYTES', 'max-batch-bytes', 'integer', 900_000, 'most bytes of one partition in one batch shared by several requests, as for max-batch-records (keep under the brokers\' message.max.bytes)', { min: 1 }),
   spec('maxInFlightPerBroker', 'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_BROKER', 'max-in-flight-per-broker', 'integer', 4, 'sendBatch calls in flight per leader broker', { min: 1 }),
   spec('maxInFlightPerPartition', 'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_PARTITION', 'max-in-flight-per-partition', 'integer', 1, 'batches in flight per partition; 1 keeps strict per-partition order even across KafkaJS retries, more trades that for throughput', { min: 1 }),
-  spec('requestTimeoutMs', 'KAFKA_SIDECAR_REQUEST_TIMEOUT_MS', 'request-timeout-ms', 'integer', 30_000, 'broker acknowledgement timeout', { min: 1 }),
+  // Clients wait max(timeout, DELIVERY_WINDOW_MS) plus a margin for an answer: waiting longer here would outlast them.
+  spec('requestTimeoutMs', 'KAFKA_SIDECAR_REQUEST_TIMEOUT_MS', 'request-timeout-ms', 'integer', DELIVERY_WINDOW_MS, `how long queued records may wait before they fail unsent (REQUEST_TIMED_OUT), or the send's own timeout when longer; at most ${DELIVERY_WINDOW_MS}, as long as clients wait. The brokers get each send's own timeout`, { min: 1, max: DELIVERY_WINDOW_MS }),
   spec('idempotent', 'KAFKA_SIDECAR_IDEMPOTENT', 'idempotent', 'boolean', false, 'write every request idempotently, with acks -1 (without it only requests of idempotent producers are, through a second producer made on first need)'),
   spec('reportsPerInstance', 'KAFKA_SIDECAR_REPORTS_PER_INSTANCE', 'reports-per-instance', 'integer', 10_000, 'delivery reports kept per client instance for resume', { min: 1 }),
   spec('reportInstanceIdleMs', 'KAFKA_SIDECAR_REPORT_INSTANCE_IDLE_MS', 'report-instance-idle-ms', 'integer', 600_000, 'forget a client instance\'s reports after this long without a reader or a report', { min: 1000 }),
@@ -189,6 +195,9 @@ export function resolveConfig(layers: Array<Record<string, { value: unknown; sou
     checkType(s, value, source(s.key))
     if (s.kind === 'integer' && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (s.min ?? 0))) {
       throw new SidecarConfigError(source(s.key), `expected an integer >= ${s.min ?? 0}, got ${JSON.stringify(value)}`)
+    }
+    if (s.kind === 'integer' && s.max !== undefined && (value as number) > s.max) {
+      throw new SidecarConfigError(source(s.key), `expected an integer <= ${s.max}, got ${JSON.stringify(value)}`)
     }
     if (s.kind === 'boolean' && typeof value !== 'boolean') throw new SidecarConfigError(source(s.key), `expected a boolean, got ${JSON.stringify(value)}`)
   }

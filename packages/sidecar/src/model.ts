@@ -22,6 +22,11 @@ export interface IncomingRecord {
   readonly partition: number | null
   /** Milliseconds since the epoch, or null for "now". */
   readonly timestampMs: number | null
+  /**
+   * Which TopicRecords of its request it came in (one per send and topic): the records of one
+   * segment for a partition go to the broker in one record batch.
+   */
+  readonly segment: number
 }
 
 export interface ProduceRequest {
@@ -31,6 +36,7 @@ export interface ProduceRequest {
   /** The client producer instance, for delivery reports; '' when the caller gave none (no reports kept). */
   readonly instanceId: string
   readonly acks: Acks
+  /** The broker ack timeout for its records (KafkaJS's `timeout`), 0 included. */
   readonly timeoutMs: number
   readonly compression: CompressionCode
   readonly awaitDelivery: boolean

@@ -9,7 +9,7 @@ import { chmod, rm, stat } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import { Server, ServerCredentials, status } from '@grpc/grpc-js'
-import { DeliveryReportsRequest, EmitRequest, HealthService, ProducerSidecarService, TopicMetadataRequest } from '@kafka-sidecar/proto'
+import { DeliveryReportsRequest, EmitRequest, HealthService, MAX_REQUEST_BYTES, ProducerSidecarService, TopicMetadataRequest } from '@kafka-sidecar/proto'
 import { PROTO_DIR, PROTO_FILES } from '@kafka-sidecar/proto/proto-files'
 import { loadSync } from '@grpc/proto-loader'
 import { ReflectionService } from '@grpc/reflection'
@@ -176,9 +176,10 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   }, () => kafkaConnected)
 
   // Requests over maxRequestBytes are refused one by one by the decode guard; grpc-js's own limit
-  // (which fails the whole stream) only stops what is far larger.
+  // (which fails the whole stream) only stops what is far larger, and never what a client of this
+  // contract writes (it splits sends into requests of at most MAX_REQUEST_BYTES).
   const server = new Server({
-    'grpc.max_receive_message_length': Math.max(2 * config.maxRequestBytes, config.maxRequestBytes + 4 * 1024 * 1024),
+    'grpc.max_receive_message_length': Math.max(2 * config.maxRequestBytes, config.maxRequestBytes + 4 * 1024 * 1024, MAX_REQUEST_BYTES + 4 * 1024 * 1024),
     // node:http2 answers a broken connection (bad frame, bad HPACK, half a preface) with GOAWAY
     // and leaves the socket to the client; an idle timeout closes such connections too.
     'grpc.max_connection_idle_ms': config.connectionIdleMs,

@@ -12,7 +12,7 @@ import { createConnection, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
-import { Acks, Compression, EmitAck, type EmitRequest, type ProducerSidecarClient } from '@kafka-sidecar/proto'
+import { Acks, Compression, EmitAck, MAX_REQUEST_BYTES, type EmitRequest, type ProducerSidecarClient } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { SidecarConfigError, startSidecar, type RunningSidecar, type StartOptions } from '../src/index.js'
 import { bytes, emit, emitError, emitRequest, grpcTarget, randomTopic, sidecarClient, startCluster, startTestSidecar, tempDir } from './helpers.js'
@@ -332,11 +332,16 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
-  it('refuses timeout_ms above 5 minutes', async () => {
+  it("refuses timeout_ms above Kafka's int32 (the broker could not be given it), and takes any below", async () => {
     const ctx = await setup()
-    for (const timeoutMs of [300_001, 2 ** 32 - 1]) {
+    for (const timeoutMs of [2 ** 31, 2 ** 32 - 1]) {
       const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x') }], { timeoutMs }))
-      expectRefusal(error, status.INVALID_ARGUMENT, `timeout_ms ${timeoutMs} is outside 0..300000`)
+      expectRefusal(error, status.INVALID_ARGUMENT, `timeout_ms ${timeoutMs} is outside 0..2147483647`)
+    }
+    for (const timeoutMs of [0, 300_001, 2 ** 31 - 1]) {
+      const ack = await emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes(`t${timeoutMs}`) }], { timeoutMs }))
+      expect(ack.results.map((r) => r.error)).toEqual([undefined])
+      ctx.written.push(`t${timeoutMs}`)
     }
     await expectStillServes(ctx)
   })
@@ -376,9 +381,16 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
-  it("answers a message beyond grpc-js's hard cap (twice maxRequestBytes, at least +4 MiB) with RESOURCE_EXHAUSTED", async () => {
+  it('refuses by itself any request up to what a client writes (16 MiB), however low maxRequestBytes', async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: Buffer.alloc(5 * 1024 * 1024, 7) }]))
+    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: Buffer.alloc(MAX_REQUEST_BYTES - 1024, 7) }]))
+    expect({ code: status[error.code], details: error.details }).toEqual({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(/^EmitRequest of \d+ bytes is larger than max_request_bytes 65536$/) })
+    await expectStillServes(ctx)
+  })
+
+  it("answers a message beyond grpc-js's hard cap (twice maxRequestBytes, at least 16 MiB + 4 MiB) with RESOURCE_EXHAUSTED", async () => {
+    const ctx = await setup()
+    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: Buffer.alloc(MAX_REQUEST_BYTES + 5 * 1024 * 1024, 7) }]))
     expect({ code: status[error.code], details: error.details }).toEqual({ code: 'RESOURCE_EXHAUSTED', details: expect.stringMatching(/^Received message larger than max \(\d+ vs\.? \d+\)$/) })
     await expectStillServes(ctx)
   })

@@ -57,6 +57,7 @@ describe('startSidecar refuses wrongly typed options, naming them', () => {
     ['maxRequestBytes: 512 (below 1 KiB)', { maxRequestBytes: 512 }, 'maxRequestBytes', 'expected an integer >= 1024, got 512'],
     ['kafkaProbeIntervalMs: 10', { kafkaProbeIntervalMs: 10 }, 'kafkaProbeIntervalMs', 'expected an integer >= 100, got 10'],
     ['lingerMs: -1', { lingerMs: -1 }, 'lingerMs', 'expected an integer >= 0, got -1'],
+    ['requestTimeoutMs above 30000 (clients wait no longer)', { requestTimeoutMs: 60_000 }, 'requestTimeoutMs', 'expected an integer <= 30000, got 60000'],
     ['maxQueuedBytesPerPartition above maxQueuedBytes', { maxQueuedBytes: 1_000_000, maxQueuedBytesPerPartition: 2_000_000 }, 'maxQueuedBytesPerPartition', 'must not exceed maxQueuedBytes'],
     ['maxRecordBytes above maxQueuedBytesPerPartition', { maxQueuedBytesPerPartition: 100_000, maxRecordBytes: 200_000 }, 'maxRecordBytes', 'must not exceed maxQueuedBytesPerPartition (such a record could never be queued)'],
     ['a SASL mechanism without username and password', { saslMechanism: 'scram-sha-256' }, 'saslMechanism', 'needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD'],

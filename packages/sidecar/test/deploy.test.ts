@@ -51,7 +51,7 @@ async function collectRegisteredMetrics(): Promise<Map<string, MetricInfo>> {
   const sidecar = new SidecarMetrics({ queuedRecords: () => 0, queuedBytes: () => 0, batchesInFlight: () => 0, connectedClients: () => 0, reportSubscribers: () => 0, kafkaConnected: () => true, idempotentProducerReady: () => false })
   await collect(sidecar.registry)
   const clientRegistry = new Registry()
-  createProducerMetrics({ registry: clientRegistry }, 'deploy-test')
+  await createProducerMetrics({ registry: clientRegistry }, 'deploy-test').ready
   await collect(clientRegistry)
   return metrics
 }

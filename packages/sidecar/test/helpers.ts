@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js'
-import { EmbeddedKafka, type EmbeddedKafkaOptions } from '@kafka-sidecar/embedded-kafka'
+import { EmbeddedKafka, type EmbeddedKafkaOptions, type Logger as EmbeddedLogger } from '@kafka-sidecar/embedded-kafka'
 import { Acks, Compression, ProducerSidecarClient, type EmitAck, type EmitRequest, type SidecarRecord } from '@kafka-sidecar/proto'
 import { Kafka, logLevel, type KafkaMessage, type Producer } from 'kafkajs'
 import { onTestFinished } from 'vitest'
@@ -22,6 +22,33 @@ export async function startCluster(options: EmbeddedKafkaOptions = {}): Promise<
   const cluster = await EmbeddedKafka.start({ brokers: 3, ...options })
   onTestFinished(() => cluster.stop())
   return cluster
+}
+
+/** One partition's record batch as a broker received it in a produce request. */
+export interface ProducedBatch {
+  readonly brokerId: number
+  readonly topic: string
+  readonly partition: number
+  readonly acks: number
+  /** The produce request's broker ack timeout. */
+  readonly timeoutMs: number
+  readonly records: number
+  readonly bytes: number
+  readonly baseTimestamp: number
+}
+
+/**
+ * What the brokers were sent, batch by batch: pass `logger` to startCluster, then read
+ * `batches(topic)`. Comes from embedded-kafka's debug log of each produce request.
+ */
+export function produceLog(): { logger: EmbeddedLogger; batches(topic: string): ProducedBatch[] } {
+  const all: ProducedBatch[] = []
+  return {
+    logger: (_level, message, fields) => {
+      if (message === 'produce' && fields) all.push(fields as unknown as ProducedBatch)
+    },
+    batches: (topic) => all.filter((b) => b.topic === topic),
+  }
 }
 
 export async function tempDir(): Promise<string> {

@@ -29,17 +29,27 @@ function toHeaders(headers: IHeaders | undefined): Header[] {
   return out
 }
 
-export function toSidecarRecord(message: Message): SidecarRecord {
+/**
+ * `now`: the send's Date.now(), the CreateTime of a message without a timestamp of its own, as
+ * KafkaJS stamps the application's clock when it builds the batch (it treats a falsy timestamp,
+ * 0 included, as none), so the record's time falls within the send, whoever encodes it.
+ */
+export function toSidecarRecord(message: Message, now: number): SidecarRecord {
   const record: SidecarRecord = { key: toBytes(message.key), value: toBytes(message.value), headers: toHeaders(message.headers) }
   if (message.partition !== undefined && message.partition !== null) record.partition = message.partition
-  if (message.timestamp !== undefined && message.timestamp !== null) record.timestampMs = Number(message.timestamp)
+  record.timestampMs = message.timestamp ? Number(message.timestamp) : now
   return record
 }
 
-/** Payload bytes of a record, for the coalescing size limit. */
+/** Bytes a record tag, a length and a varint field add, at most, besides the key, value and headers. */
+const RECORD_FIXED_BYTES = 40
+/** Bytes a header adds besides its name and value, at most. */
+const HEADER_FIXED_BYTES = 18
+
+/** Encoded bytes of a record in an EmitRequest, at most: for the coalescing and request limits. */
 export function recordBytes(record: SidecarRecord): number {
-  let size = (record.key?.length ?? 0) + (record.value?.length ?? 0)
-  for (const h of record.headers) size += h.key.length + (h.value?.length ?? 0)
+  let size = RECORD_FIXED_BYTES + (record.key?.length ?? 0) + (record.value?.length ?? 0)
+  for (const h of record.headers) size += HEADER_FIXED_BYTES + Buffer.byteLength(h.key) + (h.value?.length ?? 0)
   return size
 }
 

@@ -30,6 +30,7 @@ import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
 import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
 import { PathGate, type PathName } from './path-gate.js'
+import { directReasonFor, optionsIgnoredOnSidecarPath, registeredCodecReasons, type IgnoredOption, type KafkaLevelOptions } from './sidecar-path-limits.js'
 import { validateBatch, validateProducerConfig, type ConnectionStatus } from './validation.js'
 
 export interface SidecarProducerConfig extends ProducerConfig {
@@ -110,6 +111,10 @@ export class SidecarProducer {
   private readonly clientId: string
   /** Why this producer never uses the sidecar even in sidecar mode, or null. */
   private readonly directOnlyReason: string | null
+  /** Options of this producer that sends through the sidecar cannot honour, said at connect. */
+  private readonly ignoredOptions: IgnoredOption[]
+  /** Why some sends went direct, each said once. */
+  private readonly directReasonsSaid = new Set<string>()
   private status: ConnectionStatus = 'disconnected'
   private sendsInFlight = 0
   private sendsSettled: Array<() => void> = []
@@ -131,7 +136,7 @@ export class SidecarProducer {
   } | null = null
   private everConnected = false
 
-  constructor(kafka: Kafka, config: SidecarProducerConfig = {}, inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string } = {}) {
+  constructor(kafka: Kafka, config: SidecarProducerConfig = {}, inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string; kafka?: KafkaLevelOptions } = {}) {
     validateProducerConfig(config)
     const { sidecar: producerSidecar, onDelivery, ...kafkajsConfig } = config
     this.options = resolveSidecarOptions([inherited.sidecar, producerSidecar])
@@ -139,6 +144,7 @@ export class SidecarProducer {
     this.idempotent = kafkajsConfig.idempotent ?? false
     this.transactionalId = kafkajsConfig.transactionalId
     this.allowAutoTopicCreation = kafkajsConfig.allowAutoTopicCreation
+    this.ignoredOptions = optionsIgnoredOnSidecarPath(inherited.kafka ?? {}, kafkajsConfig, this.options.backpressureRetryMs)
     this.direct = new DirectPath(kafka, kafkajsConfig)
     this.log = this.direct.producer.logger().namespace('SidecarProducer')
     this.events = Object.freeze({ ...this.direct.producer.events, ...SIDECAR_EVENTS })
@@ -230,6 +236,7 @@ export class SidecarProducer {
   }
 
   async connect(): Promise<void> {
+    await this.metrics.ready
     if (this.usesSidecar) {
       this.sidecar ??= this.createSidecarPath()
       const ready = await this.waitForSidecar(this.options.connectTimeoutMs)
@@ -240,6 +247,7 @@ export class SidecarProducer {
         this.sidecar.breaker.open()
         await this.direct.connect()
       }
+      this.warnOfSidecarPathLimits()
       if (this.wantsReports()) this.sidecar.reports.start()
       this.startIdleCheck()
     } else {
@@ -321,6 +329,11 @@ export class SidecarProducer {
     if (outgoing.length === 0) return { metadata: [], path: 'sidecar' }
     const compression = batch.compression ?? 0
     if (compression > 1) (kafkajs.CompressionCodecs as Record<number, () => unknown>)[compression]?.()
+    const directReason = directReasonFor(batch)
+    if (directReason) {
+      this.sayOnce(directReason)
+      return this.sendOn('direct', batch, topicMessages, outgoing)
+    }
     if (sidecar.breaker.opened) return this.fallBack(batch, topicMessages, outgoing, 'circuit breaker open')
     const ticket = this.gate.ticket()
     await this.gate.enter('sidecar', ticket)
@@ -399,10 +412,12 @@ export class SidecarProducer {
 
   private emitPart(batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[]): EmitPart {
     let bytes = 0
+    // The CreateTime of messages without one: this process's clock at send(), as in KafkaJS.
+    const now = Date.now()
     const topics = topicMessages.map(({ topic, messages }) => ({
       topic,
       records: messages.map((message) => {
-        const record = toSidecarRecord(message)
+        const record = toSidecarRecord(message, now)
         bytes += recordBytes(record)
         return record
       }),
@@ -490,7 +505,7 @@ export class SidecarProducer {
     const coalescer = new Coalescer(
       stream,
       { clientId: this.clientId, appName: this.options.appName ?? this.clientId, instanceId },
-      { maxRecords: this.options.maxCoalescedRecords, maxBytes: this.options.maxCoalescedBytes, deadlineMarginMs: this.options.requestTimeoutMarginMs },
+      { maxRecords: this.options.maxCoalescedRecords, maxBytes: this.options.maxCoalescedBytes, deadlineMarginMs: this.options.requestTimeoutMarginMs, retryBudgetMs: this.options.backpressureRetryMs },
       tracker,
     )
     const reports = new ReportStream(client, metadata, instanceId, {
@@ -540,6 +555,18 @@ export class SidecarProducer {
     sidecar.health.close()
     if (this.idleTimer) clearInterval(this.idleTimer)
     this.idleTimer = null
+  }
+
+  /** Once per connect: the options set that sends through the sidecar ignore, and the codecs that keep sends direct. */
+  private warnOfSidecarPathLimits(): void {
+    for (const { option, reason } of this.ignoredOptions) this.log.warn(`Option ${option} does not apply to sends through the sidecar (it does to the direct fallback): ${reason}`, { option })
+    for (const reason of registeredCodecReasons()) this.sayOnce(reason)
+  }
+
+  private sayOnce(directReason: string): void {
+    if (this.directReasonsSaid.has(directReason)) return
+    this.directReasonsSaid.add(directReason)
+    this.log.warn(`Sends with ${directReason}; they go directly to Kafka`, { reason: directReason })
   }
 
   private breakerChanged(state: BreakerState, event: string): void {

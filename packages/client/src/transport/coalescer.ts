@@ -5,8 +5,9 @@
  * leaves at the end of it (setImmediate), so a lone serial send pays no wait.
  *
  * Sends merge only with sends of the same acks, timeout, compression and idempotence (the sidecar
- * writes idempotent requests with another producer). Records of one topic
- * stay in send order inside the merged message, so per-partition order is the callers' order.
+ * writes idempotent requests with another producer). Each send keeps its own topic groups inside
+ * the merged message (the sidecar batches each group's records for a partition whole), in send
+ * order, so per-partition order is the callers' order.
  * When the sidecar refuses a merged message for a reason that belongs to its records (invalid
  * topic, too large, not allowed), each send is retried alone, so one caller's bad record never
  * fails another caller's send.
@@ -15,13 +16,15 @@
  * sidecar, a bad record) later ones are already on their way; the sidecar refuses those as
  * ABORTED (EmitRequest.order_epoch) and the coalescer holds everything new until they have come
  * back. Then it writes again, in send order and under a new epoch, what is to be retried (a full
- * sidecar: after the wait it asked for, within each send's timeout), ahead of what came since.
+ * sidecar: after the wait it asked for, within the retry budget), ahead of what came since.
  * When the refusal says the path is gone (UNAVAILABLE), every send it holds fails with it, so the
  * producer resends them all directly in send order.
  */
 import { status } from '@grpc/grpc-js'
 import type { EmitAck, EmitRequest, PartitionResult, SidecarError as ProtoError, SidecarRecord, TopicRecords } from '@kafka-sidecar/proto'
+import { DELIVERY_WINDOW_MS } from '@kafka-sidecar/proto'
 import type { OutgoingMessage } from '../producer/messages.js'
+import { requestOverhead, splitPart, type PartPiece } from './request-split.js'
 import { isPathFailureCode, SidecarRefusal, SidecarUnavailableError } from './sidecar-errors.js'
 
 export interface EmitPart {
@@ -84,18 +87,37 @@ export interface RequestIdentity {
 export interface CoalescerLimits {
   readonly maxRecords: number
   readonly maxBytes: number
-  /** Added to a request's own timeout to get how long the sidecar may take to answer. */
+  /** Added to a request's delivery window (see answerDeadline) to get how long the sidecar may take to answer. */
   readonly deadlineMarginMs: number
+  /**
+   * How long a send is retried while the sidecar is full (backpressureRetryMs). Not the send's
+   * `timeout`: that is the broker's ack timeout, as in KafkaJS, and may well be 0.
+   */
+  readonly retryBudgetMs: number
+}
+
+/** Longest delay a Node timer takes; past it setTimeout fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * How long the sidecar may take to answer a request: its delivery window (the sidecar keeps
+ * records queued max(timeout, DELIVERY_WINDOW_MS), so `timeout: 0` waits as long as the default)
+ * plus the margin after which a silent sidecar counts as failed.
+ */
+export function answerDeadline(timeoutMs: number, marginMs: number): number {
+  return Math.min(Math.max(timeoutMs, DELIVERY_WINDOW_MS) + marginMs, MAX_TIMER_MS)
 }
 
 interface Queued {
   readonly part: EmitPart
   /** Submission order: what is written again goes back to its place. */
   readonly seq: number
-  /** A full sidecar is retried until then (the send's timeout). */
+  /** A full sidecar is retried until then (the retry budget). */
   readonly giveUpAt: number
   /** Write in a message of its own (its merged message was refused for someone's records). */
   alone: boolean
+  /** The pieces of one split send share this: once one piece failed, the rest are not written. */
+  readonly siblings: { failure: Error | null } | null
   resolve(outcome: PartOutcome): void
   reject(error: Error): void
 }
@@ -115,7 +137,7 @@ interface Halt {
   resumeAt: number
   /** The path is gone: the sends held fail with this instead of being written again. */
   pathFailure: SidecarUnavailableError | null
-  /** Why it waits (a full sidecar): what a held send gets once its own timeout has passed. */
+  /** Why it waits (a full sidecar): what a held send gets once its retry budget has passed. */
   backpressure: SidecarRefusal | null
   timer: NodeJS.Timeout | null
 }
@@ -137,10 +159,47 @@ export class Coalescer {
     private readonly observer: CoalescerObserver,
   ) {}
 
-  /** Resolves once the sidecar has the part's records delivered (or rejects with why not). */
+  /**
+   * Resolves once the sidecar has the part's records delivered (or rejects with why not). A part
+   * larger than one request is written as several, in order (see request-split.ts).
+   */
   submit(part: EmitPart): Promise<PartOutcome> {
+    let pieces: PartPiece[]
+    try {
+      pieces = splitPart(part, requestOverhead(this.identity))
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+    if (pieces.length === 1) return this.enqueue(part, null)
+    return this.submitPieces(pieces)
+  }
+
+  /**
+   * The pieces of a split send, settled together: the send fails with the first piece's failure,
+   * once every piece has settled (so a resend on another path never overtakes one still here).
+   * Pieces written before it stay written; after a path failure the producer resends the whole
+   * send directly, so those may be written twice (at-least-once, as for any path failure).
+   */
+  private async submitPieces(pieces: readonly PartPiece[]): Promise<PartOutcome> {
+    const siblings = { failure: null as Error | null }
+    const outcomes = await Promise.allSettled(pieces.map(({ part }) => this.enqueue(part, siblings)))
+    const failed = outcomes.find((o) => o.status === 'rejected')
+    if (failed) throw failed.reason
+    const results: PartResult[] = []
+    outcomes.forEach((o, i) => {
+      const { offset } = pieces[i]!
+      for (const r of (o as PromiseFulfilledResult<PartOutcome>).value.results) results.push({ ...r, localIndexes: r.localIndexes.map((local) => local + offset) })
+    })
+    return { results }
+  }
+
+  private enqueue(part: EmitPart, siblings: Queued['siblings']): Promise<PartOutcome> {
     return new Promise<PartOutcome>((resolve, reject) => {
-      this.queue.push({ part, seq: this.nextSeq++, giveUpAt: Date.now() + part.timeoutMs, alone: false, resolve, reject })
+      const failed = (error: Error) => {
+        if (siblings) siblings.failure ??= error
+        reject(error)
+      }
+      this.queue.push({ part, seq: this.nextSeq++, giveUpAt: Date.now() + this.limits.retryBudgetMs, alone: false, siblings, resolve, reject: failed })
       this.scheduleFlush()
     })
   }
@@ -164,7 +223,7 @@ export class Coalescer {
   private flush(): void {
     this.flushScheduled = false
     if (this.halt) return
-    const queue = this.queue
+    const queue = this.withoutFailedSiblings(this.queue)
     this.queue = []
     let i = 0
     while (i < queue.length) {
@@ -185,37 +244,35 @@ export class Coalescer {
     }
   }
 
+  /** Fails, unwritten, the pieces of a split send whose earlier piece failed. */
+  private withoutFailedSiblings(queue: Queued[]): Queued[] {
+    return queue.filter((queued) => {
+      const failure = queued.siblings?.failure
+      if (failure) queued.reject(failure)
+      return !failure
+    })
+  }
+
   private write(group: Queued[]): void {
     const first = group[0]!.part
     const requestId = this.stream.nextRequestId()
-    // Merge topic groups: records of one topic keep the order of the sends they came from.
-    const topics = new Map<string, TopicRecords>()
-    const owners = new Map<string, Array<{ member: number; local: number }>>()
-    group.forEach((queued, member) => {
-      let local = 0
-      for (const { topic, records } of queued.part.topics) {
-        let entry = topics.get(topic)
-        if (!entry) {
-          entry = { topic, records: [] }
-          topics.set(topic, entry)
-          owners.set(topic, [])
-        }
-        const topicOwners = owners.get(topic)!
-        for (const record of records) {
-          entry.records.push(record)
-          topicOwners.push({ member, local: local++ })
-        }
-      }
-    })
+    // One TopicRecords per send and topic, in send order: the sidecar writes each one's records
+    // for a partition as one record batch, so every send stays all-or-nothing per partition, as
+    // in KafkaJS, however many sends share the message. Records of one topic keep send order.
+    const topics: TopicRecords[] = []
     // Record index i of the merged request (topic groups flattened in order) -> its owner.
     const ownerOf: Array<{ member: number; local: number }> = []
     const outgoing: OutgoingMessage[] = []
-    for (const topic of topics.keys()) {
-      for (const owner of owners.get(topic)!) {
-        ownerOf.push(owner)
-        outgoing.push(group[owner.member]!.part.outgoing[owner.local]!)
+    group.forEach((queued, member) => {
+      let local = 0
+      for (const { topic, records } of queued.part.topics) {
+        topics.push({ topic, records })
+        for (let i = 0; i < records.length; i++) {
+          ownerOf.push({ member, local })
+          outgoing.push(queued.part.outgoing[local++]!)
+        }
       }
-    }
+    })
     const request: EmitRequest = {
       requestId,
       clientId: this.identity.clientId,
@@ -228,12 +285,12 @@ export class Coalescer {
       allowAutoTopicCreation: first.allowAutoTopicCreation,
       idempotent: first.idempotent,
       orderEpoch: this.epoch,
-      topics: [...topics.values()],
+      topics,
     }
     const flight: Flight = { requestId, epoch: this.epoch, group }
     this.flights.set(requestId, flight)
     this.observer.onRequest(requestId, outgoing, first.acks)
-    this.stream.send(request, first.timeoutMs + this.limits.deadlineMarginMs).then(
+    this.stream.send(request, answerDeadline(first.timeoutMs, this.limits.deadlineMarginMs)).then(
       (ack) => {
         this.flights.delete(requestId)
         if (ack.received) {
@@ -272,7 +329,7 @@ export class Coalescer {
     if (detail.grpcCode === status.ABORTED) {
       // Written after a refused message; it shares that message's fate: failed on resume if the
       // path is gone, else written again. Behind a full sidecar it was as good as refused for
-      // being full, so past its own timeout it fails as such a refusal would.
+      // being full, so past its retry budget it fails as such a refusal would.
       const backpressure = halt?.backpressure
       const now = Date.now()
       const again: Queued[] = []
@@ -306,7 +363,7 @@ export class Coalescer {
       if (retry.length > 0 && halt) {
         // retry_after_ms is the sidecar's estimate (up to 2 s); room may come sooner, so a send
         // whose budget ends first is still tried once more at its end rather than failing with
-        // most of its timeout unused.
+        // most of its budget unused.
         const earliestGiveUp = Math.min(...retry.map((q) => q.giveUpAt))
         halt.resumeAt = Math.max(halt.resumeAt, Math.min(now + Math.max(1, refusal.retryAfterMs || 100), earliestGiveUp))
       }

@@ -13,19 +13,22 @@
  * - every attempted record was acked or its send rejected; acked records are in the cluster;
  *   each record has exactly one delivery report, with an error exactly when its send failed;
  * - after the cluster returns, traffic goes back through the sidecar.
- * The sidecar holds accepted records until the brokers answer (KafkaJS's retries), which can
- * outlast a send's deadline (timeout + requestTimeoutMarginMs): the client then re-sends directly,
- * and the sidecar may still write the record later. Such records may be duplicated, written
- * out of order, or reported failed (the direct attempt failed) and stored all the same; the
- * test counts them and checks that no other record is duplicated or failed-but-stored, and that
- * per-key order breaks no more often than such late writes happened. Backpressure itself (the
- * queue runs full here) never reorders: refused sends are retried in send order (order_epoch).
+ * The sidecar holds accepted records until the brokers answer (KafkaJS's retries), which could
+ * outlast the client's wait (max(timeout, 30 s) + requestTimeoutMarginMs): the client would then
+ * re-send directly, and the sidecar might still write the record later. Such records may be
+ * duplicated, written out of order, or reported failed (the direct attempt failed) and stored all
+ * the same; the test counts them and checks that no other record is duplicated or
+ * failed-but-stored, and that per-key order breaks no more often than such late writes happened,
+ * besides the direct path's own documented exception (direct-path.ts: while brokers are down, a
+ * direct send waits at most 1 s for the one before it, then order is KafkaJS's own). Backpressure
+ * itself (the queue runs full here) never reorders: refused sends are retried in send order
+ * (order_epoch).
  */
 import { join } from 'node:path'
 import kafkajs from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka, logLevel, type DeliveryReport, type SidecarProducer } from '../../src/index.js'
-import { KeyedSender } from '../fault-helpers.js'
+import { idOf, KeyedSender } from '../fault-helpers.js'
 import { randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from '../helpers.js'
 import { account, checkReportOutcomes, GaugeSampler, metricSum, readyz, scrape, tally } from './support.js'
 
@@ -35,6 +38,8 @@ const PRODUCERS = 4
 const KEYS = 6
 const SEND_TIMEOUT_MS = 4_000
 const MARGIN_MS = 2_000
+/** The sidecar's KafkaJS retries (its defaults: 5 retries, 300 ms doubling, ±20%) for a batch the brokers do not answer. */
+const SIDECAR_RETRIES_MS = 12_000
 /** KafkaJS retry for the fallback (direct) producer: a few hundred ms, not KafkaJS's default ~10 s+. */
 const DIRECT_RETRY = { retries: 1, initialRetryTime: 100, maxRetryTime: 500 }
 
@@ -212,16 +217,21 @@ describe('broker faults under load', () => {
       expect(error, summary).toBeInstanceOf(kafkajs.KafkaJSError)
       expect(isRetriableFailure(error), `${error.name}: ${error.message}\n${summary}`).toBe(true)
     }
-    // No caller hangs: at worst the sidecar's deadline (timeout + margin), then the direct attempt
-    // (KafkaJS connect and retries, behind this producer's earlier direct sends).
-    expect(Math.max(...senders.map((s) => s.maxSettleMs)), summary).toBeLessThanOrEqual(SEND_TIMEOUT_MS + MARGIN_MS + 6_000)
+    // No caller hangs: at worst the sidecar's answer (queued records fail at its request timeout; a
+    // batch at the brokers gets its KafkaJS's retries, about 10 s), then the direct attempt
+    // (KafkaJS connect and retries, behind this producer's earlier direct sends). The send's
+    // `timeout` is the broker's and plays no part.
+    expect(Math.max(...senders.map((s) => s.maxSettleMs)), summary).toBeLessThanOrEqual(SIDECAR_RETRIES_MS + 6_000)
     // The one documented exception: a request the sidecar held past the client's deadline is
     // re-sent directly and may still be written by the sidecar later (after the direct attempt
     // failed: "failed" but stored; or succeeded: a duplicate). Only those records.
     expect(result.failedButStored + result.duplicates, summary).toBeLessThanOrEqual(noAnswer)
-    // Per-key order: only those late writes may break it. Before order_epoch, a send refused with
-    // RESOURCE_EXHAUSTED could be overtaken by a later send that found room (19 [1-73] per run).
-    expect(result.violations.length, summary).toBeLessThanOrEqual(noAnswer)
+    // Per-key order: only those late writes may break it, and the direct path's own exception (both
+    // records written directly). Before order_epoch, a send refused with RESOURCE_EXHAUSTED could
+    // be overtaken by a later send that found room (19 [1-73] per run).
+    const pathOf = new Map(reports.map((r) => [idOf(r), r.path]))
+    const notDirectOnly = result.violations.filter((v) => [...v.matchAll(/(p\d+-k\d+:\d+)/g)].some(([id]) => pathOf.get(id!) !== 'direct'))
+    expect(notDirectOnly.length, `${notDirectOnly.join('; ')}\n${summary}`).toBeLessThanOrEqual(noAnswer)
   })
 })
 

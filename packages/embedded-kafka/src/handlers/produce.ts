@@ -51,9 +51,16 @@ function transactionRefusal(ctx: RequestContext, transactionalId: string | null,
   }
 }
 
+/** What a produce request asked of the broker besides its records. */
+interface ProduceSettings {
+  readonly transactionalId: string | null
+  readonly acks: number
+  readonly timeoutMs: number
+}
+
 function appendPartition(
   ctx: RequestContext,
-  transactionalId: string | null,
+  request: ProduceSettings,
   topic: string,
   index: number,
   records: Buffer | null,
@@ -73,7 +80,9 @@ function appendPartition(
     if (error instanceof InvalidBatchError) return failed(index, error.errorCode, error.message)
     throw error
   }
-  const refusal = transactionRefusal(ctx, transactionalId, header, partition)
+  // Tests see what a client asked of the broker (acks, ack timeout) and how it batched records.
+  ctx.log('debug', 'produce', { topic, partition: index, acks: request.acks, timeoutMs: request.timeoutMs, records: header.recordCount, bytes: records.length, baseTimestamp: header.baseTimestamp })
+  const refusal = transactionRefusal(ctx, request.transactionalId, header, partition)
   if (refusal) return refusal
   const verdict = partition.sequences.check(header)
   if (verdict.kind === 'reject') return failed(index, verdict.errorCode, verdict.message)
@@ -91,7 +100,7 @@ export function produceRoute(maxMessageBytes: number) {
       name: topic.name,
       partitionResponses: topic.partitionData.map((p) =>
         validAcks
-          ? appendPartition(ctx, request.transactionalId, topic.name, p.index, p.records, maxMessageBytes)
+          ? appendPartition(ctx, request, topic.name, p.index, p.records, maxMessageBytes)
           : failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${request.acks}`),
       ),
     }))

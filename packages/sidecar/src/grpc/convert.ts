@@ -31,7 +31,8 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
   if (acks === undefined) throw invalidArgument(`unknown acks value ${message.acks} (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)`, KafkaErrors.INVALID_REQUIRED_ACKS)
   if (!COMPRESSIONS.has(message.compression)) throw invalidArgument(`unknown compression value ${message.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
   const records: IncomingRecord[] = []
-  for (const group of message.topics) {
+  for (let segment = 0; segment < message.topics.length; segment++) {
+    const group = message.topics[segment]!
     if (group.records.length === 0) throw invalidArgument(`topic "${group.topic}" has no records`)
     for (const r of group.records) {
       records.push({
@@ -41,6 +42,7 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
         headers: r.headers.length === 0 ? NO_HEADERS : r.headers.map((h) => ({ key: h.key, value: asBuffer(h.value) })),
         partition: r.partition ?? null,
         timestampMs: r.timestampMs ?? null,
+        segment,
       })
     }
   }
@@ -51,7 +53,8 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
     appName: boundedLabel(message.appName || message.clientId || 'unknown'),
     instanceId: message.instanceId,
     acks,
-    timeoutMs: message.timeoutMs || DEFAULT_TIMEOUT_MS,
+    // 0 is a timeout the broker is given as is (KafkaJS allows it); only an unset one defaults.
+    timeoutMs: message.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     compression: message.compression as CompressionCode,
     // Without an instance id there is no delivery-report stream to learn the outcome from: the
     // only answer such a caller can get is the ack, so it waits for the brokers.

@@ -2,8 +2,8 @@
  * Turns queued records into KafkaJS sendBatch calls. Batching comes from concurrency, not from
  * waiting: a partition with nothing in flight is sent at once (lingerMs 0); while its batch is in
  * flight, whatever arrives accumulates and leaves as the next batch. Ready partitions that share
- * a leader broker and a compression codec go out in one sendBatch, so one slow broker never holds
- * back another's partitions, and a failure is scoped to one broker's records.
+ * a leader broker, a compression codec, acks and a timeout go out in one sendBatch, so one slow
+ * broker never holds back another's partitions, and a failure is scoped to one broker's records.
  *
  * Records of requests that asked for idempotence leave through the idempotent producer, in
  * batches of their own, with acks -1, one batch per partition and one sendBatch per broker in
@@ -22,9 +22,12 @@ import type { MemoryBudget } from './memory-budget.js'
 import { PartitionQueue, type QueuedRecord } from './partition-queue.js'
 
 export interface DispatcherSettings {
-  /** Most records of one partition in one batch. */
+  /**
+   * Most records of one partition in one batch, when several sends share it; one send's records
+   * for a partition always leave together, however many.
+   */
   readonly maxBatchRecords: number
-  /** Most bytes of one partition in one batch (keep under the brokers' message.max.bytes). */
+  /** Most bytes of one partition in one batch, as for maxBatchRecords (keep under the brokers' message.max.bytes). */
   readonly maxBatchBytes: number
   /** Extra wait before sending an idle partition's first records; 0 sends at once. */
   readonly lingerMs: number
@@ -35,8 +38,6 @@ export interface DispatcherSettings {
    * more raises throughput but a retried batch may land after the one behind it.
    */
   readonly maxInFlightPerPartition: number
-  /** Broker acknowledgement timeout passed to KafkaJS. */
-  readonly requestTimeoutMs: number
 }
 
 export interface BatchSender {
@@ -58,12 +59,14 @@ export interface DispatchObserver {
   onBatchSettled?(records: number, error: SidecarError | null, durationMs: number): void
 }
 
-/** Ready partitions that leave together in one sendBatch. */
+/** Ready partitions that leave in one sendBatch: one leader broker, codec, acks, producer and timeout. */
 interface SendGroup {
   readonly broker: number
   readonly compression: CompressionCode
   readonly acks: Acks
   readonly idempotent: boolean
+  /** The broker ack timeout the requests asked for, as KafkaJS passes a send's `timeout`. */
+  readonly timeoutMs: number
   readonly queues: PartitionQueue[]
 }
 
@@ -248,9 +251,17 @@ export class Dispatcher {
       const broker = this.leaderOf(queue.topic, queue.partition)
       // An idempotent producer must write with acks -1 (KafkaJS refuses anything else).
       const acks: Acks = head.idempotent ? -1 : head.acks
-      const key = `${broker}:${head.compression}:${acks}:${head.idempotent}`
+      // A send too large for a shared batch goes in a sendBatch of its own: should the broker
+      // refuse it (message.max.bytes), that fails its own records only, as it would in KafkaJS.
+      const solo = queue.headRunExceeds(this.settings.maxBatchRecords, this.settings.maxBatchBytes)
+      const key = solo
+        ? `solo:${queue.topic}\u0000${queue.partition}`
+        : `${broker}:${head.compression}:${acks}:${head.idempotent}:${head.timeoutMs}`
       let group = groups.get(key)
-      if (!group) groups.set(key, (group = { broker, compression: head.compression, acks, idempotent: head.idempotent, queues: [] }))
+      if (!group) {
+        group = { broker, compression: head.compression, acks, idempotent: head.idempotent, timeoutMs: head.timeoutMs, queues: [] }
+        groups.set(key, group)
+      }
       group.queues.push(queue)
     }
     for (const group of groups.values()) {
@@ -267,7 +278,7 @@ export class Dispatcher {
   }
 
   private send(group: SendGroup): void {
-    const { compression, acks, queues } = group
+    const { compression, acks, timeoutMs, queues } = group
     const slot = brokerSlot(group)
     const chunks: Chunk[] = []
     const byTopic = new Map<string, TopicMessages>()
@@ -295,7 +306,7 @@ export class Dispatcher {
     const started = Date.now()
     const sender = group.idempotent ? this.senders.idempotent() : this.senders.plain
     sender
-      .sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: this.settings.requestTimeoutMs, compression })
+      .sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: timeoutMs, compression })
       .then(
         (metadata) => {
           for (const chunk of chunks) {

@@ -11,6 +11,8 @@ export interface QueuedRecord {
   readonly tracker: RequestTracker
   /** Index of the record in its request. */
   readonly index: number
+  /** Its request's TopicRecords (one per send and topic): what leaves whole, per partition. */
+  readonly segment: number
   readonly message: Message
   readonly bytes: number
   readonly compression: CompressionCode
@@ -18,8 +20,10 @@ export interface QueuedRecord {
   readonly acks: Acks
   /** Written by the idempotent producer: records leave in batches of one producer. */
   readonly idempotent: boolean
+  /** The request's broker ack timeout: records leave in batches of one timeout, which the broker is given. */
+  readonly timeoutMs: number
   readonly enqueuedAt: number
-  /** When the request's own timeout runs out: still queued by then, the record is failed unsent. */
+  /** When the request's window (max of its timeout and the request timeout) ends: still queued by then, the record is failed unsent. */
   readonly deadline: number
 }
 
@@ -67,19 +71,26 @@ export class PartitionQueue {
     return true
   }
 
-  /** Takes the next batch: same compression, acks and producer as the head, within both limits, at least one record. */
+  /**
+   * Takes the next batch: same compression, acks, producer and timeout as the head, within both
+   * limits, at least one run. A run is the records of one send here (one TopicRecords of a
+   * request); it leaves whole, never cut by the limits, as KafkaJS writes one send's records for a
+   * partition as one record batch: the broker takes or refuses them together. A run over the
+   * limits on its own leaves alone (see headRunExceeds).
+   */
   take(maxRecords: number, maxBytes: number): QueuedRecord[] {
     const first = this.items[this.head]
     if (!first) return []
     const out: QueuedRecord[] = []
     let bytes = 0
-    while (this.head < this.items.length && out.length < maxRecords) {
+    while (this.head < this.items.length) {
       const next = this.items[this.head]!
-      if (next.compression !== first.compression || next.acks !== first.acks || next.idempotent !== first.idempotent) break
-      if (out.length > 0 && bytes + next.bytes > maxBytes) break
-      out.push(next)
-      bytes += next.bytes
-      this.head++
+      if (!sameBatch(next, first)) break
+      const run = this.runAt(this.head)
+      if (out.length > 0 && (out.length + run.records > maxRecords || bytes + run.bytes > maxBytes)) break
+      for (let i = 0; i < run.records; i++) out.push(this.items[this.head + i]!)
+      this.head += run.records
+      bytes += run.bytes
     }
     if (this.head === this.items.length) {
       this.items = []
@@ -89,6 +100,25 @@ export class PartitionQueue {
       this.head = 0
     }
     return out
+  }
+
+  /** Whether the run at the head has more records or bytes than one shared batch may hold. */
+  headRunExceeds(maxRecords: number, maxBytes: number): boolean {
+    if (this.isEmpty) return false
+    const run = this.runAt(this.head)
+    return run.records > maxRecords || run.bytes > maxBytes
+  }
+
+  /**
+   * The run from `at` on: a request's records for a partition are queued in one synchronous
+   * step, so a run's records are always consecutive.
+   */
+  private runAt(at: number): { records: number; bytes: number } {
+    const { tracker, segment } = this.items[at]!
+    let end = at
+    let bytes = 0
+    while (end < this.items.length && this.items[end]!.tracker === tracker && this.items[end]!.segment === segment) bytes += this.items[end++]!.bytes
+    return { records: end - at, bytes }
   }
 
   /**
@@ -117,4 +147,9 @@ export class PartitionQueue {
     for (const r of records) this.pendingBytes -= r.bytes
     this.pendingRecords -= records.length
   }
+}
+
+/** Whether two records may leave in one batch: one codec, acks, producer and broker timeout. */
+function sameBatch(a: QueuedRecord, b: QueuedRecord): boolean {
+  return a.compression === b.compression && a.acks === b.acks && a.idempotent === b.idempotent && a.timeoutMs === b.timeoutMs
 }

@@ -155,7 +155,9 @@ export class RecordPipeline {
   /** Per record its partition, size and KafkaJS message; per partition what the request adds to it. */
   private plan(request: ProduceRequest): AdmissionPlan {
     const now = Date.now()
-    const deadline = now + request.timeoutMs
+    // KafkaJS's `timeout` is the broker's ack timeout only; KafkaJS keeps retrying for its own
+    // budget. So a short timeout (0 included) does not shorten how long the records may wait here.
+    const deadline = now + Math.max(request.timeoutMs, this.limits.requestTimeoutMs)
     const idempotent = request.idempotent || this.idempotence.always
     // Created before the reservation; a refused request's tracker is simply dropped.
     const tracker = new RequestTracker(request, now)
@@ -181,7 +183,19 @@ export class RecordPipeline {
       demand.demand.records++
       const message = toKafkaJSMessage(record, partition)
       queues.push(demand.queue)
-      records.push({ tracker, index, message, bytes, compression: request.compression, acks: request.acks, idempotent, deadline, enqueuedAt: now })
+      records.push({
+        tracker,
+        index,
+        segment: record.segment,
+        message,
+        bytes,
+        compression: request.compression,
+        acks: request.acks,
+        timeoutMs: request.timeoutMs,
+        idempotent,
+        deadline,
+        enqueuedAt: now,
+      })
     })
     return { tracker, total: { bytes: totalBytes, records: request.records.length }, demands, queues, records }
   }

@@ -1,8 +1,8 @@
 /**
  * Follows one accepted request until every one of its records has an outcome, then settles it
- * once. A request's records for one partition may leave in several batches; consecutive
- * successful pieces with contiguous offsets are merged back into one result, so a caller sees
- * what KafkaJS's send() would report: one RecordMetadata per topic-partition.
+ * once. A request's records for one partition leave in one batch (PartitionQueue.take), so a
+ * caller sees what KafkaJS's send() would report: one RecordMetadata per topic-partition; should
+ * they ever come back in pieces, consecutive successful pieces with contiguous offsets are merged.
  */
 import type { SidecarError } from '../errors.js'
 import type { PartitionOutcome, ProduceRequest } from '../model.js'

@@ -15,11 +15,17 @@ export interface RequestLimits {
   readonly maxHeadersPerRecord: number
   /** Exact topic names, or prefixes ending in '*'. Empty: every topic allowed. */
   readonly allowedTopics: readonly string[]
+  /**
+   * How long a request's records may wait in the queue when its own timeout is shorter: the
+   * broker timeout a send asks for never makes it fail sooner than in KafkaJS.
+   */
+  readonly requestTimeoutMs: number
 }
 
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/
 const MAX_TOPIC_LENGTH = 249
-const MAX_TIMEOUT_MS = 5 * 60_000
+/** Kafka's produce timeout is an int32: the broker can be given no more. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1
 /** KafkaJS codec names by CompressionTypes number; NONE and GZIP are built in. */
 const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
 

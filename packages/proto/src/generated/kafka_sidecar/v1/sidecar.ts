@@ -152,10 +152,20 @@ export interface Record {
   partition?:
     | number
     | undefined;
-  /** Unset: the sidecar's clock at acceptance, as KafkaJS stamps Date.now() at send. */
+  /**
+   * CreateTime, milliseconds since the epoch. The client sets Date.now() at send() when the
+   * message has no timestamp, as KafkaJS stamps the application's clock when it builds the batch.
+   * Unset: KafkaJS in the sidecar stamps the time it encodes the batch.
+   */
   timestampMs?: number | undefined;
 }
 
+/**
+ * The records of one KafkaJS send (or sendBatch) for one topic. The sidecar writes those going to
+ * one partition as one record batch, as KafkaJS does, so the broker takes or refuses them whole.
+ * A client that merges several sends into one request writes one TopicRecords per send and
+ * topic (a topic may then appear more than once), in send order.
+ */
 export interface TopicRecords {
   topic: string;
   records: Record[];
@@ -180,8 +190,14 @@ export interface EmitRequest {
    */
   instanceId: string;
   acks: Acks;
-  /** Broker acknowledgement timeout, as KafkaJS's `timeout` (default 30000). */
-  timeoutMs: number;
+  /**
+   * The broker acknowledgement timeout of the produce requests that carry these records: KafkaJS's
+   * `timeout`, 0 included (at most 2147483647, Kafka's int32). Unset: 30000, KafkaJS's default.
+   * It does not shorten the sidecar's own deadline: records still queued max(timeout_ms, W) ms
+   * after acceptance fail unsent, W being the sidecar's request timeout (30000, never more).
+   * A client waits max(timeout_ms, 30000) ms plus a margin for the answer.
+   */
+  timeoutMs?: number | undefined;
   compression: Compression;
   /**
    * true: ack after the brokers answered, with per-partition results (KafkaJS send()).
@@ -633,7 +649,7 @@ function createBaseEmitRequest(): EmitRequest {
     appName: "",
     instanceId: "",
     acks: 0,
-    timeoutMs: 0,
+    timeoutMs: undefined,
     compression: 0,
     awaitDelivery: false,
     topics: [],
@@ -660,7 +676,7 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     if (message.acks !== 0) {
       writer.uint32(40).int32(message.acks);
     }
-    if (message.timeoutMs !== 0) {
+    if (message.timeoutMs !== undefined) {
       writer.uint32(48).uint32(message.timeoutMs);
     }
     if (message.compression !== 0) {
@@ -832,7 +848,7 @@ export const EmitRequest: MessageFns<EmitRequest> = {
         ? globalThis.Number(object.timeoutMs)
         : isSet(object.timeout_ms)
         ? globalThis.Number(object.timeout_ms)
-        : 0,
+        : undefined,
       compression: isSet(object.compression) ? compressionFromJSON(object.compression) : 0,
       awaitDelivery: isSet(object.awaitDelivery)
         ? globalThis.Boolean(object.awaitDelivery)
@@ -873,7 +889,7 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     if (message.acks !== 0) {
       obj.acks = acksToJSON(message.acks);
     }
-    if (message.timeoutMs !== 0) {
+    if (message.timeoutMs !== undefined) {
       obj.timeoutMs = Math.round(message.timeoutMs);
     }
     if (message.compression !== 0) {
@@ -907,7 +923,7 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     message.appName = object.appName ?? "";
     message.instanceId = object.instanceId ?? "";
     message.acks = object.acks ?? 0;
-    message.timeoutMs = object.timeoutMs ?? 0;
+    message.timeoutMs = object.timeoutMs ?? undefined;
     message.compression = object.compression ?? 0;
     message.awaitDelivery = object.awaitDelivery ?? false;
     message.topics = object.topics?.map((e) => TopicRecords.fromPartial(e)) || [];
