@@ -124,7 +124,7 @@ describe('broker faults under load', () => {
       await cluster.stopBrokers()
       await waitFor('the sidecar to report not ready', async () => (await readyz(http)) === 503, 10_000)
       const notReadyMs = Date.now() - outageAt
-      await waitFor('sends falling back and failing while the cluster is down', () => fallbacks.some((f) => f.at > outageAt && /sidecar refused the request/.test(f.reason)) && failedNow() > outageFailed + 20, 15_000)
+      await waitFor('sends falling back and failing while the cluster is down', () => fallbacks.some((f) => f.at > outageAt && /sidecar refused the request/.test(f.reason)) && failedNow() > outageFailed + 20, 30_000)
       await new Promise((resolve) => setTimeout(resolve, 1_500))
       const during = await scrape(http)
       const outageFallbacks = tally(

@@ -27,7 +27,8 @@ export const FUZZ_LIMITS = {
   maxBatchBytes: 1_500,
 } as const
 
-const MAX_TIMEOUT_MS = 300_000
+/** Kafka's produce timeout is an int32. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1
 const DEFAULT_TIMEOUT_MS = 30_000
 /** Queue size of a record: payload plus fixed overheads (24 per record, 8 per header), as documented for max_record_bytes. */
 export function recordSize(record: Pick<SidecarRecord, 'key' | 'value' | 'headers'>): number {
@@ -127,7 +128,8 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
 
   if (records.length === 0) invalid('validate', /^request carries no records$/)
   if (records.length > FUZZ_LIMITS.maxRecordsPerRequest) invalid('validate', exactly(`request carries ${records.length} records, the limit is ${FUZZ_LIMITS.maxRecordsPerRequest}`), 'RECORD_LIST_TOO_LARGE')
-  const timeoutMs = request.timeoutMs || DEFAULT_TIMEOUT_MS
+  // Unset means 30 s; 0 is a timeout the brokers are given as is.
+  const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS
   if (timeoutMs > MAX_TIMEOUT_MS) invalid('validate', exactly(`timeout_ms ${timeoutMs} is outside 0..${MAX_TIMEOUT_MS}`))
   const codec = CODECS[request.compression]
   // This process registers no snappy, lz4 or zstd codec with KafkaJS.

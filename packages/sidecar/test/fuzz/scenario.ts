@@ -211,7 +211,7 @@ const requestArb = (clean: boolean): fc.Arbitrary<RequestSpec> =>
         groups: pick<RequestSpec['groups']>(clean, fc.array(groupArb(clean), { minLength: 1, maxLength: 3 }), fc.constant([]), 20),
         acks: pick(clean, fc.integer({ min: 0, max: 3 }), fc.constantFrom(4, 99, -1)),
         compression: pick(clean, fc.constantFrom(0, 1), fc.constantFrom(2, 3, 4, 5, 99, -1)),
-        timeoutMs: pick(clean, fc.constantFrom(0, 30_000, 1, 5, 100, 300_000), fc.constantFrom(300_001, 4_294_967_295)),
+        timeoutMs: pick(clean, fc.constantFrom(0, 30_000, 1, 5, 100, 300_001, 2 ** 31 - 1), fc.constantFrom(2 ** 31, 4_294_967_295)),
         awaitDelivery: fc.boolean(),
         allowAutoTopicCreation: fc.option(fc.boolean(), { nil: undefined }),
         orderEpoch: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
