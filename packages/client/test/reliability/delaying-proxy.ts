@@ -21,6 +21,8 @@ export interface DelayingProxyStats {
   /** Largest and mean extra wait beyond `delayMs` (the proxy's own lag), in ms. */
   readonly maxLatenessMs: number
   readonly meanLatenessMs: number
+  /** Connections ended, by who ended them first (since the proxy started). */
+  readonly closed: { byClient: number; bySidecar: number; byError: number }
 }
 
 export interface DelayingProxy {
@@ -37,6 +39,7 @@ export async function startDelayingProxy(options: { listen: string; target: stri
   let latenessSum = 0
   let maxLateness = 0
   const sockets = new Set<Socket>()
+  const closed = { byClient: 0, bySidecar: 0, byError: 0 }
 
   const server: Server = createServer((client) => {
     connections++
@@ -46,6 +49,11 @@ export async function startDelayingProxy(options: { listen: string; target: stri
     const pending: Array<{ due: number; chunk: Buffer }> = []
     let timer: NodeJS.Timeout | null = null
     let upstreamEnded = false
+    let counted = false
+    const closedBy = (who: keyof typeof closed) => {
+      if (!counted) closed[who]++
+      counted = true
+    }
     const drain = () => {
       timer = null
       const now = Date.now()
@@ -65,11 +73,15 @@ export async function startDelayingProxy(options: { listen: string; target: stri
       if (!timer) timer = setTimeout(drain, Math.max(0, pending[0]!.due - Date.now()))
     })
     upstream.on('end', () => {
+      closedBy('bySidecar')
       upstreamEnded = true
       if (!timer) drain()
     })
     client.on('data', (chunk: Buffer) => upstream.write(chunk))
-    client.on('end', () => upstream.end())
+    client.on('end', () => {
+      closedBy('byClient')
+      upstream.end()
+    })
     const closeBoth = () => {
       if (timer) clearTimeout(timer)
       pending.length = 0
@@ -79,10 +91,20 @@ export async function startDelayingProxy(options: { listen: string; target: stri
       sockets.delete(upstream)
     }
     // A reset on either side is passed on as a reset (the other side's connection closes).
-    client.on('error', closeBoth)
-    upstream.on('error', closeBoth)
-    client.on('close', closeBoth)
+    client.on('error', () => {
+      closedBy('byError')
+      closeBoth()
+    })
+    upstream.on('error', () => {
+      closedBy('byError')
+      closeBoth()
+    })
+    client.on('close', () => {
+      closedBy('byClient')
+      closeBoth()
+    })
     upstream.on('close', () => {
+      closedBy('bySidecar')
       // Deliver what the sidecar sent before closing, then close the client side too.
       if (pending.length === 0) closeBoth()
       else upstreamEnded = true
@@ -109,6 +131,7 @@ export async function startDelayingProxy(options: { listen: string; target: stri
       chunksDelayed,
       maxLatenessMs: maxLateness,
       meanLatenessMs: chunksDelayed === 0 ? 0 : Math.round((latenessSum / chunksDelayed) * 10) / 10,
+      closed: { ...closed },
     }),
     close: async () => {
       for (const s of sockets) s.destroy()

@@ -57,7 +57,8 @@ export interface Measured {
    * of those, the ones not refused at connect (ECONNREFUSED, ENOENT: never reached a sidecar).
    */
   readonly resentAfterSidecarFailure: { records: number; inFlight: number }
-  readonly lost: { total: number; ackedMissing: string[]; vanished: string[] }
+  /** Counts, and the first few of each. */
+  readonly lost: { total: number; ackedMissing: number; vanished: number; examples: string[] }
   readonly storedUnknown: string[]
   readonly orderViolations: number
   /** The first violations, each with what happened to the two records (path, fallback reason, failure). */
@@ -198,7 +199,7 @@ export function measure(workers: readonly WorkerRecord[], records: readonly Embe
       other: dupOther.slice(0, 20),
     },
     resentAfterSidecarFailure: { records: resent.size, inFlight: [...resent.values()].filter((r) => !NEVER_REACHED.test(r)).length },
-    lost: { total: ackedMissing.length + vanished.length, ackedMissing: ackedMissing.slice(0, 20), vanished: vanished.slice(0, 20) },
+    lost: { total: ackedMissing.length + vanished.length, ackedMissing: ackedMissing.length, vanished: vanished.length, examples: [...ackedMissing.slice(0, 10), ...vanished.slice(0, 10)] },
     storedUnknown: storedUnknown.slice(0, 20),
     orderViolations: order.violations.length,
     orderViolationDetails,

@@ -307,7 +307,7 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
     const measured = measure(workers, records, { goAt, faultStart, faultEnd, stopAt })
     const run: RowRun = { startupMs, faultMs, backOnSidecarMs, timeline, workerProblems, proxy: proxyStats, sidecarExits }
     const targets: Target[] = [
-      { name: '0 lost', met: measured.lost.total === 0, measured: `${measured.lost.total} lost (${measured.lost.ackedMissing.length} acked but not stored, ${measured.lost.vanished.length} neither acked, failed nor stored)` },
+      { name: '0 lost', met: measured.lost.total === 0, measured: `${measured.lost.total} lost (${measured.lost.ackedMissing} acked but not stored, ${measured.lost.vanished} neither acked, failed nor stored)` },
       {
         name: 'duplicates only of records whose outcome was unknown',
         met: measured.duplicates.other.length === 0,

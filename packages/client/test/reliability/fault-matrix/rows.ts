@@ -64,7 +64,9 @@ export function sidecarSlow({ delayMs = 300, forMs = 15_000 } = {}): FaultRow {
       ctx.faultEnds()
       const stats = await ctx.proxy!.stats()
       await ctx.proxy!.setDelay(0)
-      ctx.mark(`delay off (proxy lag beyond the delay: max ${stats.maxLatenessMs} ms, mean ${stats.meanLatenessMs} ms over ${stats.chunksDelayed} chunks)`)
+      ctx.mark(
+        `delay off (proxy lag beyond the delay: max ${stats.maxLatenessMs} ms, mean ${stats.meanLatenessMs} ms over ${stats.chunksDelayed} chunks; connections closed by the clients ${stats.closed.byClient}, by the sidecar ${stats.closed.bySidecar}, by an error ${stats.closed.byError})`,
+      )
     },
     targets: (m) => [
       {
