@@ -2,6 +2,7 @@
  * Helpers for the fault tests: a continuous keyed sender whose values carry a per-key counter,
  * and the checks run on what the cluster stored (per-key order, duplicates, delivery reports).
  */
+import type { AsyncLocalStorage } from 'node:async_hooks'
 import type { EmbeddedRecord } from '@kafka-sidecar/embedded-kafka'
 import type { DeliveryReport, SidecarProducer } from '../src/index.js'
 
@@ -9,6 +10,23 @@ export interface Acked {
   readonly key: string
   readonly n: number
   readonly value: string
+  /** Date.now() when send() was called and when it resolved. */
+  readonly startedAt: number
+  readonly settledAt: number
+}
+
+export interface KeyedSenderOptions {
+  /** Sends of one key in flight at once. Default 3. */
+  readonly window?: number
+  /** Wait after a send settles before the key's next one starts. Default 5 ms. */
+  readonly pauseMs?: number
+  /** The sends' KafkaJS `timeout`; unset leaves KafkaJS's default. */
+  readonly timeout?: number
+  /**
+   * Each send runs inside `context.run(value)`, so a listener the producer calls during that
+   * send (its fallback event) can tell which record it is about.
+   */
+  readonly context?: AsyncLocalStorage<string>
 }
 
 /**
@@ -17,7 +35,7 @@ export interface Acked {
  */
 export class KeyedSender {
   readonly acked: Acked[] = []
-  readonly failures: Array<{ value: string; error: Error }> = []
+  readonly failures: Array<{ value: string; error: Error; startedAt: number; settledAt: number }> = []
   /** Sends started (each settles into `acked` or `failures`). */
   attempted = 0
   /** Longest time a send took to settle (resolve or reject), in ms. */
@@ -30,8 +48,13 @@ export class KeyedSender {
     private readonly producer: SidecarProducer,
     private readonly topic: string,
     readonly keys: readonly string[],
-    private readonly options: { window?: number; pauseMs?: number; timeout?: number } = {},
+    private readonly options: KeyedSenderOptions = {},
   ) {}
+
+  /** Per key, how many sends were started: its values `key:0` .. `key:(n-1)` were attempted. */
+  attemptedByKey(): Record<string, number> {
+    return Object.fromEntries(this.counters)
+  }
 
   start(): void {
     for (const key of this.keys) for (let i = 0; i < (this.options.window ?? 3); i++) this.next(key)
@@ -50,11 +73,11 @@ export class KeyedSender {
     const value = `${key}:${n}`
     this.attempted++
     const started = Date.now()
-    const sent: Promise<void> = this.producer
-      .send({ topic: this.topic, messages: [{ key, value, headers: { id: value } }], ...(this.options.timeout ? { timeout: this.options.timeout } : {}) })
+    const send = () => this.producer.send({ topic: this.topic, messages: [{ key, value, headers: { id: value } }], ...(this.options.timeout ? { timeout: this.options.timeout } : {}) })
+    const sent: Promise<void> = (this.options.context ? this.options.context.run(value, send) : send())
       .then(
-        () => void this.acked.push({ key, n, value }),
-        (error: Error) => void this.failures.push({ value, error }),
+        () => void this.acked.push({ key, n, value, startedAt: started, settledAt: Date.now() }),
+        (error: Error) => void this.failures.push({ value, error, startedAt: started, settledAt: Date.now() }),
       )
       .finally(() => {
         this.maxSettleMs = Math.max(this.maxSettleMs, Date.now() - started)
