@@ -3,13 +3,14 @@
  * what is in flight on one path settles before the other path writes, sends resent after a
  * failure keep their place, and KafkaJS's direct producer gets sends in the order they were made.
  */
+import { createConnection, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import kafkajs from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { DeliveryReport } from '../src/index.js'
 import { PathGate, type PathName } from '../src/producer/path-gate.js'
-import { idOf, storedId } from './fault-helpers.js'
-import { connectedProducer, randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from './helpers.js'
+import { checkPerKeyOrder, idOf, KeyedSender, storedId } from './fault-helpers.js'
+import { clientProducer, connectedProducer, randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from './helpers.js'
 
 describe('PathGate', () => {
   /** Enters each path in turn and records the order in which sends are admitted. */
@@ -176,6 +177,26 @@ describe('ordering across a switch, for real', () => {
     expect(stored).toEqual(expected)
   })
 
+  it('direct, cold: sends made together while metadata is slow (a fallback\'s first seconds) reach the partition in call order', { timeout: 30_000 }, async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('cold')
+    await cluster.createTopic({ topic, partitions: 6 })
+    // The bootstrap broker answers 1.5 s late: the first send waits that long (or more) for the
+    // topic's metadata, longer than a send waits for the one before it once partitioned.
+    const proxy = await slowBootstrap(cluster.bootstrapServers[0]!, 1_500)
+    onTestFinished(() => proxy.close())
+    const producer = clientProducer({ cluster: { ...cluster, bootstrapServers: [proxy.address] } as typeof cluster, mode: 'direct' })
+    await producer.connect()
+    // As at a fallback: 4 keys, 3 sends each in flight, each key's next send when one settles.
+    const sender = new KeyedSender(producer, topic, ['a', 'b', 'c', 'd'], { window: 3, pauseMs: 2 })
+    sender.start()
+    await waitFor('sends acked past the cold start', () => sender.acked.length >= 200, 20_000)
+    await sender.stop()
+    const order = checkPerKeyOrder(await cluster.records(topic))
+    expect(order.violations).toEqual([])
+    expect(order.duplicates).toBe(0)
+  })
+
   it('direct: keeping that order never holds other sends up for long behind one that is stuck', { timeout: 20_000 }, async () => {
     const cluster = await startCluster()
     const topic = randomTopic('stuck')
@@ -206,3 +227,28 @@ describe('ordering across a switch, for real', () => {
     await Promise.allSettled([stuck])
   })
 })
+
+/** A TCP proxy to one broker that holds each answer `delayMs` before passing it on. */
+async function slowBootstrap(target: string, delayMs: number): Promise<{ address: string; close: () => void }> {
+  const [host, port] = target.split(':')
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = createConnection(Number(port), host)
+    for (const socket of [client, upstream]) sockets.add(socket)
+    upstream.on('data', (chunk) => setTimeout(() => client.destroyed || client.write(chunk), delayMs))
+    client.on('data', (chunk) => upstream.write(chunk))
+    const close = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    for (const socket of [client, upstream]) socket.on('error', close).on('close', close)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    address: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () => {
+      server.close()
+      for (const socket of sockets) socket.destroy()
+    },
+  }
+}

@@ -16,10 +16,13 @@
  * enters KafkaJS's sendBatch only once the previous one is past those waits: once the
  * partitioner ran for all its records, if each went to a partition this producer has already
  * written since it connected (its leader connection is open); otherwise once it ended, or at
- * most COLD_WAIT_MAX_MS after it was called (a send stuck on an unreachable broker must not hold
- * every other send up; past that, order is KafkaJS's own). That is a few microtasks in steady
- * state, one round trip per partition after a connect, and records reach each partition in
- * send order.
+ * most COLD_WAIT_MAX_MS after its partitioner ran (a send stuck on an unreachable leader must
+ * not hold every other send up; past that, order is KafkaJS's own), and at most
+ * METADATA_WAIT_MAX_MS after its turn came if its partitioner never ran (no metadata). Both are
+ * counted from the send's turn, not from its call: the sends that pile up behind a fallback's
+ * cold connect would otherwise all have run out of patience together, and race. That is a few
+ * microtasks in steady state, one round trip per partition after a connect, and records reach
+ * each partition in send order.
  */
 import kafkajs from 'kafkajs'
 import type { Kafka, Message, PartitionerArgs, Producer, ProducerConfig, RecordMetadata, TopicMessages, Transaction } from 'kafkajs'
@@ -28,8 +31,10 @@ import type { DeliveryReport } from '../delivery/delivery-report.js'
 import type { OutgoingMessage } from './messages.js'
 
 let partitionerWarningGiven = false
-/** Longest a send waits for the one before it to get past KafkaJS's waits (see above). */
+/** Longest a send waits for the one before it, once that one's partitions are known (see above). */
 const COLD_WAIT_MAX_MS = 1_000
+/** Longest a send waits for the one before it while that one still waits for metadata. */
+const METADATA_WAIT_MAX_MS = 10_000
 
 function warnOfDefaultPartitioner(kafka: Kafka): void {
   if (partitionerWarningGiven || process.env.KAFKAJS_NO_PARTITIONER_WARNING != null) return
@@ -149,13 +154,18 @@ export class DirectPath {
     const previous = this.lastEntered
     let passed!: () => void
     this.lastEntered = new Promise<void>((resolve) => (passed = resolve))
-    const bound = setTimeout(() => passed(), COLD_WAIT_MAX_MS)
-    bound.unref()
+    let bound: NodeJS.Timeout | undefined
     const used = new Set<string>()
     const { topicMessages, messages } = this.distinct(request.topicMessages)
     try {
       await this.connect()
       await previous
+      const patience = (ms: number) => {
+        clearTimeout(bound)
+        bound = setTimeout(() => passed(), ms)
+        bound.unref()
+      }
+      patience(METADATA_WAIT_MAX_MS)
       let unpartitioned = messages.length
       let cold = false
       messages.forEach((message, index) => {
@@ -165,7 +175,9 @@ export class DirectPath {
           const key = `${topic}\u0000${partition}`
           used.add(key)
           if (!this.warmPartitions.has(key)) cold = true
-          if (--unpartitioned === 0 && !cold) passed()
+          if (--unpartitioned > 0) return
+          if (cold) patience(COLD_WAIT_MAX_MS)
+          else passed()
         })
       })
       const metadata = await this.kafkajsSendBatch.call(this.producer, { topicMessages, acks: request.acks, timeout: request.timeout, compression: request.compression })
