@@ -51,6 +51,35 @@ describe('lifecycle races and leaks', () => {
     expect(await cluster.records(topic)).toEqual([])
   })
 
+  it('wrong token, then the sidecar dies: the refusal stands, so nothing goes around the sidecar\'s token check through the direct path', { timeout: 30_000 }, async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('token-dead')
+    await cluster.createTopic({ topic, partitions: 1 })
+    const sidecar = await spawnSidecar(cluster, join(await tempDir(), 'sidecar.sock'), { KAFKA_SIDECAR_TOKEN: 'the-right-token-of-32-characters' })
+    const producer = await connectedProducer({
+      cluster,
+      mode: 'sidecar',
+      address: sidecar.address,
+      sidecar: { token: 'a-wrong-token-of-32-characters!!', connectTimeoutMs: 10_000, breaker: { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 500 } },
+    })
+    const fallbacks: unknown[] = []
+    producer.on(producer.events.FALLBACK, (e) => void fallbacks.push(e.payload))
+    const attempt = (value: string) => producer.send({ topic, messages: [{ value }] }).then(() => 'sent', (error: Error) => error.message)
+    expect(await attempt('refused')).toMatch(/UNAUTHENTICATED/)
+    await sidecar.kill()
+    // A dead sidecar is a transport failure: without the standing refusal these would go direct
+    // (the breaker opens, and its half-open probe, a health check, needs no token).
+    const reasons: string[] = []
+    for (let i = 0; i < 6; i++) {
+      reasons.push(await attempt(`after-${i}`))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    expect(reasons.every((m) => /UNAUTHENTICATED/.test(m)), reasons.join('\n')).toBe(true)
+    expect(fallbacks).toEqual([])
+    expect(producer.directConnected).toBe(false)
+    expect(await cluster.records(topic)).toEqual([])
+  })
+
   it('disconnect() with a send in flight to a hung sidecar: the send fails as outcome unknown (retriable), is not resent directly, and no broker connection stays open', { timeout: 30_000 }, async () => {
     const cluster = await startCluster()
     const topic = randomTopic('disconnect')

@@ -27,6 +27,7 @@ import { ReportStream } from '../transport/report-stream.js'
 import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
 import { KafkaJSConnectionClosedError } from '../kafkajs-exports.js'
 import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
+import { CredentialVerdict } from './credential-verdict.js'
 import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
 import { PathGate, type PathName } from './path-gate.js'
@@ -75,18 +76,21 @@ const IDLE_CHECK_MS = 1_000
 const SIDECAR_PARTITIONERS: ReadonlySet<unknown> = new Set([undefined, kafkajs.Partitioners.DefaultPartitioner, kafkajs.Partitioners.JavaCompatiblePartitioner])
 /**
  * Reconnect faster than grpc-js's defaults (1 s doubling to 120 s), so a restarted sidecar is
- * found again within a second or two. Ping the sidecar every half liveness timeout, and give up
- * on a connection whose ping is not answered within the other half: a hung sidecar (stopped,
- * event loop blocked) keeps its socket open and answers nothing, and without pings nothing
- * would tell until each send's own deadline (its `timeout`, 30 s by default). A sidecar that is
- * slow under load still answers pings, which its event loop handles between requests.
+ * found again within a second or two. Ping the sidecar every quarter of the liveness timeout, and
+ * give up on a connection whose ping is not answered within the other three quarters: a hung
+ * sidecar (stopped, event loop blocked) keeps its socket open and answers nothing, and without
+ * pings nothing would tell until each send's own deadline (its `timeout`, 30 s by default). So
+ * a hung sidecar is told within [3/4, 1] of the liveness timeout. A sidecar that is slow under
+ * load still answers pings, which its event loop handles between requests, but late: the long
+ * share for the answer keeps one whose answers run a few hundred ms behind (event-loop lag of
+ * both processes) from being taken for a hung one.
  */
 function channelOptions(livenessTimeoutMs: number): ChannelOptions {
   return {
     'grpc.initial_reconnect_backoff_ms': 100,
     'grpc.max_reconnect_backoff_ms': 1_000,
-    'grpc.keepalive_time_ms': Math.floor(livenessTimeoutMs / 2),
-    'grpc.keepalive_timeout_ms': Math.ceil(livenessTimeoutMs / 2),
+    'grpc.keepalive_time_ms': Math.floor(livenessTimeoutMs / 4),
+    'grpc.keepalive_timeout_ms': Math.ceil((livenessTimeoutMs * 3) / 4),
     'grpc.keepalive_permit_without_calls': 1,
   }
 }
@@ -135,6 +139,7 @@ export class SidecarProducer {
     breaker: CircuitBreaker<[EmitPart], PartOutcome>
   } | null = null
   private everConnected = false
+  private readonly credentials = new CredentialVerdict()
 
   constructor(kafka: Kafka, config: SidecarProducerConfig = {}, inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string; kafka?: KafkaLevelOptions } = {}) {
     validateProducerConfig(config)
@@ -334,32 +339,47 @@ export class SidecarProducer {
       this.sayOnce(directReason)
       return this.sendOn('direct', batch, topicMessages, outgoing)
     }
-    if (sidecar.breaker.opened) return this.fallBack(batch, topicMessages, outgoing, 'circuit breaker open')
+    if (sidecar.breaker.opened) {
+      this.refuseIfCredentialsRefused(outgoing)
+      return this.fallBack(batch, topicMessages, outgoing, 'circuit breaker open')
+    }
     const ticket = this.gate.ticket()
     await this.gate.enter('sidecar', ticket)
     let failure: Error | null = null
     try {
       const part = this.emitPart(batch, topicMessages, outgoing)
       const { results } = await sidecar.breaker.fire(part)
+      this.credentials.noteAccepted()
       return { metadata: this.settleSidecarResults(outgoing, results, batch.acks ?? -1), path: 'sidecar' }
     } catch (error) {
+      this.credentials.noteFailure(error)
       if (error instanceof SidecarRefusal) {
         this.failed(outgoing, 'sidecar', toKafkaJSError(error.detail), true)
       }
       if (!(error instanceof SidecarUnavailableError) && !isOpenBreaker(error)) throw error instanceof SidecarRefusal ? toKafkaJSError(error.detail) : error
       failure = error as Error
     } finally {
-      if (failure === null || this.status !== 'connected') this.gate.leave()
+      if (failure === null || this.status !== 'connected' || this.credentials.standing) this.gate.leave()
     }
     // Once disconnect() was called nothing is resent directly: the sidecar may still write what
     // it took (a hung sidecar resumed), and the direct producer would open connections after
     // disconnect() returned. The caller hears the outcome is unknown, and may retry.
     if (this.status !== 'connected') throw this.abandoned(outgoing, failure)
+    this.refuseIfCredentialsRefused(outgoing)
     // Sends on the sidecar path fail in any order (streams break separately, deadlines differ, a
     // half-open breaker rejects all but its probe at once). Leaving the gate and entering it
     // again would resend them directly in the order they failed, writing a later record of a
     // partition before an earlier one; switchTo hands the slot over keeping this send's place.
     return this.fallBack(batch, topicMessages, outgoing, failure.message, this.gate.switchTo('direct', ticket))
+  }
+
+  /** Throws the sidecar's standing refusal of this producer's token, if there is one (see CredentialVerdict). */
+  private refuseIfCredentialsRefused(outgoing: OutgoingMessage[]): void {
+    const refusal = this.credentials.standing
+    if (!refusal) return
+    const error = toKafkaJSError(refusal.detail)
+    this.failed(outgoing, 'sidecar', error, true)
+    throw error
   }
 
   private async fallBack(
