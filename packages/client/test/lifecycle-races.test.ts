@@ -80,6 +80,19 @@ describe('lifecycle races and leaks', () => {
     expect(await cluster.records(topic)).toEqual([])
   })
 
+  it('a topic outside the allow-list refused, then the sidecar dies: sends to allowed topics still fall back (a topic refusal stands for that topic only)', { timeout: 30_000 }, async () => {
+    const cluster = await startCluster()
+    const allowed = randomTopic('ok')
+    await cluster.createTopic({ topic: allowed, partitions: 1 })
+    const sidecar = await spawnSidecar(cluster, join(await tempDir(), 'sidecar.sock'), { KAFKA_SIDECAR_ALLOWED_TOPICS: `${allowed}` })
+    const producer = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, sidecar: { connectTimeoutMs: 10_000 } })
+    const refused = await producer.send({ topic: 'audit', messages: [{ value: 'x' }] }).then(() => 'sent', (error: Error) => error.message)
+    expect(refused).toMatch(/authorized/i)
+    await sidecar.kill()
+    await producer.send({ topic: allowed, messages: [{ value: 'after' }] })
+    expect((await cluster.records(allowed)).map((r) => r.value!.toString())).toEqual(['after'])
+  })
+
   it('disconnect() with a send in flight to a hung sidecar: the send fails as outcome unknown (retriable), is not resent directly, and no broker connection stays open', { timeout: 30_000 }, async () => {
     const cluster = await startCluster()
     const topic = randomTopic('disconnect')

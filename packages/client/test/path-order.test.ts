@@ -197,6 +197,20 @@ describe('ordering across a switch, for real', () => {
     expect(order.duplicates).toBe(0)
   })
 
+  it('direct: sends to a topic that does not exist never hold up sends to other topics', { timeout: 60_000 }, async () => {
+    const cluster = await startCluster({ autoCreateTopics: false })
+    const healthy = randomTopic('healthy')
+    await cluster.createTopic({ topic: healthy, partitions: 1 })
+    const producer = await connectedProducer({ cluster, mode: 'direct', config: { allowAutoTopicCreation: false, retry: { retries: 3, initialRetryTime: 200 } } })
+    const missing = randomTopic('missing')
+    const stuck = [0, 1, 2].map((i) => producer.send({ topic: missing, messages: [{ value: `m${i}` }] }).catch((error: Error) => error))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const started = Date.now()
+    await producer.send({ topic: healthy, messages: [{ value: 'on time' }] })
+    expect(Date.now() - started).toBeLessThan(1_000)
+    for (const error of await Promise.all(stuck)) expect(error).toBeInstanceOf(Error)
+  })
+
   it('direct: keeping that order never holds other sends up for long behind one that is stuck', { timeout: 20_000 }, async () => {
     const cluster = await startCluster()
     const topic = randomTopic('stuck')

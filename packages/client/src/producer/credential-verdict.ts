@@ -1,23 +1,24 @@
 /**
  * The sidecar's standing verdict on this producer's credentials. A sidecar that refused the
- * token (UNAUTHENTICATED, PERMISSION_DENIED) has said these records must not be written with
+ * token (UNAUTHENTICATED) has said these records must not be written with
  * them; the direct path would write them around that check. So once refused, a later failure
  * of the sidecar path (a dropped connection, a dead sidecar, an open breaker) rejects with the
  * refusal instead of falling back, until the sidecar accepts a request from this producer again
  * (its token rotated to match, say). The breaker's half-open probe, a health check, needs no
- * token and so cannot tell: only an accepted request clears the verdict.
+ * token and so cannot tell: only an accepted request clears the verdict. A refusal of one topic
+ * (PERMISSION_DENIED, not in the sidecar's allow-list) is about that topic's records only, and
+ * stands for nothing else.
  */
 import { status } from '@grpc/grpc-js'
 import { SidecarRefusal } from '../transport/sidecar-errors.js'
 
-const CREDENTIAL_CODES: ReadonlySet<number> = new Set([status.UNAUTHENTICATED, status.PERMISSION_DENIED])
 
 export class CredentialVerdict {
   private refusal: SidecarRefusal | null = null
 
   /** Takes note of what a sidecar send ended with. */
   noteFailure(error: unknown): void {
-    if (error instanceof SidecarRefusal && CREDENTIAL_CODES.has(error.detail.grpcCode)) this.refusal = error
+    if (error instanceof SidecarRefusal && error.detail.grpcCode === status.UNAUTHENTICATED) this.refusal = error
   }
 
   noteAccepted(): void {

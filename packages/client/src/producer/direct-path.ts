@@ -13,16 +13,17 @@
  * earlier waiter pays and the later one does not), so `send(a); send(b)` in one tick writes b
  * before a; sends that wait together for a broker connection race the same way. The gate makes
  * such bursts at every fallback switch, into a producer that has just connected. So a send
- * enters KafkaJS's sendBatch only once the previous one is past those waits: once the
- * partitioner ran for all its records, if each went to a partition this producer has already
- * written since it connected (its leader connection is open); otherwise once it ended, or at
- * most COLD_WAIT_MAX_MS after its partitioner ran (a send stuck on an unreachable leader must
- * not hold every other send up; past that, order is KafkaJS's own), and at most
- * METADATA_WAIT_MAX_MS after its turn came if its partitioner never ran (no metadata). Both are
- * counted from the send's turn, not from its call: the sends that pile up behind a fallback's
- * cold connect would otherwise all have run out of patience together, and race. That is a few
- * microtasks in steady state, one round trip per partition after a connect, and records reach
- * each partition in send order.
+ * enters KafkaJS's sendBatch only once the previous send to any of its topics (the lock is per
+ * topic) is past those waits: once the partitioner ran for all its records, if each went to a
+ * partition this producer has already written since it connected (its leader connection is
+ * open); otherwise once it ended, or COLD_WAIT_MAX_MS after its partitioner ran (a send stuck on
+ * an unreachable leader must not hold the topic's other sends up; past that, order is KafkaJS's
+ * own). A send waits at most METADATA_WAIT_MAX_MS from its arrival here in all, for sends ahead
+ * of it that never get their metadata (a topic that does not exist). Sends to other topics never
+ * wait. That is a few microtasks in steady state, one round trip per partition after a connect,
+ * and records reach each partition in send order, also when the sends pile up behind a
+ * fallback's cold connect (each send's patience with the one ahead starts when that one has
+ * its partitions, not when either was called).
  */
 import kafkajs from 'kafkajs'
 import type { Kafka, Message, PartitionerArgs, Producer, ProducerConfig, RecordMetadata, TopicMessages, Transaction } from 'kafkajs'
@@ -31,9 +32,9 @@ import type { DeliveryReport } from '../delivery/delivery-report.js'
 import type { OutgoingMessage } from './messages.js'
 
 let partitionerWarningGiven = false
-/** Longest a send waits for the one before it, once that one's partitions are known (see above). */
+/** Longest a send waits for the one ahead of it once that one's partitions are known (see above). */
 const COLD_WAIT_MAX_MS = 1_000
-/** Longest a send waits for the one before it while that one still waits for metadata. */
+/** Longest a send waits, from its arrival, for the sends ahead of it on its topics. */
 const METADATA_WAIT_MAX_MS = 10_000
 
 function warnOfDefaultPartitioner(kafka: Kafka): void {
@@ -59,8 +60,8 @@ export class DirectPath {
   private readonly onPartitioned = new WeakMap<Message, (topic: string, partition: number) => void>()
   /** Message objects of sends in KafkaJS now: the same object sent again gets a stand-in (see `distinct`). */
   private readonly messagesInFlight = new Set<Message>()
-  /** Settles once the latest send is past KafkaJS's waits (see above), or ended. */
-  private lastEntered: Promise<void> = Promise.resolve()
+  /** Per topic: settles once the latest send to it is past KafkaJS's waits (see above), or ended. */
+  private readonly lastEnteredByTopic = new Map<string, Promise<void>>()
   /** `topic\0partition` written since the producer connected. */
   private readonly warmPartitions = new Set<string>()
   private connection: Promise<void> | null = null
@@ -151,21 +152,22 @@ export class DirectPath {
   async send(request: DirectSend, partitions: Array<number | null> = []): Promise<RecordMetadata[]> {
     this.inFlightCount++
     this.lastUsedAt = Date.now()
-    const previous = this.lastEntered
+    const arrivedAt = Date.now()
+    const topics = [...new Set(request.topicMessages.map((t) => t.topic))]
+    const ahead = Promise.all(topics.map((topic) => this.lastEnteredByTopic.get(topic)))
     let passed!: () => void
-    this.lastEntered = new Promise<void>((resolve) => (passed = resolve))
+    const entered = new Promise<void>((resolve) => (passed = resolve))
+    for (const topic of topics) this.lastEnteredByTopic.set(topic, entered)
     let bound: NodeJS.Timeout | undefined
     const used = new Set<string>()
     const { topicMessages, messages } = this.distinct(request.topicMessages)
     try {
       await this.connect()
-      await previous
+      await withinMs(ahead, METADATA_WAIT_MAX_MS - (Date.now() - arrivedAt))
       const patience = (ms: number) => {
-        clearTimeout(bound)
         bound = setTimeout(() => passed(), ms)
         bound.unref()
       }
-      patience(METADATA_WAIT_MAX_MS)
       let unpartitioned = messages.length
       let cold = false
       messages.forEach((message, index) => {
@@ -191,6 +193,7 @@ export class DirectPath {
       for (const message of messages) this.messagesInFlight.delete(message)
       clearTimeout(bound)
       passed()
+      for (const topic of topics) if (this.lastEnteredByTopic.get(topic) === entered) this.lastEnteredByTopic.delete(topic)
       this.inFlightCount--
       this.lastUsedAt = Date.now()
     }
@@ -232,4 +235,15 @@ export class DirectPath {
     })
   }
 
+}
+
+/** Waits for `promise`, or `ms` at most (then goes on as if it had settled). */
+function withinMs(promise: Promise<unknown>, ms: number): Promise<void> {
+  if (ms <= 0) return Promise.resolve()
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+    timer.unref()
+  })
+  return Promise.race([promise.then(() => undefined), late]).finally(() => clearTimeout(timer))
 }
