@@ -3,10 +3,11 @@
  * waiting: a partition with nothing in flight is sent at once (lingerMs 0); while its batch is in
  * flight, whatever arrives accumulates and leaves as the next batch. Ready partitions that share
  * a leader broker, a compression codec, acks and a timeout go out in one sendBatch, so one slow
- * broker never holds back another's partitions, and a failure is scoped to one broker's records.
+ * broker never holds back another's partitions. A failure is scoped to the partitions the broker
+ * refused: when a sendBatch fails, each partition is settled by its own answer (produce-answers.ts).
  *
  * Records of requests that asked for idempotence leave through the idempotent producer, in
- * batches of their own, with acks -1, one batch per partition and one sendBatch per broker in
+ * batches of their own, with acks -1, one partition per sendBatch and one sendBatch per broker in
  * flight. KafkaJS 2.2.4 numbers a batch when it sends it and takes the numbers back when the
  * request fails, so a second batch of the partition queued behind a failed one would reuse its
  * numbers, and the broker would take it for that batch's duplicate (acked, never written). It
@@ -14,9 +15,11 @@
  * would only wait there, while here their records join the next batch. A partition keeps one
  * queue whatever the producer, so its records still leave in arrival order.
  */
+import { createRequire } from 'node:module'
 import type { RecordMetadata, TopicMessages } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
 import { fromKafkaJSError, SidecarError } from '../errors.js'
+import { ProduceAnswers, withProduceAnswers, type PartitionAnswer } from '../kafka/produce-answers.js'
 import type { Acks, CompressionCode } from '../model.js'
 import type { MemoryBudget } from './memory-budget.js'
 import { PartitionQueue, type QueuedRecord } from './partition-queue.js'
@@ -50,6 +53,9 @@ export interface BatchSenders {
   /** The idempotent producer; asked for only once a request needing it was admitted, so it exists. */
   idempotent(): BatchSender
 }
+
+const require = createRequire(import.meta.url)
+const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as { createErrorFromCode: (code: number) => Error }
 
 /** sendBatch calls of the idempotent producer in flight per broker: KafkaJS sends them one at a time. */
 const IDEMPOTENT_IN_FLIGHT_PER_BROKER = 1
@@ -253,7 +259,10 @@ export class Dispatcher {
       const acks: Acks = head.idempotent ? -1 : head.acks
       // A send too large for a shared batch goes in a sendBatch of its own: should the broker
       // refuse it (message.max.bytes), that fails its own records only, as it would in KafkaJS.
-      const solo = queue.headRunExceeds(this.settings.maxBatchRecords, this.settings.maxBatchBytes)
+      // Idempotent batches too: KafkaJS takes back the sequence numbers of every partition of a
+      // failed request, written ones included, and the broker would then ack the next batch of a
+      // written partition as a duplicate of it, unwritten.
+      const solo = head.idempotent || queue.headRunExceeds(this.settings.maxBatchRecords, this.settings.maxBatchBytes)
       const key = solo
         ? `solo:${queue.topic}\u0000${queue.partition}`
         : `${broker}:${head.compression}:${acks}:${head.idempotent}:${head.timeoutMs}`
@@ -305,8 +314,8 @@ export class Dispatcher {
     this.observer.onBatch?.(records, bytes, chunks.length)
     const started = Date.now()
     const sender = group.idempotent ? this.senders.idempotent() : this.senders.plain
-    sender
-      .sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: timeoutMs, compression })
+    const answers = new ProduceAnswers()
+    withProduceAnswers(answers, () => sender.sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: timeoutMs, compression }))
       .then(
         (metadata) => {
           for (const chunk of chunks) {
@@ -318,7 +327,7 @@ export class Dispatcher {
         },
         (error: unknown) => {
           const failure = fromKafkaJSError(error)
-          for (const chunk of chunks) this.settleFailed(chunk, failure)
+          for (const chunk of chunks) this.settleFromAnswer(chunk, answers.of(chunk.queue.topic, chunk.queue.partition), failure)
           this.observer.onBatchSettled?.(records, failure, Date.now() - started)
         },
       )
@@ -356,6 +365,17 @@ export class Dispatcher {
       tracker.record(queue.topic, queue.partition, indexes, { baseOffset: base + position, logAppendTimeMs: appendTime, logStartOffset: logStart }, null),
     )
     this.release(chunk)
+  }
+
+  /**
+   * A chunk of a sendBatch that failed: settled by its own partition's answer when the broker
+   * gave one (written, or refused with its own code), else with the sendBatch's failure.
+   */
+  private settleFromAnswer(chunk: Chunk, answer: PartitionAnswer | undefined, failure: SidecarError): void {
+    if (!answer) return this.settleFailed(chunk, failure)
+    if (answer.errorCode !== 0) return this.settleFailed(chunk, fromKafkaJSError(createErrorFromCode(answer.errorCode)))
+    const { topic, partition } = chunk.queue
+    this.settleDelivered(chunk, [{ topicName: topic, partition, errorCode: 0, baseOffset: answer.baseOffset, logAppendTime: answer.logAppendTime, logStartOffset: answer.logStartOffset }])
   }
 
   private settleUnacknowledged(chunk: Chunk): void {
