@@ -91,6 +91,8 @@ type AnyFunction = (...args: never[]) => unknown
 const OFFER = Object.freeze({ offer: 'kafka-sidecar producer cluster' })
 const INSTALLED = Symbol('kafka-sidecar.cluster-offer')
 let offered: object | null = null
+/** Found once per process: a producer per job must not scan the module cache each time. */
+let found: { wrapped: AnyFunction; original: AnyFunction } | null = null
 
 /**
  * Has the application's kafkajs instrumentation record `cluster` as `producer`'s KafkaJS
@@ -119,6 +121,11 @@ export function offerClusterToInstrumentation(producer: object, cluster: KafkaJS
  * function (no instrumentation wraps it) or kafkajs is not where CommonJS keeps it.
  */
 function producerFactories(): { wrapped: AnyFunction; original: AnyFunction } | null {
+  found ??= findProducerFactories()
+  return found
+}
+
+function findProducerFactories(): { wrapped: AnyFunction; original: AnyFunction } | null {
   const cache = (Module as unknown as { _cache?: Record<string, { exports?: unknown } | undefined> })._cache
   const main = cache && Object.keys(cache).find((file) => cache[file]?.exports === kafkajs)
   if (!cache || !main) return null
