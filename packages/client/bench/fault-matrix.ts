@@ -6,12 +6,12 @@
  * send latency, records stored more than once (and how many of them had an unknown outcome),
  * records lost; and whether the row's targets are met. Prints Markdown tables, writes JSON.
  *
- *   pnpm faults [--rows 1,2,3] [--workers 8] [--pause-ms 2] [--json .bench-results/fault-matrix.json]
+ *   pnpm faults [--rows 1,2,3] [--workers 8] [--pause-ms 2] [--cluster-mismatch refuse|warn] [--json .bench-results/fault-matrix.json]
  *
  * --pause-ms: each worker keeps 3 sends per key in flight for 4 keys, starting a key's next send
  * this long after the previous one settled; 2 ms is as fast as the machine goes, a larger pause
  * paces the load (leaves CPU for everything else). --slow-delay-ms: row 3's delay (300 ms).
- * --log-dir: every child's whole output also goes to a file there (with GRPC_TRACE=keepalive
+ * --cluster-mismatch: the workers' clusterMismatch in row 8 (refuse). --log-dir: every child's whole output also goes to a file there (with GRPC_TRACE=keepalive
  * GRPC_VERBOSITY=DEBUG in the environment, say, to see who closed a connection).
  *
  * Takes several minutes (the hung row alone holds the sidecar stopped for 30 s).
@@ -33,12 +33,15 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '8' },
     'pause-ms': { type: 'string', default: '2' },
     'slow-delay-ms': { type: 'string', default: '300' },
+    'cluster-mismatch': { type: 'string', default: 'refuse' },
     'log-dir': { type: 'string' },
     json: { type: 'string', default: '.bench-results/fault-matrix.json' },
   },
 })
 
-const all = defaultRows({ slowDelayMs: Number(values['slow-delay-ms']) })
+const clusterMismatch = values['cluster-mismatch']
+if (clusterMismatch !== 'refuse' && clusterMismatch !== 'warn') throw new Error(`--cluster-mismatch must be refuse or warn, got ${clusterMismatch}`)
+const all = defaultRows({ slowDelayMs: Number(values['slow-delay-ms']), clusterMismatch })
 const wanted = values.rows ? new Set(values.rows.split(',').map(Number)) : null
 const settings: MatrixSettings = {
   workers: Number(values.workers),

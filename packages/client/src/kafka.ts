@@ -24,6 +24,8 @@ export class Kafka {
   private readonly clientId: string | undefined
   /** Kafka-level options a producer's sidecar path cannot honour; it names them at connect. */
   private readonly kafkaLevel: KafkaLevelOptions
+  /** The application's bootstrap brokers: a producer checks the sidecar writes to their cluster. */
+  private readonly brokers: KafkaConfig['brokers']
 
   constructor(config: SidecarKafkaConfig) {
     const { sidecar, sidecarMetrics, ...kafkaConfig } = config
@@ -34,10 +36,11 @@ export class Kafka {
     this.metrics = sidecarMetrics
     this.clientId = kafkaConfig.clientId
     this.kafkaLevel = { retry: kafkaConfig.retry, requestTimeout: kafkaConfig.requestTimeout }
+    this.brokers = kafkaConfig.brokers
   }
 
   producer(config?: SidecarProducerConfig): SidecarProducer {
-    return new SidecarProducer(this.kafka, config, { sidecar: this.sidecarOptions, metrics: this.metrics, clientId: this.clientId, kafka: this.kafkaLevel })
+    return new SidecarProducer(this.kafka, config, { sidecar: this.sidecarOptions, metrics: this.metrics, clientId: this.clientId, kafka: this.kafkaLevel, brokers: this.brokers })
   }
 
   consumer(config: ConsumerConfig): Consumer {

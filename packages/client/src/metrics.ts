@@ -56,7 +56,12 @@ export interface ProducerMetrics {
   sendSeconds(path: string, seconds: number): void
   breakerState(state: 'closed' | 'half_open' | 'open'): void
   mode(mode: string): void
+  /** Whether the sidecar writes to the application's cluster, as last checked. */
+  clusterCheck(result: ClusterCheckResult): void
 }
+
+export type ClusterCheckResult = 'match' | 'mismatch' | 'unknown'
+const CLUSTER_CHECK_RESULTS: readonly ClusterCheckResult[] = ['match', 'mismatch', 'unknown']
 
 const NO_METRICS: ProducerMetrics = {
   enabled: false,
@@ -69,6 +74,7 @@ const NO_METRICS: ProducerMetrics = {
   sendSeconds() {},
   breakerState() {},
   mode() {},
+  clusterCheck() {},
 }
 
 const BREAKER_STATES = { closed: 0, half_open: 1, open: 2 } as const
@@ -91,6 +97,7 @@ class LoadingMetrics implements ProducerMetrics {
   private target: ProducerMetrics = NO_METRICS
   private lastMode: string | null = null
   private lastBreakerState: 'closed' | 'half_open' | 'open' | null = null
+  private lastClusterCheck: ClusterCheckResult | null = null
 
   constructor(option: Exclude<MetricsOption, false>, clientId: string) {
     const registry = typeof option === 'object' ? option.registry : undefined
@@ -98,6 +105,7 @@ class LoadingMetrics implements ProducerMetrics {
       this.target = registeredMetrics(prom, (registry as PromClient.Registry | undefined) ?? prom.register, clientId)
       if (this.lastMode !== null) this.target.mode(this.lastMode)
       if (this.lastBreakerState !== null) this.target.breakerState(this.lastBreakerState)
+      if (this.lastClusterCheck !== null) this.target.clusterCheck(this.lastClusterCheck)
     })
     // connect() reports the failure; a producer never connected must not leave it unhandled.
     void this.ready.catch(() => {})
@@ -122,6 +130,11 @@ class LoadingMetrics implements ProducerMetrics {
   mode(mode: string): void {
     this.lastMode = mode
     this.target.mode(mode)
+  }
+
+  clusterCheck(result: ClusterCheckResult): void {
+    this.lastClusterCheck = result
+    this.target.clusterCheck(result)
   }
 }
 
@@ -156,6 +169,17 @@ function registeredMetrics(client: PromClientModule, registry: PromClient.Regist
     PREFIX + 'mode',
     () => new client.Gauge({ name: PREFIX + 'mode', help: 'The mode in force: 1 for the configured mode (direct or sidecar)', labelNames: ['client_id', 'mode'], registers }),
   )
+  const clusterCheck = getOrCreate(
+    registry,
+    PREFIX + 'cluster_check',
+    () =>
+      new client.Gauge({
+        name: PREFIX + 'cluster_check',
+        help: "Whether the sidecar writes to the cluster of the application's own brokers, as last checked: 1 for the result (match, mismatch or unknown), 0 for the others",
+        labelNames: ['client_id', 'result'],
+        registers,
+      }),
+  )
   return {
     enabled: true,
     ready: Promise.resolve(),
@@ -169,6 +193,9 @@ function registeredMetrics(client: PromClientModule, registry: PromClient.Regist
     mode: (m) => {
       mode.set({ client_id: clientId, mode: m }, 1)
       mode.set({ client_id: clientId, mode: m === 'sidecar' ? 'direct' : 'sidecar' }, 0)
+    },
+    clusterCheck: (result) => {
+      for (const r of CLUSTER_CHECK_RESULTS) clusterCheck.set({ client_id: clientId, result: r }, r === result ? 1 : 0)
     },
   }
 }

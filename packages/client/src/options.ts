@@ -9,6 +9,14 @@ import kafkajs from 'kafkajs'
 
 export type ProducerMode = 'direct' | 'sidecar'
 
+/**
+ * What a producer does when the sidecar writes to another Kafka cluster than the application's
+ * own `brokers` (where its direct fallback writes): `warn` logs an error, sets the metric and
+ * emits the event, and sends through the sidecar anyway; `refuse` does the same and produces
+ * directly instead, until a half-open probe finds the sidecar on the application's cluster.
+ */
+export type ClusterMismatchPolicy = 'warn' | 'refuse'
+
 export interface BreakerOptions {
   /** Failure percentage in the rolling window that opens the breaker. Default 50. */
   readonly errorThresholdPercentage?: number
@@ -50,6 +58,8 @@ export interface SidecarClientOptions {
   readonly maxCoalescedBytes?: number
   /** How long after an ack a delivery report may take before the ack's result is used. Default 10000. */
   readonly reportTimeoutMs?: number
+  /** A sidecar on another cluster than `brokers`: `warn` (send through it anyway) or `refuse` (produce directly). Env `KAFKA_SIDECAR_CLUSTER_MISMATCH`. Default `warn`. */
+  readonly clusterMismatch?: ClusterMismatchPolicy
   readonly breaker?: BreakerOptions
 }
 
@@ -66,6 +76,7 @@ export interface ResolvedSidecarOptions {
   readonly maxCoalescedRecords: number
   readonly maxCoalescedBytes: number
   readonly reportTimeoutMs: number
+  readonly clusterMismatch: ClusterMismatchPolicy
   readonly breaker: Required<BreakerOptions>
 }
 
@@ -78,6 +89,7 @@ export const ENV = {
   token: 'KAFKA_SIDECAR_TOKEN',
   appName: 'KAFKA_SIDECAR_APP_NAME',
   connectTimeoutMs: 'KAFKA_SIDECAR_CONNECT_TIMEOUT_MS',
+  clusterMismatch: 'KAFKA_SIDECAR_CLUSTER_MISMATCH',
 } as const
 
 const DEFAULTS = {
@@ -89,6 +101,7 @@ const DEFAULTS = {
   maxCoalescedRecords: 5_000,
   maxCoalescedBytes: 1024 * 1024,
   reportTimeoutMs: 10_000,
+  clusterMismatch: 'warn' as ClusterMismatchPolicy,
   breaker: { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 5_000, rollingCountTimeoutMs: 10_000, consecutiveFailures: 3 },
 }
 
@@ -96,7 +109,7 @@ function configError(message: string): Error {
   return new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: ${message}`)
 }
 
-const KNOWN_OPTIONS = new Set(['mode', 'address', 'token', 'appName', 'connectTimeoutMs', 'requestTimeoutMarginMs', 'backpressureRetryMs', 'livenessTimeoutMs', 'fallbackIdleMs', 'maxCoalescedRecords', 'maxCoalescedBytes', 'reportTimeoutMs', 'breaker'])
+const KNOWN_OPTIONS = new Set(['mode', 'address', 'token', 'appName', 'connectTimeoutMs', 'requestTimeoutMarginMs', 'backpressureRetryMs', 'livenessTimeoutMs', 'fallbackIdleMs', 'maxCoalescedRecords', 'maxCoalescedBytes', 'reportTimeoutMs', 'clusterMismatch', 'breaker'])
 const KNOWN_BREAKER_OPTIONS = new Set(['errorThresholdPercentage', 'volumeThreshold', 'resetTimeoutMs', 'rollingCountTimeoutMs', 'consecutiveFailures'])
 
 /** A typo (`adress`) would otherwise be ignored and the default used without a word. */
@@ -127,6 +140,12 @@ function parseMode(value: string, source: string): ProducerMode {
   const normalized = value.trim().toLowerCase()
   if (normalized === 'direct' || normalized === 'sidecar') return normalized
   throw configError(`${source} must be "direct" or "sidecar", got ${JSON.stringify(value)}`)
+}
+
+function parseClusterMismatch(value: string, source: string): ClusterMismatchPolicy {
+  const normalized = value.trim().toLowerCase()
+  if (normalized === 'warn' || normalized === 'refuse') return normalized
+  throw configError(`${source} must be "warn" or "refuse", got ${JSON.stringify(value)}`)
 }
 
 function checkAddress(value: string, source: string): string {
@@ -178,11 +197,13 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
   let token: string | null = null
   let appName: string | null = null
   let connectTimeoutMs = DEFAULTS.connectTimeoutMs
+  let clusterMismatch = DEFAULTS.clusterMismatch
   if (env[ENV.mode]?.trim()) mode = parseMode(env[ENV.mode]!, ENV.mode)
   if (env[ENV.address]?.trim()) address = checkAddress(env[ENV.address]!.trim(), ENV.address)
   if (env[ENV.token]) token = checkToken(env[ENV.token], ENV.token)
   if (env[ENV.appName]) appName = checkText(env[ENV.appName], ENV.appName)
   if (env[ENV.connectTimeoutMs]) connectTimeoutMs = positiveInteger(env[ENV.connectTimeoutMs], ENV.connectTimeoutMs)
+  if (env[ENV.clusterMismatch]?.trim()) clusterMismatch = parseClusterMismatch(env[ENV.clusterMismatch]!, ENV.clusterMismatch)
 
   const merged: SidecarClientOptions = {}
   for (const layer of layers) {
@@ -200,6 +221,7 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
   if (merged.token !== undefined) token = checkToken(merged.token, 'sidecar.token')
   if (merged.appName !== undefined) appName = checkText(merged.appName, 'sidecar.appName')
   if (merged.connectTimeoutMs !== undefined) connectTimeoutMs = positiveInteger(merged.connectTimeoutMs, 'sidecar.connectTimeoutMs')
+  if (merged.clusterMismatch !== undefined) clusterMismatch = parseClusterMismatch(String(merged.clusterMismatch), 'sidecar.clusterMismatch')
   const breaker = { ...DEFAULTS.breaker, ...merged.breaker }
   return {
     mode,
@@ -215,6 +237,7 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
     maxCoalescedRecords: atMost(positiveInteger(merged.maxCoalescedRecords ?? DEFAULTS.maxCoalescedRecords, 'sidecar.maxCoalescedRecords'), MAX_REQUEST_RECORDS, 'sidecar.maxCoalescedRecords'),
     maxCoalescedBytes: atMost(positiveInteger(merged.maxCoalescedBytes ?? DEFAULTS.maxCoalescedBytes, 'sidecar.maxCoalescedBytes'), MAX_REQUEST_BYTES / 2, 'sidecar.maxCoalescedBytes'),
     reportTimeoutMs: positiveInteger(merged.reportTimeoutMs ?? DEFAULTS.reportTimeoutMs, 'sidecar.reportTimeoutMs'),
+    clusterMismatch,
     breaker: {
       errorThresholdPercentage: percentage(breaker.errorThresholdPercentage, 'sidecar.breaker.errorThresholdPercentage'),
       volumeThreshold: positiveInteger(breaker.volumeThreshold, 'sidecar.breaker.volumeThreshold', { allowZero: true }),

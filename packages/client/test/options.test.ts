@@ -90,6 +90,17 @@ describe('resolveSidecarOptions: environment, code, defaults', () => {
     expect(thrown(() => resolveSidecarOptions([], { KAFKA_SIDECAR_CONNECT_TIMEOUT_MS: 'soon' })).message).toContain('KAFKA_SIDECAR_CONNECT_TIMEOUT_MS')
   })
 
+  it('clusterMismatch: warn by default, KAFKA_SIDECAR_CLUSTER_MISMATCH read (any case), code over env, a bad value named', () => {
+    expect(resolveSidecarOptions([], {}).clusterMismatch).toBe('warn')
+    expect(SIDECAR_ENV.clusterMismatch).toBe('KAFKA_SIDECAR_CLUSTER_MISMATCH')
+    expect(resolveSidecarOptions([], { KAFKA_SIDECAR_CLUSTER_MISMATCH: ' Refuse ' }).clusterMismatch).toBe('refuse')
+    expect(resolveSidecarOptions([{ clusterMismatch: 'warn' }], { KAFKA_SIDECAR_CLUSTER_MISMATCH: 'refuse' }).clusterMismatch).toBe('warn')
+    const fromEnv = thrown(() => resolveSidecarOptions([], { KAFKA_SIDECAR_CLUSTER_MISMATCH: 'ignore' }))
+    expect(fromEnv).toMatchObject({ class: KafkaJSNonRetriableError, message: 'kafka-sidecar client: KAFKA_SIDECAR_CLUSTER_MISMATCH must be "warn" or "refuse", got "ignore"' })
+    const fromCode = thrown(() => resolveSidecarOptions([{ clusterMismatch: 'fail' as never }], {}))
+    expect(fromCode.message).toBe('kafka-sidecar client: sidecar.clusterMismatch must be "warn" or "refuse", got "fail"')
+  })
+
   it('code options override the environment, and producer options override Kafka options', () => {
     const env = { KAFKA_SIDECAR_MODE: 'sidecar', KAFKA_SIDECAR_ADDRESS: 'unix:///env.sock', KAFKA_SIDECAR_CONNECT_TIMEOUT_MS: '100', KAFKA_SIDECAR_TOKEN: 'env-token' }
     expect(resolveSidecarOptions([], env)).toMatchObject({ mode: 'sidecar', address: 'unix:///env.sock', connectTimeoutMs: 100, token: 'env-token' })

@@ -2,11 +2,14 @@
  * Tracing parity: with OpenTelemetry's kafkajs instrumentation registered the way services do it
  * (`--require` in CommonJS, `--import` with the import hook in ESM), the same traced program gives
  * the same producer spans and the same `traceparent` on every record on plain KafkaJS, in direct
- * mode and in sidecar mode (and when sidecar mode falls back to Kafka directly). Real child
- * processes with the built package, real instrumentation, a real sidecar and embedded-kafka.
+ * mode and in sidecar mode (and when sidecar mode falls back to Kafka directly), the cluster id
+ * included: `messaging.kafka.cluster.id` on the same spans (from a producer's second send on) with
+ * the same value. Real child processes with the built package, real instrumentation, a real
+ * sidecar and embedded-kafka.
  */
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
+import kafkajs from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { expectFreshBuild, packageDir } from './built-package.js'
 import { randomTopic, socketPath, startCluster, startTestSidecar } from './helpers.js'
@@ -56,6 +59,16 @@ function shape(run: TracedRun, topic: string) {
   }))
 }
 
+async function clusterIdOf(brokers: string[]): Promise<string> {
+  const admin = new kafkajs.Kafka({ clientId: 'tracing-test', brokers, logLevel: kafkajs.logLevel.NOTHING }).admin()
+  await admin.connect()
+  try {
+    return (await admin.describeCluster()).clusterId
+  } finally {
+    await admin.disconnect()
+  }
+}
+
 /** Every record carries the traceparent of its own producer span. */
 function expectHeadersNameTheirSpans(run: TracedRun): void {
   const fromSpans = run.spans.map((s) => `00-${s.traceId}-${s.spanId}-01`).sort()
@@ -77,6 +90,7 @@ describe.each<System>(['cjs', 'esm'])('tracing parity (%s application)', (system
       fallback: { MODULE: '@kafka-sidecar/client', KAFKA_SIDECAR_MODE: 'sidecar', KAFKA_SIDECAR_ADDRESS: `unix://${deadSocket}`, KAFKA_SIDECAR_CONNECT_TIMEOUT_MS: '200' },
     }
     const shapes = {} as Record<Mode, ReturnType<typeof shape>>
+    const clusterIds = {} as Record<Mode, unknown[]>
     for (const mode of Object.keys(env) as Mode[]) {
       const topic = randomTopic(`traced-${mode}`)
       const run = await runApp(system, { ...base, ...env[mode], TOPIC: topic })
@@ -85,16 +99,14 @@ describe.each<System>(['cjs', 'esm'])('tracing parity (%s application)', (system
       const written = await cluster.records(topic)
       expect(written.map((r) => r.headers.find((h) => h.key === 'traceparent')?.value?.toString()).sort(), mode).toEqual(run.headers.map((h) => h?.traceparent).sort())
       shapes[mode] = shape(run, topic)
+      clusterIds[mode] = run.spans.filter((s) => CLUSTER_ID in s.attributes).map((s) => s.attributes[CLUSTER_ID])
     }
     expect(shapes.kafkajs.every((s) => s.childOfTheAppSpan)).toBe(true)
-    expect(shapes.direct).toEqual(shapes.kafkajs)
-    // A difference (docs/deliberate-differences.md, OPEN-trace-cluster-id): the instrumentation
-    // reads the cluster id from KafkaJS's cluster object, which a producer in sidecar mode lacks.
-    const withoutClusterId = (spans: ReturnType<typeof shape>) => spans.map((s) => ({ ...s, attributes: { ...s.attributes, [CLUSTER_ID]: false } }))
-    expect(shapes.kafkajs.some((s) => s.attributes[CLUSTER_ID])).toBe(true)
-    for (const mode of ['sidecar', 'fallback'] as const) {
-      expect(shapes[mode].some((s) => s.attributes[CLUSTER_ID]), mode).toBe(false)
-      expect(shapes[mode], mode).toEqual(withoutClusterId(shapes.kafkajs))
-    }
+    // KafkaJS learns the cluster id with its first send: the spans of the second (sendBatch, 2 records) carry it.
+    expect(shapes.kafkajs.map((s) => s.attributes[CLUSTER_ID])).toEqual([false, false, false, true, true])
+    for (const mode of ['direct', 'sidecar', 'fallback'] as const) expect(shapes[mode], mode).toEqual(shapes.kafkajs)
+    // The same value: the cluster's id, through the sidecar (ClusterInfo) or from the fallback's own KafkaJS.
+    const id = await clusterIdOf(cluster.bootstrapServers)
+    for (const mode of Object.keys(env) as Mode[]) expect(clusterIds[mode], mode).toEqual([id, id])
   }, 120_000)
 })

@@ -6,6 +6,8 @@
 // encode/decode/fromJSON/toJSON/create/fromPartial), enums, and the grpc-js service.
 export {
   Acks,
+  ClusterInfoRequest,
+  ClusterInfoResponse,
   Compression,
   DeliveryReport,
   DeliveryReportEvent,

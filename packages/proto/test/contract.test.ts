@@ -175,6 +175,7 @@ function sidecarImpl(overrides: Partial<ProducerSidecarServer>): ProducerSidecar
     emitStream: (call) => call.emit('error', unimplemented()),
     deliveryReports: (call) => call.emit('error', unimplemented()),
     topicMetadata: (_call, callback) => callback(unimplemented()),
+    clusterInfo: (_call, callback) => callback(unimplemented()),
     ...overrides,
   }
 }

@@ -9,7 +9,7 @@ import { chmod, rm, stat } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import { Server, ServerCredentials, status } from '@grpc/grpc-js'
-import { DeliveryReportsRequest, EmitRequest, HealthService, MAX_REQUEST_BYTES, ProducerSidecarService, TopicMetadataRequest } from '@kafka-sidecar/proto'
+import { ClusterInfoRequest, DeliveryReportsRequest, EmitRequest, HealthService, MAX_REQUEST_BYTES, ProducerSidecarService, TopicMetadataRequest } from '@kafka-sidecar/proto'
 import { PROTO_DIR, PROTO_FILES } from '@kafka-sidecar/proto/proto-files'
 import { loadSync } from '@grpc/proto-loader'
 import { ReflectionService } from '@grpc/reflection'
@@ -24,6 +24,7 @@ import { OpenStreams, producerService } from './grpc/producer-service.js'
 import { StallGuard } from './grpc/stall-guard.js'
 import { unaryMessageCountInterceptor } from './grpc/unary-message-count.js'
 import { createHttpServer } from './http-server.js'
+import { ClusterIdentity } from './kafka/cluster-identity.js'
 import { IdempotentWrites } from './kafka/idempotent-writes.js'
 import { KafkaLiveness } from './kafka/kafka-liveness.js'
 import { producerAndAdminOnOneCluster } from './kafka/shared-cluster.js'
@@ -108,6 +109,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
 
   // Requests asking for idempotence are written by an idempotent producer, made on first need.
   const idempotence = new IdempotentWrites(producer, config.idempotent, createIdempotentProducer, log)
+  const clusterIdentity = new ClusterIdentity(config.brokers, () => admin.describeCluster(), log)
   let kafkaConnected = false
   let stopping = false
   const health = new HealthState()
@@ -193,6 +195,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
         emitStream: { typeName: 'EmitRequest', decode: (reader) => EmitRequest.decode(reader) },
         deliveryReports: { typeName: 'DeliveryReportsRequest', decode: (reader) => DeliveryReportsRequest.decode(reader) },
         topicMetadata: { typeName: 'TopicMetadataRequest', decode: (reader) => TopicMetadataRequest.decode(reader) },
+        clusterInfo: { typeName: 'ClusterInfoRequest', decode: (reader) => ClusterInfoRequest.decode(reader) },
       },
       config.maxRequestBytes,
     ),
@@ -201,6 +204,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
         pipeline,
         reports,
         metadata,
+        cluster: clusterIdentity,
         auth: new TokenAuth(config.token),
         allowedTopics: config.allowedTopics,
         onRequest: (method, code) => metrics.requests.inc({ method, code: status[code] ?? String(code) }),
@@ -243,6 +247,8 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
           kafkaConnected = true
           health.set(true)
           log.info('connected to Kafka', { brokers: config.brokers })
+          // Known before the first client asks, when the brokers answer; else the liveness probe learns it.
+          clusterIdentity.refresh().catch((error: unknown) => log.warn('cannot ask the brokers for the cluster id yet', { error: (error as Error).message }))
           resolve()
         },
         (error: unknown) => {
@@ -258,7 +264,8 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     health.set(false)
   })
   const liveness = new KafkaLiveness(
-    () => admin.describeCluster(),
+    // The probe's answer is the cluster's identity too: kept fresh across reconnects for free.
+    () => clusterIdentity.refresh(),
     (up, reason) => {
       if (stopping) return
       kafkaConnected = up

@@ -29,6 +29,7 @@ import kafkajs from 'kafkajs'
 import type { Kafka, Message, PartitionerArgs, Producer, ProducerConfig, RecordMetadata, TopicMessages, Transaction } from 'kafkajs'
 import { untraced } from '../tracing/kafkajs-instrumentation.js'
 import type { DeliveryReport } from '../delivery/delivery-report.js'
+import { createCapturingCluster, type KafkaJSClusterView } from './kafkajs-cluster.js'
 import type { OutgoingMessage } from './messages.js'
 
 let partitionerWarningGiven = false
@@ -56,6 +57,8 @@ export interface DirectSend {
 
 export class DirectPath {
   readonly producer: Producer
+  /** KafkaJS's cluster behind `producer` (null on another KafkaJS): where the cluster id it learns is read. */
+  readonly cluster: KafkaJSClusterView | null
   /** Per message of a send on its way into KafkaJS: told the partition KafkaJS chose for it. */
   private readonly onPartitioned = new WeakMap<Message, (topic: string, partition: number) => void>()
   /** Message objects of sends in KafkaJS now: the same object sent again gets a stand-in (see `distinct`). */
@@ -79,17 +82,21 @@ export class DirectPath {
     // names one, so the warning is given here instead, word for word.
     if (config.createPartitioner == null) warnOfDefaultPartitioner(kafka)
     const createPartitioner = config.createPartitioner ?? kafkajs.Partitioners.DefaultPartitioner
-    this.producer = kafka.producer({
-      ...config,
-      createPartitioner: () => {
-        const partitioner = createPartitioner()
-        return (args: PartitionerArgs) => {
-          const partition = partitioner(args)
-          this.onPartitioned.get(args.message)?.(args.topic, partition)
-          return partition
-        }
-      },
-    })
+    const { created, cluster } = createCapturingCluster(kafka, () =>
+      kafka.producer({
+        ...config,
+        createPartitioner: () => {
+          const partitioner = createPartitioner()
+          return (args: PartitionerArgs) => {
+            const partition = partitioner(args)
+            this.onPartitioned.get(args.message)?.(args.topic, partition)
+            return partition
+          }
+        },
+      }),
+    )
+    this.producer = created
+    this.cluster = cluster
     this.kafkajsSendBatch = this.producer.sendBatch
     this.kafkajsTransaction = this.producer.transaction
   }

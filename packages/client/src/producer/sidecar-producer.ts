@@ -16,7 +16,7 @@ import { HealthCheckResponse_ServingStatus, HealthClient, ProducerSidecarClient 
 import CircuitBreaker from 'opossum'
 import { EventEmitter } from 'eventemitter3'
 import kafkajs from 'kafkajs'
-import type { InstrumentationEvent, Kafka, Logger, Producer, ProducerBatch, ProducerConfig, ProducerRecord, RecordMetadata, RemoveInstrumentationEventListener, TopicMessages, Transaction } from 'kafkajs'
+import type { InstrumentationEvent, Kafka, KafkaConfig, Logger, Producer, ProducerBatch, ProducerConfig, ProducerRecord, RecordMetadata, RemoveInstrumentationEventListener, TopicMessages, Transaction } from 'kafkajs'
 import type { DeliveryListener, DeliveryReport } from '../delivery/delivery-report.js'
 import { SidecarDeliveryTracker } from '../delivery/sidecar-delivery-tracker.js'
 import { countByTopic, createProducerMetrics, type MetricsOption, type ProducerMetrics } from '../metrics.js'
@@ -27,6 +27,8 @@ import { ReportStream } from '../transport/report-stream.js'
 import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
 import { KafkaJSConnectionClosedError } from '../kafkajs-exports.js'
 import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
+import { offerClusterToInstrumentation, SpanCluster } from '../tracing/span-cluster.js'
+import { SidecarClusterCheck, type ClusterMismatchPayload, type SidecarClusterState } from './cluster-check.js'
 import { CredentialVerdict } from './credential-verdict.js'
 import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
@@ -48,6 +50,7 @@ export const SIDECAR_EVENTS = {
   BREAKER_HALF_OPEN: 'producer.sidecar.breaker_half_open',
   BREAKER_CLOSE: 'producer.sidecar.breaker_close',
   FALLBACK: 'producer.sidecar.fallback',
+  CLUSTER_MISMATCH: 'producer.sidecar.cluster_mismatch',
 } as const
 
 export type BreakerState = 'closed' | 'half_open' | 'open'
@@ -62,6 +65,7 @@ export interface FallbackEventPayload {
 export type SidecarProducerOn = Producer['on'] & {
   (eventName: typeof SIDECAR_EVENTS.DELIVERY, listener: (event: InstrumentationEvent<DeliveryReport>) => void): RemoveInstrumentationEventListener<typeof eventName>
   (eventName: typeof SIDECAR_EVENTS.FALLBACK, listener: (event: InstrumentationEvent<FallbackEventPayload>) => void): RemoveInstrumentationEventListener<typeof eventName>
+  (eventName: typeof SIDECAR_EVENTS.CLUSTER_MISMATCH, listener: (event: InstrumentationEvent<ClusterMismatchPayload>) => void): RemoveInstrumentationEventListener<typeof eventName>
   (
     eventName: typeof SIDECAR_EVENTS.BREAKER_OPEN | typeof SIDECAR_EVENTS.BREAKER_HALF_OPEN | typeof SIDECAR_EVENTS.BREAKER_CLOSE,
     listener: (event: InstrumentationEvent<{ state: BreakerState }>) => void,
@@ -109,6 +113,10 @@ export class SidecarProducer {
   private readonly direct: DirectPath
   private readonly gate = new PathGate()
   private readonly metrics: ProducerMetrics
+  /** Whether the sidecar writes to the application's cluster (see cluster-check.ts). */
+  private readonly clusterCheck: SidecarClusterCheck
+  /** The cluster id the application's tracing sees on this producer's spans. */
+  private readonly spanCluster: SpanCluster
   private readonly idempotent: boolean
   private readonly transactionalId: string | undefined
   private readonly allowAutoTopicCreation: boolean | undefined
@@ -141,7 +149,11 @@ export class SidecarProducer {
   private everConnected = false
   private readonly credentials = new CredentialVerdict()
 
-  constructor(kafka: Kafka, config: SidecarProducerConfig = {}, inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string; kafka?: KafkaLevelOptions } = {}) {
+  constructor(
+    kafka: Kafka,
+    config: SidecarProducerConfig = {},
+    inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string; kafka?: KafkaLevelOptions; brokers?: KafkaConfig['brokers'] } = {},
+  ) {
     validateProducerConfig(config)
     const { sidecar: producerSidecar, onDelivery, ...kafkajsConfig } = config
     this.options = resolveSidecarOptions([inherited.sidecar, producerSidecar])
@@ -154,6 +166,13 @@ export class SidecarProducer {
     this.log = this.direct.producer.logger().namespace('SidecarProducer')
     this.events = Object.freeze({ ...this.direct.producer.events, ...SIDECAR_EVENTS })
     this.metrics = createProducerMetrics(inherited.metrics, this.clientId)
+    this.clusterCheck = new SidecarClusterCheck(
+      { policy: this.options.clusterMismatch, token: this.options.token, timeoutMs: this.options.livenessTimeoutMs, applicationBrokers: inherited.brokers },
+      this.log,
+      this.metrics,
+      (payload) => this.emit(SIDECAR_EVENTS.CLUSTER_MISMATCH, payload),
+    )
+    this.spanCluster = new SpanCluster(() => this.clusterCheck.clusterIdForSends, this.direct.cluster)
     // Guarded like every `on()` listener: an onDelivery that throws or rejects must not fail the
     // send that was just written (direct), nor break the report stream's handler (sidecar).
     if (onDelivery) this.emitter.on(SIDECAR_EVENTS.DELIVERY, this.guarded(SIDECAR_EVENTS.DELIVERY, (event) => onDelivery((event as InstrumentationEvent<DeliveryReport>).payload)))
@@ -182,7 +201,10 @@ export class SidecarProducer {
   private handToInstrumentation(config: ProducerConfig): void {
     this.handingToInstrumentation = true
     try {
-      if (offerToInstrumentation(this, config)) this.direct.stopTracing()
+      if (offerToInstrumentation(this, config)) {
+        this.direct.stopTracing()
+        offerClusterToInstrumentation(this, this.spanCluster.cluster)
+      }
     } finally {
       this.handingToInstrumentation = false
     }
@@ -203,6 +225,11 @@ export class SidecarProducer {
   /** The sidecar address this producer uses (in sidecar mode). */
   get sidecarAddress(): string | null {
     return this.usesSidecar ? this.options.address : null
+  }
+
+  /** Which cluster the sidecar writes to, and whether it is the application's (asked at connect, at each half-open probe, after the channel reconnected). */
+  get sidecarCluster(): SidecarClusterState {
+    return this.clusterCheck.state
   }
 
   /** Whether the fallback direct producer currently holds broker connections. */
@@ -245,10 +272,12 @@ export class SidecarProducer {
     if (this.usesSidecar) {
       this.sidecar ??= this.createSidecarPath()
       const ready = await this.waitForSidecar(this.options.connectTimeoutMs)
-      if (ready) {
+      // A sidecar on another cluster is refused like one not ready: the breaker's probes ask again.
+      const refused = ready && (await this.clusterCheck.refuses(this.sidecar.client))
+      if (ready && !refused) {
         this.log.info('Producer connected through the sidecar', { mode: 'sidecar', address: this.options.address })
       } else {
-        this.log.warn('Sidecar not ready; producing directly to Kafka until it is', { mode: 'sidecar', address: this.options.address, waitedMs: this.options.connectTimeoutMs })
+        if (!refused) this.log.warn('Sidecar not ready; producing directly to Kafka until it is', { mode: 'sidecar', address: this.options.address, waitedMs: this.options.connectTimeoutMs })
         this.sidecar.breaker.open()
         await this.direct.connect()
       }
@@ -261,6 +290,7 @@ export class SidecarProducer {
     }
     this.status = 'connected'
     this.everConnected = true
+    this.spanCluster.connected(this.idempotent)
     this.emit('producer.connect', undefined)
   }
 
@@ -279,6 +309,8 @@ export class SidecarProducer {
       this.closeSidecarPath()
     }
     await this.direct.disconnect()
+    this.clusterCheck.reset()
+    this.spanCluster.disconnected()
     this.status = 'disconnected'
     this.emit('producer.disconnect', undefined)
   }
@@ -302,7 +334,11 @@ export class SidecarProducer {
     try {
       const { metadata, path } = this.usesSidecar ? await this.sendPreferringSidecar(batch, topicMessages, outgoing) : await this.sendOn('direct', batch, topicMessages, outgoing)
       this.metrics.sendSeconds(path, (performance.now() - started) / 1000)
+      this.spanCluster.sendSettled(null)
       return metadata
+    } catch (error) {
+      this.spanCluster.sendSettled(error)
+      throw error
     } finally {
       this.sendsInFlight--
       if (this.sendsInFlight === 0) for (const settled of this.sendsSettled.splice(0)) settled()
@@ -320,7 +356,9 @@ export class SidecarProducer {
       await this.direct.connect()
       this.transactionsUsed = true
     }
-    return this.direct.transaction()
+    const transaction = await this.direct.transaction()
+    this.spanCluster.transactionBegan()
+    return transaction
   }
 
   // --- sending --------------------------------------------------------------------------------
@@ -540,6 +578,7 @@ export class SidecarProducer {
     const { breaker: b } = this.options
     const breaker: CircuitBreaker<[EmitPart], PartOutcome> = new CircuitBreaker(async (part: EmitPart) => {
       if (breaker.halfOpen) await this.probe(client, health)
+      else if (this.clusterCheck.askAgain) await this.confirmCluster(client, breaker)
       return coalescer.submit(part)
     }, {
       timeout: false,
@@ -556,6 +595,7 @@ export class SidecarProducer {
     let consecutiveFailures = 0
     breaker.on('success', () => (consecutiveFailures = 0))
     breaker.on('failure', () => {
+      this.clusterCheck.pathFailed()
       if (++consecutiveFailures >= b.consecutiveFailures && breaker.closed) breaker.open()
     })
     breaker.on('open', () => this.breakerChanged('open', SIDECAR_EVENTS.BREAKER_OPEN))
@@ -612,6 +652,17 @@ export class SidecarProducer {
     await channelReady(client, waitMs)
     const serving = await healthCheck(health, Math.max(deadline, Date.now() + MIN_PROBE_CHECK_MS))
     if (!serving) throw new SidecarUnavailableError(`half-open probe: the sidecar did not answer its health check as serving within ${waitMs} ms`, status.UNAVAILABLE, false)
+    // A restarted sidecar may be pointed elsewhere: asked again before traffic returns to it.
+    if (await this.clusterCheck.refuses(client)) {
+      throw new SidecarUnavailableError('half-open probe: the sidecar writes to another Kafka cluster than this application (clusterMismatch: refuse)', status.FAILED_PRECONDITION, false)
+    }
+  }
+
+  /** After a path failure the sidecar may be a restarted process: one on another cluster is refused until a probe finds it right. */
+  private async confirmCluster(client: ProducerSidecarClient, breaker: CircuitBreaker<[EmitPart], PartOutcome>): Promise<void> {
+    if (!(await this.clusterCheck.refusesAfterPathFailure(client))) return
+    breaker.open()
+    throw new SidecarUnavailableError('the sidecar writes to another Kafka cluster than this application (clusterMismatch: refuse)', status.FAILED_PRECONDITION, false)
   }
 
   private async waitForSidecar(timeoutMs: number): Promise<boolean> {

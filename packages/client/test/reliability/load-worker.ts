@@ -60,6 +60,8 @@ export interface WorkerProgress {
   readonly sidecarReports: number
   readonly directReports: number
   readonly breakerState: string
+  /** producer.events.CLUSTER_MISMATCH events so far (the sidecar writes to another cluster). */
+  readonly clusterMismatches: number
 }
 
 export type WorkerToParent =
@@ -95,6 +97,8 @@ producer.on(producer.events.FALLBACK, (event) => {
 })
 let breakerOpens = 0
 producer.on(producer.events.BREAKER_OPEN, () => void breakerOpens++)
+let clusterMismatches = 0
+producer.on(producer.events.CLUSTER_MISMATCH, () => void clusterMismatches++)
 
 await producer.connect()
 send({ type: 'ready', mode: producer.mode, breakerState: producer.breakerState })
@@ -122,6 +126,7 @@ const flush = () => {
     sidecarReports: paths.sidecar,
     directReports: paths.direct,
     breakerState: producer.breakerState,
+    clusterMismatches,
   })
   if (fallbacks.length > 0) send({ type: 'fallbacks', reasons: fallbacks.splice(0) })
 }

@@ -1,6 +1,7 @@
 /**
- * The ProducerSidecar gRPC service: Emit, EmitStream, DeliveryReports, TopicMetadata, each a thin
- * adapter from protobuf onto the RecordPipeline and DeliveryReports.
+ * The ProducerSidecar gRPC service: Emit, EmitStream, DeliveryReports, TopicMetadata and
+ * ClusterInfo, each a thin adapter from protobuf onto the RecordPipeline, DeliveryReports, the
+ * topic metadata and the cluster identity.
  */
 import { status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js'
 import type { DeliveryReportEvent, DeliveryReportsRequest, EmitAck, EmitRequest, ProducerSidecarServer } from '@kafka-sidecar/proto'
@@ -10,6 +11,7 @@ import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
 import type { RecordPipeline } from '../pipeline/record-pipeline.js'
 import type { RequestTracker } from '../pipeline/request-tracker.js'
 import { isTopicAllowed, topicNameProblem } from '../pipeline/validation.js'
+import type { ClusterIdentity } from '../kafka/cluster-identity.js'
 import type { DeliveryReports } from '../reports/delivery-reports.js'
 import type { RingRead } from '../reports/report-ring.js'
 import type { TokenAuth } from './auth.js'
@@ -38,6 +40,8 @@ export interface ProducerServiceDeps {
   readonly pipeline: RecordPipeline
   readonly reports: DeliveryReports
   readonly metadata: TopicMetadataCache
+  /** Which cluster this sidecar writes to (ClusterInfo). */
+  readonly cluster: Pick<ClusterIdentity, 'describe'>
   readonly auth: TokenAuth
   readonly allowedTopics: readonly string[]
   readonly onRequest: (method: string, code: status) => void
@@ -349,6 +353,19 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
             topic,
             partitions: partitions.map((p) => ({ partitionId: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr, partitionErrorCode: p.partitionErrorCode })),
           }),
+        (error: unknown) => callback(toServiceError(error)),
+      )
+    },
+
+    clusterInfo(call, callback) {
+      try {
+        auth.check(call.metadata)
+        checkDecoded(call.request)
+      } catch (error) {
+        return callback(toServiceError(error))
+      }
+      deps.cluster.describe().then(
+        ({ clusterId, bootstrapServers, brokers }) => callback(null, { clusterId, bootstrapServers: [...bootstrapServers], brokers: [...brokers] }),
         (error: unknown) => callback(toServiceError(error)),
       )
     },

@@ -23,6 +23,8 @@ export interface WorkerRecord {
   sidecarReports: number
   directReports: number
   breakerState: string
+  /** Times it was told the sidecar writes to another cluster. */
+  clusterMismatches: number
   done: boolean
   exit: { code: number | null; signal: string | null } | null
   stderr: string

@@ -52,6 +52,8 @@ export interface Target {
 
 export interface FaultContext {
   readonly cluster: EmbeddedKafka
+  /** The topic the workers write to. */
+  readonly topic: string
   readonly socket: string
   /** The sidecar running now. */
   readonly sidecar: SidecarChild
@@ -80,6 +82,8 @@ export interface FaultRow {
   readonly sidecarEnv?: Record<string, string>
   /** Token the workers send (the sidecar's own is in sidecarEnv). */
   readonly clientToken?: string
+  /** Client options of this row's workers beyond the matrix's (e.g. clusterMismatch). */
+  readonly client?: Omit<SidecarClientOptions, 'mode' | 'address' | 'token'>
   /** Workers reach the sidecar through the delaying proxy (delay 0 until the fault sets one). */
   readonly viaProxy?: boolean
   /** Every worker should be sending through the sidecar again after the fault. */
@@ -100,6 +104,8 @@ export interface RowRun {
   readonly workerProblems: string[]
   readonly proxy: DelayingProxyStats | null
   readonly sidecarExits: Array<{ pid: number; code: number | null; signal: string | null }>
+  /** producer.events.CLUSTER_MISMATCH: how many the workers got, and how many workers got one. */
+  readonly clusterMismatches: { events: number; workers: number; of: number }
 }
 
 export interface RowResult extends Measured, RowRun {
@@ -200,11 +206,11 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
         window: settings.window,
         timeoutMs: settings.sendTimeoutMs,
         pauseMs: settings.pauseMs,
-        sidecar: { ...settings.client, ...(row.clientToken ? { token: row.clientToken } : {}) },
+        sidecar: { ...settings.client, ...row.client, ...(row.clientToken ? { token: row.clientToken } : {}) },
       }
       const w: WorkerRecord = {
         id, ready: null, acked: [], ackedAt: [], ackedLatencyMs: [], failed: [], fellBack: [], directDelivered: new Set(), fallbacks: [], attemptedByKey: {},
-        breakerOpens: 0, sidecarReports: 0, directReports: 0, breakerState: 'closed', done: false, exit: null, stderr: '',
+        breakerOpens: 0, sidecarReports: 0, directReports: 0, breakerState: 'closed', clusterMismatches: 0, done: false, exit: null, stderr: '',
       }
       const handle = processes.fork(workerScript, { LOAD_WORKER_CONFIG: JSON.stringify(config) }, (raw) => {
         const m = raw as WorkerToParent
@@ -223,6 +229,7 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
           w.sidecarReports = m.sidecarReports
           w.directReports = m.directReports
           w.breakerState = m.breakerState
+          w.clusterMismatches = m.clusterMismatches
         } else if (m.type === 'fallbacks') for (const f of m.reasons) w.fallbacks.push(f)
         else {
           w.attemptedByKey = m.attemptedByKey
@@ -253,6 +260,7 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
     let faultEnd: number | null = null
     const ctx: FaultContext = {
       cluster,
+      topic,
       socket,
       get sidecar() {
         return sidecar
@@ -305,7 +313,8 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
 
     const records = await cluster.records(topic)
     const measured = measure(workers, records, { goAt, faultStart, faultEnd, stopAt })
-    const run: RowRun = { startupMs, faultMs, backOnSidecarMs, timeline, workerProblems, proxy: proxyStats, sidecarExits }
+    const clusterMismatches = { events: workers.reduce((n, w) => n + w.clusterMismatches, 0), workers: workers.filter((w) => w.clusterMismatches > 0).length, of: workers.length }
+    const run: RowRun = { startupMs, faultMs, backOnSidecarMs, timeline, workerProblems, proxy: proxyStats, sidecarExits, clusterMismatches }
     const targets: Target[] = [
       { name: '0 lost', met: measured.lost.total === 0, measured: `${measured.lost.total} lost (${measured.lost.ackedMissing} acked but not stored, ${measured.lost.vanished} neither acked, failed nor stored)` },
       {

@@ -4,8 +4,9 @@
  */
 import { unlink } from 'node:fs/promises'
 import { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
+import type { ClusterMismatchPolicy } from '../../../src/index.js'
 import type { Measured } from './measure.js'
-import type { FaultRow, PendingRow, Target } from './row-runner.js'
+import type { FaultRow } from './row-runner.js'
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`
 
@@ -180,41 +181,59 @@ export function brokersDown({ downMs = 10_000 } = {}): FaultRow {
 }
 
 /**
- * Placeholder: to be measured once the sidecar reports the identity of the cluster it writes
- * to. The fault is written (the sidecar restarted against a second cluster for `forMs`); what is
- * left is the targets (what the client must do when the identities differ) and removing
- * `pending`. `--rows 8` runs it as it stands: acknowledged records then count as lost, because
- * they went to the other cluster.
+ * The sidecar restarted (SIGTERM, as a redeploy does) against another cluster than the
+ * application's for `forMs`, then restarted against the right one. The workers run with
+ * `clusterMismatch: policy`. The client asks a sidecar which cluster it writes to whenever it
+ * takes it (back) into use: at connect, at each half-open probe, and before the first send after
+ * its channel reconnected. With `refuse` nothing may reach the other cluster and nothing be lost
+ * (the workers write directly meanwhile); with `warn` the workers are told (error log, metric,
+ * event) and keep sending through the sidecar, so what it acked is in the other cluster and
+ * counts as lost here.
  */
-export function otherCluster({ forMs = 5_000 } = {}): FaultRow & PendingRow {
+export function otherCluster({ forMs = 10_000, policy = 'refuse' as ClusterMismatchPolicy } = {}): FaultRow {
+  let storedInOther: number | null = null
   return {
     number: 8,
     id: 'other-cluster',
-    title: `sidecar pointed at another cluster for ${seconds(forMs)}`,
-    pending: 'needs the sidecar to report its cluster identity (lead adds it)',
+    title: `sidecar pointed at another cluster for ${seconds(forMs)}: restarted against it, then back (clusterMismatch: ${policy})`,
+    client: { clusterMismatch: policy },
     returnsToSidecar: true,
     async inject(ctx) {
       const other = await EmbeddedKafka.start({ brokers: 1 })
       try {
         await ctx.sidecar.terminate()
-        ctx.mark('sidecar stopped')
+        ctx.mark('sidecar stopped (SIGTERM)')
         await ctx.startSidecar({ brokers: other.bootstrapServers })
         ctx.mark('sidecar listening, pointed at another cluster')
         await ctx.sleep(forMs)
+        // After its drain: what the wrong sidecar wrote, it has written by its exit.
         await ctx.sidecar.terminate()
+        storedInOther = other.topics().includes(ctx.topic) ? (await other.records(ctx.topic)).length : 0
+        ctx.mark(`sidecar stopped (SIGTERM); ${storedInOther} records in the other cluster`)
         await ctx.startSidecar()
         ctx.mark('sidecar pointed at the right cluster again')
       } finally {
         await other.stop()
       }
     },
-    targets: (): Target[] => [],
+    targets: (m, run) => {
+      const told = { name: 'every worker told (CLUSTER_MISMATCH event)', met: run.clusterMismatches.workers === run.clusterMismatches.of, measured: `${run.clusterMismatches.workers} of ${run.clusterMismatches.of} workers, ${run.clusterMismatches.events} events` }
+      if (policy === 'refuse') return [told, { name: 'nothing written to the other cluster', met: storedInOther === 0, measured: `${storedInOther ?? 'n/a'} records` }]
+      return [
+        told,
+        {
+          name: "what the application's cluster lacks is in the other cluster",
+          met: storedInOther !== null && m.lost.ackedMissing <= storedInOther,
+          measured: `${m.lost.ackedMissing} acked but not in the application's cluster, ${storedInOther ?? 'n/a'} in the other`,
+        },
+      ]
+    },
   }
 }
 
-/** The matrix as the issue lists it (the pending row last). */
-export function defaultRows({ slowDelayMs = 300 } = {}): FaultRow[] {
-  return [sidecarDead(), sidecarHung(), sidecarSlow({ delayMs: slowDelayMs }), restartLoop(), socketRemoved(), wrongToken(), brokersDown(), otherCluster()]
+/** The matrix as the issue lists it. */
+export function defaultRows({ slowDelayMs = 300, clusterMismatch = 'refuse' as ClusterMismatchPolicy } = {}): FaultRow[] {
+  return [sidecarDead(), sidecarHung(), sidecarSlow({ delayMs: slowDelayMs }), restartLoop(), socketRemoved(), wrongToken(), brokersDown(), otherCluster({ policy: clusterMismatch })]
 }
 
 function fallbackRecords(m: Measured): number {

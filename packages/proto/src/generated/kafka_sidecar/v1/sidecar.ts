@@ -335,6 +335,22 @@ export interface TopicMetadataResponse {
   partitions: PartitionMetadata[];
 }
 
+export interface ClusterInfoRequest {
+}
+
+export interface ClusterInfoResponse {
+  /**
+   * Kafka's cluster id, from the brokers' answer to the sidecar's last successful check of
+   * them (the admin's DescribeCluster, a Metadata request). Empty while the sidecar has never
+   * reached the brokers; then the call fails with UNAVAILABLE instead.
+   */
+  clusterId: string;
+  /** The bootstrap list the sidecar was configured with (KAFKA_BROKERS), host:port, as given. */
+  bootstrapServers: string[];
+  /** host:port of every broker of the cluster as the brokers advertise themselves. */
+  brokers: string[];
+}
+
 function createBaseHeader(): Header {
   return { key: "", value: undefined };
 }
@@ -2179,6 +2195,167 @@ export const TopicMetadataResponse: MessageFns<TopicMetadataResponse> = {
   },
 };
 
+function createBaseClusterInfoRequest(): ClusterInfoRequest {
+  return {};
+}
+
+export const ClusterInfoRequest: MessageFns<ClusterInfoRequest> = {
+  encode(_: ClusterInfoRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClusterInfoRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClusterInfoRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ClusterInfoRequest {
+    return {};
+  },
+
+  toJSON(_: ClusterInfoRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClusterInfoRequest>): ClusterInfoRequest {
+    return ClusterInfoRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ClusterInfoRequest>): ClusterInfoRequest {
+    const message = createBaseClusterInfoRequest();
+    return message;
+  },
+};
+
+function createBaseClusterInfoResponse(): ClusterInfoResponse {
+  return { clusterId: "", bootstrapServers: [], brokers: [] };
+}
+
+export const ClusterInfoResponse: MessageFns<ClusterInfoResponse> = {
+  encode(message: ClusterInfoResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    for (const v of message.bootstrapServers) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.brokers) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClusterInfoResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClusterInfoResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bootstrapServers.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.brokers.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClusterInfoResponse {
+    return {
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      bootstrapServers: globalThis.Array.isArray(object?.bootstrapServers)
+        ? object.bootstrapServers.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.bootstrap_servers)
+        ? object.bootstrap_servers.map((e: any) => globalThis.String(e))
+        : [],
+      brokers: globalThis.Array.isArray(object?.brokers) ? object.brokers.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ClusterInfoResponse): unknown {
+    const obj: any = {};
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.bootstrapServers?.length) {
+      obj.bootstrapServers = message.bootstrapServers;
+    }
+    if (message.brokers?.length) {
+      obj.brokers = message.brokers;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClusterInfoResponse>): ClusterInfoResponse {
+    return ClusterInfoResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClusterInfoResponse>): ClusterInfoResponse {
+    const message = createBaseClusterInfoResponse();
+    message.clusterId = object.clusterId ?? "";
+    message.bootstrapServers = object.bootstrapServers?.map((e) => e) || [];
+    message.brokers = object.brokers?.map((e) => e) || [];
+    return message;
+  },
+};
+
 export type ProducerSidecarService = typeof ProducerSidecarService;
 export const ProducerSidecarService = {
   /**
@@ -2240,6 +2417,23 @@ export const ProducerSidecarService = {
       Buffer.from(TopicMetadataResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TopicMetadataResponse => TopicMetadataResponse.decode(value),
   },
+  /**
+   * Which Kafka cluster this sidecar writes to. A client's direct fallback writes to the brokers
+   * its application is configured with; it compares them with this answer at connect, so a
+   * sidecar pointed at another cluster (a staging application beside a production sidecar) is
+   * told, not found out from records split between two clusters. Needs the token like every
+   * call here. A sidecar older than this call answers UNIMPLEMENTED: clients then proceed as
+   * "cluster unknown".
+   */
+  clusterInfo: {
+    path: "/kafka_sidecar.v1.ProducerSidecar/ClusterInfo" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClusterInfoRequest): Buffer => Buffer.from(ClusterInfoRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClusterInfoRequest => ClusterInfoRequest.decode(value),
+    responseSerialize: (value: ClusterInfoResponse): Buffer => Buffer.from(ClusterInfoResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClusterInfoResponse => ClusterInfoResponse.decode(value),
+  },
 } as const;
 
 export interface ProducerSidecarServer extends UntypedServiceImplementation {
@@ -2268,6 +2462,15 @@ export interface ProducerSidecarServer extends UntypedServiceImplementation {
    * partitions themselves (a custom KafkaJS createPartitioner).
    */
   topicMetadata: handleUnaryCall<TopicMetadataRequest, TopicMetadataResponse>;
+  /**
+   * Which Kafka cluster this sidecar writes to. A client's direct fallback writes to the brokers
+   * its application is configured with; it compares them with this answer at connect, so a
+   * sidecar pointed at another cluster (a staging application beside a production sidecar) is
+   * told, not found out from records split between two clusters. Needs the token like every
+   * call here. A sidecar older than this call answers UNIMPLEMENTED: clients then proceed as
+   * "cluster unknown".
+   */
+  clusterInfo: handleUnaryCall<ClusterInfoRequest, ClusterInfoResponse>;
 }
 
 export interface ProducerSidecarClient extends Client {
@@ -2330,6 +2533,29 @@ export interface ProducerSidecarClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TopicMetadataResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Which Kafka cluster this sidecar writes to. A client's direct fallback writes to the brokers
+   * its application is configured with; it compares them with this answer at connect, so a
+   * sidecar pointed at another cluster (a staging application beside a production sidecar) is
+   * told, not found out from records split between two clusters. Needs the token like every
+   * call here. A sidecar older than this call answers UNIMPLEMENTED: clients then proceed as
+   * "cluster unknown".
+   */
+  clusterInfo(
+    request: ClusterInfoRequest,
+    callback: (error: ServiceError | null, response: ClusterInfoResponse) => void,
+  ): ClientUnaryCall;
+  clusterInfo(
+    request: ClusterInfoRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClusterInfoResponse) => void,
+  ): ClientUnaryCall;
+  clusterInfo(
+    request: ClusterInfoRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClusterInfoResponse) => void,
   ): ClientUnaryCall;
 }
 
