@@ -41,7 +41,11 @@ describe('sends larger than one sidecar request', () => {
     const topic = randomTopic()
     await cluster.createTopic({ topic, partitions: 50 })
     const sidecar = await startTestSidecar(cluster)
-    const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
+    // The sidecar runs in this process: decoding 40 MB stalls the loop the client shares, over a
+    // second on a loaded machine, and the sidecar's stall guard would refuse the next piece of a
+    // client that could have given up by then (2 s by default). A client that says it waits
+    // 10 s is not one.
+    const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, sidecar: { livenessTimeoutMs: 10_000 } })
     const fallbacks = watchFallbacks(client)
     const big = Array.from({ length: 50 }, (_, i) => ({ partition: i, value: Buffer.alloc(800_000, i) }))
     const small = Array.from({ length: 10 }, (_, i) => client.send({ topic, messages: [{ partition: 0, value: `small-${i}` }] }))

@@ -208,7 +208,7 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
         auth: new TokenAuth(config.token),
         allowedTopics: config.allowedTopics,
         onRequest: (method, code) => metrics.requests.inc({ method, code: status[code] ?? String(code) }),
-        stalled: () => stallGuard.refusal(),
+        stalled: (clientLivenessMs) => stallGuard.refusal(clientLivenessMs),
       },
       streams,
     ),

@@ -4,8 +4,9 @@
  * directly, so writing them would duplicate every one. Real grpc-js, embedded-kafka; the stall
  * is a busy loop, as a blocked event loop is.
  */
-import { status } from '@grpc/grpc-js'
+import { Metadata, status } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
+import { LIVENESS_HEADER } from '../src/grpc/stall-guard.js'
 import { bytes, emit, emitError, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
 
 function busy(ms: number): void {
@@ -35,6 +36,30 @@ describe('stall guard', () => {
     await new Promise((resolve) => setTimeout(resolve, 500))
     await emit(client, emitRequest(topic, [{ value: bytes('after') }]))
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['warm-up', 'after'])
+    client.close()
+  })
+
+  it('the stall counts against each client\'s own liveness timeout: one that waits 10 s has its request written, one that waits 2 s has it refused', async () => {
+    const cluster = await startCluster()
+    const sidecar = await startTestSidecar(cluster)
+    const topic = randomTopic('stall-liveness')
+    await cluster.createTopic({ topic, partitions: 1 })
+    const client = sidecarClient(sidecar)
+    const saying = (ms: number) => {
+      const metadata = new Metadata()
+      metadata.set(LIVENESS_HEADER, String(ms))
+      return metadata
+    }
+    await emit(client, emitRequest(topic, [{ value: bytes('warm-up') }]))
+    // A busy sidecar (a large request on a loaded machine): 1.5 s is no reason for a client
+    // waiting 10 s to have gone direct, but is for one waiting 2 s (it gives up after 1.5 to 2 s).
+    const patient = emit(client, emitRequest(topic, [{ value: bytes('patient') }]), saying(10_000)).then(() => 'written', (error: Error) => error.message)
+    const impatient = emit(client, { ...emitRequest(topic, [{ value: bytes('impatient') }]), requestId: 2 }, saying(2_000)).then(() => 'written', (error: Error) => error.message)
+    await new Promise((resolve) => setImmediate(resolve))
+    busy(1_500)
+    expect(await patient).toBe('written')
+    expect(await impatient).toMatch(/event loop stood still for \d+ ms/)
+    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['warm-up', 'patient'])
     client.close()
   })
 })

@@ -30,6 +30,7 @@ import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
 import { offerClusterToInstrumentation, SpanCluster } from '../tracing/span-cluster.js'
 import { SidecarClusterCheck, type ClusterMismatchPayload, type SidecarClusterState } from './cluster-check.js'
 import { CredentialVerdict } from './credential-verdict.js'
+import { LIVENESS_HEADER } from '../transport/liveness-header.js'
 import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
 import { PathGate, type PathName } from './path-gate.js'
@@ -555,6 +556,9 @@ export class SidecarProducer {
     const metadata = () => {
       const m = new Metadata()
       if (this.options.token) m.set('authorization', `Bearer ${this.options.token}`)
+      // How long this client waits for an unanswered ping: the sidecar refuses what it read after
+      // a stall only when the stall was long enough for this client to have given up (StallGuard).
+      m.set(LIVENESS_HEADER, String(this.options.livenessTimeoutMs))
       return m
     }
     const instanceId = randomUUID()

@@ -3,7 +3,7 @@
  * ClusterInfo, each a thin adapter from protobuf onto the RecordPipeline, DeliveryReports, the
  * topic metadata and the cluster identity.
  */
-import { status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js'
+import { status, type Metadata, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js'
 import type { DeliveryReportEvent, DeliveryReportsRequest, EmitAck, EmitRequest, ProducerSidecarServer } from '@kafka-sidecar/proto'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
 import type { ProduceRequest } from '../model.js'
@@ -18,6 +18,7 @@ import type { TokenAuth } from './auth.js'
 import { asSidecarError, toPartitionResult, toProduceRequest, toProtoError, toServiceError } from './convert.js'
 import { decodeProblem, undecodable } from './decode-guard.js'
 import { OrderBarrier } from './order-barrier.js'
+import { LIVENESS_HEADER } from './stall-guard.js'
 
 /** Refuses a request the decode guard marked as undecodable (or too large). */
 function checkDecoded(message: unknown): void {
@@ -46,7 +47,7 @@ export interface ProducerServiceDeps {
   readonly allowedTopics: readonly string[]
   readonly onRequest: (method: string, code: status) => void
   /** Why requests read now are refused after an event-loop stall (StallGuard), or null. */
-  readonly stalled?: () => string | null
+  readonly stalled?: (clientLivenessMs?: number) => string | null
 }
 
 /** Tracks open streams per client instance (the connected-clients gauge) and ends them at shutdown. */
@@ -102,19 +103,26 @@ function reportEvent(entry: RingRead, leaderOf: LeaderOf): DeliveryReportEvent {
   return { event: { $case: 'report', value: { sequence: report.sequence, requestId: report.requestId, result: toPartitionResult(report.outcome, leaderOf(report.outcome.topic, report.outcome.partition)) } } }
 }
 
+/** The liveness timeout the client said it has (see StallGuard), if it said a sane one. */
+function clientLivenessMs(metadata: Metadata): number | undefined {
+  const [value] = metadata.get(LIVENESS_HEADER)
+  const ms = typeof value === 'string' ? Number(value) : NaN
+  return Number.isInteger(ms) && ms > 0 && ms <= 3_600_000 ? ms : undefined
+}
+
 export function producerService(deps: ProducerServiceDeps, streams: OpenStreams): ProducerSidecarServer {
   const { pipeline, reports, auth } = deps
   const leaderOf: LeaderOf = (topic, partition) => deps.metadata.leaderOf(topic, partition)
 
-  /** Refuses, unqueued, a request read right after an event-loop stall (see StallGuard). */
-  function checkNotStalled(): void {
-    const stall = deps.stalled?.()
+  /** Refuses, unqueued, a request read right after an event-loop stall its client may have given up in (see StallGuard). */
+  function checkNotStalled(metadata: Metadata): void {
+    const stall = deps.stalled?.(clientLivenessMs(metadata))
     if (stall) throw new SidecarError({ grpcCode: status.UNAVAILABLE, message: stall, retriable: true })
   }
 
   /** Submits and resolves with the ack the caller should get (received, or delivered). */
-  async function handle(request: ProduceRequest): Promise<EmitAck> {
-    checkNotStalled()
+  async function handle(request: ProduceRequest, metadata: Metadata): Promise<EmitAck> {
+    checkNotStalled(metadata)
     const tracker = await pipeline.submit(request)
     if (request.acks === 0 || !request.awaitDelivery) return receivedAck(request)
     return deliveredAck(tracker, await tracker.settled, leaderOf)
@@ -131,7 +139,7 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         deps.onRequest('Emit', asSidecarError(error).grpcCode)
         return callback(toServiceError(error))
       }
-      handle(request).then(
+      handle(request, call.metadata).then(
         (ack) => {
           deps.onRequest('Emit', status.OK)
           callback(null, ack)
@@ -213,7 +221,7 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
           return DECIDED
         }
         try {
-          checkNotStalled()
+          checkNotStalled(call.metadata)
         } catch (error) {
           barrier.refused(request.orderEpoch)
           refuse(request.requestId, error)

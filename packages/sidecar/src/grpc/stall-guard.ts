@@ -6,13 +6,26 @@
  * answer to their pings they give the connection up and send those records directly. When the
  * sidecar runs again it reads the buffered requests before it notices the connections are gone,
  * and would write every one of them a second time. So a request read while the loop has just
- * stood still for longer than STALL_MS is refused as UNAVAILABLE, unqueued: a client still
- * waiting for it (a longer liveness timeout) hears the refusal and sends it directly, once.
+ * stood still for longer than its client could wait is refused as UNAVAILABLE, unqueued: a client
+ * still waiting for it (a longer liveness timeout) hears the refusal and sends it directly, once.
+ *
+ * How long a client waits is its own: it says its liveness timeout in a call header
+ * (LIVENESS_HEADER), and gives a connection up no sooner than 3/4 of it (a ping every quarter,
+ * three quarters for the answer), so a stall shorter than STALL_SHARE of it cannot have made that
+ * client send anything directly. Refusing those too would make a sidecar that is only busy (a
+ * large request decoded on a loaded machine) push its own clients onto the direct path, where
+ * records it already wrote are written again. A client that says nothing gets STALL_MS.
  */
 import { performance } from 'node:perf_hooks'
 
-/** A pause this long is a stall: half the client's default liveness timeout. */
+/** A pause this long is a stall for a client that did not say its liveness timeout: half the default. */
 export const STALL_MS = 1_000
+/** The call header in which a client says its liveness timeout, in ms. */
+export const LIVENESS_HEADER = 'x-kafka-sidecar-liveness-timeout-ms'
+/** The share of a client's liveness timeout a pause must exceed to be a stall for it (it waits at least 3/4). */
+const STALL_SHARE = 0.6
+/** Pauses shorter than this are no stall for any client (the shortest liveness timeout is 200 ms). */
+const SHORTEST_STALL_MS = 0.6 * 200
 const TICK_MS = 100
 /** After a stall, how long what is read counts as read during it (the buffered burst). */
 const AFTER_STALL_MS = 250
@@ -28,13 +41,14 @@ export class StallGuard {
     this.timer.unref()
   }
 
-  /** Why a request read now must be refused, or null. */
-  refusal(): string | null {
+  /** Why a request read now, from a client with this liveness timeout (if it said), must be refused, or null. */
+  refusal(clientLivenessMs?: number): string | null {
+    const threshold = clientLivenessMs === undefined ? this.stallMs : Math.max(SHORTEST_STALL_MS, clientLivenessMs * STALL_SHARE)
     const now = performance.now()
     const pause = now - this.lastTick
     // Read in the same turn of the loop that ended the stall, before the timer could run.
-    if (pause > this.stallMs) return this.explain(pause)
-    if (now < this.refuseUntil) return this.explain(this.lastStallMs)
+    if (pause > threshold) return this.explain(pause)
+    if (now < this.refuseUntil && this.lastStallMs > threshold) return this.explain(this.lastStallMs)
     return null
   }
 
@@ -45,7 +59,7 @@ export class StallGuard {
   private tick(): void {
     const now = performance.now()
     const pause = now - this.lastTick
-    if (pause > this.stallMs) {
+    if (pause > Math.min(this.stallMs, SHORTEST_STALL_MS)) {
       this.lastStallMs = pause
       this.refuseUntil = now + AFTER_STALL_MS
     }
