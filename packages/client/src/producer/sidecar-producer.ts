@@ -414,7 +414,9 @@ export class SidecarProducer {
     let bytes = 0
     // The CreateTime of messages without one: this process's clock at send(), as in KafkaJS.
     const now = Date.now()
-    const topics = topicMessages.map(({ topic, messages }) => ({
+    // KafkaJS skips a topic whose messages array is empty and writes the others; the contract
+    // has no empty TopicRecords (a send that means nothing), so such groups stay here.
+    const topics = topicMessages.filter(({ messages }) => messages.length > 0).map(({ topic, messages }) => ({
       topic,
       records: messages.map((message) => {
         const record = toSidecarRecord(message, now)

@@ -174,15 +174,6 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     instead: "The small record sent beside the large one is not written (the next send's offset is one lower).",
   },
   {
-    id: 'OPEN-EMPTY-MESSAGES-IN-A-BATCH',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['send-batch-shapes'],
-    paths: ['steps.a topic with no messages', 'records.b', 'traceparent.b'],
-    reason: 'KafkaJS accepts a sendBatch whose topicMessages include a topic with an empty messages array and writes the rest; the sidecar path refuses the whole call.',
-    instead: 'KafkaJSNonRetriableError \'topic "..." has no records\' and nothing written.',
-  },
-  {
     id: 'KAFKAJS-DUPLICATE-AFTER-RECONNECT',
     modes: BOTH_MODES,
     systems: BOTH_SYSTEMS,

@@ -1,0 +1,59 @@
+/**
+ * Sends at the edges of what KafkaJS accepts, each once a difference the differential harness
+ * found (issue 12, its OPEN- entries): run in both modes and compared with what a plain KafkaJS
+ * 2.2.4 producer does on the same cluster with the same input (result, error, records written).
+ */
+import type { EmbeddedKafkaOptions } from '@kafka-sidecar/embedded-kafka'
+import type { Producer, RecordMetadata } from 'kafkajs'
+import { describe, expect, it } from 'vitest'
+import type { SidecarProducer } from '../src/index.js'
+import { SIDECAR_EVENTS } from '../src/index.js'
+import { connectedProducer, randomTopic, startCluster, startTestSidecar } from './helpers.js'
+import { connectedPlainProducer, outcome, outcomeFacts, recordBytes, renameTopics, type Outcome } from './kafkajs-reference.js'
+
+/** An outcome's facts, RecordMetadata topics renamed so two runs on different topics compare. */
+function renamed(o: Outcome, names: Record<string, string>): Record<string, unknown> {
+  return !o.sync && o.ok ? { ok: true, value: renameTopics(o.value as RecordMetadata[], names) } : outcomeFacts(o)
+}
+
+describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
+  async function setup(clusterOptions: EmbeddedKafkaOptions = {}) {
+    const cluster = await startCluster(clusterOptions)
+    const sidecar = mode === 'sidecar' ? await startTestSidecar(cluster) : null
+    const client = await connectedProducer({ cluster, mode, address: sidecar?.address })
+    const fallbacks: unknown[] = []
+    client.on(SIDECAR_EVENTS.FALLBACK, (event) => void fallbacks.push(event.payload))
+    const plain = await connectedPlainProducer(cluster)
+    const topic = async (partitions: number) => {
+      const name = randomTopic('edge')
+      await cluster.createTopic({ topic: name, partitions })
+      return name
+    }
+    /** Same topics twice: the client's and plain KafkaJS's, named A, B, ... in results. */
+    const topicPairs = async (...partitions: number[]) => {
+      const ours = await Promise.all(partitions.map(topic))
+      const theirs = await Promise.all(partitions.map(topic))
+      const names = (list: string[]) => Object.fromEntries(list.map((t, i) => [t, String.fromCharCode(65 + i)]))
+      return { ours, theirs, ourNames: names(ours), theirNames: names(theirs) }
+    }
+    const records = async (t: string) => (await cluster.records(t)).map((r) => recordBytes(r))
+    /** Nothing went to the direct path in sidecar mode: the sidecar gave this answer. */
+    const onPath = (producer: SidecarProducer) => {
+      if (mode === 'sidecar') expect({ fallbacks, directConnected: producer.directConnected }).toEqual({ fallbacks: [], directConnected: false })
+    }
+    return { cluster, client, plain: plain as Producer, topic, topicPairs, records, onPath }
+  }
+
+  it('sendBatch with a topic whose messages array is empty writes the other topics, with KafkaJS result', async () => {
+    const s = await setup()
+    const { ours, theirs, ourNames, theirNames } = await s.topicPairs(2, 1)
+    const batch = ([a, b]: string[]) => ({ topicMessages: [{ topic: a!, messages: [] }, { topic: b!, messages: [{ key: 'b', value: 'written' }] }] })
+    const want = await outcome(() => s.plain.sendBatch(batch(theirs)))
+    const got = await outcome(() => s.client.sendBatch(batch(ours)))
+    expect(outcomeFacts(want)).toMatchObject({ ok: true })
+    expect(renamed(got, ourNames)).toEqual(renamed(want, theirNames))
+    expect(await s.records(ours[1]!)).toEqual(await s.records(theirs[1]!))
+    expect(await s.records(ours[0]!)).toEqual([])
+    s.onPath(s.client)
+  })
+})
