@@ -56,4 +56,17 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
     expect(await s.records(ours[0]!)).toEqual([])
     s.onPath(s.client)
   })
+
+  it('a header with an empty name is written as KafkaJS writes it, and later sends land where they do in KafkaJS', async () => {
+    const s = await setup()
+    const { ours, theirs, ourNames, theirNames } = await s.topicPairs(1)
+    const send = (t: string, value: string, headers: Record<string, string>) => ({ topic: t, messages: [{ key: 'k', value, headers }] })
+    for (const [value, headers] of [['empty name', { '': 'nameless', after: 'x' }], ['next', { fine: 'yes' }]] as const) {
+      const want = await outcome(() => s.plain.send(send(theirs[0]!, value, headers)))
+      const got = await outcome(() => s.client.send(send(ours[0]!, value, headers)))
+      expect(renamed(got, ourNames)).toEqual(renamed(want, theirNames))
+    }
+    expect(await s.records(ours[0]!)).toEqual(await s.records(theirs[0]!))
+    s.onPath(s.client)
+  })
 })

@@ -138,15 +138,6 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     instead: 'KafkaJSNumberOfRetriesExceeded "This server does not host this topic-partition" (retriable false) instead of [].',
   },
   {
-    id: 'OPEN-EMPTY-HEADER-NAME',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['headers'],
-    paths: ['steps.unicode and empty', 'steps.many headers', 'steps.empty array value', 'steps.still works', 'records.h', 'traceparent.h'],
-    reason: 'A header with an empty name, which KafkaJS writes, is sent by the sidecar in a form the broker refuses (the following sends then land at other offsets).',
-    instead: 'KafkaJSProtocolError INVALID_RECORD "This record has failed the validation on broker and hence be rejected"; the record is not written.',
-  },
-  {
     id: 'OPEN-UNKNOWN-CODEC-NUMBER',
     modes: SIDECAR,
     systems: BOTH_SYSTEMS,

@@ -101,7 +101,6 @@ export function validateRequest(request: ProduceRequest, limits: RequestLimits):
       throw invalidArgument(`record ${index} has ${record.headers.length} headers, the limit is ${limits.maxHeadersPerRecord}`, KafkaErrors.INVALID_RECORD)
     }
     for (const header of record.headers) {
-      if (header.key.length === 0) throw invalidArgument(`record ${index} has a header with an empty name`, KafkaErrors.INVALID_RECORD)
       // KafkaJS cannot encode a null header value (it fails the whole batch it is in, with every
       // other client's records), so it is refused here, for this request alone.
       if (header.value === null) throw invalidArgument(`record ${index}: header "${header.key}" has no value (null header values cannot be sent)`, KafkaErrors.INVALID_RECORD)

@@ -149,9 +149,9 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
       invalid('admit', exactly(`record ${index}: topic "${topic}" has no partition ${record.partition} (it has ${count})`), 'UNKNOWN_TOPIC_OR_PARTITION')
     }
     if (record.headers.length > FUZZ_LIMITS.maxHeadersPerRecord) invalid('validate', exactly(`record ${index} has ${record.headers.length} headers, the limit is ${FUZZ_LIMITS.maxHeadersPerRecord}`), 'INVALID_RECORD')
+    // An empty header name is a name (Kafka and KafkaJS write it); only a null value is refused.
     for (const header of record.headers) {
-      if (header.key === '') invalid('validate', exactly(`record ${index} has a header with an empty name`), 'INVALID_RECORD')
-      else if (header.value === undefined) invalid('validate', exactly(`record ${index}: header "${header.key}" has no value`), 'INVALID_RECORD')
+      if (header.value === undefined) invalid('validate', exactly(`record ${index}: header "${header.key}" has no value`), 'INVALID_RECORD')
     }
     if (record.timestampMs !== undefined && record.timestampMs < 0) invalid('validate', exactly(`record ${index}: timestamp ${record.timestampMs} is not a valid`), 'INVALID_TIMESTAMP')
     if (size > FUZZ_LIMITS.maxRecordBytes) invalid('validate', exactly(`record ${index} is ${size} bytes, larger than max_record_bytes ${FUZZ_LIMITS.maxRecordBytes}`), 'MESSAGE_TOO_LARGE')
