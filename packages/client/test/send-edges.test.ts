@@ -69,4 +69,15 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
     expect(await s.records(ours[0]!)).toEqual(await s.records(theirs[0]!))
     s.onPath(s.client)
   })
+
+  it('a compression number KafkaJS has no codec for fails with the error KafkaJS gives, nothing written', async () => {
+    const s = await setup()
+    const { ours, theirs } = await s.topicPairs(1)
+    const send = (t: string) => ({ topic: t, compression: 9 as never, messages: [{ value: 'nine' }] })
+    const want = await outcome(() => s.plain.send(send(theirs[0]!)))
+    const got = await outcome(() => s.client.send(send(ours[0]!)))
+    expect(outcomeFacts(want)).toMatchObject({ ok: false, error: { className: 'TypeError' } })
+    expect(outcomeFacts(got)).toEqual(outcomeFacts(want))
+    expect(await s.records(ours[0]!)).toEqual([])
+  })
 })

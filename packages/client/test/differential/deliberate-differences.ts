@@ -138,15 +138,6 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     instead: 'KafkaJSNumberOfRetriesExceeded "This server does not host this topic-partition" (retriable false) instead of [].',
   },
   {
-    id: 'OPEN-UNKNOWN-CODEC-NUMBER',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['codec-missing'],
-    paths: ['steps.unknown codec number'],
-    reason: 'A compression number KafkaJS has no entry for fails in KafkaJS with a TypeError from its codec lookup; the sidecar path sends it on and the broker refuses it.',
-    instead: 'KafkaJSProtocolError UNSUPPORTED_COMPRESSION_TYPE instead of TypeError "Cannot read properties of null (reading \'compress\')".',
-  },
-  {
     id: 'OPEN-INVALID-TOPIC-ERROR',
     modes: SIDECAR,
     systems: BOTH_SYSTEMS,
