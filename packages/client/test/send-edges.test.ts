@@ -9,11 +9,18 @@ import { describe, expect, it } from 'vitest'
 import type { SidecarProducer } from '../src/index.js'
 import { SIDECAR_EVENTS } from '../src/index.js'
 import { connectedProducer, randomTopic, startCluster, startTestSidecar } from './helpers.js'
-import { connectedPlainProducer, outcome, outcomeFacts, recordBytes, renameTopics, type Outcome } from './kafkajs-reference.js'
+import { connectedPlainProducer, errorFacts, outcome, outcomeFacts, recordBytes, renameTopics, type Outcome } from './kafkajs-reference.js'
 
 /** An outcome's facts, RecordMetadata topics renamed so two runs on different topics compare. */
 function renamed(o: Outcome, names: Record<string, string>): Record<string, unknown> {
   return !o.sync && o.ok ? { ok: true, value: renameTopics(o.value as RecordMetadata[], names) } : outcomeFacts(o)
+}
+
+/** An outcome's facts with its error's cause chain (KafkaJS sets `cause` on the errors it wraps). */
+function withCause(o: Outcome): Record<string, unknown> {
+  const causes: unknown[] = []
+  for (let e = !o.sync && o.ok ? undefined : (o.error as Error).cause; e !== undefined; e = (e as Error).cause) causes.push(errorFacts(e))
+  return { ...outcomeFacts(o), causes }
 }
 
 describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
@@ -79,5 +86,17 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
     expect(outcomeFacts(want)).toMatchObject({ ok: false, error: { className: 'TypeError' } })
     expect(outcomeFacts(got)).toEqual(outcomeFacts(want))
     expect(await s.records(ours[0]!)).toEqual([])
+  })
+
+  it('an invalid topic name fails with the error KafkaJS gives after the broker refused it (class, message, cause)', async () => {
+    const s = await setup()
+    for (const topic of ['not a valid topic!', 'x'.repeat(250)]) {
+      const want = await outcome(() => s.plain.send({ topic, messages: [{ value: 'v' }] }))
+      const got = await outcome(() => s.client.send({ topic, messages: [{ value: 'v' }] }))
+      expect(outcomeFacts(want)).toMatchObject({ ok: false, error: { className: 'KafkaJSNonRetriableError', retriable: false } })
+      expect(withCause(got)).toEqual(withCause(want))
+    }
+    expect(s.cluster.topics().filter((t) => t.startsWith('not a') || t.startsWith('xxx'))).toEqual([])
+    s.onPath(s.client)
   })
 })

@@ -138,15 +138,6 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     instead: 'KafkaJSNumberOfRetriesExceeded "This server does not host this topic-partition" (retriable false) instead of [].',
   },
   {
-    id: 'OPEN-INVALID-TOPIC-ERROR',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['invalid-topic-names'],
-    paths: ['steps.spaces and !', 'steps.too long'],
-    reason: "The sidecar checks topic names itself and reports its own error, not the one KafkaJS gives after the broker's INVALID_TOPIC_EXCEPTION.",
-    instead: 'KafkaJSProtocolError (cause: an Error naming the rule) instead of KafkaJSNonRetriableError caused by KafkaJSProtocolError INVALID_TOPIC_EXCEPTION.',
-  },
-  {
     id: 'OPEN-TOO-LARGE-FAILS-THE-WHOLE-SEND',
     modes: SIDECAR,
     systems: BOTH_SYSTEMS,
