@@ -184,10 +184,21 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
-  it('refuses a record larger than maxRecordBytes, naming the record and the limit', async () => {
+  it("fails a record larger than maxRecordBytes with its send's records for its partition, naming the record and the limit, and writes the rest", async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('small'), partition: 0 }, { value: Buffer.alloc(1_200, 1), partition: 0 }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, /^record 1 is \d+ bytes, larger than max_record_bytes 1000$/, MESSAGE_TOO_LARGE)
+    // Two sends in one request (one TopicRecords each): the first has the large record in
+    // partition 0 beside a small one, and another small one in partition 2.
+    const request = emitRequest(ctx.topic, [{ value: bytes('beside'), partition: 0 }, { value: Buffer.alloc(1_200, 1), partition: 0 }, { value: bytes('other-partition'), partition: 2 }])
+    request.topics.push({ topic: ctx.topic, records: [{ value: bytes('other-send'), partition: 0, headers: [] }] })
+    const ack = await emit(ctx.client, request)
+    expect(ack.received).toBe(true)
+    const byIndexes = Object.fromEntries(ack.results.map((r) => [r.recordIndexes.join(','), { partition: r.partition, error: r.error && { code: status[r.error.grpcCode], message: r.error.message, kafka: r.error.kafkaErrorName } }]))
+    expect(byIndexes).toEqual({
+      '0,1': { partition: 0, error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^record 1 is \d+ bytes, larger than max_record_bytes 1000$/), kafka: MESSAGE_TOO_LARGE.name } },
+      '2': { partition: 2, error: undefined },
+      '3': { partition: 0, error: undefined },
+    })
+    ctx.written.push('other-partition', 'other-send')
     await expectStillServes(ctx)
   })
 

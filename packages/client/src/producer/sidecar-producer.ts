@@ -442,8 +442,12 @@ export class SidecarProducer {
     this.count(outgoing, (topic, n) => this.metrics.accepted(topic, n))
     const failedResult = results.find((r) => r.error)
     if (failedResult) {
+      // As in KafkaJS the send rejects, though its records for other partitions may be written:
+      // the metrics count each record as what became of it.
+      const failedIndexes = new Set(results.flatMap((r) => (r.error ? r.localIndexes : [])))
       const error = toKafkaJSError(failedResult.error!)
-      this.failed(outgoing, 'sidecar', error, false)
+      this.count(outgoing.filter((_, i) => !failedIndexes.has(i)), (topic, n) => this.metrics.acked(topic, 'sidecar', n))
+      this.failed(outgoing.filter((_, i) => failedIndexes.has(i)), 'sidecar', error, false)
       throw error
     }
     this.count(outgoing, (topic, n) => this.metrics.acked(topic, 'sidecar', n))

@@ -138,15 +138,6 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     instead: 'KafkaJSNumberOfRetriesExceeded "This server does not host this topic-partition" (retriable false) instead of [].',
   },
   {
-    id: 'OPEN-TOO-LARGE-FAILS-THE-WHOLE-SEND',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['record-too-large'],
-    paths: ['records.small', 'steps.then a small one', 'traceparent.small'],
-    reason: "The sidecar refuses a whole request when one record is over its record limit; KafkaJS writes the other partitions' records (on other brokers) and fails only for the large one.",
-    instead: "The small record sent beside the large one is not written (the next send's offset is one lower).",
-  },
-  {
     id: 'KAFKAJS-DUPLICATE-AFTER-RECONNECT',
     modes: BOTH_MODES,
     systems: BOTH_SYSTEMS,
@@ -212,7 +203,7 @@ export const PINNED_BY_TESTS: readonly PinnedDifference[] = [
     id: 'SIDECAR-RECORD-LIMITS',
     reason: "The sidecar checks what it can before queueing, so one application's record never fails a batch shared with others; the header count bounds the objects one request makes the sidecar build for the whole pod.",
     instead:
-      'A record over KAFKA_SIDECAR_MAX_RECORD_BYTES (1048588 by default, Kafka\'s default message.max.bytes) fails with KafkaJSProtocolError MESSAGE_TOO_LARGE, as a broker would, also where the brokers would take it; over KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD (10000) headers, with KafkaJSProtocolError INVALID_RECORD.',
+      'A record over KAFKA_SIDECAR_MAX_RECORD_BYTES (1048588 by default, Kafka\'s default message.max.bytes) fails with KafkaJSProtocolError MESSAGE_TOO_LARGE, with its send\'s records for its partition (the send\'s other partitions are written), as a broker would, also where the brokers would take it; over KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD (10000) headers, with KafkaJSProtocolError INVALID_RECORD.',
     pinnedBy: ['packages/client/test/sidecar-limits.test.ts'],
   },
   {

@@ -14,6 +14,7 @@ import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
 import type { Dispatcher } from './dispatcher.js'
 import type { MemoryBudget } from './memory-budget.js'
 import type { PartitionQueue, QueuedRecord } from './partition-queue.js'
+import { sortOutRefusals, type PartitionRefusal } from './partition-refusals.js'
 import { RequestTracker } from './request-tracker.js'
 import { recordSize, validateRequest, type RequestLimits } from './validation.js'
 
@@ -38,6 +39,8 @@ interface AdmissionPlan {
   /** In record order: each record, and the queue it goes to. */
   readonly records: readonly QueuedRecord[]
   readonly queues: readonly PartitionQueue[]
+  /** Records of a send for a partition refused before queueing (see partition-refusals.ts). */
+  readonly refused: readonly PartitionRefusal[]
 }
 
 export class RecordPipeline {
@@ -147,12 +150,16 @@ export class RecordPipeline {
       throw new SidecarError({ grpcCode: status.INTERNAL, message: `request not queued (nothing of it was kept): ${String(error)}` }, { cause: error })
     }
     // Accepted: from here on nothing may turn the request into a refusal.
+    for (const { topic, partition, recordIndexes, error } of plan.refused) tracker.record(topic, partition, recordIndexes, null, error)
     this.notify(() => this.observer.onAccepted?.(request, plan.total.bytes))
     void tracker.settled.then(() => this.notify(() => this.observer.onSettled?.(tracker)))
     return tracker
   }
 
-  /** Per record its partition, size and KafkaJS message; per partition what the request adds to it. */
+  /**
+   * Per record its partition, size and KafkaJS message; per partition what the request adds to
+   * it. Records refused per partition are neither counted nor reserved: they are never queued.
+   */
   private plan(request: ProduceRequest): AdmissionPlan {
     const now = Date.now()
     // KafkaJS's `timeout` is the broker's ack timeout only; KafkaJS keeps retrying for its own
@@ -167,11 +174,18 @@ export class RecordPipeline {
     const queues: PartitionQueue[] = []
     const records: QueuedRecord[] = []
     let totalBytes = 0
-    request.records.forEach((record, index) => {
+    const placed = request.records.map((record, index) => ({
+      record,
+      index,
+      topic: record.topic,
+      segment: record.segment,
+      partition: this.partitionOf(record, this.metadata.cached(record.topic)!, index),
+      bytes: recordSize(record),
+    }))
+    const { queued, refused } = sortOutRefusals(placed, this.limits.maxRecordBytes)
+    for (const { record, index, partition, bytes } of queued) {
       let partitions = byTopic.get(record.topic)
       if (!partitions) byTopic.set(record.topic, (partitions = new Map()))
-      const partition = this.partitionOf(record, this.metadata.cached(record.topic)!, index)
-      const bytes = recordSize(record)
       totalBytes += bytes
       let demand = partitions.get(partition)
       if (!demand) {
@@ -196,8 +210,8 @@ export class RecordPipeline {
         deadline,
         enqueuedAt: now,
       })
-    })
-    return { tracker, total: { bytes: totalBytes, records: request.records.length }, demands, queues, records }
+    }
+    return { tracker, total: { bytes: totalBytes, records: queued.length }, demands, queues, records, refused }
   }
 
   private demandOf(topic: string, partition: number): PartitionDemand {

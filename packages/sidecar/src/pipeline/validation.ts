@@ -64,6 +64,7 @@ export function recordSize(record: IncomingRecord): number {
   return size
 }
 
+/** Refuses, whole, a request whose problems are not those of one partition's records. */
 export function validateRequest(request: ProduceRequest, limits: RequestLimits): void {
   if (request.records.length === 0) throw invalidArgument('request carries no records')
   if (request.records.length > limits.maxRecordsPerRequest) {
@@ -108,9 +109,7 @@ export function validateRequest(request: ProduceRequest, limits: RequestLimits):
     if (record.timestampMs !== null && (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0)) {
       throw invalidArgument(`record ${index}: timestamp ${record.timestampMs} is not a valid epoch millisecond value`, { code: 32, name: 'INVALID_TIMESTAMP' })
     }
-    const size = recordSize(record)
-    if (size > limits.maxRecordBytes) {
-      throw invalidArgument(`record ${index} is ${size} bytes, larger than max_record_bytes ${limits.maxRecordBytes}`, KafkaErrors.MESSAGE_TOO_LARGE)
-    }
+    // A record over max_record_bytes fails its send's records for its partition only, as a
+    // broker would: decided once partitions are chosen (partition-refusals.ts).
   })
 }
