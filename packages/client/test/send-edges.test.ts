@@ -5,11 +5,11 @@
  */
 import type { EmbeddedKafkaOptions } from '@kafka-sidecar/embedded-kafka'
 import type { Producer, RecordMetadata } from 'kafkajs'
-import { describe, expect, it } from 'vitest'
-import type { SidecarProducer } from '../src/index.js'
-import { SIDECAR_EVENTS } from '../src/index.js'
-import { connectedProducer, randomTopic, startCluster, startTestSidecar } from './helpers.js'
-import { connectedPlainProducer, errorFacts, outcome, outcomeFacts, recordBytes, renameTopics, type Outcome } from './kafkajs-reference.js'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import type { DeliveryReport, SidecarProducer } from '../src/index.js'
+import { Kafka, logLevel, SIDECAR_EVENTS } from '../src/index.js'
+import { connectedProducer, randomTopic, startCluster, startTestSidecar, waitFor } from './helpers.js'
+import { captureLogs, connectedPlainProducer, errorFacts, outcome, outcomeFacts, recordBytes, renameTopics, type Outcome } from './kafkajs-reference.js'
 
 /** An outcome's facts, RecordMetadata topics renamed so two runs on different topics compare. */
 function renamed(o: Outcome, names: Record<string, string>): Record<string, unknown> {
@@ -48,7 +48,7 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
     const onPath = (producer: SidecarProducer) => {
       if (mode === 'sidecar') expect({ fallbacks, directConnected: producer.directConnected }).toEqual({ fallbacks: [], directConnected: false })
     }
-    return { cluster, client, plain: plain as Producer, topic, topicPairs, records, onPath }
+    return { cluster, address: sidecar?.address, client, plain: plain as Producer, topic, topicPairs, records, onPath }
   }
 
   it('sendBatch with a topic whose messages array is empty writes the other topics, with KafkaJS result', async () => {
@@ -114,5 +114,34 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
     expect(await s.records(ours[0]!)).toEqual(await s.records(theirs[0]!))
     expect(await s.records(ours[1]!)).toEqual([])
     s.onPath(s.client)
+  })
+
+  it('a send to a partition the topic does not have resolves without its records and writes nothing for them, as KafkaJS, and the client warns', async () => {
+    const s = await setup()
+    const { ours, theirs, ourNames, theirNames } = await s.topicPairs(3)
+    const logs = captureLogs()
+    const client = new Kafka({ clientId: 'edge', brokers: s.cluster.bootstrapServers, logLevel: logLevel.WARN, logCreator: logs.logCreator, sidecar: { mode, address: s.address } }).producer()
+    onTestFinished(() => client.disconnect().catch(() => {}))
+    await client.connect()
+    const reports: DeliveryReport[] = []
+    client.on(client.events.DELIVERY, (event) => void reports.push(event.payload))
+    for (const messages of [[{ partition: 7, value: 'nowhere' }], [{ partition: 7, value: 'nowhere' }, { partition: 1, value: 'somewhere' }]]) {
+      const want = await outcome(() => s.plain.send({ topic: theirs[0]!, messages }))
+      const got = await outcome(() => client.send({ topic: ours[0]!, messages }))
+      expect(renamed(got, ourNames)).toEqual(renamed(want, theirNames))
+    }
+    expect(await s.records(ours[0]!)).toEqual(await s.records(theirs[0]!))
+    const warnings = logs.entries.filter((e) => e.log.message.includes('no such partition'))
+    expect(warnings.map((e) => [e.log.message, e.log.topic, e.log.partition])).toEqual([
+      [`Records for partition 7 of topic "${ours[0]}" were not written: the topic has no such partition (KafkaJS leaves them out and resolves the send without them)`, ours[0], 7],
+      [`Records for partition 7 of topic "${ours[0]}" were not written: the topic has no such partition (KafkaJS leaves them out and resolves the send without them)`, ours[0], 7],
+    ])
+    await waitFor('a delivery report per record', () => reports.length === 3)
+    expect(reports.map((r) => [r.partition, r.offset, r.error?.message ?? null])).toEqual([
+      [7, null, `Not written: topic "${ours[0]}" has no partition 7`],
+      [7, null, `Not written: topic "${ours[0]}" has no partition 7`],
+      [1, '0', null],
+    ])
+    if (mode === 'sidecar') expect(client.directConnected).toBe(false)
   })
 })

@@ -274,19 +274,27 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
-  it("refuses an explicit partition beyond the topic's partition count", async () => {
+  /** The ack's results as `indexes -> [partition, error code and Kafka error, message]`. */
+  const resultsOf = (ack: EmitAck) =>
+    Object.fromEntries(ack.results.map((r) => [r.recordIndexes.join(','), [r.partition, r.error ? `${status[r.error.grpcCode]} ${r.error.kafkaErrorName}` : 'written', r.error?.message]]))
+
+  it("leaves out, unwritten, the records for an explicit partition beyond the topic's partition count, as KafkaJS drops them, and writes the rest", async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x'), partition: 2 }, { value: bytes('y'), partition: 3 }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, `record 1: topic "${ctx.topic}" has no partition 3 (it has 3)`, UNKNOWN_TOPIC_OR_PARTITION)
+    const ack = await emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x'), partition: 2 }, { value: bytes('y'), partition: 3 }, { value: bytes('z'), partition: 3 }]))
+    expect(resultsOf(ack)).toEqual({
+      '0': [2, 'written', undefined],
+      '1,2': [3, `NOT_FOUND ${UNKNOWN_TOPIC_OR_PARTITION.name}`, `topic "${ctx.topic}" has no partition 3 (it has 3): not written`],
+    })
+    ctx.written.push('x')
     await expectStillServes(ctx)
   })
 
-  it('refuses an explicit partition beyond the count of a topic whose metadata is not cached yet', async () => {
+  it('leaves out an explicit partition beyond the count of a topic whose metadata is not cached yet', async () => {
     const ctx = await setup()
     const fresh = randomTopic('fresh')
     await ctx.cluster.createTopic({ topic: fresh, partitions: 2 })
-    const error = await emitError(ctx.client, emitRequest(fresh, [{ value: bytes('x'), partition: 2 }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, `record 0: topic "${fresh}" has no partition 2 (it has 2)`, UNKNOWN_TOPIC_OR_PARTITION)
+    const ack = await emit(ctx.client, emitRequest(fresh, [{ value: bytes('x'), partition: 2 }]))
+    expect(resultsOf(ack)).toEqual({ '0': [2, `NOT_FOUND ${UNKNOWN_TOPIC_OR_PARTITION.name}`, `topic "${fresh}" has no partition 2 (it has 2): not written`] })
     expect(await ctx.cluster.records(fresh)).toEqual([])
     await expectStillServes(ctx)
   })

@@ -25,6 +25,7 @@ import kafkajs from 'kafkajs'
 import type { Kafka, Message, PartitionerArgs, Producer, ProducerConfig, RecordMetadata, TopicMessages, Transaction } from 'kafkajs'
 import { untraced } from '../tracing/kafkajs-instrumentation.js'
 import type { DeliveryReport } from '../delivery/delivery-report.js'
+import { absentPartitionError, type AbsentPartition } from './absent-partitions.js'
 import type { OutgoingMessage } from './messages.js'
 
 let partitionerWarningGiven = false
@@ -205,8 +206,9 @@ export class DirectPath {
     return { topicMessages: distinctTopics, messages }
   }
 
-  /** One report per record of a successful send, in send order. */
-  reportsFor(outgoing: readonly OutgoingMessage[], metadata: readonly RecordMetadata[], partitions: ReadonlyArray<number | null>): DeliveryReport[] {
+  /** One report per record of a successful send, in send order; records KafkaJS left out (`absent`) carry why. */
+  reportsFor(outgoing: readonly OutgoingMessage[], metadata: readonly RecordMetadata[], partitions: ReadonlyArray<number | null>, absent: readonly AbsentPartition[] = []): DeliveryReport[] {
+    const left = new Set(absent.map(({ topic, partition }) => `${topic}\u0000${partition}`))
     const byPartition = new Map<string, { base: number | null; next: number }>()
     for (const m of metadata) {
       const base = m.baseOffset ?? m.offset
@@ -216,7 +218,8 @@ export class DirectPath {
       const partition = partitions[index] ?? null
       const slot = partition === null ? undefined : byPartition.get(`${topic}\u0000${partition}`)
       const offset = slot && slot.base !== null && slot.base >= 0 ? String(slot.base + slot.next++) : null
-      return { topic, partition, offset, key: message.key ?? null, headers: message.headers, error: null, path: 'direct' as const }
+      const error = partition !== null && left.has(`${topic}\u0000${partition}`) ? absentPartitionError(topic, partition) : null
+      return { topic, partition, offset, key: message.key ?? null, headers: message.headers, error, path: 'direct' as const }
     })
   }
 

@@ -27,6 +27,7 @@ import { ReportStream } from '../transport/report-stream.js'
 import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
 import { KafkaJSConnectionClosedError } from '../kafkajs-exports.js'
 import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
+import { absentInDirectSend, isAbsentPartition, mergeAbsent, warnOfAbsentPartitions } from './absent-partitions.js'
 import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
 import { PathGate, type PathName } from './path-gate.js'
@@ -387,8 +388,10 @@ export class SidecarProducer {
     const partitions: Array<number | null> = []
     try {
       const metadata = await this.direct.send({ topicMessages, acks: batch.acks, timeout: batch.timeout, compression: batch.compression }, partitions)
+      const absent = absentInDirectSend(outgoing, partitions, metadata, batch.acks ?? -1)
+      warnOfAbsentPartitions(this.log, absent)
       this.count(outgoing, (topic, n) => this.metrics.acked(topic, 'direct', n))
-      if (this.wantsReports()) for (const report of this.direct.reportsFor(outgoing, metadata, partitions)) this.deliver(report)
+      if (this.wantsReports()) for (const report of this.direct.reportsFor(outgoing, metadata, partitions, absent)) this.deliver(report)
       return { metadata, path }
     } catch (error) {
       this.failed(outgoing, 'direct', error as Error, true, partitions)
@@ -438,19 +441,25 @@ export class SidecarProducer {
   }
 
   /** KafkaJS-shaped metadata (one per topic-partition) from the sidecar's results, or the first error. */
-  private settleSidecarResults(outgoing: OutgoingMessage[], results: PartResult[], acks: number): RecordMetadata[] {
+  private settleSidecarResults(outgoing: OutgoingMessage[], allResults: PartResult[], acks: number): RecordMetadata[] {
     this.count(outgoing, (topic, n) => this.metrics.accepted(topic, n))
+    // Records for a partition the topic lacks are left out, as KafkaJS leaves them out.
+    const absent = allResults.filter((r) => isAbsentPartition(r.error))
+    const results = allResults.filter((r) => !isAbsentPartition(r.error))
+    warnOfAbsentPartitions(this.log, mergeAbsent(absent.map(({ topic, partition, localIndexes }) => ({ topic, partition, records: localIndexes.length }))))
     const failedResult = results.find((r) => r.error)
     if (failedResult) {
       // As in KafkaJS the send rejects, though its records for other partitions may be written:
       // the metrics count each record as what became of it.
-      const failedIndexes = new Set(results.flatMap((r) => (r.error ? r.localIndexes : [])))
+      const failedIndexes = new Set(allResults.flatMap((r) => (r.error ? r.localIndexes : [])))
       const error = toKafkaJSError(failedResult.error!)
       this.count(outgoing.filter((_, i) => !failedIndexes.has(i)), (topic, n) => this.metrics.acked(topic, 'sidecar', n))
       this.failed(outgoing.filter((_, i) => failedIndexes.has(i)), 'sidecar', error, false)
       throw error
     }
-    this.count(outgoing, (topic, n) => this.metrics.acked(topic, 'sidecar', n))
+    const absentIndexes = new Set(absent.flatMap((r) => r.localIndexes))
+    this.count(outgoing.filter((_, i) => !absentIndexes.has(i)), (topic, n) => this.metrics.acked(topic, 'sidecar', n))
+    this.count(outgoing.filter((_, i) => absentIndexes.has(i)), (topic, n) => this.metrics.failed(topic, 'sidecar', n))
     if (acks === 0) return []
     // KafkaJS lists results broker by broker: brokers in the order first met walking the
     // topics in send order (each topic's leaders ascending), then per broker the topics in send

@@ -129,15 +129,6 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     instead: 'Object.keys(producer) lists internals (direct, emitter, gate, metrics, ...) and not the methods.',
   },
   {
-    id: 'OPEN-PARTITION-OUT-OF-RANGE',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['explicit-partitions'],
-    paths: ['steps.partition out of range'],
-    reason: 'KafkaJS resolves a send to a partition the topic does not have with [] and writes nothing (silently); the sidecar fails it. Which one the client should do, and with what error, is to be decided.',
-    instead: 'KafkaJSNumberOfRetriesExceeded "This server does not host this topic-partition" (retriable false) instead of [].',
-  },
-  {
     id: 'KAFKAJS-DUPLICATE-AFTER-RECONNECT',
     modes: BOTH_MODES,
     systems: BOTH_SYSTEMS,

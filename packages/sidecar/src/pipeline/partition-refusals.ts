@@ -3,9 +3,12 @@
  * for one partition as one record batch, so a broker takes or refuses them whole while the same
  * send's other partitions are written; a record over the sidecar's record limit therefore fails
  * its send's records for its partition only (a segment of a request is one send's records for
- * one topic), and the rest of the request is queued as usual.
+ * one topic), and the rest of the request is queued as usual. Records for a partition the topic
+ * does not have are left out the same way: KafkaJS drops them (it finds no leader for them) and
+ * writes the rest.
  */
-import { KafkaErrors, invalidArgument, type SidecarError } from '../errors.js'
+import { status } from '@grpc/grpc-js'
+import { KafkaErrors, invalidArgument, SidecarError } from '../errors.js'
 
 /** A record once its partition is chosen. */
 export interface PlacedRecord {
@@ -14,6 +17,8 @@ export interface PlacedRecord {
   readonly partition: number
   readonly segment: number
   readonly bytes: number
+  /** The partition was the client's, not the partitioner's (which only picks existing ones). */
+  readonly explicit: boolean
 }
 
 /** Records of one send for one partition that are not queued, and why. */
@@ -34,13 +39,44 @@ function groupKey(record: PlacedRecord): string {
   return `${record.segment}\u0000${record.topic}\u0000${record.partition}`
 }
 
-/** Splits placed records into those to queue and, per send and partition, those refused whole. */
-export function sortOutRefusals<R extends PlacedRecord>(records: readonly R[], maxRecordBytes: number): Sorted<R> {
+/** Why a record refuses its send's records for its partition, or null. */
+export type RefusalRule = (record: PlacedRecord) => SidecarError | null
+
+export function recordTooLarge(maxRecordBytes: number): RefusalRule {
+  return (record) => (record.bytes > maxRecordBytes ? invalidArgument(`record ${record.index} is ${record.bytes} bytes, larger than max_record_bytes ${maxRecordBytes}`, KafkaErrors.MESSAGE_TOO_LARGE) : null)
+}
+
+/**
+ * NOT_FOUND in a result, which the contract reserves for this: the partition does not exist, and
+ * its records were not written (a client that mirrors KafkaJS resolves the send without them).
+ */
+export function partitionAbsent(partitionCount: (topic: string) => number, hasPartition: (topic: string, partition: number) => boolean): RefusalRule {
+  return (record) =>
+    !record.explicit || hasPartition(record.topic, record.partition)
+      ? null
+      : new SidecarError({
+          grpcCode: status.NOT_FOUND,
+          message: `topic "${record.topic}" has no partition ${record.partition} (it has ${partitionCount(record.topic)}): not written`,
+          kafkaErrorCode: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.code,
+          kafkaErrorName: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.name,
+        })
+}
+
+/**
+ * Splits placed records into those to queue and, per send and partition, those refused whole:
+ * the first rule that refuses a record of a group decides the group's error.
+ */
+export function sortOutRefusals<R extends PlacedRecord>(records: readonly R[], rules: readonly RefusalRule[]): Sorted<R> {
   const errors = new Map<string, SidecarError>()
   for (const record of records) {
     const key = groupKey(record)
-    if (record.bytes > maxRecordBytes && !errors.has(key)) {
-      errors.set(key, invalidArgument(`record ${record.index} is ${record.bytes} bytes, larger than max_record_bytes ${maxRecordBytes}`, KafkaErrors.MESSAGE_TOO_LARGE))
+    if (errors.has(key)) continue
+    for (const rule of rules) {
+      const error = rule(record)
+      if (error) {
+        errors.set(key, error)
+        break
+      }
     }
   }
   if (errors.size === 0) return { queued: records, refused: [] }

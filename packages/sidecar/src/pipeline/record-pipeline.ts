@@ -4,9 +4,9 @@
  * producer instance are admitted in arrival order even when one of them waits for topic
  * metadata or for the idempotent producer, so per-partition order holds from the first send.
  */
-import type { IHeaders, Message, PartitionMetadata } from 'kafkajs'
+import type { IHeaders, Message } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
-import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
+import { SidecarError } from '../errors.js'
 import type { Idempotence } from '../kafka/idempotent-writes.js'
 import type { IncomingRecord, ProduceRequest, RecordHeader } from '../model.js'
 import type { DefaultPartitioning } from '../partitioning/partitioner.js'
@@ -14,7 +14,7 @@ import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
 import type { Dispatcher } from './dispatcher.js'
 import type { MemoryBudget } from './memory-budget.js'
 import type { PartitionQueue, QueuedRecord } from './partition-queue.js'
-import { sortOutRefusals, type PartitionRefusal } from './partition-refusals.js'
+import { partitionAbsent, recordTooLarge, sortOutRefusals, type PartitionRefusal, type RefusalRule } from './partition-refusals.js'
 import { RequestTracker } from './request-tracker.js'
 import { recordSize, validateRequest, type RequestLimits } from './validation.js'
 
@@ -46,6 +46,8 @@ interface AdmissionPlan {
 export class RecordPipeline {
   private readonly admissionChains = new Map<string, Promise<unknown>>()
   private closedReason: string | null = null
+  /** What refuses a send's records for a partition (partition-refusals.ts); the partition check first. */
+  private readonly refusalRules: readonly RefusalRule[]
 
   constructor(
     private readonly limits: RequestLimits,
@@ -57,7 +59,16 @@ export class RecordPipeline {
     private readonly observer: PipelineObserver = {},
     /** Whether the Kafka producer is connected; requests are refused (UNAVAILABLE) while not. */
     private readonly kafkaConnected: () => boolean = () => true,
-  ) {}
+  ) {
+    const partitions = (topic: string) => this.metadata.cached(topic) ?? []
+    this.refusalRules = [
+      partitionAbsent(
+        (topic) => partitions(topic).length,
+        (topic, partition) => partitions(topic).some((p) => p.partitionId === partition),
+      ),
+      recordTooLarge(limits.maxRecordBytes),
+    ]
+  }
 
   /** Stops admitting requests; later submits fail with UNAVAILABLE naming `reason`. */
   close(reason: string): void {
@@ -179,10 +190,11 @@ export class RecordPipeline {
       index,
       topic: record.topic,
       segment: record.segment,
-      partition: this.partitionOf(record, this.metadata.cached(record.topic)!, index),
+      explicit: record.partition !== null,
+      partition: this.partitioning.partitionFor(record, this.metadata.cached(record.topic)!),
       bytes: recordSize(record),
     }))
-    const { queued, refused } = sortOutRefusals(placed, this.limits.maxRecordBytes)
+    const { queued, refused } = sortOutRefusals(placed, this.refusalRules)
     for (const { record, index, partition, bytes } of queued) {
       let partitions = byTopic.get(record.topic)
       if (!partitions) byTopic.set(record.topic, (partitions = new Map()))
@@ -233,18 +245,6 @@ export class RecordPipeline {
     }
   }
 
-  private partitionOf(record: IncomingRecord, partitions: PartitionMetadata[], index: number): number {
-    if (record.partition !== null) {
-      if (!partitions.some((p) => p.partitionId === record.partition)) {
-        throw invalidArgument(
-          `record ${index}: topic "${record.topic}" has no partition ${record.partition} (it has ${partitions.length})`,
-          KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
-        )
-      }
-      return record.partition
-    }
-    return this.partitioning.partitionFor(record, partitions)
-  }
 }
 
 function toKafkaJSMessage(record: IncomingRecord, partition: number): Message {

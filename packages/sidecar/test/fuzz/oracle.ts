@@ -133,7 +133,7 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
       placed.push({ index: placed.length, topic: group.topic, segment, record, partition, size: recordSize(record) })
     }
   })
-  const records = withFates(placed)
+  const records = withFates(placed, world)
 
   if (records.length === 0) invalid('validate', /^request carries no records$/)
   if (records.length > FUZZ_LIMITS.maxRecordsPerRequest) invalid('validate', exactly(`request carries ${records.length} records, the limit is ${FUZZ_LIMITS.maxRecordsPerRequest}`), 'RECORD_LIST_TOO_LARGE')
@@ -151,12 +151,8 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
     // topic that does not exist, whatever allow_auto_topic_creation says.
     else if (!world.partitions.has(topic)) problem('metadata', status.NOT_FOUND, exactly(`topic "${topic}" does not exist`), 'UNKNOWN_TOPIC_OR_PARTITION')
   }
-  for (const { index, topic, record } of records) {
+  for (const { index, record } of records) {
     if (record.partition !== undefined && record.partition < 0) invalid('validate', exactly(`record ${index}: partition ${record.partition} is negative`), 'UNKNOWN_TOPIC_OR_PARTITION')
-    const count = world.partitions.get(topic)
-    if (record.partition !== undefined && record.partition >= 0 && count !== undefined && record.partition >= count) {
-      invalid('admit', exactly(`record ${index}: topic "${topic}" has no partition ${record.partition} (it has ${count})`), 'UNKNOWN_TOPIC_OR_PARTITION')
-    }
     if (record.headers.length > FUZZ_LIMITS.maxHeadersPerRecord) invalid('validate', exactly(`record ${index} has ${record.headers.length} headers, the limit is ${FUZZ_LIMITS.maxHeadersPerRecord}`), 'INVALID_RECORD')
     // An empty header name is a name (Kafka and KafkaJS write it); only a null value is refused.
     for (const header of record.headers) {
@@ -179,14 +175,26 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
 /** MESSAGE_TOO_LARGE for a record over max_record_bytes, and for its send's records in its partition. */
 export const RECORD_TOO_LARGE: Problem = { stage: 'admit', code: status.INVALID_ARGUMENT, message: new RegExp(`^record \\d+ is \\d+ bytes, larger than max_record_bytes ${FUZZ_LIMITS.maxRecordBytes}$`), kafkaErrorName: 'MESSAGE_TOO_LARGE' }
 
+/** NOT_FOUND in a result: records for a partition the topic does not have are left out, unwritten. */
+function partitionAbsent(topic: string, partition: number, count: number): Problem {
+  return { stage: 'admit', code: status.NOT_FOUND, message: exactly(`topic "${topic}" has no partition ${partition} (it has ${count}): not written`), kafkaErrorName: 'UNKNOWN_TOPIC_OR_PARTITION' }
+}
+
 /**
  * Each record's fate in an accepted request: a send's records for one partition are written or
- * refused whole, and a record over max_record_bytes refuses those of its send (segment) and
- * partition. Where a partition is round-robin, sharing one with such a record is only possible.
+ * refused whole. Records for a partition the topic does not have are left out; a record over
+ * max_record_bytes refuses those of its send (segment) and partition. Where a partition is
+ * round-robin, sharing one with such a record is only possible.
  */
-function withFates(placed: ReadonlyArray<Omit<FlatRecord, 'fate'>>): FlatRecord[] {
-  const oversized = placed.filter((r) => r.size > FUZZ_LIMITS.maxRecordBytes)
+function withFates(placed: ReadonlyArray<Omit<FlatRecord, 'fate'>>, world: World): FlatRecord[] {
+  const absent = (r: Omit<FlatRecord, 'fate'>) => {
+    const count = world.partitions.get(r.topic)
+    return r.partition !== null && count !== undefined && r.partition >= count ? count : null
+  }
+  const oversized = placed.filter((r) => r.size > FUZZ_LIMITS.maxRecordBytes && absent(r) === null)
   return placed.map((r): FlatRecord => {
+    const count = absent(r)
+    if (count !== null) return { ...r, fate: 'refused', refusal: partitionAbsent(r.topic, r.partition!, count) }
     const sameSend = oversized.filter((o) => o.segment === r.segment && o.topic === r.topic)
     if (r.size > FUZZ_LIMITS.maxRecordBytes || sameSend.some((o) => o.partition !== null && o.partition === r.partition)) return { ...r, fate: 'refused', refusal: RECORD_TOO_LARGE }
     if (sameSend.some((o) => o.partition === null || r.partition === null)) return { ...r, fate: 'either', refusal: RECORD_TOO_LARGE }

@@ -256,8 +256,6 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
       if (fromAck && JSON.stringify(inAck) !== JSON.stringify(outcome)) violations.push(`${where}: ack says ${JSON.stringify(inAck)}, its report ${JSON.stringify(outcome)}`)
       if (outcome.topic !== record.topic) violations.push(`${where}: reported for topic "${outcome.topic}", sent to "${record.topic}"`)
       if (record.partition !== null && outcome.partition !== record.partition) violations.push(`${where}: reported in partition ${outcome.partition}, belongs in ${record.partition}`)
-      const count = partitions.get(record.topic) ?? 0
-      if (outcome.partition < 0 || outcome.partition >= count) violations.push(`${where}: reported in partition ${outcome.partition} of a ${count}-partition topic`)
       stats.answers.set(outcome.error ? `record failed ${outcome.error.code}` : 'record delivered', (stats.answers.get(outcome.error ? `record failed ${outcome.error.code}` : 'record delivered') ?? 0) + 1)
       if (outcome.error) {
         // Refused per partition as the oracle says; else, as short timeouts no longer shorten
@@ -267,6 +265,8 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
         continue
       }
       if (record.fate === 'refused') violations.push(`${where}: delivered, but it should have been refused with its send's records for its partition: ${record.refusal!.message}`)
+      const count = partitions.get(record.topic) ?? 0
+      if (outcome.partition < 0 || outcome.partition >= count) violations.push(`${where}: reported in partition ${outcome.partition} of a ${count}-partition topic`)
       if ((acks === 0) !== (outcome.offset === -1)) violations.push(`${where}: offset ${outcome.offset} with acks ${acks}`)
       const leader = cluster.offsets(record.topic).find((x) => x.partition === outcome.partition)?.leaderId
       if (awaited && outcome.leaderId !== leader) violations.push(`${where}: leader_id ${outcome.leaderId}, the partition's leader is ${leader}`)
