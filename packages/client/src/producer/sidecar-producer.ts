@@ -30,6 +30,7 @@ import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
 import { absentInDirectSend, isAbsentPartition, mergeAbsent, warnOfAbsentPartitions } from './absent-partitions.js'
 import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
+import { showKafkaJSSurface } from './kafkajs-surface.js'
 import { PathGate, type PathName } from './path-gate.js'
 import { directReasonFor, optionsIgnoredOnSidecarPath, registeredCodecReasons, type IgnoredOption, type KafkaLevelOptions } from './sidecar-path-limits.js'
 import { validateBatch, validateProducerConfig, type ConnectionStatus } from './validation.js'
@@ -162,10 +163,8 @@ export class SidecarProducer {
     this.metrics.mode(this.mode)
     // A series from the start, so dashboards and alerts see "closed" rather than nothing.
     if (this.usesSidecar) this.metrics.breakerState('closed')
-    // KafkaJS's producer methods are closures: `const { send } = producer` works there, so here too.
-    this.send = this.send.bind(this)
-    this.sendBatch = this.sendBatch.bind(this)
-    this.transaction = this.transaction.bind(this)
+    // Before the instrumentation wraps them: it wraps own properties as it finds them.
+    showKafkaJSSurface(this)
     if (this.usesSidecar) this.handToInstrumentation(kafkajsConfig)
   }
 

@@ -120,15 +120,6 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     instead: "A rejected promise instead of a synchronous throw; messages such as \"Cannot destructure property 'acks' of 'undefined'\".",
   },
   {
-    id: 'OPEN-PRODUCER-OWN-PROPERTIES',
-    modes: BOTH_MODES,
-    systems: BOTH_SYSTEMS,
-    programs: ['producer-surface'],
-    paths: ['notes.own properties'],
-    reason: "KafkaJS's producer is a plain object of its methods; the client's is a class instance whose internal fields are enumerable own properties.",
-    instead: 'Object.keys(producer) lists internals (direct, emitter, gate, metrics, ...) and not the methods.',
-  },
-  {
     id: 'KAFKAJS-DUPLICATE-AFTER-RECONNECT',
     modes: BOTH_MODES,
     systems: BOTH_SYSTEMS,
