@@ -95,6 +95,11 @@ export class DirectPath {
     this.kafkajsTransaction = untraced(this.producer.transaction)
   }
 
+  /** Direct mode: sends are traced where they enter KafkaJS's producer (direct-entry.ts), not again here. */
+  untraceSends(): void {
+    this.kafkajsSendBatch = untraced(this.producer.sendBatch)
+  }
+
   transaction(): Promise<Transaction> {
     return this.kafkajsTransaction.call(this.producer)
   }

@@ -26,6 +26,7 @@ import { EmitStream } from '../transport/emit-stream.js'
 import { ReportStream } from '../transport/report-stream.js'
 import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
 import { KafkaJSConnectionClosedError } from '../kafkajs-exports.js'
+import { enterThroughInstrumentation } from '../tracing/direct-entry.js'
 import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
 import { absentInDirectSend, isAbsentPartition, mergeAbsent, warnOfAbsentPartitions } from './absent-partitions.js'
 import { DirectPath } from './direct-path.js'
@@ -166,13 +167,16 @@ export class SidecarProducer {
     // Before the instrumentation wraps them: it wraps own properties as it finds them.
     showKafkaJSSurface(this)
     if (this.usesSidecar) this.handToInstrumentation(kafkajsConfig)
+    // Sends enter through KafkaJS's producer as the instrumentation wrapped it (direct-entry.ts),
+    // which traces them there: its sendBatch below is not traced again.
+    else this.direct.untraceSends()
   }
 
   /**
    * In sidecar mode no KafkaJS producer sends, so an application's KafkaJS instrumentation
    * (OpenTelemetry's) would see nothing: it is asked to wrap this producer as it wraps KafkaJS's.
    * Its fallback producer is then not traced again. In direct mode KafkaJS's own producer is
-   * traced as in KafkaJS, and this producer is left alone.
+   * traced as in KafkaJS, and this producer's sends enter through it (see send()).
    */
   private handToInstrumentation(config: ProducerConfig): void {
     this.handingToInstrumentation = true
@@ -278,13 +282,23 @@ export class SidecarProducer {
     this.emit('producer.disconnect', undefined)
   }
 
+  send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    if (this.usesSidecar) return this.sendRecord(record)
+    return enterThroughInstrumentation(this.direct.producer, 'send', record, (r) => this.sendRecord(r as ProducerRecord))
+  }
+
+  sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+    if (this.usesSidecar) return this.sendGivenBatch(batch)
+    return enterThroughInstrumentation(this.direct.producer, 'sendBatch', batch, (b) => this.sendGivenBatch(b as ProducerBatch))
+  }
+
   // Destructured in the signature, as KafkaJS does: send(undefined) rejects with the same TypeError.
-  async send({ acks, timeout, compression, topic, messages }: ProducerRecord): Promise<RecordMetadata[]> {
-    // Not through this.sendBatch: an instrumentation wraps both, and would trace the records twice.
+  private async sendRecord({ acks, timeout, compression, topic, messages }: ProducerRecord): Promise<RecordMetadata[]> {
+    // Not through sendBatch: an instrumentation wraps both, and would trace the records twice.
     return this.sendTopicMessages({ acks, timeout, compression, topicMessages: [{ topic, messages }] })
   }
 
-  async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+  private async sendGivenBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
     return this.sendTopicMessages(batch)
   }
 

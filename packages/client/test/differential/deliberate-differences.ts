@@ -36,7 +36,6 @@ const BOTH_SYSTEMS: readonly ModuleSystem[] = ['cjs', 'esm']
 
 const SIDECAR: readonly ComparedMode[] = ['sidecar']
 const BOTH_MODES: readonly ComparedMode[] = ['direct', 'sidecar']
-const DIRECT: readonly ComparedMode[] = ['direct']
 
 export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
   // --- deliberate --------------------------------------------------------------------------------
@@ -99,25 +98,6 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     reason:
       "The kafkajs instrumentation wraps the client's producer in sidecar mode as it wraps KafkaJS's (same spans, parents and traceparent headers), but reads messaging.kafka.cluster.id from KafkaJS's cluster object, which a producer sending through the sidecar does not have. To come with the sidecar telling clients which cluster it writes to (issue 13).",
     instead: 'Producer spans (and a transaction\'s spans) without the messaging.kafka.cluster.id attribute, which KafkaJS sets from a producer\'s second send on; error spans carry the error the sidecar path gives (see the entries for those errors).',
-  },
-  {
-    id: 'OPEN-NO-SPAN-FOR-REFUSED-SENDS',
-    modes: DIRECT,
-    systems: BOTH_SYSTEMS,
-    programs: ['idempotent', 'invalid-topic-names', 'send-after-disconnect', 'invalid-arguments'],
-    paths: ['spans', 'steps.message without value'],
-    reason:
-      'A send the client refuses itself (invalid arguments, empty topic, disconnected, acks other than -1 on an idempotent producer) never reaches the instrumented KafkaJS producer, so the instrumentation neither opens its spans nor adds traceparent to the messages.',
-    instead: "No span for those records, where KafkaJS ends one per record with status ERROR; KafkaJS's message quoting the record shows no traceparent header.",
-  },
-  {
-    id: 'OPEN-SYNC-TYPEERRORS',
-    modes: DIRECT,
-    systems: BOTH_SYSTEMS,
-    programs: ['invalid-arguments'],
-    paths: ['steps.send()', 'steps.messages not an array', 'steps.sendBatch()'],
-    reason: "KafkaJS's send and sendBatch are not async: send(), sendBatch() and a non-array messages throw a TypeError synchronously. The client's are async and reject, with other TypeError messages.",
-    instead: "A rejected promise instead of a synchronous throw; messages such as \"Cannot destructure property 'acks' of 'undefined'\".",
   },
   {
     id: 'KAFKAJS-DUPLICATE-AFTER-RECONNECT',
