@@ -650,6 +650,21 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       else expect(apis.client).toEqual([])
     })
 
+    it("the producer's own enumerable properties are KafkaJS's (a plain object of its methods), and its methods work detached", async () => {
+      const s = await setup()
+      const client = s.unconnected()
+      const plain = plainProducer(s.cluster)
+      expect(Object.keys(client).sort()).toEqual(Object.keys(plain).sort())
+      expect(Object.keys(client).every((key) => typeof (client as unknown as Record<string, unknown>)[key] === typeof (plain as unknown as Record<string, unknown>)[key])).toBe(true)
+      const { connect, send, isIdempotent, disconnect } = client
+      await connect()
+      expect(isIdempotent()).toBe(false)
+      const topic = await s.topic(1)
+      expect(await send({ topic, messages: [{ value: 'detached' }] })).toMatchObject([{ topicName: topic, baseOffset: '0' }])
+      await disconnect()
+      s.onPath(client)
+    })
+
     it('isIdempotent() and logger() behave as KafkaJS', async () => {
       const s = await setup()
       const ours = captureLogs()

@@ -81,7 +81,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec('maxQueuedBytesPerPartition', 'KAFKA_SIDECAR_MAX_QUEUED_BYTES_PER_PARTITION', 'max-queued-bytes-per-partition', 'integer', 16 * MiB, 'bytes held for one partition', { min: 1 }),
   spec('maxQueuedRecordsPerPartition', 'KAFKA_SIDECAR_MAX_QUEUED_RECORDS_PER_PARTITION', 'max-queued-records-per-partition', 'integer', 100_000, 'records held for one partition', { min: 1 }),
   // Kafka's own default message.max.bytes: a record the sidecar refuses, a default broker would too.
-  spec('maxRecordBytes', 'KAFKA_SIDECAR_MAX_RECORD_BYTES', 'max-record-bytes', 'integer', 1_048_588, "largest record (key + value + headers); larger ones are refused with MESSAGE_TOO_LARGE. Set it to the brokers' message.max.bytes", { min: 1 }),
+  spec('maxRecordBytes', 'KAFKA_SIDECAR_MAX_RECORD_BYTES', 'max-record-bytes', 'integer', 1_048_588, "largest record (key + value + headers); a larger one fails with MESSAGE_TOO_LARGE, with its send's records for its partition (the rest is written), as a broker would. Set it to the brokers' message.max.bytes", { min: 1 }),
   // Clients split larger sends into requests of this many records (MAX_REQUEST_RECORDS).
   spec('maxRecordsPerRequest', 'KAFKA_SIDECAR_MAX_RECORDS_PER_REQUEST', 'max-records-per-request', 'integer', MAX_REQUEST_RECORDS, `most records in one request (clients split larger sends into requests of ${MAX_REQUEST_RECORDS}; keep it at least that)`, { min: 1 }),
   spec('maxHeadersPerRecord', 'KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD', 'max-headers-per-record', 'integer', 10_000, 'most headers on one record', { min: 0 }),

@@ -184,10 +184,21 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
-  it('refuses a record larger than maxRecordBytes, naming the record and the limit', async () => {
+  it("fails a record larger than maxRecordBytes with its send's records for its partition, naming the record and the limit, and writes the rest", async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('small'), partition: 0 }, { value: Buffer.alloc(1_200, 1), partition: 0 }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, /^record 1 is \d+ bytes, larger than max_record_bytes 1000$/, MESSAGE_TOO_LARGE)
+    // Two sends in one request (one TopicRecords each): the first has the large record in
+    // partition 0 beside a small one, and another small one in partition 2.
+    const request = emitRequest(ctx.topic, [{ value: bytes('beside'), partition: 0 }, { value: Buffer.alloc(1_200, 1), partition: 0 }, { value: bytes('other-partition'), partition: 2 }])
+    request.topics.push({ topic: ctx.topic, records: [{ value: bytes('other-send'), partition: 0, headers: [] }] })
+    const ack = await emit(ctx.client, request)
+    expect(ack.received).toBe(true)
+    const byIndexes = Object.fromEntries(ack.results.map((r) => [r.recordIndexes.join(','), { partition: r.partition, error: r.error && { code: status[r.error.grpcCode], message: r.error.message, kafka: r.error.kafkaErrorName } }]))
+    expect(byIndexes).toEqual({
+      '0,1': { partition: 0, error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^record 1 is \d+ bytes, larger than max_record_bytes 1000$/), kafka: MESSAGE_TOO_LARGE.name } },
+      '2': { partition: 2, error: undefined },
+      '3': { partition: 0, error: undefined },
+    })
+    ctx.written.push('other-partition', 'other-send')
     await expectStillServes(ctx)
   })
 
@@ -200,10 +211,16 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
-  it('refuses a header with an empty name', async () => {
+  it('writes a header with an empty name, which Kafka allows and KafkaJS writes', async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x') }, { value: bytes('y'), headers: [{ key: 'ok', value: bytes('1') }, { key: '', value: bytes('2') }] }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, 'record 1 has a header with an empty name', INVALID_RECORD)
+    const ack = await emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes('empty-name'), partition: 0, headers: [{ key: 'ok', value: bytes('1') }, { key: '', value: bytes('2') }] }]))
+    expect(ack.results).toEqual([expect.objectContaining({ partition: 0, error: undefined })])
+    ctx.written.push('empty-name')
+    const [record] = (await ctx.cluster.records(ctx.topic)).filter((r) => r.value?.toString() === 'empty-name')
+    expect(record!.headers.map((h) => [h.key, h.value?.toString()])).toEqual([
+      ['ok', '1'],
+      ['', '2'],
+    ])
     await expectStillServes(ctx)
   })
 
@@ -257,19 +274,27 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     await expectStillServes(ctx)
   })
 
-  it("refuses an explicit partition beyond the topic's partition count", async () => {
+  /** The ack's results as `indexes -> [partition, error code and Kafka error, message]`. */
+  const resultsOf = (ack: EmitAck) =>
+    Object.fromEntries(ack.results.map((r) => [r.recordIndexes.join(','), [r.partition, r.error ? `${status[r.error.grpcCode]} ${r.error.kafkaErrorName}` : 'written', r.error?.message]]))
+
+  it("leaves out, unwritten, the records for an explicit partition beyond the topic's partition count, as KafkaJS drops them, and writes the rest", async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x'), partition: 2 }, { value: bytes('y'), partition: 3 }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, `record 1: topic "${ctx.topic}" has no partition 3 (it has 3)`, UNKNOWN_TOPIC_OR_PARTITION)
+    const ack = await emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x'), partition: 2 }, { value: bytes('y'), partition: 3 }, { value: bytes('z'), partition: 3 }]))
+    expect(resultsOf(ack)).toEqual({
+      '0': [2, 'written', undefined],
+      '1,2': [3, `NOT_FOUND ${UNKNOWN_TOPIC_OR_PARTITION.name}`, `topic "${ctx.topic}" has no partition 3 (it has 3): not written`],
+    })
+    ctx.written.push('x')
     await expectStillServes(ctx)
   })
 
-  it('refuses an explicit partition beyond the count of a topic whose metadata is not cached yet', async () => {
+  it('leaves out an explicit partition beyond the count of a topic whose metadata is not cached yet', async () => {
     const ctx = await setup()
     const fresh = randomTopic('fresh')
     await ctx.cluster.createTopic({ topic: fresh, partitions: 2 })
-    const error = await emitError(ctx.client, emitRequest(fresh, [{ value: bytes('x'), partition: 2 }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, `record 0: topic "${fresh}" has no partition 2 (it has 2)`, UNKNOWN_TOPIC_OR_PARTITION)
+    const ack = await emit(ctx.client, emitRequest(fresh, [{ value: bytes('x'), partition: 2 }]))
+    expect(resultsOf(ack)).toEqual({ '0': [2, `NOT_FOUND ${UNKNOWN_TOPIC_OR_PARTITION.name}`, `topic "${fresh}" has no partition 2 (it has 2): not written`] })
     expect(await ctx.cluster.records(fresh)).toEqual([])
     await expectStillServes(ctx)
   })

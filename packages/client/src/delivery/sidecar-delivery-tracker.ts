@@ -10,6 +10,7 @@
  * never both fire for it.
  */
 import type { EmitAck, PartitionResult } from '@kafka-sidecar/proto'
+import { absentPartitionError, isAbsentPartition } from '../producer/absent-partitions.js'
 import type { OutgoingMessage } from '../producer/messages.js'
 import type { CoalescerObserver } from '../transport/coalescer.js'
 import { toKafkaJSError } from '../transport/sidecar-errors.js'
@@ -118,7 +119,7 @@ export class SidecarDeliveryTracker implements CoalescerObserver {
   }
 
   private reportResult(entry: Entry, result: PartitionResult): void {
-    const error = result.error ? toKafkaJSError(result.error) : null
+    const error = !result.error ? null : isAbsentPartition(result.error) ? absentPartitionError(result.topic, result.partition) : toKafkaJSError(result.error)
     result.recordIndexes.forEach((index, position) => {
       const out = entry.outgoing[index]
       if (!out || entry.reported[index]) return

@@ -30,6 +30,7 @@ import type { Kafka, Message, PartitionerArgs, Producer, ProducerConfig, RecordM
 import { untraced } from '../tracing/kafkajs-instrumentation.js'
 import type { DeliveryReport } from '../delivery/delivery-report.js'
 import { createCapturingCluster, type KafkaJSClusterView } from './kafkajs-cluster.js'
+import { absentPartitionError, type AbsentPartition } from './absent-partitions.js'
 import type { OutgoingMessage } from './messages.js'
 
 let partitionerWarningGiven = false
@@ -105,6 +106,11 @@ export class DirectPath {
   stopTracing(): void {
     this.kafkajsSendBatch = untraced(this.producer.sendBatch)
     this.kafkajsTransaction = untraced(this.producer.transaction)
+  }
+
+  /** Direct mode: sends are traced where they enter KafkaJS's producer (direct-entry.ts), not again here. */
+  untraceSends(): void {
+    this.kafkajsSendBatch = untraced(this.producer.sendBatch)
   }
 
   transaction(): Promise<Transaction> {
@@ -227,8 +233,9 @@ export class DirectPath {
     return { topicMessages: distinctTopics, messages }
   }
 
-  /** One report per record of a successful send, in send order. */
-  reportsFor(outgoing: readonly OutgoingMessage[], metadata: readonly RecordMetadata[], partitions: ReadonlyArray<number | null>): DeliveryReport[] {
+  /** One report per record of a successful send, in send order; records KafkaJS left out (`absent`) carry why. */
+  reportsFor(outgoing: readonly OutgoingMessage[], metadata: readonly RecordMetadata[], partitions: ReadonlyArray<number | null>, absent: readonly AbsentPartition[] = []): DeliveryReport[] {
+    const left = new Set(absent.map(({ topic, partition }) => `${topic}\u0000${partition}`))
     const byPartition = new Map<string, { base: number | null; next: number }>()
     for (const m of metadata) {
       const base = m.baseOffset ?? m.offset
@@ -238,7 +245,8 @@ export class DirectPath {
       const partition = partitions[index] ?? null
       const slot = partition === null ? undefined : byPartition.get(`${topic}\u0000${partition}`)
       const offset = slot && slot.base !== null && slot.base >= 0 ? String(slot.base + slot.next++) : null
-      return { topic, partition, offset, key: message.key ?? null, headers: message.headers, error: null, path: 'direct' as const }
+      const error = partition !== null && left.has(`${topic}\u0000${partition}`) ? absentPartitionError(topic, partition) : null
+      return { topic, partition, offset, key: message.key ?? null, headers: message.headers, error, path: 'direct' as const }
     })
   }
 

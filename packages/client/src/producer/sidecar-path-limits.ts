@@ -25,6 +25,9 @@ const APPLICATION_CODECS: ReadonlyMap<number, string> = new Map([
   [kafkajs.CompressionTypes.ZSTD, 'ZSTD'],
 ])
 
+/** The compression numbers KafkaJS names (CompressionTypes); the contract carries only these. */
+const KAFKAJS_COMPRESSIONS: ReadonlySet<unknown> = new Set(Object.values(kafkajs.CompressionTypes))
+
 /**
  * The options set in this producer's config (or its Kafka's) that do nothing for sends through
  * the sidecar, each with why. They still apply to the direct path (fallback, transactions).
@@ -67,12 +70,19 @@ function codecReason(codec: string): string {
 /**
  * Why this send must go through the direct path rather than the sidecar, or null. The sidecar
  * builds the record batches and has none of the codecs an application registers, so a send
- * compressed with one is written by this process's KafkaJS, as in direct mode; so is a send whose
- * `timeout` the contract cannot carry (KafkaJS passes it on as given).
+ * compressed with one is written by this process's KafkaJS, as in direct mode; so is a send with a
+ * compression number KafkaJS does not name, and one whose `timeout` the contract cannot carry
+ * (KafkaJS passes it on as given).
  */
 export function directReasonFor(batch: ProducerBatch): string | null {
   const codec = APPLICATION_CODECS.get(batch.compression ?? 0)
   if (codec !== undefined) return codecReason(codec)
+  // KafkaJS looks any other number up when it encodes the batch, and fails it there with its own
+  // error (or uses a codec the application put at that number): only its producer can say which.
+  const { compression } = batch
+  if (compression !== undefined && !KAFKAJS_COMPRESSIONS.has(compression)) {
+    return `compression ${String(compression)}: not one of KafkaJS's CompressionTypes, so KafkaJS's own producer handles it`
+  }
   const { timeout } = batch
   if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 0 && timeout <= MAX_TIMEOUT_MS)) {
     return `timeout ${String(timeout)}: the sidecar takes an integer from 0 to ${MAX_TIMEOUT_MS}`

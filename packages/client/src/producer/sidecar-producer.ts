@@ -26,13 +26,16 @@ import { EmitStream } from '../transport/emit-stream.js'
 import { ReportStream } from '../transport/report-stream.js'
 import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
 import { KafkaJSConnectionClosedError } from '../kafkajs-exports.js'
+import { enterThroughInstrumentation } from '../tracing/direct-entry.js'
 import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
 import { offerClusterToInstrumentation, SpanCluster } from '../tracing/span-cluster.js'
 import { SidecarClusterCheck, type ClusterMismatchPayload, type SidecarClusterState } from './cluster-check.js'
 import { CredentialVerdict } from './credential-verdict.js'
 import { LIVENESS_HEADER } from '../transport/liveness-header.js'
+import { absentInDirectSend, isAbsentPartition, mergeAbsent, warnOfAbsentPartitions } from './absent-partitions.js'
 import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
+import { showKafkaJSSurface } from './kafkajs-surface.js'
 import { PathGate, type PathName } from './path-gate.js'
 import { directReasonFor, optionsIgnoredOnSidecarPath, registeredCodecReasons, type IgnoredOption, type KafkaLevelOptions } from './sidecar-path-limits.js'
 import { validateBatch, validateProducerConfig, type ConnectionStatus } from './validation.js'
@@ -186,18 +189,19 @@ export class SidecarProducer {
     this.metrics.mode(this.mode)
     // A series from the start, so dashboards and alerts see "closed" rather than nothing.
     if (this.usesSidecar) this.metrics.breakerState('closed')
-    // KafkaJS's producer methods are closures: `const { send } = producer` works there, so here too.
-    this.send = this.send.bind(this)
-    this.sendBatch = this.sendBatch.bind(this)
-    this.transaction = this.transaction.bind(this)
+    // Before the instrumentation wraps them: it wraps own properties as it finds them.
+    showKafkaJSSurface(this)
     if (this.usesSidecar) this.handToInstrumentation(kafkajsConfig)
+    // Sends enter through KafkaJS's producer as the instrumentation wrapped it (direct-entry.ts),
+    // which traces them there: its sendBatch below is not traced again.
+    else this.direct.untraceSends()
   }
 
   /**
    * In sidecar mode no KafkaJS producer sends, so an application's KafkaJS instrumentation
    * (OpenTelemetry's) would see nothing: it is asked to wrap this producer as it wraps KafkaJS's.
    * Its fallback producer is then not traced again. In direct mode KafkaJS's own producer is
-   * traced as in KafkaJS, and this producer is left alone.
+   * traced as in KafkaJS, and this producer's sends enter through it (see send()).
    */
   private handToInstrumentation(config: ProducerConfig): void {
     this.handingToInstrumentation = true
@@ -316,13 +320,23 @@ export class SidecarProducer {
     this.emit('producer.disconnect', undefined)
   }
 
+  send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    if (this.usesSidecar) return this.sendRecord(record)
+    return enterThroughInstrumentation(this.direct.producer, 'send', record, (r) => this.sendRecord(r as ProducerRecord))
+  }
+
+  sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+    if (this.usesSidecar) return this.sendGivenBatch(batch)
+    return enterThroughInstrumentation(this.direct.producer, 'sendBatch', batch, (b) => this.sendGivenBatch(b as ProducerBatch))
+  }
+
   // Destructured in the signature, as KafkaJS does: send(undefined) rejects with the same TypeError.
-  async send({ acks, timeout, compression, topic, messages }: ProducerRecord): Promise<RecordMetadata[]> {
-    // Not through this.sendBatch: an instrumentation wraps both, and would trace the records twice.
+  private async sendRecord({ acks, timeout, compression, topic, messages }: ProducerRecord): Promise<RecordMetadata[]> {
+    // Not through sendBatch: an instrumentation wraps both, and would trace the records twice.
     return this.sendTopicMessages({ acks, timeout, compression, topicMessages: [{ topic, messages }] })
   }
 
-  async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+  private async sendGivenBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
     return this.sendTopicMessages(batch)
   }
 
@@ -446,8 +460,10 @@ export class SidecarProducer {
     const partitions: Array<number | null> = []
     try {
       const metadata = await this.direct.send({ topicMessages, acks: batch.acks, timeout: batch.timeout, compression: batch.compression }, partitions)
+      const absent = absentInDirectSend(outgoing, partitions, metadata, batch.acks ?? -1)
+      warnOfAbsentPartitions(this.log, absent)
       this.count(outgoing, (topic, n) => this.metrics.acked(topic, 'direct', n))
-      if (this.wantsReports()) for (const report of this.direct.reportsFor(outgoing, metadata, partitions)) this.deliver(report)
+      if (this.wantsReports()) for (const report of this.direct.reportsFor(outgoing, metadata, partitions, absent)) this.deliver(report)
       return { metadata, path }
     } catch (error) {
       this.failed(outgoing, 'direct', error as Error, true, partitions)
@@ -473,7 +489,9 @@ export class SidecarProducer {
     let bytes = 0
     // The CreateTime of messages without one: this process's clock at send(), as in KafkaJS.
     const now = Date.now()
-    const topics = topicMessages.map(({ topic, messages }) => ({
+    // KafkaJS skips a topic whose messages array is empty and writes the others; the contract
+    // has no empty TopicRecords (a send that means nothing), so such groups stay here.
+    const topics = topicMessages.filter(({ messages }) => messages.length > 0).map(({ topic, messages }) => ({
       topic,
       records: messages.map((message) => {
         const record = toSidecarRecord(message, now)
@@ -495,15 +513,25 @@ export class SidecarProducer {
   }
 
   /** KafkaJS-shaped metadata (one per topic-partition) from the sidecar's results, or the first error. */
-  private settleSidecarResults(outgoing: OutgoingMessage[], results: PartResult[], acks: number): RecordMetadata[] {
+  private settleSidecarResults(outgoing: OutgoingMessage[], allResults: PartResult[], acks: number): RecordMetadata[] {
     this.count(outgoing, (topic, n) => this.metrics.accepted(topic, n))
+    // Records for a partition the topic lacks are left out, as KafkaJS leaves them out.
+    const absent = allResults.filter((r) => isAbsentPartition(r.error))
+    const results = allResults.filter((r) => !isAbsentPartition(r.error))
+    warnOfAbsentPartitions(this.log, mergeAbsent(absent.map(({ topic, partition, localIndexes }) => ({ topic, partition, records: localIndexes.length }))))
     const failedResult = results.find((r) => r.error)
     if (failedResult) {
+      // As in KafkaJS the send rejects, though its records for other partitions may be written:
+      // the metrics count each record as what became of it.
+      const failedIndexes = new Set(allResults.flatMap((r) => (r.error ? r.localIndexes : [])))
       const error = toKafkaJSError(failedResult.error!)
-      this.failed(outgoing, 'sidecar', error, false)
+      this.count(outgoing.filter((_, i) => !failedIndexes.has(i)), (topic, n) => this.metrics.acked(topic, 'sidecar', n))
+      this.failed(outgoing.filter((_, i) => failedIndexes.has(i)), 'sidecar', error, false)
       throw error
     }
-    this.count(outgoing, (topic, n) => this.metrics.acked(topic, 'sidecar', n))
+    const absentIndexes = new Set(absent.flatMap((r) => r.localIndexes))
+    this.count(outgoing.filter((_, i) => !absentIndexes.has(i)), (topic, n) => this.metrics.acked(topic, 'sidecar', n))
+    this.count(outgoing.filter((_, i) => absentIndexes.has(i)), (topic, n) => this.metrics.failed(topic, 'sidecar', n))
     if (acks === 0) return []
     // KafkaJS lists results broker by broker: brokers in the order first met walking the
     // topics in send order (each topic's leaders ascending), then per broker the topics in send

@@ -11,6 +11,9 @@ import kafkajs from 'kafkajs'
 import kafkaProtocolError from 'kafkajs/src/protocol/error.js'
 
 const { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } = kafkajs
+const INVALID_TOPIC_EXCEPTION = 17
+/** KafkaJS's constructor takes `{ cause }` (its retrier passes it); its type declarations omit it. */
+const NonRetriableWithCause = KafkaJSNonRetriableError as unknown as new (e: Error, options: { cause: Error }) => Error
 
 /** The sidecar path could not answer for a request. Counted by the breaker; the records go direct. */
 export class SidecarUnavailableError extends Error {
@@ -60,6 +63,7 @@ export function countsAgainstSidecar(error: unknown): boolean {
  * sidecar). The sidecar's own explanation (which record, which limit) is the error's `cause`.
  */
 export function toKafkaJSError(detail: ProtoError): Error {
+  if (detail.kafkaErrorCode === INVALID_TOPIC_EXCEPTION) return invalidTopicError(detail)
   const explanation = new Error(detail.message)
   if (detail.kafkaErrorCode !== 0) {
     const protocol = kafkaProtocolError.createErrorFromCode(detail.kafkaErrorCode)
@@ -68,4 +72,17 @@ export function toKafkaJSError(detail: ProtoError): Error {
     return new KafkaJSNumberOfRetriesExceeded(protocol, { retryCount: 0, retryTime: 0 })
   }
   return detail.retriable ? new KafkaJSError(detail.message, { retriable: true }) : new KafkaJSNonRetriableError(detail.message)
+}
+
+/**
+ * KafkaJS meets an invalid topic name in the Metadata request it makes before producing, and
+ * gives up at once: KafkaJSNonRetriableError caused by the broker's protocol error, and nothing
+ * below it. The same shape here; the sidecar's explanation (which rule the name breaks) goes in
+ * the stack, which logs print, rather than in a `cause` KafkaJS never sets.
+ */
+function invalidTopicError(detail: ProtoError): Error {
+  const protocol = kafkaProtocolError.createErrorFromCode(INVALID_TOPIC_EXCEPTION)
+  const error = new NonRetriableWithCause(protocol, { cause: protocol })
+  error.stack = `${error.stack ?? error.message}\n  Explained by the sidecar: ${detail.message}`
+  return error
 }

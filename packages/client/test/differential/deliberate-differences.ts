@@ -36,7 +36,6 @@ const BOTH_SYSTEMS: readonly ModuleSystem[] = ['cjs', 'esm']
 
 const SIDECAR: readonly ComparedMode[] = ['sidecar']
 const BOTH_MODES: readonly ComparedMode[] = ['direct', 'sidecar']
-const DIRECT: readonly ComparedMode[] = ['direct']
 
 export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
   // --- deliberate --------------------------------------------------------------------------------
@@ -90,88 +89,6 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
   },
 
   // --- believed to be bugs --------------------------------------------------------------------------
-  {
-    id: 'OPEN-NO-SPAN-FOR-REFUSED-SENDS',
-    modes: DIRECT,
-    systems: BOTH_SYSTEMS,
-    programs: ['idempotent', 'invalid-topic-names', 'send-after-disconnect', 'invalid-arguments'],
-    paths: ['spans', 'steps.message without value'],
-    reason:
-      'A send the client refuses itself (invalid arguments, empty topic, disconnected, acks other than -1 on an idempotent producer) never reaches the instrumented KafkaJS producer, so the instrumentation neither opens its spans nor adds traceparent to the messages.',
-    instead: "No span for those records, where KafkaJS ends one per record with status ERROR; KafkaJS's message quoting the record shows no traceparent header.",
-  },
-  {
-    id: 'OPEN-SYNC-TYPEERRORS',
-    modes: DIRECT,
-    systems: BOTH_SYSTEMS,
-    programs: ['invalid-arguments'],
-    paths: ['steps.send()', 'steps.messages not an array', 'steps.sendBatch()'],
-    reason: "KafkaJS's send and sendBatch are not async: send(), sendBatch() and a non-array messages throw a TypeError synchronously. The client's are async and reject, with other TypeError messages.",
-    instead: "A rejected promise instead of a synchronous throw; messages such as \"Cannot destructure property 'acks' of 'undefined'\".",
-  },
-  {
-    id: 'OPEN-PRODUCER-OWN-PROPERTIES',
-    modes: BOTH_MODES,
-    systems: BOTH_SYSTEMS,
-    programs: ['producer-surface'],
-    paths: ['notes.own properties'],
-    reason: "KafkaJS's producer is a plain object of its methods; the client's is a class instance whose internal fields are enumerable own properties.",
-    instead: 'Object.keys(producer) lists internals (direct, emitter, gate, metrics, ...) and not the methods.',
-  },
-  {
-    id: 'OPEN-PARTITION-OUT-OF-RANGE',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['explicit-partitions'],
-    paths: ['steps.partition out of range', 'spans'],
-    reason: 'KafkaJS resolves a send to a partition the topic does not have with [] and writes nothing (silently); the sidecar fails it. Which one the client should do, and with what error, is to be decided.',
-    instead: 'KafkaJSNumberOfRetriesExceeded "This server does not host this topic-partition" (retriable false) instead of []; its span ends with that error instead of OK.',
-  },
-  {
-    id: 'OPEN-EMPTY-HEADER-NAME',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['headers'],
-    paths: ['steps.unicode and empty', 'steps.many headers', 'steps.empty array value', 'steps.still works', 'records.h', 'traceparent.h', 'spans'],
-    reason: 'A header with an empty name, which KafkaJS writes, is sent by the sidecar in a form the broker refuses (the following sends then land at other offsets).',
-    instead: 'KafkaJSProtocolError INVALID_RECORD "This record has failed the validation on broker and hence be rejected"; the record is not written, and its span ends with that error.',
-  },
-  {
-    id: 'OPEN-UNKNOWN-CODEC-NUMBER',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['codec-missing'],
-    paths: ['steps.unknown codec number', 'spans'],
-    reason: 'A compression number KafkaJS has no entry for fails in KafkaJS with a TypeError from its codec lookup; the sidecar path sends it on and the broker refuses it.',
-    instead: 'KafkaJSProtocolError UNSUPPORTED_COMPRESSION_TYPE instead of TypeError "Cannot read properties of null (reading \'compress\')", in the step and on its span.',
-  },
-  {
-    id: 'OPEN-INVALID-TOPIC-ERROR',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['invalid-topic-names'],
-    paths: ['steps.spaces and !', 'steps.too long', 'spans'],
-    reason: "The sidecar checks topic names itself and reports its own error, not the one KafkaJS gives after the broker's INVALID_TOPIC_EXCEPTION.",
-    instead: 'KafkaJSProtocolError (cause: an Error naming the rule) instead of KafkaJSNonRetriableError caused by KafkaJSProtocolError INVALID_TOPIC_EXCEPTION; the spans\' error.type says KafkaJSProtocolError.',
-  },
-  {
-    id: 'OPEN-TOO-LARGE-FAILS-THE-WHOLE-SEND',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['record-too-large'],
-    paths: ['records.small', 'steps.then a small one', 'traceparent.small', 'spans'],
-    reason: "The sidecar refuses a whole request when one record is over its record limit; KafkaJS writes the other partitions' records (on other brokers) and fails only for the large one.",
-    instead: "The small record sent beside the large one is not written (the next send's offset is one lower), so no record in Kafka names its span.",
-  },
-  {
-    id: 'OPEN-EMPTY-MESSAGES-IN-A-BATCH',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: ['send-batch-shapes'],
-    paths: ['steps.a topic with no messages', 'records.b', 'traceparent.b', 'spans'],
-    reason: 'KafkaJS accepts a sendBatch whose topicMessages include a topic with an empty messages array and writes the rest; the sidecar path refuses the whole call.',
-    instead: 'KafkaJSNonRetriableError \'topic "..." has no records\' and nothing written; the spans of that call end with the error.',
-  },
   {
     id: 'KAFKAJS-DUPLICATE-AFTER-RECONNECT',
     modes: BOTH_MODES,
@@ -238,7 +155,7 @@ export const PINNED_BY_TESTS: readonly PinnedDifference[] = [
     id: 'SIDECAR-RECORD-LIMITS',
     reason: "The sidecar checks what it can before queueing, so one application's record never fails a batch shared with others; the header count bounds the objects one request makes the sidecar build for the whole pod.",
     instead:
-      'A record over KAFKA_SIDECAR_MAX_RECORD_BYTES (1048588 by default, Kafka\'s default message.max.bytes) fails with KafkaJSProtocolError MESSAGE_TOO_LARGE, as a broker would, also where the brokers would take it; over KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD (10000) headers, with KafkaJSProtocolError INVALID_RECORD.',
+      'A record over KAFKA_SIDECAR_MAX_RECORD_BYTES (1048588 by default, Kafka\'s default message.max.bytes) fails with KafkaJSProtocolError MESSAGE_TOO_LARGE, with its send\'s records for its partition (the send\'s other partitions are written), as a broker would, also where the brokers would take it; over KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD (10000) headers, with KafkaJSProtocolError INVALID_RECORD.',
     pinnedBy: ['packages/client/test/sidecar-limits.test.ts'],
   },
   {

@@ -4,9 +4,9 @@
  * producer instance are admitted in arrival order even when one of them waits for topic
  * metadata or for the idempotent producer, so per-partition order holds from the first send.
  */
-import type { IHeaders, Message, PartitionMetadata } from 'kafkajs'
+import type { IHeaders, Message } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
-import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
+import { SidecarError } from '../errors.js'
 import type { Idempotence } from '../kafka/idempotent-writes.js'
 import type { IncomingRecord, ProduceRequest, RecordHeader } from '../model.js'
 import type { DefaultPartitioning } from '../partitioning/partitioner.js'
@@ -14,6 +14,7 @@ import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
 import type { Dispatcher } from './dispatcher.js'
 import type { MemoryBudget } from './memory-budget.js'
 import type { PartitionQueue, QueuedRecord } from './partition-queue.js'
+import { partitionAbsent, recordTooLarge, sortOutRefusals, type PartitionRefusal, type RefusalRule } from './partition-refusals.js'
 import { RequestTracker } from './request-tracker.js'
 import { recordSize, validateRequest, type RequestLimits } from './validation.js'
 
@@ -38,11 +39,15 @@ interface AdmissionPlan {
   /** In record order: each record, and the queue it goes to. */
   readonly records: readonly QueuedRecord[]
   readonly queues: readonly PartitionQueue[]
+  /** Records of a send for a partition refused before queueing (see partition-refusals.ts). */
+  readonly refused: readonly PartitionRefusal[]
 }
 
 export class RecordPipeline {
   private readonly admissionChains = new Map<string, Promise<unknown>>()
   private closedReason: string | null = null
+  /** What refuses a send's records for a partition (partition-refusals.ts); the partition check first. */
+  private readonly refusalRules: readonly RefusalRule[]
 
   constructor(
     private readonly limits: RequestLimits,
@@ -54,7 +59,16 @@ export class RecordPipeline {
     private readonly observer: PipelineObserver = {},
     /** Whether the Kafka producer is connected; requests are refused (UNAVAILABLE) while not. */
     private readonly kafkaConnected: () => boolean = () => true,
-  ) {}
+  ) {
+    const partitions = (topic: string) => this.metadata.cached(topic) ?? []
+    this.refusalRules = [
+      partitionAbsent(
+        (topic) => partitions(topic).length,
+        (topic, partition) => partitions(topic).some((p) => p.partitionId === partition),
+      ),
+      recordTooLarge(limits.maxRecordBytes),
+    ]
+  }
 
   /** Stops admitting requests; later submits fail with UNAVAILABLE naming `reason`. */
   close(reason: string): void {
@@ -147,12 +161,16 @@ export class RecordPipeline {
       throw new SidecarError({ grpcCode: status.INTERNAL, message: `request not queued (nothing of it was kept): ${String(error)}` }, { cause: error })
     }
     // Accepted: from here on nothing may turn the request into a refusal.
+    for (const { topic, partition, recordIndexes, error } of plan.refused) tracker.record(topic, partition, recordIndexes, null, error)
     this.notify(() => this.observer.onAccepted?.(request, plan.total.bytes))
     void tracker.settled.then(() => this.notify(() => this.observer.onSettled?.(tracker)))
     return tracker
   }
 
-  /** Per record its partition, size and KafkaJS message; per partition what the request adds to it. */
+  /**
+   * Per record its partition, size and KafkaJS message; per partition what the request adds to
+   * it. Records refused per partition are neither counted nor reserved: they are never queued.
+   */
   private plan(request: ProduceRequest): AdmissionPlan {
     const now = Date.now()
     // KafkaJS's `timeout` is the broker's ack timeout only; KafkaJS keeps retrying for its own
@@ -167,11 +185,19 @@ export class RecordPipeline {
     const queues: PartitionQueue[] = []
     const records: QueuedRecord[] = []
     let totalBytes = 0
-    request.records.forEach((record, index) => {
+    const placed = request.records.map((record, index) => ({
+      record,
+      index,
+      topic: record.topic,
+      segment: record.segment,
+      explicit: record.partition !== null,
+      partition: this.partitioning.partitionFor(record, this.metadata.cached(record.topic)!),
+      bytes: recordSize(record),
+    }))
+    const { queued, refused } = sortOutRefusals(placed, this.refusalRules)
+    for (const { record, index, partition, bytes } of queued) {
       let partitions = byTopic.get(record.topic)
       if (!partitions) byTopic.set(record.topic, (partitions = new Map()))
-      const partition = this.partitionOf(record, this.metadata.cached(record.topic)!, index)
-      const bytes = recordSize(record)
       totalBytes += bytes
       let demand = partitions.get(partition)
       if (!demand) {
@@ -196,8 +222,8 @@ export class RecordPipeline {
         deadline,
         enqueuedAt: now,
       })
-    })
-    return { tracker, total: { bytes: totalBytes, records: request.records.length }, demands, queues, records }
+    }
+    return { tracker, total: { bytes: totalBytes, records: queued.length }, demands, queues, records, refused }
   }
 
   private demandOf(topic: string, partition: number): PartitionDemand {
@@ -219,18 +245,6 @@ export class RecordPipeline {
     }
   }
 
-  private partitionOf(record: IncomingRecord, partitions: PartitionMetadata[], index: number): number {
-    if (record.partition !== null) {
-      if (!partitions.some((p) => p.partitionId === record.partition)) {
-        throw invalidArgument(
-          `record ${index}: topic "${record.topic}" has no partition ${record.partition} (it has ${partitions.length})`,
-          KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
-        )
-      }
-      return record.partition
-    }
-    return this.partitioning.partitionFor(record, partitions)
-  }
 }
 
 function toKafkaJSMessage(record: IncomingRecord, partition: number): Message {

@@ -64,6 +64,7 @@ export function recordSize(record: IncomingRecord): number {
   return size
 }
 
+/** Refuses, whole, a request whose problems are not those of one partition's records. */
 export function validateRequest(request: ProduceRequest, limits: RequestLimits): void {
   if (request.records.length === 0) throw invalidArgument('request carries no records')
   if (request.records.length > limits.maxRecordsPerRequest) {
@@ -101,7 +102,6 @@ export function validateRequest(request: ProduceRequest, limits: RequestLimits):
       throw invalidArgument(`record ${index} has ${record.headers.length} headers, the limit is ${limits.maxHeadersPerRecord}`, KafkaErrors.INVALID_RECORD)
     }
     for (const header of record.headers) {
-      if (header.key.length === 0) throw invalidArgument(`record ${index} has a header with an empty name`, KafkaErrors.INVALID_RECORD)
       // KafkaJS cannot encode a null header value (it fails the whole batch it is in, with every
       // other client's records), so it is refused here, for this request alone.
       if (header.value === null) throw invalidArgument(`record ${index}: header "${header.key}" has no value (null header values cannot be sent)`, KafkaErrors.INVALID_RECORD)
@@ -109,9 +109,7 @@ export function validateRequest(request: ProduceRequest, limits: RequestLimits):
     if (record.timestampMs !== null && (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0)) {
       throw invalidArgument(`record ${index}: timestamp ${record.timestampMs} is not a valid epoch millisecond value`, { code: 32, name: 'INVALID_TIMESTAMP' })
     }
-    const size = recordSize(record)
-    if (size > limits.maxRecordBytes) {
-      throw invalidArgument(`record ${index} is ${size} bytes, larger than max_record_bytes ${limits.maxRecordBytes}`, KafkaErrors.MESSAGE_TOO_LARGE)
-    }
+    // A record over max_record_bytes fails its send's records for its partition only, as a
+    // broker would: decided once partitions are chosen (partition-refusals.ts).
   })
 }

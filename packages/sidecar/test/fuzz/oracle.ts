@@ -65,10 +65,18 @@ export interface Expectation {
 export interface FlatRecord {
   readonly index: number
   readonly topic: string
+  /** Which TopicRecords of the request (one send's records for one topic). */
+  readonly segment: number
   readonly record: SidecarRecord
   /** The partition the record must land in when it is determined by the request alone. */
   readonly partition: number | null
   readonly size: number
+  /**
+   * What an accepted request does with the record: write it, refuse it (with `refusal`), or
+   * either, where only its round-robin partition decides whether it shares one with a refused record.
+   */
+  readonly fate: 'written' | 'refused' | 'either'
+  readonly refusal?: Problem
 }
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -114,17 +122,18 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
   // No instance id is served (issue 12: a contract any language can use); it only forgoes reports.
   for (const group of request.topics) if (group.records.length === 0) invalid('convert', exactly(`topic "${group.topic}" has no records`))
 
-  const records: FlatRecord[] = []
-  for (const group of request.topics) {
+  const placed: Array<Omit<FlatRecord, 'fate'>> = []
+  request.topics.forEach((group, segment) => {
     for (const record of group.records) {
       const count = world.partitions.get(group.topic)
       let partition: number | null = null
       if (record.partition !== undefined) partition = record.partition
       else if (count === 1) partition = 0
       else if (count !== undefined && record.key !== undefined) partition = keyedPartition(group.topic, record.key, count)
-      records.push({ index: records.length, topic: group.topic, record, partition, size: recordSize(record) })
+      placed.push({ index: placed.length, topic: group.topic, segment, record, partition, size: recordSize(record) })
     }
-  }
+  })
+  const records = withFates(placed, world)
 
   if (records.length === 0) invalid('validate', /^request carries no records$/)
   if (records.length > FUZZ_LIMITS.maxRecordsPerRequest) invalid('validate', exactly(`request carries ${records.length} records, the limit is ${FUZZ_LIMITS.maxRecordsPerRequest}`), 'RECORD_LIST_TOO_LARGE')
@@ -142,48 +151,78 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
     // topic that does not exist, whatever allow_auto_topic_creation says.
     else if (!world.partitions.has(topic)) problem('metadata', status.NOT_FOUND, exactly(`topic "${topic}" does not exist`), 'UNKNOWN_TOPIC_OR_PARTITION')
   }
-  for (const { index, topic, record, size } of records) {
+  for (const { index, record } of records) {
     if (record.partition !== undefined && record.partition < 0) invalid('validate', exactly(`record ${index}: partition ${record.partition} is negative`), 'UNKNOWN_TOPIC_OR_PARTITION')
-    const count = world.partitions.get(topic)
-    if (record.partition !== undefined && record.partition >= 0 && count !== undefined && record.partition >= count) {
-      invalid('admit', exactly(`record ${index}: topic "${topic}" has no partition ${record.partition} (it has ${count})`), 'UNKNOWN_TOPIC_OR_PARTITION')
-    }
     if (record.headers.length > FUZZ_LIMITS.maxHeadersPerRecord) invalid('validate', exactly(`record ${index} has ${record.headers.length} headers, the limit is ${FUZZ_LIMITS.maxHeadersPerRecord}`), 'INVALID_RECORD')
+    // An empty header name is a name (Kafka and KafkaJS write it); only a null value is refused.
     for (const header of record.headers) {
-      if (header.key === '') invalid('validate', exactly(`record ${index} has a header with an empty name`), 'INVALID_RECORD')
-      else if (header.value === undefined) invalid('validate', exactly(`record ${index}: header "${header.key}" has no value`), 'INVALID_RECORD')
+      if (header.value === undefined) invalid('validate', exactly(`record ${index}: header "${header.key}" has no value`), 'INVALID_RECORD')
     }
     if (record.timestampMs !== undefined && record.timestampMs < 0) invalid('validate', exactly(`record ${index}: timestamp ${record.timestampMs} is not a valid`), 'INVALID_TIMESTAMP')
-    if (size > FUZZ_LIMITS.maxRecordBytes) invalid('validate', exactly(`record ${index} is ${size} bytes, larger than max_record_bytes ${FUZZ_LIMITS.maxRecordBytes}`), 'MESSAGE_TOO_LARGE')
   }
 
-  // A request over a queue bound on its own is refused as too large ever. Where round-robin
-  // placement decides whether one partition's share crosses its bound, the refusal is possible.
+  // A request over a queue bound on its own is refused as too large ever, counting only what is
+  // queued (refused records never are). Where round-robin placement decides whether a record is
+  // refused, or whether one partition's share crosses its bound, the refusal is possible.
   const tooLarge: Problem = { stage: 'admit', code: status.INVALID_ARGUMENT, message: /^request is larger than this sidecar ever queues: /, kafkaErrorName: 'RECORD_LIST_TOO_LARGE' }
-  const totalBytes = records.reduce((s, r) => s + r.size, 0)
-  if (totalBytes > FUZZ_LIMITS.maxQueuedBytes || records.length > FUZZ_LIMITS.maxQueuedRecords) certain.push(tooLarge)
-  else {
-    const fixed = new Map<string, { bytes: number; records: number }>()
-    const floating = new Map<string, { bytes: number; records: number }>()
-    for (const r of records) {
-      const into = r.partition === null ? floating : fixed
-      const key = r.partition === null ? r.topic : `${r.topic}\u0000${r.partition}`
-      const entry = into.get(key) ?? { bytes: 0, records: 0 }
-      entry.bytes += r.size
-      entry.records++
-      into.set(key, entry)
-    }
-    const over = (d: { bytes: number; records: number }) => d.bytes > FUZZ_LIMITS.maxQueuedBytesPerPartition || d.records > FUZZ_LIMITS.maxQueuedRecordsPerPartition
-    if ([...fixed.values()].some(over)) certain.push(tooLarge)
-    else {
-      for (const [key, demand] of fixed) {
-        const extra = floating.get(key.split('\u0000')[0]!) ?? { bytes: 0, records: 0 }
-        if (over({ bytes: demand.bytes + extra.bytes, records: demand.records + extra.records })) possible.push(tooLarge)
-      }
-      if ([...floating.values()].some(over)) possible.push(tooLarge)
-    }
-  }
+  const surely = queueBoundCrossed(records.filter((r) => r.fate === 'written'))
+  const perhaps = queueBoundCrossed(records.filter((r) => r.fate !== 'refused'))
+  if (surely === 'certain') certain.push(tooLarge)
+  else if (surely === 'possible' || perhaps !== 'no') possible.push(tooLarge)
   return { certain, possible, records, decoded: request }
+}
+
+/** MESSAGE_TOO_LARGE for a record over max_record_bytes, and for its send's records in its partition. */
+export const RECORD_TOO_LARGE: Problem = { stage: 'admit', code: status.INVALID_ARGUMENT, message: new RegExp(`^record \\d+ is \\d+ bytes, larger than max_record_bytes ${FUZZ_LIMITS.maxRecordBytes}$`), kafkaErrorName: 'MESSAGE_TOO_LARGE' }
+
+/** NOT_FOUND in a result: records for a partition the topic does not have are left out, unwritten. */
+function partitionAbsent(topic: string, partition: number, count: number): Problem {
+  return { stage: 'admit', code: status.NOT_FOUND, message: exactly(`topic "${topic}" has no partition ${partition} (it has ${count}): not written`), kafkaErrorName: 'UNKNOWN_TOPIC_OR_PARTITION' }
+}
+
+/**
+ * Each record's fate in an accepted request: a send's records for one partition are written or
+ * refused whole. Records for a partition the topic does not have are left out; a record over
+ * max_record_bytes refuses those of its send (segment) and partition. Where a partition is
+ * round-robin, sharing one with such a record is only possible.
+ */
+function withFates(placed: ReadonlyArray<Omit<FlatRecord, 'fate'>>, world: World): FlatRecord[] {
+  const absent = (r: Omit<FlatRecord, 'fate'>) => {
+    const count = world.partitions.get(r.topic)
+    return r.partition !== null && count !== undefined && r.partition >= count ? count : null
+  }
+  const oversized = placed.filter((r) => r.size > FUZZ_LIMITS.maxRecordBytes && absent(r) === null)
+  return placed.map((r): FlatRecord => {
+    const count = absent(r)
+    if (count !== null) return { ...r, fate: 'refused', refusal: partitionAbsent(r.topic, r.partition!, count) }
+    const sameSend = oversized.filter((o) => o.segment === r.segment && o.topic === r.topic)
+    if (r.size > FUZZ_LIMITS.maxRecordBytes || sameSend.some((o) => o.partition !== null && o.partition === r.partition)) return { ...r, fate: 'refused', refusal: RECORD_TOO_LARGE }
+    if (sameSend.some((o) => o.partition === null || r.partition === null)) return { ...r, fate: 'either', refusal: RECORD_TOO_LARGE }
+    return { ...r, fate: 'written' }
+  })
+}
+
+/** Whether queueing `records` together crosses a total or per-partition bound: surely, depending on round-robin placement, or not. */
+function queueBoundCrossed(records: readonly FlatRecord[]): 'certain' | 'possible' | 'no' {
+  const totalBytes = records.reduce((s, r) => s + r.size, 0)
+  if (totalBytes > FUZZ_LIMITS.maxQueuedBytes || records.length > FUZZ_LIMITS.maxQueuedRecords) return 'certain'
+  const fixed = new Map<string, { bytes: number; records: number }>()
+  const floating = new Map<string, { bytes: number; records: number }>()
+  for (const r of records) {
+    const into = r.partition === null ? floating : fixed
+    const key = r.partition === null ? r.topic : `${r.topic}\u0000${r.partition}`
+    const entry = into.get(key) ?? { bytes: 0, records: 0 }
+    entry.bytes += r.size
+    entry.records++
+    into.set(key, entry)
+  }
+  const over = (d: { bytes: number; records: number }) => d.bytes > FUZZ_LIMITS.maxQueuedBytesPerPartition || d.records > FUZZ_LIMITS.maxQueuedRecordsPerPartition
+  if ([...fixed.values()].some(over)) return 'certain'
+  for (const [key, demand] of fixed) {
+    const extra = floating.get(key.split('\u0000')[0]!) ?? { bytes: 0, records: 0 }
+    if (over({ bytes: demand.bytes + extra.bytes, records: demand.records + extra.records })) return 'possible'
+  }
+  return [...floating.values()].some(over) ? 'possible' : 'no'
 }
 
 /** RESOURCE_EXHAUSTED: possible whenever the requests of a run that could be queued together exceed a bound. */
@@ -191,7 +230,7 @@ export const FULL: Problem = { stage: 'admit', code: status.RESOURCE_EXHAUSTED, 
 
 export function fullPossible(expectations: readonly Expectation[]): boolean {
   const candidates = expectations.filter((e) => e.decoded !== null && e.certain.length === 0)
-  const all = candidates.flatMap((e) => e.records)
+  const all = candidates.flatMap((e) => e.records.filter((r) => r.fate !== 'refused'))
   if (all.length > FUZZ_LIMITS.maxQueuedRecords || all.reduce((s, r) => s + r.size, 0) > FUZZ_LIMITS.maxQueuedBytes) return true
   const byTopic = new Map<string, { bytes: number; records: number }>()
   for (const r of all) {

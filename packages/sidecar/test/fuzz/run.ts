@@ -27,7 +27,7 @@ interface Outcome {
   readonly partition: number
   /** -1 when unknown (acks 0). */
   readonly offset: number
-  readonly error: { code: number; message: string } | null
+  readonly error: { code: number; message: string; kafkaErrorName: string } | null
   readonly leaderId: number
 }
 
@@ -51,6 +51,10 @@ function matches(answer: Extract<Answer, { kind: 'refusal' }>, problem: Problem)
   if (problem.kafkaErrorName !== undefined && answer.kafkaErrorName !== problem.kafkaErrorName) return false
   if (problem === FULL) return answer.retriable && answer.retryAfterMs > 0
   return true
+}
+
+function matchesError(error: NonNullable<Outcome['error']>, problem: Problem): boolean {
+  return error.code === problem.code && problem.message.test(error.message) && (problem.kafkaErrorName === undefined || error.kafkaErrorName === problem.kafkaErrorName)
 }
 
 function describeAnswer(answer: Answer | undefined): string {
@@ -234,7 +238,11 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
     const acks = kafkaAcks(a.e.decoded!.acks)!
     const awaited = (a.e.decoded!.awaitDelivery || anonymous(a)) && acks !== 0
     if (anonymous(a) && acks === 0) {
-      for (const record of a.e.records) unplaced.push({ record, label: `${label} record ${record.index}` })
+      for (const record of a.e.records) {
+        const x = { record, label: `${label} record ${record.index}` }
+        if (record.fate === 'written') unplaced.push(x)
+        else if (record.fate === 'either') maybe.push(x)
+      }
       continue
     }
     if (a.ack && !awaited && a.ack.results.length > 0) violations.push(`${label}: ack carries results, but it did not await delivery (acks ${acks}, await_delivery ${a.e.decoded!.awaitDelivery})`)
@@ -248,19 +256,23 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
       if (fromAck && JSON.stringify(inAck) !== JSON.stringify(outcome)) violations.push(`${where}: ack says ${JSON.stringify(inAck)}, its report ${JSON.stringify(outcome)}`)
       if (outcome.topic !== record.topic) violations.push(`${where}: reported for topic "${outcome.topic}", sent to "${record.topic}"`)
       if (record.partition !== null && outcome.partition !== record.partition) violations.push(`${where}: reported in partition ${outcome.partition}, belongs in ${record.partition}`)
-      const count = partitions.get(record.topic) ?? 0
-      if (outcome.partition < 0 || outcome.partition >= count) violations.push(`${where}: reported in partition ${outcome.partition} of a ${count}-partition topic`)
       stats.answers.set(outcome.error ? `record failed ${outcome.error.code}` : 'record delivered', (stats.answers.get(outcome.error ? `record failed ${outcome.error.code}` : 'record delivered') ?? 0) + 1)
       if (outcome.error) {
-        // Short timeouts no longer shorten the queue window (max(timeout, 30 s)): a healthy cluster fails nothing.
-        violations.push(`${where}: delivery failed on a healthy cluster: ${JSON.stringify(outcome.error)}`)
+        // Refused per partition as the oracle says; else, as short timeouts no longer shorten
+        // the queue window (max(timeout, 30 s)), a healthy cluster fails nothing.
+        const refusal = record.fate === 'written' ? undefined : record.refusal
+        if (!refusal || !matchesError(outcome.error, refusal)) violations.push(`${where}: delivery failed on a healthy cluster: ${JSON.stringify(outcome.error)}${refusal ? `; expected ${refusal.message}` : ''}`)
         continue
       }
+      if (record.fate === 'refused') violations.push(`${where}: delivered, but it should have been refused with its send's records for its partition: ${record.refusal!.message}`)
+      const count = partitions.get(record.topic) ?? 0
+      if (outcome.partition < 0 || outcome.partition >= count) violations.push(`${where}: reported in partition ${outcome.partition} of a ${count}-partition topic`)
       if ((acks === 0) !== (outcome.offset === -1)) violations.push(`${where}: offset ${outcome.offset} with acks ${acks}`)
       const leader = cluster.offsets(record.topic).find((x) => x.partition === outcome.partition)?.leaderId
       if (awaited && outcome.leaderId !== leader) violations.push(`${where}: leader_id ${outcome.leaderId}, the partition's leader is ${leader}`)
       expected.push({ record, outcome, label: where })
     }
+    violations.push(...partlyRefused(label, a.e.records, fromReports))
   }
 
   // What the cluster holds is exactly what was acked: each acked record once, nothing else.
@@ -297,6 +309,18 @@ function scanEpoch(p: PlannedRequest): number | undefined {
   return epoch === undefined || epoch > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(epoch)
 }
 
+/** A send's records for one partition (one segment's, in one partition) are written or refused whole. */
+function partlyRefused(label: string, records: readonly FlatRecord[], outcomes: ReadonlyArray<Outcome | undefined>): string[] {
+  const failedByGroup = new Map<string, Set<boolean>>()
+  for (const record of records) {
+    const outcome = outcomes[record.index]
+    if (!outcome) continue
+    const group = `${record.segment} ${outcome.topic}-${outcome.partition}`
+    failedByGroup.set(group, (failedByGroup.get(group) ?? new Set()).add(outcome.error !== null))
+  }
+  return [...failedByGroup].filter(([, failed]) => failed.size > 1).map(([group]) => `${label}: segment ${group} partly written, partly failed`)
+}
+
 function outcomesByIndex(results: readonly PartitionResult[], count: number, what: string, violations: string[]): Array<Outcome | undefined> {
   const out = new Array<Outcome | undefined>(count)
   for (const r of results) {
@@ -309,7 +333,7 @@ function outcomesByIndex(results: readonly PartitionResult[], count: number, wha
         topic: r.topic,
         partition: r.partition,
         offset: r.error || r.baseOffset < 0 ? -1 : r.baseOffset + position,
-        error: r.error ? { code: r.error.grpcCode, message: r.error.message } : null,
+        error: r.error ? { code: r.error.grpcCode, message: r.error.message, kafkaErrorName: r.error.kafkaErrorName } : null,
         leaderId: r.leaderId,
       }
     })

@@ -162,7 +162,9 @@ export interface Record {
 
 /**
  * The records of one KafkaJS send (or sendBatch) for one topic. The sidecar writes those going to
- * one partition as one record batch, as KafkaJS does, so the broker takes or refuses them whole.
+ * one partition as one record batch, as KafkaJS does, so the broker takes or refuses them whole;
+ * a record over the sidecar's max_record_bytes fails them likewise (INVALID_ARGUMENT,
+ * MESSAGE_TOO_LARGE, in their PartitionResult) and the rest of the request is written.
  * A client that merges several sends into one request writes one TopicRecords per send and
  * topic (a topic may then appear more than once), in send order.
  */
@@ -246,9 +248,12 @@ export interface EmitRequest {
 /** Why a request was refused or a delivery failed. */
 export interface Error {
   /**
-   * A gRPC status code: 3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 7 PERMISSION_DENIED,
+   * A gRPC status code: 3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 5 NOT_FOUND, 7 PERMISSION_DENIED,
    * 8 RESOURCE_EXHAUSTED, 10 ABORTED (an earlier request of the stream was refused; see
    * EmitRequest.order_epoch), 14 UNAVAILABLE, 16 UNAUTHENTICATED, 13 INTERNAL.
+   * NOT_FOUND refuses a request naming a topic the brokers do not have; in a PartitionResult it
+   * says the partition does not exist and its records were left out, unwritten (KafkaJS drops
+   * records for a partition it has no metadata for and resolves the send without them).
    */
   grpcCode: number;
   message: string;
