@@ -115,6 +115,25 @@ describe('coalescer: order around refusals', () => {
     expect(Object.fromEntries(outcomes)).toEqual({ f0: 'path failed', f1: 'path failed', f2: 'path failed', n: 'path failed' })
   })
 
+  it('a stream refused for the producer\'s credentials fails the sends waiting behind it with that refusal, not as a path failure', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const { transport, outcomes, submit, settle } = setup()
+    void submit('a')
+    await settle()
+    void submit('b')
+    await settle()
+    transport.written[1]!.answer(refusal(status.RESOURCE_EXHAUSTED, 2_000)) // a halt: what comes next waits
+    await settle()
+    void submit('n')
+    await settle()
+    const unauthenticated = new SidecarRefusal({ grpcCode: status.UNAUTHENTICATED, message: 'sidecar refused this producer (UNAUTHENTICATED): invalid token', kafkaErrorCode: 0, kafkaErrorName: '', retriable: false, retryAfterMs: 0 })
+    transport.written[0]!.fail(unauthenticated)
+    await settle()
+    await vi.advanceTimersByTimeAsync(3_000)
+    // A path failure would count against the sidecar (the breaker opens) and send them directly.
+    expect(Object.fromEntries(outcomes)).toEqual({ a: 'refused UNAUTHENTICATED', b: 'refused UNAUTHENTICATED', n: 'refused UNAUTHENTICATED' })
+  })
+
   it('a send aborted behind a full sidecar past its retry budget fails as the full sidecar, instead of going round again', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
     const { transport, outcomes, submit, settle } = setup(1_000)

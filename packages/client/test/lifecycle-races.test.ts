@@ -51,6 +51,38 @@ describe('lifecycle races and leaks', () => {
     expect(await cluster.records(topic)).toEqual([])
   })
 
+  it('wrong token under load: sends waiting behind the refused stream share its refusal, so the breaker never counts a path failure', { timeout: 30_000 }, async () => {
+    const cluster = await startCluster()
+    const sidecar = await spawnSidecar(cluster, join(await tempDir(), 'sidecar.sock'), { KAFKA_SIDECAR_TOKEN: 'the-right-token-of-32-characters' })
+    const topic = randomTopic('token-load')
+    await cluster.createTopic({ topic, partitions: 1 })
+    const producer = await connectedProducer({
+      cluster,
+      mode: 'sidecar',
+      address: sidecar.address,
+      sidecar: { token: 'a-wrong-token-of-32-characters!!', connectTimeoutMs: 10_000, breaker: { consecutiveFailures: 1 } },
+    })
+    let opened = 0
+    producer.on(producer.events.BREAKER_OPEN, () => void opened++)
+    // 12 sends kept in flight for 2 s, as a busy application: some always wait behind a stream
+    // the sidecar is refusing.
+    const reasons = new Map<string, number>()
+    let stop = false
+    const loop = async () => {
+      while (!stop) {
+        const reason = await producer.send({ topic, messages: [{ value: 'v' }] }).then(() => 'sent', (error: Error) => error.message.replace(/\(.*$/, ''))
+        reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
+      }
+    }
+    const loops = Array.from({ length: 12 }, loop)
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    stop = true
+    await Promise.all(loops)
+    expect([...reasons.keys()]).toEqual(['sidecar refused this producer '])
+    expect(opened).toBe(0)
+    expect(await cluster.records(topic)).toEqual([])
+  })
+
   it('wrong token, then the sidecar dies: the refusal stands, so nothing goes around the sidecar\'s token check through the direct path', { timeout: 30_000 }, async () => {
     const cluster = await startCluster()
     const topic = randomTopic('token-dead')

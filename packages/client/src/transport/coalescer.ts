@@ -311,7 +311,11 @@ export class Coalescer {
         this.flights.delete(requestId)
         this.observer.onAbandoned(requestId)
         for (const queued of group) queued.reject(error)
-        this.failWaiting(new SidecarUnavailableError(`not sent: an earlier request failed on the sidecar path (${error.message})`, isPathFailure(error) ? error.grpcCode : status.UNAVAILABLE, false))
+        // A stream refused for this producer's credentials is a verdict on every send of it, not
+        // the path failing: those waiting get the same refusal (no breaker count, no direct send).
+        const behind =
+          error instanceof SidecarRefusal ? error : new SidecarUnavailableError(`not sent: an earlier request failed on the sidecar path (${error.message})`, isPathFailure(error) ? error.grpcCode : status.UNAVAILABLE, false)
+        this.failWaiting(behind)
         this.maybeResume()
       },
     )
