@@ -2,6 +2,7 @@
  * Test factories that clean up after themselves: an embedded cluster, an in-process sidecar on a
  * Unix socket in a fresh temp dir, and client producers in either mode.
  */
+import { connectedPlainProducer } from './kafkajs-reference.js'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -207,4 +208,20 @@ export async function sidecarReady(address: string, timeoutMs = 10_000): Promise
 /** Broker connections open now, summed over the cluster. */
 export function openConnections(cluster: EmbeddedKafka): number {
   return cluster.connectionStats().reduce((sum, s) => sum + s.current, 0)
+}
+
+/**
+ * A one-broker cluster with a sidecar, the client producer through it and a plain KafkaJS
+ * producer beside it, each with a one-partition topic of its own (`ours`, `theirs`): the same
+ * sends made on both, compared.
+ */
+export async function sidecarBesidePlainKafkaJS(options: EmbeddedKafkaOptions = {}) {
+  const cluster = await startCluster({ brokers: 1, ...options })
+  const [ours, theirs] = [randomTopic(), randomTopic()]
+  await cluster.createTopic({ topic: ours, partitions: 1 })
+  await cluster.createTopic({ topic: theirs, partitions: 1 })
+  const sidecar = await startTestSidecar(cluster)
+  const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
+  const plain = await connectedPlainProducer(cluster)
+  return { cluster, ours, theirs, sidecar, client, plain }
 }

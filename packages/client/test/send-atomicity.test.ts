@@ -4,19 +4,13 @@
  * same send must not be cut into batches that the broker judges one by one. Issue 12, finding 6a.
  */
 import { describe, expect, it } from 'vitest'
-import { connectedProducer, produceLog, randomTopic, startCluster, startTestSidecar } from './helpers.js'
-import { connectedPlainProducer, outcome, outcomeFacts } from './kafkajs-reference.js'
+import { connectedProducer, produceLog, randomTopic, sidecarBesidePlainKafkaJS, startCluster, startTestSidecar } from './helpers.js'
+import { outcome, outcomeFacts } from './kafkajs-reference.js'
 
 describe('one send, one partition, one batch', () => {
   it('a send too large for the broker as one batch fails whole as in KafkaJS, though 1,000 of its records would fit', async () => {
     // 2,500 records of ~110 bytes: about 280 KB as one batch, over message.max.bytes.
-    const cluster = await startCluster({ brokers: 1, maxMessageBytes: 150_000 })
-    const [ours, theirs] = [randomTopic(), randomTopic()]
-    await cluster.createTopic({ topic: ours, partitions: 1 })
-    await cluster.createTopic({ topic: theirs, partitions: 1 })
-    const sidecar = await startTestSidecar(cluster)
-    const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
-    const plain = await connectedPlainProducer(cluster)
+    const { cluster, ours, theirs, client, plain } = await sidecarBesidePlainKafkaJS({ maxMessageBytes: 150_000 })
     const messages = Array.from({ length: 2_500 }, (_, i) => ({ value: `${i}-${'x'.repeat(100)}`, partition: 0 }))
     const want = await outcome(() => plain.send({ topic: theirs, messages }))
     const got = await outcome(() => client.send({ topic: ours, messages }))
@@ -28,13 +22,7 @@ describe('one send, one partition, one batch', () => {
 
   it('a send of 2,500 records to one partition is written as one batch, as KafkaJS writes it', async () => {
     const log = produceLog()
-    const cluster = await startCluster({ brokers: 1, logger: log.logger })
-    const [ours, theirs] = [randomTopic(), randomTopic()]
-    await cluster.createTopic({ topic: ours, partitions: 1 })
-    await cluster.createTopic({ topic: theirs, partitions: 1 })
-    const sidecar = await startTestSidecar(cluster)
-    const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
-    const plain = await connectedPlainProducer(cluster)
+    const { ours, theirs, client, plain } = await sidecarBesidePlainKafkaJS({ logger: log.logger })
     const messages = Array.from({ length: 2_500 }, (_, i) => ({ key: `k${i % 7}`, value: `v${i}` }))
     await plain.send({ topic: theirs, messages })
     await client.send({ topic: ours, messages })

@@ -5,19 +5,12 @@
  */
 import { describe, expect, it } from 'vitest'
 import { SIDECAR_EVENTS } from '../src/index.js'
-import { connectedProducer, produceLog, randomTopic, startCluster, startTestSidecar } from './helpers.js'
-import { connectedPlainProducer } from './kafkajs-reference.js'
+import { connectedProducer, produceLog, randomTopic, sidecarBesidePlainKafkaJS, startCluster, startTestSidecar } from './helpers.js'
 
 describe('the send timeout', () => {
   it('reaches the broker as the send gave it, 0 included, as from KafkaJS', async () => {
     const log = produceLog()
-    const cluster = await startCluster({ brokers: 1, logger: log.logger })
-    const [ours, theirs] = [randomTopic(), randomTopic()]
-    await cluster.createTopic({ topic: ours, partitions: 1 })
-    await cluster.createTopic({ topic: theirs, partitions: 1 })
-    const sidecar = await startTestSidecar(cluster)
-    const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
-    const plain = await connectedPlainProducer(cluster)
+    const { ours, theirs, client, plain } = await sidecarBesidePlainKafkaJS({ logger: log.logger })
     for (const timeout of [0, 1_234, undefined, 45_000, 600_000]) {
       await plain.send({ topic: theirs, timeout, messages: [{ value: `t${timeout}` }] })
       await client.send({ topic: ours, timeout, messages: [{ value: `t${timeout}` }] })

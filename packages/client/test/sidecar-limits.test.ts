@@ -9,7 +9,7 @@ import kafkajs from 'kafkajs'
 import type { Message } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka, logLevel, SIDECAR_EVENTS, type SidecarProducer } from '../src/index.js'
-import { clientProducer, connectedProducer, randomTopic, spawnSidecar, startCluster, startTestSidecar, tempDir } from './helpers.js'
+import { clientProducer, connectedProducer, randomTopic, sidecarBesidePlainKafkaJS, spawnSidecar, startCluster, startTestSidecar, tempDir } from './helpers.js'
 import { captureLogs, connectedPlainProducer, normalizeMetadata, outcome, outcomeFacts, recordBytes } from './kafkajs-reference.js'
 
 function watchFallbacks(producer: SidecarProducer): unknown[] {
@@ -61,13 +61,7 @@ describe('sends larger than one sidecar request', () => {
 
 describe('record size', () => {
   it("a record of 1,040,000 bytes, within Kafka's default message.max.bytes, is written as KafkaJS writes it", async () => {
-    const cluster = await startCluster({ brokers: 1 })
-    const [ours, theirs] = [randomTopic(), randomTopic()]
-    await cluster.createTopic({ topic: ours, partitions: 1 })
-    await cluster.createTopic({ topic: theirs, partitions: 1 })
-    const sidecar = await startTestSidecar(cluster)
-    const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
-    const plain = await connectedPlainProducer(cluster)
+    const { cluster, ours, theirs, client, plain } = await sidecarBesidePlainKafkaJS()
     const messages = [{ key: 'big', value: Buffer.alloc(1_040_000, 3) }]
     const want = await plain.send({ topic: theirs, messages })
     const got = await client.send({ topic: ours, messages })

@@ -36,7 +36,7 @@ export type { DeepPartial, MessageFns, ProducerSidecarServer } from './generated
 export { BinaryReader, strictReader } from './strict-reader.js'
 
 // Numbers both sides of the contract rely on: the delivery window and the largest request.
-export { DELIVERY_WINDOW_MS, MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS } from './limits.js'
+export { DELIVERY_WINDOW_MS, LIVENESS_HEADER, MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS } from './limits.js'
 
 // grpc.health.v1: the standard gRPC health checking protocol.
 export {

@@ -21,3 +21,11 @@ export const MAX_REQUEST_RECORDS = 10_000
  * this much without ending the stream, refusing what is over its own limit one request at a time.
  */
 export const MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+/**
+ * The call header in which a client says its liveness timeout, in ms: how long it waits for an
+ * unanswered HTTP/2 ping before it gives the connection up and sends directly. A sidecar refuses
+ * requests it read right after an event-loop stall only when the stall was long enough for that
+ * client to have given up.
+ */
+export const LIVENESS_HEADER = 'x-kafka-sidecar-liveness-timeout-ms'

@@ -6,7 +6,7 @@
  */
 import { Metadata, status } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
-import { LIVENESS_HEADER } from '../src/grpc/stall-guard.js'
+import { LIVENESS_HEADER } from '@kafka-sidecar/proto'
 import { bytes, emit, emitError, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
 
 function busy(ms: number): void {

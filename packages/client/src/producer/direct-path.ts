@@ -164,8 +164,8 @@ export class DirectPath {
    */
   async send(request: DirectSend, partitions: Array<number | null> = []): Promise<RecordMetadata[]> {
     this.inFlightCount++
-    this.lastUsedAt = Date.now()
     const arrivedAt = Date.now()
+    this.lastUsedAt = arrivedAt
     const topics = [...new Set(request.topicMessages.map((t) => t.topic))]
     const ahead = Promise.all(topics.map((topic) => this.lastEnteredByTopic.get(topic)))
     let passed!: () => void

@@ -4,7 +4,7 @@
  * topic metadata and the cluster identity.
  */
 import { status, type Metadata, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js'
-import type { DeliveryReportEvent, DeliveryReportsRequest, EmitAck, EmitRequest, ProducerSidecarServer } from '@kafka-sidecar/proto'
+import { LIVENESS_HEADER, type DeliveryReportEvent, type DeliveryReportsRequest, type EmitAck, type EmitRequest, type ProducerSidecarServer } from '@kafka-sidecar/proto'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
 import type { ProduceRequest } from '../model.js'
 import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
@@ -18,7 +18,6 @@ import type { TokenAuth } from './auth.js'
 import { asSidecarError, toPartitionResult, toProduceRequest, toProtoError, toServiceError } from './convert.js'
 import { decodeProblem, undecodable } from './decode-guard.js'
 import { OrderBarrier } from './order-barrier.js'
-import { LIVENESS_HEADER } from './stall-guard.js'
 
 /** Refuses a request the decode guard marked as undecodable (or too large). */
 function checkDecoded(message: unknown): void {

@@ -20,8 +20,6 @@ import { performance } from 'node:perf_hooks'
 
 /** A pause this long is a stall for a client that did not say its liveness timeout: half the default. */
 export const STALL_MS = 1_000
-/** The call header in which a client says its liveness timeout, in ms. */
-export const LIVENESS_HEADER = 'x-kafka-sidecar-liveness-timeout-ms'
 /** The share of a client's liveness timeout a pause must exceed to be a stall for it (it waits at least 3/4). */
 const STALL_SHARE = 0.6
 /** Pauses shorter than this are no stall for any client (the shortest liveness timeout is 200 ms). */
