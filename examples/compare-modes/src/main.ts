@@ -25,7 +25,8 @@ import { runMode, type ModeResult, type RunSettings } from './run-mode.js'
 import { progressLine, startSidecarProcess, stopProcess } from './processes.js'
 import { workerMain } from './worker.js'
 
-const USAGE = 'usage: pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE] [--tracing]'
+const USAGE =
+  'usage: pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE] [--tracing]'
 const TRACING = fileURLToPath(new URL('./tracing.mjs', import.meta.url))
 
 function positive(name: string, value: string | undefined): number {
@@ -76,9 +77,14 @@ async function main(): Promise<void> {
   const total = settings.processes * settings.recordsPerProcess
   const config = { ...settings, records: total, partitions, brokers: 3, tracing: values.tracing }
   const execArgv = values.tracing ? [...process.execArgv, '--import', TRACING] : process.execArgv
-  console.log(`compare-modes: ${processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values${values.tracing ? ', traced (OpenTelemetry kafkajs instrumentation)' : ''}`)
+  console.log(
+    `compare-modes: ${processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values${values.tracing ? ', traced (OpenTelemetry kafkajs instrumentation)' : ''}`,
+  )
 
-  const cluster = await EmbeddedKafka.start({ brokers: 3, retentionBytes: Math.max(256 * 1024 * 1024, total * (settings.valueBytes + 100)) })
+  const cluster = await EmbeddedKafka.start({
+    brokers: 3,
+    retentionBytes: Math.max(256 * 1024 * 1024, total * (settings.valueBytes + 100)),
+  })
   const dir = mkdtempSync(join(tmpdir(), 'compare-modes-'))
   let sidecar: ChildProcess | null = null
   try {
@@ -122,11 +128,27 @@ async function main(): Promise<void> {
       writeFileSync(resolve(values.json), JSON.stringify(result, null, 2) + '\n')
       console.log(`JSON: ${resolve(values.json)}`)
     }
-    const chartPath = resolve(values.chart ?? (values.json ? values.json.replace(/\.json$/, '') + '.svg' : join('results', 'compare-modes.svg')))
+    const chartPath = resolve(
+      values.chart ??
+        (values.json ? values.json.replace(/\.json$/, '') + '.svg' : join('results', 'compare-modes.svg')),
+    )
     mkdirSync(dirname(chartPath), { recursive: true })
-    writeFileSync(chartPath, chart(direct, viaSidecar, `${processes} processes, sends of ${settings.batch}, concurrency ${settings.concurrency}`))
+    writeFileSync(
+      chartPath,
+      chart(
+        direct,
+        viaSidecar,
+        `${processes} processes, sends of ${settings.batch}, concurrency ${settings.concurrency}`,
+      ),
+    )
     console.log(`chart: ${chartPath}`)
-    if (direct.lost > 0 || viaSidecar.lost > 0 || direct.acked !== direct.attempted || viaSidecar.acked !== viaSidecar.attempted) process.exitCode = 1
+    if (
+      direct.lost > 0 ||
+      viaSidecar.lost > 0 ||
+      direct.acked !== direct.attempted ||
+      viaSidecar.acked !== viaSidecar.attempted
+    )
+      process.exitCode = 1
   } finally {
     if (sidecar) await stopProcess(sidecar)
     await cluster.stop()
@@ -137,9 +159,14 @@ async function main(): Promise<void> {
 function report(direct: ModeResult, sidecar: ModeResult): void {
   for (const r of [direct, sidecar]) {
     if (r.firstError) console.log(`${r.mode}: first send error: ${r.firstError}`)
-    const verdict = r.lost === 0 && r.acked === r.attempted ? 'every attempted record acked and in Kafka' : `${r.attempted - r.acked} not acked, ${r.lost} acked but missing`
+    const verdict =
+      r.lost === 0 && r.acked === r.attempted
+        ? 'every attempted record acked and in Kafka'
+        : `${r.attempted - r.acked} not acked, ${r.lost} acked but missing`
     if (r.tracedSpans !== null) console.log(`${r.mode}: ${r.tracedSpans.toLocaleString('en-US')} producer spans traced`)
-    console.log(`${r.mode}: ${verdict}${r.duplicates ? `, ${r.duplicates} duplicates` : ''}${r.outOfOrder ? `, ${r.outOfOrder} out of order per key` : ''}`)
+    console.log(
+      `${r.mode}: ${verdict}${r.duplicates ? `, ${r.duplicates} duplicates` : ''}${r.outOfOrder ? `, ${r.outOfOrder} out of order per key` : ''}`,
+    )
   }
 }
 

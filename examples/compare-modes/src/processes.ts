@@ -20,7 +20,13 @@ export function startSidecarProcess(brokers: string[], socketPath: string): Prom
   // otherwise, e.g. "" for none or "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.COMPARE_SIDECAR_NODE_ARGS ?? SIDECAR_NODE_ARGS).split(' ').filter(Boolean)
   const child = spawn(process.execPath, [...nodeArgs, cli], {
-    env: { ...process.env, KAFKA_BROKERS: brokers.join(','), KAFKA_SIDECAR_LISTEN: `unix://${socketPath}`, KAFKA_SIDECAR_HTTP: '127.0.0.1:0', KAFKA_SIDECAR_LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: brokers.join(','),
+      KAFKA_SIDECAR_LISTEN: `unix://${socketPath}`,
+      KAFKA_SIDECAR_HTTP: '127.0.0.1:0',
+      KAFKA_SIDECAR_LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   return new Promise((resolvePromise, reject) => {
@@ -56,4 +62,3 @@ export function progressLine(label: string, total: number) {
     else console.log(line)
   }
 }
-

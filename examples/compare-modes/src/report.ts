@@ -11,7 +11,12 @@ interface Row {
 
 function rows(direct: ModeResult, sidecar: ModeResult): Row[] {
   return [
-    { label: 'peak broker connections', direct: direct.peakBrokerConnections, sidecar: sidecar.peakBrokerConnections, better: 'lower' },
+    {
+      label: 'peak broker connections',
+      direct: direct.peakBrokerConnections,
+      sidecar: sidecar.peakBrokerConnections,
+      better: 'lower',
+    },
     { label: 'records/s', direct: direct.recordsPerSec, sidecar: sidecar.recordsPerSec, better: 'higher' },
     { label: 'send latency p50 (ms)', direct: direct.p50Ms, sidecar: sidecar.p50Ms, better: 'lower' },
     { label: 'send latency p99 (ms)', direct: direct.p99Ms, sidecar: sidecar.p99Ms, better: 'lower' },
@@ -19,7 +24,12 @@ function rows(direct: ModeResult, sidecar: ModeResult): Row[] {
     { label: 'acked', direct: direct.acked, sidecar: sidecar.acked, better: 'none' },
     { label: 'lost (acked, not in Kafka)', direct: direct.lost, sidecar: sidecar.lost, better: 'none' },
     { label: 'duplicates', direct: direct.duplicates, sidecar: sidecar.duplicates, better: 'none' },
-    { label: 'sent directly after fallback', direct: direct.fallbackRecords, sidecar: sidecar.fallbackRecords, better: 'none' },
+    {
+      label: 'sent directly after fallback',
+      direct: direct.fallbackRecords,
+      sidecar: sidecar.fallbackRecords,
+      better: 'none',
+    },
     { label: 'sidecar CPU (% of a core)', direct: undefined, sidecar: sidecar.sidecarCpuPercent, better: 'none' },
     { label: 'sidecar RSS peak (MB)', direct: undefined, sidecar: sidecar.sidecarRssMb, better: 'none' },
   ]
@@ -33,14 +43,19 @@ function format(x: number | undefined): string {
 function ratio(row: Row): string {
   if (row.better === 'none' || !row.direct || !row.sidecar) return ''
   if (row.better === 'higher') return `${(row.sidecar / row.direct).toFixed(2)}x`
-  return row.label.startsWith('peak') ? `${(row.direct / row.sidecar).toFixed(1)}x fewer` : `${row.sidecar - row.direct >= 0 ? '+' : ''}${(row.sidecar - row.direct).toFixed(2)} ms`
+  return row.label.startsWith('peak')
+    ? `${(row.direct / row.sidecar).toFixed(1)}x fewer`
+    : `${row.sidecar - row.direct >= 0 ? '+' : ''}${(row.sidecar - row.direct).toFixed(2)} ms`
 }
 
 export function table(direct: ModeResult, sidecar: ModeResult): string {
   const data = rows(direct, sidecar)
   const width = Math.max(...data.map((r) => r.label.length))
   const lines = [`${''.padEnd(width)}  ${'direct'.padStart(12)}  ${'sidecar'.padStart(12)}  sidecar vs direct`]
-  for (const row of data) lines.push(`${row.label.padEnd(width)}  ${format(row.direct).padStart(12)}  ${format(row.sidecar).padStart(12)}  ${ratio(row)}`)
+  for (const row of data)
+    lines.push(
+      `${row.label.padEnd(width)}  ${format(row.direct).padStart(12)}  ${format(row.sidecar).padStart(12)}  ${ratio(row)}`,
+    )
   return lines.join('\n')
 }
 
@@ -61,16 +76,22 @@ export function chart(direct: ModeResult, sidecar: ModeResult, title: string): s
   panels.forEach((panel, i) => {
     const x0 = 20 + i * (panelWidth + 20)
     const max = Math.max(panel.direct ?? 0, panel.sidecar ?? 0, 1e-9)
-    parts.push(`<text x="${x0 + panelWidth / 2}" y="55" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(panel.label)}</text>`)
+    parts.push(
+      `<text x="${x0 + panelWidth / 2}" y="55" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(panel.label)}</text>`,
+    )
     ;(['direct', 'sidecar'] as const).forEach((mode, j) => {
       const value = panel[mode] ?? 0
       const h = ((barBottom - barTop) * value) / max
       const x = x0 + 30 + j * 80
       parts.push(`<rect x="${x}" y="${barBottom - h}" width="60" height="${h}" fill="${COLORS[mode]}"/>`)
-      parts.push(`<text x="${x + 30}" y="${barBottom - h - 5}" text-anchor="middle" font-size="12">${escapeXml(format(value))}</text>`)
+      parts.push(
+        `<text x="${x + 30}" y="${barBottom - h - 5}" text-anchor="middle" font-size="12">${escapeXml(format(value))}</text>`,
+      )
       parts.push(`<text x="${x + 30}" y="${barBottom + 16}" text-anchor="middle" font-size="12">${mode}</text>`)
     })
-    parts.push(`<text x="${x0 + panelWidth / 2}" y="${barBottom + 36}" text-anchor="middle" font-size="12" fill="#444">${escapeXml(ratio(panel))}</text>`)
+    parts.push(
+      `<text x="${x0 + panelWidth / 2}" y="${barBottom + 36}" text-anchor="middle" font-size="12" fill="#444">${escapeXml(ratio(panel))}</text>`,
+    )
   })
   const width = 20 + panels.length * (panelWidth + 20)
   return [

@@ -62,7 +62,10 @@ interface Worker {
   failed: number
 }
 
-function nextMessage<T extends WorkerMessage['type']>(worker: Worker, type: T): Promise<Extract<WorkerMessage, { type: T }>> {
+function nextMessage<T extends WorkerMessage['type']>(
+  worker: Worker,
+  type: T,
+): Promise<Extract<WorkerMessage, { type: T }>> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: WorkerMessage) => {
       if (message.type !== type) return
@@ -70,7 +73,8 @@ function nextMessage<T extends WorkerMessage['type']>(worker: Worker, type: T): 
       worker.child.off('exit', onExit)
       resolve(message as Extract<WorkerMessage, { type: T }>)
     }
-    const onExit = (code: number | null) => reject(new Error(`worker ${worker.child.pid} exited with ${code} before sending "${type}"`))
+    const onExit = (code: number | null) =>
+      reject(new Error(`worker ${worker.child.pid} exited with ${code} before sending "${type}"`))
     worker.child.on('message', onMessage)
     worker.child.once('exit', onExit)
   })
@@ -97,9 +101,18 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
         valueBytes: settings.valueBytes,
         keysPerWorker: settings.keysPerWorker,
       }
-      const env: NodeJS.ProcessEnv = { ...process.env, COMPARE_WORKER_CONFIG: JSON.stringify(config), KAFKA_SIDECAR_MODE: mode, KAFKAJS_NO_PARTITIONER_WARNING: '1' }
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        COMPARE_WORKER_CONFIG: JSON.stringify(config),
+        KAFKA_SIDECAR_MODE: mode,
+        KAFKAJS_NO_PARTITIONER_WARNING: '1',
+      }
       if (context.sidecarAddress) env.KAFKA_SIDECAR_ADDRESS = context.sidecarAddress
-      const child = fork(context.workerScript, ['--worker'], { execArgv: context.execArgv, env, serialization: 'advanced' })
+      const child = fork(context.workerScript, ['--worker'], {
+        execArgv: context.execArgv,
+        env,
+        serialization: 'advanced',
+      })
       const worker: Worker = { child, messages: [], acked: 0, failed: 0 }
       child.on('message', (message: WorkerMessage) => {
         if (message.type === 'progress') {
@@ -116,7 +129,12 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
     const sidecarWatch = context.sidecarPid ? watchProcess(context.sidecarPid, context.sampleIntervalMs ?? 500) : null
     const started = performance.now()
     const progress = setInterval(
-      () => context.onProgress(workers.reduce((s, w) => s + w.acked, 0), workers.reduce((s, w) => s + w.failed, 0), (performance.now() - started) / 1000),
+      () =>
+        context.onProgress(
+          workers.reduce((s, w) => s + w.acked, 0),
+          workers.reduce((s, w) => s + w.failed, 0),
+          (performance.now() - started) / 1000,
+        ),
       500,
     )
     const done = workers.map((w) => nextMessage(w, 'done'))
@@ -127,10 +145,20 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
     const samples = sidecarWatch?.stop() ?? []
     const peakBrokerConnections = cluster.connectionStats().reduce((sum, s) => sum + s.peak, 0)
     for (const w of workers) w.child.send({ type: 'exit' } satisfies ParentMessage)
-    await Promise.all(workers.map((w) => new Promise((resolve) => (w.child.exitCode !== null ? resolve(null) : w.child.once('exit', resolve)))))
+    await Promise.all(
+      workers.map(
+        (w) => new Promise((resolve) => (w.child.exitCode !== null ? resolve(null) : w.child.once('exit', resolve))),
+      ),
+    )
 
-    const check = await checkDelivery(cluster, topic, results.map((r) => r.acked))
-    const latencies = Float64Array.from(results.flatMap((r) => Array.from(r.latenciesMs).filter((x) => !Number.isNaN(x)))).sort()
+    const check = await checkDelivery(
+      cluster,
+      topic,
+      results.map((r) => r.acked),
+    )
+    const latencies = Float64Array.from(
+      results.flatMap((r) => Array.from(r.latenciesMs).filter((x) => !Number.isNaN(x))),
+    ).sort()
     const acked = results.reduce((sum, r) => sum + r.acked.reduce((s, x) => s + x, 0), 0)
     return {
       mode,
@@ -145,7 +173,9 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
       duplicates: check.duplicates,
       outOfOrder: check.outOfOrder,
       fallbackRecords: results.reduce((sum, r) => sum + r.fallbacks, 0),
-      tracedSpans: results.some((r) => r.tracedSpans !== null) ? results.reduce((sum, r) => sum + (r.tracedSpans ?? 0), 0) : null,
+      tracedSpans: results.some((r) => r.tracedSpans !== null)
+        ? results.reduce((sum, r) => sum + (r.tracedSpans ?? 0), 0)
+        : null,
       elapsedMs: Math.round(elapsedMs),
       firstError: results.find((r) => r.firstError)?.firstError ?? null,
       ...(samples.length > 0 ? sidecarStats(samples) : {}),
@@ -159,7 +189,9 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000
 }
 
-function sidecarStats(samples: ProcessSample[]): Pick<ModeResult, 'sidecarRssMb' | 'sidecarRssEndMb' | 'sidecarCpuPercent' | 'sidecarRssSamples'> {
+function sidecarStats(
+  samples: ProcessSample[],
+): Pick<ModeResult, 'sidecarRssMb' | 'sidecarRssEndMb' | 'sidecarCpuPercent' | 'sidecarRssSamples'> {
   const first = samples[0]!
   const last = samples[samples.length - 1]!
   const seconds = (last.at - first.at) / 1000
@@ -175,7 +207,11 @@ function sidecarStats(samples: ProcessSample[]): Pick<ModeResult, 'sidecarRssMb'
  * Every acknowledged record must be in the log (else it is lost); a record found more than once
  * is a duplicate (at-least-once after a fallback); within a key, sequence numbers must grow.
  */
-async function checkDelivery(cluster: EmbeddedKafka, topic: string, ackedByWorker: Uint8Array[]): Promise<{ lost: number; duplicates: number; outOfOrder: number }> {
+async function checkDelivery(
+  cluster: EmbeddedKafka,
+  topic: string,
+  ackedByWorker: Uint8Array[],
+): Promise<{ lost: number; duplicates: number; outOfOrder: number }> {
   const seen = ackedByWorker.map((a) => new Uint8Array(a.length))
   let duplicates = 0
   let outOfOrder = 0

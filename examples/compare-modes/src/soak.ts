@@ -45,12 +45,18 @@ async function main(): Promise<void> {
     valueBytes: 100,
     keysPerWorker: 16,
   }
-  if (![processes, settings.recordsPerProcess, settings.batch, settings.concurrency].every((n) => Number.isInteger(n) && n > 0)) {
+  if (
+    ![processes, settings.recordsPerProcess, settings.batch, settings.concurrency].every(
+      (n) => Number.isInteger(n) && n > 0,
+    )
+  ) {
     console.error('--processes, --records, --batch and --concurrency must be positive integers')
     process.exit(2)
   }
   const total = processes * settings.recordsPerProcess
-  console.log(`soak: ${total.toLocaleString('en-US')} records from ${processes} processes through one sidecar, sends of ${settings.batch}, ${settings.concurrency} in flight each`)
+  console.log(
+    `soak: ${total.toLocaleString('en-US')} records from ${processes} processes through one sidecar, sends of ${settings.batch}, ${settings.concurrency} in flight each`,
+  )
   const cluster = await EmbeddedKafka.start({ brokers: 3, retentionBytes: Math.max(256 * 1024 * 1024, total * 250) })
   const dir = mkdtempSync(join(tmpdir(), 'soak-'))
   const sidecar = await startSidecarProcess(cluster.bootstrapServers, join(dir, 'sidecar.sock'))
@@ -74,11 +80,21 @@ async function main(): Promise<void> {
     const growth = afterWarmUp > 0 ? (late - afterWarmUp) / afterWarmUp : 0
     const flat = growth <= FLAT_TOLERANCE
     const delivered = result.attempted === result.acked && result.lost === 0
-    console.log(`\nrecords: attempted ${result.attempted}, acked ${result.acked}, failed ${result.failed}, lost ${result.lost}, duplicates ${result.duplicates}; ${result.recordsPerSec.toLocaleString('en-US')} records/s`)
+    console.log(
+      `\nrecords: attempted ${result.attempted}, acked ${result.acked}, failed ${result.failed}, lost ${result.lost}, duplicates ${result.duplicates}; ${result.recordsPerSec.toLocaleString('en-US')} records/s`,
+    )
     console.log(`sidecar RSS (MB) every second: ${samples.map((s) => s.rssMb).join(' ')}`)
-    console.log(`sidecar RSS: ${Math.round(afterWarmUp)} MB after warm-up, ${Math.round(late)} MB at the end (${(growth * 100).toFixed(1)}%), peak ${result.sidecarRssMb} MB, CPU ${result.sidecarCpuPercent}% of a core`)
-    console.log(`${delivered ? 'OK' : 'FAILED'}: attempted = acked, lost = 0 | ${flat ? 'OK' : 'NOT FLAT'}: RSS growth after warm-up ${flat ? '≤' : '>'} ${FLAT_TOLERANCE * 100}%`)
-    if (values.json) writeFileSync(resolve(values.json), JSON.stringify({ settings, result, rss: { afterWarmUp, late, growth, flat } }, null, 2) + '\n')
+    console.log(
+      `sidecar RSS: ${Math.round(afterWarmUp)} MB after warm-up, ${Math.round(late)} MB at the end (${(growth * 100).toFixed(1)}%), peak ${result.sidecarRssMb} MB, CPU ${result.sidecarCpuPercent}% of a core`,
+    )
+    console.log(
+      `${delivered ? 'OK' : 'FAILED'}: attempted = acked, lost = 0 | ${flat ? 'OK' : 'NOT FLAT'}: RSS growth after warm-up ${flat ? '≤' : '>'} ${FLAT_TOLERANCE * 100}%`,
+    )
+    if (values.json)
+      writeFileSync(
+        resolve(values.json),
+        JSON.stringify({ settings, result, rss: { afterWarmUp, late, growth, flat } }, null, 2) + '\n',
+      )
     if (!delivered || !flat) process.exitCode = 1
   } finally {
     await stopProcess(sidecar)

@@ -22,7 +22,15 @@ const countingExporter = {
   },
   shutdown: async () => {},
 }
-const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(countingExporter, { maxQueueSize: 65_536, maxExportBatchSize: 4_096, scheduledDelayMillis: 200 })] })
+const provider = new BasicTracerProvider({
+  spanProcessors: [
+    new BatchSpanProcessor(countingExporter, {
+      maxQueueSize: 65_536,
+      maxExportBatchSize: 4_096,
+      scheduledDelayMillis: 200,
+    }),
+  ],
+})
 api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
 api.propagation.setGlobalPropagator(new W3CTraceContextPropagator())
 api.trace.setGlobalTracerProvider(provider)

@@ -20,7 +20,16 @@ export interface WorkerConfig {
 export type WorkerMessage =
   | { type: 'ready'; mode: string }
   | { type: 'progress'; acked: number; failed: number }
-  | { type: 'done'; acked: Uint8Array; latenciesMs: Float64Array; failed: number; firstError: string | null; fallbacks: number; elapsedMs: number; tracedSpans: number | null }
+  | {
+      type: 'done'
+      acked: Uint8Array
+      latenciesMs: Float64Array
+      failed: number
+      firstError: string | null
+      fallbacks: number
+      elapsedMs: number
+      tracedSpans: number | null
+    }
 
 export type ParentMessage = { type: 'go' } | { type: 'exit' }
 
@@ -67,7 +76,10 @@ async function run(config: WorkerConfig): Promise<void> {
       const last = Math.min(first + config.batch, config.records)
       const messages: Message[] = []
       for (let seq = first; seq < last; seq++) {
-        messages.push({ key: `w${config.workerId}-k${seq % config.keysPerWorker}`, value: recordValue(config.workerId, seq, config.valueBytes) })
+        messages.push({
+          key: `w${config.workerId}-k${seq % config.keysPerWorker}`,
+          value: recordValue(config.workerId, seq, config.valueBytes),
+        })
       }
       const t0 = performance.now()
       try {

@@ -12,7 +12,9 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url))
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', main, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   onTestFinished(() => {
     if (child.exitCode === null) child.kill('SIGKILL')
   })
@@ -28,14 +30,26 @@ describe('pnpm compare', () => {
     const dir = await mkdtemp(join(tmpdir(), 'compare-modes-test-'))
     onTestFinished(() => rm(dir, { recursive: true, force: true }))
     const json = join(dir, 'result.json')
-    const result = await run(['--processes', '3', '--records', '600', '--batch', '5', '--concurrency', '4', '--json', json])
+    const result = await run([
+      '--processes',
+      '3',
+      '--records',
+      '600',
+      '--batch',
+      '5',
+      '--concurrency',
+      '4',
+      '--json',
+      json,
+    ])
     expect(result.code, result.stdout + result.stderr).toBe(0)
     expect(result.stdout).toContain('peak broker connections')
     const output = JSON.parse(await readFile(json, 'utf8')) as Record<string, Record<string, number>>
     expect(output.config).toMatchObject({ processes: 3, records: 600, batch: 5, concurrency: 4 })
     for (const mode of ['direct', 'sidecar']) {
       expect(output[mode]).toMatchObject({ attempted: 600, acked: 600, lost: 0 })
-      for (const field of ['peakBrokerConnections', 'recordsPerSec', 'p50Ms', 'p99Ms']) expect(output[mode]![field]).toBeGreaterThan(0)
+      for (const field of ['peakBrokerConnections', 'recordsPerSec', 'p50Ms', 'p99Ms'])
+        expect(output[mode]![field]).toBeGreaterThan(0)
     }
     // Three processes against three brokers: 9 connections direct, the sidecar's 3 in sidecar mode.
     expect(output.direct!.peakBrokerConnections).toBe(9)

@@ -26,7 +26,10 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds)
 const killAt = Number(values['kill-at'])
 const restartAt = Number(values['restart-at'])
-if (![seconds, killAt, restartAt].every((n) => Number.isFinite(n) && n > 0) || !(killAt < restartAt && restartAt < seconds)) {
+if (
+  ![seconds, killAt, restartAt].every((n) => Number.isFinite(n) && n > 0) ||
+  !(killAt < restartAt && restartAt < seconds)
+) {
   console.error('need 0 < --kill-at < --restart-at < --seconds')
   process.exit(2)
 }
@@ -37,7 +40,13 @@ const t = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`
 function startSidecar(brokers: string[], socket: string): Promise<ChildProcess> {
   const cli = join(dirname(fileURLToPath(import.meta.resolve('@kafka-sidecar/sidecar'))), 'cli.ts')
   const child = spawn(process.execPath, [...process.execArgv, cli], {
-    env: { ...process.env, KAFKA_BROKERS: brokers.join(','), KAFKA_SIDECAR_LISTEN: `unix://${socket}`, KAFKA_SIDECAR_HTTP: 'off', KAFKA_SIDECAR_LOG_LEVEL: 'error' },
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: brokers.join(','),
+      KAFKA_SIDECAR_LISTEN: `unix://${socket}`,
+      KAFKA_SIDECAR_HTTP: 'off',
+      KAFKA_SIDECAR_LOG_LEVEL: 'error',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   return new Promise((resolve, reject) => {
@@ -59,18 +68,27 @@ try {
   await cluster.createTopic({ topic, partitions: 6 })
   const kafka = new Kafka({ clientId: 'fallback-demo', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING })
   const producer = kafka.producer({
-    sidecar: { mode: 'sidecar', address: `unix://${socket}`, breaker: { resetTimeoutMs: 1_000 }, fallbackIdleMs: 2_000, requestTimeoutMarginMs: 1_000 },
+    sidecar: {
+      mode: 'sidecar',
+      address: `unix://${socket}`,
+      breaker: { resetTimeoutMs: 1_000 },
+      fallbackIdleMs: 2_000,
+      requestTimeoutMarginMs: 1_000,
+    },
   })
   const byPath = { sidecar: 0, direct: 0 }
   producer.on(producer.events.DELIVERY, ({ payload }) => {
     if (payload.error === null) byPath[payload.path]++
   })
   producer.on(producer.events.BREAKER_OPEN, () => console.log(`${t()}  breaker OPEN: sends go directly to Kafka`))
-  producer.on(producer.events.BREAKER_HALF_OPEN, () => console.log(`${t()}  breaker HALF-OPEN: the next send probes the sidecar`))
+  producer.on(producer.events.BREAKER_HALF_OPEN, () =>
+    console.log(`${t()}  breaker HALF-OPEN: the next send probes the sidecar`),
+  )
   producer.on(producer.events.BREAKER_CLOSE, () => console.log(`${t()}  breaker CLOSED: back on the sidecar`))
   let fallbackNotes = 0
   producer.on(producer.events.FALLBACK, ({ payload }) => {
-    if (fallbackNotes++ < 3) console.log(`${t()}  fallback: ${payload.records} records re-sent directly (${payload.reason})`)
+    if (fallbackNotes++ < 3)
+      console.log(`${t()}  fallback: ${payload.records} records re-sent directly (${payload.reason})`)
   })
   await producer.connect()
   console.log(`${t()}  producer connected in ${producer.mode} mode; sidecar pid ${sidecar.pid}`)
@@ -96,7 +114,9 @@ try {
   const lanes = Array.from({ length: 8 }, (_, i) => lane(i))
   const ticker = setInterval(() => {
     const connections = cluster.connectionStats().reduce((sum, s) => sum + s.current, 0)
-    console.log(`${t()}  acked via sidecar ${String(byPath.sidecar).padStart(6)}, direct ${String(byPath.direct).padStart(6)} | breaker ${producer.breakerState.padEnd(9)} | direct producer ${producer.directConnected ? 'connected   ' : 'disconnected'} | broker connections ${connections}`)
+    console.log(
+      `${t()}  acked via sidecar ${String(byPath.sidecar).padStart(6)}, direct ${String(byPath.direct).padStart(6)} | breaker ${producer.breakerState.padEnd(9)} | direct producer ${producer.directConnected ? 'connected   ' : 'disconnected'} | broker connections ${connections}`,
+    )
   }, 1_000)
 
   await new Promise((resolve) => setTimeout(resolve, killAt * 1_000))
@@ -119,7 +139,9 @@ try {
   }
   const lost = [...acked].filter((id) => !stored.has(id)).length
   const duplicates = [...stored.values()].reduce((sum, n) => sum + n - 1, 0)
-  console.log(`\nattempted ${attempted}, acked ${acked.size}, failed ${failed}, lost ${lost}, duplicates ${duplicates} (re-sent after the kill: at-least-once)`)
+  console.log(
+    `\nattempted ${attempted}, acked ${acked.size}, failed ${failed}, lost ${lost}, duplicates ${duplicates} (re-sent after the kill: at-least-once)`,
+  )
   console.log(`delivered via sidecar ${byPath.sidecar}, via direct fallback ${byPath.direct}`)
   if (lost > 0 || acked.size !== attempted) {
     console.log('FAILED: a record was lost or not acknowledged')

@@ -14,10 +14,19 @@ import { startSidecar } from '@kafka-sidecar/sidecar'
 import { createOrderService as before } from './before/order-service.js'
 import { createOrderService as after } from './after/order-service.js'
 
-const orders = Array.from({ length: 12 }, (_, i) => ({ id: `order-${i}`, customer: `customer-${i % 4}`, amountCents: 1000 + i }))
+const orders = Array.from({ length: 12 }, (_, i) => ({
+  id: `order-${i}`,
+  customer: `customer-${i % 4}`,
+  amountCents: 1000 + i,
+}))
 
 function summary(records: EmbeddedRecord[]): string[] {
-  return records.map((r) => `p${r.partition} ${r.key?.toString()} ${r.value?.toString()} ${r.headers.map((h) => `${h.key}=${h.value?.toString()}`).join(',')}`).sort()
+  return records
+    .map(
+      (r) =>
+        `p${r.partition} ${r.key?.toString()} ${r.value?.toString()} ${r.headers.map((h) => `${h.key}=${h.value?.toString()}`).join(',')}`,
+    )
+    .sort()
 }
 
 const cluster = await EmbeddedKafka.start({ brokers: 3 })
@@ -49,7 +58,9 @@ try {
   const writtenAfter = summary(await cluster.records('orders'))
 
   const same = JSON.stringify(written) === JSON.stringify(writtenAfter)
-  console.log(`\n${written.length} records before, ${writtenAfter.length} after: ${same ? 'the same keys, values, headers and partitions' : 'DIFFERENT'}`)
+  console.log(
+    `\n${written.length} records before, ${writtenAfter.length} after: ${same ? 'the same keys, values, headers and partitions' : 'DIFFERENT'}`,
+  )
   if (!same) process.exitCode = 1
 } finally {
   await sidecar.stop()

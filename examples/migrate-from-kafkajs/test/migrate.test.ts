@@ -16,20 +16,29 @@ describe('examples/migrate-from-kafkajs', () => {
     expect(after).toHaveLength(before.length)
     const differing = before.map((line, i) => [line, after[i]!] as const).filter(([a, b]) => a !== b)
     expect(differing).toEqual([
-      ["import { CompressionTypes, Kafka, logLevel, type LogEntry, type RecordMetadata } from 'kafkajs'", "import { CompressionTypes, Kafka, logLevel, type LogEntry, type RecordMetadata } from '@kafka-sidecar/client'"],
+      [
+        "import { CompressionTypes, Kafka, logLevel, type LogEntry, type RecordMetadata } from 'kafkajs'",
+        "import { CompressionTypes, Kafka, logLevel, type LogEntry, type RecordMetadata } from '@kafka-sidecar/client'",
+      ],
     ])
   })
 
   it('docs/migrating-from-kafkajs.md shows the same change', async () => {
     const doc = await file('../../../docs/migrating-from-kafkajs.md')
-    expect(doc).toContain("- import { CompressionTypes, Kafka, logLevel, type LogEntry, type RecordMetadata } from 'kafkajs'")
-    expect(doc).toContain("+ import { CompressionTypes, Kafka, logLevel, type LogEntry, type RecordMetadata } from '@kafka-sidecar/client'")
+    expect(doc).toContain(
+      "- import { CompressionTypes, Kafka, logLevel, type LogEntry, type RecordMetadata } from 'kafkajs'",
+    )
+    expect(doc).toContain(
+      "+ import { CompressionTypes, Kafka, logLevel, type LogEntry, type RecordMetadata } from '@kafka-sidecar/client'",
+    )
     expect(doc).toContain('KAFKA_SIDECAR_MODE=sidecar')
   })
 
   it('both versions run and write the same records to the same partitions', { timeout: 60_000 }, async () => {
     const main = fileURLToPath(new URL('../src/main.ts', import.meta.url))
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', main], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', main], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     onTestFinished(() => {
       if (child.exitCode === null) child.kill('SIGKILL')
     })

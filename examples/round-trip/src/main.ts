@@ -32,7 +32,8 @@ async function runWorker(): Promise<void> {
   await producer.connect()
   for (let i = 0; i < count; i += 100) {
     const messages = []
-    for (let j = i; j < Math.min(i + 100, count); j++) messages.push({ key: `worker-${workerId}-key-${j % 10}`, value: JSON.stringify({ workerId, seq: j }) })
+    for (let j = i; j < Math.min(i + 100, count); j++)
+      messages.push({ key: `worker-${workerId}-key-${j % 10}`, value: JSON.stringify({ workerId, seq: j }) })
     await producer.send({ topic, messages })
   }
   process.send!({ connected: true })
@@ -42,7 +43,10 @@ async function runWorker(): Promise<void> {
 }
 
 function table(stats: ConnectionStats[]): string {
-  const rows = stats.map((s) => `  broker ${s.brokerId}   current ${String(s.current).padStart(3)}   peak ${String(s.peak).padStart(3)}   total ${String(s.total).padStart(3)}`)
+  const rows = stats.map(
+    (s) =>
+      `  broker ${s.brokerId}   current ${String(s.current).padStart(3)}   peak ${String(s.peak).padStart(3)}   total ${String(s.total).padStart(3)}`,
+  )
   const current = stats.reduce((sum, s) => sum + s.current, 0)
   return `${rows.join('\n')}\n  all brokers: ${current} open connections`
 }
@@ -57,18 +61,31 @@ async function main(): Promise<void> {
     await cluster.createTopic({ topic, partitions: 6 })
     console.log(`topic ${topic}: 6 partitions, leaders spread over the 3 brokers\n`)
 
-    console.log(`1. ${processes} worker processes each open their own KafkaJS producer and send ${recordsPerProcess} keyed records`)
+    console.log(
+      `1. ${processes} worker processes each open their own KafkaJS producer and send ${recordsPerProcess} keyed records`,
+    )
     const script = fileURLToPath(import.meta.url)
     const workers = Array.from({ length: processes }, (_, i) =>
       fork(script, ['--worker'], {
         execArgv: process.execArgv,
-        env: { ...process.env, BOOTSTRAP: cluster.bootstrapServers.join(','), TOPIC: topic, RECORDS: String(recordsPerProcess), WORKER_ID: String(i) },
+        env: {
+          ...process.env,
+          BOOTSTRAP: cluster.bootstrapServers.join(','),
+          TOPIC: topic,
+          RECORDS: String(recordsPerProcess),
+          WORKER_ID: String(i),
+        },
       }),
     )
-    await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
-      w.once('message', resolve)
-      w.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)))
-    })))
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise((resolve, reject) => {
+            w.once('message', resolve)
+            w.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)))
+          }),
+      ),
+    )
     console.log(table(cluster.connectionStats()))
     console.log(`  -> ${processes} processes x 3 brokers: every process connects to every broker it writes to.`)
     console.log('     With one producer per pod (the kafka-sidecar), this would be about 3.\n')
@@ -76,7 +93,11 @@ async function main(): Promise<void> {
     await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))))
 
     console.log('2. a consumer group reads everything back')
-    const kafka = new Kafka({ clientId: 'demo-consumer', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING })
+    const kafka = new Kafka({
+      clientId: 'demo-consumer',
+      brokers: cluster.bootstrapServers,
+      logLevel: logLevel.NOTHING,
+    })
     const consumer = kafka.consumer({ groupId: 'demo-group', maxWaitTimeInMs: 100 })
     await consumer.connect()
     await consumer.subscribe({ topic, fromBeginning: true })
@@ -97,13 +118,17 @@ async function main(): Promise<void> {
     })
     const started = Date.now()
     await done
-    console.log(`  received ${received}/${expected} records in ${Date.now() - started} ms, ${lastSeqByKey.size} keys, ${outOfOrder} out of order per key`)
+    console.log(
+      `  received ${received}/${expected} records in ${Date.now() - started} ms, ${lastSeqByKey.size} keys, ${outOfOrder} out of order per key`,
+    )
     await consumer.disconnect()
 
     const offsets = cluster.offsets(topic)
     console.log(`  partition high watermarks: ${offsets.map((o) => `p${o.partition}=${o.highWatermark}`).join(' ')}`)
     const stats = cluster.connectionStats()
-    console.log(`  peak connections during the run: ${stats.reduce((sum, s) => sum + s.peak, 0)} (sum of per-broker peaks)`)
+    console.log(
+      `  peak connections during the run: ${stats.reduce((sum, s) => sum + s.peak, 0)} (sum of per-broker peaks)`,
+    )
     if (received !== expected || outOfOrder > 0) {
       process.exitCode = 1
       console.log('FAILED: records missing or out of order')

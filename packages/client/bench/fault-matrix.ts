@@ -21,7 +21,12 @@ import { cpus, loadavg } from 'node:os'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ChildProcesses } from '../test/reliability/processes.js'
-import { runRow, type MatrixSettings, type PendingRow, type RowResult } from '../test/reliability/fault-matrix/row-runner.js'
+import {
+  runRow,
+  type MatrixSettings,
+  type PendingRow,
+  type RowResult,
+} from '../test/reliability/fault-matrix/row-runner.js'
 import { defaultRows } from '../test/reliability/fault-matrix/rows.js'
 import { formatDetails, formatTable } from '../test/reliability/fault-matrix/table.js'
 
@@ -40,7 +45,8 @@ const { values } = parseArgs({
 })
 
 const clusterMismatch = values['cluster-mismatch']
-if (clusterMismatch !== 'refuse' && clusterMismatch !== 'warn') throw new Error(`--cluster-mismatch must be refuse or warn, got ${clusterMismatch}`)
+if (clusterMismatch !== 'refuse' && clusterMismatch !== 'warn')
+  throw new Error(`--cluster-mismatch must be refuse or warn, got ${clusterMismatch}`)
 const all = defaultRows({ slowDelayMs: Number(values['slow-delay-ms']), clusterMismatch })
 const wanted = values.rows ? new Set(values.rows.split(',').map(Number)) : null
 const settings: MatrixSettings = {
@@ -84,19 +90,33 @@ for (const row of all) {
   }
 }
 
-const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadavg: loadavg().map((l) => Math.round(l * 100) / 100) }
-console.log(`\nFault matrix: ${settings.workers} worker processes (pause ${settings.pauseMs} ms), client defaults, send timeout ${settings.sendTimeoutMs / 1000} s; ${machine.cpus} cores (${machine.cpu}), load average at the end ${machine.loadavg.join(' ')}; ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
+const machine = {
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  node: process.version,
+  loadavg: loadavg().map((l) => Math.round(l * 100) / 100),
+}
+console.log(
+  `\nFault matrix: ${settings.workers} worker processes (pause ${settings.pauseMs} ms), client defaults, send timeout ${settings.sendTimeoutMs / 1000} s; ${machine.cpus} cores (${machine.cpu}), load average at the end ${machine.loadavg.join(' ')}; ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+)
 console.log(formatTable(results))
 console.log('')
 console.log(formatDetails(results))
 for (const row of results) {
   if (!('timeline' in row)) continue
-  console.log(`\n${row.number} ${row.id}: ${row.timeline.map((t) => `${(t.atMs / 1000).toFixed(1)} s ${t.event} [acked ${t.acked}, direct ${t.viaDirect}]`).join('; ')}`)
-  console.log(`  longest gap began ${row.longestGapFromFaultMs} ms after the fault's start; fallback reasons: ${JSON.stringify(row.fallbackReasons)}`)
+  console.log(
+    `\n${row.number} ${row.id}: ${row.timeline.map((t) => `${(t.atMs / 1000).toFixed(1)} s ${t.event} [acked ${t.acked}, direct ${t.viaDirect}]`).join('; ')}`,
+  )
+  console.log(
+    `  longest gap began ${row.longestGapFromFaultMs} ms after the fault's start; fallback reasons: ${JSON.stringify(row.fallbackReasons)}`,
+  )
   for (const d of row.otherDuplicateDetails) console.log(`  duplicate, outcome not unknown: ${d}`)
   for (const v of row.orderViolationDetails) console.log(`  order: ${v}`)
   for (const p of row.workerProblems) console.log(`  problem: ${p}`)
 }
 mkdirSync(dirname(values.json), { recursive: true })
-writeFileSync(values.json, JSON.stringify({ settings: { ...settings, log: undefined }, machine, rows: results }, null, 2))
+writeFileSync(
+  values.json,
+  JSON.stringify({ settings: { ...settings, log: undefined }, machine, rows: results }, null, 2),
+)
 console.log(`\nJSON: ${values.json}`)

@@ -40,7 +40,13 @@ export class Kafka {
   }
 
   producer(config?: SidecarProducerConfig): SidecarProducer {
-    return new SidecarProducer(this.kafka, config, { sidecar: this.sidecarOptions, metrics: this.metrics, clientId: this.clientId, kafka: this.kafkaLevel, brokers: this.brokers })
+    return new SidecarProducer(this.kafka, config, {
+      sidecar: this.sidecarOptions,
+      metrics: this.metrics,
+      clientId: this.clientId,
+      kafka: this.kafkaLevel,
+      brokers: this.brokers,
+    })
   }
 
   consumer(config: ConsumerConfig): Consumer {

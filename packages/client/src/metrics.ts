@@ -37,7 +37,9 @@ function loadPromClient(): Promise<PromClientModule> {
     (loaded: unknown) => ((loaded as { default?: PromClientModule }).default ?? loaded) as PromClientModule,
     (error: unknown) => {
       promClient = null
-      throw new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: sidecarMetrics needs the prom-client package in the application (npm install prom-client): ${error instanceof Error ? error.message : String(error)}`)
+      throw new kafkajs.KafkaJSNonRetriableError(
+        `kafka-sidecar client: sidecarMetrics needs the prom-client package in the application (npm install prom-client): ${error instanceof Error ? error.message : String(error)}`,
+      )
     },
   )
   return promClient
@@ -144,9 +146,21 @@ function registeredMetrics(client: PromClientModule, registry: PromClient.Regist
     getOrCreate(registry, PREFIX + name, () => new client.Counter({ name: PREFIX + name, help, labelNames, registers }))
   const attempted = counter('records_attempted_total', 'Records passed to send/sendBatch', ['client_id', 'topic'])
   const accepted = counter('records_accepted_total', 'Records the sidecar took into its queue', ['client_id', 'topic'])
-  const acked = counter('records_acked_total', 'Records a broker acknowledged, by the path that wrote them', ['client_id', 'topic', 'path'])
-  const failed = counter('records_failed_total', 'Records whose send failed, by the path that failed', ['client_id', 'topic', 'path'])
-  const fallback = counter('fallback_records_total', 'Records sent directly to Kafka because the sidecar path was unavailable', ['client_id', 'topic'])
+  const acked = counter('records_acked_total', 'Records a broker acknowledged, by the path that wrote them', [
+    'client_id',
+    'topic',
+    'path',
+  ])
+  const failed = counter('records_failed_total', 'Records whose send failed, by the path that failed', [
+    'client_id',
+    'topic',
+    'path',
+  ])
+  const fallback = counter(
+    'fallback_records_total',
+    'Records sent directly to Kafka because the sidecar path was unavailable',
+    ['client_id', 'topic'],
+  )
   const latency = getOrCreate(
     registry,
     PREFIX + 'send_duration_seconds',
@@ -162,12 +176,24 @@ function registeredMetrics(client: PromClientModule, registry: PromClient.Regist
   const breaker = getOrCreate(
     registry,
     PREFIX + 'breaker_state',
-    () => new client.Gauge({ name: PREFIX + 'breaker_state', help: 'Sidecar circuit breaker: 0 closed, 1 half-open, 2 open', labelNames: ['client_id'], registers }),
+    () =>
+      new client.Gauge({
+        name: PREFIX + 'breaker_state',
+        help: 'Sidecar circuit breaker: 0 closed, 1 half-open, 2 open',
+        labelNames: ['client_id'],
+        registers,
+      }),
   )
   const mode = getOrCreate(
     registry,
     PREFIX + 'mode',
-    () => new client.Gauge({ name: PREFIX + 'mode', help: 'The mode in force: 1 for the configured mode (direct or sidecar)', labelNames: ['client_id', 'mode'], registers }),
+    () =>
+      new client.Gauge({
+        name: PREFIX + 'mode',
+        help: 'The mode in force: 1 for the configured mode (direct or sidecar)',
+        labelNames: ['client_id', 'mode'],
+        registers,
+      }),
   )
   const clusterCheck = getOrCreate(
     registry,

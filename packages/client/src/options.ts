@@ -102,15 +102,42 @@ const DEFAULTS = {
   maxCoalescedBytes: 1024 * 1024,
   reportTimeoutMs: 10_000,
   clusterMismatch: 'warn' as ClusterMismatchPolicy,
-  breaker: { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 5_000, rollingCountTimeoutMs: 10_000, consecutiveFailures: 3 },
+  breaker: {
+    errorThresholdPercentage: 50,
+    volumeThreshold: 3,
+    resetTimeoutMs: 5_000,
+    rollingCountTimeoutMs: 10_000,
+    consecutiveFailures: 3,
+  },
 }
 
 function configError(message: string): Error {
   return new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: ${message}`)
 }
 
-const KNOWN_OPTIONS = new Set(['mode', 'address', 'token', 'appName', 'connectTimeoutMs', 'requestTimeoutMarginMs', 'backpressureRetryMs', 'livenessTimeoutMs', 'fallbackIdleMs', 'maxCoalescedRecords', 'maxCoalescedBytes', 'reportTimeoutMs', 'clusterMismatch', 'breaker'])
-const KNOWN_BREAKER_OPTIONS = new Set(['errorThresholdPercentage', 'volumeThreshold', 'resetTimeoutMs', 'rollingCountTimeoutMs', 'consecutiveFailures'])
+const KNOWN_OPTIONS = new Set([
+  'mode',
+  'address',
+  'token',
+  'appName',
+  'connectTimeoutMs',
+  'requestTimeoutMarginMs',
+  'backpressureRetryMs',
+  'livenessTimeoutMs',
+  'fallbackIdleMs',
+  'maxCoalescedRecords',
+  'maxCoalescedBytes',
+  'reportTimeoutMs',
+  'clusterMismatch',
+  'breaker',
+])
+const KNOWN_BREAKER_OPTIONS = new Set([
+  'errorThresholdPercentage',
+  'volumeThreshold',
+  'resetTimeoutMs',
+  'rollingCountTimeoutMs',
+  'consecutiveFailures',
+])
 
 /** A typo (`adress`) would otherwise be ignored and the default used without a word. */
 function checkKnownKeys(options: object, known: ReadonlySet<string>, prefix: string): void {
@@ -127,12 +154,16 @@ function checkKnownKeys(options: object, known: ReadonlySet<string>, prefix: str
  */
 function checkToken(value: unknown, source: string): string {
   if (typeof value !== 'string') throw configError(`${source} must be a string`)
-  if (value.length === 0 || !/^[\x21-\x7e]+$/.test(value)) throw configError(`${source} must be non-empty printable ASCII without spaces or line breaks (check for a trailing newline)`)
+  if (value.length === 0 || !/^[\x21-\x7e]+$/.test(value))
+    throw configError(
+      `${source} must be non-empty printable ASCII without spaces or line breaks (check for a trailing newline)`,
+    )
   return value
 }
 
 function checkText(value: unknown, source: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw configError(`${source} must be a non-empty string, got ${JSON.stringify(value)}`)
+  if (typeof value !== 'string' || value.length === 0)
+    throw configError(`${source} must be a non-empty string, got ${JSON.stringify(value)}`)
   return value
 }
 
@@ -163,7 +194,9 @@ function checkAddress(value: string, source: string): string {
 function positiveInteger(value: unknown, source: string, { allowZero = false } = {}): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
   if (typeof n !== 'number' || !Number.isInteger(n) || n < (allowZero ? 0 : 1)) {
-    throw configError(`${source} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`)
+    throw configError(
+      `${source} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`,
+    )
   }
   return n
 }
@@ -183,7 +216,8 @@ function atMost(value: number, max: number, source: string): number {
 }
 
 function percentage(value: unknown, source: string): number {
-  if (typeof value !== 'number' || !(value > 0 && value <= 100)) throw configError(`${source} must be a number in (0, 100], got ${JSON.stringify(value)}`)
+  if (typeof value !== 'number' || !(value > 0 && value <= 100))
+    throw configError(`${source} must be a number in (0, 100], got ${JSON.stringify(value)}`)
   return value
 }
 
@@ -191,7 +225,10 @@ function percentage(value: unknown, source: string): number {
  * Merges env, the Kafka-level and the producer-level options (later wins) and validates the result.
  * `env` is a parameter so tests need not touch process.env.
  */
-export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions | undefined>, env: NodeJS.ProcessEnv = process.env): ResolvedSidecarOptions {
+export function resolveSidecarOptions(
+  layers: ReadonlyArray<SidecarClientOptions | undefined>,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedSidecarOptions {
   let mode: ProducerMode = 'direct'
   let address = DEFAULT_SIDECAR_ADDRESS
   let token: string | null = null
@@ -203,15 +240,18 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
   if (env[ENV.token]) token = checkToken(env[ENV.token], ENV.token)
   if (env[ENV.appName]) appName = checkText(env[ENV.appName], ENV.appName)
   if (env[ENV.connectTimeoutMs]) connectTimeoutMs = positiveInteger(env[ENV.connectTimeoutMs], ENV.connectTimeoutMs)
-  if (env[ENV.clusterMismatch]?.trim()) clusterMismatch = parseClusterMismatch(env[ENV.clusterMismatch]!, ENV.clusterMismatch)
+  if (env[ENV.clusterMismatch]?.trim())
+    clusterMismatch = parseClusterMismatch(env[ENV.clusterMismatch]!, ENV.clusterMismatch)
 
   const merged: SidecarClientOptions = {}
   for (const layer of layers) {
     if (layer === undefined) continue
-    if (typeof layer !== 'object' || layer === null) throw configError(`sidecar options must be an object, got ${JSON.stringify(layer)}`)
+    if (typeof layer !== 'object' || layer === null)
+      throw configError(`sidecar options must be an object, got ${JSON.stringify(layer)}`)
     checkKnownKeys(layer, KNOWN_OPTIONS, 'sidecar.')
     if (layer.breaker !== undefined) {
-      if (typeof layer.breaker !== 'object' || layer.breaker === null) throw configError(`sidecar.breaker must be an object, got ${JSON.stringify(layer.breaker)}`)
+      if (typeof layer.breaker !== 'object' || layer.breaker === null)
+        throw configError(`sidecar.breaker must be an object, got ${JSON.stringify(layer.breaker)}`)
       checkKnownKeys(layer.breaker, KNOWN_BREAKER_OPTIONS, 'sidecar.breaker.')
     }
     Object.assign(merged, layer, { breaker: { ...merged.breaker, ...layer.breaker } })
@@ -220,8 +260,10 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
   if (merged.address !== undefined) address = checkAddress(String(merged.address), 'sidecar.address')
   if (merged.token !== undefined) token = checkToken(merged.token, 'sidecar.token')
   if (merged.appName !== undefined) appName = checkText(merged.appName, 'sidecar.appName')
-  if (merged.connectTimeoutMs !== undefined) connectTimeoutMs = positiveInteger(merged.connectTimeoutMs, 'sidecar.connectTimeoutMs')
-  if (merged.clusterMismatch !== undefined) clusterMismatch = parseClusterMismatch(String(merged.clusterMismatch), 'sidecar.clusterMismatch')
+  if (merged.connectTimeoutMs !== undefined)
+    connectTimeoutMs = positiveInteger(merged.connectTimeoutMs, 'sidecar.connectTimeoutMs')
+  if (merged.clusterMismatch !== undefined)
+    clusterMismatch = parseClusterMismatch(String(merged.clusterMismatch), 'sidecar.clusterMismatch')
   const breaker = { ...DEFAULTS.breaker, ...merged.breaker }
   return {
     mode,
@@ -229,17 +271,40 @@ export function resolveSidecarOptions(layers: ReadonlyArray<SidecarClientOptions
     token,
     appName,
     connectTimeoutMs,
-    requestTimeoutMarginMs: positiveInteger(merged.requestTimeoutMarginMs ?? DEFAULTS.requestTimeoutMarginMs, 'sidecar.requestTimeoutMarginMs', { allowZero: true }),
-    backpressureRetryMs: positiveInteger(merged.backpressureRetryMs ?? DEFAULTS.backpressureRetryMs, 'sidecar.backpressureRetryMs', { allowZero: true }),
-    livenessTimeoutMs: atLeast(merged.livenessTimeoutMs ?? DEFAULTS.livenessTimeoutMs, 'sidecar.livenessTimeoutMs', MIN_LIVENESS_TIMEOUT_MS),
+    requestTimeoutMarginMs: positiveInteger(
+      merged.requestTimeoutMarginMs ?? DEFAULTS.requestTimeoutMarginMs,
+      'sidecar.requestTimeoutMarginMs',
+      { allowZero: true },
+    ),
+    backpressureRetryMs: positiveInteger(
+      merged.backpressureRetryMs ?? DEFAULTS.backpressureRetryMs,
+      'sidecar.backpressureRetryMs',
+      { allowZero: true },
+    ),
+    livenessTimeoutMs: atLeast(
+      merged.livenessTimeoutMs ?? DEFAULTS.livenessTimeoutMs,
+      'sidecar.livenessTimeoutMs',
+      MIN_LIVENESS_TIMEOUT_MS,
+    ),
     fallbackIdleMs: positiveInteger(merged.fallbackIdleMs ?? DEFAULTS.fallbackIdleMs, 'sidecar.fallbackIdleMs'),
     // A merged message stays one request: within the records and (with its per-send overhead) the bytes a sidecar takes.
-    maxCoalescedRecords: atMost(positiveInteger(merged.maxCoalescedRecords ?? DEFAULTS.maxCoalescedRecords, 'sidecar.maxCoalescedRecords'), MAX_REQUEST_RECORDS, 'sidecar.maxCoalescedRecords'),
-    maxCoalescedBytes: atMost(positiveInteger(merged.maxCoalescedBytes ?? DEFAULTS.maxCoalescedBytes, 'sidecar.maxCoalescedBytes'), MAX_REQUEST_BYTES / 2, 'sidecar.maxCoalescedBytes'),
+    maxCoalescedRecords: atMost(
+      positiveInteger(merged.maxCoalescedRecords ?? DEFAULTS.maxCoalescedRecords, 'sidecar.maxCoalescedRecords'),
+      MAX_REQUEST_RECORDS,
+      'sidecar.maxCoalescedRecords',
+    ),
+    maxCoalescedBytes: atMost(
+      positiveInteger(merged.maxCoalescedBytes ?? DEFAULTS.maxCoalescedBytes, 'sidecar.maxCoalescedBytes'),
+      MAX_REQUEST_BYTES / 2,
+      'sidecar.maxCoalescedBytes',
+    ),
     reportTimeoutMs: positiveInteger(merged.reportTimeoutMs ?? DEFAULTS.reportTimeoutMs, 'sidecar.reportTimeoutMs'),
     clusterMismatch,
     breaker: {
-      errorThresholdPercentage: percentage(breaker.errorThresholdPercentage, 'sidecar.breaker.errorThresholdPercentage'),
+      errorThresholdPercentage: percentage(
+        breaker.errorThresholdPercentage,
+        'sidecar.breaker.errorThresholdPercentage',
+      ),
       volumeThreshold: positiveInteger(breaker.volumeThreshold, 'sidecar.breaker.volumeThreshold', { allowZero: true }),
       resetTimeoutMs: positiveInteger(breaker.resetTimeoutMs, 'sidecar.breaker.resetTimeoutMs'),
       rollingCountTimeoutMs: positiveInteger(breaker.rollingCountTimeoutMs, 'sidecar.breaker.rollingCountTimeoutMs'),

@@ -57,9 +57,23 @@ export {
 } from './kafkajs-exports.js'
 
 export { Kafka, type SidecarKafkaConfig } from './kafka.js'
-export { SIDECAR_EVENTS, SidecarProducer, type BreakerState, type FallbackEventPayload, type SidecarProducerConfig } from './producer/sidecar-producer.js'
+export {
+  SIDECAR_EVENTS,
+  SidecarProducer,
+  type BreakerState,
+  type FallbackEventPayload,
+  type SidecarProducerConfig,
+} from './producer/sidecar-producer.js'
 export type { DeliveryListener, DeliveryReport } from './delivery/delivery-report.js'
 export type { ClusterMismatchPayload, SidecarClusterState } from './producer/cluster-check.js'
-export { DEFAULT_SIDECAR_ADDRESS, ENV as SIDECAR_ENV, resolveSidecarOptions, type BreakerOptions, type ClusterMismatchPolicy, type ProducerMode, type ResolvedSidecarOptions, type SidecarClientOptions } from './options.js'
+export {
+  DEFAULT_SIDECAR_ADDRESS,
+  ENV as SIDECAR_ENV,
+  resolveSidecarOptions,
+  type BreakerOptions,
+  type ClusterMismatchPolicy,
+  type ProducerMode,
+  type ResolvedSidecarOptions,
+  type SidecarClientOptions,
+} from './options.js'
 export type { MetricsOption } from './metrics.js'
-

@@ -13,7 +13,15 @@ import type { ProducerSidecarClient } from '@kafka-sidecar/proto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { DeliveryReport, SidecarProducer } from '../src/index.js'
 import { idOf } from './fault-helpers.js'
-import { connectedProducer, randomTopic, sidecarReady, spawnSidecar, startCluster, tempDir, waitFor } from './helpers.js'
+import {
+  connectedProducer,
+  randomTopic,
+  sidecarReady,
+  spawnSidecar,
+  startCluster,
+  tempDir,
+  waitFor,
+} from './helpers.js'
 
 const RESET_MS = 20_000
 
@@ -37,7 +45,11 @@ async function setup() {
     mode: 'sidecar',
     address: first.address,
     config: { onDelivery: (r) => void reports.push(r) },
-    sidecar: { connectTimeoutMs: 10_000, reportTimeoutMs: 5_000, breaker: { resetTimeoutMs: RESET_MS, volumeThreshold: 2, errorThresholdPercentage: 50 } },
+    sidecar: {
+      connectTimeoutMs: 10_000,
+      reportTimeoutMs: 5_000,
+      breaker: { resetTimeoutMs: RESET_MS, volumeThreshold: 2, errorThresholdPercentage: 50 },
+    },
   })
   const events: string[] = []
   let openedAt = 0
@@ -66,7 +78,12 @@ async function setup() {
 }
 
 /** Kills the sidecar (fake timers from here on) and sends until the breaker opens. */
-async function openBreaker(first: { kill(): Promise<void> }, producer: SidecarProducer, events: string[], send: () => Promise<string>) {
+async function openBreaker(
+  first: { kill(): Promise<void> },
+  producer: SidecarProducer,
+  events: string[],
+  send: () => Promise<string>,
+) {
   await first.kill()
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], shouldAdvanceTime: true })
   // Each send fails on the sidecar path and is written directly; the second failure opens it.
@@ -76,43 +93,54 @@ async function openBreaker(first: { kill(): Promise<void> }, producer: SidecarPr
 }
 
 describe('circuit breaker timing (fake timers)', () => {
-  it('stays open for exactly resetTimeoutMs, then half-opens, and a successful probe closes it', { timeout: 30_000 }, async () => {
-    const { cluster, socket, first, producer, events, send, sinceOpen } = await setup()
-    await openBreaker(first, producer, events, send)
+  it(
+    'stays open for exactly resetTimeoutMs, then half-opens, and a successful probe closes it',
+    { timeout: 30_000 },
+    async () => {
+      const { cluster, socket, first, producer, events, send, sinceOpen } = await setup()
+      await openBreaker(first, producer, events, send)
 
-    // The sidecar is back, but the breaker keeps traffic direct until resetTimeoutMs has passed.
-    await sidecarReady((await spawnSidecar(cluster, socket)).address)
-    await waitFor('the producer channel to connect', () => grpcChannel(producer).getConnectivityState(true) === connectivityState.READY)
-    expect(await send()).toBe('direct')
-    expect(sinceOpen()).toBeLessThan(RESET_MS - 1_000)
-    vi.advanceTimersByTime(RESET_MS - 1_000 - sinceOpen())
-    expect(producer.breakerState).toBe('open')
-    expect(await send()).toBe('direct')
-    vi.advanceTimersByTime(RESET_MS - 1 - sinceOpen())
-    expect(producer.breakerState).toBe('open')
-    vi.advanceTimersByTime(1)
-    expect(events).toEqual(['open', 'half_open'])
-    expect(producer.breakerState).toBe('half_open')
+      // The sidecar is back, but the breaker keeps traffic direct until resetTimeoutMs has passed.
+      await sidecarReady((await spawnSidecar(cluster, socket)).address)
+      await waitFor(
+        'the producer channel to connect',
+        () => grpcChannel(producer).getConnectivityState(true) === connectivityState.READY,
+      )
+      expect(await send()).toBe('direct')
+      expect(sinceOpen()).toBeLessThan(RESET_MS - 1_000)
+      vi.advanceTimersByTime(RESET_MS - 1_000 - sinceOpen())
+      expect(producer.breakerState).toBe('open')
+      expect(await send()).toBe('direct')
+      vi.advanceTimersByTime(RESET_MS - 1 - sinceOpen())
+      expect(producer.breakerState).toBe('open')
+      vi.advanceTimersByTime(1)
+      expect(events).toEqual(['open', 'half_open'])
+      expect(producer.breakerState).toBe('half_open')
 
-    // One probe goes to the sidecar and closes the breaker.
-    expect(await send()).toBe('sidecar')
-    expect(events).toEqual(['open', 'half_open', 'close'])
-    expect(producer.breakerState).toBe('closed')
-    expect(await send()).toBe('sidecar')
-  })
+      // One probe goes to the sidecar and closes the breaker.
+      expect(await send()).toBe('sidecar')
+      expect(events).toEqual(['open', 'half_open', 'close'])
+      expect(producer.breakerState).toBe('closed')
+      expect(await send()).toBe('sidecar')
+    },
+  )
 
-  it("the probe waits for the producer's channel to reconnect, so a sidecar that is back closes the breaker at once", { timeout: 30_000 }, async () => {
-    const { cluster, socket, first, producer, events, send } = await setup()
-    await openBreaker(first, producer, events, send)
-    // The sidecar is back, but the producer's channel is still in its reconnect backoff from the
-    // dead one (nothing has used it since): a call made now would fail at once with the old error.
-    await sidecarReady((await spawnSidecar(cluster, socket)).address)
-    expect(grpcChannel(producer).getConnectivityState(false)).not.toBe(connectivityState.READY)
-    vi.advanceTimersByTime(RESET_MS)
-    expect(producer.breakerState).toBe('half_open')
-    expect(await send()).toBe('sidecar')
-    expect(events).toEqual(['open', 'half_open', 'close'])
-  })
+  it(
+    "the probe waits for the producer's channel to reconnect, so a sidecar that is back closes the breaker at once",
+    { timeout: 30_000 },
+    async () => {
+      const { cluster, socket, first, producer, events, send } = await setup()
+      await openBreaker(first, producer, events, send)
+      // The sidecar is back, but the producer's channel is still in its reconnect backoff from the
+      // dead one (nothing has used it since): a call made now would fail at once with the old error.
+      await sidecarReady((await spawnSidecar(cluster, socket)).address)
+      expect(grpcChannel(producer).getConnectivityState(false)).not.toBe(connectivityState.READY)
+      vi.advanceTimersByTime(RESET_MS)
+      expect(producer.breakerState).toBe('half_open')
+      expect(await send()).toBe('sidecar')
+      expect(events).toEqual(['open', 'half_open', 'close'])
+    },
+  )
 
   it('a failed probe opens it again for another resetTimeoutMs', { timeout: 30_000 }, async () => {
     const { first, producer, events, send, sinceOpen } = await setup()
@@ -133,24 +161,44 @@ describe('circuit breaker timing (fake timers)', () => {
     expect(producer.breakerState).toBe('half_open')
   })
 
-  it('while half-open only one send probes the sidecar; the others go direct after it settled, in order', { timeout: 30_000 }, async () => {
-    const { cluster, socket, first, producer, events, send, topic, reports } = await setup()
-    await openBreaker(first, producer, events, send)
-    await sidecarReady((await spawnSidecar(cluster, socket)).address)
-    // The producer's channel may still be in its reconnect backoff from the dead sidecar (a call
-    // then fails at once with the last error, and the probe with it): wait until it is connected.
-    await waitFor('the producer channel to connect', () => grpcChannel(producer).getConnectivityState(true) === connectivityState.READY)
-    vi.advanceTimersByTime(RESET_MS)
-    expect(producer.breakerState).toBe('half_open')
+  it(
+    'while half-open only one send probes the sidecar; the others go direct after it settled, in order',
+    { timeout: 30_000 },
+    async () => {
+      const { cluster, socket, first, producer, events, send, topic, reports } = await setup()
+      await openBreaker(first, producer, events, send)
+      await sidecarReady((await spawnSidecar(cluster, socket)).address)
+      // The producer's channel may still be in its reconnect backoff from the dead sidecar (a call
+      // then fails at once with the last error, and the probe with it): wait until it is connected.
+      await waitFor(
+        'the producer channel to connect',
+        () => grpcChannel(producer).getConnectivityState(true) === connectivityState.READY,
+      )
+      vi.advanceTimersByTime(RESET_MS)
+      expect(producer.breakerState).toBe('half_open')
 
-    const ids = Array.from({ length: 5 }, (_, i) => `burst:${i}`)
-    const settled: string[] = []
-    await Promise.all(ids.map((id) => producer.send({ topic, messages: [{ key: 'burst', value: id, headers: { id } }] }).then(() => void settled.push(id))))
-    expect(settled).toEqual(ids)
-    expect(events).toEqual(['open', 'half_open', 'close'])
-    const stored = (await cluster.records(topic)).filter((r) => r.key?.toString() === 'burst').map((r) => r.value!.toString())
-    expect(stored).toEqual(ids)
-    await waitFor('the burst reports', () => reports.filter((r) => idOf(r).startsWith('burst:')).length === ids.length)
-    expect(reports.filter((r) => idOf(r).startsWith('burst:')).map((r) => [idOf(r), r.path])).toEqual(ids.map((id, i) => [id, i === 0 ? 'sidecar' : 'direct']))
-  })
+      const ids = Array.from({ length: 5 }, (_, i) => `burst:${i}`)
+      const settled: string[] = []
+      await Promise.all(
+        ids.map((id) =>
+          producer
+            .send({ topic, messages: [{ key: 'burst', value: id, headers: { id } }] })
+            .then(() => void settled.push(id)),
+        ),
+      )
+      expect(settled).toEqual(ids)
+      expect(events).toEqual(['open', 'half_open', 'close'])
+      const stored = (await cluster.records(topic))
+        .filter((r) => r.key?.toString() === 'burst')
+        .map((r) => r.value!.toString())
+      expect(stored).toEqual(ids)
+      await waitFor(
+        'the burst reports',
+        () => reports.filter((r) => idOf(r).startsWith('burst:')).length === ids.length,
+      )
+      expect(reports.filter((r) => idOf(r).startsWith('burst:')).map((r) => [idOf(r), r.path])).toEqual(
+        ids.map((id, i) => [id, i === 0 ? 'sidecar' : 'direct']),
+      )
+    },
+  )
 })

@@ -28,7 +28,10 @@ export function expectFreshBuild(): void {
   }
   const sources = newestMtime(join(packageDir, 'src'))
   for (const dir of ['dist', 'dist/cjs']) {
-    expect(newestMtime(join(packageDir, dir)), `${dir} is older than src: run \`pnpm build\` first`).toBeGreaterThanOrEqual(sources)
+    expect(
+      newestMtime(join(packageDir, dir)),
+      `${dir} is older than src: run \`pnpm build\` first`,
+    ).toBeGreaterThanOrEqual(sources)
   }
 }
 
@@ -36,7 +39,10 @@ export function expectFreshBuild(): void {
  * A throwaway application in a temp dir (removed when the test ends) whose node_modules links
  * to this package, kafkajs and @types/node: it sees the package only through its "exports".
  */
-export async function tempApp(files: Readonly<Record<string, string>>, packageJson: object = { type: 'module' }): Promise<string> {
+export async function tempApp(
+  files: Readonly<Record<string, string>>,
+  packageJson: object = { type: 'module' },
+): Promise<string> {
   const app = await tempDir()
   const link = async (name: string, target: string) => {
     await mkdir(dirname(join(app, 'node_modules', name)), { recursive: true })
@@ -60,7 +66,10 @@ export async function tempApp(files: Readonly<Record<string, string>>, packageJs
  * application gets kafkajs, and with `withPromClient` a prom-client copy of its own (a separate
  * module instance from the one this workspace's packages use).
  */
-export async function installedApp(files: Readonly<Record<string, string>>, { packageJson = { type: 'module' }, withPromClient = true }: { packageJson?: object; withPromClient?: boolean } = {}): Promise<string> {
+export async function installedApp(
+  files: Readonly<Record<string, string>>,
+  { packageJson = { type: 'module' }, withPromClient = true }: { packageJson?: object; withPromClient?: boolean } = {},
+): Promise<string> {
   const app = await tempDir()
   const modules = join(app, 'node_modules')
   const link = async (at: string, target: string) => {
@@ -71,9 +80,14 @@ export async function installedApp(files: Readonly<Record<string, string>>, { pa
   await mkdir(installed, { recursive: true })
   await cp(join(packageDir, 'package.json'), join(installed, 'package.json'))
   await cp(join(packageDir, 'dist'), join(installed, 'dist'), { recursive: true })
-  const manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+  const manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>
+  }
   for (const dependency of Object.keys(manifest.dependencies)) {
-    await link(join(installed, 'node_modules', dependency), await realpath(join(packageDir, 'node_modules', dependency)))
+    await link(
+      join(installed, 'node_modules', dependency),
+      await realpath(join(packageDir, 'node_modules', dependency)),
+    )
   }
   await link(join(modules, 'kafkajs'), await realpath(join(packageDir, 'node_modules', 'kafkajs')))
   if (withPromClient) {

@@ -29,7 +29,11 @@ async function rejection(send: () => Promise<unknown>): Promise<Error> {
 describe('business errors do not open the breaker', () => {
   async function setup() {
     const cluster = await startCluster()
-    const sidecar = await startTestSidecar(cluster, { allowedTopics: ['allowed-*'], maxRecordBytes: 1_000, token: TOKEN })
+    const sidecar = await startTestSidecar(cluster, {
+      allowedTopics: ['allowed-*'],
+      maxRecordBytes: 1_000,
+      token: TOKEN,
+    })
     const watch = (producer: SidecarProducer) => {
       const seen = { fallbacks: 0, breakerOpened: 0, reports: [] as DeliveryReport[] }
       producer.on(producer.events.FALLBACK, () => void seen.fallbacks++)
@@ -37,7 +41,12 @@ describe('business errors do not open the breaker', () => {
       producer.on(producer.events.DELIVERY, (e) => void seen.reports.push(e.payload as DeliveryReport))
       return seen
     }
-    const producer = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, sidecar: { token: TOKEN } })
+    const producer = await connectedProducer({
+      cluster,
+      mode: 'sidecar',
+      address: sidecar.address,
+      sidecar: { token: TOKEN },
+    })
     return { cluster, sidecar, producer, seen: watch(producer), watch }
   }
 
@@ -62,7 +71,11 @@ describe('business errors do not open the breaker', () => {
     expectNothingDirect(producer, seen)
     expect(cluster.topics()).not.toContain(topic)
     expect(seen.reports).toHaveLength(ATTEMPTS)
-    expect(seen.reports.every((r) => r.error instanceof kafkajs.KafkaJSNonRetriableError && r.offset === null && r.path === 'sidecar')).toBe(true)
+    expect(
+      seen.reports.every(
+        (r) => r.error instanceof kafkajs.KafkaJSNonRetriableError && r.offset === null && r.path === 'sidecar',
+      ),
+    ).toBe(true)
   })
 
   it('record larger than the sidecar limit: MESSAGE_TOO_LARGE, other records of other sends unaffected', async () => {
@@ -83,7 +96,9 @@ describe('business errors do not open the breaker', () => {
       expect(good.status).toBe('fulfilled')
     }
     expectNothingDirect(producer, seen)
-    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(Array.from({ length: ATTEMPTS }, (_, i) => `good-${i}`))
+    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(
+      Array.from({ length: ATTEMPTS }, (_, i) => `good-${i}`),
+    )
   })
 
   it('a refused send among pipelined ones leaves the others written, in send order', async () => {
@@ -97,7 +112,10 @@ describe('business errors do not open the breaker', () => {
     for (let turn = 0; turn < 20; turn++) {
       for (let i = 0; i < 10; i++) {
         const n = turn * 10 + i
-        const send = producer.send({ topic, messages: [{ value: n % 23 === 5 ? Buffer.alloc(2_000, 120) : `good-${n}` }] })
+        const send = producer.send({
+          topic,
+          messages: [{ value: n % 23 === 5 ? Buffer.alloc(2_000, 120) : `good-${n}` }],
+        })
         send.catch(() => {}) // settled below; refusals may come before all are sent
         sends.push(send)
       }
@@ -105,7 +123,12 @@ describe('business errors do not open the breaker', () => {
     }
     const settled = await Promise.allSettled(sends)
     const expected = settled.map((_, n) => n).filter((n) => n % 23 !== 5)
-    expect(settled.map((r, n) => [n, r.status]).filter(([, status]) => status === 'rejected').map(([n]) => n)).toEqual(settled.map((_, n) => n).filter((n) => n % 23 === 5))
+    expect(
+      settled
+        .map((r, n) => [n, r.status])
+        .filter(([, status]) => status === 'rejected')
+        .map(([n]) => n),
+    ).toEqual(settled.map((_, n) => n).filter((n) => n % 23 === 5))
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(expected.map((n) => `good-${n}`))
     expectNothingDirect(producer, seen)
   })
@@ -129,7 +152,12 @@ describe('business errors do not open the breaker', () => {
     const topic = randomTopic('allowed-token')
     await cluster.createTopic({ topic, partitions: 1 })
     for (const token of ['not-the-right-token-at-all-000000', undefined]) {
-      const producer = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, sidecar: token ? { token } : {} })
+      const producer = await connectedProducer({
+        cluster,
+        mode: 'sidecar',
+        address: sidecar.address,
+        sidecar: token ? { token } : {},
+      })
       const seen = watch(producer)
       for (let i = 0; i < ATTEMPTS; i++) {
         const error = await rejection(() => producer.send({ topic, messages: [{ value: `v${i}` }] }))

@@ -8,11 +8,26 @@
 import { join } from 'node:path'
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
-import { HealthCheckResponse_ServingStatus, HealthService, ProducerSidecarService, type EmitAck, type EmitRequest, type HealthServer, type ProducerSidecarServer } from '@kafka-sidecar/proto'
+import {
+  HealthCheckResponse_ServingStatus,
+  HealthService,
+  ProducerSidecarService,
+  type EmitAck,
+  type EmitRequest,
+  type HealthServer,
+  type ProducerSidecarServer,
+} from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 import { Registry } from 'prom-client'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { Kafka, logLevel, type ClusterMismatchPayload, type SidecarClientOptions, type SidecarKafkaConfig, type SidecarProducer } from '../src/index.js'
+import {
+  Kafka,
+  logLevel,
+  type ClusterMismatchPayload,
+  type SidecarClientOptions,
+  type SidecarKafkaConfig,
+  type SidecarProducer,
+} from '../src/index.js'
 import { firstShared } from '../src/producer/cluster-check.js'
 import { randomTopic, startCluster, startTestSidecar, tempDir, waitFor } from './helpers.js'
 import { captureLogs } from './kafkajs-reference.js'
@@ -20,7 +35,11 @@ import { captureLogs } from './kafkajs-reference.js'
 const TOKEN = 'cluster-check-token-0123456789'
 
 async function clusterIdOf(cluster: EmbeddedKafka): Promise<string> {
-  const admin = new kafkajs.Kafka({ clientId: 'cluster-check-test', brokers: cluster.bootstrapServers, logLevel: kafkajs.logLevel.NOTHING }).admin()
+  const admin = new kafkajs.Kafka({
+    clientId: 'cluster-check-test',
+    brokers: cluster.bootstrapServers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin()
   await admin.connect()
   try {
     return (await admin.describeCluster()).clusterId
@@ -33,7 +52,14 @@ async function clusterIdOf(cluster: EmbeddedKafka): Promise<string> {
 function application(brokers: SidecarKafkaConfig['brokers'], sidecar: SidecarClientOptions, level = logLevel.INFO) {
   const logs = captureLogs()
   const registry = new Registry()
-  const kafka = new Kafka({ clientId: 'cluster-check-app', brokers, logLevel: level, logCreator: logs.logCreator, sidecarMetrics: { registry }, sidecar: { mode: 'sidecar', connectTimeoutMs: 5_000, ...sidecar } })
+  const kafka = new Kafka({
+    clientId: 'cluster-check-app',
+    brokers,
+    logLevel: level,
+    logCreator: logs.logCreator,
+    sidecarMetrics: { registry },
+    sidecar: { mode: 'sidecar', connectTimeoutMs: 5_000, ...sidecar },
+  })
   const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner })
   onTestFinished(() => producer.disconnect().catch(() => {}))
   const mismatches: ClusterMismatchPayload[] = []
@@ -57,7 +83,7 @@ async function sendOne(producer: SidecarProducer, topic: string, value: string):
   await producer.send({ topic, messages: [{ key: 'k', value }] })
 }
 
-describe('the application broker lists compared with the sidecar\'s', () => {
+describe("the application broker lists compared with the sidecar's", () => {
   it('match on any shared host:port, without regard to case or surrounding spaces, and resolve nothing', () => {
     expect(firstShared(['Kafka-1.Example:9092', 'b:9092'], ['kafka-1.example:9092'])).toBe('Kafka-1.Example:9092')
     expect(firstShared([' b:9092 '], ['a:9092', 'B:9092'])).toBe(' b:9092 ')
@@ -67,11 +93,14 @@ describe('the application broker lists compared with the sidecar\'s', () => {
   })
 })
 
-describe('a sidecar on another cluster than the application\'s brokers', () => {
+describe("a sidecar on another cluster than the application's brokers", () => {
   async function twoClusters() {
     const [sidecarCluster, appCluster] = await Promise.all([startCluster({ brokers: 1 }), startCluster({ brokers: 1 })])
     const topic = randomTopic('cluster-check')
-    await Promise.all([sidecarCluster.createTopic({ topic, partitions: 1 }), appCluster.createTopic({ topic, partitions: 1 })])
+    await Promise.all([
+      sidecarCluster.createTopic({ topic, partitions: 1 }),
+      appCluster.createTopic({ topic, partitions: 1 }),
+    ])
     const sidecar = await startTestSidecar(sidecarCluster, { token: TOKEN })
     return { sidecarCluster, appCluster, topic, sidecar, sidecarClusterId: await clusterIdOf(sidecarCluster) }
   }
@@ -89,7 +118,13 @@ describe('a sidecar on another cluster than the application\'s brokers', () => {
     expect(message).toContain('Sending through the sidecar anyway (clusterMismatch: warn)')
     expect(await app.clusterCheckMetric()).toEqual({ match: 0, mismatch: 1, unknown: 0 })
     expect(app.mismatches).toEqual([
-      { clusterId: sidecarClusterId, sidecarBootstrapServers: sidecarCluster.bootstrapServers, sidecarBrokers: sidecarCluster.bootstrapServers, applicationBrokers: appCluster.bootstrapServers, action: 'warn' },
+      {
+        clusterId: sidecarClusterId,
+        sidecarBootstrapServers: sidecarCluster.bootstrapServers,
+        sidecarBrokers: sidecarCluster.bootstrapServers,
+        applicationBrokers: appCluster.bootstrapServers,
+        action: 'warn',
+      },
     ])
     expect(app.producer.sidecarCluster).toMatchObject({ result: 'mismatch', clusterId: sidecarClusterId })
     expect(app.producer.breakerState).toBe('closed')
@@ -101,10 +136,17 @@ describe('a sidecar on another cluster than the application\'s brokers', () => {
 
   it("clusterMismatch 'refuse': the producer writes directly to its own cluster, also after the breaker's probes ask again", async () => {
     const { sidecarCluster, appCluster, topic, sidecar, sidecarClusterId } = await twoClusters()
-    const app = application(appCluster.bootstrapServers, { address: sidecar.address, token: TOKEN, clusterMismatch: 'refuse', breaker: { resetTimeoutMs: 200 } })
+    const app = application(appCluster.bootstrapServers, {
+      address: sidecar.address,
+      token: TOKEN,
+      clusterMismatch: 'refuse',
+      breaker: { resetTimeoutMs: 200 },
+    })
     await app.producer.connect()
 
-    expect(app.errors()).toEqual([expect.stringContaining("Producing directly to the application's brokers instead (clusterMismatch: refuse)")])
+    expect(app.errors()).toEqual([
+      expect.stringContaining("Producing directly to the application's brokers instead (clusterMismatch: refuse)"),
+    ])
     expect(app.errors()[0]).toContain(sidecarClusterId)
     expect(app.logs.entries.some((e) => e.log.message === 'Producer connected through the sidecar')).toBe(false)
     expect(await app.clusterCheckMetric()).toEqual({ match: 0, mismatch: 1, unknown: 0 })
@@ -128,10 +170,17 @@ describe('a sidecar on another cluster than the application\'s brokers', () => {
   it("a sidecar restarted against another cluster (SIGTERM-like stop: the breaker need not open) is asked again before it takes a send ('refuse': nothing reaches it)", async () => {
     const [appCluster, otherCluster] = await Promise.all([startCluster({ brokers: 1 }), startCluster({ brokers: 1 })])
     const topic = randomTopic('cluster-check-restart')
-    await Promise.all([appCluster.createTopic({ topic, partitions: 1 }), otherCluster.createTopic({ topic, partitions: 1 })])
+    await Promise.all([
+      appCluster.createTopic({ topic, partitions: 1 }),
+      otherCluster.createTopic({ topic, partitions: 1 }),
+    ])
     const socket = join(await tempDir(), 'sidecar.sock')
     const first = await startTestSidecar(appCluster, { listen: `unix://${socket}` })
-    const app = application(appCluster.bootstrapServers, { address: first.address, clusterMismatch: 'refuse', breaker: { resetTimeoutMs: 200 } })
+    const app = application(appCluster.bootstrapServers, {
+      address: first.address,
+      clusterMismatch: 'refuse',
+      breaker: { resetTimeoutMs: 200 },
+    })
     await app.producer.connect()
     expect(app.producer.sidecarCluster.result).toBe('match')
     await sendOne(app.producer, topic, 'before')
@@ -153,7 +202,10 @@ describe("a sidecar restarted against another cluster, clusterMismatch 'warn'", 
   it('is told (error, metric, event) once its channel reconnected, without holding sends up', async () => {
     const [appCluster, otherCluster] = await Promise.all([startCluster({ brokers: 1 }), startCluster({ brokers: 1 })])
     const topic = randomTopic('cluster-check-restart-warn')
-    await Promise.all([appCluster.createTopic({ topic, partitions: 1 }), otherCluster.createTopic({ topic, partitions: 1 })])
+    await Promise.all([
+      appCluster.createTopic({ topic, partitions: 1 }),
+      otherCluster.createTopic({ topic, partitions: 1 }),
+    ])
     const socket = join(await tempDir(), 'sidecar.sock')
     const first = await startTestSidecar(appCluster, { listen: `unix://${socket}` })
     const app = application(appCluster.bootstrapServers, { address: first.address })
@@ -166,21 +218,27 @@ describe("a sidecar restarted against another cluster, clusterMismatch 'warn'", 
     await sendOne(app.producer, topic, 'after')
     await waitFor('the mismatch told', () => app.mismatches.length === 1)
     expect(app.mismatches[0]).toMatchObject({ clusterId: await clusterIdOf(otherCluster), action: 'warn' })
-    expect(app.errors()).toEqual([expect.stringContaining('Sending through the sidecar anyway (clusterMismatch: warn)')])
+    expect(app.errors()).toEqual([
+      expect.stringContaining('Sending through the sidecar anyway (clusterMismatch: warn)'),
+    ])
     expect(await app.clusterCheckMetric()).toEqual({ match: 0, mismatch: 1, unknown: 0 })
     expect(await values(appCluster, topic)).toEqual(['before'])
     expect(await values(otherCluster, topic)).toEqual(['after'])
   })
 })
 
-describe('a sidecar on the application\'s cluster', () => {
+describe("a sidecar on the application's cluster", () => {
   it('raises nothing: no error, the metric says match, and the cluster id is known', async () => {
     const cluster = await startCluster()
     const topic = randomTopic('cluster-check-match')
     await cluster.createTopic({ topic, partitions: 1 })
     const sidecar = await startTestSidecar(cluster, { token: TOKEN, brokers: [cluster.bootstrapServers[2]!] })
     // One of the application's brokers is only among the cluster's advertised brokers, written in capitals.
-    const app = application([cluster.bootstrapServers[0]!.toUpperCase()], { address: sidecar.address, token: TOKEN, clusterMismatch: 'refuse' })
+    const app = application([cluster.bootstrapServers[0]!.toUpperCase()], {
+      address: sidecar.address,
+      token: TOKEN,
+      clusterMismatch: 'refuse',
+    })
     await app.producer.connect()
     expect(app.errors()).toEqual([])
     expect(app.mismatches).toEqual([])
@@ -203,7 +261,9 @@ describe('a sidecar on the application\'s cluster', () => {
     await app.producer.connect()
     expect(calls).toBe(0)
     expect(app.producer.sidecarCluster).toMatchObject({ result: 'unknown', clusterId: await clusterIdOf(cluster) })
-    expect(app.logs.entries.filter((e) => /brokers as a function/.test(e.log.message)).map((e) => e.label)).toEqual(['DEBUG'])
+    expect(app.logs.entries.filter((e) => /brokers as a function/.test(e.log.message)).map((e) => e.label)).toEqual([
+      'DEBUG',
+    ])
     expect(app.errors()).toEqual([])
     expect(app.producer.breakerState).toBe('closed')
   })
@@ -223,7 +283,15 @@ describe('a sidecar older than ClusterInfo', () => {
           const records = request.topics.flatMap((t) => t.records.map(() => t.topic))
           const results = [...new Set(records)].map((topic) => {
             const indexes = records.flatMap((t, i) => (t === topic ? [i] : []))
-            const result = { topic, partition: 0, baseOffset: offset, logAppendTimeMs: -1, logStartOffset: 0, recordIndexes: indexes, leaderId: 1 }
+            const result = {
+              topic,
+              partition: 0,
+              baseOffset: offset,
+              logAppendTimeMs: -1,
+              logStartOffset: 0,
+              recordIndexes: indexes,
+              leaderId: 1,
+            }
             offset += indexes.length
             return result
           })
@@ -242,7 +310,11 @@ describe('a sidecar older than ClusterInfo', () => {
     }
     server.addService(HealthService, health)
     const socket = join(await tempDir(), 'old-sidecar.sock')
-    await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())))
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (error) =>
+        error ? reject(error) : resolve(),
+      ),
+    )
     onTestFinished(() => void server.forceShutdown())
     return `unix://${socket}`
   }
@@ -253,8 +325,13 @@ describe('a sidecar older than ClusterInfo', () => {
     await app.producer.connect()
     expect(app.producer.breakerState).toBe('closed')
     expect(app.producer.sidecarCluster).toMatchObject({ result: 'unknown', clusterId: null })
-    expect(app.logs.entries.filter((e) => /ClusterInfo/.test(e.log.message)).map((e) => [e.label, e.log.message])).toEqual([
-      ['INFO', "Cannot tell whether the sidecar writes to this application's Kafka cluster (the sidecar is older than its ClusterInfo call (UNIMPLEMENTED)); using it"],
+    expect(
+      app.logs.entries.filter((e) => /ClusterInfo/.test(e.log.message)).map((e) => [e.label, e.log.message]),
+    ).toEqual([
+      [
+        'INFO',
+        "Cannot tell whether the sidecar writes to this application's Kafka cluster (the sidecar is older than its ClusterInfo call (UNIMPLEMENTED)); using it",
+      ],
     ])
     expect(app.errors()).toEqual([])
     expect(await app.clusterCheckMetric()).toEqual({ match: 0, mismatch: 0, unknown: 1 })

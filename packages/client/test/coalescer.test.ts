@@ -38,19 +38,51 @@ class ScriptedTransport implements EmitTransport {
 
 function part(value: string, timeoutMs = 30_000, idempotent = false): EmitPart {
   const message = { value }
-  return { acks: 1, timeoutMs, compression: 0, allowAutoTopicCreation: undefined, idempotent, topics: [{ topic: 't', records: [{ value: Buffer.from(value), headers: [] }] }], outgoing: [{ topic: 't', message }], bytes: value.length }
+  return {
+    acks: 1,
+    timeoutMs,
+    compression: 0,
+    allowAutoTopicCreation: undefined,
+    idempotent,
+    topics: [{ topic: 't', records: [{ value: Buffer.from(value), headers: [] }] }],
+    outgoing: [{ topic: 't', message }],
+    bytes: value.length,
+  }
 }
 
-const refusal = (grpcCode: number, retryAfterMs = 0) => ({ received: false, error: { grpcCode, message: `refused ${status[grpcCode]}`, kafkaErrorCode: 0, kafkaErrorName: '', retriable: true, retryAfterMs } })
+const refusal = (grpcCode: number, retryAfterMs = 0) => ({
+  received: false,
+  error: {
+    grpcCode,
+    message: `refused ${status[grpcCode]}`,
+    kafkaErrorCode: 0,
+    kafkaErrorName: '',
+    retriable: true,
+    retryAfterMs,
+  },
+})
 
 function setup(retryBudgetMs = 30_000) {
   const transport = new ScriptedTransport()
-  const coalescer = new Coalescer(transport, { clientId: 'c', appName: 'a', instanceId: 'i' }, { maxRecords: 1_000, maxBytes: 1_000_000, deadlineMarginMs: 1_000, retryBudgetMs }, { onRequest() {}, onAck() {}, onAbandoned() {} })
+  const coalescer = new Coalescer(
+    transport,
+    { clientId: 'c', appName: 'a', instanceId: 'i' },
+    { maxRecords: 1_000, maxBytes: 1_000_000, deadlineMarginMs: 1_000, retryBudgetMs },
+    { onRequest() {}, onAck() {}, onAbandoned() {} },
+  )
   const outcomes = new Map<string, string>()
   const submit = (value: string, timeoutMs?: number) =>
     coalescer.submit(part(value, timeoutMs)).then(
       () => void outcomes.set(value, 'ok'),
-      (error: Error) => void outcomes.set(value, error instanceof SidecarUnavailableError ? 'path failed' : error instanceof SidecarRefusal ? `refused ${status[error.detail.grpcCode]}` : error.message),
+      (error: Error) =>
+        void outcomes.set(
+          value,
+          error instanceof SidecarUnavailableError
+            ? 'path failed'
+            : error instanceof SidecarRefusal
+              ? `refused ${status[error.detail.grpcCode]}`
+              : error.message,
+        ),
     )
   /** Lets setImmediate flushes (real) and promise reactions run; time moves only when a test says. */
   const settle = async () => {
@@ -73,7 +105,11 @@ describe('coalescer: order around refusals', () => {
     await settle()
     void submit('c')
     await settle()
-    expect(transport.written.map((w) => [w.values, w.request.orderEpoch])).toEqual([[['a'], 1], [['b'], 1], [['c'], 1]])
+    expect(transport.written.map((w) => [w.values, w.request.orderEpoch])).toEqual([
+      [['a'], 1],
+      [['b'], 1],
+      [['c'], 1],
+    ])
 
     transport.written[1]!.answer(refusal(status.RESOURCE_EXHAUSTED, 200)) // b: full
     await settle()
@@ -85,7 +121,10 @@ describe('coalescer: order around refusals', () => {
     await vi.advanceTimersByTimeAsync(200)
     await settle()
     // b alone (refused for room: single sends fill what room opens), then c and d merged, in order.
-    expect(transport.written.slice(3).map((w) => [w.values, w.request.orderEpoch])).toEqual([[['b'], 2], [['c', 'd'], 2]])
+    expect(transport.written.slice(3).map((w) => [w.values, w.request.orderEpoch])).toEqual([
+      [['b'], 2],
+      [['c', 'd'], 2],
+    ])
     for (const w of transport.written.slice(3)) w.answer({})
     transport.written[0]!.answer({})
     await settle()
@@ -112,10 +151,15 @@ describe('coalescer: order around refusals', () => {
     await settle()
     await vi.advanceTimersByTimeAsync(3_000)
     expect(transport.written).toHaveLength(3) // f1 and n never written through the sidecar again
-    expect(Object.fromEntries(outcomes)).toEqual({ f0: 'path failed', f1: 'path failed', f2: 'path failed', n: 'path failed' })
+    expect(Object.fromEntries(outcomes)).toEqual({
+      f0: 'path failed',
+      f1: 'path failed',
+      f2: 'path failed',
+      n: 'path failed',
+    })
   })
 
-  it('a stream refused for the producer\'s credentials fails the sends waiting behind it with that refusal, not as a path failure', async () => {
+  it("a stream refused for the producer's credentials fails the sends waiting behind it with that refusal, not as a path failure", async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
     const { transport, outcomes, submit, settle } = setup()
     void submit('a')
@@ -126,12 +170,23 @@ describe('coalescer: order around refusals', () => {
     await settle()
     void submit('n')
     await settle()
-    const unauthenticated = new SidecarRefusal({ grpcCode: status.UNAUTHENTICATED, message: 'sidecar refused this producer (UNAUTHENTICATED): invalid token', kafkaErrorCode: 0, kafkaErrorName: '', retriable: false, retryAfterMs: 0 })
+    const unauthenticated = new SidecarRefusal({
+      grpcCode: status.UNAUTHENTICATED,
+      message: 'sidecar refused this producer (UNAUTHENTICATED): invalid token',
+      kafkaErrorCode: 0,
+      kafkaErrorName: '',
+      retriable: false,
+      retryAfterMs: 0,
+    })
     transport.written[0]!.fail(unauthenticated)
     await settle()
     await vi.advanceTimersByTimeAsync(3_000)
     // A path failure would count against the sidecar (the breaker opens) and send them directly.
-    expect(Object.fromEntries(outcomes)).toEqual({ a: 'refused UNAUTHENTICATED', b: 'refused UNAUTHENTICATED', n: 'refused UNAUTHENTICATED' })
+    expect(Object.fromEntries(outcomes)).toEqual({
+      a: 'refused UNAUTHENTICATED',
+      b: 'refused UNAUTHENTICATED',
+      n: 'refused UNAUTHENTICATED',
+    })
   })
 
   it('a send aborted behind a full sidecar past its retry budget fails as the full sidecar, instead of going round again', async () => {
@@ -213,7 +268,13 @@ describe('coalescer: order around refusals', () => {
 describe('coalescer: merging', () => {
   it('never merges sends of different idempotence into one message, and says which is which', async () => {
     const { transport, coalescer, settle } = setup()
-    for (const [value, idempotent] of [['a', true], ['b', true], ['c', false], ['d', true]] as const) void coalescer.submit(part(value, 30_000, idempotent))
+    for (const [value, idempotent] of [
+      ['a', true],
+      ['b', true],
+      ['c', false],
+      ['d', true],
+    ] as const)
+      void coalescer.submit(part(value, 30_000, idempotent))
     await settle()
     expect(transport.written.map((w) => [w.values, w.request.idempotent])).toEqual([
       [['a', 'b'], true],
@@ -227,9 +288,19 @@ describe('coalescer: sends larger than one request', () => {
   const manyRecords = (count: number, value = 'v'): EmitPart => {
     const records = Array.from({ length: count }, () => ({ value: Buffer.from(value), headers: [] }))
     const outgoing = records.map(() => ({ topic: 't', message: { value } }))
-    return { acks: 1, timeoutMs: 30_000, compression: 0, allowAutoTopicCreation: undefined, idempotent: false, topics: [{ topic: 't', records }], outgoing, bytes: records.reduce((n, r) => n + recordBytes(r), 0) }
+    return {
+      acks: 1,
+      timeoutMs: 30_000,
+      compression: 0,
+      allowAutoTopicCreation: undefined,
+      idempotent: false,
+      topics: [{ topic: 't', records }],
+      outgoing,
+      bytes: records.reduce((n, r) => n + recordBytes(r), 0),
+    }
   }
-  const written = (transport: ScriptedTransport) => transport.written.map((w) => w.request.topics.reduce((n, t) => n + t.records.length, 0))
+  const written = (transport: ScriptedTransport) =>
+    transport.written.map((w) => w.request.topics.reduce((n, t) => n + t.records.length, 0))
   const settle = async () => {
     for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
   }
@@ -241,7 +312,19 @@ describe('coalescer: sends larger than one request', () => {
     expect(written(transport)).toEqual([10_000, 10_000, 5_000])
     transport.written.forEach((w, i) => {
       const n = written(transport)[i]!
-      w.answer({ results: [{ topic: 't', partition: 0, baseOffset: i * 10_000, logAppendTimeMs: -1, logStartOffset: 0, recordIndexes: Array.from({ length: n }, (_, j) => j), leaderId: 1 }] })
+      w.answer({
+        results: [
+          {
+            topic: 't',
+            partition: 0,
+            baseOffset: i * 10_000,
+            logAppendTimeMs: -1,
+            logStartOffset: 0,
+            recordIndexes: Array.from({ length: n }, (_, j) => j),
+            leaderId: 1,
+          },
+        ],
+      })
     })
     const { results } = await outcome
     expect(results.map((r) => [r.baseOffset, r.localIndexes[0], r.localIndexes.length])).toEqual([

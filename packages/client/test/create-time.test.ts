@@ -19,7 +19,12 @@ describe('CreateTime of records without a timestamp', () => {
     const topic = randomTopic()
     await cluster.createTopic({ topic, partitions: 1 })
     const sidecar = mode === 'sidecar' ? await spawnSidecar(cluster, join(await tempDir(), 'sidecar.sock')) : null
-    const producer = await connectedProducer({ cluster, mode, address: sidecar?.address, sidecar: { connectTimeoutMs: 10_000 } })
+    const producer = await connectedProducer({
+      cluster,
+      mode,
+      address: sidecar?.address,
+      sidecar: { connectTimeoutMs: 10_000 },
+    })
     await producer.send({ topic, messages: [{ value: 'warm-up' }] })
 
     const realNow = Date.now.bind(Date)

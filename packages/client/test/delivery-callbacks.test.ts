@@ -9,7 +9,15 @@ import { describe, expect, it } from 'vitest'
 import type { DeliveryReport, SidecarProducer } from '../src/index.js'
 import type { ReportStream } from '../src/transport/report-stream.js'
 import { checkReports, idOf, storedId } from './fault-helpers.js'
-import { connectedProducer, randomTopic, spawnSidecar, startCluster, startTestSidecar, tempDir, waitFor } from './helpers.js'
+import {
+  connectedProducer,
+  randomTopic,
+  spawnSidecar,
+  startCluster,
+  startTestSidecar,
+  tempDir,
+  waitFor,
+} from './helpers.js'
 
 /** The producer's report stream: the one internal a test reaches for, to drop it on purpose. */
 function reportStream(producer: SidecarProducer): ReportStream {
@@ -30,7 +38,12 @@ describe('delivery callbacks', () => {
       await cluster.createTopic({ topic: b, partitions: 2 })
       const sidecar = mode === 'sidecar' ? await startTestSidecar(cluster) : null
       const fromOption: DeliveryReport[] = []
-      const producer = await connectedProducer({ cluster, mode, address: sidecar?.address, config: { onDelivery: (r) => void fromOption.push(r) } })
+      const producer = await connectedProducer({
+        cluster,
+        mode,
+        address: sidecar?.address,
+        config: { onDelivery: (r) => void fromOption.push(r) },
+      })
       const fromEvent: DeliveryReport[] = []
       producer.on(producer.events.DELIVERY, (e) => void fromEvent.push(e.payload as DeliveryReport))
 
@@ -40,9 +53,28 @@ describe('delivery callbacks', () => {
         return ids.at(-1)!
       }
       const sends: Array<Promise<unknown>> = []
-      for (let i = 0; i < 20; i++) sends.push(producer.send({ topic: a, messages: [message(id('keyed'), { key: `k${i % 5}` })] }))
-      sends.push(producer.send({ topic: a, messages: [message(id('null-key'), { key: null }), message(id('null-key'), { key: null }), message(id('null-key'))] }))
-      sends.push(producer.send({ topic: b, messages: [message(id('explicit'), { partition: 0 }), message(id('explicit'), { partition: 1 }), message(id('explicit'), { key: 'x', partition: 0 })] }))
+      for (let i = 0; i < 20; i++)
+        sends.push(producer.send({ topic: a, messages: [message(id('keyed'), { key: `k${i % 5}` })] }))
+      sends.push(
+        producer.send({
+          topic: a,
+          messages: [
+            message(id('null-key'), { key: null }),
+            message(id('null-key'), { key: null }),
+            message(id('null-key')),
+          ],
+        }),
+      )
+      sends.push(
+        producer.send({
+          topic: b,
+          messages: [
+            message(id('explicit'), { partition: 0 }),
+            message(id('explicit'), { partition: 1 }),
+            message(id('explicit'), { key: 'x', partition: 0 }),
+          ],
+        }),
+      )
       sends.push(
         producer.sendBatch({
           topicMessages: [
@@ -55,7 +87,10 @@ describe('delivery callbacks', () => {
       sends.push(producer.send({ topic: b, acks: 1, messages: [message(id('acks1'), { key: 'k3' })] }))
       await Promise.all(sends)
 
-      await waitFor('a report per record from both listeners', () => fromOption.length >= ids.length && fromEvent.length >= ids.length)
+      await waitFor(
+        'a report per record from both listeners',
+        () => fromOption.length >= ids.length && fromEvent.length >= ids.length,
+      )
       const records = [...(await cluster.records(a)), ...(await cluster.records(b))]
       expect(records).toHaveLength(ids.length)
       for (const reports of [fromOption, fromEvent]) {
@@ -72,8 +107,17 @@ describe('delivery callbacks', () => {
       await cluster.createTopic({ topic, partitions: 2 })
       const sidecar = mode === 'sidecar' ? await startTestSidecar(cluster) : null
       const reports: DeliveryReport[] = []
-      const producer = await connectedProducer({ cluster, mode, address: sidecar?.address, config: { onDelivery: (r) => void reports.push(r) }, sidecar: { reportTimeoutMs: 1_000 } })
-      await producer.send({ topic, messages: [message('warm-0', { partition: 0 }), message('warm-1', { partition: 1 })] })
+      const producer = await connectedProducer({
+        cluster,
+        mode,
+        address: sidecar?.address,
+        config: { onDelivery: (r) => void reports.push(r) },
+        sidecar: { reportTimeoutMs: 1_000 },
+      })
+      await producer.send({
+        topic,
+        messages: [message('warm-0', { partition: 0 }), message('warm-1', { partition: 1 })],
+      })
       await waitFor('the warm-up reports', () => reports.length === 2)
       reports.length = 0
       const ids = Array.from({ length: 6 }, (_, i) => `zero-${i}`)
@@ -98,7 +142,13 @@ describe('delivery callbacks', () => {
     const sidecar = await startTestSidecar(cluster)
     const reports: DeliveryReport[] = []
     // A long reportTimeoutMs: every report here must come from the stream, not from the acks' fallback.
-    const producer = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, config: { onDelivery: (r) => void reports.push(r) }, sidecar: { reportTimeoutMs: 60_000 } })
+    const producer = await connectedProducer({
+      cluster,
+      mode: 'sidecar',
+      address: sidecar.address,
+      config: { onDelivery: (r) => void reports.push(r) },
+      sidecar: { reportTimeoutMs: 60_000 },
+    })
     const ids = Array.from({ length: 40 }, (_, i) => `r-${i}`)
     for (const i of ids.slice(0, 10)) await producer.send({ topic, messages: [message(i, { key: i })] })
     await waitFor('the first reports', () => reports.length === 10)
@@ -117,53 +167,57 @@ describe('delivery callbacks', () => {
     expect(checkReports(reports, await cluster.records(topic), [...ids, 'late'])).toEqual([])
   })
 
-  it('sidecar restarted (SIGKILL, new process on the same socket): what the old one never reported and all the new one reports arrive, none twice', { timeout: 20_000 }, async () => {
-    const cluster = await startCluster()
-    const topic = randomTopic('restart')
-    await cluster.createTopic({ topic, partitions: 3 })
-    const socket = join(await tempDir(), 'sidecar.sock')
-    const first = await spawnSidecar(cluster, socket)
-    const reports: DeliveryReport[] = []
-    const producer = await connectedProducer({
-      cluster,
-      mode: 'sidecar',
-      address: first.address,
-      config: { onDelivery: (r) => void reports.push(r) },
-      sidecar: { connectTimeoutMs: 10_000, reportTimeoutMs: 20_000, breaker: { resetTimeoutMs: 200 } },
-    })
-    let fallbacks = 0
-    producer.on(producer.events.FALLBACK, () => void fallbacks++)
-    const ids: string[] = []
-    /** Sends one record; true when it went through the sidecar. */
-    const sendOne = async () => {
-      const id = `s-${ids.length}`
-      ids.push(id)
-      const before = fallbacks
-      await producer.send({ topic, messages: [message(id, { key: id })] })
-      return fallbacks === before
-    }
-    for (let i = 0; i < 5; i++) await sendOne()
-    await waitFor('the first sidecar\'s reports', () => reports.length === 5)
-    // Three more acked by the first sidecar whose reports it still holds when it dies.
-    reportStream(producer).stop()
-    for (let i = 0; i < 3; i++) expect(await sendOne()).toBe(true)
-    expect(reports).toHaveLength(5)
-    await first.kill()
-    reportStream(producer).start()
-    await waitFor('the reports the dead sidecar never sent, from their acks', () => reports.length === 8, 5_000)
+  it(
+    'sidecar restarted (SIGKILL, new process on the same socket): what the old one never reported and all the new one reports arrive, none twice',
+    { timeout: 20_000 },
+    async () => {
+      const cluster = await startCluster()
+      const topic = randomTopic('restart')
+      await cluster.createTopic({ topic, partitions: 3 })
+      const socket = join(await tempDir(), 'sidecar.sock')
+      const first = await spawnSidecar(cluster, socket)
+      const reports: DeliveryReport[] = []
+      const producer = await connectedProducer({
+        cluster,
+        mode: 'sidecar',
+        address: first.address,
+        config: { onDelivery: (r) => void reports.push(r) },
+        sidecar: { connectTimeoutMs: 10_000, reportTimeoutMs: 20_000, breaker: { resetTimeoutMs: 200 } },
+      })
+      let fallbacks = 0
+      producer.on(producer.events.FALLBACK, () => void fallbacks++)
+      const ids: string[] = []
+      /** Sends one record; true when it went through the sidecar. */
+      const sendOne = async () => {
+        const id = `s-${ids.length}`
+        ids.push(id)
+        const before = fallbacks
+        await producer.send({ topic, messages: [message(id, { key: id })] })
+        return fallbacks === before
+      }
+      for (let i = 0; i < 5; i++) await sendOne()
+      await waitFor("the first sidecar's reports", () => reports.length === 5)
+      // Three more acked by the first sidecar whose reports it still holds when it dies.
+      reportStream(producer).stop()
+      for (let i = 0; i < 3; i++) expect(await sendOne()).toBe(true)
+      expect(reports).toHaveLength(5)
+      await first.kill()
+      reportStream(producer).start()
+      await waitFor('the reports the dead sidecar never sent, from their acks', () => reports.length === 8, 5_000)
 
-    await spawnSidecar(cluster, socket)
-    // Traffic goes back to the new sidecar (one request per send, so its report sequence soon
-    // passes where the client had read the old one to) before the report stream reconnects.
-    reportStream(producer).stop()
-    await waitFor('a record through the new sidecar', sendOne, 10_000)
-    for (let i = 0; i < 10; i++) expect(await sendOne()).toBe(true)
-    const sentToNew = ids.length
-    reportStream(producer).start()
+      await spawnSidecar(cluster, socket)
+      // Traffic goes back to the new sidecar (one request per send, so its report sequence soon
+      // passes where the client had read the old one to) before the report stream reconnects.
+      reportStream(producer).stop()
+      await waitFor('a record through the new sidecar', sendOne, 10_000)
+      for (let i = 0; i < 10; i++) expect(await sendOne()).toBe(true)
+      const sentToNew = ids.length
+      reportStream(producer).start()
 
-    await waitFor('a report for every record', () => reports.length >= sentToNew, 5_000)
-    expect(checkReports(reports, await cluster.records(topic), ids)).toEqual([])
-  })
+      await waitFor('a report for every record', () => reports.length >= sentToNew, 5_000)
+      expect(checkReports(reports, await cluster.records(topic), ids)).toEqual([])
+    },
+  )
 
   it('sidecar: reports lost to a ring overflow are recovered from the acks, each exactly once', async () => {
     const cluster = await startCluster()
@@ -171,7 +225,13 @@ describe('delivery callbacks', () => {
     await cluster.createTopic({ topic, partitions: 3 })
     const sidecar = await startTestSidecar(cluster, { reportsPerInstance: 4 })
     const reports: DeliveryReport[] = []
-    const producer = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, config: { onDelivery: (r) => void reports.push(r) }, sidecar: { reportTimeoutMs: 60_000 } })
+    const producer = await connectedProducer({
+      cluster,
+      mode: 'sidecar',
+      address: sidecar.address,
+      config: { onDelivery: (r) => void reports.push(r) },
+      sidecar: { reportTimeoutMs: 60_000 },
+    })
     const ids = Array.from({ length: 30 }, (_, i) => `g-${i}`)
     for (const i of ids.slice(0, 5)) await producer.send({ topic, messages: [message(i, { key: i })] })
     await waitFor('the first reports', () => reports.length === 5)

@@ -73,7 +73,12 @@ export class KeyedSender {
     const value = `${key}:${n}`
     this.attempted++
     const started = Date.now()
-    const send = () => this.producer.send({ topic: this.topic, messages: [{ key, value, headers: { id: value } }], ...(this.options.timeout ? { timeout: this.options.timeout } : {}) })
+    const send = () =>
+      this.producer.send({
+        topic: this.topic,
+        messages: [{ key, value, headers: { id: value } }],
+        ...(this.options.timeout ? { timeout: this.options.timeout } : {}),
+      })
     const sent: Promise<void> = (this.options.context ? this.options.context.run(value, send) : send())
       .then(
         () => void this.acked.push({ key, n, value, startedAt: started, settledAt: Date.now() }),
@@ -130,7 +135,8 @@ export function checkPerKeyOrder(records: readonly EmbeddedRecord[]): OrderCheck
       }
       seen.add(value)
       const previous = lastFirst.get(key) ?? -1
-      if (n < previous) violations.push(`partition ${partition} offset ${r.offset}: ${value} first written after ${key}:${previous}`)
+      if (n < previous)
+        violations.push(`partition ${partition} offset ${r.offset}: ${value} first written after ${key}:${previous}`)
       else lastFirst.set(key, n)
     }
   }
@@ -148,7 +154,11 @@ export function storedId(record: EmbeddedRecord): string {
  * error, whose topic/partition/offset hold the record with that id. Returns a list of problems
  * (empty when all is well).
  */
-export function checkReports(reports: readonly DeliveryReport[], records: readonly EmbeddedRecord[], expectedIds: Iterable<string>): string[] {
+export function checkReports(
+  reports: readonly DeliveryReport[],
+  records: readonly EmbeddedRecord[],
+  expectedIds: Iterable<string>,
+): string[] {
   const problems: string[] = []
   const stored = new Map<string, string>()
   for (const r of records) stored.set(`${r.topic}/${r.partition}/${r.offset}`, storedId(r))
@@ -161,7 +171,10 @@ export function checkReports(reports: readonly DeliveryReport[], records: readon
       continue
     }
     const at = stored.get(`${report.topic}/${report.partition}/${report.offset}`)
-    if (at !== value) problems.push(`${value}: reported at ${report.topic}/${report.partition}/${report.offset} (${report.path}), which holds ${at ?? 'nothing'}`)
+    if (at !== value)
+      problems.push(
+        `${value}: reported at ${report.topic}/${report.partition}/${report.offset} (${report.path}), which holds ${at ?? 'nothing'}`,
+      )
   }
   for (const value of expectedIds) {
     const n = counts.get(value) ?? 0

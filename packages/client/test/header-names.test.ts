@@ -13,7 +13,11 @@ const headers = (json: string) => JSON.parse(json) as IHeaders
 
 const MESSAGES: Message[] = [
   { key: 'first', value: 'no headers' },
-  { key: 'second', value: 'prototype names', headers: headers('{"constructor":"c","toString":["t1","t2"],"__proto__":"p","hasOwnProperty":"h","ok":"1"}') },
+  {
+    key: 'second',
+    value: 'prototype names',
+    headers: headers('{"constructor":"c","toString":["t1","t2"],"__proto__":"p","hasOwnProperty":"h","ok":"1"}'),
+  },
 ]
 
 describe('header names that are Object.prototype keys, through the client', () => {

@@ -14,7 +14,14 @@ import { EmbeddedKafka, type EmbeddedKafkaOptions, type Logger as EmbeddedLogger
 import { HealthCheckResponse_ServingStatus, HealthClient } from '@kafka-sidecar/proto'
 import { startSidecar, type RunningSidecar, type StartOptions } from '@kafka-sidecar/sidecar'
 import { onTestFinished } from 'vitest'
-import { Kafka, logLevel, type ProducerMode, type SidecarClientOptions, type SidecarProducer, type SidecarProducerConfig } from '../src/index.js'
+import {
+  Kafka,
+  logLevel,
+  type ProducerMode,
+  type SidecarClientOptions,
+  type SidecarProducer,
+  type SidecarProducerConfig,
+} from '../src/index.js'
 
 export function randomTopic(prefix = 'topic'): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`
@@ -104,7 +111,11 @@ export function clientProducer({ cluster, mode, address, config, sidecar }: Prod
   return producer
 }
 
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
@@ -139,7 +150,11 @@ export interface ChildSidecar {
  * happened (a SIGSTOPped child is killed too: SIGKILL works on stopped processes).
  * `env` adds KAFKA_SIDECAR_* settings (e.g. KAFKA_SIDECAR_MAX_QUEUED_RECORDS).
  */
-export async function spawnSidecar(cluster: EmbeddedKafka, socket: string, env: Record<string, string> = {}): Promise<ChildSidecar> {
+export async function spawnSidecar(
+  cluster: EmbeddedKafka,
+  socket: string,
+  env: Record<string, string> = {},
+): Promise<ChildSidecar> {
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KAFKA_')))
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', cliPath], {
     cwd: repoRoot,
@@ -184,7 +199,16 @@ export async function spawnSidecar(cluster: EmbeddedKafka, socket: string, env: 
   )
   const address = /^listening: (.*)$/m.exec(out)![1]!
   const http = /^http: (.*)$/m.exec(out)![1]!
-  return { pid, address, httpAddress: http === 'off' ? null : http, exited, signal, kill, stderr: () => err, stdout: () => out }
+  return {
+    pid,
+    address,
+    httpAddress: http === 'off' ? null : http,
+    exited,
+    signal,
+    kill,
+    stderr: () => err,
+    stdout: () => out,
+  }
 }
 
 /** Resolves once the sidecar at `address` reports SERVING on gRPC health (it is connected to Kafka). */
@@ -196,7 +220,9 @@ export async function sidecarReady(address: string, timeoutMs = 10_000): Promise
       `the sidecar at ${address} to be ready`,
       () =>
         new Promise<boolean>((resolve) =>
-          health.check({ service: '' }, new Metadata(), { deadline: Date.now() + 1_000 }, (error, response) => resolve(!error && response?.status === HealthCheckResponse_ServingStatus.SERVING)),
+          health.check({ service: '' }, new Metadata(), { deadline: Date.now() + 1_000 }, (error, response) =>
+            resolve(!error && response?.status === HealthCheckResponse_ServingStatus.SERVING),
+          ),
         ),
       timeoutMs,
     )

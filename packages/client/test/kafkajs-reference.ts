@@ -8,13 +8,28 @@ import kafkajs from 'kafkajs'
 import type { KafkaConfig, LogEntry, Producer, ProducerConfig, RecordMetadata } from 'kafkajs'
 import { onTestFinished } from 'vitest'
 
-export function plainKafka(cluster: EmbeddedKafka, config: Partial<KafkaConfig> = {}): InstanceType<typeof kafkajs.Kafka> {
-  return new kafkajs.Kafka({ clientId: 'plain-kafkajs', brokers: cluster.bootstrapServers, logLevel: kafkajs.logLevel.NOTHING, ...config })
+export function plainKafka(
+  cluster: EmbeddedKafka,
+  config: Partial<KafkaConfig> = {},
+): InstanceType<typeof kafkajs.Kafka> {
+  return new kafkajs.Kafka({
+    clientId: 'plain-kafkajs',
+    brokers: cluster.bootstrapServers,
+    logLevel: kafkajs.logLevel.NOTHING,
+    ...config,
+  })
 }
 
 /** A plain KafkaJS producer, not connected; disconnected when the test ends. */
-export function plainProducer(cluster: EmbeddedKafka, config: ProducerConfig = {}, kafkaConfig: Partial<KafkaConfig> = {}): Producer {
-  const producer = plainKafka(cluster, kafkaConfig).producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, ...config })
+export function plainProducer(
+  cluster: EmbeddedKafka,
+  config: ProducerConfig = {},
+  kafkaConfig: Partial<KafkaConfig> = {},
+): Producer {
+  const producer = plainKafka(cluster, kafkaConfig).producer({
+    createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+    ...config,
+  })
   onTestFinished(() => producer.disconnect().catch(() => {}))
   return producer
 }
@@ -26,7 +41,10 @@ export async function connectedPlainProducer(cluster: EmbeddedKafka, config: Pro
 }
 
 /** How a call ended: whether it threw synchronously, its value, or its error. */
-export type Outcome = { readonly sync: true; readonly error: unknown } | { readonly sync: false; readonly ok: true; readonly value: unknown } | { readonly sync: false; readonly ok: false; readonly error: unknown }
+export type Outcome =
+  | { readonly sync: true; readonly error: unknown }
+  | { readonly sync: false; readonly ok: true; readonly value: unknown }
+  | { readonly sync: false; readonly ok: false; readonly error: unknown }
 
 export async function outcome(call: () => unknown): Promise<Outcome> {
   let pending: unknown
@@ -64,14 +82,20 @@ export function outcomeFacts(o: Outcome): Record<string, unknown> {
 }
 
 /** RecordMetadata with the topic name replaced, sorted by topic then partition. */
-export function normalizeMetadata(metadata: readonly RecordMetadata[], topicNames: Readonly<Record<string, string>>): RecordMetadata[] {
+export function normalizeMetadata(
+  metadata: readonly RecordMetadata[],
+  topicNames: Readonly<Record<string, string>>,
+): RecordMetadata[] {
   return metadata
     .map((m) => ({ ...m, topicName: topicNames[m.topicName] ?? m.topicName }))
     .sort((a, b) => a.topicName.localeCompare(b.topicName) || a.partition - b.partition)
 }
 
 /** RecordMetadata with the topic name replaced, order kept. */
-export function renameTopics(metadata: readonly RecordMetadata[], topicNames: Readonly<Record<string, string>>): RecordMetadata[] {
+export function renameTopics(
+  metadata: readonly RecordMetadata[],
+  topicNames: Readonly<Record<string, string>>,
+): RecordMetadata[] {
   return metadata.map((m) => ({ ...m, topicName: topicNames[m.topicName] ?? m.topicName }))
 }
 
@@ -88,7 +112,10 @@ export function recordBytes(record: EmbeddedRecord, { timestamp = false } = {}):
 }
 
 /** A KafkaJS logCreator that keeps every entry. */
-export function captureLogs(): { entries: Array<LogEntry & { log: LogEntry['log'] & Record<string, unknown> }>; logCreator: NonNullable<KafkaConfig['logCreator']> } {
+export function captureLogs(): {
+  entries: Array<LogEntry & { log: LogEntry['log'] & Record<string, unknown> }>
+  logCreator: NonNullable<KafkaConfig['logCreator']>
+} {
   const entries: Array<LogEntry & { log: LogEntry['log'] & Record<string, unknown> }> = []
   return { entries, logCreator: () => (entry) => void entries.push(entry as (typeof entries)[number]) }
 }

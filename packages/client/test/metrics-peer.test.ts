@@ -10,10 +10,17 @@ import { describe, expect, it } from 'vitest'
 import { expectFreshBuild, installedApp } from './built-package.js'
 import { startCluster } from './helpers.js'
 
-function runApp(cwd: string, file: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runApp(
+  cwd: string,
+  file: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [file], { cwd, env: { ...process.env, ...env }, timeout: 20_000, killSignal: 'SIGKILL' }, (_error, stdout, stderr) =>
-      resolve({ code: child.exitCode, stdout, stderr }),
+    const child = execFile(
+      process.execPath,
+      [file],
+      { cwd, env: { ...process.env, ...env }, timeout: 20_000, killSignal: 'SIGKILL' },
+      (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
     )
   })
 }
@@ -35,16 +42,30 @@ const APP = (load: string) => `
 
 describe("client metrics in the application's prom-client", () => {
   it.each([
-    ['ESM', { type: 'module' }, APP("import promClient from 'prom-client'\n  import { Kafka, logLevel } from '@kafka-sidecar/client'")],
-    ['CommonJS', { type: 'commonjs' }, APP("const promClient = require('prom-client')\n  const { Kafka, logLevel } = require('@kafka-sidecar/client')")],
-  ])("%s: sidecarMetrics: true registers in the application's default registry", async (_system, packageJson, script) => {
-    expectFreshBuild()
-    const cluster = await startCluster({ brokers: 1 })
-    const app = await installedApp({ 'index.js': script }, { packageJson })
-    const result = await runApp(app, 'index.js', { TEST_BROKERS: cluster.bootstrapServers.join(','), TEST_TOPIC: 'metrics-peer' })
-    expect(result.stderr).toBe('')
-    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toEqual({ attempted: true, mode: true })
-  })
+    [
+      'ESM',
+      { type: 'module' },
+      APP("import promClient from 'prom-client'\n  import { Kafka, logLevel } from '@kafka-sidecar/client'"),
+    ],
+    [
+      'CommonJS',
+      { type: 'commonjs' },
+      APP("const promClient = require('prom-client')\n  const { Kafka, logLevel } = require('@kafka-sidecar/client')"),
+    ],
+  ])(
+    "%s: sidecarMetrics: true registers in the application's default registry",
+    async (_system, packageJson, script) => {
+      expectFreshBuild()
+      const cluster = await startCluster({ brokers: 1 })
+      const app = await installedApp({ 'index.js': script }, { packageJson })
+      const result = await runApp(app, 'index.js', {
+        TEST_BROKERS: cluster.bootstrapServers.join(','),
+        TEST_TOPIC: 'metrics-peer',
+      })
+      expect(result.stderr).toBe('')
+      expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toEqual({ attempted: true, mode: true })
+    },
+  )
 
   it('an application without prom-client loads the package and produces; asking for metrics fails at connect, naming prom-client', async () => {
     expectFreshBuild()
@@ -60,8 +81,16 @@ describe("client metrics in the application's prom-client", () => {
       console.log(JSON.stringify({ name: error?.name, message: error?.message }))
     `
     const app = await installedApp({ 'index.js': script }, { withPromClient: false })
-    const result = await runApp(app, 'index.js', { TEST_BROKERS: cluster.bootstrapServers.join(','), TEST_TOPIC: 'metrics-peer' })
+    const result = await runApp(app, 'index.js', {
+      TEST_BROKERS: cluster.bootstrapServers.join(','),
+      TEST_TOPIC: 'metrics-peer',
+    })
     expect(result.stderr).toBe('')
-    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toMatchObject({ name: 'KafkaJSNonRetriableError', message: expect.stringMatching(/^kafka-sidecar client: sidecarMetrics needs the prom-client package in the application \(npm install prom-client\)/) })
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+      name: 'KafkaJSNonRetriableError',
+      message: expect.stringMatching(
+        /^kafka-sidecar client: sidecarMetrics needs the prom-client package in the application \(npm install prom-client\)/,
+      ),
+    })
   })
 })

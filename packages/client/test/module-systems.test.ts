@@ -21,12 +21,24 @@ interface ChildResult {
   readonly timedOut: boolean
 }
 
-function runNode(args: string[], { cwd = packageDir, env = {}, timeoutMs = 20_000 }: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ChildResult> {
+function runNode(
+  args: string[],
+  {
+    cwd = packageDir,
+    env = {},
+    timeoutMs = 20_000,
+  }: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<ChildResult> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, args, { cwd, env: { ...process.env, ...env }, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-      const timedOut = error !== null && (error as { killed?: boolean }).killed === true
-      resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr, timedOut })
-    })
+    const child = execFile(
+      process.execPath,
+      args,
+      { cwd, env: { ...process.env, ...env }, timeout: timeoutMs, killSignal: 'SIGKILL' },
+      (error, stdout, stderr) => {
+        const timedOut = error !== null && (error as { killed?: boolean }).killed === true
+        resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr, timedOut })
+      },
+    )
   })
 }
 
@@ -36,7 +48,9 @@ function lastJson(result: ChildResult): Record<string, unknown> {
   try {
     return JSON.parse(line) as Record<string, unknown>
   } catch {
-    throw new Error(`child printed no JSON (exit ${result.code}, signal ${result.signal}):\n${result.stdout}\n${result.stderr}`)
+    throw new Error(
+      `child printed no JSON (exit ${result.code}, signal ${result.signal}):\n${result.stdout}\n${result.stderr}`,
+    )
   }
 }
 
@@ -101,10 +115,13 @@ const PRODUCE = `
 describe('CommonJS and ESM', () => {
   it('the package declares both entry points and their types, and the build has them', () => {
     expectFreshBuild()
-    const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { exports: { '.': { import: { types: string; default: string }; require: { types: string; default: string } } } }
+    const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
+      exports: { '.': { import: { types: string; default: string }; require: { types: string; default: string } } }
+    }
     expect(pkg.exports['.'].import).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' })
     expect(pkg.exports['.'].require).toEqual({ types: './dist/cjs/index.d.ts', default: './dist/cjs/index.js' })
-    for (const file of ['dist/index.d.ts', 'dist/cjs/index.d.ts', 'dist/index.js', 'dist/cjs/index.js']) expect(existsSync(join(packageDir, file)), file).toBe(true)
+    for (const file of ['dist/index.d.ts', 'dist/cjs/index.d.ts', 'dist/index.js', 'dist/cjs/index.js'])
+      expect(existsSync(join(packageDir, file)), file).toBe(true)
     // dist/cjs is CommonJS inside a "type": "module" package.
     expect(JSON.parse(readFileSync(join(packageDir, 'dist/cjs/package.json'), 'utf8'))).toEqual({ type: 'commonjs' })
   })
@@ -112,24 +129,27 @@ describe('CommonJS and ESM', () => {
   it.each([
     ['CommonJS (require)', ['-e', CJS_SCRIPT]],
     ['ESM (import)', ['--input-type=module', '-e', ESM_SCRIPT]],
-  ])("%s: every export of require('kafkajs') is there, the same object as KafkaJS's (Kafka aside)", async (_system, args) => {
-    expectFreshBuild()
-    const result = await runNode(args)
-    expect(result.stderr).toBe('')
-    expect(result.code).toBe(0)
-    const checks = lastJson(result)
-    expect(checks).toEqual({
-      kafkajsKeys: KAFKAJS_KEYS.length,
-      missing: [],
-      notTheSameObject: [],
-      kafkaIsOwnClass: true,
-      errorClasses: KAFKAJS_KEYS.filter((k) => k.startsWith('KafkaJS')).length,
-      instanceOfAcross: true,
-      codecsShared: true,
-      producerApi: [],
-    })
-    expect(KAFKAJS_KEYS.filter((k) => k.startsWith('KafkaJS')).length).toBeGreaterThan(30)
-  })
+  ])(
+    "%s: every export of require('kafkajs') is there, the same object as KafkaJS's (Kafka aside)",
+    async (_system, args) => {
+      expectFreshBuild()
+      const result = await runNode(args)
+      expect(result.stderr).toBe('')
+      expect(result.code).toBe(0)
+      const checks = lastJson(result)
+      expect(checks).toEqual({
+        kafkajsKeys: KAFKAJS_KEYS.length,
+        missing: [],
+        notTheSameObject: [],
+        kafkaIsOwnClass: true,
+        errorClasses: KAFKAJS_KEYS.filter((k) => k.startsWith('KafkaJS')).length,
+        instanceOfAcross: true,
+        codecsShared: true,
+        producerApi: [],
+      })
+      expect(KAFKAJS_KEYS.filter((k) => k.startsWith('KafkaJS')).length).toBeGreaterThan(30)
+    },
+  )
 
   it('ESM: every KafkaJS export is a static named import', async () => {
     expectFreshBuild()
@@ -156,33 +176,62 @@ describe('CommonJS and ESM', () => {
   })
 
   it.each([
-    ['CommonJS', { type: 'commonjs' }, 'index.js', `const client = require('@kafka-sidecar/client'); const kafkajs = require('kafkajs'); ${CHECKS}`],
-    ['ESM', { type: 'module' }, 'index.js', `import * as client from '@kafka-sidecar/client'; import kafkajs from 'kafkajs'; ${CHECKS}`],
-  ])('%s from a separate application that has the package in node_modules', async (_system, packageJson, file, script) => {
-    expectFreshBuild()
-    const app = await tempApp({ [file]: script }, packageJson)
-    const result = await runNode([file], { cwd: app })
-    expect(result.stderr).toBe('')
-    expect(lastJson(result)).toMatchObject({ missing: [], notTheSameObject: [], kafkaIsOwnClass: true, producerApi: [] })
-  })
+    [
+      'CommonJS',
+      { type: 'commonjs' },
+      'index.js',
+      `const client = require('@kafka-sidecar/client'); const kafkajs = require('kafkajs'); ${CHECKS}`,
+    ],
+    [
+      'ESM',
+      { type: 'module' },
+      'index.js',
+      `import * as client from '@kafka-sidecar/client'; import kafkajs from 'kafkajs'; ${CHECKS}`,
+    ],
+  ])(
+    '%s from a separate application that has the package in node_modules',
+    async (_system, packageJson, file, script) => {
+      expectFreshBuild()
+      const app = await tempApp({ [file]: script }, packageJson)
+      const result = await runNode([file], { cwd: app })
+      expect(result.stderr).toBe('')
+      expect(lastJson(result)).toMatchObject({
+        missing: [],
+        notTheSameObject: [],
+        kafkaIsOwnClass: true,
+        producerApi: [],
+      })
+    },
+  )
 
   it.each([
     ['CommonJS', ['-e', `const client = require('@kafka-sidecar/client'); ${PRODUCE}`]],
     ['ESM', ['--input-type=module', '-e', `import * as client from '@kafka-sidecar/client'; ${PRODUCE}`]],
-  ])('%s: the built package produces in both modes, and the process exits on its own after disconnect', async (system, args) => {
-    expectFreshBuild()
-    const cluster = await startCluster()
-    const topic = randomTopic('child')
-    await cluster.createTopic({ topic, partitions: 3 })
-    const sidecar = await startTestSidecar(cluster)
-    const result = await runNode(args, {
-      env: { TEST_BROKERS: cluster.bootstrapServers.join(','), TEST_SIDECAR: sidecar.address, TEST_TOPIC: topic, TEST_SYSTEM: system },
-      timeoutMs: 15_000,
-    })
-    expect(result.stderr).toBe('')
-    expect(lastJson(result)).toEqual({ direct: { mode: 'direct', acked: 1 }, sidecar: { mode: 'sidecar', acked: 1 } })
-    expect({ timedOut: result.timedOut, code: result.code }).toEqual({ timedOut: false, code: 0 })
-    const records = await cluster.records(topic)
-    expect(records.map((r) => `${r.key!.toString()}: ${r.value!.toString()}`).sort()).toEqual([`direct: from a ${system} child`, `sidecar: from a ${system} child`])
-  })
+  ])(
+    '%s: the built package produces in both modes, and the process exits on its own after disconnect',
+    async (system, args) => {
+      expectFreshBuild()
+      const cluster = await startCluster()
+      const topic = randomTopic('child')
+      await cluster.createTopic({ topic, partitions: 3 })
+      const sidecar = await startTestSidecar(cluster)
+      const result = await runNode(args, {
+        env: {
+          TEST_BROKERS: cluster.bootstrapServers.join(','),
+          TEST_SIDECAR: sidecar.address,
+          TEST_TOPIC: topic,
+          TEST_SYSTEM: system,
+        },
+        timeoutMs: 15_000,
+      })
+      expect(result.stderr).toBe('')
+      expect(lastJson(result)).toEqual({ direct: { mode: 'direct', acked: 1 }, sidecar: { mode: 'sidecar', acked: 1 } })
+      expect({ timedOut: result.timedOut, code: result.code }).toEqual({ timedOut: false, code: 0 })
+      const records = await cluster.records(topic)
+      expect(records.map((r) => `${r.key!.toString()}: ${r.value!.toString()}`).sort()).toEqual([
+        `direct: from a ${system} child`,
+        `sidecar: from a ${system} child`,
+      ])
+    },
+  )
 })

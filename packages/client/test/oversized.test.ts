@@ -15,7 +15,9 @@ describe('a send over the sidecar request limit', () => {
     const producer = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
     let fallbacks = 0
     producer.on(producer.events.FALLBACK, () => void fallbacks++)
-    const small = Array.from({ length: 10 }, (_, i) => producer.send({ topic, messages: [{ key: `k${i}`, value: `small-${i}` }] }))
+    const small = Array.from({ length: 10 }, (_, i) =>
+      producer.send({ topic, messages: [{ key: `k${i}`, value: `small-${i}` }] }),
+    )
     const big = producer.send({ topic, messages: [{ key: 'big', value: Buffer.alloc(100 * 1024, 1) }] })
     const bigError = await big.then(
       () => null,
@@ -27,6 +29,8 @@ describe('a send over the sidecar request limit', () => {
     await Promise.all(small)
     expect(fallbacks).toBe(0)
     expect(producer.breakerState).toBe('closed')
-    expect((await cluster.records(topic)).map((r) => r.value!.toString()).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `small-${i}`).sort())
+    expect((await cluster.records(topic)).map((r) => r.value!.toString()).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => `small-${i}`).sort(),
+    )
   })
 })

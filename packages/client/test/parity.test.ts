@@ -9,7 +9,15 @@ import type { EmbeddedKafkaOptions, EmbeddedRecord } from '@kafka-sidecar/embedd
 import kafkajs from 'kafkajs'
 import type { Message, Producer, RecordMetadata } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { CompressionTypes, Kafka, logLevel, SIDECAR_EVENTS, type SidecarKafkaConfig, type SidecarProducer, type SidecarProducerConfig } from '../src/index.js'
+import {
+  CompressionTypes,
+  Kafka,
+  logLevel,
+  SIDECAR_EVENTS,
+  type SidecarKafkaConfig,
+  type SidecarProducer,
+  type SidecarProducerConfig,
+} from '../src/index.js'
 import { clientProducer, randomTopic, startCluster, startTestSidecar, waitFor } from './helpers.js'
 import {
   captureLogs,
@@ -29,7 +37,8 @@ const METADATA_KEYS = ['baseOffset', 'errorCode', 'logAppendTime', 'logStartOffs
 /** Values of the stored records of a topic, by partition, in offset order. */
 function valuesByPartition(records: readonly EmbeddedRecord[]): Record<number, string[]> {
   const out: Record<number, string[]> = {}
-  for (const r of [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset)) (out[r.partition] ??= []).push(r.value?.toString() ?? '<null>')
+  for (const r of [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset))
+    (out[r.partition] ??= []).push(r.value?.toString() ?? '<null>')
   return out
 }
 
@@ -109,8 +118,17 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const client = await s.producer()
       const plain = await connectedPlainProducer(s.cluster)
       const sends: Message[][] = [
-        [{ partition: 0, value: 'a' }, { partition: 1, value: 'b' }, { partition: 0, value: 'c' }],
-        [{ key: 'k1', value: 'd' }, { key: 'k2', value: 'e' }, { key: 'k3', value: 'f' }, { key: 'k1', value: 'g' }],
+        [
+          { partition: 0, value: 'a' },
+          { partition: 1, value: 'b' },
+          { partition: 0, value: 'c' },
+        ],
+        [
+          { key: 'k1', value: 'd' },
+          { key: 'k2', value: 'e' },
+          { key: 'k3', value: 'f' },
+          { key: 'k1', value: 'g' },
+        ],
         [{ partition: 2, value: 'h' }],
         Array.from({ length: 10 }, (_, i) => ({ key: `key-${i}`, value: `v${i}` })),
         [{ partition: 0, value: 'i' }],
@@ -123,7 +141,8 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
         // Each partition's base offset is the number of records it held before this send.
         for (const m of got) expect(m.baseOffset).toBe(String(before.filter((r) => r.partition === m.partition).length))
       }
-      const highWatermarks = (topic: string) => s.cluster.offsets(topic).map(({ partition, highWatermark }) => ({ partition, highWatermark }))
+      const highWatermarks = (topic: string) =>
+        s.cluster.offsets(topic).map(({ partition, highWatermark }) => ({ partition, highWatermark }))
       expect(highWatermarks(ours)).toEqual(highWatermarks(theirs))
       expect(highWatermarks(ours).reduce((n, p) => n + p.highWatermark, 0)).toBe(sends.flat().length)
       s.onPath(client)
@@ -175,7 +194,9 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const got = partitionOfValue(await s.cluster.records(ours))
       const want = partitionOfValue(await s.cluster.records(theirs))
       expect(got.size).toBe(300)
-      const differing = messages.filter((m) => got.get(m.value) !== want.get(m.value)).map((m) => ({ key: m.key, ours: got.get(m.value), kafkajs: want.get(m.value) }))
+      const differing = messages
+        .filter((m) => got.get(m.value) !== want.get(m.value))
+        .map((m) => ({ key: m.key, ours: got.get(m.value), kafkajs: want.get(m.value) }))
       expect(differing).toEqual([])
       expect(new Set(got.values()).size).toBe(7)
       s.onPath(client)
@@ -198,7 +219,11 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const got = await client.send({ topic: ours, messages })
       const want = await plain.send({ topic: theirs, messages })
       expect(normalizeMetadata(got, { [ours]: 'T' })).toEqual(normalizeMetadata(want, { [theirs]: 'T' }))
-      expect(valuesByPartition(await s.cluster.records(ours))).toEqual({ 0: ['p0-a', 'p0-b', 'p0-c', 'p0-null', 'p0-bytes'], 1: ['p1-nokey'], 2: ['p2-a'] })
+      expect(valuesByPartition(await s.cluster.records(ours))).toEqual({
+        0: ['p0-a', 'p0-b', 'p0-c', 'p0-null', 'p0-bytes'],
+        1: ['p1-nokey'],
+        2: ['p2-a'],
+      })
       s.onPath(client)
     })
 
@@ -208,7 +233,10 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const plain = await connectedPlainProducer(s.cluster)
       const spread = async (send: (topic: string, messages: Message[]) => Promise<unknown>) => {
         const batchTopic = await s.topic(3)
-        await send(batchTopic, Array.from({ length: 30 }, (_, i) => ({ value: String(i), key: i % 2 === 0 ? null : undefined })))
+        await send(
+          batchTopic,
+          Array.from({ length: 30 }, (_, i) => ({ value: String(i), key: i % 2 === 0 ? null : undefined })),
+        )
         const singleTopic = await s.topic(3)
         for (let i = 0; i < 30; i++) await send(singleTopic, [{ value: String(i) }])
         const describe = (records: EmbeddedRecord[]) => {
@@ -220,11 +248,17 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
             rotates: sequence.every((p, i) => i === 0 || p === (sequence[i - 1]! + 1) % 3),
           }
         }
-        return { batch: describe(await s.cluster.records(batchTopic)), single: describe(await s.cluster.records(singleTopic)) }
+        return {
+          batch: describe(await s.cluster.records(batchTopic)),
+          single: describe(await s.cluster.records(singleTopic)),
+        }
       }
       const want = await spread((topic, messages) => plain.send({ topic, messages }))
       const got = await spread((topic, messages) => client.send({ topic, messages }))
-      expect(want).toEqual({ batch: { counts: [10, 10, 10], rotates: true }, single: { counts: [10, 10, 10], rotates: true } })
+      expect(want).toEqual({
+        batch: { counts: [10, 10, 10], rotates: true },
+        single: { counts: [10, 10, 10], rotates: true },
+      })
       expect(got).toEqual(want)
       s.onPath(client)
     })
@@ -238,53 +272,94 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       readonly call: (producer: Pick<Producer, 'send' | 'sendBatch'>, topic: string) => unknown
       readonly expected: (topic: string) => Record<string, unknown>
     }
-    const nonRetriable = (message: string) => ({ className: 'KafkaJSNonRetriableError', name: 'KafkaJSNonRetriableError', message, retriable: false })
+    const nonRetriable = (message: string) => ({
+      className: 'KafkaJSNonRetriableError',
+      name: 'KafkaJSNonRetriableError',
+      message,
+      retriable: false,
+    })
     const cases: Record<string, Case> = {
-      'empty topic': { connect: true, call: (p) => p.send({ topic: '', messages: [{ value: 'x' }] }), expected: () => nonRetriable('Invalid topic') },
-      'no topic': { connect: true, call: (p) => p.send({ messages: [{ value: 'x' }] } as never), expected: () => nonRetriable('Invalid topic') },
-      'no topic in one of sendBatch topicMessages': {
+      'empty topic': {
         connect: true,
-        call: (p, t) => p.sendBatch({ topicMessages: [{ topic: t, messages: [{ value: 'x' }] }, { messages: [] } as never] }),
+        call: (p) => p.send({ topic: '', messages: [{ value: 'x' }] }),
         expected: () => nonRetriable('Invalid topic'),
       },
-      'messages missing': { connect: true, call: (p, t) => p.send({ topic: t } as never), expected: (t) => nonRetriable(`Invalid messages array [undefined] for topic "${t}"`) },
-      'messages null': { connect: true, call: (p, t) => p.send({ topic: t, messages: null } as never), expected: (t) => nonRetriable(`Invalid messages array [null] for topic "${t}"`) },
+      'no topic': {
+        connect: true,
+        call: (p) => p.send({ messages: [{ value: 'x' }] } as never),
+        expected: () => nonRetriable('Invalid topic'),
+      },
+      'no topic in one of sendBatch topicMessages': {
+        connect: true,
+        call: (p, t) =>
+          p.sendBatch({ topicMessages: [{ topic: t, messages: [{ value: 'x' }] }, { messages: [] } as never] }),
+        expected: () => nonRetriable('Invalid topic'),
+      },
+      'messages missing': {
+        connect: true,
+        call: (p, t) => p.send({ topic: t } as never),
+        expected: (t) => nonRetriable(`Invalid messages array [undefined] for topic "${t}"`),
+      },
+      'messages null': {
+        connect: true,
+        call: (p, t) => p.send({ topic: t, messages: null } as never),
+        expected: (t) => nonRetriable(`Invalid messages array [null] for topic "${t}"`),
+      },
       'value: undefined': {
         connect: true,
-        call: (p, t) => p.send({ topic: t, messages: [{ key: 'ok', value: 'ok' }, { key: 'k', value: undefined } as never] }),
+        call: (p, t) =>
+          p.send({ topic: t, messages: [{ key: 'ok', value: 'ok' }, { key: 'k', value: undefined } as never] }),
         expected: (t) => nonRetriable(`Invalid message without value for topic "${t}": {"key":"k"}`),
       },
       'idempotent producer with acks 1': {
         config: { idempotent: true },
         connect: true,
         call: (p, t) => p.send({ topic: t, messages: [{ value: 'x' }], acks: 1 }),
-        expected: () => nonRetriable("Not requiring ack for all messages invalidates the idempotent producer's EoS guarantees"),
+        expected: () =>
+          nonRetriable("Not requiring ack for all messages invalidates the idempotent producer's EoS guarantees"),
       },
       'idempotent producer with acks 0': {
         config: { idempotent: true },
         connect: true,
         call: (p, t) => p.sendBatch({ topicMessages: [{ topic: t, messages: [{ value: 'x' }] }], acks: 0 }),
-        expected: () => nonRetriable("Not requiring ack for all messages invalidates the idempotent producer's EoS guarantees"),
+        expected: () =>
+          nonRetriable("Not requiring ack for all messages invalidates the idempotent producer's EoS guarantees"),
       },
       'send on a never-connected producer': {
         connect: false,
         call: (p, t) => p.send({ topic: t, messages: [{ value: 'x' }] }),
-        expected: () => ({ className: 'KafkaJSError', name: 'KafkaJSError', message: 'The producer is disconnected', retriable: true }),
+        expected: () => ({
+          className: 'KafkaJSError',
+          name: 'KafkaJSError',
+          message: 'The producer is disconnected',
+          retriable: true,
+        }),
       },
       'sendBatch without topicMessages on a never-connected producer': {
         connect: false,
         call: (p) => p.sendBatch({}),
-        expected: () => ({ className: 'KafkaJSError', name: 'KafkaJSError', message: 'The producer is disconnected', retriable: true }),
+        expected: () => ({
+          className: 'KafkaJSError',
+          name: 'KafkaJSError',
+          message: 'The producer is disconnected',
+          retriable: true,
+        }),
       },
       'send after disconnect': {
         connect: true,
         disconnect: true,
         call: (p, t) => p.send({ topic: t, messages: [{ value: 'x' }] }),
-        expected: () => ({ className: 'KafkaJSError', name: 'KafkaJSError', message: 'The producer is disconnected', retriable: true }),
+        expected: () => ({
+          className: 'KafkaJSError',
+          name: 'KafkaJSError',
+          message: 'The producer is disconnected',
+          retriable: true,
+        }),
       },
       'a header with an undefined value (KafkaJS cannot encode it)': {
         connect: true,
-        call: (p, t) => p.send({ topic: t, messages: [{ key: 'k', value: 'v', headers: { ok: 'yes', missing: undefined } }] }),
+        call: (p, t) =>
+          p.send({ topic: t, messages: [{ key: 'k', value: 'v', headers: { ok: 'yes', missing: undefined } }] }),
         expected: () => ({ className: 'TypeError', name: 'TypeError' }),
       },
       'a number value, outside the types (KafkaJS cannot encode it)': {
@@ -325,7 +400,12 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const config = { idempotent: true, retry: { retries: 0 } }
       const want = await outcome(() => plainKafka(s.cluster).producer(config))
       const got = await outcome(() => s.kafka().producer(config))
-      expect(outcomeFacts(want)).toEqual({ sync: true, error: expect.objectContaining(nonRetriable('Idempotent producer must allow retries to protect against transient errors')) })
+      expect(outcomeFacts(want)).toEqual({
+        sync: true,
+        error: expect.objectContaining(
+          nonRetriable('Idempotent producer must allow retries to protect against transient errors'),
+        ),
+      })
       expect(outcomeFacts(got)).toEqual(outcomeFacts(want))
     })
 
@@ -335,7 +415,11 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const plain = await connectedPlainProducer(s.cluster)
       const want = await outcome(() => plain.transaction())
       const got = await outcome(() => client.transaction())
-      expect(outcomeFacts(want)).toMatchObject({ sync: false, ok: false, error: nonRetriable('Must provide transactional id for transactional producer') })
+      expect(outcomeFacts(want)).toMatchObject({
+        sync: false,
+        ok: false,
+        error: nonRetriable('Must provide transactional id for transactional producer'),
+      })
       expect(outcomeFacts(got)).toEqual(outcomeFacts(want))
       // In sidecar mode nothing may open the direct path's broker connections for a refused call.
       s.onPath(client)
@@ -349,7 +433,10 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const messages = [{ key: 'big', value: Buffer.alloc(16_384, 7) }]
       const want = await outcome(() => plain.send({ topic: theirs, messages }))
       const got = await outcome(() => client.send({ topic: ours, messages }))
-      expect(outcomeFacts(want)).toMatchObject({ ok: false, error: { className: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', retriable: false } })
+      expect(outcomeFacts(want)).toMatchObject({
+        ok: false,
+        error: { className: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', retriable: false },
+      })
       expect(outcomeFacts(got)).toEqual(outcomeFacts(want))
       expect(await s.cluster.records(ours)).toEqual([])
       s.onPath(client)
@@ -379,7 +466,15 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const client = await s.producer()
       const plain = await connectedPlainProducer(s.cluster)
       const messages: Message[] = [
-        { key: 'k1', value: 'v1', headers: { text: 'string value', binary: Buffer.from([0, 1, 2, 0xfe, 0xff]), repeated: ['one', Buffer.from('two'), 'three'] } },
+        {
+          key: 'k1',
+          value: 'v1',
+          headers: {
+            text: 'string value',
+            binary: Buffer.from([0, 1, 2, 0xfe, 0xff]),
+            repeated: ['one', Buffer.from('two'), 'three'],
+          },
+        },
         { key: 'tombstone', value: null },
         { key: '', value: 'empty key' },
         { key: null, value: 'null key' },
@@ -420,11 +515,17 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const [ours, theirs] = [await s.topic(3), await s.topic(3)]
       const client = await s.producer()
       const plain = await connectedPlainProducer(s.cluster)
-      const messages = Array.from({ length: 40 }, (_, i) => ({ key: `gz-${i}`, value: `compressible ${'x'.repeat(200)} ${i}`, headers: { i: String(i) } }))
+      const messages = Array.from({ length: 40 }, (_, i) => ({
+        key: `gz-${i}`,
+        value: `compressible ${'x'.repeat(200)} ${i}`,
+        headers: { i: String(i) },
+      }))
       const got = await client.send({ topic: ours, messages, compression: CompressionTypes.GZIP })
       const want = await plain.send({ topic: theirs, messages, compression: CompressionTypes.GZIP })
       expect(normalizeMetadata(got, { [ours]: 'T' })).toEqual(normalizeMetadata(want, { [theirs]: 'T' }))
-      expect((await s.cluster.records(ours)).map((r) => recordBytes(r))).toEqual((await s.cluster.records(theirs)).map((r) => recordBytes(r)))
+      expect((await s.cluster.records(ours)).map((r) => recordBytes(r))).toEqual(
+        (await s.cluster.records(theirs)).map((r) => recordBytes(r)),
+      )
       s.onPath(client)
     })
 
@@ -436,7 +537,10 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const messages = [{ key: 'k', value: 'v' }]
       const want = await outcome(() => plain.send({ topic: theirs, messages, compression: CompressionTypes.Snappy }))
       const got = await outcome(() => client.send({ topic: ours, messages, compression: CompressionTypes.Snappy }))
-      expect(outcomeFacts(want)).toMatchObject({ ok: false, error: { className: 'KafkaJSNotImplemented', message: 'Snappy compression not implemented', retriable: false } })
+      expect(outcomeFacts(want)).toMatchObject({
+        ok: false,
+        error: { className: 'KafkaJSNotImplemented', message: 'Snappy compression not implemented', retriable: false },
+      })
       expect(outcomeFacts(got)).toEqual(outcomeFacts(want))
       expect(await s.cluster.records(ours)).toEqual([])
       s.onPath(client)
@@ -449,17 +553,33 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const plain = await connectedPlainProducer(s.cluster)
       const batch = (ta: string, tb: string) => ({
         topicMessages: [
-          { topic: ta, messages: [{ key: 'k1', value: 'a-1' }, { key: 'k2', value: 'a-2' }] },
+          {
+            topic: ta,
+            messages: [
+              { key: 'k1', value: 'a-1' },
+              { key: 'k2', value: 'a-2' },
+            ],
+          },
           { topic: tb, messages: [{ key: 'k1', value: 'b-1' }] },
-          { topic: ta, messages: [{ key: 'k1', value: 'a-3' }, { partition: 0, value: 'a-4' }] },
+          {
+            topic: ta,
+            messages: [
+              { key: 'k1', value: 'a-3' },
+              { partition: 0, value: 'a-4' },
+            ],
+          },
           { topic: tb, messages: [{ partition: 1, value: 'b-2' }] },
         ],
       })
       const got = await client.sendBatch(batch(a, b))
       const want = await plain.sendBatch(batch(a2, b2))
       expect(normalizeMetadata(got, { [a]: 'A', [b]: 'B' })).toEqual(normalizeMetadata(want, { [a2]: 'A', [b2]: 'B' }))
-      expect((await s.cluster.records(a)).map((r) => recordBytes(r))).toEqual((await s.cluster.records(a2)).map((r) => recordBytes(r)))
-      expect((await s.cluster.records(b)).map((r) => recordBytes(r))).toEqual((await s.cluster.records(b2)).map((r) => recordBytes(r)))
+      expect((await s.cluster.records(a)).map((r) => recordBytes(r))).toEqual(
+        (await s.cluster.records(a2)).map((r) => recordBytes(r)),
+      )
+      expect((await s.cluster.records(b)).map((r) => recordBytes(r))).toEqual(
+        (await s.cluster.records(b2)).map((r) => recordBytes(r)),
+      )
       // The repeated topic's messages keep their order (KafkaJS concatenates them).
       const k1 = (await s.cluster.records(a)).filter((r) => r.key?.toString() === 'k1').map((r) => r.value!.toString())
       expect(k1).toEqual(['a-1', 'a-3'])
@@ -472,9 +592,21 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const client = await s.producer()
       const plain = await connectedPlainProducer(s.cluster)
       const messages = Array.from({ length: 9 }, (_, i) => ({ key: `order-${i}`, value: String(i) }))
-      const got = await client.sendBatch({ topicMessages: [{ topic: topics[0]!, messages }, { topic: topics[1]!, messages }] })
-      const want = await plain.sendBatch({ topicMessages: [{ topic: topics[2]!, messages }, { topic: topics[3]!, messages }] })
-      expect(renameTopics(got, { [topics[0]!]: 'A', [topics[1]!]: 'B' })).toEqual(renameTopics(want, { [topics[2]!]: 'A', [topics[3]!]: 'B' }))
+      const got = await client.sendBatch({
+        topicMessages: [
+          { topic: topics[0]!, messages },
+          { topic: topics[1]!, messages },
+        ],
+      })
+      const want = await plain.sendBatch({
+        topicMessages: [
+          { topic: topics[2]!, messages },
+          { topic: topics[3]!, messages },
+        ],
+      })
+      expect(renameTopics(got, { [topics[0]!]: 'A', [topics[1]!]: 'B' })).toEqual(
+        renameTopics(want, { [topics[2]!]: 'A', [topics[3]!]: 'B' }),
+      )
       s.onPath(client)
     })
 
@@ -510,9 +642,13 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
         ...Array.from({ length: 10 }, (_, i) => good.send({ topic, messages: [{ value: `good-${10 + i}` }] })),
       ])
       expect(results[10]!.status).toBe('rejected')
-      const goodFailures = results.filter((r, i) => i !== 10 && r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))
+      const goodFailures = results
+        .filter((r, i) => i !== 10 && r.status === 'rejected')
+        .map((r) => String((r as PromiseRejectedResult).reason))
       expect(goodFailures).toEqual([])
-      expect((await s.cluster.records(topic)).map((r) => r.value!.toString()).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `good-${i}`).sort())
+      expect((await s.cluster.records(topic)).map((r) => r.value!.toString()).sort()).toEqual(
+        Array.from({ length: 20 }, (_, i) => `good-${i}`).sort(),
+      )
     })
 
     it('concurrent sends of one key land in call order (DESIGN §4; plain KafkaJS 2.2.4 does not promise it)', async () => {
@@ -522,7 +658,9 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       for (const n of [2, 3, 50]) {
         const values = Array.from({ length: n }, (_, i) => `${n}:${i}`)
         await Promise.all(values.map((value) => client.send({ topic, messages: [{ key: `burst-${n}`, value }] })))
-        const got = (await s.cluster.records(topic)).filter((r) => r.key!.toString() === `burst-${n}`).map((r) => r.value!.toString())
+        const got = (await s.cluster.records(topic))
+          .filter((r) => r.key!.toString() === `burst-${n}`)
+          .map((r) => r.value!.toString())
         expect(got, `a burst of ${n} concurrent sends`).toEqual(values)
       }
       s.onPath(client)
@@ -554,7 +692,14 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const want = await outcome(() => plain.send({ topic: theirs, messages: [{ value: 'second' }] }))
       const got = await outcome(() => client.send({ topic: ours, messages: [{ value: 'second' }] }))
       expect(outcomeFacts(want)).toMatchObject({ ok: true })
-      expect(outcomeFacts(got)).toEqual(outcomeFacts({ ...want, ...(want.sync === false && want.ok ? { value: normalizeMetadata(want.value as RecordMetadata[], { [theirs]: ours }) } : {}) }))
+      expect(outcomeFacts(got)).toEqual(
+        outcomeFacts({
+          ...want,
+          ...(want.sync === false && want.ok
+            ? { value: normalizeMetadata(want.value as RecordMetadata[], { [theirs]: ours }) }
+            : {}),
+        }),
+      )
       expect((await s.cluster.records(ours)).map((r) => r.value!.toString())).toEqual(['first', 'second'])
       s.onPath(client)
     })
@@ -567,7 +712,10 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const plain = plainProducer(s.cluster)
       const want = await outcome(() => plain.on('producer.nope' as never, () => {}))
       const got = await outcome(() => client.on('producer.nope' as never, () => {}))
-      expect(outcomeFacts(want)).toMatchObject({ sync: true, error: { className: 'KafkaJSNonRetriableError', retriable: false } })
+      expect(outcomeFacts(want)).toMatchObject({
+        sync: true,
+        error: { className: 'KafkaJSNonRetriableError', retriable: false },
+      })
       expect(outcomeFacts(got)).toEqual(outcomeFacts(want))
     })
 
@@ -575,8 +723,15 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const s = await setup()
       const client = s.unconnected()
       const plain = plainProducer(s.cluster)
-      expect(Object.keys(plain.events).sort()).toEqual(['CONNECT', 'DISCONNECT', 'REQUEST', 'REQUEST_QUEUE_SIZE', 'REQUEST_TIMEOUT'])
-      for (const [key, name] of Object.entries(plain.events)) expect(client.events[key as keyof typeof plain.events]).toBe(name)
+      expect(Object.keys(plain.events).sort()).toEqual([
+        'CONNECT',
+        'DISCONNECT',
+        'REQUEST',
+        'REQUEST_QUEUE_SIZE',
+        'REQUEST_TIMEOUT',
+      ])
+      for (const [key, name] of Object.entries(plain.events))
+        expect(client.events[key as keyof typeof plain.events]).toBe(name)
       // Every KafkaJS event name can be listened to.
       for (const name of Object.values(plain.events)) expect(typeof client.on(name, () => {})).toBe('function')
     })
@@ -606,8 +761,20 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       await client.disconnect()
       await plain.disconnect()
       expect(events.plain.map(shape)).toEqual([
-        { keys: ['id', 'payload', 'timestamp', 'type'], type: 'producer.connect', id: 'number', timestamp: 'number', payload: 'undefined' },
-        { keys: ['id', 'payload', 'timestamp', 'type'], type: 'producer.disconnect', id: 'number', timestamp: 'number', payload: 'undefined' },
+        {
+          keys: ['id', 'payload', 'timestamp', 'type'],
+          type: 'producer.connect',
+          id: 'number',
+          timestamp: 'number',
+          payload: 'undefined',
+        },
+        {
+          keys: ['id', 'payload', 'timestamp', 'type'],
+          type: 'producer.disconnect',
+          id: 'number',
+          timestamp: 'number',
+          payload: 'undefined',
+        },
       ])
       expect(events.client.map(shape)).toEqual(events.plain.map(shape))
       for (const e of events.client) expect(e.timestamp as number).toBeGreaterThanOrEqual(before)
@@ -655,12 +822,20 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const client = s.unconnected()
       const plain = plainProducer(s.cluster)
       expect(Object.keys(client).sort()).toEqual(Object.keys(plain).sort())
-      expect(Object.keys(client).every((key) => typeof (client as unknown as Record<string, unknown>)[key] === typeof (plain as unknown as Record<string, unknown>)[key])).toBe(true)
+      expect(
+        Object.keys(client).every(
+          (key) =>
+            typeof (client as unknown as Record<string, unknown>)[key] ===
+            typeof (plain as unknown as Record<string, unknown>)[key],
+        ),
+      ).toBe(true)
       const { connect, send, isIdempotent, disconnect } = client
       await connect()
       expect(isIdempotent()).toBe(false)
       const topic = await s.topic(1)
-      expect(await send({ topic, messages: [{ value: 'detached' }] })).toMatchObject([{ topicName: topic, baseOffset: '0' }])
+      expect(await send({ topic, messages: [{ value: 'detached' }] })).toMatchObject([
+        { topicName: topic, baseOffset: '0' },
+      ])
       await disconnect()
       s.onPath(client)
     })
@@ -681,8 +856,24 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       plain.logger().info('from the producer logger', { marker: 1 })
       client.logger().debug('below the level', { marker: 2 })
       const pick = (entries: typeof ours.entries) =>
-        entries.filter((e) => e.log.marker !== undefined).map((e) => ({ namespace: e.namespace, level: e.level, label: e.label, message: e.log.message, marker: e.log.marker }))
-      expect(pick(theirs.entries)).toEqual([{ namespace: 'Producer', level: kafkajs.logLevel.INFO, label: 'INFO', message: 'from the producer logger', marker: 1 }])
+        entries
+          .filter((e) => e.log.marker !== undefined)
+          .map((e) => ({
+            namespace: e.namespace,
+            level: e.level,
+            label: e.label,
+            message: e.log.message,
+            marker: e.log.marker,
+          }))
+      expect(pick(theirs.entries)).toEqual([
+        {
+          namespace: 'Producer',
+          level: kafkajs.logLevel.INFO,
+          label: 'INFO',
+          message: 'from the producer logger',
+          marker: 1,
+        },
+      ])
       expect(pick(ours.entries)).toEqual(pick(theirs.entries))
       expect(kafka.logger().namespace).toBeTypeOf('function')
     })
@@ -696,14 +887,20 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const producer = s.watch(kafka.producer())
       onTestFinished(() => producer.disconnect().catch(() => {}))
       await producer.connect()
-      const messages = Array.from({ length: 12 }, (_, i) => ({ key: `c${i}`, value: `consumed-${i}`, headers: { n: String(i) } }))
+      const messages = Array.from({ length: 12 }, (_, i) => ({
+        key: `c${i}`,
+        value: `consumed-${i}`,
+        headers: { n: String(i) },
+      }))
       await producer.send({ topic, messages })
 
       const admin = kafka.admin()
       await admin.connect()
       try {
         const offsets = await admin.fetchTopicOffsets(topic)
-        expect(offsets.map(({ partition, high }) => ({ partition, high })).sort((x, y) => x.partition - y.partition)).toEqual(
+        expect(
+          offsets.map(({ partition, high }) => ({ partition, high })).sort((x, y) => x.partition - y.partition),
+        ).toEqual(
           s.cluster.offsets(topic).map(({ partition, highWatermark }) => ({ partition, high: String(highWatermark) })),
         )
         expect(await admin.listTopics()).toContain(topic)
@@ -718,23 +915,39 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
         await consumer.subscribe({ topics: [topic], fromBeginning: true })
         await consumer.run({
           eachMessage: async ({ message }) => {
-            seen.push({ key: message.key!.toString(), value: message.value!.toString(), n: message.headers!.n!.toString() })
+            seen.push({
+              key: message.key!.toString(),
+              value: message.value!.toString(),
+              n: message.headers!.n!.toString(),
+            })
           },
         })
         await waitFor('12 consumed messages', () => seen.length >= 12, 20_000)
       } finally {
         await consumer.disconnect()
       }
-      expect(seen.sort((x, y) => Number(x.n) - Number(y.n))).toEqual(messages.map((m) => ({ key: m.key, value: m.value, n: m.headers.n })))
+      expect(seen.sort((x, y) => Number(x.n) - Number(y.n))).toEqual(
+        messages.map((m) => ({ key: m.key, value: m.value, n: m.headers.n })),
+      )
       s.onPath(producer)
     })
 
     it('transaction() commits and aborts', async () => {
       const s = await setup()
       const topic = await s.topic(3)
-      const producer = await s.producer({ transactionalId: randomTopic('tx'), idempotent: true, maxInFlightRequests: 1 })
+      const producer = await s.producer({
+        transactionalId: randomTopic('tx'),
+        idempotent: true,
+        maxInFlightRequests: 1,
+      })
       const committed = await producer.transaction()
-      await committed.send({ topic, messages: [{ key: 'a', value: 'committed-1' }, { key: 'b', value: 'committed-2' }] })
+      await committed.send({
+        topic,
+        messages: [
+          { key: 'a', value: 'committed-1' },
+          { key: 'b', value: 'committed-2' },
+        ],
+      })
       await committed.sendBatch({ topicMessages: [{ topic, messages: [{ key: 'c', value: 'committed-3' }] }] })
       expect(committed.isActive()).toBe(true)
       await committed.commit()
@@ -742,7 +955,9 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       const aborted = await producer.transaction()
       await aborted.send({ topic, messages: [{ key: 'a', value: 'aborted-1' }] })
       await aborted.abort()
-      const visible = (await s.cluster.records(topic, { isolation: 'read_committed' })).map((r) => r.value!.toString()).sort()
+      const visible = (await s.cluster.records(topic, { isolation: 'read_committed' }))
+        .map((r) => r.value!.toString())
+        .sort()
       expect(visible).toEqual(['committed-1', 'committed-2', 'committed-3'])
       const all = await s.cluster.records(topic)
       expect(all.map((r) => [r.value!.toString(), r.transaction]).sort()).toEqual([
@@ -753,8 +968,13 @@ describe.each(['direct', 'sidecar'] as const)('%s mode', (mode) => {
       ])
       // The producer still sends outside a transaction afterwards.
       await producer.send({ topic, messages: [{ key: 'd', value: 'plain' }] })
-      expect((await s.cluster.records(topic, { isolation: 'read_committed' })).map((r) => r.value!.toString())).toContain('plain')
-      expect(errorFacts(await committed.commit().catch((e: unknown) => e))).toMatchObject({ className: 'KafkaJSNonRetriableError', message: 'Cannot continue to use transaction once ended' })
+      expect(
+        (await s.cluster.records(topic, { isolation: 'read_committed' })).map((r) => r.value!.toString()),
+      ).toContain('plain')
+      expect(errorFacts(await committed.commit().catch((e: unknown) => e))).toMatchObject({
+        className: 'KafkaJSNonRetriableError',
+        message: 'Cannot continue to use transaction once ended',
+      })
     })
   })
 })

@@ -31,7 +31,8 @@ function everything(value: unknown): string {
 
 function expectAbsent(where: string, text: string, secrets: readonly string[]): void {
   for (const s of secrets) {
-    for (const form of [s, Buffer.from(s).toString('base64'), Buffer.from(s).toString('hex')]) expect(text.includes(form), `a token in ${where}`).toBe(false)
+    for (const form of [s, Buffer.from(s).toString('base64'), Buffer.from(s).toString('hex')])
+      expect(text.includes(form), `a token in ${where}`).toBe(false)
   }
 }
 
@@ -44,7 +45,14 @@ async function setup() {
   const logs = captureLogs()
   const registry = new Registry()
   const kafka = (sidecarOptions: SidecarClientOptions) =>
-    new Kafka({ clientId: 'secrets-test', brokers: cluster.bootstrapServers, logLevel: logLevel.DEBUG, logCreator: logs.logCreator, sidecarMetrics: { registry }, sidecar: { connectTimeoutMs: 1_000, ...sidecarOptions } })
+    new Kafka({
+      clientId: 'secrets-test',
+      brokers: cluster.bootstrapServers,
+      logLevel: logLevel.DEBUG,
+      logCreator: logs.logCreator,
+      sidecarMetrics: { registry },
+      sidecar: { connectTimeoutMs: 1_000, ...sidecarOptions },
+    })
   const connected = async (producer: SidecarProducer) => {
     onTestFinished(() => producer.disconnect().catch(() => {}))
     await producer.connect()
@@ -56,7 +64,9 @@ async function setup() {
 describe('the client keeps the sidecar token out of logs, metrics and errors', () => {
   it('a token from code: connect, send, sendBatch, delivery events, disconnect at debug level', async () => {
     const w = await setup()
-    const producer = await w.connected(w.kafka({ mode: 'sidecar', address: w.sidecar.address, token: w.token }).producer())
+    const producer = await w.connected(
+      w.kafka({ mode: 'sidecar', address: w.sidecar.address, token: w.token }).producer(),
+    )
     const events: unknown[] = []
     producer.on(producer.events.DELIVERY, (event) => void events.push(event))
     await producer.send({ topic: w.topic, messages: [{ value: 'one' }] })
@@ -97,7 +107,9 @@ describe('the client keeps the sidecar token out of logs, metrics and errors', (
 
   it('a token while no sidecar answers: the fallback to direct logs why, never the token', async () => {
     const w = await setup()
-    const producer = await w.connected(w.kafka({ mode: 'sidecar', address: `unix://${await socketPath()}`, token: w.token }).producer())
+    const producer = await w.connected(
+      w.kafka({ mode: 'sidecar', address: `unix://${await socketPath()}`, token: w.token }).producer(),
+    )
     await producer.send({ topic: w.topic, messages: [{ value: 'direct' }] })
     expect(producer.directConnected).toBe(true)
     expect(w.logs.entries.some((e) => e.label === 'WARN')).toBe(true)

@@ -4,7 +4,14 @@
  * same send must not be cut into batches that the broker judges one by one. Issue 12, finding 6a.
  */
 import { describe, expect, it } from 'vitest'
-import { connectedProducer, produceLog, randomTopic, sidecarBesidePlainKafkaJS, startCluster, startTestSidecar } from './helpers.js'
+import {
+  connectedProducer,
+  produceLog,
+  randomTopic,
+  sidecarBesidePlainKafkaJS,
+  startCluster,
+  startTestSidecar,
+} from './helpers.js'
 import { outcome, outcomeFacts } from './kafkajs-reference.js'
 
 describe('one send, one partition, one batch', () => {
@@ -40,7 +47,14 @@ describe('one send, one partition, one batch', () => {
     const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
     // Twelve sends of 100 records (about 100 KB each): the client merges them into messages of
     // about 1 MB; one send of 600 records (about 600 KB) is too large for the broker on its own.
-    const send = (name: string, count: number) => client.send({ topic, messages: Array.from({ length: count }, (_, i) => ({ value: `${name}-${i}-${'x'.repeat(1_000)}`, partition: 0 })) })
+    const send = (name: string, count: number) =>
+      client.send({
+        topic,
+        messages: Array.from({ length: count }, (_, i) => ({
+          value: `${name}-${i}-${'x'.repeat(1_000)}`,
+          partition: 0,
+        })),
+      })
     const sends = Array.from({ length: 12 }, (_, i) => send(`s${i}`, 100))
     const big = send('big', 600)
     const small = await Promise.allSettled(sends)

@@ -5,7 +5,14 @@
  */
 import { describe, expect, it } from 'vitest'
 import { SIDECAR_EVENTS } from '../src/index.js'
-import { connectedProducer, produceLog, randomTopic, sidecarBesidePlainKafkaJS, startCluster, startTestSidecar } from './helpers.js'
+import {
+  connectedProducer,
+  produceLog,
+  randomTopic,
+  sidecarBesidePlainKafkaJS,
+  startCluster,
+  startTestSidecar,
+} from './helpers.js'
 
 describe('the send timeout', () => {
   it('reaches the broker as the send gave it, 0 included, as from KafkaJS', async () => {
@@ -19,25 +26,29 @@ describe('the send timeout', () => {
     expect(log.batches(ours).map((b) => b.timeoutMs)).toEqual(log.batches(theirs).map((b) => b.timeoutMs))
   })
 
-  it('timeout 0: the client waits for a sidecar that answers after more than 5 s, instead of giving up and sending directly', { timeout: 60_000 }, async () => {
-    const cluster = await startCluster()
-    const topic = randomTopic()
-    await cluster.createTopic({ topic, partitions: 1 })
-    // A long broker check keeps the sidecar accepting (and retrying) while the brokers are down.
-    const sidecar = await startTestSidecar(cluster, { kafkaProbeIntervalMs: 60_000 })
-    const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
-    const fallbacks: unknown[] = []
-    client.on(SIDECAR_EVENTS.FALLBACK, (event) => void fallbacks.push(event.payload))
-    await client.send({ topic, messages: [{ value: 'warm-up' }] })
-    await cluster.stopBrokers()
-    const sent = client.send({ topic, timeout: 0, messages: [{ value: 'waited' }] })
-    await new Promise((resolve) => setTimeout(resolve, 6_500))
-    await cluster.startBrokers()
-    const metadata = await sent
-    expect(metadata).toHaveLength(1)
-    expect(fallbacks).toEqual([])
-    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['warm-up', 'waited'])
-  })
+  it(
+    'timeout 0: the client waits for a sidecar that answers after more than 5 s, instead of giving up and sending directly',
+    { timeout: 60_000 },
+    async () => {
+      const cluster = await startCluster()
+      const topic = randomTopic()
+      await cluster.createTopic({ topic, partitions: 1 })
+      // A long broker check keeps the sidecar accepting (and retrying) while the brokers are down.
+      const sidecar = await startTestSidecar(cluster, { kafkaProbeIntervalMs: 60_000 })
+      const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
+      const fallbacks: unknown[] = []
+      client.on(SIDECAR_EVENTS.FALLBACK, (event) => void fallbacks.push(event.payload))
+      await client.send({ topic, messages: [{ value: 'warm-up' }] })
+      await cluster.stopBrokers()
+      const sent = client.send({ topic, timeout: 0, messages: [{ value: 'waited' }] })
+      await new Promise((resolve) => setTimeout(resolve, 6_500))
+      await cluster.startBrokers()
+      const metadata = await sent
+      expect(metadata).toHaveLength(1)
+      expect(fallbacks).toEqual([])
+      expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['warm-up', 'waited'])
+    },
+  )
 
   it('timeout 1: sends behind a full sidecar are still retried and written, as KafkaJS would write them', async () => {
     const cluster = await startCluster()
@@ -45,9 +56,13 @@ describe('the send timeout', () => {
     await cluster.createTopic({ topic, partitions: 1 })
     const sidecar = await startTestSidecar(cluster, { maxQueuedRecords: 5 })
     const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address })
-    const sends = Array.from({ length: 20 }, (_, i) => client.send({ topic, timeout: 1, messages: Array.from({ length: 5 }, (_, j) => ({ value: `${i}-${j}` })) }))
+    const sends = Array.from({ length: 20 }, (_, i) =>
+      client.send({ topic, timeout: 1, messages: Array.from({ length: 5 }, (_, j) => ({ value: `${i}-${j}` })) }),
+    )
     const outcomes = await Promise.allSettled(sends)
     expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([])
-    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(Array.from({ length: 20 }, (_, i) => Array.from({ length: 5 }, (_, j) => `${i}-${j}`)).flat())
+    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(
+      Array.from({ length: 20 }, (_, i) => Array.from({ length: 5 }, (_, j) => `${i}-${j}`)).flat(),
+    )
   })
 })

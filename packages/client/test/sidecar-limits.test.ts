@@ -9,8 +9,24 @@ import kafkajs from 'kafkajs'
 import type { Message } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka, logLevel, SIDECAR_EVENTS, type SidecarProducer } from '../src/index.js'
-import { clientProducer, connectedProducer, randomTopic, sidecarBesidePlainKafkaJS, spawnSidecar, startCluster, startTestSidecar, tempDir } from './helpers.js'
-import { captureLogs, connectedPlainProducer, normalizeMetadata, outcome, outcomeFacts, recordBytes } from './kafkajs-reference.js'
+import {
+  clientProducer,
+  connectedProducer,
+  randomTopic,
+  sidecarBesidePlainKafkaJS,
+  spawnSidecar,
+  startCluster,
+  startTestSidecar,
+  tempDir,
+} from './helpers.js'
+import {
+  captureLogs,
+  connectedPlainProducer,
+  normalizeMetadata,
+  outcome,
+  outcomeFacts,
+  recordBytes,
+} from './kafkajs-reference.js'
 
 function watchFallbacks(producer: SidecarProducer): unknown[] {
   const fallbacks: unknown[] = []
@@ -32,31 +48,44 @@ describe('sends larger than one sidecar request', () => {
     const want = await plain.send({ topic: theirs, messages })
     const got = await client.send({ topic: ours, messages })
     expect(normalizeMetadata(got, { [ours]: 'T' })).toEqual(normalizeMetadata(want, { [theirs]: 'T' }))
-    expect((await cluster.records(ours)).map((r) => recordBytes(r))).toEqual((await cluster.records(theirs)).map((r) => recordBytes(r)))
+    expect((await cluster.records(ours)).map((r) => recordBytes(r))).toEqual(
+      (await cluster.records(theirs)).map((r) => recordBytes(r)),
+    )
     expect(fallbacks).toEqual([])
   })
 
-  it('a 40 MB send (past what the sidecar reads in one message) goes through the sidecar in pieces; the stream and the sends beside it are unaffected', { timeout: 60_000 }, async () => {
-    const cluster = await startCluster({ brokers: 1 })
-    const topic = randomTopic()
-    await cluster.createTopic({ topic, partitions: 50 })
-    const sidecar = await startTestSidecar(cluster)
-    // The sidecar runs in this process: decoding 40 MB stalls the loop the client shares, over a
-    // second on a loaded machine, and the sidecar's stall guard would refuse the next piece of a
-    // client that could have given up by then (2 s by default). A client that says it waits
-    // 10 s is not one.
-    const client = await connectedProducer({ cluster, mode: 'sidecar', address: sidecar.address, sidecar: { livenessTimeoutMs: 10_000 } })
-    const fallbacks = watchFallbacks(client)
-    const big = Array.from({ length: 50 }, (_, i) => ({ partition: i, value: Buffer.alloc(800_000, i) }))
-    const small = Array.from({ length: 10 }, (_, i) => client.send({ topic, messages: [{ partition: 0, value: `small-${i}` }] }))
-    const metadata = await client.send({ topic, messages: big })
-    await Promise.all(small)
-    expect(metadata).toHaveLength(50)
-    expect(fallbacks).toEqual([])
-    expect(client.breakerState).toBe('closed')
-    expect(client.directConnected).toBe(false)
-    expect((await cluster.records(topic)).length).toBe(60)
-  })
+  it(
+    'a 40 MB send (past what the sidecar reads in one message) goes through the sidecar in pieces; the stream and the sends beside it are unaffected',
+    { timeout: 60_000 },
+    async () => {
+      const cluster = await startCluster({ brokers: 1 })
+      const topic = randomTopic()
+      await cluster.createTopic({ topic, partitions: 50 })
+      const sidecar = await startTestSidecar(cluster)
+      // The sidecar runs in this process: decoding 40 MB stalls the loop the client shares, over a
+      // second on a loaded machine, and the sidecar's stall guard would refuse the next piece of a
+      // client that could have given up by then (2 s by default). A client that says it waits
+      // 10 s is not one.
+      const client = await connectedProducer({
+        cluster,
+        mode: 'sidecar',
+        address: sidecar.address,
+        sidecar: { livenessTimeoutMs: 10_000 },
+      })
+      const fallbacks = watchFallbacks(client)
+      const big = Array.from({ length: 50 }, (_, i) => ({ partition: i, value: Buffer.alloc(800_000, i) }))
+      const small = Array.from({ length: 10 }, (_, i) =>
+        client.send({ topic, messages: [{ partition: 0, value: `small-${i}` }] }),
+      )
+      const metadata = await client.send({ topic, messages: big })
+      await Promise.all(small)
+      expect(metadata).toHaveLength(50)
+      expect(fallbacks).toEqual([])
+      expect(client.breakerState).toBe('closed')
+      expect(client.directConnected).toBe(false)
+      expect((await cluster.records(topic)).length).toBe(60)
+    },
+  )
 })
 
 describe('record size', () => {
@@ -66,48 +95,69 @@ describe('record size', () => {
     const want = await plain.send({ topic: theirs, messages })
     const got = await client.send({ topic: ours, messages })
     expect(normalizeMetadata(got, { [ours]: 'T' })).toEqual(normalizeMetadata(want, { [theirs]: 'T' }))
-    expect((await cluster.records(ours)).map((r) => recordBytes(r))).toEqual((await cluster.records(theirs)).map((r) => recordBytes(r)))
+    expect((await cluster.records(ours)).map((r) => recordBytes(r))).toEqual(
+      (await cluster.records(theirs)).map((r) => recordBytes(r)),
+    )
   })
 })
 
 describe('codecs the application registered', () => {
-  it('Snappy registered in the application: its sends are compressed by the application codec as in KafkaJS (they go direct), and connect names it', { timeout: 30_000 }, async () => {
-    const cluster = await startCluster({ brokers: 1 })
-    const [ours, theirs] = [randomTopic(), randomTopic()]
-    await cluster.createTopic({ topic: ours, partitions: 1 })
-    await cluster.createTopic({ topic: theirs, partitions: 1 })
-    // The sidecar in its own process, as in a pod: a codec registered here is not registered there.
-    const sidecar = await spawnSidecar(cluster, join(await tempDir(), 'sidecar.sock'))
-    const codecs = kafkajs.CompressionCodecs as Record<number, () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> }>
-    const original = codecs[kafkajs.CompressionTypes.Snappy]!
-    let compressed = 0
-    // embedded-kafka reads none and gzip only: it refuses the batch, to KafkaJS as to the client.
-    codecs[kafkajs.CompressionTypes.Snappy] = () => ({
-      compress: async (encoder) => {
-        compressed++
-        return encoder.buffer
-      },
-      decompress: async (buffer) => buffer,
-    })
-    onTestFinished(() => void (codecs[kafkajs.CompressionTypes.Snappy] = original))
-    const logs = captureLogs()
-    const kafka = new Kafka({ clientId: 'codec-test', brokers: cluster.bootstrapServers, logLevel: logLevel.WARN, logCreator: logs.logCreator, sidecar: { mode: 'sidecar', address: sidecar.address, connectTimeoutMs: 10_000 } })
-    const client = kafka.producer()
-    onTestFinished(() => client.disconnect().catch(() => {}))
-    await client.connect()
-    expect(logs.entries.filter((e) => e.label === 'WARN').map((e) => e.log.message)).toContainEqual(expect.stringMatching(/compression Snappy.*go directly to Kafka/))
-    const plain = await connectedPlainProducer(cluster)
-    const messages = [{ key: 'k', value: 'v' }]
-    const want = await outcome(() => plain.send({ topic: theirs, messages, compression: kafkajs.CompressionTypes.Snappy }))
-    const byKafkaJS = compressed
-    const got = await outcome(() => client.send({ topic: ours, messages, compression: kafkajs.CompressionTypes.Snappy }))
-    expect(byKafkaJS).toBe(1)
-    expect(compressed).toBe(2)
-    expect(outcomeFacts(got)).toEqual(outcomeFacts(want))
-    // Other sends of the producer still go through the sidecar.
-    await client.send({ topic: ours, messages: [{ value: 'plain' }] })
-    expect(client.mode).toBe('sidecar')
-  })
+  it(
+    'Snappy registered in the application: its sends are compressed by the application codec as in KafkaJS (they go direct), and connect names it',
+    { timeout: 30_000 },
+    async () => {
+      const cluster = await startCluster({ brokers: 1 })
+      const [ours, theirs] = [randomTopic(), randomTopic()]
+      await cluster.createTopic({ topic: ours, partitions: 1 })
+      await cluster.createTopic({ topic: theirs, partitions: 1 })
+      // The sidecar in its own process, as in a pod: a codec registered here is not registered there.
+      const sidecar = await spawnSidecar(cluster, join(await tempDir(), 'sidecar.sock'))
+      const codecs = kafkajs.CompressionCodecs as Record<
+        number,
+        () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> }
+      >
+      const original = codecs[kafkajs.CompressionTypes.Snappy]!
+      let compressed = 0
+      // embedded-kafka reads none and gzip only: it refuses the batch, to KafkaJS as to the client.
+      codecs[kafkajs.CompressionTypes.Snappy] = () => ({
+        compress: async (encoder) => {
+          compressed++
+          return encoder.buffer
+        },
+        decompress: async (buffer) => buffer,
+      })
+      onTestFinished(() => void (codecs[kafkajs.CompressionTypes.Snappy] = original))
+      const logs = captureLogs()
+      const kafka = new Kafka({
+        clientId: 'codec-test',
+        brokers: cluster.bootstrapServers,
+        logLevel: logLevel.WARN,
+        logCreator: logs.logCreator,
+        sidecar: { mode: 'sidecar', address: sidecar.address, connectTimeoutMs: 10_000 },
+      })
+      const client = kafka.producer()
+      onTestFinished(() => client.disconnect().catch(() => {}))
+      await client.connect()
+      expect(logs.entries.filter((e) => e.label === 'WARN').map((e) => e.log.message)).toContainEqual(
+        expect.stringMatching(/compression Snappy.*go directly to Kafka/),
+      )
+      const plain = await connectedPlainProducer(cluster)
+      const messages = [{ key: 'k', value: 'v' }]
+      const want = await outcome(() =>
+        plain.send({ topic: theirs, messages, compression: kafkajs.CompressionTypes.Snappy }),
+      )
+      const byKafkaJS = compressed
+      const got = await outcome(() =>
+        client.send({ topic: ours, messages, compression: kafkajs.CompressionTypes.Snappy }),
+      )
+      expect(byKafkaJS).toBe(1)
+      expect(compressed).toBe(2)
+      expect(outcomeFacts(got)).toEqual(outcomeFacts(want))
+      // Other sends of the producer still go through the sidecar.
+      await client.send({ topic: ours, messages: [{ value: 'plain' }] })
+      expect(client.mode).toBe('sidecar')
+    },
+  )
 })
 
 describe('limits that stay', () => {
@@ -123,6 +173,9 @@ describe('limits that stay', () => {
     expect(error).toBeInstanceOf(kafkajs.KafkaJSProtocolError)
     expect(error).toMatchObject({ type: 'INVALID_RECORD', retriable: false })
     expect(String(error.cause)).toMatch(/has 10001 headers, the limit is 10000/)
-    await client.send({ topic, messages: [{ value: 'v', headers: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`h${i}`, 'x'])) }] })
+    await client.send({
+      topic,
+      messages: [{ value: 'v', headers: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`h${i}`, 'x'])) }],
+    })
   })
 })

@@ -10,9 +10,21 @@ describe('smoke', () => {
       await cluster.createTopic({ topic, partitions: 3 })
       const sidecar = mode === 'sidecar' ? await startTestSidecar(cluster) : null
       const reports: DeliveryReport[] = []
-      const producer = await connectedProducer({ cluster, mode, address: sidecar?.address, config: { onDelivery: (r) => void reports.push(r) } })
+      const producer = await connectedProducer({
+        cluster,
+        mode,
+        address: sidecar?.address,
+        config: { onDelivery: (r) => void reports.push(r) },
+      })
       expect(producer.mode).toBe(mode)
-      const result = await producer.send({ topic, messages: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }, { key: 'a', value: '3' }] })
+      const result = await producer.send({
+        topic,
+        messages: [
+          { key: 'a', value: '1' },
+          { key: 'b', value: '2' },
+          { key: 'a', value: '3' },
+        ],
+      })
       expect(result.map((m) => m.partition).sort()).toEqual([...new Set(result.map((m) => m.partition))].sort())
       await waitFor('3 reports', () => reports.length === 3)
       expect(reports.every((r) => r.path === mode && r.error === null && r.offset !== null)).toBe(true)

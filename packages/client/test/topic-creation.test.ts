@@ -15,7 +15,11 @@ import { connectedProducer, randomTopic, startCluster, startTestSidecar } from '
 const retry = { retries: 1, initialRetryTime: 50, maxRetryTime: 100 }
 
 async function listTopics(cluster: EmbeddedKafka): Promise<string[]> {
-  const admin = new kafkajs.Kafka({ clientId: 'lister', brokers: cluster.bootstrapServers, logLevel: kafkajs.logLevel.NOTHING }).admin()
+  const admin = new kafkajs.Kafka({
+    clientId: 'lister',
+    brokers: cluster.bootstrapServers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin()
   await admin.connect()
   onTestFinished(() => admin.disconnect())
   return (await admin.listTopics()).sort()
@@ -52,7 +56,12 @@ describe('a send to a missing topic, sidecar mode against direct mode', () => {
 
     expect(inDirectMode).toMatchObject({
       ok: false,
-      error: { className: 'KafkaJSNumberOfRetriesExceeded', name: 'KafkaJSNumberOfRetriesExceeded', retriable: false, message: 'This server does not host this topic-partition' },
+      error: {
+        className: 'KafkaJSNumberOfRetriesExceeded',
+        name: 'KafkaJSNumberOfRetriesExceeded',
+        retriable: false,
+        message: 'This server does not host this topic-partition',
+      },
       cause: { className: 'KafkaJSProtocolError', type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3, retriable: true },
     })
     expect(inSidecarMode).toEqual(inDirectMode)
@@ -60,7 +69,7 @@ describe('a send to a missing topic, sidecar mode against direct mode', () => {
     expect(viaSidecar.directConnected).toBe(false)
   })
 
-  it('brokers with auto-creation on: created in both modes with the brokers\' defaults, the same topic list', async () => {
+  it("brokers with auto-creation on: created in both modes with the brokers' defaults, the same topic list", async () => {
     const { cluster, viaSidecar, direct } = await bothModes(true)
     const before = await listTopics(cluster)
     const [ours, theirs] = [randomTopic('sidecar'), randomTopic('direct')]

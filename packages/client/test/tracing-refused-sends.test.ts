@@ -19,11 +19,21 @@ const APPS: Record<System, string[]> = {
 
 function runApp(system: System, env: Record<string, string>): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, APPS[system], { cwd: packageDir, env: { ...process.env, ...env }, timeout: 30_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`${system} app failed: ${error.message}\n${stderr}`))
-      const output = stdout.trim().split('\n').at(-1)!.replaceAll(env.TOPIC!, '<topic>').replace(/00-[0-9a-f]{32}-[0-9a-f]{16}-0\d/g, '<traceparent>')
-      resolve(JSON.parse(output) as unknown)
-    })
+    execFile(
+      process.execPath,
+      APPS[system],
+      { cwd: packageDir, env: { ...process.env, ...env }, timeout: 30_000, killSignal: 'SIGKILL' },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`${system} app failed: ${error.message}\n${stderr}`))
+        const output = stdout
+          .trim()
+          .split('\n')
+          .at(-1)!
+          .replaceAll(env.TOPIC!, '<topic>')
+          .replace(/00-[0-9a-f]{32}-[0-9a-f]{16}-0\d/g, '<traceparent>')
+        resolve(JSON.parse(output) as unknown)
+      },
+    )
   })
 }
 
@@ -31,9 +41,18 @@ describe.each<System>(['cjs', 'esm'])('refused sends, traced (%s application)', 
   it('end in direct mode as in KafkaJS: synchronous TypeErrors, rejections, and one ERROR span per record', async () => {
     expectFreshBuild()
     const cluster = await startCluster()
-    const base = { BROKERS: cluster.bootstrapServers.join(','), KAFKAJS_NO_PARTITIONER_WARNING: '1', PROGRAM: 'refused-program.cjs' }
+    const base = {
+      BROKERS: cluster.bootstrapServers.join(','),
+      KAFKAJS_NO_PARTITIONER_WARNING: '1',
+      PROGRAM: 'refused-program.cjs',
+    }
     const kafkajs = await runApp(system, { ...base, MODULE: 'kafkajs', TOPIC: randomTopic('refused-kafkajs') })
-    const direct = await runApp(system, { ...base, MODULE: '@kafka-sidecar/client', KAFKA_SIDECAR_MODE: 'direct', TOPIC: randomTopic('refused-direct') })
+    const direct = await runApp(system, {
+      ...base,
+      MODULE: '@kafka-sidecar/client',
+      KAFKA_SIDECAR_MODE: 'direct',
+      TOPIC: randomTopic('refused-direct'),
+    })
     expect(kafkajs).toMatchObject({
       outcomes: { 'send()': { sync: true }, 'messages not an array': { sync: true }, 'sendBatch()': { sync: true } },
       headersOfTheMessageWithoutValue: ['traceparent'],

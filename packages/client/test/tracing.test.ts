@@ -41,10 +41,15 @@ const APPS: Record<System, string[]> = {
 
 function runApp(system: System, env: Record<string, string>): Promise<TracedRun> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, APPS[system], { cwd: packageDir, env: { ...process.env, ...env }, timeout: 30_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`${system} app failed: ${error.message}\n${stderr}`))
-      resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as TracedRun)
-    })
+    execFile(
+      process.execPath,
+      APPS[system],
+      { cwd: packageDir, env: { ...process.env, ...env }, timeout: 30_000, killSignal: 'SIGKILL' },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`${system} app failed: ${error.message}\n${stderr}`))
+        resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as TracedRun)
+      },
+    )
   })
 }
 
@@ -53,7 +58,11 @@ function shape(run: TracedRun, topic: string) {
   return run.spans.map((s) => ({
     name: s.name.replace(topic, '<topic>'),
     kind: s.kind,
-    attributes: { ...s.attributes, 'messaging.destination.name': String(s.attributes['messaging.destination.name']).replace(topic, '<topic>'), [CLUSTER_ID]: CLUSTER_ID in s.attributes },
+    attributes: {
+      ...s.attributes,
+      'messaging.destination.name': String(s.attributes['messaging.destination.name']).replace(topic, '<topic>'),
+      [CLUSTER_ID]: CLUSTER_ID in s.attributes,
+    },
     status: s.status.code,
     childOfTheAppSpan: s.traceId === run.app.traceId && s.parentSpanId === run.app.spanId,
   }))
@@ -86,8 +95,17 @@ describe.each<System>(['cjs', 'esm'])('tracing parity (%s application)', (system
     const env: Record<Mode, Record<string, string>> = {
       kafkajs: { MODULE: 'kafkajs' },
       direct: { MODULE: '@kafka-sidecar/client', KAFKA_SIDECAR_MODE: 'direct' },
-      sidecar: { MODULE: '@kafka-sidecar/client', KAFKA_SIDECAR_MODE: 'sidecar', KAFKA_SIDECAR_ADDRESS: sidecar.address },
-      fallback: { MODULE: '@kafka-sidecar/client', KAFKA_SIDECAR_MODE: 'sidecar', KAFKA_SIDECAR_ADDRESS: `unix://${deadSocket}`, KAFKA_SIDECAR_CONNECT_TIMEOUT_MS: '200' },
+      sidecar: {
+        MODULE: '@kafka-sidecar/client',
+        KAFKA_SIDECAR_MODE: 'sidecar',
+        KAFKA_SIDECAR_ADDRESS: sidecar.address,
+      },
+      fallback: {
+        MODULE: '@kafka-sidecar/client',
+        KAFKA_SIDECAR_MODE: 'sidecar',
+        KAFKA_SIDECAR_ADDRESS: `unix://${deadSocket}`,
+        KAFKA_SIDECAR_CONNECT_TIMEOUT_MS: '200',
+      },
     }
     const shapes = {} as Record<Mode, ReturnType<typeof shape>>
     const clusterIds = {} as Record<Mode, unknown[]>
@@ -97,7 +115,10 @@ describe.each<System>(['cjs', 'esm'])('tracing parity (%s application)', (system
       expect(run.spans, mode).toHaveLength(5)
       expectHeadersNameTheirSpans(run)
       const written = await cluster.records(topic)
-      expect(written.map((r) => r.headers.find((h) => h.key === 'traceparent')?.value?.toString()).sort(), mode).toEqual(run.headers.map((h) => h?.traceparent).sort())
+      expect(
+        written.map((r) => r.headers.find((h) => h.key === 'traceparent')?.value?.toString()).sort(),
+        mode,
+      ).toEqual(run.headers.map((h) => h?.traceparent).sort())
       shapes[mode] = shape(run, topic)
       clusterIds[mode] = run.spans.filter((s) => CLUSTER_ID in s.attributes).map((s) => s.attributes[CLUSTER_ID])
     }

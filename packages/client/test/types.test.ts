@@ -23,7 +23,11 @@ function tsc(args: string[], cwd: string): Promise<TscResult> {
   return new Promise((resolve) => {
     execFile(process.execPath, [tscBin, ...args], { cwd, timeout: 25_000 }, (error, stdout, stderr) => {
       const output = `${stdout}${stderr}`
-      const errors = [...output.matchAll(/^(.+?)\((\d+),\d+\): error (TS\d+)/gm)].map((m) => ({ file: m[1]!, line: Number(m[2]), code: m[3]! }))
+      const errors = [...output.matchAll(/^(.+?)\((\d+),\d+\): error (TS\d+)/gm)].map((m) => ({
+        file: m[1]!,
+        line: Number(m[2]),
+        code: m[3]!,
+      }))
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output, errors })
     })
   })
@@ -71,7 +75,10 @@ export const gzip = CompressionCodecs[CompressionTypes.GZIP]
 export const isKafkaError = (error: unknown): boolean => error instanceof KafkaJSError
 `
     const app = await tempApp({
-      'tsconfig.json': JSON.stringify({ compilerOptions: await appCompilerOptions(), files: ['kafkajs.ts', 'client.ts'] }),
+      'tsconfig.json': JSON.stringify({
+        compilerOptions: await appCompilerOptions(),
+        files: ['kafkajs.ts', 'client.ts'],
+      }),
       'kafkajs.ts': source('kafkajs'),
       'client.ts': source('@kafka-sidecar/client'),
     })

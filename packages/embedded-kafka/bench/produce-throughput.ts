@@ -43,9 +43,13 @@ function processCpuSeconds(pid: number): number | null {
 }
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
-const broker = spawn(process.execPath, ['--import', 'tsx', cli, '--brokers', values.brokers, '--retention-bytes', String(64 * 1024 * 1024)], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
+const broker = spawn(
+  process.execPath,
+  ['--import', 'tsx', cli, '--brokers', values.brokers, '--retention-bytes', String(64 * 1024 * 1024)],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+)
 const bootstrap = await new Promise<string[]>((resolve, reject) => {
   broker.once('exit', (code) => reject(new Error(`embedded-kafka exited with ${code}`)))
   broker.stdout.once('data', (chunk: Buffer) => resolve(/bootstrap: (\S+)/.exec(chunk.toString())![1]!.split(',')))
@@ -88,7 +92,8 @@ try {
 
   const percentOfCore = (cpuSeconds: number) => Math.round((100 * cpuSeconds) / seconds)
   const clientCpuPercent = percentOfCore((clientCpu.user + clientCpu.system) / 1e6)
-  const brokerCpuPercent = brokerCpuBefore === null || brokerCpuAfter === null ? null : percentOfCore(brokerCpuAfter - brokerCpuBefore)
+  const brokerCpuPercent =
+    brokerCpuBefore === null || brokerCpuAfter === null ? null : percentOfCore(brokerCpuAfter - brokerCpuBefore)
   const result = {
     recordsPerSec,
     records,
@@ -103,8 +108,12 @@ try {
     brokerCpuPercent,
   }
   console.log(`embedded-kafka produce throughput: ${recordsPerSec.toLocaleString('en-US')} records/s`)
-  console.log(`  ${records} records in sends of ${batch} x ${size} B, concurrency ${concurrency}, acks=-1, ${result.brokers} brokers, ${result.partitions} partitions, ${result.seconds} s`)
-  console.log(`  CPU (% of one core): KafkaJS producer process ${clientCpuPercent}%, embedded-kafka process ${brokerCpuPercent ?? 'n/a'}%`)
+  console.log(
+    `  ${records} records in sends of ${batch} x ${size} B, concurrency ${concurrency}, acks=-1, ${result.brokers} brokers, ${result.partitions} partitions, ${result.seconds} s`,
+  )
+  console.log(
+    `  CPU (% of one core): KafkaJS producer process ${clientCpuPercent}%, embedded-kafka process ${brokerCpuPercent ?? 'n/a'}%`,
+  )
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2))
 } finally {
   broker.kill('SIGTERM')

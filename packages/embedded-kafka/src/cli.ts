@@ -67,7 +67,8 @@ async function main(): Promise<void> {
     return
   }
   const level = values['log-level'] as LogLevel | undefined
-  if (level !== undefined && !LEVELS.includes(level)) throw new EmbeddedKafkaConfigError('log-level', `expected one of ${LEVELS.join(', ')}`)
+  if (level !== undefined && !LEVELS.includes(level))
+    throw new EmbeddedKafkaConfigError('log-level', `expected one of ${LEVELS.join(', ')}`)
   const options: EmbeddedKafkaOptions = {
     brokers: integerFlag('brokers', values.brokers),
     host: values.host,
@@ -83,7 +84,8 @@ async function main(): Promise<void> {
       if (LEVELS.indexOf(l) >= threshold) process.stderr.write(`${JSON.stringify({ level: l, message, ...fields })}\n`)
     }
   }
-  for (const key of Object.keys(options) as Array<keyof EmbeddedKafkaOptions>) if (options[key] === undefined) delete options[key]
+  for (const key of Object.keys(options) as Array<keyof EmbeddedKafkaOptions>)
+    if (options[key] === undefined) delete options[key]
 
   // Handlers before anything is printed: a SIGTERM sent as soon as `bootstrap:` is read must
   // find one, or it kills the process outright instead of a clean exit 0.

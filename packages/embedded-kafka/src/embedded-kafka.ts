@@ -4,7 +4,12 @@
  * ports with their data, to rehearse broker failures; other faults (lost Produce answers, refused
  * producer ids) can be armed to rehearse what clients do about them.
  */
-import { Faults, type InjectedFault, type LoseProduceResponsesOptions, type RefuseProducerIdsOptions } from './faults/faults.js'
+import {
+  Faults,
+  type InjectedFault,
+  type LoseProduceResponsesOptions,
+  type RefuseProducerIdsOptions,
+} from './faults/faults.js'
 import { GroupCoordinator } from './groups/group-coordinator.js'
 import { buildRoutes } from './handlers/index.js'
 import { compressionName, decodeBatchRecords, readBatchHeader, type Header } from './protocol/record-batch.js'
@@ -113,7 +118,12 @@ export class EmbeddedKafka {
   /** Starts every broker and resolves once all listen. */
   static async start(options: EmbeddedKafkaOptions = {}): Promise<EmbeddedKafka> {
     const resolved = parseOptions(options)
-    const brokers: BrokerAddress[] = resolved.ports.map((port, i) => ({ id: i + 1, host: resolved.host, port, alive: false }))
+    const brokers: BrokerAddress[] = resolved.ports.map((port, i) => ({
+      id: i + 1,
+      host: resolved.host,
+      port,
+      alive: false,
+    }))
     const state = new ClusterState(brokers, {
       autoCreateTopics: resolved.autoCreateTopics,
       defaultPartitions: resolved.defaultPartitions,
@@ -154,8 +164,20 @@ export class EmbeddedKafka {
     for (const server of this.servers) server.resetStats()
   }
 
-  async createTopic({ topic, partitions, replicationFactor }: { topic: string; partitions?: number; replicationFactor?: number }): Promise<void> {
-    this.state.createTopic(topic, partitions ?? this.options.defaultPartitions, replicationFactor ?? this.options.defaultReplicationFactor)
+  async createTopic({
+    topic,
+    partitions,
+    replicationFactor,
+  }: {
+    topic: string
+    partitions?: number
+    replicationFactor?: number
+  }): Promise<void> {
+    this.state.createTopic(
+      topic,
+      partitions ?? this.options.defaultPartitions,
+      replicationFactor ?? this.options.defaultReplicationFactor,
+    )
   }
 
   async deleteTopic(topic: string): Promise<void> {
@@ -248,7 +270,8 @@ export class EmbeddedKafka {
 
   private broker(brokerId: number): { address: BrokerAddress; server: BrokerServer } {
     const index = this.state.brokers.findIndex((b) => b.id === brokerId)
-    if (index < 0) throw new RangeError(`no broker with id ${brokerId}; ids are ${this.state.brokers.map((b) => b.id).join(', ')}`)
+    if (index < 0)
+      throw new RangeError(`no broker with id ${brokerId}; ids are ${this.state.brokers.map((b) => b.id).join(', ')}`)
     return { address: this.state.brokers[index]!, server: this.servers[index]! }
   }
 

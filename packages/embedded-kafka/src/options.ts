@@ -81,7 +81,10 @@ const KNOWN = new Set([
 function integer(option: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new EmbeddedKafkaConfigError(option, `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`)
+    throw new EmbeddedKafkaConfigError(
+      option,
+      `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    )
   }
   return value
 }
@@ -90,7 +93,8 @@ export function parseOptions(input: EmbeddedKafkaOptions = {}): ResolvedOptions 
   for (const key of Object.keys(input)) if (!KNOWN.has(key)) throw new EmbeddedKafkaConfigError(key, 'unknown option')
   const brokers = integer('brokers', input.brokers, DEFAULT_BROKERS, 1, 64)
   const host = input.host ?? DEFAULT_HOST
-  if (typeof host !== 'string' || host === '') throw new EmbeddedKafkaConfigError('host', 'expected a host name or address')
+  if (typeof host !== 'string' || host === '')
+    throw new EmbeddedKafkaConfigError('host', 'expected a host name or address')
   let ports: readonly number[]
   if (input.ports !== undefined) {
     if (!Array.isArray(input.ports) || input.ports.length !== brokers) {
@@ -105,24 +109,43 @@ export function parseOptions(input: EmbeddedKafkaOptions = {}): ResolvedOptions 
     throw new EmbeddedKafkaConfigError('autoCreateTopics', 'expected true or false')
   }
   const groupMinSessionTimeoutMs = integer('groupMinSessionTimeoutMs', input.groupMinSessionTimeoutMs, 6000, 1)
-  const groupMaxSessionTimeoutMs = integer('groupMaxSessionTimeoutMs', input.groupMaxSessionTimeoutMs, 1_800_000, groupMinSessionTimeoutMs)
-  if (input.logger !== undefined && typeof input.logger !== 'function') throw new EmbeddedKafkaConfigError('logger', 'expected a function')
+  const groupMaxSessionTimeoutMs = integer(
+    'groupMaxSessionTimeoutMs',
+    input.groupMaxSessionTimeoutMs,
+    1_800_000,
+    groupMinSessionTimeoutMs,
+  )
+  if (input.logger !== undefined && typeof input.logger !== 'function')
+    throw new EmbeddedKafkaConfigError('logger', 'expected a function')
   const retentionBytes = integer('retentionBytes', input.retentionBytes, UNBOUNDED_RETENTION, -1)
-  if (retentionBytes === 0) throw new EmbeddedKafkaConfigError('retentionBytes', 'expected -1 (unbounded) or a positive byte count')
+  if (retentionBytes === 0)
+    throw new EmbeddedKafkaConfigError('retentionBytes', 'expected -1 (unbounded) or a positive byte count')
   return {
     brokers,
     host,
     ports,
     autoCreateTopics: input.autoCreateTopics ?? true,
     defaultPartitions: integer('defaultPartitions', input.defaultPartitions, 1, 1, 10_000),
-    defaultReplicationFactor: integer('defaultReplicationFactor', input.defaultReplicationFactor, Math.min(3, brokers), 1, brokers),
+    defaultReplicationFactor: integer(
+      'defaultReplicationFactor',
+      input.defaultReplicationFactor,
+      Math.min(3, brokers),
+      1,
+      brokers,
+    ),
     retentionBytes,
     maxMessageBytes: integer('maxMessageBytes', input.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 1),
     maxRequestBytes: integer('maxRequestBytes', input.maxRequestBytes, DEFAULT_MAX_REQUEST_BYTES, 64),
     groupMinSessionTimeoutMs,
     groupMaxSessionTimeoutMs,
     groupInitialRebalanceDelayMs: integer('groupInitialRebalanceDelayMs', input.groupInitialRebalanceDelayMs, 0, 0),
-    transactionMaxTimeoutMs: integer('transactionMaxTimeoutMs', input.transactionMaxTimeoutMs, 900_000, 1, 2_147_483_647),
+    transactionMaxTimeoutMs: integer(
+      'transactionMaxTimeoutMs',
+      input.transactionMaxTimeoutMs,
+      900_000,
+      1,
+      2_147_483_647,
+    ),
     logger: input.logger ?? silentLogger,
   }
 }

@@ -41,7 +41,9 @@ describe('admin (KafkaJS admin client over TCP)', () => {
     await expect(admin.createTopics({ topics: [{ topic: 'bad name!', numPartitions: 1 }] })).rejects.toMatchObject({
       errors: [expect.objectContaining({ type: 'INVALID_TOPIC_EXCEPTION' })],
     })
-    await expect(admin.createTopics({ topics: [{ topic: randomTopic(), numPartitions: 1, replicationFactor: 4 }] })).rejects.toMatchObject({
+    await expect(
+      admin.createTopics({ topics: [{ topic: randomTopic(), numPartitions: 1, replicationFactor: 4 }] }),
+    ).rejects.toMatchObject({
       errors: [expect.objectContaining({ type: 'INVALID_REPLICATION_FACTOR' })],
     })
   })
@@ -53,7 +55,13 @@ describe('admin (KafkaJS admin client over TCP)', () => {
     const topic = randomTopic()
     await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] })
     const producer = await connectedProducer(kafka)
-    await producer.send({ topic, messages: [{ partition: 0, value: 'a', timestamp: '1000' }, { partition: 0, value: 'b', timestamp: '1000' }] })
+    await producer.send({
+      topic,
+      messages: [
+        { partition: 0, value: 'a', timestamp: '1000' },
+        { partition: 0, value: 'b', timestamp: '1000' },
+      ],
+    })
     await producer.send({ topic, messages: [{ partition: 0, value: 'c', timestamp: '5000' }] })
     const offsets = await admin.fetchTopicOffsets(topic)
     expect(offsets.sort((a, b) => a.partition - b.partition)).toEqual([
@@ -69,7 +77,12 @@ describe('admin (KafkaJS admin client over TCP)', () => {
     const admin = await connectedAdmin(kafkaFor(cluster))
     const keep = randomTopic()
     const drop = randomTopic()
-    await admin.createTopics({ topics: [{ topic: keep, numPartitions: 1 }, { topic: drop, numPartitions: 1 }] })
+    await admin.createTopics({
+      topics: [
+        { topic: keep, numPartitions: 1 },
+        { topic: drop, numPartitions: 1 },
+      ],
+    })
     await admin.deleteTopics({ topics: [drop] })
     expect(await admin.listTopics()).not.toContain(drop)
     expect(cluster.topics()).not.toContain(drop)
@@ -99,7 +112,12 @@ describe('admin (KafkaJS admin client over TCP)', () => {
     const { groups } = await admin.listGroups()
     expect(groups).toContainEqual({ groupId, protocolType: 'consumer' })
     const described = await admin.describeGroups([groupId])
-    expect(described.groups[0]).toMatchObject({ groupId, state: 'Stable', protocolType: 'consumer', protocol: 'RoundRobinAssigner' })
+    expect(described.groups[0]).toMatchObject({
+      groupId,
+      state: 'Stable',
+      protocolType: 'consumer',
+      protocol: 'RoundRobinAssigner',
+    })
     expect(described.groups[0]!.members).toHaveLength(1)
     expect(described.groups[0]!.members[0]!.clientHost).toBe('/127.0.0.1')
     await consumer.disconnect()

@@ -89,10 +89,20 @@ async function expectBystanderServed(client: RawClient, topic?: string): Promise
 }
 
 function produceBody(topic: string, records: Buffer | null, { acks = -1, partition = 0 } = {}) {
-  return { transactionalId: null, acks, timeoutMs: 5_000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] }
+  return {
+    transactionalId: null,
+    acks,
+    timeoutMs: 5_000,
+    topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
+  }
 }
 
-async function produceRaw(client: RawClient, topic: string, records: Buffer | null, options: { acks?: number; partition?: number } = {}) {
+async function produceRaw(
+  client: RawClient,
+  topic: string,
+  records: Buffer | null,
+  options: { acks?: number; partition?: number } = {},
+) {
   const answer = await client.roundTrip(Produce, 7, produceBody(topic, records, options))
   expect(answer.responses).toHaveLength(1)
   expect(answer.responses[0]!.name).toBe(topic)
@@ -127,7 +137,9 @@ describe('garbage bytes', () => {
     const cluster = await startCluster({ brokers: 1 })
     const client = await openRaw(brokerAddress(cluster, 1))
     // Record type 22 (handshake), TLS 1.0 record version, then a handshake body.
-    await client.write(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc4, 0x01, 0x00, 0x00, 0xc0, 0x03, 0x03]), randomBytes(53)]))
+    await client.write(
+      Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc4, 0x01, 0x00, 0x00, 0xc0, 0x03, 0x03]), randomBytes(53)]),
+    )
     await client.waitForClose()
     expect(client.pendingBytes).toBe(0)
     await expectClusterServes(cluster)
@@ -260,7 +272,14 @@ describe('frame sizes', () => {
   it('honours a smaller maxRequestBytes option', async () => {
     const cluster = await startCluster({ brokers: 1, maxRequestBytes: 1_024 })
     const client = await openRaw(brokerAddress(cluster, 1))
-    const big = encodeRequest(Metadata, 1, 1, { topics: [{ name: 'x'.repeat(200) }, { name: 'y'.repeat(200) }, { name: 'z'.repeat(200) }, { name: 'w'.repeat(500) }] })
+    const big = encodeRequest(Metadata, 1, 1, {
+      topics: [
+        { name: 'x'.repeat(200) },
+        { name: 'y'.repeat(200) },
+        { name: 'z'.repeat(200) },
+        { name: 'w'.repeat(500) },
+      ],
+    })
     expect(big.length - 4).toBeGreaterThan(1_024)
     await client.write(big.subarray(0, 8))
     await client.waitForClose(1_000)
@@ -293,13 +312,24 @@ describe('unsupported versions', () => {
     const cluster = await startCluster({ brokers: 1 })
     const client = await openRaw(brokerAddress(cluster, 1))
     // A future client would send v99 with a flexible (v2) header and a body we cannot know.
-    await client.write(frame(Buffer.concat([requestHeader(ApiVersions.key, 99, 5, { flexible: true }), Buffer.from([0x07, 0x66, 0x75, 0x74, 0x75, 0x72, 0x65, 0x00])])))
+    await client.write(
+      frame(
+        Buffer.concat([
+          requestHeader(ApiVersions.key, 99, 5, { flexible: true }),
+          Buffer.from([0x07, 0x66, 0x75, 0x74, 0x75, 0x72, 0x65, 0x00]),
+        ]),
+      ),
+    )
     const { correlationId, body } = await client.receive(ApiVersions, 0)
     expect(correlationId).toBe(5)
     expect(body.errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION)
     expect(body.apiKeys).toContainEqual({ apiKey: Produce.key, minVersion: 3, maxVersion: Produce.maxVersion })
     expect(body.apiKeys).toContainEqual({ apiKey: ApiVersions.key, minVersion: 0, maxVersion: ApiVersions.maxVersion })
-    expect(body.apiKeys).toContainEqual({ apiKey: Metadata.key, minVersion: Metadata.minVersion, maxVersion: Metadata.maxVersion })
+    expect(body.apiKeys).toContainEqual({
+      apiKey: Metadata.key,
+      minVersion: Metadata.minVersion,
+      maxVersion: Metadata.maxVersion,
+    })
     // Not closed: the client downgrades on the same connection and gets the same ranges.
     expect(await client.staysOpenFor(50)).toBe(true)
     const downgraded = await client.roundTrip(ApiVersions, 0, {})
@@ -317,7 +347,9 @@ describe('unsupported versions', () => {
     const cluster = await startCluster({ brokers: 1 })
     const other = await bystander(cluster)
     const client = await openRaw(brokerAddress(cluster, 1))
-    await client.write(frame(Buffer.concat([requestHeader(apiKey, version, 1), Buffer.from(new Writer(4).int32(-1).view())])))
+    await client.write(
+      frame(Buffer.concat([requestHeader(apiKey, version, 1), Buffer.from(new Writer(4).int32(-1).view())])),
+    )
     await client.waitForClose()
     expect(client.pendingBytes).toBe(0)
     await expectBystanderServed(other)
@@ -362,7 +394,9 @@ describe('produce validation', () => {
     const cluster = await startCluster({ brokers: 1 })
     const { topic, leader } = await topicAndLeader(cluster)
     const batch = await buildBatch(['truncated'])
-    expect((await produceRaw(leader, topic, batch.subarray(0, batch.length - 3))).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    expect((await produceRaw(leader, topic, batch.subarray(0, batch.length - 3))).errorCode).toBe(
+      ErrorCode.CORRUPT_MESSAGE,
+    )
     expect((await produceRaw(leader, topic, batch.subarray(0, 40))).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
     expect(cluster.offsets(topic)[0]!.highWatermark).toBe(0)
     await expectClusterServes(cluster)
@@ -489,7 +523,15 @@ describe('produce validation', () => {
       transactionalId: null,
       acks: -1,
       timeoutMs: 5_000,
-      topicData: [{ name: topic, partitionData: [{ index: 0, records: corrupt }, { index: 1, records: await buildBatch(['good']) }] }],
+      topicData: [
+        {
+          name: topic,
+          partitionData: [
+            { index: 0, records: corrupt },
+            { index: 1, records: await buildBatch(['good']) },
+          ],
+        },
+      ],
     })
     expect(answer.responses[0]!.partitionResponses.map((p) => [p.index, p.errorCode])).toEqual([
       [0, ErrorCode.CORRUPT_MESSAGE],
@@ -587,7 +629,14 @@ describe('pipelining', () => {
       isolationLevel: 0,
       sessionId: 0,
       sessionEpoch: -1,
-      topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+      topics: [
+        {
+          topic,
+          partitions: [
+            { partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 },
+          ],
+        },
+      ],
       forgottenTopicsData: [],
       rackId: '',
     })
@@ -637,7 +686,12 @@ describe('pipelining', () => {
   it('still answers requests sent before a malformed one, then closes', async () => {
     const cluster = await startCluster({ brokers: 1 })
     const client = await openRaw(brokerAddress(cluster, 1))
-    await client.write(Buffer.concat([encodeRequest(Metadata, 1, 1, { topics: null }), frame(Buffer.concat([requestHeader(9999, 0, 2), Buffer.alloc(4)]))]))
+    await client.write(
+      Buffer.concat([
+        encodeRequest(Metadata, 1, 1, { topics: null }),
+        frame(Buffer.concat([requestHeader(9999, 0, 2), Buffer.alloc(4)])),
+      ]),
+    )
     const answered = await client.receive(Metadata, 1)
     expect(answered.correlationId).toBe(1)
     await client.waitForClose()

@@ -21,7 +21,10 @@ describe('stopping and restarting brokers', () => {
     const topic = randomTopic()
     await cluster.createTopic({ topic, partitions: 3 }) // replication factor 3 by default
     const producer = await connectedProducer(kafka)
-    await producer.send({ topic, messages: [0, 1, 2].map((partition) => ({ partition, value: `before-${partition}` })) })
+    await producer.send({
+      topic,
+      messages: [0, 1, 2].map((partition) => ({ partition, value: `before-${partition}` })),
+    })
     const address = cluster.bootstrapServers[1]!
     const moved = cluster.offsets(topic).find((o) => o.leaderId === 2)!.partition
 
@@ -58,7 +61,9 @@ describe('stopping and restarting brokers', () => {
 
     await cluster.stopBroker(2)
     expect(cluster.offsets(topic).find((o) => o.partition === offline)!.leaderId).toBe(-1)
-    await expect(producer.send({ topic, messages: [{ partition: offline, value: 'lost?' }] })).rejects.toThrow(/leader/i)
+    await expect(producer.send({ topic, messages: [{ partition: offline, value: 'lost?' }] })).rejects.toThrow(
+      /leader/i,
+    )
 
     await cluster.startBroker(2)
     await producer.send({ topic, messages: [{ partition: offline, value: 'after' }] })
@@ -73,7 +78,13 @@ describe('stopping and restarting brokers', () => {
     const before = [...cluster.bootstrapServers]
     {
       const producer = await connectedProducer(kafkaFor(cluster))
-      await producer.send({ topic, messages: [{ partition: 0, value: 'one' }, { partition: 1, value: 'two' }] })
+      await producer.send({
+        topic,
+        messages: [
+          { partition: 0, value: 'one' },
+          { partition: 1, value: 'two' },
+        ],
+      })
     }
     await cluster.stopBrokers()
     for (const address of before) expect(await refusesConnections(address)).toBe(true)

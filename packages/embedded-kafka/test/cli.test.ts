@@ -33,7 +33,10 @@ interface RunningCli {
 
 /** Spawns the CLI; it is killed (and awaited) when the test finishes, whatever happened. */
 function spawnCli(args: readonly string[]): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], { cwd: packageDir, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], {
+    cwd: packageDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   let err = ''
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
@@ -51,7 +54,9 @@ async function firstLine(cli: RunningCli, timeoutMs = START_TIMEOUT_MS): Promise
   const deadline = Date.now() + timeoutMs
   while (!cli.stdout().includes('\n')) {
     if (cli.child.exitCode !== null || cli.child.signalCode !== null) {
-      throw new Error(`CLI exited (${cli.child.exitCode ?? cli.child.signalCode}) before printing a line; stderr: ${cli.stderr()}`)
+      throw new Error(
+        `CLI exited (${cli.child.exitCode ?? cli.child.signalCode}) before printing a line; stderr: ${cli.stderr()}`,
+      )
     }
     if (Date.now() > deadline) throw new Error(`CLI printed no line within ${timeoutMs} ms; stderr: ${cli.stderr()}`)
     await new Promise((r) => setTimeout(r, 20))
@@ -71,11 +76,17 @@ async function startCli(args: readonly string[]): Promise<{ cli: RunningCli; ser
 }
 
 /** Runs the CLI to completion (for flags that make it exit), failing if it does not exit in time. */
-async function runToExit(args: readonly string[], timeoutMs = START_TIMEOUT_MS): Promise<Exit & { stdout: string; stderr: string }> {
+async function runToExit(
+  args: readonly string[],
+  timeoutMs = START_TIMEOUT_MS,
+): Promise<Exit & { stdout: string; stderr: string }> {
   const cli = spawnCli(args)
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`CLI ${args.join(' ')} still running after ${timeoutMs} ms; stderr: ${cli.stderr()}`)), timeoutMs)
+    timer = setTimeout(
+      () => reject(new Error(`CLI ${args.join(' ')} still running after ${timeoutMs} ms; stderr: ${cli.stderr()}`)),
+      timeoutMs,
+    )
   })
   try {
     const exit = await Promise.race([cli.exited, timeout])
@@ -100,7 +111,12 @@ async function exitWithin(cli: RunningCli, timeoutMs: number): Promise<Exit> {
 }
 
 function kafkaAt(servers: string[]): Kafka {
-  return new Kafka({ clientId: 'cli-test', brokers: servers, logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 50, maxRetryTime: 500 } })
+  return new Kafka({
+    clientId: 'cli-test',
+    brokers: servers,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 3, initialRetryTime: 50, maxRetryTime: 500 },
+  })
 }
 
 function address(server: string): { host: string; port: number } {
@@ -156,7 +172,16 @@ describe('embedded-kafka CLI', () => {
   it('creates --topic name:parts topics at start, and plain --topic names with --partitions', async () => {
     const four = randomTopic('four')
     const plain = randomTopic('plain')
-    const { servers } = await startCli(['--brokers', '2', '--partitions', '2', '--topic', `${four}:4`, '--topic', plain])
+    const { servers } = await startCli([
+      '--brokers',
+      '2',
+      '--partitions',
+      '2',
+      '--topic',
+      `${four}:4`,
+      '--topic',
+      plain,
+    ])
     const admin = await connectedAdmin(kafkaAt(servers))
     expect((await admin.listTopics()).sort()).toEqual([four, plain].sort())
     const { topics } = await admin.fetchTopicMetadata({ topics: [four, plain] })
@@ -196,16 +221,19 @@ describe('embedded-kafka CLI', () => {
     expect(entries.every((e) => e.level === 'warn' || e.level === 'error')).toBe(true)
   })
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('exits with code 0 soon after %s, even with a client connected', async (signal) => {
-    const { cli, servers } = await startCli(['--brokers', '2'])
-    const producer = await connectedProducer(kafkaAt(servers))
-    await producer.send({ topic: randomTopic('bye'), messages: [{ value: 'x' }] })
-    const sentAt = Date.now()
-    expect(cli.child.kill(signal)).toBe(true)
-    const exit = await exitWithin(cli, 5_000)
-    expect(exit).toEqual({ code: 0, signal: null })
-    expect(Date.now() - sentAt).toBeLessThan(5_000)
-  })
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'exits with code 0 soon after %s, even with a client connected',
+    async (signal) => {
+      const { cli, servers } = await startCli(['--brokers', '2'])
+      const producer = await connectedProducer(kafkaAt(servers))
+      await producer.send({ topic: randomTopic('bye'), messages: [{ value: 'x' }] })
+      const sentAt = Date.now()
+      expect(cli.child.kill(signal)).toBe(true)
+      const exit = await exitWithin(cli, 5_000)
+      expect(exit).toEqual({ code: 0, signal: null })
+      expect(Date.now() - sentAt).toBeLessThan(5_000)
+    },
+  )
 
   it.each(['--help', '-h'])('%s prints every flag the parser accepts and exits 0', async (flag) => {
     const flags = parserFlags()

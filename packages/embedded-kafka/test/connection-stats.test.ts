@@ -6,12 +6,15 @@ const sum = (values: number[]) => values.reduce((a, b) => a + b, 0)
 describe('connection stats', () => {
   it('count current, peak and total connections per broker as clients come and go', async () => {
     const cluster = await startCluster({ brokers: 3 })
-    expect(cluster.connectionStats()).toEqual([1, 2, 3].map((brokerId) => ({ brokerId, current: 0, peak: 0, total: 0, clientIds: [] })))
+    expect(cluster.connectionStats()).toEqual(
+      [1, 2, 3].map((brokerId) => ({ brokerId, current: 0, peak: 0, total: 0, clientIds: [] })),
+    )
 
     const topic = randomTopic()
     await cluster.createTopic({ topic, partitions: 3 }) // one partition led by each broker
     const producers = await Promise.all(['app-a', 'app-b'].map((id) => connectedProducer(kafkaFor(cluster, id))))
-    for (const producer of producers) await producer.send({ topic, messages: [0, 1, 2].map((partition) => ({ partition, value: 'x' })) })
+    for (const producer of producers)
+      await producer.send({ topic, messages: [0, 1, 2].map((partition) => ({ partition, value: 'x' })) })
 
     const during = cluster.connectionStats()
     for (const broker of during) {

@@ -7,7 +7,9 @@ function trackAssignment(consumer: Consumer): { partitions: () => number[]; gene
   let partitions: number[] = []
   let generation = -1
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    partitions = Object.values(payload.memberAssignment).flat().sort((a, b) => a - b)
+    partitions = Object.values(payload.memberAssignment)
+      .flat()
+      .sort((a, b) => a - b)
     generation = payload.groupId ? generation + 1 : generation
   })
   return { partitions: () => partitions, generation: () => generation }
@@ -43,15 +45,24 @@ describe('consumer groups (KafkaJS consumers over TCP)', () => {
     const topic = randomTopic()
     const groupId = randomTopic('group')
     await cluster.createTopic({ topic, partitions: 6 })
-    const members = await Promise.all([0, 1, 2].map(() => connectedConsumer(kafka, { groupId, heartbeatInterval: 100 })))
+    const members = await Promise.all(
+      [0, 1, 2].map(() => connectedConsumer(kafka, { groupId, heartbeatInterval: 100 })),
+    )
     const assignments = members.map(trackAssignment)
     const seen = new Set<number>()
     for (const member of members) {
       await member.subscribe({ topic, fromBeginning: true })
       await member.run({ eachMessage: async ({ message }: EachMessagePayload) => void seen.add(Number(message.value)) })
     }
-    const all = () => assignments.map((a) => a.partitions()).flat().sort((a, b) => a - b)
-    await waitFor('three members sharing six partitions', () => JSON.stringify(all()) === '[0,1,2,3,4,5]' && assignments.every((a) => a.partitions().length === 2))
+    const all = () =>
+      assignments
+        .map((a) => a.partitions())
+        .flat()
+        .sort((a, b) => a - b)
+    await waitFor(
+      'three members sharing six partitions',
+      () => JSON.stringify(all()) === '[0,1,2,3,4,5]' && assignments.every((a) => a.partitions().length === 2),
+    )
 
     await produceNumbers(kafka, topic, 0, 60)
     await waitFor('60 records', () => seen.size === 60)
@@ -59,7 +70,10 @@ describe('consumer groups (KafkaJS consumers over TCP)', () => {
     await members[2]!.disconnect()
     const remaining = assignments.slice(0, 2)
     await waitFor('two members sharing six partitions', () => {
-      const owned = remaining.map((a) => a.partitions()).flat().sort((a, b) => a - b)
+      const owned = remaining
+        .map((a) => a.partitions())
+        .flat()
+        .sort((a, b) => a - b)
       return JSON.stringify(owned) === '[0,1,2,3,4,5]' && remaining.every((a) => a.partitions().length === 3)
     })
     await produceNumbers(kafka, topic, 60, 120)
@@ -78,7 +92,10 @@ describe('consumer groups (KafkaJS consumers over TCP)', () => {
     await first.connect()
     await first.subscribe({ topic, fromBeginning: true })
     const firstSeen: number[] = []
-    await first.run({ autoCommit: true, eachMessage: async ({ message }) => void firstSeen.push(Number(message.value)) })
+    await first.run({
+      autoCommit: true,
+      eachMessage: async ({ message }) => void firstSeen.push(Number(message.value)),
+    })
     await waitFor('first consumer reads 10', () => firstSeen.length === 10)
     await first.disconnect() // commits what it consumed
     expect(cluster.committedOffset(groupId, topic, 0)).toBe(10)
@@ -101,7 +118,14 @@ describe('consumer groups (KafkaJS consumers over TCP)', () => {
     const admin = kafka.admin()
     await admin.connect()
     try {
-      await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '5' }, { partition: 1, offset: '7' }] })
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: [
+          { partition: 0, offset: '5' },
+          { partition: 1, offset: '7' },
+        ],
+      })
       const offsets = await admin.fetchOffsets({ groupId, topics: [topic] })
       expect(offsets[0]!.partitions.sort((a, b) => a.partition - b.partition)).toEqual([
         { partition: 0, offset: '5', metadata: null },

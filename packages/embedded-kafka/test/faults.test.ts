@@ -9,7 +9,8 @@ import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { connectedProducer, kafkaFor, randomTopic, startCluster } from './helpers.js'
 
-const values = async (cluster: Awaited<ReturnType<typeof startCluster>>, topic: string) => (await cluster.records(topic)).map((r) => `${r.partition}:${r.offset}:${r.value?.toString()}`)
+const values = async (cluster: Awaited<ReturnType<typeof startCluster>>, topic: string) =>
+  (await cluster.records(topic)).map((r) => `${r.partition}:${r.offset}:${r.value?.toString()}`)
 
 describe('loseProduceResponses', () => {
   it('an idempotent retry after a lost answer is answered with the original offset, and written once', async () => {
@@ -19,7 +20,13 @@ describe('loseProduceResponses', () => {
     const producer = await connectedProducer(kafkaFor(cluster), { idempotent: true, maxInFlightRequests: 1 })
     await producer.send({ topic, messages: [{ partition: 0, value: 'before' }] })
     const fault = cluster.loseProduceResponses({ topic, partition: 0 })
-    const [metadata] = await producer.send({ topic, messages: [{ partition: 0, value: 'a' }, { partition: 0, value: 'b' }] })
+    const [metadata] = await producer.send({
+      topic,
+      messages: [
+        { partition: 0, value: 'a' },
+        { partition: 0, value: 'b' },
+      ],
+    })
     expect(fault).toMatchObject({ fired: 1, remaining: 0 })
     expect(metadata).toMatchObject({ partition: 0, errorCode: 0, baseOffset: '1' })
     await producer.send({ topic, messages: [{ partition: 0, value: 'after' }] })
@@ -42,7 +49,13 @@ describe('loseProduceResponses', () => {
     for (const idempotent of [true, false]) {
       const topic = randomTopic('late')
       await cluster.createTopic({ topic, partitions: 1 })
-      const kafka = new Kafka({ clientId: 'late', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING, requestTimeout: 300, retry: { retries: 3, initialRetryTime: 50 } })
+      const kafka = new Kafka({
+        clientId: 'late',
+        brokers: cluster.bootstrapServers,
+        logLevel: logLevel.NOTHING,
+        requestTimeout: 300,
+        retry: { retries: 3, initialRetryTime: 50 },
+      })
       const producer = await connectedProducer(kafka, idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {})
       cluster.loseProduceResponses({ topic, how: 'delay', delayMs: 600 })
       await producer.send({ topic, messages: [{ value: 'a' }] })

@@ -3,7 +3,15 @@
  * KafkaJS clients bound to it, random topic names. Tests never share a cluster's topics.
  */
 import { randomBytes } from 'node:crypto'
-import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type Producer, type ProducerConfig } from 'kafkajs'
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  type Producer,
+  type ProducerConfig,
+} from 'kafkajs'
 import { onTestFinished } from 'vitest'
 import { EmbeddedKafka, type EmbeddedKafkaOptions } from '../src/index.js'
 
@@ -49,7 +57,11 @@ export async function connectedConsumer(kafka: Kafka, config: ConsumerConfig): P
 }
 
 /** Polls `condition` until it holds or `timeoutMs` passes; the error names what was awaited. */
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)

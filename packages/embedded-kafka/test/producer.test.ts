@@ -12,10 +12,16 @@ describe('producer (KafkaJS producer over TCP)', () => {
     const producer = await connectedProducer(kafkaFor(cluster))
     const first = await producer.send({ topic, messages: [{ value: 'a' }, { value: 'b' }] })
     const second = await producer.send({ topic, messages: [{ value: 'c' }] })
-    expect(first).toEqual([{ topicName: topic, partition: 0, errorCode: 0, baseOffset: '0', logAppendTime: '-1', logStartOffset: '0' }])
+    expect(first).toEqual([
+      { topicName: topic, partition: 0, errorCode: 0, baseOffset: '0', logAppendTime: '-1', logStartOffset: '0' },
+    ])
     expect(second[0]).toMatchObject({ baseOffset: '2' })
     const records = await cluster.records(topic)
-    expect(records.map((r) => [r.offset, text(r.value)])).toEqual([[0, 'a'], [1, 'b'], [2, 'c']])
+    expect(records.map((r) => [r.offset, text(r.value)])).toEqual([
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+    ])
   })
 
   it('auto-creates a topic on first metadata request, with the default partition count', async () => {
@@ -30,7 +36,9 @@ describe('producer (KafkaJS producer over TCP)', () => {
     const cluster = await startCluster({ autoCreateTopics: false })
     const kafka = kafkaFor(cluster)
     const producer = await connectedProducer(kafka, { retry: { retries: 0 } })
-    await expect(producer.send({ topic: randomTopic(), messages: [{ value: 'x' }] })).rejects.toThrow(/does not host this topic-partition/)
+    await expect(producer.send({ topic: randomTopic(), messages: [{ value: 'x' }] })).rejects.toThrow(
+      /does not host this topic-partition/,
+    )
   })
 
   it('writes idempotently with a producer id and sequence numbers', async () => {
@@ -38,9 +46,16 @@ describe('producer (KafkaJS producer over TCP)', () => {
     const topic = randomTopic()
     await cluster.createTopic({ topic, partitions: 2 })
     const producer = await connectedProducer(kafkaFor(cluster), { idempotent: true, maxInFlightRequests: 1 })
-    for (let i = 0; i < 5; i++) await producer.send({ topic, acks: -1, messages: [{ partition: i % 2, value: `v${i}` }] })
+    for (let i = 0; i < 5; i++)
+      await producer.send({ topic, acks: -1, messages: [{ partition: i % 2, value: `v${i}` }] })
     const records = await cluster.records(topic)
-    expect(records.map((r) => `${r.partition}:${r.offset}:${text(r.value)}`)).toEqual(['0:0:v0', '0:1:v2', '0:2:v4', '1:0:v1', '1:1:v3'])
+    expect(records.map((r) => `${r.partition}:${r.offset}:${text(r.value)}`)).toEqual([
+      '0:0:v0',
+      '0:1:v2',
+      '0:2:v4',
+      '1:0:v1',
+      '1:1:v3',
+    ])
   })
 
   it('stores gzip batches and decodes them for assertions', async () => {
@@ -66,20 +81,60 @@ describe('producer (KafkaJS producer over TCP)', () => {
     await plain.send({ topic, compression: CompressionTypes.GZIP, messages: [{ value: 'c' }] })
     const idempotent = await connectedProducer(kafkaFor(cluster), { idempotent: true, maxInFlightRequests: 1 })
     await idempotent.send({ topic, acks: -1, messages: [{ value: 'd' }] })
-    const batches = cluster.batches(topic).map(({ baseOffset, lastOffset, recordCount, compression, timestampType, producerId, baseSequence, transactional }) => ({
-      baseOffset,
-      lastOffset,
-      recordCount,
-      compression,
-      timestampType,
-      idempotent: producerId >= 0,
-      baseSequence,
-      transactional,
-    }))
+    const batches = cluster
+      .batches(topic)
+      .map(
+        ({
+          baseOffset,
+          lastOffset,
+          recordCount,
+          compression,
+          timestampType,
+          producerId,
+          baseSequence,
+          transactional,
+        }) => ({
+          baseOffset,
+          lastOffset,
+          recordCount,
+          compression,
+          timestampType,
+          idempotent: producerId >= 0,
+          baseSequence,
+          transactional,
+        }),
+      )
     expect(batches).toEqual([
-      { baseOffset: 0, lastOffset: 1, recordCount: 2, compression: 'none', timestampType: 'CreateTime', idempotent: false, baseSequence: 0, transactional: false },
-      { baseOffset: 2, lastOffset: 2, recordCount: 1, compression: 'gzip', timestampType: 'CreateTime', idempotent: false, baseSequence: 0, transactional: false },
-      { baseOffset: 3, lastOffset: 3, recordCount: 1, compression: 'none', timestampType: 'CreateTime', idempotent: true, baseSequence: 0, transactional: false },
+      {
+        baseOffset: 0,
+        lastOffset: 1,
+        recordCount: 2,
+        compression: 'none',
+        timestampType: 'CreateTime',
+        idempotent: false,
+        baseSequence: 0,
+        transactional: false,
+      },
+      {
+        baseOffset: 2,
+        lastOffset: 2,
+        recordCount: 1,
+        compression: 'gzip',
+        timestampType: 'CreateTime',
+        idempotent: false,
+        baseSequence: 0,
+        transactional: false,
+      },
+      {
+        baseOffset: 3,
+        lastOffset: 3,
+        recordCount: 1,
+        compression: 'none',
+        timestampType: 'CreateTime',
+        idempotent: true,
+        baseSequence: 0,
+        transactional: false,
+      },
     ])
   })
 
@@ -127,7 +182,10 @@ describe('producer (KafkaJS producer over TCP)', () => {
     const admin = await connectedAdmin(kafkaFor(cluster))
     await admin.createTopics({ topics: [{ topic, numPartitions: 4 }] })
     const producer = await connectedProducer(kafkaFor(cluster))
-    await producer.send({ topic, messages: Array.from({ length: 20 }, (_, i) => ({ key: `user-${i % 5}`, value: String(i) })) })
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 20 }, (_, i) => ({ key: `user-${i % 5}`, value: String(i) })),
+    })
     const byKey = new Map<string, Set<number>>()
     for (const r of await cluster.records(topic)) {
       const key = text(r.key)!

@@ -29,7 +29,12 @@ export interface HeaderOptions {
 }
 
 /** Request header v1/v2: apiKey, apiVersion, correlationId, int16-length clientId [, tags]. */
-export function requestHeader(apiKey: number, apiVersion: number, correlationId: number, options: HeaderOptions = {}): Buffer {
+export function requestHeader(
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  options: HeaderOptions = {},
+): Buffer {
   const { clientId = 'raw-client', flexible = false } = options
   const writer = new Writer(64)
   writer.int16(apiKey).int16(apiVersion).int32(correlationId)
@@ -71,7 +76,11 @@ export interface DecodedResponse<T> {
  * section for flexible versions (ApiVersions always uses header v0), then the body, which must
  * consume the frame exactly.
  */
-export function decodeResponse<A extends AnyApi>(api: A, version: number, responseFrame: Buffer): DecodedResponse<Decoded<A['response']>> {
+export function decodeResponse<A extends AnyApi>(
+  api: A,
+  version: number,
+  responseFrame: Buffer,
+): DecodedResponse<Decoded<A['response']>> {
   const reader = new Reader(responseFrame)
   const correlationId = reader.int32()
   const flexible = isFlexible(api, version)
@@ -83,7 +92,8 @@ export function decodeResponse<A extends AnyApi>(api: A, version: number, respon
     }
   }
   const body = api.response.read(reader, { version, flexible }) as Decoded<A['response']>
-  if (reader.remaining !== 0) throw new Error(`${api.name} v${version} response has ${reader.remaining} undecoded trailing bytes`)
+  if (reader.remaining !== 0)
+    throw new Error(`${api.name} v${version} response has ${reader.remaining} undecoded trailing bytes`)
   return { correlationId, body }
 }
 
@@ -156,7 +166,12 @@ export class RawClient {
   }
 
   /** Sends one well-formed request; returns its correlation id (1, 2, 3... unless given). */
-  async send<A extends AnyApi>(api: A, version: number, body: Encodable<A['request']>, correlationId = this.nextCorrelationId++): Promise<number> {
+  async send<A extends AnyApi>(
+    api: A,
+    version: number,
+    body: Encodable<A['request']>,
+    correlationId = this.nextCorrelationId++,
+  ): Promise<number> {
     await this.write(encodeRequest(api, version, correlationId, body))
     return correlationId
   }
@@ -174,7 +189,8 @@ export class RawClient {
           return out
         }
       }
-      if (this.closedFlag) throw new Error(`connection closed with ${this.buffered.length} bytes of an incomplete frame buffered`)
+      if (this.closedFlag)
+        throw new Error(`connection closed with ${this.buffered.length} bytes of an incomplete frame buffered`)
       const left = deadline - Date.now()
       if (left <= 0) throw new Error(`no complete response frame within ${timeoutMs} ms`)
       await this.waitForActivity(left)
@@ -182,12 +198,21 @@ export class RawClient {
   }
 
   /** Reads and decodes the next response as `api` at `version`. */
-  async receive<A extends AnyApi>(api: A, version: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<DecodedResponse<Decoded<A['response']>>> {
+  async receive<A extends AnyApi>(
+    api: A,
+    version: number,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+  ): Promise<DecodedResponse<Decoded<A['response']>>> {
     return decodeResponse(api, version, await this.nextFrame(timeoutMs))
   }
 
   /** Sends a request and reads its answer, checking the correlation id matches. */
-  async roundTrip<A extends AnyApi>(api: A, version: number, body: Encodable<A['request']>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Decoded<A['response']>> {
+  async roundTrip<A extends AnyApi>(
+    api: A,
+    version: number,
+    body: Encodable<A['request']>,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+  ): Promise<Decoded<A['response']>> {
     const correlationId = await this.send(api, version, body)
     const response = await this.receive(api, version, timeoutMs)
     if (response.correlationId !== correlationId) {

@@ -8,7 +8,13 @@ describe('smoke', () => {
     await cluster.createTopic({ topic, partitions: 3 })
     const kafka = kafkaFor(cluster)
     const producer = await connectedProducer(kafka)
-    const result = await producer.send({ topic, messages: [{ key: 'a', value: 'one' }, { key: 'b', value: 'two' }] })
+    const result = await producer.send({
+      topic,
+      messages: [
+        { key: 'a', value: 'one' },
+        { key: 'b', value: 'two' },
+      ],
+    })
     expect(result.length).toBeGreaterThan(0)
     const consumer = await connectedConsumer(kafka, { groupId: randomTopic('group') })
     await consumer.subscribe({ topic, fromBeginning: true })

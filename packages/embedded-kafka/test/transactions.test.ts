@@ -21,7 +21,15 @@ import {
   Produce,
   TxnOffsetCommit,
 } from '../src/protocol/messages/index.js'
-import { connectedAdmin, connectedConsumer, connectedProducer, kafkaFor, randomTopic, startCluster, waitFor } from './helpers.js'
+import {
+  connectedAdmin,
+  connectedConsumer,
+  connectedProducer,
+  kafkaFor,
+  randomTopic,
+  startCluster,
+  waitFor,
+} from './helpers.js'
 import { openRaw, type RawClient } from './raw-client.js'
 
 const require = createRequire(import.meta.url)
@@ -58,7 +66,9 @@ function transactionalProducer(kafka: Kafka, transactionalId: string, transactio
 }
 
 function readCommittedValues(cluster: EmbeddedKafka, topic: string): Promise<string[]> {
-  return cluster.records(topic, { isolation: 'read_committed' }).then((records) => records.map((r) => r.value!.toString()))
+  return cluster
+    .records(topic, { isolation: 'read_committed' })
+    .then((records) => records.map((r) => r.value!.toString()))
 }
 
 describe('transactions with KafkaJS', () => {
@@ -128,8 +138,12 @@ describe('transactions with KafkaJS', () => {
     const uncommittedReader = await connectedConsumer(kafka, { groupId: randomTopic('group'), readUncommitted: true })
     const committedSeen = await collect(committedReader, [topic])
     const uncommittedSeen = await collect(uncommittedReader, [topic])
-    await waitFor('the record after the aborted transaction (read_committed)', () => committedSeen.some((s) => s.value === 'after'))
-    await waitFor('the record after the aborted transaction (read_uncommitted)', () => uncommittedSeen.some((s) => s.value === 'after'))
+    await waitFor('the record after the aborted transaction (read_committed)', () =>
+      committedSeen.some((s) => s.value === 'after'),
+    )
+    await waitFor('the record after the aborted transaction (read_uncommitted)', () =>
+      uncommittedSeen.some((s) => s.value === 'after'),
+    )
     expect(values(committedSeen)).toEqual(['before', 'after'])
     expect(values(uncommittedSeen)).toEqual(['before', 'aborted-1', 'aborted-2', 'aborted-3', 'after'])
     // Offsets: 0 before, 1 its marker, 2-4 aborted, 5 ABORT marker, 6 after, 7 its marker.
@@ -185,13 +199,22 @@ describe('transactions with KafkaJS', () => {
     const groupId = randomTopic('group')
     const producer = await transactionalProducer(kafka, 'tx-offsets')
     const admin = await connectedAdmin(kafka)
-    const committed = async () => (await admin.fetchOffsets({ groupId, topics: [input] }))[0]!.partitions.map((p) => [p.partition, p.offset])
+    const committed = async () =>
+      (await admin.fetchOffsets({ groupId, topics: [input] }))[0]!.partitions.map((p) => [p.partition, p.offset])
 
     const txn = await producer.transaction()
     await txn.send({ topic: output, messages: [{ value: 'derived-1' }] })
     await txn.sendOffsets({
       consumerGroupId: groupId,
-      topics: [{ topic: input, partitions: [{ partition: 0, offset: '5' }, { partition: 1, offset: '3' }] }],
+      topics: [
+        {
+          topic: input,
+          partitions: [
+            { partition: 0, offset: '5' },
+            { partition: 1, offset: '3' },
+          ],
+        },
+      ],
     })
     // Pending: neither the group nor a client sees them before the commit.
     expect(cluster.committedOffset(groupId, input, 0)).toBeUndefined()
@@ -200,7 +223,12 @@ describe('transactions with KafkaJS', () => {
       [1, '-1'],
     ])
     expect(cluster.transactions()).toEqual([
-      expect.objectContaining({ transactionalId: 'tx-offsets', state: 'Ongoing', partitions: [`${output}-0`], groups: [groupId] }),
+      expect.objectContaining({
+        transactionalId: 'tx-offsets',
+        state: 'Ongoing',
+        partitions: [`${output}-0`],
+        groups: [groupId],
+      }),
     ])
     await txn.commit()
     expect(await committed()).toEqual([
@@ -210,7 +238,10 @@ describe('transactions with KafkaJS', () => {
 
     const aborted = await producer.transaction()
     await aborted.send({ topic: output, messages: [{ value: 'derived-2' }] })
-    await aborted.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: input, partitions: [{ partition: 0, offset: '9' }] }] })
+    await aborted.sendOffsets({
+      consumerGroupId: groupId,
+      topics: [{ topic: input, partitions: [{ partition: 0, offset: '9' }] }],
+    })
     await aborted.abort()
     expect(await committed()).toEqual([
       [0, '5'],
@@ -234,8 +265,12 @@ describe('transactions with KafkaJS', () => {
     const successor = await transactionalProducer(kafka, 'tx-fenced')
     const txn = await successor.transaction()
     // The successor's InitProducerId aborted the zombie's transaction and bumped the epoch.
-    expect(cluster.transactions()).toEqual([expect.objectContaining({ producerId: before!.producerId, producerEpoch: 1, state: 'Empty' })])
-    expect((await cluster.records(topic)).map((r) => [r.value!.toString(), r.transaction])).toEqual([['zombie', 'aborted']])
+    expect(cluster.transactions()).toEqual([
+      expect.objectContaining({ producerId: before!.producerId, producerEpoch: 1, state: 'Empty' }),
+    ])
+    expect((await cluster.records(topic)).map((r) => [r.value!.toString(), r.transaction])).toEqual([
+      ['zombie', 'aborted'],
+    ])
     await txn.send({ topic, messages: [{ partition: 0, value: 'fresh' }] })
     await txn.commit()
 
@@ -292,11 +327,25 @@ describe('transactions with KafkaJS', () => {
     const txn = await producer.transaction()
     await txn.sendBatch({
       topicMessages: [
-        { topic: orders, messages: [0, 1, 2].flatMap((p) => [{ partition: p, value: `o${p}a` }, { partition: p, value: `o${p}b` }]) },
-        { topic: audit, messages: [{ partition: 0, value: 'a0' }, { partition: 1, value: 'a1' }] },
+        {
+          topic: orders,
+          messages: [0, 1, 2].flatMap((p) => [
+            { partition: p, value: `o${p}a` },
+            { partition: p, value: `o${p}b` },
+          ]),
+        },
+        {
+          topic: audit,
+          messages: [
+            { partition: 0, value: 'a0' },
+            { partition: 1, value: 'a1' },
+          ],
+        },
       ],
     })
-    expect(cluster.transactions()[0]!.partitions.slice().sort()).toEqual([`${audit}-0`, `${audit}-1`, `${orders}-0`, `${orders}-1`, `${orders}-2`].sort())
+    expect(cluster.transactions()[0]!.partitions.slice().sort()).toEqual(
+      [`${audit}-0`, `${audit}-1`, `${orders}-0`, `${orders}-1`, `${orders}-2`].sort(),
+    )
     expect(cluster.offsets(orders).map((o) => o.lastStableOffset)).toEqual([0, 0, 0])
     expect(cluster.offsets(audit).map((o) => o.lastStableOffset)).toEqual([0, 0])
 
@@ -317,8 +366,19 @@ describe('transactions with KafkaJS', () => {
     ])
     await waitFor('all eight records', () => seen.length >= 8)
     await sleep(200)
-    const sorted = seen.map((s) => `${s.topic === orders ? 'orders' : 'audit'}:${s.partition}:${s.offset}:${s.value}`).sort()
-    expect(sorted).toEqual(['audit:0:0:a0', 'audit:1:0:a1', 'orders:0:0:o0a', 'orders:0:1:o0b', 'orders:1:0:o1a', 'orders:1:1:o1b', 'orders:2:0:o2a', 'orders:2:1:o2b'])
+    const sorted = seen
+      .map((s) => `${s.topic === orders ? 'orders' : 'audit'}:${s.partition}:${s.offset}:${s.value}`)
+      .sort()
+    expect(sorted).toEqual([
+      'audit:0:0:a0',
+      'audit:1:0:a1',
+      'orders:0:0:o0a',
+      'orders:0:1:o0b',
+      'orders:1:0:o1a',
+      'orders:1:1:o1b',
+      'orders:2:0:o2a',
+      'orders:2:1:o2b',
+    ])
   })
 })
 
@@ -368,13 +428,31 @@ async function initTransactional(client: RawClient, transactionalId: string, tra
   return { producerId: answer.producerId, producerEpoch: answer.producerEpoch }
 }
 
-async function produce(client: RawClient, transactionalId: string | null, topic: string, partition: number, records: Buffer) {
-  const answer = await client.roundTrip(Produce, 7, { transactionalId, acks: -1, timeoutMs: 5_000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] })
+async function produce(
+  client: RawClient,
+  transactionalId: string | null,
+  topic: string,
+  partition: number,
+  records: Buffer,
+) {
+  const answer = await client.roundTrip(Produce, 7, {
+    transactionalId,
+    acks: -1,
+    timeoutMs: 5_000,
+    topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
+  })
   return answer.responses[0]!.partitionResponses[0]!
 }
 
-function partitionErrors(answer: { resultsByTopic: Array<{ name: string; resultsByPartition: Array<{ partitionIndex: number; partitionErrorCode: number }> }> }) {
-  return answer.resultsByTopic.flatMap((t) => t.resultsByPartition.map((p) => [t.name, p.partitionIndex, p.partitionErrorCode]))
+function partitionErrors(answer: {
+  resultsByTopic: Array<{
+    name: string
+    resultsByPartition: Array<{ partitionIndex: number; partitionErrorCode: number }>
+  }>
+}) {
+  return answer.resultsByTopic.flatMap((t) =>
+    t.resultsByPartition.map((p) => [t.name, p.partitionIndex, p.partitionErrorCode]),
+  )
 }
 
 describe('transaction protocol errors', () => {
@@ -390,36 +468,64 @@ describe('transaction protocol errors', () => {
     const { cluster, topic, client } = await rawSetup()
     const { producerId, producerEpoch } = await initTransactional(client, 'tx-raw-produce')
     // Before AddPartitionsToTxn: INVALID_TXN_STATE, and nothing is written.
-    expect(await produce(client, 'tx-raw-produce', topic, 0, await batchOf(['x'], producerId, producerEpoch, 0))).toMatchObject({
+    expect(
+      await produce(client, 'tx-raw-produce', topic, 0, await batchOf(['x'], producerId, producerEpoch, 0)),
+    ).toMatchObject({
       errorCode: ErrorCode.INVALID_TXN_STATE,
       baseOffset: -1,
     })
-    const added = await client.roundTrip(AddPartitionsToTxn, 1, { transactionalId: 'tx-raw-produce', producerId, producerEpoch, topics: [{ name: topic, partitions: [0] }] })
+    const added = await client.roundTrip(AddPartitionsToTxn, 1, {
+      transactionalId: 'tx-raw-produce',
+      producerId,
+      producerEpoch,
+      topics: [{ name: topic, partitions: [0] }],
+    })
     expect(partitionErrors(added)).toEqual([[topic, 0, ErrorCode.NONE]])
-    expect(await produce(client, 'tx-raw-produce', topic, 0, await batchOf(['a'], producerId, producerEpoch, 0))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
+    expect(
+      await produce(client, 'tx-raw-produce', topic, 0, await batchOf(['a'], producerId, producerEpoch, 0)),
+    ).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 })
     // Partition 1 was not added to this transaction.
-    expect(await produce(client, 'tx-raw-produce', topic, 1, await batchOf(['b'], producerId, producerEpoch, 0))).toMatchObject({ errorCode: ErrorCode.INVALID_TXN_STATE })
+    expect(
+      await produce(client, 'tx-raw-produce', topic, 1, await batchOf(['b'], producerId, producerEpoch, 0)),
+    ).toMatchObject({ errorCode: ErrorCode.INVALID_TXN_STATE })
     // Not the current epoch.
-    expect(await produce(client, 'tx-raw-produce', topic, 0, await batchOf(['c'], producerId, producerEpoch + 1, 0))).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_EPOCH })
+    expect(
+      await produce(client, 'tx-raw-produce', topic, 0, await batchOf(['c'], producerId, producerEpoch + 1, 0)),
+    ).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_EPOCH })
     // Not the producer id of this transactional id.
-    expect(await produce(client, 'tx-raw-produce', topic, 0, await batchOf(['d'], producerId + 100, producerEpoch, 0))).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_ID_MAPPING })
+    expect(
+      await produce(client, 'tx-raw-produce', topic, 0, await batchOf(['d'], producerId + 100, producerEpoch, 0)),
+    ).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_ID_MAPPING })
     // A transactional batch in a request without a transactional id.
-    expect(await produce(client, null, topic, 0, await batchOf(['e'], producerId, producerEpoch, 1))).toMatchObject({ errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED })
+    expect(await produce(client, null, topic, 0, await batchOf(['e'], producerId, producerEpoch, 1))).toMatchObject({
+      errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    })
     // The same producer id writing outside its open transaction, on a partition where it is open.
-    expect(await produce(client, null, topic, 0, await batchOf(['f'], producerId, producerEpoch, 1, false))).toMatchObject({ errorCode: ErrorCode.INVALID_TXN_STATE })
-    expect((await cluster.records(topic)).map((r) => [r.partition, r.value!.toString(), r.transaction])).toEqual([[0, 'a', 'open']])
+    expect(
+      await produce(client, null, topic, 0, await batchOf(['f'], producerId, producerEpoch, 1, false)),
+    ).toMatchObject({ errorCode: ErrorCode.INVALID_TXN_STATE })
+    expect((await cluster.records(topic)).map((r) => [r.partition, r.value!.toString(), r.transaction])).toEqual([
+      [0, 'a', 'open'],
+    ])
   })
 
   it('answers EndTxn with no open transaction INVALID_TXN_STATE, a retried end NONE, and an unknown id INVALID_PRODUCER_ID_MAPPING', async () => {
     const { topic, client } = await rawSetup()
     const { producerId, producerEpoch } = await initTransactional(client, 'tx-raw-end')
     const end = (committed: boolean, id = 'tx-raw-end', epoch = producerEpoch) =>
-      client.roundTrip(EndTxn, 1, { transactionalId: id, producerId, producerEpoch: epoch, committed }).then((a) => a.errorCode)
+      client
+        .roundTrip(EndTxn, 1, { transactionalId: id, producerId, producerEpoch: epoch, committed })
+        .then((a) => a.errorCode)
     expect(await end(true)).toBe(ErrorCode.INVALID_TXN_STATE)
     expect(await end(false)).toBe(ErrorCode.INVALID_TXN_STATE)
     expect(await end(true, 'tx-never-initialized')).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
 
-    await client.roundTrip(AddPartitionsToTxn, 1, { transactionalId: 'tx-raw-end', producerId, producerEpoch, topics: [{ name: topic, partitions: [0] }] })
+    await client.roundTrip(AddPartitionsToTxn, 1, {
+      transactionalId: 'tx-raw-end',
+      producerId,
+      producerEpoch,
+      topics: [{ name: topic, partitions: [0] }],
+    })
     expect(await end(true)).toBe(ErrorCode.NONE)
     expect(await end(true)).toBe(ErrorCode.NONE) // a retry of the commit the client may not have heard about
     expect(await end(false)).toBe(ErrorCode.INVALID_TXN_STATE) // but not the opposite outcome
@@ -432,17 +538,39 @@ describe('transaction protocol errors', () => {
     expect(second).toEqual({ producerId: first.producerId, producerEpoch: first.producerEpoch + 1 })
     const stale = { transactionalId: 'tx-raw-fence', producerId: first.producerId, producerEpoch: first.producerEpoch }
     const add = { ...stale, topics: [{ name: topic, partitions: [0] }] }
-    expect(partitionErrors(await client.roundTrip(AddPartitionsToTxn, 1, add))).toEqual([[topic, 0, ErrorCode.INVALID_PRODUCER_EPOCH]])
-    expect(partitionErrors(await client.roundTrip(AddPartitionsToTxn, 3, add))).toEqual([[topic, 0, ErrorCode.PRODUCER_FENCED]])
-    expect((await client.roundTrip(AddOffsetsToTxn, 0, { ...stale, groupId: 'g' })).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH)
-    expect((await client.roundTrip(AddOffsetsToTxn, 2, { ...stale, groupId: 'g' })).errorCode).toBe(ErrorCode.PRODUCER_FENCED)
-    expect((await client.roundTrip(EndTxn, 1, { ...stale, committed: true })).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH)
+    expect(partitionErrors(await client.roundTrip(AddPartitionsToTxn, 1, add))).toEqual([
+      [topic, 0, ErrorCode.INVALID_PRODUCER_EPOCH],
+    ])
+    expect(partitionErrors(await client.roundTrip(AddPartitionsToTxn, 3, add))).toEqual([
+      [topic, 0, ErrorCode.PRODUCER_FENCED],
+    ])
+    expect((await client.roundTrip(AddOffsetsToTxn, 0, { ...stale, groupId: 'g' })).errorCode).toBe(
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+    )
+    expect((await client.roundTrip(AddOffsetsToTxn, 2, { ...stale, groupId: 'g' })).errorCode).toBe(
+      ErrorCode.PRODUCER_FENCED,
+    )
+    expect((await client.roundTrip(EndTxn, 1, { ...stale, committed: true })).errorCode).toBe(
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+    )
     expect((await client.roundTrip(EndTxn, 2, { ...stale, committed: true })).errorCode).toBe(ErrorCode.PRODUCER_FENCED)
     // KIP-360: asking to bump an epoch that is no longer current is refused too (v3 has no PRODUCER_FENCED).
-    const bump = await client.roundTrip(InitProducerId, 3, { transactionalId: 'tx-raw-fence', transactionTimeoutMs: 60_000, ...first })
+    const bump = await client.roundTrip(InitProducerId, 3, {
+      transactionalId: 'tx-raw-fence',
+      transactionTimeoutMs: 60_000,
+      ...first,
+    })
     expect(bump).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, producerId: -1 })
-    const rightBump = await client.roundTrip(InitProducerId, 3, { transactionalId: 'tx-raw-fence', transactionTimeoutMs: 60_000, ...second })
-    expect(rightBump).toMatchObject({ errorCode: ErrorCode.NONE, producerId: first.producerId, producerEpoch: second.producerEpoch + 1 })
+    const rightBump = await client.roundTrip(InitProducerId, 3, {
+      transactionalId: 'tx-raw-fence',
+      transactionTimeoutMs: 60_000,
+      ...second,
+    })
+    expect(rightBump).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      producerId: first.producerId,
+      producerEpoch: second.producerEpoch + 1,
+    })
   })
 
   it('adds no partition when one does not exist (UNKNOWN_TOPIC_OR_PARTITION, the rest OPERATION_NOT_ATTEMPTED)', async () => {
@@ -452,7 +580,10 @@ describe('transaction protocol errors', () => {
       transactionalId: 'tx-raw-add',
       producerId,
       producerEpoch,
-      topics: [{ name: topic, partitions: [0, 7] }, { name: 'no-such-topic', partitions: [0] }],
+      topics: [
+        { name: topic, partitions: [0, 7] },
+        { name: 'no-such-topic', partitions: [0] },
+      ],
     })
     expect(partitionErrors(answer)).toEqual([
       [topic, 0, ErrorCode.OPERATION_NOT_ATTEMPTED],
@@ -466,7 +597,8 @@ describe('transaction protocol errors', () => {
     const cluster = await startCluster({ brokers: 1, transactionMaxTimeoutMs: 10_000 })
     const broker = cluster.brokers()[0]!
     const client = await openRaw({ host: broker.host, port: broker.port })
-    const init = (transactionalId: string, transactionTimeoutMs: number) => client.roundTrip(InitProducerId, 1, { transactionalId, transactionTimeoutMs })
+    const init = (transactionalId: string, transactionTimeoutMs: number) =>
+      client.roundTrip(InitProducerId, 1, { transactionalId, transactionTimeoutMs })
     expect((await init('', 5_000)).errorCode).toBe(ErrorCode.INVALID_REQUEST)
     expect((await init('tx-raw-timeout', 10_001)).errorCode).toBe(ErrorCode.INVALID_TRANSACTION_TIMEOUT)
     expect((await init('tx-raw-timeout', 0)).errorCode).toBe(ErrorCode.INVALID_TRANSACTION_TIMEOUT)
@@ -485,10 +617,14 @@ describe('transaction protocol errors', () => {
     const txnCoordinator = await any.roundTrip(FindCoordinator, 2, { key: transactionalId, keyType: 1 })
     const groupCoordinator = await any.roundTrip(FindCoordinator, 2, { key: groupId, keyType: 0 })
     expect(txnCoordinator.errorCode).toBe(ErrorCode.NONE)
-    expect((await any.roundTrip(FindCoordinator, 2, { key: transactionalId, keyType: 2 })).errorCode).toBe(ErrorCode.INVALID_REQUEST)
+    expect((await any.roundTrip(FindCoordinator, 2, { key: transactionalId, keyType: 2 })).errorCode).toBe(
+      ErrorCode.INVALID_REQUEST,
+    )
 
     const other = await openRaw(address(cluster.brokers().find((b) => b.brokerId !== txnCoordinator.nodeId)!.brokerId))
-    expect((await other.roundTrip(InitProducerId, 1, { transactionalId, transactionTimeoutMs: 60_000 })).errorCode).toBe(ErrorCode.NOT_COORDINATOR)
+    expect(
+      (await other.roundTrip(InitProducerId, 1, { transactionalId, transactionTimeoutMs: 60_000 })).errorCode,
+    ).toBe(ErrorCode.NOT_COORDINATOR)
     const coordinator = await openRaw(address(txnCoordinator.nodeId))
     const { producerId, producerEpoch } = await initTransactional(coordinator, transactionalId)
     const ids = { transactionalId, producerId, producerEpoch }
@@ -497,10 +633,17 @@ describe('transaction protocol errors', () => {
 
     const topic = randomTopic('raw')
     await cluster.createTopic({ topic, partitions: 1 })
-    const commit = { ...ids, groupId, topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: 11, committedMetadata: null }] }] }
-    const notGroupCoordinator = await openRaw(address(cluster.brokers().find((b) => b.brokerId !== groupCoordinator.nodeId)!.brokerId))
+    const commit = {
+      ...ids,
+      groupId,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: 11, committedMetadata: null }] }],
+    }
+    const notGroupCoordinator = await openRaw(
+      address(cluster.brokers().find((b) => b.brokerId !== groupCoordinator.nodeId)!.brokerId),
+    )
     const groupBroker = await openRaw(address(groupCoordinator.nodeId))
-    const commitError = async (client: RawClient) => (await client.roundTrip(TxnOffsetCommit, 1, commit)).topics[0]!.partitions[0]!.errorCode
+    const commitError = async (client: RawClient) =>
+      (await client.roundTrip(TxnOffsetCommit, 1, commit)).topics[0]!.partitions[0]!.errorCode
     expect(await commitError(notGroupCoordinator)).toBe(ErrorCode.NOT_COORDINATOR)
     // The group must have joined the transaction through AddOffsetsToTxn first.
     expect(await commitError(groupBroker)).toBe(ErrorCode.INVALID_TXN_STATE)
@@ -509,9 +652,14 @@ describe('transaction protocol errors', () => {
 
     // OffsetFetch: the pending offset is invisible; requireStable (v7) says it is unstable.
     const fetchOffsets = (version: number, requireStable: boolean) =>
-      groupBroker.roundTrip(OffsetFetch, version, { groupId, topics: [{ name: topic, partitionIndexes: [0] }], requireStable }).then((a) => a.topics[0]!.partitions[0]!)
+      groupBroker
+        .roundTrip(OffsetFetch, version, { groupId, topics: [{ name: topic, partitionIndexes: [0] }], requireStable })
+        .then((a) => a.topics[0]!.partitions[0]!)
     expect(await fetchOffsets(5, false)).toMatchObject({ committedOffset: -1, errorCode: ErrorCode.NONE })
-    expect(await fetchOffsets(7, true)).toMatchObject({ committedOffset: -1, errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT })
+    expect(await fetchOffsets(7, true)).toMatchObject({
+      committedOffset: -1,
+      errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
+    })
     expect((await coordinator.roundTrip(EndTxn, 1, { ...ids, committed: true })).errorCode).toBe(ErrorCode.NONE)
     expect(await fetchOffsets(7, true)).toMatchObject({ committedOffset: 11, errorCode: ErrorCode.NONE })
     expect(cluster.committedOffset(groupId, topic, 0)).toBe(11)
@@ -522,11 +670,27 @@ describe('transaction protocol errors', () => {
     const a = await initTransactional(client, 'tx-raw-fetch-a')
     const b = await initTransactional(client, 'tx-raw-fetch-b')
     const add = (id: string, ids: { producerId: number; producerEpoch: number }) =>
-      client.roundTrip(AddPartitionsToTxn, 1, { transactionalId: id, ...ids, topics: [{ name: topic, partitions: [0] }] })
+      client.roundTrip(AddPartitionsToTxn, 1, {
+        transactionalId: id,
+        ...ids,
+        topics: [{ name: topic, partitions: [0] }],
+      })
     await add('tx-raw-fetch-a', a)
     await add('tx-raw-fetch-b', b)
-    await produce(client, 'tx-raw-fetch-a', topic, 0, await batchOf(['a1', 'a2'], a.producerId, a.producerEpoch, 0, true, 1_000)) // offsets 0-1
-    await produce(client, 'tx-raw-fetch-b', topic, 0, await batchOf(['b1'], b.producerId, b.producerEpoch, 0, true, 2_000)) // offset 2
+    await produce(
+      client,
+      'tx-raw-fetch-a',
+      topic,
+      0,
+      await batchOf(['a1', 'a2'], a.producerId, a.producerEpoch, 0, true, 1_000),
+    ) // offsets 0-1
+    await produce(
+      client,
+      'tx-raw-fetch-b',
+      topic,
+      0,
+      await batchOf(['b1'], b.producerId, b.producerEpoch, 0, true, 2_000),
+    ) // offset 2
     await client.roundTrip(EndTxn, 1, { transactionalId: 'tx-raw-fetch-a', ...a, committed: false }) // ABORT at 3
 
     const fetch = async (isolationLevel: number, fetchOffset = 0) => {
@@ -538,18 +702,38 @@ describe('transaction protocol errors', () => {
       })
       const partition = answer.responses[0]!.partitions[0]!
       const batches: number[] = []
-      for (let at = 0; partition.records && at < partition.records.length; at += partition.records.readInt32BE(at + 8) + 12) {
+      for (
+        let at = 0;
+        partition.records && at < partition.records.length;
+        at += partition.records.readInt32BE(at + 8) + 12
+      ) {
         batches.push(Number(partition.records.readBigInt64BE(at)))
       }
       return { ...partition, records: batches }
     }
     // b's open transaction (from offset 2) holds the LSO: read_committed gets a's batch only, and learns it was aborted.
-    expect(await fetch(1)).toMatchObject({ highWatermark: 4, lastStableOffset: 2, abortedTransactions: [{ producerId: a.producerId, firstOffset: 0 }], records: [0] })
-    expect(await fetch(0)).toMatchObject({ highWatermark: 4, lastStableOffset: 2, abortedTransactions: [], records: [0, 2, 3] })
+    expect(await fetch(1)).toMatchObject({
+      highWatermark: 4,
+      lastStableOffset: 2,
+      abortedTransactions: [{ producerId: a.producerId, firstOffset: 0 }],
+      records: [0],
+    })
+    expect(await fetch(0)).toMatchObject({
+      highWatermark: 4,
+      lastStableOffset: 2,
+      abortedTransactions: [],
+      records: [0, 2, 3],
+    })
     expect(await fetch(1, 2)).toMatchObject({ abortedTransactions: [], records: [] })
 
     const listOffset = async (isolationLevel: number, timestamp: number) =>
-      (await client.roundTrip(ListOffsets, 5, { replicaId: -1, isolationLevel, topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp }] }] })).topics[0]!.partitions[0]!.offset
+      (
+        await client.roundTrip(ListOffsets, 5, {
+          replicaId: -1,
+          isolationLevel,
+          topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp }] }],
+        })
+      ).topics[0]!.partitions[0]!.offset
     const latest = (isolationLevel: number) => listOffset(isolationLevel, -1)
     expect(await latest(1)).toBe(2)
     expect(await latest(0)).toBe(4)
@@ -559,7 +743,12 @@ describe('transaction protocol errors', () => {
     expect(await listOffset(1, 500)).toBe(0)
 
     await client.roundTrip(EndTxn, 1, { transactionalId: 'tx-raw-fetch-b', ...b, committed: true }) // COMMIT at 4
-    expect(await fetch(1)).toMatchObject({ highWatermark: 5, lastStableOffset: 5, abortedTransactions: [{ producerId: a.producerId, firstOffset: 0 }], records: [0, 2, 3, 4] })
+    expect(await fetch(1)).toMatchObject({
+      highWatermark: 5,
+      lastStableOffset: 5,
+      abortedTransactions: [{ producerId: a.producerId, firstOffset: 0 }],
+      records: [0, 2, 3, 4],
+    })
     // A fetch past the aborted transaction's marker no longer lists it.
     expect(await fetch(1, 4)).toMatchObject({ abortedTransactions: [], records: [4] })
     expect(await latest(1)).toBe(5)

@@ -68,7 +68,13 @@ describe('codecs: what the wire keeps apart', () => {
     ]
     const decoded = roundTrip({ headers })
     expect(decoded.headers.map((h) => h.key)).toEqual(['trace', 'flag', 'trace', 'empty', 'trace'])
-    expect(decoded.headers.map((h) => (h.value === undefined ? undefined : Buffer.from(h.value).toString()))).toEqual(['1', undefined, '2', '', '3'])
+    expect(decoded.headers.map((h) => (h.value === undefined ? undefined : Buffer.from(h.value).toString()))).toEqual([
+      '1',
+      undefined,
+      '2',
+      '',
+      '3',
+    ])
     expect(decoded.headers[1]!.value).toBeUndefined()
     expect(decoded.headers[3]!.value).toHaveLength(0)
   })
@@ -114,14 +120,31 @@ describe('codecs: what the wire keeps apart', () => {
       timeoutMs: 30_000,
       compression: Compression.COMPRESSION_GZIP,
       awaitDelivery: true,
-      topics: [{ topic: 't', records: [{ key: new Uint8Array(Buffer.from('k')), headers: [], partition: 0, timestampMs: now }] }],
+      topics: [
+        {
+          topic: 't',
+          records: [{ key: new Uint8Array(Buffer.from('k')), headers: [], partition: 0, timestampMs: now }],
+        },
+      ],
       orderEpoch: 2 ** 35 + 1,
     }
-    expect(EmitRequest.decode(EmitRequest.encode(request).finish())).toEqual({ ...request, allowAutoTopicCreation: undefined })
+    expect(EmitRequest.decode(EmitRequest.encode(request).finish())).toEqual({
+      ...request,
+      allowAutoTopicCreation: undefined,
+    })
   })
 
   it('keeps a timeout_ms of 0 apart from an unset one: KafkaJS sends timeout 0 to the broker as given', () => {
-    const base = { requestId: 1, clientId: 'a', appName: 'a', instanceId: 'i', acks: Acks.ACKS_ALL, compression: Compression.COMPRESSION_NONE, awaitDelivery: true, topics: [] }
+    const base = {
+      requestId: 1,
+      clientId: 'a',
+      appName: 'a',
+      instanceId: 'i',
+      acks: Acks.ACKS_ALL,
+      compression: Compression.COMPRESSION_NONE,
+      awaitDelivery: true,
+      topics: [],
+    }
     expect(EmitRequest.decode(EmitRequest.encode({ ...base, timeoutMs: 0 }).finish()).timeoutMs).toBe(0)
     expect(EmitRequest.decode(EmitRequest.encode(base).finish()).timeoutMs).toBeUndefined()
   })

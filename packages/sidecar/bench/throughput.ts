@@ -52,9 +52,18 @@ const warmup = Number(values.warmup)
 const rounds = Number(values.rounds)
 const root = fileURLToPath(new URL('../../..', import.meta.url))
 
-function startProcess(script: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, nodeArgs: string[] = []): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+function startProcess(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  nodeArgs: string[] = [],
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   // The built CLIs (pnpm build), as production runs them: no TypeScript loader in the measurement.
-  const child = spawn(process.execPath, [...nodeArgs, join(root, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...nodeArgs, join(root, script), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   return new Promise((resolve, reject) => {
     let out = ''
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)))
@@ -67,7 +76,9 @@ function startProcess(script: string, args: string[], env: NodeJS.ProcessEnv, re
 }
 
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))
   return Math.round(Number(line!.split(/\s+/)[1]) / 1024)
 }
 
@@ -78,12 +89,17 @@ function cpuSeconds(pid: number): number {
 }
 
 /** Each process's share of one core while `run` ran, in percent. */
-async function cpuShares<T>(pids: Record<string, number>, run: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+async function cpuShares<T>(
+  pids: Record<string, number>,
+  run: () => Promise<T>,
+): Promise<{ result: T; cpu: Record<string, number> }> {
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]))
   const started = process.hrtime.bigint()
   const result = await run()
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  const cpu = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, Math.round((100 * (cpuSeconds(pid) - before[name]!)) / seconds)]))
+  const cpu = Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => [name, Math.round((100 * (cpuSeconds(pid) - before[name]!)) / seconds)]),
+  )
   return { result, cpu }
 }
 
@@ -104,7 +120,12 @@ async function drive(send: () => Promise<void>, count: number): Promise<number> 
 const dir = mkdtempSync(join(tmpdir(), 'kafka-sidecar-bench-'))
 const children: ChildProcess[] = []
 try {
-  const broker = await startProcess('packages/embedded-kafka/dist/cli.js', ['--brokers', '3', '--retention-bytes', String(64 * 1024 * 1024)], {}, /bootstrap: (\S+)/)
+  const broker = await startProcess(
+    'packages/embedded-kafka/dist/cli.js',
+    ['--brokers', '3', '--retention-bytes', String(64 * 1024 * 1024)],
+    {},
+    /bootstrap: (\S+)/,
+  )
   children.push(broker.child)
   const brokers = broker.match[1]!
   const kafka = new Kafka({ clientId: 'bench', brokers: brokers.split(','), logLevel: logLevel.NOTHING })
@@ -112,7 +133,9 @@ try {
   await admin.connect()
   const directTopic = `bench-direct-${Date.now()}`
   const sidecarTopic = `bench-sidecar-${Date.now()}`
-  await admin.createTopics({ topics: [directTopic, sidecarTopic].map((topic) => ({ topic, numPartitions: Number(values.partitions) })) })
+  await admin.createTopics({
+    topics: [directTopic, sidecarTopic].map((topic) => ({ topic, numPartitions: Number(values.partitions) })),
+  })
   await admin.disconnect()
 
   const value = Buffer.alloc(size, 'x')
@@ -129,7 +152,12 @@ try {
   const sidecar = await startProcess(
     'packages/sidecar/dist/cli.js',
     [],
-    { KAFKA_BROKERS: brokers, KAFKA_SIDECAR_LISTEN: `unix://${socket}`, KAFKA_SIDECAR_HTTP: '127.0.0.1:0', KAFKA_SIDECAR_LOG_LEVEL: 'warn' },
+    {
+      KAFKA_BROKERS: brokers,
+      KAFKA_SIDECAR_LISTEN: `unix://${socket}`,
+      KAFKA_SIDECAR_HTTP: '127.0.0.1:0',
+      KAFKA_SIDECAR_LOG_LEVEL: 'warn',
+    },
     /http: \S+\n/,
     // Node's defaults, as the direct producer here runs with; BENCH_SIDECAR_NODE_ARGS may add
     // flags, e.g. the image's "--max-old-space-size=256", or "--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -167,11 +195,17 @@ try {
       waiting.set(request.requestId, resolve)
       stream.write(request)
     })
-    if (!ack.received || ack.results.some((r) => r.error)) throw new Error(`request ${ack.requestId} failed: ${JSON.stringify(ack.error ?? ack.results)}`)
+    if (!ack.received || ack.results.some((r) => r.error))
+      throw new Error(`request ${ack.requestId} failed: ${JSON.stringify(ack.error ?? ack.results)}`)
   }
 
   const sidecarSend = sidecarSendOf(false)
-  const modes: Array<{ name: string; send: () => Promise<void>; rounds: number[]; cpu: Array<Record<string, number>> }> = [
+  const modes: Array<{
+    name: string
+    send: () => Promise<void>
+    rounds: number[]
+    cpu: Array<Record<string, number>>
+  }> = [
     { name: 'direct', send: directSend, rounds: [], cpu: [] },
     { name: 'sidecar', send: sidecarSend, rounds: [], cpu: [] },
   ]
@@ -179,7 +213,10 @@ try {
   if (values.idempotent) {
     await idempotentProducer.connect()
     const send = async () => void (await idempotentProducer.send({ topic: directTopic, acks: -1, messages }))
-    modes.push({ name: 'direct idempotent', send, rounds: [], cpu: [] }, { name: 'sidecar idempotent', send: sidecarSendOf(true), rounds: [], cpu: [] })
+    modes.push(
+      { name: 'direct idempotent', send, rounds: [], cpu: [] },
+      { name: 'sidecar idempotent', send: sidecarSendOf(true), rounds: [], cpu: [] },
+    )
   }
 
   for (const mode of modes) await drive(mode.send, warmup)
@@ -188,7 +225,10 @@ try {
   // CPU per process (% of one core) in each round: where the time goes, on a machine where the
   // cluster, the sidecar and the client share the cores.
   const pids = { client: process.pid, sidecar: sidecar.child.pid!, cluster: broker.child.pid! }
-  const show = (shares: Record<string, number>) => Object.entries(shares).map(([name, pct]) => `${name} ${pct}%`).join(', ')
+  const show = (shares: Record<string, number>) =>
+    Object.entries(shares)
+      .map(([name, pct]) => `${name} ${pct}%`)
+      .join(', ')
   for (let round = 1; round <= rounds; round++) {
     const line: string[] = []
     for (const mode of modes) {
@@ -210,7 +250,17 @@ try {
   const viaSidecar = median(sidecarMode!.rounds)
 
   const result = {
-    config: { records: total, batch, size, concurrency, partitions: Number(values.partitions), acks: -1, rounds, idempotent: values.idempotent, timestamps: values.timestamps },
+    config: {
+      records: total,
+      batch,
+      size,
+      concurrency,
+      partitions: Number(values.partitions),
+      acks: -1,
+      rounds,
+      idempotent: values.idempotent,
+      timestamps: values.timestamps,
+    },
     directRounds: directMode!.rounds.map(Math.round),
     sidecarRounds: sidecarMode!.rounds.map(Math.round),
     directRecordsPerSec: Math.round(direct),
@@ -218,17 +268,27 @@ try {
     ratio: Number((viaSidecar / direct).toFixed(3)),
     sidecarPeakRssMb: peakRss,
     cpuPercentOfOneCore: { direct: directMode!.cpu, sidecar: sidecarMode!.cpu },
-    ...(idempotentDirect && idempotentSidecar ? { idempotent: idempotentResult(idempotentDirect, idempotentSidecar, direct, viaSidecar, median) } : {}),
+    ...(idempotentDirect && idempotentSidecar
+      ? { idempotent: idempotentResult(idempotentDirect, idempotentSidecar, direct, viaSidecar, median) }
+      : {}),
   }
   console.log(`direct KafkaJS : ${result.directRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds})`)
-  console.log(`via sidecar    : ${result.sidecarRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds}), ${result.ratio}x direct`)
+  console.log(
+    `via sidecar    : ${result.sidecarRecordsPerSec.toLocaleString('en-US')} records/s (median of ${rounds}), ${result.ratio}x direct`,
+  )
   console.log(`sidecar RSS    : ${peakRss} MB peak during the run`)
   if (result.idempotent) {
     const i = result.idempotent
-    console.log(`direct, idempotent : ${i.directRecordsPerSec.toLocaleString('en-US')} records/s, ${i.directVsPlain}x plain direct`)
-    console.log(`sidecar, idempotent: ${i.sidecarRecordsPerSec.toLocaleString('en-US')} records/s, ${i.sidecarVsPlain}x plain sidecar, ${i.ratio}x idempotent direct`)
+    console.log(
+      `direct, idempotent : ${i.directRecordsPerSec.toLocaleString('en-US')} records/s, ${i.directVsPlain}x plain direct`,
+    )
+    console.log(
+      `sidecar, idempotent: ${i.sidecarRecordsPerSec.toLocaleString('en-US')} records/s, ${i.sidecarVsPlain}x plain sidecar, ${i.ratio}x idempotent direct`,
+    )
   }
-  console.log(`  ${total} records per mode, requests of ${batch} x ${size} B${values.timestamps ? ' (timestamped)' : ''}, ${concurrency} in flight, acks=-1, 3 brokers, ${values.partitions} partitions`)
+  console.log(
+    `  ${total} records per mode, requests of ${batch} x ${size} B${values.timestamps ? ' (timestamped)' : ''}, ${concurrency} in flight, acks=-1, 3 brokers, ${values.partitions} partitions`,
+  )
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2))
 } finally {
   for (const child of children) child.kill('SIGTERM')

@@ -9,8 +9,14 @@ import { helpText, optionsFromEnv, optionsFromFlags, OPTIONS, resolveConfig, Sid
 import { startSidecar, type RunningSidecar } from './sidecar.js'
 
 async function main(): Promise<void> {
-  const flagOptions = Object.fromEntries(OPTIONS.map((s) => [s.flag, { type: s.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]))
-  const { values } = parseArgs({ options: { ...flagOptions, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
+  const flagOptions = Object.fromEntries(
+    OPTIONS.map((s) => [s.flag, { type: s.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]),
+  )
+  const { values } = parseArgs({
+    options: { ...flagOptions, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+    allowPositionals: false,
+  })
   if (values.help) {
     process.stdout.write(helpText())
     return

@@ -33,7 +33,12 @@ export class SidecarError extends Error {
 }
 
 export function invalidArgument(message: string, kafka?: { code: number; name: string }): SidecarError {
-  return new SidecarError({ grpcCode: status.INVALID_ARGUMENT, message, kafkaErrorCode: kafka?.code, kafkaErrorName: kafka?.name })
+  return new SidecarError({
+    grpcCode: status.INVALID_ARGUMENT,
+    message,
+    kafkaErrorCode: kafka?.code,
+    kafkaErrorName: kafka?.name,
+  })
 }
 
 /** Kafka error codes the sidecar itself answers with (the broker's own come from KafkaJS). */
@@ -75,15 +80,47 @@ export function fromKafkaJSError(error: unknown): SidecarError {
   const outer = error as KafkaJSErrorLike
   const message = outer?.message ?? String(error)
   if (inner && typeof inner.code === 'number' && inner.type) {
-    const grpcCode = inner.type === 'REQUEST_TIMED_OUT' ? status.DEADLINE_EXCEEDED : inner.retriable ? status.UNAVAILABLE : status.INVALID_ARGUMENT
-    return new SidecarError({ grpcCode, message: inner.message ?? message, kafkaErrorCode: inner.code, kafkaErrorName: inner.type, retriable: inner.retriable ?? false }, { cause: error })
+    const grpcCode =
+      inner.type === 'REQUEST_TIMED_OUT'
+        ? status.DEADLINE_EXCEEDED
+        : inner.retriable
+          ? status.UNAVAILABLE
+          : status.INVALID_ARGUMENT
+    return new SidecarError(
+      {
+        grpcCode,
+        message: inner.message ?? message,
+        kafkaErrorCode: inner.code,
+        kafkaErrorName: inner.type,
+        retriable: inner.retriable ?? false,
+      },
+      { cause: error },
+    )
   }
   const name = inner?.name ?? outer?.name ?? ''
   if (name === 'KafkaJSNotImplemented') {
-    return new SidecarError({ grpcCode: status.INVALID_ARGUMENT, message, kafkaErrorCode: 76, kafkaErrorName: 'UNSUPPORTED_COMPRESSION_TYPE', retriable: false }, { cause: error })
+    return new SidecarError(
+      {
+        grpcCode: status.INVALID_ARGUMENT,
+        message,
+        kafkaErrorCode: 76,
+        kafkaErrorName: 'UNSUPPORTED_COMPRESSION_TYPE',
+        retriable: false,
+      },
+      { cause: error },
+    )
   }
   if (name === 'KafkaJSRequestTimeoutError' || /timed? ?out/i.test(message)) {
-    return new SidecarError({ grpcCode: status.DEADLINE_EXCEEDED, message, kafkaErrorCode: 7, kafkaErrorName: 'REQUEST_TIMED_OUT', retriable: true }, { cause: error })
+    return new SidecarError(
+      {
+        grpcCode: status.DEADLINE_EXCEEDED,
+        message,
+        kafkaErrorCode: 7,
+        kafkaErrorName: 'REQUEST_TIMED_OUT',
+        retriable: true,
+      },
+      { cause: error },
+    )
   }
   return new SidecarError({ grpcCode: status.UNAVAILABLE, message, retriable: true }, { cause: error })
 }

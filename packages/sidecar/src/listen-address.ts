@@ -5,7 +5,9 @@
  */
 import { isIP } from 'node:net'
 
-export type ListenAddress = { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+export type ListenAddress =
+  | { readonly kind: 'unix'; readonly path: string }
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
 
 export const DEFAULT_SOCKET_PATH = '/tmp/kafka-sidecar.sock'
 

@@ -74,18 +74,48 @@ export class SidecarMetrics {
   constructor(sources: GaugeSources) {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry, prefix: 'kafka_sidecar_process_' })
-    this.requests = new Counter({ name: 'kafka_sidecar_requests_total', help: 'Emit requests by method and outcome (gRPC status name)', labelNames: ['method', 'code'], registers })
+    this.requests = new Counter({
+      name: 'kafka_sidecar_requests_total',
+      help: 'Emit requests by method and outcome (gRPC status name)',
+      labelNames: ['method', 'code'],
+      registers,
+    })
     this.records = new Counter({
       name: 'kafka_sidecar_records_total',
       help: 'Records by stage: attempted (received), accepted (queued), acked (broker confirmed), failed (reported failed), rejected (refused at admission)',
       labelNames: ['app', 'topic', 'stage'],
       registers,
     })
-    this.bytes = new Counter({ name: 'kafka_sidecar_accepted_bytes_total', help: 'Record bytes accepted into the queue', labelNames: ['app', 'topic'], registers })
-    this.errors = new Counter({ name: 'kafka_sidecar_errors_total', help: 'Refusals and delivery failures by gRPC status and Kafka error name', labelNames: ['code', 'kafka_error'], registers })
-    this.batchRecords = new Histogram({ name: 'kafka_sidecar_batch_records', help: 'Records per sendBatch call', buckets: SIZE_BUCKETS, registers })
-    this.batchBytes = new Histogram({ name: 'kafka_sidecar_batch_bytes', help: 'Bytes per sendBatch call', buckets: SIZE_BUCKETS.map((b) => b * 1000), registers })
-    this.batchDuration = new Histogram({ name: 'kafka_sidecar_batch_duration_seconds', help: 'sendBatch call duration (broker round trip incl. KafkaJS retries)', buckets: LATENCY_BUCKETS, registers })
+    this.bytes = new Counter({
+      name: 'kafka_sidecar_accepted_bytes_total',
+      help: 'Record bytes accepted into the queue',
+      labelNames: ['app', 'topic'],
+      registers,
+    })
+    this.errors = new Counter({
+      name: 'kafka_sidecar_errors_total',
+      help: 'Refusals and delivery failures by gRPC status and Kafka error name',
+      labelNames: ['code', 'kafka_error'],
+      registers,
+    })
+    this.batchRecords = new Histogram({
+      name: 'kafka_sidecar_batch_records',
+      help: 'Records per sendBatch call',
+      buckets: SIZE_BUCKETS,
+      registers,
+    })
+    this.batchBytes = new Histogram({
+      name: 'kafka_sidecar_batch_bytes',
+      help: 'Bytes per sendBatch call',
+      buckets: SIZE_BUCKETS.map((b) => b * 1000),
+      registers,
+    })
+    this.batchDuration = new Histogram({
+      name: 'kafka_sidecar_batch_duration_seconds',
+      help: 'sendBatch call duration (broker round trip incl. KafkaJS retries)',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    })
     this.deliveryLatency = new Histogram({
       name: 'kafka_sidecar_delivery_latency_seconds',
       help: 'From accepting a request to every record of it being acked or failed',
@@ -103,11 +133,17 @@ export class SidecarMetrics {
         },
       })
     gauge('kafka_sidecar_queue_records', 'Records queued and not yet sent', sources.queuedRecords)
-    gauge('kafka_sidecar_queue_bytes', 'Bytes held (queued or in flight), the quantity the memory bound limits', sources.queuedBytes)
+    gauge(
+      'kafka_sidecar_queue_bytes',
+      'Bytes held (queued or in flight), the quantity the memory bound limits',
+      sources.queuedBytes,
+    )
     gauge('kafka_sidecar_batches_in_flight', 'sendBatch calls awaiting the brokers', sources.batchesInFlight)
     gauge('kafka_sidecar_connected_clients', 'Client producer instances with an open stream', sources.connectedClients)
     gauge('kafka_sidecar_report_subscribers', 'Open delivery-report streams', sources.reportSubscribers)
-    gauge('kafka_sidecar_kafka_connected', '1 while the Kafka producer is connected', () => (sources.kafkaConnected() ? 1 : 0))
+    gauge('kafka_sidecar_kafka_connected', '1 while the Kafka producer is connected', () =>
+      sources.kafkaConnected() ? 1 : 0,
+    )
     gauge(
       'kafka_sidecar_idempotent_producer_ready',
       '1 while requests asking for idempotence can be written (the idempotent producer, made on first need, has a producer id; or KAFKA_SIDECAR_IDEMPOTENT)',

@@ -9,7 +9,15 @@ import { chmod, rm, stat } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import { Server, ServerCredentials, status } from '@grpc/grpc-js'
-import { ClusterInfoRequest, DeliveryReportsRequest, EmitRequest, HealthService, MAX_REQUEST_BYTES, ProducerSidecarService, TopicMetadataRequest } from '@kafka-sidecar/proto'
+import {
+  ClusterInfoRequest,
+  DeliveryReportsRequest,
+  EmitRequest,
+  HealthService,
+  MAX_REQUEST_BYTES,
+  ProducerSidecarService,
+  TopicMetadataRequest,
+} from '@kafka-sidecar/proto'
 import { PROTO_DIR, PROTO_FILES } from '@kafka-sidecar/proto/proto-files'
 import { loadSync } from '@grpc/proto-loader'
 import { ReflectionService } from '@grpc/reflection'
@@ -78,19 +86,34 @@ const QUEUE_EXPIRY_CHECK_MS = 250
 /** After streams are asked to end, how long report readers get to catch up before force. */
 const STREAM_DRAIN_MS = 2_000
 
-const jsonLogCreator: NonNullable<KafkaConfig['logCreator']> = () => ({ namespace, level, label, log }) => {
-  const { message, ...extra } = log
-  process.stderr.write(`${JSON.stringify({ level: label.toLowerCase(), logger: namespace, message, ...extra, levelNumber: level })}\n`)
-}
+const jsonLogCreator: NonNullable<KafkaConfig['logCreator']> =
+  () =>
+  ({ namespace, level, label, log }) => {
+    const { message, ...extra } = log
+    process.stderr.write(
+      `${JSON.stringify({ level: label.toLowerCase(), logger: namespace, message, ...extra, levelNumber: level })}\n`,
+    )
+  }
 
 export async function startSidecar(options: StartOptions = {}): Promise<RunningSidecar> {
   const { fromEnv = false, logCreator = jsonLogCreator, ...rest } = options
   const config = resolveConfig(fromEnv ? [optionsFromEnv(process.env)] : [], rest)
 
   const sasl: SASLOptions | undefined = config.saslMechanism
-    ? ({ mechanism: config.saslMechanism, username: config.saslUsername!, password: config.saslPassword! } as SASLOptions)
+    ? ({
+        mechanism: config.saslMechanism,
+        username: config.saslUsername!,
+        password: config.saslPassword!,
+      } as SASLOptions)
     : undefined
-  const kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, ssl: config.ssl, sasl, logLevel: LOG_LEVELS[config.logLevel], logCreator })
+  const kafka = new Kafka({
+    clientId: config.clientId,
+    brokers: config.brokers,
+    ssl: config.ssl,
+    sasl,
+    logLevel: LOG_LEVELS[config.logLevel],
+    logCreator,
+  })
   const log = kafka.logger().namespace('Sidecar')
   // One connection pool for both: the pod's broker connections are the producer's alone.
   const { producer, admin, topicMetadata, createIdempotentProducer } = producerAndAdminOnOneCluster(
@@ -116,8 +139,14 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
   const streams = new OpenStreams()
   const stallGuard = new StallGuard()
   const budget = new MemoryBudget(config)
-  const reports = new DeliveryReports({ capacityPerInstance: config.reportsPerInstance, instanceIdleMs: config.reportInstanceIdleMs })
-  const metadata = new TopicMetadataCache(topicMetadata, { maxAgeMs: config.metadataMaxAgeMs, allowAutoTopicCreation: config.allowAutoTopicCreation })
+  const reports = new DeliveryReports({
+    capacityPerInstance: config.reportsPerInstance,
+    instanceIdleMs: config.reportInstanceIdleMs,
+  })
+  const metadata = new TopicMetadataCache(topicMetadata, {
+    maxAgeMs: config.metadataMaxAgeMs,
+    allowAutoTopicCreation: config.allowAutoTopicCreation,
+  })
   const metrics = new SidecarMetrics({
     queuedRecords: () => dispatcher.queuedRecords,
     queuedBytes: () => budget.bytes,
@@ -127,61 +156,91 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     kafkaConnected: () => kafkaConnected,
     idempotentProducerReady: () => idempotence.ready,
   })
-  const dispatcher: Dispatcher = new Dispatcher(config, idempotence, budget, (topic, partition) => metadata.leaderOf(topic, partition), {
-    onBatch(records, bytes) {
-      metrics.batchRecords.observe(records)
-      metrics.batchBytes.observe(bytes)
-    },
-    onBatchSettled(_records, error, durationMs) {
-      metrics.batchDuration.observe(durationMs / 1000)
-      if (error) {
-        log.warn('batch failed', { error: error.message, kafkaError: error.kafkaErrorName, retriable: error.retriable })
-        // A leadership or topic change shows up as a failure: let the next request reload metadata.
-        if (error.kafkaErrorName) metadata.invalidateAll()
-      }
-    },
-  })
-  const pipeline = new RecordPipeline(config, metadata, new DefaultPartitioning(), budget, dispatcher, idempotence, {
-    onAccepted(request, bytes) {
-      const app = metrics.apps.admit(request.appName)
-      for (const [topic, count] of countByTopic(request)) {
-        metrics.records.inc({ app, topic, stage: 'attempted' }, count)
-        metrics.records.inc({ app, topic, stage: 'accepted' }, count)
-      }
-      if (isSingleTopic(request)) metrics.bytes.inc({ app, topic: request.records[0]!.topic }, bytes)
-      else for (const [topic, topicBytes] of bytesByTopic(request)) metrics.bytes.inc({ app, topic }, topicBytes)
-    },
-    onRejected(request, error) {
-      metrics.errors.inc({ code: status[error.grpcCode] ?? String(error.grpcCode), kafka_error: error.kafkaErrorName })
-      // A refused request's topic may be anything a client sent (an invalid name of any length).
-      const app = metrics.apps.admit(request.appName)
-      for (const [topic, count] of countByTopic(request)) {
-        const label = metrics.refusedTopics.admit(boundedLabel(topic))
-        metrics.records.inc({ app, topic: label, stage: 'attempted' }, count)
-        metrics.records.inc({ app, topic: label, stage: 'rejected' }, count)
-      }
-    },
-    onSettled(tracker) {
-      const { request } = tracker
-      void tracker.settled.then((outcomes) => {
-        const app = metrics.apps.admit(request.appName)
-        metrics.deliveryLatency.observe({ app }, (Date.now() - tracker.acceptedAt) / 1000)
-        for (const outcome of outcomes) {
-          const stage = outcome.error ? 'failed' : 'acked'
-          metrics.records.inc({ app, topic: outcome.topic, stage }, outcome.recordIndexes.length)
-          if (outcome.error) metrics.errors.inc({ code: status[outcome.error.grpcCode] ?? String(outcome.error.grpcCode), kafka_error: outcome.error.kafkaErrorName })
-          // Reports are kept per instance; a caller without one has its ack and nothing to resume.
-          if (request.instanceId !== '') reports.publish(request.instanceId, request.requestId, outcome)
+  const dispatcher: Dispatcher = new Dispatcher(
+    config,
+    idempotence,
+    budget,
+    (topic, partition) => metadata.leaderOf(topic, partition),
+    {
+      onBatch(records, bytes) {
+        metrics.batchRecords.observe(records)
+        metrics.batchBytes.observe(bytes)
+      },
+      onBatchSettled(_records, error, durationMs) {
+        metrics.batchDuration.observe(durationMs / 1000)
+        if (error) {
+          log.warn('batch failed', {
+            error: error.message,
+            kafkaError: error.kafkaErrorName,
+            retriable: error.retriable,
+          })
+          // A leadership or topic change shows up as a failure: let the next request reload metadata.
+          if (error.kafkaErrorName) metadata.invalidateAll()
         }
-      })
+      },
     },
-  }, () => kafkaConnected)
+  )
+  const pipeline = new RecordPipeline(
+    config,
+    metadata,
+    new DefaultPartitioning(),
+    budget,
+    dispatcher,
+    idempotence,
+    {
+      onAccepted(request, bytes) {
+        const app = metrics.apps.admit(request.appName)
+        for (const [topic, count] of countByTopic(request)) {
+          metrics.records.inc({ app, topic, stage: 'attempted' }, count)
+          metrics.records.inc({ app, topic, stage: 'accepted' }, count)
+        }
+        if (isSingleTopic(request)) metrics.bytes.inc({ app, topic: request.records[0]!.topic }, bytes)
+        else for (const [topic, topicBytes] of bytesByTopic(request)) metrics.bytes.inc({ app, topic }, topicBytes)
+      },
+      onRejected(request, error) {
+        metrics.errors.inc({
+          code: status[error.grpcCode] ?? String(error.grpcCode),
+          kafka_error: error.kafkaErrorName,
+        })
+        // A refused request's topic may be anything a client sent (an invalid name of any length).
+        const app = metrics.apps.admit(request.appName)
+        for (const [topic, count] of countByTopic(request)) {
+          const label = metrics.refusedTopics.admit(boundedLabel(topic))
+          metrics.records.inc({ app, topic: label, stage: 'attempted' }, count)
+          metrics.records.inc({ app, topic: label, stage: 'rejected' }, count)
+        }
+      },
+      onSettled(tracker) {
+        const { request } = tracker
+        void tracker.settled.then((outcomes) => {
+          const app = metrics.apps.admit(request.appName)
+          metrics.deliveryLatency.observe({ app }, (Date.now() - tracker.acceptedAt) / 1000)
+          for (const outcome of outcomes) {
+            const stage = outcome.error ? 'failed' : 'acked'
+            metrics.records.inc({ app, topic: outcome.topic, stage }, outcome.recordIndexes.length)
+            if (outcome.error)
+              metrics.errors.inc({
+                code: status[outcome.error.grpcCode] ?? String(outcome.error.grpcCode),
+                kafka_error: outcome.error.kafkaErrorName,
+              })
+            // Reports are kept per instance; a caller without one has its ack and nothing to resume.
+            if (request.instanceId !== '') reports.publish(request.instanceId, request.requestId, outcome)
+          }
+        })
+      },
+    },
+    () => kafkaConnected,
+  )
 
   // Requests over maxRequestBytes are refused one by one by the decode guard; grpc-js's own limit
   // (which fails the whole stream) only stops what is far larger, and never what a client of this
   // contract writes (it splits sends into requests of at most MAX_REQUEST_BYTES).
   const server = new Server({
-    'grpc.max_receive_message_length': Math.max(2 * config.maxRequestBytes, config.maxRequestBytes + 4 * 1024 * 1024, MAX_REQUEST_BYTES + 4 * 1024 * 1024),
+    'grpc.max_receive_message_length': Math.max(
+      2 * config.maxRequestBytes,
+      config.maxRequestBytes + 4 * 1024 * 1024,
+      MAX_REQUEST_BYTES + 4 * 1024 * 1024,
+    ),
     // node:http2 answers a broken connection (bad frame, bad HPACK, half a preface) with GOAWAY
     // and leaves the socket to the client; an idle timeout closes such connections too.
     'grpc.max_connection_idle_ms': config.connectionIdleMs,
@@ -193,7 +252,10 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
       {
         emit: { typeName: 'EmitRequest', decode: (reader) => EmitRequest.decode(reader) },
         emitStream: { typeName: 'EmitRequest', decode: (reader) => EmitRequest.decode(reader) },
-        deliveryReports: { typeName: 'DeliveryReportsRequest', decode: (reader) => DeliveryReportsRequest.decode(reader) },
+        deliveryReports: {
+          typeName: 'DeliveryReportsRequest',
+          decode: (reader) => DeliveryReportsRequest.decode(reader),
+        },
         topicMetadata: { typeName: 'TopicMetadataRequest', decode: (reader) => TopicMetadataRequest.decode(reader) },
         clusterInfo: { typeName: 'ClusterInfoRequest', decode: (reader) => ClusterInfoRequest.decode(reader) },
       },
@@ -224,7 +286,11 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
     httpServer = createHttpServer({
       registry: metrics.registry,
       isReady: () =>
-        stopping ? { ready: false, reason: 'shutting down' } : kafkaConnected ? { ready: true, reason: 'ready' } : { ready: false, reason: 'not connected to Kafka' },
+        stopping
+          ? { ready: false, reason: 'shutting down' }
+          : kafkaConnected
+            ? { ready: true, reason: 'ready' }
+            : { ready: false, reason: 'not connected to Kafka' },
     })
     try {
       httpAddress = await listenHttp(httpServer, config.http)
@@ -248,7 +314,11 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
           health.set(true)
           log.info('connected to Kafka', { brokers: config.brokers })
           // Known before the first client asks, when the brokers answer; else the liveness probe learns it.
-          clusterIdentity.refresh().catch((error: unknown) => log.warn('cannot ask the brokers for the cluster id yet', { error: (error as Error).message }))
+          clusterIdentity
+            .refresh()
+            .catch((error: unknown) =>
+              log.warn('cannot ask the brokers for the cluster id yet', { error: (error as Error).message }),
+            )
           resolve()
         },
         (error: unknown) => {
@@ -273,7 +343,11 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
       if (up) log.info('Kafka reachable again: ready', { reason })
       else log.error('Kafka unreachable: not ready, refusing requests (clients fall back)', { reason })
     },
-    { intervalMs: config.kafkaProbeIntervalMs, timeoutMs: Math.max(1_000, config.kafkaProbeIntervalMs), failuresToDown: 2 },
+    {
+      intervalMs: config.kafkaProbeIntervalMs,
+      timeoutMs: Math.max(1_000, config.kafkaProbeIntervalMs),
+      failuresToDown: 2,
+    },
   )
   void ready.then(() => liveness.start())
   // Queued records whose request timeout ran out are failed unsent (see Dispatcher.expireQueued).
@@ -290,17 +364,33 @@ export async function startSidecar(options: StartOptions = {}): Promise<RunningS
       if (reconnectTimer) clearTimeout(reconnectTimer)
       health.set(false)
       pipeline.close('shutting down')
-      const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref())
-      const flushedInTime = (await Promise.race([dispatcher.whenIdle().then(() => 'idle' as const), deadline])) === 'idle'
+      const deadline = new Promise<'timeout'>((resolve) =>
+        setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref(),
+      )
+      const flushedInTime =
+        (await Promise.race([dispatcher.whenIdle().then(() => 'idle' as const), deadline])) === 'idle'
       let failedRecords = flushedInTime
         ? 0
-        : dispatcher.failQueued(new SidecarError({ grpcCode: status.UNAVAILABLE, message: 'sidecar shut down before this record could be sent', retriable: true }))
+        : dispatcher.failQueued(
+            new SidecarError({
+              grpcCode: status.UNAVAILABLE,
+              message: 'sidecar shut down before this record could be sent',
+              retriable: true,
+            }),
+          )
       if (!flushedInTime) {
         // Batches already at the brokers get a short grace period; after it their fate is
         // unknown and they are reported failed (retriable) rather than left unanswered.
-        await Promise.race([dispatcher.whenIdle(), new Promise((r) => setTimeout(r, SHUTDOWN_IN_FLIGHT_GRACE_MS).unref())])
+        await Promise.race([
+          dispatcher.whenIdle(),
+          new Promise((r) => setTimeout(r, SHUTDOWN_IN_FLIGHT_GRACE_MS).unref()),
+        ])
         failedRecords += dispatcher.failInFlight(
-          new SidecarError({ grpcCode: status.UNAVAILABLE, message: 'sidecar shut down while this record awaited the brokers; it may or may not have been written', retriable: true }),
+          new SidecarError({
+            grpcCode: status.UNAVAILABLE,
+            message: 'sidecar shut down while this record awaited the brokers; it may or may not have been written',
+            retriable: true,
+          }),
         )
       }
       // Let settled requests publish their last reports and acks, then end every stream.
@@ -355,7 +445,11 @@ async function bindGrpc(server: Server, listen: ListenAddress): Promise<string> 
   if (listen.kind === 'unix') await removeStaleSocket(listen.path)
   const target = listen.kind === 'unix' ? `unix:${listen.path}` : formatListenAddress(listen)
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(target, ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(new Error(`cannot listen on ${formatListenAddress(listen)}: ${error.message}`)) : resolve(boundPort))),
+    server.bindAsync(target, ServerCredentials.createInsecure(), (error, boundPort) =>
+      error
+        ? reject(new Error(`cannot listen on ${formatListenAddress(listen)}: ${error.message}`))
+        : resolve(boundPort),
+    ),
   )
   if (listen.kind === 'unix') {
     // Owner and group (the app containers sharing the volume) may connect; nobody else.
@@ -375,10 +469,16 @@ async function removeStaleSocket(path: string): Promise<void> {
 
 function listenHttp(server: HttpServer, address: ListenAddress): Promise<string> {
   return new Promise((resolve, reject) => {
-    server.once('error', (error) => reject(new Error(`cannot serve HTTP on ${formatListenAddress(address)}: ${error.message}`)))
+    server.once('error', (error) =>
+      reject(new Error(`cannot serve HTTP on ${formatListenAddress(address)}: ${error.message}`)),
+    )
     const onListening = () => {
       const bound = server.address() as AddressInfo | string
-      resolve(typeof bound === 'string' ? `unix://${bound}` : formatListenAddress({ kind: 'tcp', host: bound.address, port: bound.port }))
+      resolve(
+        typeof bound === 'string'
+          ? `unix://${bound}`
+          : formatListenAddress({ kind: 'tcp', host: bound.address, port: bound.port }),
+      )
     }
     if (address.kind === 'unix') server.listen(address.path, onListening)
     else server.listen(address.port, address.host, onListening)

@@ -18,9 +18,26 @@ import { MemoryBudget } from '../src/pipeline/memory-budget.js'
 import type { PartitionQueue, QueuedRecord } from '../src/pipeline/partition-queue.js'
 import { RecordPipeline } from '../src/pipeline/record-pipeline.js'
 
-const PARTITIONS: PartitionMetadata[] = [0, 1].map((partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }))
-const SETTINGS: DispatcherSettings = { maxBatchRecords: 100, maxBatchBytes: 100_000, lingerMs: 0, maxInFlightPerBroker: 1, maxInFlightPerPartition: 1 }
-const LIMITS = { maxQueuedBytes: 1_000_000, maxQueuedRecords: 1_000, maxQueuedBytesPerPartition: 1_000_000, maxQueuedRecordsPerPartition: 1_000 }
+const PARTITIONS: PartitionMetadata[] = [0, 1].map((partitionId) => ({
+  partitionId,
+  leader: 1,
+  replicas: [1],
+  isr: [1],
+  partitionErrorCode: 0,
+}))
+const SETTINGS: DispatcherSettings = {
+  maxBatchRecords: 100,
+  maxBatchBytes: 100_000,
+  lingerMs: 0,
+  maxInFlightPerBroker: 1,
+  maxInFlightPerPartition: 1,
+}
+const LIMITS = {
+  maxQueuedBytes: 1_000_000,
+  maxQueuedRecords: 1_000,
+  maxQueuedBytesPerPartition: 1_000_000,
+  maxQueuedRecordsPerPartition: 1_000,
+}
 
 /** Senders that never answer (batches stay in flight), and no idempotent requests. */
 const NEVER: BatchSender = { sendBatch: () => new Promise(() => {}) }
@@ -62,7 +79,15 @@ function request(records: number): ProduceRequest {
     allowAutoTopicCreation: null,
     idempotent: false,
     orderEpoch: 0,
-    records: Array.from({ length: records }, (_, i) => ({ topic: 'orders', key: null, value: Buffer.from(`value-${i}`), headers: [], partition: i % 2, timestampMs: null, segment: 0 })),
+    records: Array.from({ length: records }, (_, i) => ({
+      topic: 'orders',
+      key: null,
+      value: Buffer.from(`value-${i}`),
+      headers: [],
+      partition: i % 2,
+      timestampMs: null,
+      segment: 0,
+    })),
   }
 }
 
@@ -70,7 +95,20 @@ function pipelineWith(failAt: number) {
   const budget = new MemoryBudget(LIMITS)
   const dispatcher = new FailingDispatcher(budget, failAt)
   const metadata = { cached: () => PARTITIONS, leaderOf: () => 1 } as unknown as TopicMetadataCache
-  const pipeline = new RecordPipeline({ maxRecordBytes: 10_000, maxRecordsPerRequest: 100, maxHeadersPerRecord: 10, allowedTopics: [], requestTimeoutMs: 1_000 }, metadata, new DefaultPartitioning(), budget, dispatcher, NO_IDEMPOTENCE)
+  const pipeline = new RecordPipeline(
+    {
+      maxRecordBytes: 10_000,
+      maxRecordsPerRequest: 100,
+      maxHeadersPerRecord: 10,
+      allowedTopics: [],
+      requestTimeoutMs: 1_000,
+    },
+    metadata,
+    new DefaultPartitioning(),
+    budget,
+    dispatcher,
+    NO_IDEMPOTENCE,
+  )
   return { budget, dispatcher, pipeline }
 }
 
@@ -82,7 +120,12 @@ describe('admission after the memory reservation', () => {
     expect(dispatcher.queuedRecords).toBe(0)
     expect([0, 1].map((p) => dispatcher.peekQueue('orders', p)?.pendingBytes ?? 0)).toEqual([0, 0])
     expect(refusal).toBeInstanceOf(SidecarError)
-    expect(refusal).toMatchObject({ grpcCode: status.INTERNAL, message: expect.stringMatching(/^request not queued \(nothing of it was kept\): .*injected failure while queueing/) })
+    expect(refusal).toMatchObject({
+      grpcCode: status.INTERNAL,
+      message: expect.stringMatching(
+        /^request not queued \(nothing of it was kept\): .*injected failure while queueing/,
+      ),
+    })
     // Nothing of it reaches the brokers later either.
     await new Promise((resolve) => setImmediate(resolve))
     expect(dispatcher.batchesInFlight).toBe(0)

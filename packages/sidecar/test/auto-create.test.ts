@@ -10,7 +10,17 @@ import { status } from '@grpc/grpc-js'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
 import { Kafka, logLevel, type ProducerConfig } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { bytes, emit, emitError, emitRequest, kafkajsProducer, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import {
+  bytes,
+  emit,
+  emitError,
+  emitRequest,
+  kafkajsProducer,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+} from './helpers.js'
 
 /** Few, short retries: direct KafkaJS gives up on a missing topic in well under a second. */
 const QUICK_RETRY: ProducerConfig['retry'] = { retries: 1, initialRetryTime: 50, maxRetryTime: 100 }
@@ -27,7 +37,12 @@ async function directSend(cluster: EmbeddedKafka, topic: string, config: Produce
   const producer = await kafkajsProducer(cluster, { retry: QUICK_RETRY, ...config })
   return producer.send({ topic, messages: [{ value: 'direct' }] }).then(
     (metadata) => ({ ok: true as const, partitions: metadata.length }),
-    (error: Error & { cause?: { type?: string; retriable?: boolean } }) => ({ ok: false as const, name: error.name, cause: error.cause?.type, retriable: error.cause?.retriable }),
+    (error: Error & { cause?: { type?: string; retriable?: boolean } }) => ({
+      ok: false as const,
+      name: error.name,
+      cause: error.cause?.type,
+      retriable: error.cause?.retriable,
+    }),
   )
 }
 
@@ -44,13 +59,24 @@ describe('brokers with auto.create.topics.enable=false', () => {
     const [ours, theirs] = [randomTopic('sidecar'), randomTopic('direct')]
 
     const error = await emitError(client, emitRequest(ours, [{ value: bytes('x') }]))
-    expect({ code: status[error.code], kafkaError: error.metadata.get('kafka-error-name'), retriable: error.metadata.get('retriable') }).toEqual({
+    expect({
+      code: status[error.code],
+      kafkaError: error.metadata.get('kafka-error-name'),
+      retriable: error.metadata.get('retriable'),
+    }).toEqual({
       code: 'NOT_FOUND',
       kafkaError: ['UNKNOWN_TOPIC_OR_PARTITION'],
       retriable: ['true'],
     })
-    expect(error.details).toBe(`topic "${ours}" does not exist (the brokers did not create it: their auto.create.topics.enable is off)`)
-    expect(await directSend(cluster, theirs)).toEqual({ ok: false, name: 'KafkaJSNumberOfRetriesExceeded', cause: 'UNKNOWN_TOPIC_OR_PARTITION', retriable: true })
+    expect(error.details).toBe(
+      `topic "${ours}" does not exist (the brokers did not create it: their auto.create.topics.enable is off)`,
+    )
+    expect(await directSend(cluster, theirs)).toEqual({
+      ok: false,
+      name: 'KafkaJSNumberOfRetriesExceeded',
+      cause: 'UNKNOWN_TOPIC_OR_PARTITION',
+      retriable: true,
+    })
 
     expect(await listTopics(cluster)).toEqual(before)
     expect(cluster.topics()).not.toContain(ours)
@@ -75,7 +101,7 @@ describe('brokers with auto.create.topics.enable=false', () => {
 })
 
 describe('brokers with auto.create.topics.enable=true', () => {
-  it('a send to a missing topic creates it as direct KafkaJS does: the brokers\' default partitions, the same topic list', async () => {
+  it("a send to a missing topic creates it as direct KafkaJS does: the brokers' default partitions, the same topic list", async () => {
     const { cluster, client } = await world(true)
     const before = await listTopics(cluster)
     const [ours, theirs] = [randomTopic('sidecar'), randomTopic('direct')]
@@ -84,16 +110,26 @@ describe('brokers with auto.create.topics.enable=true', () => {
     expect(await directSend(cluster, theirs)).toEqual({ ok: true, partitions: 1 })
 
     expect(await listTopics(cluster)).toEqual([...before, ours, theirs].sort())
-    expect([cluster.offsets(ours).length, cluster.offsets(theirs).length]).toEqual([DEFAULT_PARTITIONS, DEFAULT_PARTITIONS])
+    expect([cluster.offsets(ours).length, cluster.offsets(theirs).length]).toEqual([
+      DEFAULT_PARTITIONS,
+      DEFAULT_PARTITIONS,
+    ])
   })
 
-  it('allow_auto_topic_creation false (KafkaJS\'s producer option): refused and not created, as direct KafkaJS with the option', async () => {
+  it("allow_auto_topic_creation false (KafkaJS's producer option): refused and not created, as direct KafkaJS with the option", async () => {
     const { cluster, client } = await world(true)
     const [ours, theirs] = [randomTopic('sidecar'), randomTopic('direct')]
     const error = await emitError(client, emitRequest(ours, [{ value: bytes('x') }], { allowAutoTopicCreation: false }))
-    expect({ code: status[error.code], kafkaError: error.metadata.get('kafka-error-name') }).toEqual({ code: 'NOT_FOUND', kafkaError: ['UNKNOWN_TOPIC_OR_PARTITION'] })
+    expect({ code: status[error.code], kafkaError: error.metadata.get('kafka-error-name') }).toEqual({
+      code: 'NOT_FOUND',
+      kafkaError: ['UNKNOWN_TOPIC_OR_PARTITION'],
+    })
     expect(error.details).toBe(`topic "${ours}" does not exist (this request does not allow auto-creation)`)
-    expect(await directSend(cluster, theirs, { allowAutoTopicCreation: false })).toMatchObject({ ok: false, name: 'KafkaJSNumberOfRetriesExceeded', cause: 'UNKNOWN_TOPIC_OR_PARTITION' })
+    expect(await directSend(cluster, theirs, { allowAutoTopicCreation: false })).toMatchObject({
+      ok: false,
+      name: 'KafkaJSNumberOfRetriesExceeded',
+      cause: 'UNKNOWN_TOPIC_OR_PARTITION',
+    })
     expect(cluster.topics()).not.toContain(ours)
     expect(cluster.topics()).not.toContain(theirs)
   })
@@ -107,7 +143,10 @@ describe('brokers with auto.create.topics.enable=true', () => {
       emit(client, emitRequest(topic, [{ value: bytes('may not') }], { allowAutoTopicCreation: false })),
       emit(client, emitRequest(topic, [{ value: bytes('may') }], { allowAutoTopicCreation: true })),
     ])
-    expect(allowed).toMatchObject({ status: 'fulfilled', value: { received: true, results: [expect.objectContaining({ topic, error: undefined })] } })
+    expect(allowed).toMatchObject({
+      status: 'fulfilled',
+      value: { received: true, results: [expect.objectContaining({ topic, error: undefined })] },
+    })
     expect(cluster.topics()).toContain(topic)
   })
 
@@ -115,7 +154,10 @@ describe('brokers with auto.create.topics.enable=true', () => {
     const { cluster, client } = await world(true)
     for (const allowAutoTopicCreation of [true, undefined]) {
       const topic = randomTopic('wanted')
-      const ack = await emit(client, emitRequest(topic, [{ value: bytes('x'), partition: 0 }], { allowAutoTopicCreation }))
+      const ack = await emit(
+        client,
+        emitRequest(topic, [{ value: bytes('x'), partition: 0 }], { allowAutoTopicCreation }),
+      )
       expect(cluster.topics()).toContain(topic)
       expect(ack.results[0]!.leaderId).toBe(cluster.offsets(topic)[0]!.leaderId)
     }

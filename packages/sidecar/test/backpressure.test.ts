@@ -1,6 +1,15 @@
 import { status, type ServiceError } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
-import { bytes, emit, emitError, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import {
+  bytes,
+  emit,
+  emitError,
+  emitRequest,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+} from './helpers.js'
 import { TestStream } from './stream-helpers.js'
 
 describe('backpressure', () => {
@@ -14,7 +23,12 @@ describe('backpressure', () => {
 
     await cluster.stopBrokers() // nothing drains: what is accepted stays held
     const stream = new TestStream(client)
-    const held = stream.send(emitRequest(topic, Array.from({ length: 50 }, (_, i) => ({ value: bytes(`held-${i}`) }))))
+    const held = stream.send(
+      emitRequest(
+        topic,
+        Array.from({ length: 50 }, (_, i) => ({ value: bytes(`held-${i}`) })),
+      ),
+    )
     const refused = await stream.send(emitRequest(topic, [{ value: bytes('one too many') }]))
     expect(refused.received).toBe(false)
     expect(refused.error).toMatchObject({ grpcCode: status.RESOURCE_EXHAUSTED, retriable: true })
@@ -40,13 +54,28 @@ describe('backpressure', () => {
     const cluster = await startCluster()
     const topic = randomTopic()
     await cluster.createTopic({ topic, partitions: 2 })
-    const sidecar = await startTestSidecar(cluster, { maxQueuedBytesPerPartition: 4_000, maxRecordBytes: 2_000, requestTimeoutMs: 5_000 })
+    const sidecar = await startTestSidecar(cluster, {
+      maxQueuedBytesPerPartition: 4_000,
+      maxRecordBytes: 2_000,
+      requestTimeoutMs: 5_000,
+    })
     const client = sidecarClient(sidecar)
-    await emit(client, emitRequest(topic, [{ value: bytes('warm'), partition: 0 }, { value: bytes('warm'), partition: 1 }]))
+    await emit(
+      client,
+      emitRequest(topic, [
+        { value: bytes('warm'), partition: 0 },
+        { value: bytes('warm'), partition: 1 },
+      ]),
+    )
     await cluster.stopBrokers()
     const stream = new TestStream(client)
     const big = Buffer.alloc(1_500)
-    void stream.send(emitRequest(topic, [{ value: big, partition: 0 }, { value: big, partition: 0 }]))
+    void stream.send(
+      emitRequest(topic, [
+        { value: big, partition: 0 },
+        { value: big, partition: 0 },
+      ]),
+    )
     const full = await stream.send(emitRequest(topic, [{ value: big, partition: 0 }]))
     expect(full.error).toMatchObject({ grpcCode: status.RESOURCE_EXHAUSTED })
     expect(full.error!.message).toContain(`partition ${topic}-0`)
@@ -62,8 +91,14 @@ describe('backpressure', () => {
     const sidecar = await startTestSidecar(cluster, { maxQueuedRecords: 10, maxQueuedRecordsPerPartition: 4 })
     const client = sidecarClient(sidecar)
     const cases: Array<[Parameters<typeof emitRequest>[1], RegExp]> = [
-      [Array.from({ length: 11 }, (_, i) => ({ value: bytes(`r${i}`), partition: i % 2 })), /11 records, max_queued_records 10/],
-      [Array.from({ length: 5 }, (_, i) => ({ value: bytes(`r${i}`), partition: 1 })), new RegExp(`5 records for partition ${topic}-1, max_queued_records_per_partition 4`)],
+      [
+        Array.from({ length: 11 }, (_, i) => ({ value: bytes(`r${i}`), partition: i % 2 })),
+        /11 records, max_queued_records 10/,
+      ],
+      [
+        Array.from({ length: 5 }, (_, i) => ({ value: bytes(`r${i}`), partition: 1 })),
+        new RegExp(`5 records for partition ${topic}-1, max_queued_records_per_partition 4`),
+      ],
     ]
     for (const [records, reason] of cases) {
       const error = (await emitError(client, emitRequest(topic, records))) as ServiceError
@@ -73,8 +108,13 @@ describe('backpressure', () => {
       expect(error.metadata.get('kafka-error-name')[0]).toBe('RECORD_LIST_TOO_LARGE')
     }
     // What fits is still taken.
-    const ack = await emit(client, emitRequest(topic, Array.from({ length: 4 }, (_, i) => ({ value: bytes(`ok${i}`), partition: 0 }))))
+    const ack = await emit(
+      client,
+      emitRequest(
+        topic,
+        Array.from({ length: 4 }, (_, i) => ({ value: bytes(`ok${i}`), partition: 0 })),
+      ),
+    )
     expect(ack.results.every((r) => r.error === undefined)).toBe(true)
   })
 })
-

@@ -12,14 +12,37 @@ import { createConnection, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
-import { Acks, Compression, EmitAck, MAX_REQUEST_BYTES, type EmitRequest, type ProducerSidecarClient } from '@kafka-sidecar/proto'
+import {
+  Acks,
+  Compression,
+  EmitAck,
+  MAX_REQUEST_BYTES,
+  type EmitRequest,
+  type ProducerSidecarClient,
+} from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { SidecarConfigError, startSidecar, type RunningSidecar, type StartOptions } from '../src/index.js'
-import { bytes, emit, emitError, emitRequest, grpcTarget, randomTopic, sidecarClient, startCluster, startTestSidecar, tempDir } from './helpers.js'
+import {
+  bytes,
+  emit,
+  emitError,
+  emitRequest,
+  grpcTarget,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+  tempDir,
+} from './helpers.js'
 import { TestStream } from './stream-helpers.js'
 
 const EMIT_PATH = '/kafka_sidecar.v1.ProducerSidecar/Emit'
-const LIMITS = { maxRecordBytes: 1_000, maxRecordsPerRequest: 5, maxHeadersPerRecord: 3, maxRequestBytes: 64 * 1024 } satisfies StartOptions
+const LIMITS = {
+  maxRecordBytes: 1_000,
+  maxRecordsPerRequest: 5,
+  maxHeadersPerRecord: 3,
+  maxRequestBytes: 64 * 1024,
+} satisfies StartOptions
 
 interface Ctx {
   readonly cluster: EmbeddedKafka
@@ -48,14 +71,24 @@ async function expectStillServes(ctx: Ctx): Promise<void> {
   const ack = await emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes(value), partition: 1 }]))
   expect(ack.received).toBe(true)
   expect(ack.error).toBeUndefined()
-  expect(ack.results).toEqual([expect.objectContaining({ topic: ctx.topic, partition: 1, error: undefined, recordIndexes: [0] })])
+  expect(ack.results).toEqual([
+    expect.objectContaining({ topic: ctx.topic, partition: 1, error: undefined, recordIndexes: [0] }),
+  ])
   ctx.written.push(value)
   const records = await ctx.cluster.records(ctx.topic)
   expect(records.map((r) => r.value?.toString()).sort()).toEqual([...ctx.written].sort())
 }
 
-function expectRefusal(error: ServiceError, code: status, message: RegExp | string, kafka?: { code: number; name: string }): void {
-  expect({ code: status[error.code], details: error.details }).toEqual({ code: status[code], details: typeof message === 'string' ? message : expect.stringMatching(message) })
+function expectRefusal(
+  error: ServiceError,
+  code: status,
+  message: RegExp | string,
+  kafka?: { code: number; name: string },
+): void {
+  expect({ code: status[error.code], details: error.details }).toEqual({
+    code: status[code],
+    details: typeof message === 'string' ? message : expect.stringMatching(message),
+  })
   expect(error.metadata.get('kafka-error-code')).toEqual(kafka ? [String(kafka.code)] : [])
   expect(error.metadata.get('kafka-error-name')).toEqual(kafka ? [kafka.name] : [])
 }
@@ -83,15 +116,26 @@ function varint(value: bigint | number): Buffer {
   return Buffer.from(out)
 }
 const fieldVarint = (field: number, value: bigint | number) => Buffer.concat([varint((field << 3) | 0), varint(value)])
-const fieldBytes = (field: number, value: Buffer) => Buffer.concat([varint((field << 3) | 2), varint(value.length), value])
+const fieldBytes = (field: number, value: Buffer) =>
+  Buffer.concat([varint((field << 3) | 2), varint(value.length), value])
 
 /** EmitRequest{request_id, instance_id, acks ALL, await_delivery, topics [{topic, records}]} in wire format. */
 function rawEmitRequest(topic: Buffer, records: Buffer[], requestId: bigint | number = 1): Buffer {
   const topicRecords = Buffer.concat([fieldBytes(1, topic), ...records.map((r) => fieldBytes(2, r))])
-  return Buffer.concat([fieldVarint(1, requestId), fieldBytes(4, Buffer.from(`instance-${randomUUID()}`)), fieldVarint(5, Acks.ACKS_ALL), fieldVarint(8, 1), fieldBytes(9, topicRecords)])
+  return Buffer.concat([
+    fieldVarint(1, requestId),
+    fieldBytes(4, Buffer.from(`instance-${randomUUID()}`)),
+    fieldVarint(5, Acks.ACKS_ALL),
+    fieldVarint(8, 1),
+    fieldBytes(9, topicRecords),
+  ])
 }
 /** Record{value, timestamp_ms?} in wire format. */
-const rawRecord = (value: string, timestampMs?: bigint) => Buffer.concat([fieldBytes(2, Buffer.from(value)), ...(timestampMs === undefined ? [] : [fieldVarint(5, timestampMs)])])
+const rawRecord = (value: string, timestampMs?: bigint) =>
+  Buffer.concat([
+    fieldBytes(2, Buffer.from(value)),
+    ...(timestampMs === undefined ? [] : [fieldVarint(5, timestampMs)]),
+  ])
 
 function rawClient(sidecar: RunningSidecar): Client {
   const client = new Client(grpcTarget(sidecar.address), credentials.createInsecure())
@@ -127,7 +171,12 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
   it('refuses a topic name with illegal characters', async () => {
     const ctx = await setup()
     const error = await emitError(ctx.client, emitRequest('bad topic!', [{ value: bytes('x') }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, /^invalid topic: topic name "bad topic!" contains a character other than ASCII letters, digits/, INVALID_TOPIC)
+    expectRefusal(
+      error,
+      status.INVALID_ARGUMENT,
+      /^invalid topic: topic name "bad topic!" contains a character other than ASCII letters, digits/,
+      INVALID_TOPIC,
+    )
     expect(ctx.cluster.topics()).not.toContain('bad topic!')
     await expectStillServes(ctx)
   })
@@ -135,7 +184,12 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
   it('refuses a 250-character topic name (the limit is 249) and accepts a 249-character one', async () => {
     const ctx = await setup()
     const error = await emitError(ctx.client, emitRequest('a'.repeat(250), [{ value: bytes('x') }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, 'invalid topic: topic name is 250 characters, the limit is 249', INVALID_TOPIC)
+    expectRefusal(
+      error,
+      status.INVALID_ARGUMENT,
+      'invalid topic: topic name is 250 characters, the limit is 249',
+      INVALID_TOPIC,
+    )
     expect(ctx.cluster.topics()).not.toContain('a'.repeat(250))
 
     const longest = `t${randomBytes(8).toString('hex')}`.padEnd(249, 'x')
@@ -162,15 +216,24 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     const raw = rawClient(ctx.sidecar)
     const notUtf8 = Buffer.from([0xff, 0xfe])
     const topic = Buffer.concat([Buffer.from('bad'), notUtf8, Buffer.from('topic')])
-    const badHeaderName = fieldBytes(3, Buffer.concat([fieldBytes(1, Buffer.concat([Buffer.from('a'), notUtf8])), fieldBytes(2, Buffer.from('v'))]))
-    for (const body of [rawEmitRequest(topic, [rawRecord('x')]), rawEmitRequest(Buffer.from(ctx.topic), [Buffer.concat([rawRecord('y'), badHeaderName])])]) {
+    const badHeaderName = fieldBytes(
+      3,
+      Buffer.concat([fieldBytes(1, Buffer.concat([Buffer.from('a'), notUtf8])), fieldBytes(2, Buffer.from('v'))]),
+    )
+    for (const body of [
+      rawEmitRequest(topic, [rawRecord('x')]),
+      rawEmitRequest(Buffer.from(ctx.topic), [Buffer.concat([rawRecord('y'), badHeaderName])]),
+    ]) {
       const { error } = await rawEmit(raw, body)
       expect(error).not.toBeNull()
       expectRefusal(error!, status.INVALID_ARGUMENT, 'malformed EmitRequest: a string field is not valid UTF-8')
     }
     // Valid multi-byte UTF-8 still decodes (a header name "é", written and read back as such).
     const accented = fieldBytes(3, Buffer.concat([fieldBytes(1, Buffer.from('é')), fieldBytes(2, Buffer.from('v'))]))
-    const accepted = await rawEmit(raw, rawEmitRequest(Buffer.from(ctx.topic), [Buffer.concat([rawRecord('accented'), accented])]))
+    const accepted = await rawEmit(
+      raw,
+      rawEmitRequest(Buffer.from(ctx.topic), [Buffer.concat([rawRecord('accented'), accented])]),
+    )
     expect(accepted.error).toBeNull()
     ctx.written.push('accented')
     const stored = (await ctx.cluster.records(ctx.topic)).find((r) => r.value?.toString() === 'accented')
@@ -179,7 +242,13 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     // The same hand encoder with a valid topic is accepted, so the refusal above is about the bytes.
     const ok = await rawEmit(raw, rawEmitRequest(Buffer.from(ctx.topic), [rawRecord('raw-ok')]))
     expect(ok.error).toBeNull()
-    expect(ok.ack).toEqual(expect.objectContaining({ requestId: 1, received: true, results: [expect.objectContaining({ topic: ctx.topic, error: undefined })] }))
+    expect(ok.ack).toEqual(
+      expect.objectContaining({
+        requestId: 1,
+        received: true,
+        results: [expect.objectContaining({ topic: ctx.topic, error: undefined })],
+      }),
+    )
     ctx.written.push('raw-ok')
     await expectStillServes(ctx)
   })
@@ -188,13 +257,32 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     const ctx = await setup()
     // Two sends in one request (one TopicRecords each): the first has the large record in
     // partition 0 beside a small one, and another small one in partition 2.
-    const request = emitRequest(ctx.topic, [{ value: bytes('beside'), partition: 0 }, { value: Buffer.alloc(1_200, 1), partition: 0 }, { value: bytes('other-partition'), partition: 2 }])
+    const request = emitRequest(ctx.topic, [
+      { value: bytes('beside'), partition: 0 },
+      { value: Buffer.alloc(1_200, 1), partition: 0 },
+      { value: bytes('other-partition'), partition: 2 },
+    ])
     request.topics.push({ topic: ctx.topic, records: [{ value: bytes('other-send'), partition: 0, headers: [] }] })
     const ack = await emit(ctx.client, request)
     expect(ack.received).toBe(true)
-    const byIndexes = Object.fromEntries(ack.results.map((r) => [r.recordIndexes.join(','), { partition: r.partition, error: r.error && { code: status[r.error.grpcCode], message: r.error.message, kafka: r.error.kafkaErrorName } }]))
+    const byIndexes = Object.fromEntries(
+      ack.results.map((r) => [
+        r.recordIndexes.join(','),
+        {
+          partition: r.partition,
+          error: r.error && { code: status[r.error.grpcCode], message: r.error.message, kafka: r.error.kafkaErrorName },
+        },
+      ]),
+    )
     expect(byIndexes).toEqual({
-      '0,1': { partition: 0, error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^record 1 is \d+ bytes, larger than max_record_bytes 1000$/), kafka: MESSAGE_TOO_LARGE.name } },
+      '0,1': {
+        partition: 0,
+        error: {
+          code: 'INVALID_ARGUMENT',
+          message: expect.stringMatching(/^record 1 is \d+ bytes, larger than max_record_bytes 1000$/),
+          kafka: MESSAGE_TOO_LARGE.name,
+        },
+      },
       '2': { partition: 2, error: undefined },
       '3': { partition: 0, error: undefined },
     })
@@ -213,7 +301,19 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
 
   it('writes a header with an empty name, which Kafka allows and KafkaJS writes', async () => {
     const ctx = await setup()
-    const ack = await emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes('empty-name'), partition: 0, headers: [{ key: 'ok', value: bytes('1') }, { key: '', value: bytes('2') }] }]))
+    const ack = await emit(
+      ctx.client,
+      emitRequest(ctx.topic, [
+        {
+          value: bytes('empty-name'),
+          partition: 0,
+          headers: [
+            { key: 'ok', value: bytes('1') },
+            { key: '', value: bytes('2') },
+          ],
+        },
+      ]),
+    )
     expect(ack.results).toEqual([expect.objectContaining({ partition: 0, error: undefined })])
     ctx.written.push('empty-name')
     const [record] = (await ctx.cluster.records(ctx.topic)).filter((r) => r.value?.toString() === 'empty-name')
@@ -226,8 +326,16 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
 
   it('refuses a null header value for its own request only (KafkaJS would fail the whole shared batch)', async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x'), headers: [{ key: 'trace', value: undefined }] }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, 'record 0: header "trace" has no value (null header values cannot be sent)', INVALID_RECORD)
+    const error = await emitError(
+      ctx.client,
+      emitRequest(ctx.topic, [{ value: bytes('x'), headers: [{ key: 'trace', value: undefined }] }]),
+    )
+    expectRefusal(
+      error,
+      status.INVALID_ARGUMENT,
+      'record 0: header "trace" has no value (null header values cannot be sent)',
+      INVALID_RECORD,
+    )
     await expectStillServes(ctx)
   })
 
@@ -241,7 +349,10 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
 
   it('refuses an unknown compression enum value', async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x') }], { compression: 9 as Compression }))
+    const error = await emitError(
+      ctx.client,
+      emitRequest(ctx.topic, [{ value: bytes('x') }], { compression: 9 as Compression }),
+    )
     expectRefusal(error, status.INVALID_ARGUMENT, /^unknown compression value 9\b/, UNSUPPORTED_COMPRESSION)
     await expectStillServes(ctx)
   })
@@ -251,39 +362,74 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     // implemented" until an application registers a codec. No codec is registered here, so the
     // request must be refused at admission, not accepted and then failed at send time.
     const ctx = await setup()
-    const { error, ack } = await emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x'), partition: 0 }], { compression: Compression.COMPRESSION_SNAPPY })).then(
+    const { error, ack } = await emit(
+      ctx.client,
+      emitRequest(ctx.topic, [{ value: bytes('x'), partition: 0 }], { compression: Compression.COMPRESSION_SNAPPY }),
+    ).then(
       (ack) => ({ error: null, ack }),
       (error: ServiceError) => ({ error, ack: undefined }),
     )
     expect(ack, 'a request the sidecar cannot compress must not be accepted').toBeUndefined()
-    expectRefusal(error!, status.INVALID_ARGUMENT, /compression snappy has no codec registered/, UNSUPPORTED_COMPRESSION)
+    expectRefusal(
+      error!,
+      status.INVALID_ARGUMENT,
+      /compression snappy has no codec registered/,
+      UNSUPPORTED_COMPRESSION,
+    )
     await expectStillServes(ctx)
   })
 
   it('refuses an unknown acks enum value', async () => {
     const ctx = await setup()
     const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x') }], { acks: 7 as Acks }))
-    expectRefusal(error, status.INVALID_ARGUMENT, 'unknown acks value 7 (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)', INVALID_REQUIRED_ACKS)
+    expectRefusal(
+      error,
+      status.INVALID_ARGUMENT,
+      'unknown acks value 7 (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)',
+      INVALID_REQUIRED_ACKS,
+    )
     await expectStillServes(ctx)
   })
 
   it('refuses a negative explicit partition', async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x'), partition: 0 }, { value: bytes('y'), partition: -1 }]))
+    const error = await emitError(
+      ctx.client,
+      emitRequest(ctx.topic, [
+        { value: bytes('x'), partition: 0 },
+        { value: bytes('y'), partition: -1 },
+      ]),
+    )
     expectRefusal(error, status.INVALID_ARGUMENT, 'record 1: partition -1 is negative', UNKNOWN_TOPIC_OR_PARTITION)
     await expectStillServes(ctx)
   })
 
   /** The ack's results as `indexes -> [partition, error code and Kafka error, message]`. */
   const resultsOf = (ack: EmitAck) =>
-    Object.fromEntries(ack.results.map((r) => [r.recordIndexes.join(','), [r.partition, r.error ? `${status[r.error.grpcCode]} ${r.error.kafkaErrorName}` : 'written', r.error?.message]]))
+    Object.fromEntries(
+      ack.results.map((r) => [
+        r.recordIndexes.join(','),
+        [r.partition, r.error ? `${status[r.error.grpcCode]} ${r.error.kafkaErrorName}` : 'written', r.error?.message],
+      ]),
+    )
 
   it("leaves out, unwritten, the records for an explicit partition beyond the topic's partition count, as KafkaJS drops them, and writes the rest", async () => {
     const ctx = await setup()
-    const ack = await emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x'), partition: 2 }, { value: bytes('y'), partition: 3 }, { value: bytes('z'), partition: 3 }]))
+    const ack = await emit(
+      ctx.client,
+      emitRequest(ctx.topic, [
+        { value: bytes('x'), partition: 2 },
+        { value: bytes('y'), partition: 3 },
+        { value: bytes('z'), partition: 3 },
+      ]),
+    )
     expect(resultsOf(ack)).toEqual({
       '0': [2, 'written', undefined],
-      '1,2': [3, `NOT_FOUND ${UNKNOWN_TOPIC_OR_PARTITION.name}`, `topic "${ctx.topic}" has no partition 3 (it has 3): not written`],
+      '1,2': [
+        3,
+        `NOT_FOUND ${UNKNOWN_TOPIC_OR_PARTITION.name}`,
+        `topic "${ctx.topic}" has no partition 3 (it has 3): not written`,
+      ],
     })
     ctx.written.push('x')
     await expectStillServes(ctx)
@@ -294,7 +440,13 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     const fresh = randomTopic('fresh')
     await ctx.cluster.createTopic({ topic: fresh, partitions: 2 })
     const ack = await emit(ctx.client, emitRequest(fresh, [{ value: bytes('x'), partition: 2 }]))
-    expect(resultsOf(ack)).toEqual({ '0': [2, `NOT_FOUND ${UNKNOWN_TOPIC_OR_PARTITION.name}`, `topic "${fresh}" has no partition 2 (it has 2): not written`] })
+    expect(resultsOf(ack)).toEqual({
+      '0': [
+        2,
+        `NOT_FOUND ${UNKNOWN_TOPIC_OR_PARTITION.name}`,
+        `topic "${fresh}" has no partition 2 (it has 2): not written`,
+      ],
+    })
     expect(await ctx.cluster.records(fresh)).toEqual([])
     await expectStillServes(ctx)
   })
@@ -317,8 +469,13 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
 
   it('serves a request without instance_id, answering after the brokers even without await_delivery (issue 12)', async () => {
     const ctx = await setup()
-    const ack = await emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes('anonymous'), partition: 2 }], { instanceId: '', awaitDelivery: false }))
-    expect(ack.results).toEqual([expect.objectContaining({ topic: ctx.topic, partition: 2, error: undefined, recordIndexes: [0] })])
+    const ack = await emit(
+      ctx.client,
+      emitRequest(ctx.topic, [{ value: bytes('anonymous'), partition: 2 }], { instanceId: '', awaitDelivery: false }),
+    )
+    expect(ack.results).toEqual([
+      expect.objectContaining({ topic: ctx.topic, partition: 2, error: undefined, recordIndexes: [0] }),
+    ])
     ctx.written.push('anonymous')
     await expectStillServes(ctx)
   })
@@ -326,7 +483,12 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
   it('refuses a negative timestamp', async () => {
     const ctx = await setup()
     const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x'), timestampMs: -1 }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, 'record 0: timestamp -1 is not a valid epoch millisecond value', INVALID_TIMESTAMP)
+    expectRefusal(
+      error,
+      status.INVALID_ARGUMENT,
+      'record 0: timestamp -1 is not a valid epoch millisecond value',
+      INVALID_TIMESTAMP,
+    )
     await expectStillServes(ctx)
   })
 
@@ -335,9 +497,15 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     // grpc-js turns into INTERNAL "Error deserializing request". INTERNAL means "server bug" and
     // names nothing; the client's mistake is the timestamp, so it should be INVALID_ARGUMENT.
     const ctx = await setup()
-    const { error } = await rawEmit(rawClient(ctx.sidecar), rawEmitRequest(Buffer.from(ctx.topic), [rawRecord('x', 2n ** 60n)]))
+    const { error } = await rawEmit(
+      rawClient(ctx.sidecar),
+      rawEmitRequest(Buffer.from(ctx.topic), [rawRecord('x', 2n ** 60n)]),
+    )
     expect(error).not.toBeNull()
-    expect({ code: status[error!.code], details: error!.details }).toEqual({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(/timestamp/) })
+    expect({ code: status[error!.code], details: error!.details }).toEqual({
+      code: 'INVALID_ARGUMENT',
+      details: expect.stringMatching(/timestamp/),
+    })
     await expectStillServes(ctx)
   })
 
@@ -347,9 +515,15 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     // deserializing request". Either outcome would be right: accepted, or refused as
     // INVALID_ARGUMENT naming request_id; INTERNAL (a server bug, naming nothing) is not.
     const ctx = await setup()
-    const { error, ack } = await rawEmit(rawClient(ctx.sidecar), rawEmitRequest(Buffer.from(ctx.topic), [rawRecord('big-id')], 2n ** 63n + 5n))
+    const { error, ack } = await rawEmit(
+      rawClient(ctx.sidecar),
+      rawEmitRequest(Buffer.from(ctx.topic), [rawRecord('big-id')], 2n ** 63n + 5n),
+    )
     if (error) {
-      expect({ code: status[error.code], details: error.details }).toEqual({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(/request_id/) })
+      expect({ code: status[error.code], details: error.details }).toEqual({
+        code: 'INVALID_ARGUMENT',
+        details: expect.stringMatching(/request_id/),
+      })
     } else {
       expect(ack?.received).toBe(true)
       ctx.written.push('big-id')
@@ -377,10 +551,17 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     const ctx = await setup()
     const raw = rawClient(ctx.sidecar)
     // wire type 7 (invalid); a length prefix running past the end; an 11-byte varint.
-    for (const garbage of [Buffer.from([0x0f, 1, 2, 3]), Buffer.from([0x4a, 0x64, 0x01, 0x02]), Buffer.from([0x08, ...Array(11).fill(0x80), 0x01])]) {
+    for (const garbage of [
+      Buffer.from([0x0f, 1, 2, 3]),
+      Buffer.from([0x4a, 0x64, 0x01, 0x02]),
+      Buffer.from([0x08, ...Array(11).fill(0x80), 0x01]),
+    ]) {
       const { error } = await rawEmit(raw, garbage)
       expect(error).not.toBeNull()
-      expect({ code: status[error!.code], details: error!.details }).toEqual({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(/^malformed EmitRequest: /) })
+      expect({ code: status[error!.code], details: error!.details }).toEqual({
+        code: 'INVALID_ARGUMENT',
+        details: expect.stringMatching(/^malformed EmitRequest: /),
+      })
     }
     await expectStillServes(ctx)
   })
@@ -388,7 +569,12 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
   it('refuses a request larger than maxRequestBytes by itself (INVALID_ARGUMENT, MESSAGE_TOO_LARGE), naming size and limit', async () => {
     const ctx = await setup()
     const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: Buffer.alloc(100 * 1024, 7) }]))
-    expectRefusal(error, status.INVALID_ARGUMENT, /^EmitRequest of \d+ bytes is larger than max_request_bytes 65536$/, MESSAGE_TOO_LARGE)
+    expectRefusal(
+      error,
+      status.INVALID_ARGUMENT,
+      /^EmitRequest of \d+ bytes is larger than max_request_bytes 65536$/,
+      MESSAGE_TOO_LARGE,
+    )
     await expectStillServes(ctx)
   })
 
@@ -400,7 +586,11 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     const after = emitRequest(ctx.topic, [{ value: bytes('small-after') }])
     const [smallAck, bigAck, afterAck] = await Promise.all([stream.send(small), stream.send(big), stream.send(after)])
     expect(smallAck.received).toBe(true)
-    expect(bigAck).toMatchObject({ requestId: big.requestId, received: false, error: { grpcCode: status.INVALID_ARGUMENT, kafkaErrorName: 'MESSAGE_TOO_LARGE' } })
+    expect(bigAck).toMatchObject({
+      requestId: big.requestId,
+      received: false,
+      error: { grpcCode: status.INVALID_ARGUMENT, kafkaErrorName: 'MESSAGE_TOO_LARGE' },
+    })
     expect(afterAck.received).toBe(true)
     ctx.written.push('small-before', 'small-after')
     await expectStillServes(ctx)
@@ -408,15 +598,27 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
 
   it('refuses by itself any request up to what a client writes (16 MiB), however low maxRequestBytes', async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: Buffer.alloc(MAX_REQUEST_BYTES - 1024, 7) }]))
-    expect({ code: status[error.code], details: error.details }).toEqual({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(/^EmitRequest of \d+ bytes is larger than max_request_bytes 65536$/) })
+    const error = await emitError(
+      ctx.client,
+      emitRequest(ctx.topic, [{ value: Buffer.alloc(MAX_REQUEST_BYTES - 1024, 7) }]),
+    )
+    expect({ code: status[error.code], details: error.details }).toEqual({
+      code: 'INVALID_ARGUMENT',
+      details: expect.stringMatching(/^EmitRequest of \d+ bytes is larger than max_request_bytes 65536$/),
+    })
     await expectStillServes(ctx)
   })
 
   it("answers a message beyond grpc-js's hard cap (twice maxRequestBytes, at least 16 MiB + 4 MiB) with RESOURCE_EXHAUSTED", async () => {
     const ctx = await setup()
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: Buffer.alloc(MAX_REQUEST_BYTES + 5 * 1024 * 1024, 7) }]))
-    expect({ code: status[error.code], details: error.details }).toEqual({ code: 'RESOURCE_EXHAUSTED', details: expect.stringMatching(/^Received message larger than max \(\d+ vs\.? \d+\)$/) })
+    const error = await emitError(
+      ctx.client,
+      emitRequest(ctx.topic, [{ value: Buffer.alloc(MAX_REQUEST_BYTES + 5 * 1024 * 1024, 7) }]),
+    )
+    expect({ code: status[error.code], details: error.details }).toEqual({
+      code: 'RESOURCE_EXHAUSTED',
+      details: expect.stringMatching(/^Received message larger than max \(\d+ vs\.? \d+\)$/),
+    })
     await expectStillServes(ctx)
   })
 
@@ -426,19 +628,32 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     // either is a clean UNAVAILABLE within the deadline.
     const ctx = await setup()
     const stopped = ctx.sidecar.stop()
-    const duringStop = await new Promise<ServiceError | null>((resolve) => ctx.client.emit(emitRequest(ctx.topic, [{ value: bytes('late') }]), new Metadata(), deadline(5_000), (e) => resolve(e)))
+    const duringStop = await new Promise<ServiceError | null>((resolve) =>
+      ctx.client.emit(emitRequest(ctx.topic, [{ value: bytes('late') }]), new Metadata(), deadline(5_000), (e) =>
+        resolve(e),
+      ),
+    )
     expect(duringStop).not.toBeNull()
-    expect({ code: status[duringStop!.code], details: duringStop!.details }).toEqual({ code: 'UNAVAILABLE', details: expect.stringMatching(/^sidecar is not accepting requests: shutting down$|^No connection established/) })
+    expect({ code: status[duringStop!.code], details: duringStop!.details }).toEqual({
+      code: 'UNAVAILABLE',
+      details: expect.stringMatching(/^sidecar is not accepting requests: shutting down$|^No connection established/),
+    })
     expect(await stopped).toEqual({ failedRecords: 0, flushedInTime: true })
 
     // After stop: the socket file is gone and a new client gets UNAVAILABLE within its deadline.
     expect(existsSync(ctx.sidecar.address.slice('unix://'.length))).toBe(false)
     const late = sidecarClient(ctx.sidecar)
-    const afterStop = await new Promise<ServiceError | null>((resolve) => late.emit(emitRequest(ctx.topic, [{ value: bytes('later') }]), new Metadata(), deadline(5_000), (e) => resolve(e)))
+    const afterStop = await new Promise<ServiceError | null>((resolve) =>
+      late.emit(emitRequest(ctx.topic, [{ value: bytes('later') }]), new Metadata(), deadline(5_000), (e) =>
+        resolve(e),
+      ),
+    )
     expect(afterStop).not.toBeNull()
     expect(status[afterStop!.code]).toBe('UNAVAILABLE')
     // Nothing sent after shutdown began reached the cluster.
-    expect((await ctx.cluster.records(ctx.topic)).map((r) => r.value?.toString()).sort()).toEqual([...ctx.written].sort())
+    expect((await ctx.cluster.records(ctx.topic)).map((r) => r.value?.toString()).sort()).toEqual(
+      [...ctx.written].sort(),
+    )
   })
 
   /**
@@ -447,7 +662,10 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
    * would otherwise flatten and await it).
    */
   async function recordStuckInFlight(ctx: Ctx): Promise<{ outcome: Promise<EmitAck | ServiceError> }> {
-    const accepted = async () => (await ctx.sidecar.metrics.records.get()).values.filter((v) => v.labels.stage === 'accepted').reduce((n, v) => n + v.value, 0)
+    const accepted = async () =>
+      (await ctx.sidecar.metrics.records.get()).values
+        .filter((v) => v.labels.stage === 'accepted')
+        .reduce((n, v) => n + v.value, 0)
     const acceptedBefore = await accepted()
     await ctx.cluster.stopBrokers()
     const stuck = emit(ctx.client, emitRequest(ctx.topic, [{ value: bytes('stuck'), partition: 0 }])).then(
@@ -458,7 +676,10 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     while ((await accepted()) === acceptedBefore && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
     expect(await accepted(), 'the stuck record was accepted').toBe(acceptedBefore + 1)
     expect(ctx.sidecar.metrics.registry.getSingleMetric('kafka_sidecar_batches_in_flight')).toBeDefined()
-    expect((await ctx.sidecar.metrics.registry.getSingleMetric('kafka_sidecar_batches_in_flight')!.get()).values[0]?.value, 'its batch is in flight').toBe(1)
+    expect(
+      (await ctx.sidecar.metrics.registry.getSingleMetric('kafka_sidecar_batches_in_flight')!.get()).values[0]?.value,
+      'its batch is in flight',
+    ).toBe(1)
     return { outcome: stuck }
   }
 
@@ -470,7 +691,11 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     const stopped = ctx.sidecar.stop()
     // Shutting down is checked first: even an invalid request gets the retriable refusal.
     for (const topic of [ctx.topic, 'bad topic!']) {
-      const refused = await new Promise<ServiceError | null>((resolve) => ctx.client.emit(emitRequest(topic, [{ value: bytes('late') }]), new Metadata(), deadline(5_000), (e) => resolve(e)))
+      const refused = await new Promise<ServiceError | null>((resolve) =>
+        ctx.client.emit(emitRequest(topic, [{ value: bytes('late') }]), new Metadata(), deadline(5_000), (e) =>
+          resolve(e),
+        ),
+      )
       expect(refused).not.toBeNull()
       expectRefusal(refused!, status.UNAVAILABLE, 'sidecar is not accepting requests: shutting down')
       expect(refused!.metadata.get('retriable')).toEqual(['true'])
@@ -488,7 +713,16 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     const stuck = await recordStuckInFlight(ctx)
     expect(await ctx.sidecar.stop()).toEqual({ failedRecords: 1, flushedInTime: false })
     const outcome = await stuck.outcome
-    const seen = 'code' in outcome ? { status: status[outcome.code], details: outcome.details } : { results: outcome.results.map((r) => ({ code: status[r.error?.grpcCode ?? 0], retriable: r.error?.retriable, message: r.error?.message })) }
+    const seen =
+      'code' in outcome
+        ? { status: status[outcome.code], details: outcome.details }
+        : {
+            results: outcome.results.map((r) => ({
+              code: status[r.error?.grpcCode ?? 0],
+              retriable: r.error?.retriable,
+              message: r.error?.message,
+            })),
+          }
     expect([
       { status: 'UNAVAILABLE', details: expect.stringMatching(/shut down/) },
       { results: [{ code: 'UNAVAILABLE', retriable: true, message: expect.stringMatching(/shut down/) }] },
@@ -524,20 +758,42 @@ describe('EmitStream refuses bad requests in an ack and stays usable', () => {
       requestId: badTopic.requestId,
       received: false,
       results: [],
-      error: expect.objectContaining({ grpcCode: 3, kafkaErrorCode: 17, kafkaErrorName: 'INVALID_TOPIC_EXCEPTION', message: expect.stringContaining('"bad topic!"') }),
+      error: expect.objectContaining({
+        grpcCode: 3,
+        kafkaErrorCode: 17,
+        kafkaErrorName: 'INVALID_TOPIC_EXCEPTION',
+        message: expect.stringContaining('"bad topic!"'),
+      }),
     })
     expect(ackBadAcks).toEqual({
       requestId: badAcks.requestId,
       received: false,
       results: [],
-      error: expect.objectContaining({ grpcCode: 3, kafkaErrorCode: 21, kafkaErrorName: 'INVALID_REQUIRED_ACKS', message: expect.stringContaining('unknown acks value 7') }),
+      error: expect.objectContaining({
+        grpcCode: 3,
+        kafkaErrorCode: 21,
+        kafkaErrorName: 'INVALID_REQUIRED_ACKS',
+        message: expect.stringContaining('unknown acks value 7'),
+      }),
     })
-    expect(ackGood).toEqual(expect.objectContaining({ requestId: good.requestId, received: true, error: undefined, results: [expect.objectContaining({ topic: ctx.topic, partition: 2, error: undefined })] }))
+    expect(ackGood).toEqual(
+      expect.objectContaining({
+        requestId: good.requestId,
+        received: true,
+        error: undefined,
+        results: [expect.objectContaining({ topic: ctx.topic, partition: 2, error: undefined })],
+      }),
+    )
     ctx.written.push('stream-good')
 
     // Still usable: another valid request on the same stream.
     const again = emitRequest(ctx.topic, [{ value: bytes('stream-again'), partition: 1 }])
-    expect(await send(again)).toEqual(expect.objectContaining({ received: true, results: [expect.objectContaining({ partition: 1, error: undefined })] }))
+    expect(await send(again)).toEqual(
+      expect.objectContaining({
+        received: true,
+        results: [expect.objectContaining({ partition: 1, error: undefined })],
+      }),
+    )
     ctx.written.push('stream-again')
     expect(errors).toEqual([])
     expect(acks.size).toBe(4)
@@ -618,7 +874,11 @@ describe('garbage on the sockets', () => {
   it('answers garbage on the HTTP port with 400 and a close, and keeps serving', async () => {
     const ctx = await setup()
     const { host, port } = httpHostPort(ctx.sidecar)
-    for (const payload of [Buffer.concat([randomBytes(2048), Buffer.from('\r\n\r\n')]), Buffer.from('GARBAGE / HTTP/9.9\r\n\0\0\0\r\n\r\n'), Buffer.from('GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n')]) {
+    for (const payload of [
+      Buffer.concat([randomBytes(2048), Buffer.from('\r\n\r\n')]),
+      Buffer.from('GARBAGE / HTTP/9.9\r\n\0\0\0\r\n\r\n'),
+      Buffer.from('GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n'),
+    ]) {
       const socket = createConnection(port, host)
       onTestFinished(() => void socket.destroy())
       await once(socket, 'connect')
@@ -668,11 +928,20 @@ async function expectNothingListensOn(socketPath: string): Promise<void> {
 }
 
 describe('startSidecar refuses invalid configuration, naming the option', () => {
-  async function expectConfigError(options: Record<string, unknown>, option: string, message: RegExp): Promise<SidecarConfigError> {
+  async function expectConfigError(
+    options: Record<string, unknown>,
+    option: string,
+    message: RegExp,
+  ): Promise<SidecarConfigError> {
     const dir = await tempDir()
     const socketPath = join(dir, 'sidecar.sock')
     const port = await freePort()
-    const base: Record<string, unknown> = { brokers: ['127.0.0.1:9092'], listen: `unix://${socketPath}`, http: `127.0.0.1:${port}`, logLevel: 'nothing' }
+    const base: Record<string, unknown> = {
+      brokers: ['127.0.0.1:9092'],
+      listen: `unix://${socketPath}`,
+      http: `127.0.0.1:${port}`,
+      logLevel: 'nothing',
+    }
     for (const [key, value] of Object.entries(options)) {
       if (value === undefined) delete base[key]
       else base[key] = value
@@ -714,7 +983,11 @@ describe('startSidecar refuses invalid configuration, naming the option', () => 
   })
 
   it("listen: 'tcp://x'", async () => {
-    await expectConfigError({ listen: 'tcp://x' }, 'listen', /"tcp:\/\/x" is neither unix:\/\/\/path\.sock nor host:port/)
+    await expectConfigError(
+      { listen: 'tcp://x' },
+      'listen',
+      /"tcp:\/\/x" is neither unix:\/\/\/path\.sock nor host:port/,
+    )
   })
 
   it('a non-loopback listen address without allowNonLoopback', async () => {
@@ -744,7 +1017,12 @@ describe('startSidecar refuses invalid configuration, naming the option', () => 
     onTestFinished(() => new Promise<void>((resolve) => blocker.close(() => resolve())))
     const { port } = blocker.address() as { port: number }
     const socketPath = join(await tempDir(), 'sidecar.sock')
-    const error = await startSidecar({ brokers: cluster.bootstrapServers, listen: `unix://${socketPath}`, http: `127.0.0.1:${port}`, logLevel: 'nothing' }).then(
+    const error = await startSidecar({
+      brokers: cluster.bootstrapServers,
+      listen: `unix://${socketPath}`,
+      http: `127.0.0.1:${port}`,
+      logLevel: 'nothing',
+    }).then(
       async (sidecar) => {
         await sidecar.stop()
         return null
@@ -760,7 +1038,12 @@ describe('startSidecar refuses invalid configuration, naming the option', () => 
     const cluster = await startCluster()
     const path = join(await tempDir(), 'not-a-socket')
     await writeFile(path, 'precious')
-    const error = await startSidecar({ brokers: cluster.bootstrapServers, listen: `unix://${path}`, http: null, logLevel: 'nothing' }).then(
+    const error = await startSidecar({
+      brokers: cluster.bootstrapServers,
+      listen: `unix://${path}`,
+      http: null,
+      logLevel: 'nothing',
+    }).then(
       async (sidecar) => {
         await sidecar.stop()
         return null

@@ -5,11 +5,23 @@
  */
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { bytes, emit, emitRequest, produceLog, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import {
+  bytes,
+  emit,
+  emitRequest,
+  produceLog,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+} from './helpers.js'
 import { TestStream } from './stream-helpers.js'
 
 const records = (count: number, prefix: string, size = 100) =>
-  Array.from({ length: count }, (_, i) => ({ value: Buffer.concat([bytes(`${prefix}-${i}-`), Buffer.alloc(size, 1)]), partition: 0 }))
+  Array.from({ length: count }, (_, i) => ({
+    value: Buffer.concat([bytes(`${prefix}-${i}-`), Buffer.alloc(size, 1)]),
+    partition: 0,
+  }))
 
 describe('batches keep each request whole per partition', () => {
   it('2,500 records of one request for one partition reach the broker as one batch (more than maxBatchRecords)', async () => {
@@ -32,7 +44,9 @@ describe('batches keep each request whole per partition', () => {
     const stream = new TestStream(sidecarClient(sidecar))
     const instanceId = `instance-${randomUUID()}`
     // 600 + 600 + 600 records: 1,000 per batch would cut the second request.
-    const acks = await Promise.all(['a', 'b', 'c'].map((name) => stream.send(emitRequest(topic, records(600, name), { instanceId }))))
+    const acks = await Promise.all(
+      ['a', 'b', 'c'].map((name) => stream.send(emitRequest(topic, records(600, name), { instanceId }))),
+    )
     expect(acks.map((a) => a.results.map((r) => r.recordIndexes.length))).toEqual([[600], [600], [600]])
     for (const batch of log.batches(topic)) expect(batch.records % 600).toBe(0)
     expect(log.batches(topic).reduce((n, b) => n + b.records, 0)).toBe(1_800)
@@ -45,9 +59,14 @@ describe('batches keep each request whole per partition', () => {
     await cluster.createTopic({ topic, partitions: 1 })
     const sidecar = await startTestSidecar(cluster)
     const merged = emitRequest(topic, [])
-    merged.topics = ['a', 'b', 'c'].map((name) => ({ topic, records: records(600, name).map((r) => ({ ...r, headers: [] })) }))
+    merged.topics = ['a', 'b', 'c'].map((name) => ({
+      topic,
+      records: records(600, name).map((r) => ({ ...r, headers: [] })),
+    }))
     const ack = await emit(sidecarClient(sidecar), merged)
-    expect(ack.results.flatMap((r) => r.recordIndexes).sort((x, y) => x - y)).toEqual(Array.from({ length: 1_800 }, (_, i) => i))
+    expect(ack.results.flatMap((r) => r.recordIndexes).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 1_800 }, (_, i) => i),
+    )
     for (const batch of log.batches(topic)) expect(batch.records % 600).toBe(0)
     expect((await cluster.records(topic)).map((r) => r.value!.toString().split('-').slice(0, 2).join('-'))).toEqual(
       ['a', 'b', 'c'].flatMap((name) => Array.from({ length: 600 }, (_, i) => `${name}-${i}`)),
@@ -67,7 +86,11 @@ describe('batches keep each request whole per partition', () => {
       emit(client, emitRequest(topic, [{ value: bytes('small'), partition: 1 }])),
     ])
     expect(big.results).toHaveLength(1)
-    expect(big.results[0]!.error).toMatchObject({ kafkaErrorName: 'MESSAGE_TOO_LARGE', kafkaErrorCode: 10, retriable: false })
+    expect(big.results[0]!.error).toMatchObject({
+      kafkaErrorName: 'MESSAGE_TOO_LARGE',
+      kafkaErrorCode: 10,
+      retriable: false,
+    })
     expect(small.results.map((r) => [r.partition, r.baseOffset, r.error])).toEqual([[1, 0, undefined]])
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['small'])
   })

@@ -64,7 +64,11 @@ function within<V>(promise: Promise<V>, ms: number, what: () => string): Promise
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: () => string, timeoutMs = 5_000): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: () => string,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)
@@ -77,7 +81,9 @@ async function startedLines(cli: RunningCli): Promise<{ listening: string; http:
   await until(
     () => {
       if (cli.child.exitCode !== null || cli.child.signalCode !== null) {
-        throw new Error(`CLI exited (${cli.child.exitCode ?? cli.child.signalCode}) before serving; stderr: ${cli.stderr()}`)
+        throw new Error(
+          `CLI exited (${cli.child.exitCode ?? cli.child.signalCode}) before serving; stderr: ${cli.stderr()}`,
+        )
       }
       return /^http: .*$/m.test(cli.stdout())
     },
@@ -91,9 +97,16 @@ async function startedLines(cli: RunningCli): Promise<{ listening: string; http:
 }
 
 /** Runs the CLI to completion (for configurations that make it exit). */
-async function runToExit(args: readonly string[], env: Record<string, string>): Promise<Exit & { stdout: string; stderr: string }> {
+async function runToExit(
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<Exit & { stdout: string; stderr: string }> {
   const cli = spawnCli(args, env)
-  const exit = await within(cli.exited, START_TIMEOUT_MS, () => `CLI ${args.join(' ')} still running; stderr: ${cli.stderr()}`)
+  const exit = await within(
+    cli.exited,
+    START_TIMEOUT_MS,
+    () => `CLI ${args.join(' ')} still running; stderr: ${cli.stderr()}`,
+  )
   return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() }
 }
 
@@ -138,23 +151,54 @@ describe('kafka-sidecar CLI: configuration', () => {
     expect(http).not.toBe('127.0.0.1:0')
     expect(existsSync(fromFlag)).toBe(true)
     expect(existsSync(fromEnv)).toBe(false)
-    await until(async () => (await readyz(http)) === 200, () => `/readyz 200; stderr: ${cli.stderr()}`)
+    await until(
+      async () => (await readyz(http)) === 200,
+      () => `/readyz 200; stderr: ${cli.stderr()}`,
+    )
     // --log-level=nothing won over KAFKA_SIDECAR_LOG_LEVEL=debug: no log lines at all.
     expect(cli.stderr()).toBe('')
 
     cli.child.kill('SIGTERM')
-    expect(await within(cli.exited, 5_000, () => `exit after SIGTERM; stderr: ${cli.stderr()}`)).toEqual({ code: 0, signal: null })
+    expect(await within(cli.exited, 5_000, () => `exit after SIGTERM; stderr: ${cli.stderr()}`)).toEqual({
+      code: 0,
+      signal: null,
+    })
     expect(cli.stdout()).toMatch(/^stopped: 0 records failed at shutdown$/m)
     expect(existsSync(fromFlag)).toBe(false)
   })
 
   it.each([
-    { name: 'an invalid environment variable', args: [], env: { ...DUMMY_BROKERS, KAFKA_SIDECAR_MAX_QUEUED_BYTES: 'abc' }, names: ['KAFKA_SIDECAR_MAX_QUEUED_BYTES'] },
-    { name: 'an invalid flag value', args: ['--max-queued-bytes', 'abc'], env: DUMMY_BROKERS, names: ['--max-queued-bytes'] },
-    { name: 'an invalid flag value overriding a valid variable', args: ['--max-queued-bytes=-5'], env: { ...DUMMY_BROKERS, KAFKA_SIDECAR_MAX_QUEUED_BYTES: '1000000' }, names: ['--max-queued-bytes'] },
+    {
+      name: 'an invalid environment variable',
+      args: [],
+      env: { ...DUMMY_BROKERS, KAFKA_SIDECAR_MAX_QUEUED_BYTES: 'abc' },
+      names: ['KAFKA_SIDECAR_MAX_QUEUED_BYTES'],
+    },
+    {
+      name: 'an invalid flag value',
+      args: ['--max-queued-bytes', 'abc'],
+      env: DUMMY_BROKERS,
+      names: ['--max-queued-bytes'],
+    },
+    {
+      name: 'an invalid flag value overriding a valid variable',
+      args: ['--max-queued-bytes=-5'],
+      env: { ...DUMMY_BROKERS, KAFKA_SIDECAR_MAX_QUEUED_BYTES: '1000000' },
+      names: ['--max-queued-bytes'],
+    },
     { name: 'missing brokers', args: [], env: { KAFKA_SIDECAR_LOG_LEVEL: 'nothing' }, names: ['KAFKA_BROKERS'] },
-    { name: 'a non-loopback listen address', args: ['--listen', '0.0.0.0:0'], env: DUMMY_BROKERS, names: ['--listen', '--allow-non-loopback'] },
-    { name: 'a non-loopback listen address from the environment', args: [], env: { ...DUMMY_BROKERS, KAFKA_SIDECAR_LISTEN: '0.0.0.0:0' }, names: ['KAFKA_SIDECAR_LISTEN', 'KAFKA_SIDECAR_ALLOW_NON_LOOPBACK'] },
+    {
+      name: 'a non-loopback listen address',
+      args: ['--listen', '0.0.0.0:0'],
+      env: DUMMY_BROKERS,
+      names: ['--listen', '--allow-non-loopback'],
+    },
+    {
+      name: 'a non-loopback listen address from the environment',
+      args: [],
+      env: { ...DUMMY_BROKERS, KAFKA_SIDECAR_LISTEN: '0.0.0.0:0' },
+      names: ['KAFKA_SIDECAR_LISTEN', 'KAFKA_SIDECAR_ALLOW_NON_LOOPBACK'],
+    },
     { name: 'an invalid choice', args: ['--log-level', 'loud'], env: DUMMY_BROKERS, names: ['--log-level'] },
   ])('exits 2 on $name, naming the option as written', T, async ({ args, env, names }) => {
     const result = await runToExit(args, env)
@@ -172,12 +216,18 @@ describe('kafka-sidecar CLI: configuration', () => {
 
   it('non-loopback listening works with --allow-non-loopback (config accepted, then serves)', T, async () => {
     const cluster = await startCluster({ brokers: 1 })
-    const cli = spawnCli(['--listen', '0.0.0.0:0', '--allow-non-loopback', '--http', 'off'], { KAFKA_BROKERS: cluster.bootstrapServers.join(','), KAFKA_SIDECAR_LOG_LEVEL: 'nothing' })
+    const cli = spawnCli(['--listen', '0.0.0.0:0', '--allow-non-loopback', '--http', 'off'], {
+      KAFKA_BROKERS: cluster.bootstrapServers.join(','),
+      KAFKA_SIDECAR_LOG_LEVEL: 'nothing',
+    })
     const { listening, http } = await startedLines(cli)
     expect(listening).toMatch(/^0\.0\.0\.0:[1-9]\d*$/)
     expect(http).toBe('off')
     cli.child.kill('SIGTERM')
-    expect(await within(cli.exited, 5_000, () => `exit after SIGTERM; stderr: ${cli.stderr()}`)).toEqual({ code: 0, signal: null })
+    expect(await within(cli.exited, 5_000, () => `exit after SIGTERM; stderr: ${cli.stderr()}`)).toEqual({
+      code: 0,
+      signal: null,
+    })
   })
 })
 
@@ -209,7 +259,10 @@ describe('kafka-sidecar CLI: SIGTERM with a full queue', () => {
     })
     const { listening, http } = await startedLines(cli)
     expect(listening).toBe(`unix://${socket}`)
-    await until(async () => (await readyz(http)) === 200, () => `/readyz 200; stderr: ${cli.stderr()}`)
+    await until(
+      async () => (await readyz(http)) === 200,
+      () => `/readyz 200; stderr: ${cli.stderr()}`,
+    )
 
     const client = sidecarClient(listening)
     const instanceId = `instance-${randomUUID()}`
@@ -218,7 +271,10 @@ describe('kafka-sidecar CLI: SIGTERM with a full queue', () => {
       // Load the topic's metadata and connect, then take the whole cluster down: requests are
       // still admitted (metadata is cached) but nothing can be delivered.
       const warm = await new Promise<EmitAck>((resolveAck, reject) =>
-        client.emit(emitRequest(topic, [{ value: bytes('warm-up') }], { instanceId: `warm-${randomUUID()}` }), (e, ack) => (e ? reject(e) : resolveAck(ack))),
+        client.emit(
+          emitRequest(topic, [{ value: bytes('warm-up') }], { instanceId: `warm-${randomUUID()}` }),
+          (e, ack) => (e ? reject(e) : resolveAck(ack)),
+        ),
       )
       expect(warm.results.map((r) => r.error)).toEqual([undefined])
       await cluster.stopBrokers()
@@ -241,7 +297,9 @@ describe('kafka-sidecar CLI: SIGTERM with a full queue', () => {
         else accounting.delivered.set(key, result!.baseOffset + i)
       }
     })
-    const reportsEnded = new Promise<number>((resolveEnd) => reports.on('status', (s: { code: number }) => resolveEnd(s.code)))
+    const reportsEnded = new Promise<number>((resolveEnd) =>
+      reports.on('status', (s: { code: number }) => resolveEnd(s.code)),
+    )
     reports.on('error', () => {})
 
     const stream = client.emitStream()
@@ -252,11 +310,18 @@ describe('kafka-sidecar CLI: SIGTERM with a full queue', () => {
     const sent = new Map<number, string[]>()
     for (let i = 0; i < REQUESTS; i++) {
       const values = Array.from({ length: PER_REQUEST }, (_, j) => `${i}-${j}`)
-      const request = emitRequest(topic, values.map((v) => ({ value: bytes(v) })), { instanceId, awaitDelivery: false })
+      const request = emitRequest(
+        topic,
+        values.map((v) => ({ value: bytes(v) })),
+        { instanceId, awaitDelivery: false },
+      )
       sent.set(request.requestId, values)
       stream.write(request)
     }
-    await until(() => acks.size === REQUESTS, () => `${REQUESTS} received acks (got ${acks.size})`)
+    await until(
+      () => acks.size === REQUESTS,
+      () => `${REQUESTS} received acks (got ${acks.size})`,
+    )
     for (const ack of acks.values()) expect(ack).toMatchObject({ received: true, error: undefined })
 
     const deliveredBeforeSigterm = (await cluster.records(topic)).length
@@ -269,21 +334,37 @@ describe('kafka-sidecar CLI: SIGTERM with a full queue', () => {
     cli.child.kill('SIGTERM')
 
     // Once shutdown has begun, a new request is refused at once (or the connection is), never held.
-    await until(async () => (await readyz(http)) !== 200, () => '/readyz to stop answering 200 after SIGTERM', 3_000)
+    await until(
+      async () => (await readyz(http)) !== 200,
+      () => '/readyz to stop answering 200 after SIGTERM',
+      3_000,
+    )
     const late = await new Promise<ServiceError | null>((resolveLate) =>
-      client.emit(emitRequest(topic, [{ value: bytes('late') }], { instanceId }), new Metadata(), { deadline: Date.now() + 2_000 }, (error) => resolveLate(error)),
+      client.emit(
+        emitRequest(topic, [{ value: bytes('late') }], { instanceId }),
+        new Metadata(),
+        { deadline: Date.now() + 2_000 },
+        (error) => resolveLate(error),
+      ),
     )
     expect(late?.code, late?.details).toBe(status.UNAVAILABLE)
 
-    const exit = await within(cli.exited, shutdownTimeoutMs + 5_000, () => `exit after SIGTERM; stderr: ${cli.stderr()}`)
+    const exit = await within(
+      cli.exited,
+      shutdownTimeoutMs + 5_000,
+      () => `exit after SIGTERM; stderr: ${cli.stderr()}`,
+    )
     const exitMs = Date.now() - signalledAt
     expect(exit, cli.stderr()).toEqual({ code: 0, signal: null })
-    expect.soft(exitMs, `exit latency after SIGTERM (shutdown timeout ${shutdownTimeoutMs} ms)`).toBeLessThan(shutdownTimeoutMs + 2_500)
+    expect
+      .soft(exitMs, `exit latency after SIGTERM (shutdown timeout ${shutdownTimeoutMs} ms)`)
+      .toBeLessThan(shutdownTimeoutMs + 2_500)
     await within(reportsEnded, 2_000, () => 'the delivery-report stream to end')
 
     // Every record acknowledged as received is accounted for, exactly once.
     const inCluster = new Map<string, number>()
-    for (const r of await cluster.records(topic)) inCluster.set(r.value!.toString(), (inCluster.get(r.value!.toString()) ?? 0) + 1)
+    for (const r of await cluster.records(topic))
+      inCluster.set(r.value!.toString(), (inCluster.get(r.value!.toString()) ?? 0) + 1)
     const unaccounted: string[] = []
     const deliveredButMissing: string[] = []
     for (const [requestId, values] of sent) {
@@ -311,7 +392,9 @@ describe('kafka-sidecar CLI: SIGTERM with a full queue', () => {
       expect(Number(failedLine![1])).toBe(0)
     } else {
       expect(accounting.failed.size).toBeGreaterThan(0)
-      const unexpected = [...accounting.failed.values()].filter((error) => !(error!.grpcCode === status.UNAVAILABLE || error!.kafkaErrorName !== ''))
+      const unexpected = [...accounting.failed.values()].filter(
+        (error) => !(error!.grpcCode === status.UNAVAILABLE || error!.kafkaErrorName !== ''),
+      )
       expect(unexpected.slice(0, 3)).toEqual([])
       // The summary line counts the records failed at the deadline (queued, never sent).
       expect(Number(failedLine![1])).toBeGreaterThan(0)
@@ -319,7 +402,11 @@ describe('kafka-sidecar CLI: SIGTERM with a full queue', () => {
     }
   }
 
-  it('healthy cluster: flushes every queued record, reports it delivered, exits 0 within the deadline', T, () => sigtermScenario('healthy'))
+  it('healthy cluster: flushes every queued record, reports it delivered, exits 0 within the deadline', T, () =>
+    sigtermScenario('healthy'),
+  )
 
-  it('brokers down: reports every undeliverable record failed (none lost), exits 0 within the deadline', T, () => sigtermScenario('brokers-down'))
+  it('brokers down: reports every undeliverable record failed (none lost), exits 0 within the deadline', T, () =>
+    sigtermScenario('brokers-down'),
+  )
 })

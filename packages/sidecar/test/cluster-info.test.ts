@@ -12,8 +12,15 @@ import { bearer, sidecarClient, startCluster, startTestSidecar } from './helpers
 
 const TOKEN = 'cluster-info-token-0123456789abcdef'
 
-function clusterInfo(client: ProducerSidecarClient, metadata = new Metadata()): Promise<{ error: ServiceError | null; response?: ClusterInfoResponse }> {
-  return new Promise((resolve) => client.clusterInfo({}, metadata, { deadline: Date.now() + 10_000 }, (error, response) => resolve({ error, response })))
+function clusterInfo(
+  client: ProducerSidecarClient,
+  metadata = new Metadata(),
+): Promise<{ error: ServiceError | null; response?: ClusterInfoResponse }> {
+  return new Promise((resolve) =>
+    client.clusterInfo({}, metadata, { deadline: Date.now() + 10_000 }, (error, response) =>
+      resolve({ error, response }),
+    ),
+  )
 }
 
 async function clusterIdOf(brokers: string[]): Promise<string> {
@@ -48,10 +55,16 @@ describe('ClusterInfo', () => {
     const client = sidecarClient(sidecar)
 
     const missing = await clusterInfo(client)
-    expect(missing.error && { code: status[missing.error.code], details: missing.error.details }).toEqual({ code: 'UNAUTHENTICATED', details: 'missing "authorization: Bearer <token>" metadata' })
+    expect(missing.error && { code: status[missing.error.code], details: missing.error.details }).toEqual({
+      code: 'UNAUTHENTICATED',
+      details: 'missing "authorization: Bearer <token>" metadata',
+    })
     expect(missing.response).toBeUndefined()
     const wrong = await clusterInfo(client, bearer(`x${TOKEN.slice(1)}`))
-    expect(wrong.error && { code: status[wrong.error.code], details: wrong.error.details }).toEqual({ code: 'UNAUTHENTICATED', details: 'invalid token' })
+    expect(wrong.error && { code: status[wrong.error.code], details: wrong.error.details }).toEqual({
+      code: 'UNAUTHENTICATED',
+      details: 'invalid token',
+    })
 
     const right = await clusterInfo(client, bearer(TOKEN))
     expect(right.error).toBeNull()

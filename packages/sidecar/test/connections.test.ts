@@ -14,7 +14,13 @@ describe('broker connections', () => {
     const sidecar = await startTestSidecar(cluster)
     const client = sidecarClient(sidecar)
     cluster.resetConnectionStats()
-    await emit(client, emitRequest(topic, Array.from({ length: 6 }, (_, partition) => ({ value: bytes(`v${partition}`), partition }))))
+    await emit(
+      client,
+      emitRequest(
+        topic,
+        Array.from({ length: 6 }, (_, partition) => ({ value: bytes(`v${partition}`), partition })),
+      ),
+    )
     // An unknown topic goes through a Metadata request that the brokers answer by creating it.
     await emit(client, emitRequest(randomTopic('auto'), [{ value: bytes('auto-created') }]))
     const stats = cluster.connectionStats()

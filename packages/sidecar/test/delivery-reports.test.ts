@@ -17,12 +17,22 @@ describe('DeliveryReports', () => {
     const client = sidecarClient(sidecar)
     const instanceId = `instance-${randomUUID()}`
     const stream = collectReports(client, instanceId)
-    const request = emitRequest(topic, [{ value: bytes('a'), partition: 0 }, { value: bytes('b'), partition: 1 }, { value: bytes('c'), partition: 0 }], { instanceId })
+    const request = emitRequest(
+      topic,
+      [
+        { value: bytes('a'), partition: 0 },
+        { value: bytes('b'), partition: 1 },
+        { value: bytes('c'), partition: 0 },
+      ],
+      { instanceId },
+    )
     await emit(client, request)
     await waitFor('two reports', () => stream.events.length === 2)
     const reports = reportsOf(stream.events)
     expect(reports.map((r) => r.sequence)).toEqual([1, 2])
-    expect(reports.map((r) => [r.requestId, r.result!.partition, r.result!.baseOffset, r.result!.recordIndexes]).sort()).toEqual(
+    expect(
+      reports.map((r) => [r.requestId, r.result!.partition, r.result!.baseOffset, r.result!.recordIndexes]).sort(),
+    ).toEqual(
       [
         [request.requestId, 0, 0, [0, 2]],
         [request.requestId, 1, 0, [1]],
@@ -61,7 +71,10 @@ describe('DeliveryReports', () => {
     for (let i = 0; i < 10; i++) await emit(client, emitRequest(topic, [{ value: bytes(`r${i}`) }], { instanceId }))
     const late = collectReports(client, instanceId, 2)
     await waitFor('gap and 4 reports', () => late.events.length === 5)
-    expect(late.events[0]!.event).toEqual({ $case: 'gap', value: expect.objectContaining({ firstSequence: 3, lastSequence: 6 }) })
+    expect(late.events[0]!.event).toEqual({
+      $case: 'gap',
+      value: expect.objectContaining({ firstSequence: 3, lastSequence: 6 }),
+    })
     expect(reportsOf(late.events).map((r) => r.sequence)).toEqual([7, 8, 9, 10])
   })
 

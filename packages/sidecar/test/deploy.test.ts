@@ -48,7 +48,15 @@ async function collectRegisteredMetrics(): Promise<Map<string, MetricInfo>> {
       metrics.set(m.name, { type: String(m.type), labels, help: m.help })
     }
   }
-  const sidecar = new SidecarMetrics({ queuedRecords: () => 0, queuedBytes: () => 0, batchesInFlight: () => 0, connectedClients: () => 0, reportSubscribers: () => 0, kafkaConnected: () => true, idempotentProducerReady: () => false })
+  const sidecar = new SidecarMetrics({
+    queuedRecords: () => 0,
+    queuedBytes: () => 0,
+    batchesInFlight: () => 0,
+    connectedClients: () => 0,
+    reportSubscribers: () => 0,
+    kafkaConnected: () => true,
+    idempotentProducerReady: () => false,
+  })
   await collect(sidecar.registry)
   const clientRegistry = new Registry()
   await createProducerMetrics({ registry: clientRegistry }, 'deploy-test').ready
@@ -171,7 +179,8 @@ function parseYaml(text: string): Yaml {
 }
 
 const asMap = (value: Yaml | undefined, what: string): { [key: string]: Yaml } => {
-  if (value === undefined || typeof value === 'string' || Array.isArray(value)) throw new Error(`${what} is not a mapping`)
+  if (value === undefined || typeof value === 'string' || Array.isArray(value))
+    throw new Error(`${what} is not a mapping`)
   return value
 }
 const asList = (value: Yaml | undefined, what: string): Yaml[] => {
@@ -193,7 +202,8 @@ function promqlProblems(expr: string, metrics: ReadonlyMap<string, MetricInfo>, 
     if (direct) return { metric: direct, bucket: false }
     const series = /^(.*)_(bucket|sum|count)$/.exec(name)
     const base = series ? metrics.get(series[1]!) : undefined
-    if (series && base && (base.type === 'histogram' || base.type === 'summary')) return { metric: base, bucket: series[2] === 'bucket' }
+    if (series && base && (base.type === 'histogram' || base.type === 'summary'))
+      return { metric: base, bucket: series[2] === 'bucket' }
     problems.push(`unknown metric ${name}`)
     return null
   }
@@ -220,16 +230,19 @@ function promqlProblems(expr: string, metrics: ReadonlyMap<string, MetricInfo>, 
         if (label === 'stage') {
           // The stages the code emits are the ones the metric's help text names.
           const stages = [...used.get(name!)!.metric.help.matchAll(/(\w+) \(/g)].map((m) => m[1])
-          if (!stages.includes(alternative)) problems.push(`${name}: stage "${alternative}" is not one of ${stages.join(', ')}`)
+          if (!stages.includes(alternative))
+            problems.push(`${name}: stage "${alternative}" is not one of ${stages.join(', ')}`)
         }
-        if (label === 'code' && typeof (status as unknown as Record<string, unknown>)[alternative] !== 'number') problems.push(`${name}: code "${alternative}" is not a gRPC status name`)
+        if (label === 'code' && typeof (status as unknown as Record<string, unknown>)[alternative] !== 'number')
+          problems.push(`${name}: code "${alternative}" is not a gRPC status name`)
       }
     }
   }
   const groupings = [...expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap((m) => m[1]!.split(','))
   const legendLabels = [...legend.matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]!)
   for (const label of [...groupings, ...legendLabels].map((l) => l.trim()).filter(Boolean)) {
-    if (!allLabels.has(label) && !TARGET_LABELS.has(label)) problems.push(`label ${label} is on none of ${[...used.keys()].join(', ')}`)
+    if (!allLabels.has(label) && !TARGET_LABELS.has(label))
+      problems.push(`label ${label} is on none of ${[...used.keys()].join(', ')}`)
   }
   for (const [, name, label] of expr.matchAll(/label_values\(\s*(kafka_sidecar_[a-z0-9_]+)\s*,\s*(\w+)\s*\)/g)) {
     if (used.has(name!) && !labelsOf(name!).includes(label!)) problems.push(`${name} has no label ${label}`)
@@ -262,18 +275,25 @@ function containers(pod: { [key: string]: Yaml }, field: 'initContainers' | 'con
 function dockerfileEnv(text: string): Map<string, string> {
   const env = new Map<string, string>()
   for (const [, body] of text.matchAll(/^ENV\s+(.+)$/gm)) {
-    for (const [, name, value] of body!.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g)) env.set(name!, value!.replace(/^"|"$/g, ''))
+    for (const [, name, value] of body!.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g))
+      env.set(name!, value!.replace(/^"|"$/g, ''))
   }
   return env
 }
 
-function grafanaTargets(node: unknown, out: Array<{ expr: string; legend: string; where: string }> = [], where = 'dashboard'): Array<{ expr: string; legend: string; where: string }> {
+function grafanaTargets(
+  node: unknown,
+  out: Array<{ expr: string; legend: string; where: string }> = [],
+  where = 'dashboard',
+): Array<{ expr: string; legend: string; where: string }> {
   if (Array.isArray(node)) node.forEach((n) => grafanaTargets(n, out, where))
   else if (node && typeof node === 'object') {
     const o = node as Record<string, unknown>
     const here = typeof o.title === 'string' ? o.title : typeof o.name === 'string' ? `variable ${o.name}` : where
-    if (typeof o.expr === 'string') out.push({ expr: o.expr, legend: typeof o.legendFormat === 'string' ? o.legendFormat : '', where: here })
-    if (typeof o.definition === 'string' && o.definition.includes('kafka_sidecar_')) out.push({ expr: o.definition, legend: '', where: here })
+    if (typeof o.expr === 'string')
+      out.push({ expr: o.expr, legend: typeof o.legendFormat === 'string' ? o.legendFormat : '', where: here })
+    if (typeof o.definition === 'string' && o.definition.includes('kafka_sidecar_'))
+      out.push({ expr: o.definition, legend: '', where: here })
     for (const value of Object.values(o)) grafanaTargets(value, out, here)
   }
   return out
@@ -309,13 +329,17 @@ describe('deploy/kubernetes/pod.yaml', () => {
 
   it('names only environment variables the sidecar or the client reads', () => {
     for (const c of [sidecar!, ...apps]) {
-      for (const name of c.env.keys()) expect(SIDECAR_ENV.has(name) || CLIENT_ENV_NAMES.has(name), `${c.name}: ${name}`).toBe(true)
+      for (const name of c.env.keys())
+        expect(SIDECAR_ENV.has(name) || CLIENT_ENV_NAMES.has(name), `${c.name}: ${name}`).toBe(true)
     }
-    for (const name of sidecar!.env.keys()) expect(SIDECAR_ENV.has(name), `sidecar container: ${name} is not a sidecar option`).toBe(true)
-    for (const app of apps) for (const name of app.env.keys()) expect(CLIENT_ENV_NAMES.has(name), `${app.name}: ${name} is not a client variable`).toBe(true)
+    for (const name of sidecar!.env.keys())
+      expect(SIDECAR_ENV.has(name), `sidecar container: ${name} is not a sidecar option`).toBe(true)
+    for (const app of apps)
+      for (const name of app.env.keys())
+        expect(CLIENT_ENV_NAMES.has(name), `${app.name}: ${name} is not a client variable`).toBe(true)
   })
 
-  it("gives the sidecar values its own validation accepts: a Unix socket, HTTP on all interfaces with the non-loopback flag", () => {
+  it('gives the sidecar values its own validation accepts: a Unix socket, HTTP on all interfaces with the non-loopback flag', () => {
     expect(sidecarConfig).not.toThrow()
     const config = sidecarConfig()
     expect(config.listen.kind).toBe('unix')
@@ -337,7 +361,9 @@ describe('deploy/kubernetes/pod.yaml', () => {
         .find((m) => m.mountPath === socketDir)
     const volume = mountOf(sidecar!)?.name
     expect(volume, `sidecar mounts ${socketDir}`).toBeDefined()
-    const podVolume = asList(asMap(pod.spec, 'spec').volumes, 'volumes').map((v) => asMap(v, 'volume')).find((v) => v.name === volume)
+    const podVolume = asList(asMap(pod.spec, 'spec').volumes, 'volumes')
+      .map((v) => asMap(v, 'volume'))
+      .find((v) => v.name === volume)
     expect(podVolume?.emptyDir, 'the socket volume is an emptyDir').toBeDefined()
     for (const app of apps) {
       const options = resolveSidecarOptions([], Object.fromEntries([...app.env].map(([k, v]) => [k, v ?? ''])))
@@ -365,7 +391,8 @@ describe('deploy/kubernetes/pod.yaml', () => {
   })
 
   it('gives the pod more termination grace than the sidecar needs to shut down', () => {
-    const grace = Number(asString(asMap(pod.spec, 'spec').terminationGracePeriodSeconds, 'terminationGracePeriodSeconds')) * 1000
+    const grace =
+      Number(asString(asMap(pod.spec, 'spec').terminationGracePeriodSeconds, 'terminationGracePeriodSeconds')) * 1000
     expect(grace).toBeGreaterThan(sidecarConfig().shutdownTimeoutMs + SHUTDOWN_TAIL_MS)
   })
 
@@ -386,7 +413,9 @@ describe('deploy/docker/Dockerfile', () => {
     expect(froms.length).toBeGreaterThan(0)
     for (const image of froms) expect(image).toBe('node:20-slim')
     expect(dockerfile).toMatch(/npx --yes pnpm@10 install --frozen-lockfile/)
-    const bin = (JSON.parse(read('packages/sidecar/package.json')) as { bin: Record<string, string> }).bin['kafka-sidecar']
+    const bin = (JSON.parse(read('packages/sidecar/package.json')) as { bin: Record<string, string> }).bin[
+      'kafka-sidecar'
+    ]
     expect(bin).toBe('./dist/cli.js')
     expect(dockerfile).toMatch(/^CMD \["node", "--max-old-space-size=256", "packages\/sidecar\/dist\/cli\.js"\]$/m)
     const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]!)
@@ -397,22 +426,32 @@ describe('deploy/docker/Dockerfile', () => {
   it('sets only sidecar options, with values the sidecar accepts', () => {
     const env = dockerfileEnv(dockerfile)
     for (const name of env.keys()) expect(SIDECAR_ENV.has(name), name).toBe(true)
-    expect(() => resolveConfig([optionsFromEnv({ KAFKA_BROKERS: 'kafka:9092', ...Object.fromEntries(env) })])).not.toThrow()
-    expect(env.get('KAFKA_SIDECAR_LISTEN')).toBe(containers(readPod(), 'initContainers')[0]!.env.get('KAFKA_SIDECAR_LISTEN'))
+    expect(() =>
+      resolveConfig([optionsFromEnv({ KAFKA_BROKERS: 'kafka:9092', ...Object.fromEntries(env) })]),
+    ).not.toThrow()
+    expect(env.get('KAFKA_SIDECAR_LISTEN')).toBe(
+      containers(readPod(), 'initContainers')[0]!.env.get('KAFKA_SIDECAR_LISTEN'),
+    )
   })
 })
 
 describe('deploy/prometheus/alerts.yaml and deploy/grafana/kafka-sidecar-dashboard.json', () => {
   let rules: Array<{ [key: string]: Yaml }>
   beforeAll(() => {
-    rules = asList(asMap(parseYaml(read('deploy/prometheus/alerts.yaml')), 'alerts.yaml').groups, 'groups').flatMap((g) =>
-      asList(asMap(g, 'group').rules, 'rules').map((r) => asMap(r, 'rule')),
+    rules = asList(asMap(parseYaml(read('deploy/prometheus/alerts.yaml')), 'alerts.yaml').groups, 'groups').flatMap(
+      (g) => asList(asMap(g, 'group').rules, 'rules').map((r) => asMap(r, 'rule')),
     )
   })
 
   it('has the alerts the rollout guide relies on, each with a duration and a severity', () => {
     const names = rules.map((r) => asString(r.alert, 'alert'))
-    for (const expected of ['KafkaSidecarClientFallbackSustained', 'KafkaSidecarClientBreakerOpen', 'KafkaSidecarClientDeliverySuccessLow', 'KafkaSidecarNotReady', 'KafkaSidecarQueueBytesHigh']) {
+    for (const expected of [
+      'KafkaSidecarClientFallbackSustained',
+      'KafkaSidecarClientBreakerOpen',
+      'KafkaSidecarClientDeliverySuccessLow',
+      'KafkaSidecarNotReady',
+      'KafkaSidecarQueueBytesHigh',
+    ]) {
       expect(names).toContain(expected)
     }
     for (const rule of rules) {
@@ -425,7 +464,8 @@ describe('deploy/prometheus/alerts.yaml and deploy/grafana/kafka-sidecar-dashboa
 
   it('queries only metrics and labels the code registers', async () => {
     const metrics = await registeredMetrics()
-    for (const rule of rules) expect(promqlProblems(asString(rule.expr, 'expr'), metrics), String(rule.alert)).toEqual([])
+    for (const rule of rules)
+      expect(promqlProblems(asString(rule.expr, 'expr'), metrics), String(rule.alert)).toEqual([])
   })
 
   it('uses the default queue bound of the code in the queue alert', () => {
@@ -435,7 +475,10 @@ describe('deploy/prometheus/alerts.yaml and deploy/grafana/kafka-sidecar-dashboa
 
   it('the dashboard is valid JSON whose every query uses registered metrics and labels', async () => {
     const metrics = await registeredMetrics()
-    const dashboard = JSON.parse(read('deploy/grafana/kafka-sidecar-dashboard.json')) as { panels: Array<{ id: number; title: string; type: string }>; uid: string }
+    const dashboard = JSON.parse(read('deploy/grafana/kafka-sidecar-dashboard.json')) as {
+      panels: Array<{ id: number; title: string; type: string }>
+      uid: string
+    }
     expect(dashboard.uid).toBe('kafka-sidecar')
     const ids = dashboard.panels.map((p) => p.id)
     expect(new Set(ids).size).toBe(ids.length)
@@ -444,7 +487,8 @@ describe('deploy/prometheus/alerts.yaml and deploy/grafana/kafka-sidecar-dashboa
     for (const t of targets) expect(promqlProblems(t.expr, metrics, t.legend), `${t.where}: ${t.expr}`).toEqual([])
     // Every metric the code registers (process metrics aside) appears on the dashboard.
     const queried = targets.map((t) => t.expr).join('\n')
-    for (const name of metrics.keys()) if (!name.startsWith('kafka_sidecar_process_')) expect(queried, name).toContain(name)
+    for (const name of metrics.keys())
+      if (!name.startsWith('kafka_sidecar_process_')) expect(queried, name).toContain(name)
   })
 })
 
@@ -461,7 +505,8 @@ describe('docs against the code', () => {
   it('docs/configuration.md has a row for every sidecar and client option, with the sidecar defaults', () => {
     const doc = read('docs/configuration.md')
     for (const o of OPTIONS) {
-      const plain = typeof o.defaultValue === 'number' || typeof o.defaultValue === 'boolean' || typeof o.defaultValue === 'string'
+      const plain =
+        typeof o.defaultValue === 'number' || typeof o.defaultValue === 'boolean' || typeof o.defaultValue === 'string'
       const row = `| \`${o.key}\` | \`${o.env}\` | \`--${o.flag}\` |${plain ? ` \`${String(o.defaultValue)}\` |` : ''}`
       expect(doc, o.env).toContain(row)
     }
@@ -473,19 +518,34 @@ describe('the checks themselves', () => {
   it('reject unknown metrics, labels and values', async () => {
     const metrics = await registeredMetrics()
     expect(promqlProblems('rate(kafka_sidecar_records_total[5m])', metrics)).toEqual([])
-    expect(promqlProblems('rate(kafka_sidecar_record_total[5m])', metrics)).toEqual(['unknown metric kafka_sidecar_record_total'])
-    expect(promqlProblems('kafka_sidecar_queue_bytes_bucket', metrics)).toEqual(['unknown metric kafka_sidecar_queue_bytes_bucket'])
+    expect(promqlProblems('rate(kafka_sidecar_record_total[5m])', metrics)).toEqual([
+      'unknown metric kafka_sidecar_record_total',
+    ])
+    expect(promqlProblems('kafka_sidecar_queue_bytes_bucket', metrics)).toEqual([
+      'unknown metric kafka_sidecar_queue_bytes_bucket',
+    ])
     expect(promqlProblems('sum by (client_id) (rate(kafka_sidecar_records_total[5m]))', metrics)).toHaveLength(1)
-    expect(promqlProblems('kafka_sidecar_client_records_acked_total{app="x"}', metrics)).toEqual(['kafka_sidecar_client_records_acked_total has no label app'])
+    expect(promqlProblems('kafka_sidecar_client_records_acked_total{app="x"}', metrics)).toEqual([
+      'kafka_sidecar_client_records_acked_total has no label app',
+    ])
     expect(promqlProblems('kafka_sidecar_records_total{stage="delivered"}', metrics)).toHaveLength(1)
     expect(promqlProblems('kafka_sidecar_errors_total{code="FULL"}', metrics)).toHaveLength(1)
-    expect(promqlProblems('histogram_quantile(0.99, sum by (le, app) (rate(kafka_sidecar_delivery_latency_seconds_bucket[5m])))', metrics)).toEqual([])
+    expect(
+      promqlProblems(
+        'histogram_quantile(0.99, sum by (le, app) (rate(kafka_sidecar_delivery_latency_seconds_bucket[5m])))',
+        metrics,
+      ),
+    ).toEqual([])
     expect(promqlProblems('up == 0', metrics)).toHaveLength(1)
-    expect(promqlProblems('kafka_sidecar_queue_bytes', metrics, '{{topic}}')).toEqual(['label topic is on none of kafka_sidecar_queue_bytes'])
+    expect(promqlProblems('kafka_sidecar_queue_bytes', metrics, '{{topic}}')).toEqual([
+      'label topic is on none of kafka_sidecar_queue_bytes',
+    ])
   })
 
   it('parse the YAML subset and refuse what is outside it', () => {
-    expect(parseYaml('a:\n  b: "1"\n  c:\n    - d: e\n      f: [ "g" ]\n    - h\n  i: |\n    x\n      y\n')).toEqual({ a: { b: '1', c: [{ d: 'e', f: ['g'] }, 'h'], i: 'x\n  y\n' } })
+    expect(parseYaml('a:\n  b: "1"\n  c:\n    - d: e\n      f: [ "g" ]\n    - h\n  i: |\n    x\n      y\n')).toEqual({
+      a: { b: '1', c: [{ d: 'e', f: ['g'] }, 'h'], i: 'x\n  y\n' },
+    })
     expect(() => parseYaml('a:\n\tb: 1\n')).toThrow(/tab/)
     expect(() => parseYaml('a: 1\na: 2\n')).toThrow(/duplicate/)
     expect(() => parseYaml('a:\n  b: 1\n c: 2\n')).toThrow()

@@ -12,12 +12,15 @@ describe('docs/sidecar.md', () => {
 describe('the docs say what the code does (issue 12, finding 6g)', () => {
   const read = (name: string) => readFileSync(new URL(`../../../docs/${name}`, import.meta.url), 'utf8')
 
-  it.each(['delivery-semantics.md', 'architecture.md'])('%s: the sidecar writes with the send\'s acks, never "always -1"', (name) => {
-    const doc = read(name)
-    expect(doc).not.toMatch(/always `-1` \(all in-sync replicas\)/)
-    expect(doc).not.toMatch(/codec, acks -1|`acks: -1`, at most/)
-    expect(doc).toMatch(/the\s+send's\s+`?acks`?|the\s+sends'\s+`acks`/)
-  })
+  it.each(['delivery-semantics.md', 'architecture.md'])(
+    '%s: the sidecar writes with the send\'s acks, never "always -1"',
+    (name) => {
+      const doc = read(name)
+      expect(doc).not.toMatch(/always `-1` \(all in-sync replicas\)/)
+      expect(doc).not.toMatch(/codec, acks -1|`acks: -1`, at most/)
+      expect(doc).toMatch(/the\s+send's\s+`?acks`?|the\s+sends'\s+`acks`/)
+    },
+  )
 
   it("client.md gives KafkaJS's RecordMetadata order (broker by broker), as the client returns it", () => {
     expect(read('client.md')).toMatch(/in KafkaJS's order: broker by broker/)

@@ -52,7 +52,15 @@ describe('sidecar under arbitrary requests (fast-check)', () => {
         }
       })
       const started = Date.now()
-      const result = await fc.check(property, { numRuns: RUNS, seed: SEED, path: PATH, endOnFailure: PATH !== undefined, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false, skipAllAfterTimeLimit: TIME_LIMIT_MS === undefined ? undefined : TIME_LIMIT_MS + 180_000 })
+      const result = await fc.check(property, {
+        numRuns: RUNS,
+        seed: SEED,
+        path: PATH,
+        endOnFailure: PATH !== undefined,
+        interruptAfterTimeLimit: TIME_LIMIT_MS,
+        markInterruptAsFailure: false,
+        skipAllAfterTimeLimit: TIME_LIMIT_MS === undefined ? undefined : TIME_LIMIT_MS + 180_000,
+      })
       if (process.env.FUZZ_STATS === '1') {
         process.stderr.write(
           `fuzz: ${result.numRuns} runs (${result.numSkips} skipped${result.interrupted ? ', stopped at the time limit' : ''}), seed ${result.seed}, ${Date.now() - started} ms; answers ${JSON.stringify(Object.fromEntries(stats.answers))}; ${stats.recordsWritten} records read back\n`,

@@ -6,7 +6,14 @@
  * time by @grpc/proto-loader from packages/proto/proto, not from the generated TypeScript.
  */
 import { readFile } from 'node:fs/promises'
-import { credentials, loadPackageDefinition, Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js'
+import {
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  status,
+  type ClientDuplexStream,
+  type ServiceError,
+} from '@grpc/grpc-js'
 import { loadSync } from '@grpc/proto-loader'
 import { PROTO_DIR } from '@kafka-sidecar/proto/proto-files'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -20,7 +27,14 @@ interface Ack {
   request_id: string | number
   received: boolean
   error: { grpc_code: number; message: string } | null
-  results: Array<{ topic: string; partition: number; base_offset: string | number; record_indexes: number[]; leader_id: number; error: unknown }>
+  results: Array<{
+    topic: string
+    partition: number
+    base_offset: string | number
+    record_indexes: number[]
+    leader_id: number
+    error: unknown
+  }>
 }
 
 interface DynamicClient {
@@ -31,15 +45,30 @@ interface DynamicClient {
 }
 
 function dynamicClient(address: string): DynamicClient {
-  const definition = loadSync('kafka_sidecar/v1/sidecar.proto', { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true })
-  const loaded = loadPackageDefinition(definition) as unknown as { kafka_sidecar: { v1: { ProducerSidecar: new (target: string, creds: ReturnType<typeof credentials.createInsecure>) => DynamicClient } } }
+  const definition = loadSync('kafka_sidecar/v1/sidecar.proto', {
+    includeDirs: [PROTO_DIR],
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  })
+  const loaded = loadPackageDefinition(definition) as unknown as {
+    kafka_sidecar: {
+      v1: {
+        ProducerSidecar: new (target: string, creds: ReturnType<typeof credentials.createInsecure>) => DynamicClient
+      }
+    }
+  }
   const client = new loaded.kafka_sidecar.v1.ProducerSidecar(grpcTarget(address), credentials.createInsecure())
   onTestFinished(() => client.close())
   return client
 }
 
 function emit(client: DynamicClient, request: object): Promise<Ack> {
-  return new Promise((resolve, reject) => client.emit(request, new Metadata(), (error, ack) => (error ? reject(error) : resolve(ack))))
+  return new Promise((resolve, reject) =>
+    client.emit(request, new Metadata(), (error, ack) => (error ? reject(error) : resolve(ack))),
+  )
 }
 
 async function world(partitions = 3) {
@@ -53,7 +82,20 @@ async function world(partitions = 3) {
 describe('a generic gRPC client (proto-loader, the .proto file only)', () => {
   it('Emit with only topic, key, headers and value: answered after the brokers with the partition result', async () => {
     const { cluster, topic, client } = await world()
-    const ack = await emit(client, { topics: [{ topic, records: [{ key: Buffer.from('order-42'), value: Buffer.from('{"total":42}'), headers: [{ key: 'source', value: Buffer.from('generic') }] }] }] })
+    const ack = await emit(client, {
+      topics: [
+        {
+          topic,
+          records: [
+            {
+              key: Buffer.from('order-42'),
+              value: Buffer.from('{"total":42}'),
+              headers: [{ key: 'source', value: Buffer.from('generic') }],
+            },
+          ],
+        },
+      ],
+    })
     expect(ack).toMatchObject({ received: true, error: null })
     expect(String(ack.request_id)).toBe('0')
     expect(ack.results).toHaveLength(1)
@@ -63,7 +105,12 @@ describe('a generic gRPC client (proto-loader, the .proto file only)', () => {
     expect(result!.leader_id).toBe(cluster.offsets(topic)[result!.partition]!.leaderId)
 
     const [message] = await consumeWithKafkaJS(cluster, topic, 1)
-    expect({ key: message!.key!.toString(), value: message!.value!.toString(), source: message!.headers!.source!.toString(), offset: message!.offset }).toEqual({
+    expect({
+      key: message!.key!.toString(),
+      value: message!.value!.toString(),
+      source: message!.headers!.source!.toString(),
+      offset: message!.offset,
+    }).toEqual({
       key: 'order-42',
       value: '{"total":42}',
       source: 'generic',
@@ -82,10 +129,19 @@ describe('a generic gRPC client (proto-loader, the .proto file only)', () => {
       call.on('end', resolve)
       call.on('error', reject)
     })
-    for (const id of [1, 2, 3]) call.write({ request_id: id, topics: [{ topic, records: [{ value: Buffer.from(`stream-${id}`) }] }] })
+    for (const id of [1, 2, 3])
+      call.write({ request_id: id, topics: [{ topic, records: [{ value: Buffer.from(`stream-${id}`) }] }] })
     call.end()
     await ended
-    expect(acks.map((a) => [String(a.request_id), a.received, a.results.map((r) => [r.partition, String(r.base_offset), r.record_indexes])]).sort()).toEqual([
+    expect(
+      acks
+        .map((a) => [
+          String(a.request_id),
+          a.received,
+          a.results.map((r) => [r.partition, String(r.base_offset), r.record_indexes]),
+        ])
+        .sort(),
+    ).toEqual([
       ['1', true, [[0, '0', [0]]]],
       ['2', true, [[0, '1', [0]]]],
       ['3', true, [[0, '2', [0]]]],
@@ -95,7 +151,10 @@ describe('a generic gRPC client (proto-loader, the .proto file only)', () => {
 
   it('acks NONE without instance_id: answered once queued, with no results, as KafkaJS resolves at once', async () => {
     const { cluster, topic, client } = await world(1)
-    const ack = await emit(client, { acks: 'ACKS_NONE', topics: [{ topic, records: [{ value: Buffer.from('fire and forget') }] }] })
+    const ack = await emit(client, {
+      acks: 'ACKS_NONE',
+      topics: [{ topic, records: [{ value: Buffer.from('fire and forget') }] }],
+    })
     expect(ack).toMatchObject({ received: true, results: [] })
     await consumeWithKafkaJS(cluster, topic, 1)
   })
@@ -104,13 +163,19 @@ describe('a generic gRPC client (proto-loader, the .proto file only)', () => {
     const { client } = await world(1)
     const call = client.deliveryReports({ after_sequence: 1 })
     const error = await new Promise<ServiceError>((resolve) => call.on('error', resolve))
-    expect({ code: error.code, details: error.details }).toEqual({ code: status.INVALID_ARGUMENT, details: 'instance_id is required' })
+    expect({ code: error.code, details: error.details }).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: 'instance_id is required',
+    })
   })
 
   it('the grpcurl request in docs/sidecar.md is served as documented', async () => {
     const { cluster, sidecar } = await world(1)
     const doc = await readFile(new URL('../../../docs/sidecar.md', import.meta.url), 'utf8')
-    const command = /^grpcurl -plaintext -unix -d '(.+)' \\\n\s+\/tmp\/kafka-sidecar\.sock kafka_sidecar\.v1\.ProducerSidecar\/Emit$/m.exec(doc)
+    const command =
+      /^grpcurl -plaintext -unix -d '(.+)' \\\n\s+\/tmp\/kafka-sidecar\.sock kafka_sidecar\.v1\.ProducerSidecar\/Emit$/m.exec(
+        doc,
+      )
     expect(command, 'the grpcurl command in docs/sidecar.md').not.toBeNull()
     // proto-loader reads proto3 JSON's base64 strings for bytes fields, as grpcurl does.
     const request = JSON.parse(command![1]!) as { topics: Array<{ topic: string }> }
@@ -118,7 +183,11 @@ describe('a generic gRPC client (proto-loader, the .proto file only)', () => {
     const ack = await emit(dynamicClient(sidecar.address), request)
     expect(ack).toMatchObject({ received: true, results: [{ topic: 'orders', partition: 0, record_indexes: [0] }] })
     const [record] = await cluster.records('orders')
-    expect({ key: record!.key!.toString(), value: record!.value!.toString(), headers: record!.headers.map((h) => [h.key, h.value!.toString()]) }).toEqual({
+    expect({
+      key: record!.key!.toString(),
+      value: record!.value!.toString(),
+      headers: record!.headers.map((h) => [h.key, h.value!.toString()]),
+    }).toEqual({
       key: 'order-42',
       value: '{"total": 42}',
       headers: [['source', 'grpcurl']],

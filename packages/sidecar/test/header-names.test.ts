@@ -9,7 +9,18 @@ import type { Header, SidecarRecord } from '@kafka-sidecar/proto'
 import type { EmbeddedRecord } from '@kafka-sidecar/embedded-kafka'
 import type { IHeaders, Message } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { bytes, consumeWithKafkaJS, emit, emitRequest, gauge, kafkajsProducer, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import {
+  bytes,
+  consumeWithKafkaJS,
+  emit,
+  emitRequest,
+  gauge,
+  kafkajsProducer,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+} from './helpers.js'
 
 /**
  * Headers as an application gets them from JSON.parse: every name an own property, `__proto__`
@@ -27,7 +38,10 @@ const HEADER_CASES: readonly string[] = [
 
 /** A plain record first: the bug struck at the second record, after the first was queued. */
 function messages(): Message[] {
-  return [{ key: 'plain', value: 'no headers' }, ...HEADER_CASES.map((json, i) => ({ key: `k${i}`, value: `v${i}`, headers: JSON.parse(json) as IHeaders }))]
+  return [
+    { key: 'plain', value: 'no headers' },
+    ...HEADER_CASES.map((json, i) => ({ key: `k${i}`, value: `v${i}`, headers: JSON.parse(json) as IHeaders })),
+  ]
 }
 
 /** KafkaJS's own flattening of a headers object (Object.keys; arrays are repeated names), as the contract carries it. */
@@ -40,11 +54,20 @@ function protoHeaders(headers: IHeaders | undefined): Header[] {
 }
 
 function protoRecords(list: Message[]): SidecarRecord[] {
-  return list.map((m) => ({ key: bytes(m.key as string), value: bytes(m.value as string), headers: protoHeaders(m.headers), partition: 0 }))
+  return list.map((m) => ({
+    key: bytes(m.key as string),
+    value: bytes(m.value as string),
+    headers: protoHeaders(m.headers),
+    partition: 0,
+  }))
 }
 
 function wire(record: EmbeddedRecord) {
-  return { key: record.key?.toString('hex'), value: record.value?.toString('hex'), headers: record.headers.map((h) => [h.key, h.value?.toString('hex') ?? null]) }
+  return {
+    key: record.key?.toString('hex'),
+    value: record.value?.toString('hex'),
+    headers: record.headers.map((h) => [h.key, h.value?.toString('hex') ?? null]),
+  }
 }
 
 describe('header names that are Object.prototype keys', () => {
@@ -57,17 +80,31 @@ describe('header names that are Object.prototype keys', () => {
     const direct = await kafkajsProducer(cluster)
 
     const ack = await emit(sidecarClient(sidecar), emitRequest(ours, protoRecords(messages())))
-    expect(ack.results.map((r) => [r.baseOffset, r.recordIndexes, r.error])).toEqual([[0, messages().map((_, i) => i), undefined]])
+    expect(ack.results.map((r) => [r.baseOffset, r.recordIndexes, r.error])).toEqual([
+      [0, messages().map((_, i) => i), undefined],
+    ])
     await direct.send({ topic: theirs, messages: messages() })
 
     const got = (await cluster.records(ours)).map(wire)
     const want = (await cluster.records(theirs)).map(wire)
     expect(got).toEqual(want)
     // What direct KafkaJS writes, spelled out for the mixed case: every name, in Object.keys order.
-    expect(want.at(-1)!.headers.map(([key]) => key)).toEqual(['trace', 'constructor', 'toString', 'toString', 'plain', 'plain', '__proto__', 'hasOwnProperty'])
+    expect(want.at(-1)!.headers.map(([key]) => key)).toEqual([
+      'trace',
+      'constructor',
+      'toString',
+      'toString',
+      'plain',
+      'plain',
+      '__proto__',
+      'hasOwnProperty',
+    ])
     expect(want.map((r) => r.headers.length)).toEqual([0, 1, 1, 1, 1, 3, 5, 8])
 
-    const [read, readDirect] = await Promise.all([consumeWithKafkaJS(cluster, ours, messages().length), consumeWithKafkaJS(cluster, theirs, messages().length)])
+    const [read, readDirect] = await Promise.all([
+      consumeWithKafkaJS(cluster, ours, messages().length),
+      consumeWithKafkaJS(cluster, theirs, messages().length),
+    ])
     const view = (list: typeof read) => list.map((m) => ({ key: m.key, value: m.value, headers: m.headers }))
     expect(view(read)).toEqual(view(readDirect))
     expect(await gauge(sidecar, 'kafka_sidecar_queue_bytes')).toBe(0)
@@ -79,7 +116,12 @@ describe('header names that are Object.prototype keys', () => {
     const topic = randomTopic()
     await cluster.createTopic({ topic, partitions: 1 })
     // A leak of one record per send would exhaust this budget halfway through.
-    const sidecar = await startTestSidecar(cluster, { maxQueuedRecords: 500, maxQueuedBytes: 200_000, maxQueuedBytesPerPartition: 200_000, maxRecordBytes: 10_000 })
+    const sidecar = await startTestSidecar(cluster, {
+      maxQueuedRecords: 500,
+      maxQueuedBytes: 200_000,
+      maxQueuedBytesPerPartition: 200_000,
+      maxRecordBytes: 10_000,
+    })
     const client = sidecarClient(sidecar)
     const records = protoRecords(messages().slice(0, 2))
     for (let i = 0; i < 1_000; i++) {

@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js'
 import { EmbeddedKafka, type EmbeddedKafkaOptions, type Logger as EmbeddedLogger } from '@kafka-sidecar/embedded-kafka'
-import { Acks, Compression, ProducerSidecarClient, type EmitAck, type EmitRequest, type SidecarRecord } from '@kafka-sidecar/proto'
+import {
+  Acks,
+  Compression,
+  ProducerSidecarClient,
+  type EmitAck,
+  type EmitRequest,
+  type SidecarRecord,
+} from '@kafka-sidecar/proto'
 import { Kafka, logLevel, type KafkaMessage, type Producer } from 'kafkajs'
 import { onTestFinished } from 'vitest'
 import { startSidecar, type RunningSidecar, type StartOptions } from '../src/index.js'
@@ -93,7 +100,11 @@ export function bearer(token: string): Metadata {
 
 let nextRequestId = 1
 
-export function emitRequest(topic: string, records: Array<Partial<SidecarRecord>>, overrides: Partial<EmitRequest> = {}): EmitRequest {
+export function emitRequest(
+  topic: string,
+  records: Array<Partial<SidecarRecord>>,
+  overrides: Partial<EmitRequest> = {},
+): EmitRequest {
   return {
     requestId: nextRequestId++,
     clientId: 'test-app',
@@ -109,10 +120,16 @@ export function emitRequest(topic: string, records: Array<Partial<SidecarRecord>
 }
 
 export function emit(client: ProducerSidecarClient, request: EmitRequest, metadata = new Metadata()): Promise<EmitAck> {
-  return new Promise((resolve, reject) => client.emit(request, metadata, (error, ack) => (error ? reject(error) : resolve(ack!))))
+  return new Promise((resolve, reject) =>
+    client.emit(request, metadata, (error, ack) => (error ? reject(error) : resolve(ack!))),
+  )
 }
 
-export async function emitError(client: ProducerSidecarClient, request: EmitRequest, metadata = new Metadata()): Promise<ServiceError> {
+export async function emitError(
+  client: ProducerSidecarClient,
+  request: EmitRequest,
+  metadata = new Metadata(),
+): Promise<ServiceError> {
   try {
     await emit(client, request, metadata)
   } catch (error) {
@@ -124,15 +141,26 @@ export async function emitError(client: ProducerSidecarClient, request: EmitRequ
 export const bytes = (text: string) => Buffer.from(text)
 
 /** A connected plain KafkaJS producer (what direct mode is measured against), disconnected at the end. */
-export async function kafkajsProducer(cluster: EmbeddedKafka, config: Parameters<Kafka['producer']>[0] = {}): Promise<Producer> {
-  const producer = new Kafka({ clientId: 'direct', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING }).producer(config)
+export async function kafkajsProducer(
+  cluster: EmbeddedKafka,
+  config: Parameters<Kafka['producer']>[0] = {},
+): Promise<Producer> {
+  const producer = new Kafka({
+    clientId: 'direct',
+    brokers: cluster.bootstrapServers,
+    logLevel: logLevel.NOTHING,
+  }).producer(config)
   await producer.connect()
   onTestFinished(() => producer.disconnect())
   return producer
 }
 
 /** The first `count` messages of `topic` as a KafkaJS consumer reads them, in partition then offset order. */
-export async function consumeWithKafkaJS(cluster: EmbeddedKafka, topic: string, count: number): Promise<KafkaMessage[]> {
+export async function consumeWithKafkaJS(
+  cluster: EmbeddedKafka,
+  topic: string,
+  count: number,
+): Promise<KafkaMessage[]> {
   const kafka = new Kafka({ clientId: 'reader', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING })
   // A short long-poll keeps disconnect fast: KafkaJS waits for the fetch in flight.
   const consumer = kafka.consumer({ groupId: randomTopic('reader'), maxWaitTimeInMs: 100 })
@@ -145,7 +173,9 @@ export async function consumeWithKafkaJS(cluster: EmbeddedKafka, topic: string, 
   } finally {
     await consumer.disconnect()
   }
-  return seen.sort((a, b) => a.partition - b.partition || Number(a.message.offset) - Number(b.message.offset)).map((s) => s.message)
+  return seen
+    .sort((a, b) => a.partition - b.partition || Number(a.message.offset) - Number(b.message.offset))
+    .map((s) => s.message)
 }
 
 /** A gauge's current value. */

@@ -14,10 +14,25 @@ import { createConnection, type Socket } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
-import { Acks, EmitAck, type Compression, type DeliveryReportEvent, type ProducerSidecarClient } from '@kafka-sidecar/proto'
+import {
+  Acks,
+  EmitAck,
+  type Compression,
+  type DeliveryReportEvent,
+  type ProducerSidecarClient,
+} from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { RunningSidecar, StartOptions } from '../src/index.js'
-import { bytes, emit, emitError, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import {
+  bytes,
+  emit,
+  emitError,
+  emitRequest,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+} from './helpers.js'
 import { waitFor } from './wait.js'
 import { TestStream } from './stream-helpers.js'
 
@@ -65,7 +80,13 @@ async function expectStillServes(ctx: Ctx): Promise<void> {
   for (const client of [ctx.client, sidecarClient(ctx.sidecar)]) {
     const value = `good-${randomUUID()}`
     const ack = await emit(client, emitRequest(ctx.topic, [{ value: bytes(value) }]))
-    expect(ack).toEqual(expect.objectContaining({ received: true, error: undefined, results: [expect.objectContaining({ topic: ctx.topic, partition: 0, error: undefined })] }))
+    expect(ack).toEqual(
+      expect.objectContaining({
+        received: true,
+        error: undefined,
+        results: [expect.objectContaining({ topic: ctx.topic, partition: 0, error: undefined })],
+      }),
+    )
     ctx.written.push(value)
   }
   const records = await ctx.cluster.records(ctx.topic)
@@ -86,10 +107,15 @@ function varint(value: bigint | number): Buffer {
   return Buffer.from(out)
 }
 const fieldVarint = (field: number, value: bigint | number) => Buffer.concat([varint((field << 3) | 0), varint(value)])
-const fieldBytes = (field: number, value: Buffer) => Buffer.concat([varint((field << 3) | 2), varint(value.length), value])
+const fieldBytes = (field: number, value: Buffer) =>
+  Buffer.concat([varint((field << 3) | 2), varint(value.length), value])
 
 /** EmitRequest{request_id 1, instance_id, app_name?, acks, compression?, await_delivery, topics [{topic, records}]} in wire format. */
-function rawEmitRequest(topic: Buffer | string, records: Buffer[], fields: { acks?: bigint | number; compression?: bigint | number; appName?: string } = {}): Buffer {
+function rawEmitRequest(
+  topic: Buffer | string,
+  records: Buffer[],
+  fields: { acks?: bigint | number; compression?: bigint | number; appName?: string } = {},
+): Buffer {
   const topicRecords = Buffer.concat([fieldBytes(1, Buffer.from(topic)), ...records.map((r) => fieldBytes(2, r))])
   return Buffer.concat([
     fieldVarint(1, 1),
@@ -102,7 +128,8 @@ function rawEmitRequest(topic: Buffer | string, records: Buffer[], fields: { ack
   ])
 }
 /** Record{value, headers...} in wire format. */
-const rawRecord = (value: string, headers: Buffer = Buffer.alloc(0)) => Buffer.concat([fieldBytes(2, Buffer.from(value)), headers])
+const rawRecord = (value: string, headers: Buffer = Buffer.alloc(0)) =>
+  Buffer.concat([fieldBytes(2, Buffer.from(value)), headers])
 
 /** A gRPC length-prefixed message: compressed flag, 4-byte big-endian length, body. */
 function grpcMessage(body: Buffer, { compressed = false, length = body.length } = {}): Buffer {
@@ -137,10 +164,18 @@ function h2Session(ctx: Ctx): ClientHttp2Session {
  * One gRPC call written by hand: POST `path` with gRPC headers (plus `headers`), the body bytes,
  * and END_STREAM unless `end` is false. Resolves with the answer once the status (or a reset) is in.
  */
-function h2Call(ctx: Ctx, path: string, body: Buffer, { headers = {}, end = true }: { headers?: Record<string, string>; end?: boolean } = {}): Promise<H2Answer> {
+function h2Call(
+  ctx: Ctx,
+  path: string,
+  body: Buffer,
+  { headers = {}, end = true }: { headers?: Record<string, string>; end?: boolean } = {},
+): Promise<H2Answer> {
   const session = h2Session(ctx)
   const started = Date.now()
-  const request = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers }, { endStream: false })
+  const request = session.request(
+    { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers },
+    { endStream: false },
+  )
   const chunks: Buffer[] = []
   return new Promise((resolve) => {
     let response: IncomingHttpHeaders | undefined
@@ -150,7 +185,10 @@ function h2Call(ctx: Ctx, path: string, body: Buffer, { headers = {}, end = true
       const message = statusHeaders['grpc-message']
       resolve({
         httpStatus: response?.[':status'] as number | undefined,
-        grpcStatus: statusHeaders['grpc-status'] === undefined ? undefined : (status[Number(statusHeaders['grpc-status'])] ?? String(statusHeaders['grpc-status'])),
+        grpcStatus:
+          statusHeaders['grpc-status'] === undefined
+            ? undefined
+            : (status[Number(statusHeaders['grpc-status'])] ?? String(statusHeaders['grpc-status'])),
         grpcMessage: typeof message === 'string' ? decodeURIComponent(message) : undefined,
         answeredInMs: answeredInMs ?? Date.now() - started,
         rstCode: request.rstCode,
@@ -200,7 +238,10 @@ function frame(type: number, flags: number, streamId: number, payload: Buffer, c
   return Buffer.concat([header, payload])
 }
 
-async function openSocket(port: number, host = '127.0.0.1'): Promise<Socket & { received(): Buffer; whenClosed: Promise<void> }> {
+async function openSocket(
+  port: number,
+  host = '127.0.0.1',
+): Promise<Socket & { received(): Buffer; whenClosed: Promise<void> }> {
   const socket = createConnection(port, host)
   onTestFinished(() => void socket.destroy())
   const chunks: Buffer[] = []
@@ -214,7 +255,10 @@ async function openSocket(port: number, host = '127.0.0.1'): Promise<Socket & { 
 /** Resolves true once the peer closed the socket, false if `ms` passed first. */
 async function closedWithin(socket: { whenClosed: Promise<void> }, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
-  const result = await Promise.race([socket.whenClosed.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))])
+  const result = await Promise.race([
+    socket.whenClosed.then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ])
   clearTimeout(timer)
   return result
 }
@@ -225,25 +269,43 @@ describe('raw bytes on the gRPC TCP port', () => {
     ['a TLS ClientHello (a client configured for TLS)', () => Buffer.from('16030100a5010000a10303', 'hex')],
     ['an HTTP/1.1 request', () => Buffer.from('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n')],
     // Not random: a random first frame header could by chance be a SETTINGS frame (another error).
-    ['the HTTP/2 preface followed by text', () => Buffer.concat([PREFACE, Buffer.from('this is not an HTTP/2 frame. '.repeat(100))])],
-  ])('answers %s with GOAWAY (INTERNAL_ERROR: how node:http2 reports a broken preface), closes the connection, and keeps serving', async (_name, payload) => {
-    const ctx = await setup()
-    const socket = await openSocket(ctx.port)
-    socket.write(payload())
-    expect(await closedWithin(socket, 5_000), 'the sidecar closes the connection').toBe(true)
-    expect(frames(socket.received())).toEqual([{ type: SETTINGS }, { type: GOAWAY, errorCode: INTERNAL_ERROR }])
-    await expectStillServes(ctx)
-  })
+    [
+      'the HTTP/2 preface followed by text',
+      () => Buffer.concat([PREFACE, Buffer.from('this is not an HTTP/2 frame. '.repeat(100))]),
+    ],
+  ])(
+    'answers %s with GOAWAY (INTERNAL_ERROR: how node:http2 reports a broken preface), closes the connection, and keeps serving',
+    async (_name, payload) => {
+      const ctx = await setup()
+      const socket = await openSocket(ctx.port)
+      socket.write(payload())
+      expect(await closedWithin(socket, 5_000), 'the sidecar closes the connection').toBe(true)
+      expect(frames(socket.received())).toEqual([{ type: SETTINGS }, { type: GOAWAY, errorCode: INTERNAL_ERROR }])
+      await expectStillServes(ctx)
+    },
+  )
 
   it('answers malformed frames after a valid preface with the HTTP/2 error that names them, and keeps serving', async () => {
     const ctx = await setup()
     const emptySettings = frame(SETTINGS, 0, 0, Buffer.alloc(0))
     const cases = [
       // A DATA frame header claiming 16 MiB, beyond SETTINGS_MAX_FRAME_SIZE (16 KiB): nothing past the header is read.
-      { name: 'a 16 MiB frame', bytes: Buffer.concat([PREFACE, emptySettings, frame(DATA, 0, 1, Buffer.alloc(16), 0xffffff)]), errorCode: FRAME_SIZE_ERROR },
-      { name: 'a SETTINGS frame of 16 MiB', bytes: Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0), 0xffffff)]), errorCode: FRAME_SIZE_ERROR },
+      {
+        name: 'a 16 MiB frame',
+        bytes: Buffer.concat([PREFACE, emptySettings, frame(DATA, 0, 1, Buffer.alloc(16), 0xffffff)]),
+        errorCode: FRAME_SIZE_ERROR,
+      },
+      {
+        name: 'a SETTINGS frame of 16 MiB',
+        bytes: Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0), 0xffffff)]),
+        errorCode: FRAME_SIZE_ERROR,
+      },
       // A HEADERS frame whose header block is not HPACK (0xff...: an index far beyond any table).
-      { name: 'a HEADERS frame of garbage HPACK', bytes: Buffer.concat([PREFACE, emptySettings, frame(HEADERS, 0x4, 1, Buffer.alloc(16, 0xff))]), errorCode: COMPRESSION_ERROR },
+      {
+        name: 'a HEADERS frame of garbage HPACK',
+        bytes: Buffer.concat([PREFACE, emptySettings, frame(HEADERS, 0x4, 1, Buffer.alloc(16, 0xff))]),
+        errorCode: COMPRESSION_ERROR,
+      },
     ]
     for (const { name, bytes: payload, errorCode } of cases) {
       const socket = await openSocket(ctx.port)
@@ -262,7 +324,11 @@ describe('raw bytes on the gRPC TCP port', () => {
     const hung = await Promise.all(
       Array.from({ length: 200 }, async (_, i) => {
         const socket = await openSocket(ctx.port)
-        socket.write(i % 2 === 0 ? PREFACE.subarray(0, 10) : Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0), 0xffffff)]))
+        socket.write(
+          i % 2 === 0
+            ? PREFACE.subarray(0, 10)
+            : Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0), 0xffffff)]),
+        )
         return socket
       }),
     )
@@ -305,7 +371,11 @@ describe('gRPC messages that lie about themselves (written with node:http2)', ()
       // Only the 5-byte prefix and 16 bytes, stream left open: a server that waited for the
       // promised bytes (or allocated them) would not answer.
       const answer = await h2Call(ctx, EMIT, grpcMessage(Buffer.alloc(16), { length }), { end: false })
-      expect(answer).toMatchObject({ httpStatus: 200, grpcStatus: 'RESOURCE_EXHAUSTED', grpcMessage: `Received message larger than max (${length} vs ${HARD_CAP})` })
+      expect(answer).toMatchObject({
+        httpStatus: 200,
+        grpcStatus: 'RESOURCE_EXHAUSTED',
+        grpcMessage: `Received message larger than max (${length} vs ${HARD_CAP})`,
+      })
       expect(answer.answeredInMs).toBeLessThan(1_000)
     }
     await expectStillServes(ctx)
@@ -316,7 +386,10 @@ describe('gRPC messages that lie about themselves (written with node:http2)', ()
     const whole = grpcMessage(rawEmitRequest(ctx.topic, [rawRecord('truncated')]))
     for (const cut of [3, 10, whole.length - 1]) {
       const answer = await h2Call(ctx, EMIT, whole.subarray(0, cut))
-      expect(answer, `cut after ${cut} of ${whole.length} bytes`).toMatchObject({ grpcStatus: 'INVALID_ARGUMENT', grpcMessage: `${EMIT} needs one request message and the call ended without a whole one (truncated, or none sent)` })
+      expect(answer, `cut after ${cut} of ${whole.length} bytes`).toMatchObject({
+        grpcStatus: 'INVALID_ARGUMENT',
+        grpcMessage: `${EMIT} needs one request message and the call ended without a whole one (truncated, or none sent)`,
+      })
     }
     // The same bytes, whole, are a good request: the refusals above were about the truncation.
     const ok = await h2Call(ctx, EMIT, whole)
@@ -333,7 +406,14 @@ describe('gRPC messages that lie about themselves (written with node:http2)', ()
     expect(answer.grpcStatus).toBe('OK')
     // Exactly one ack, for the complete message.
     expect(answer.data.readUInt32BE(1)).toBe(answer.data.length - 5)
-    expect(EmitAck.decode(answer.data.subarray(5))).toEqual(expect.objectContaining({ requestId: 1, received: true, error: undefined, results: [expect.objectContaining({ topic: ctx.topic, error: undefined })] }))
+    expect(EmitAck.decode(answer.data.subarray(5))).toEqual(
+      expect.objectContaining({
+        requestId: 1,
+        received: true,
+        error: undefined,
+        results: [expect.objectContaining({ topic: ctx.topic, error: undefined })],
+      }),
+    )
     ctx.written.push('stream-complete')
     await expectStillServes(ctx)
   })
@@ -342,7 +422,10 @@ describe('gRPC messages that lie about themselves (written with node:http2)', ()
     const ctx = await setup()
     const message = grpcMessage(rawEmitRequest(ctx.topic, [rawRecord('twice')]))
     const answer = await h2Call(ctx, EMIT, Buffer.concat([message, message]))
-    expect(answer).toMatchObject({ grpcStatus: 'INVALID_ARGUMENT', grpcMessage: `${EMIT} takes exactly one request message; the call sent a second` })
+    expect(answer).toMatchObject({
+      grpcStatus: 'INVALID_ARGUMENT',
+      grpcMessage: `${EMIT} takes exactly one request message; the call sent a second`,
+    })
     await expectStillServes(ctx)
   })
 
@@ -350,41 +433,73 @@ describe('gRPC messages that lie about themselves (written with node:http2)', ()
     const ctx = await setup()
     const bomb = gzipSync(Buffer.alloc(100 * 1024 * 1024))
     expect(bomb.length).toBeLessThan(200 * 1024)
-    const answer = await h2Call(ctx, EMIT, grpcMessage(bomb, { compressed: true }), { headers: { 'grpc-encoding': 'gzip' } })
-    expect(answer).toMatchObject({ grpcStatus: 'RESOURCE_EXHAUSTED', grpcMessage: `Received message that decompresses to a size larger than ${HARD_CAP}` })
+    const answer = await h2Call(ctx, EMIT, grpcMessage(bomb, { compressed: true }), {
+      headers: { 'grpc-encoding': 'gzip' },
+    })
+    expect(answer).toMatchObject({
+      grpcStatus: 'RESOURCE_EXHAUSTED',
+      grpcMessage: `Received message that decompresses to a size larger than ${HARD_CAP}`,
+    })
     expect(answer.answeredInMs).toBeLessThan(3_000)
     await expectStillServes(ctx)
   })
 
   it('answers compressed bytes that are not gzip with INTERNAL "Failed to decompress message", and an unknown encoding with UNIMPLEMENTED', async () => {
     const ctx = await setup()
-    const notGzip = await h2Call(ctx, EMIT, grpcMessage(randomBytes(64), { compressed: true }), { headers: { 'grpc-encoding': 'gzip' } })
+    const notGzip = await h2Call(ctx, EMIT, grpcMessage(randomBytes(64), { compressed: true }), {
+      headers: { 'grpc-encoding': 'gzip' },
+    })
     expect(notGzip).toMatchObject({ grpcStatus: 'INTERNAL', grpcMessage: 'Failed to decompress message' })
-    const unknown = await h2Call(ctx, EMIT, grpcMessage(rawEmitRequest(ctx.topic, [rawRecord('x')]), { compressed: true }), { headers: { 'grpc-encoding': 'brotli9' } })
-    expect(unknown).toMatchObject({ grpcStatus: 'UNIMPLEMENTED', grpcMessage: 'Received message compressed with unsupported encoding "brotli9"' })
+    const unknown = await h2Call(
+      ctx,
+      EMIT,
+      grpcMessage(rawEmitRequest(ctx.topic, [rawRecord('x')]), { compressed: true }),
+      { headers: { 'grpc-encoding': 'brotli9' } },
+    )
+    expect(unknown).toMatchObject({
+      grpcStatus: 'UNIMPLEMENTED',
+      grpcMessage: 'Received message compressed with unsupported encoding "brotli9"',
+    })
     await expectStillServes(ctx)
   })
 
   it('answers a wrong content-type with HTTP 415, an unknown method with UNIMPLEMENTED, a bad grpc-timeout with INTERNAL', async () => {
     const ctx = await setup()
     const body = grpcMessage(rawEmitRequest(ctx.topic, [rawRecord('x')]))
-    expect(await h2Call(ctx, EMIT, body, { headers: { 'content-type': 'application/json' } })).toMatchObject({ httpStatus: 415, grpcStatus: undefined })
-    expect(await h2Call(ctx, `${SERVICE}/Delete`, body)).toMatchObject({ grpcStatus: 'UNIMPLEMENTED', grpcMessage: `The server does not implement the method ${SERVICE}/Delete` })
-    expect(await h2Call(ctx, '/no.such.Service/Emit', body)).toMatchObject({ grpcStatus: 'UNIMPLEMENTED', grpcMessage: 'The server does not implement the method /no.such.Service/Emit' })
-    expect(await h2Call(ctx, EMIT, body, { headers: { 'grpc-timeout': 'banana' } })).toMatchObject({ grpcStatus: 'INTERNAL', grpcMessage: 'Invalid grpc-timeout value "banana"' })
+    expect(await h2Call(ctx, EMIT, body, { headers: { 'content-type': 'application/json' } })).toMatchObject({
+      httpStatus: 415,
+      grpcStatus: undefined,
+    })
+    expect(await h2Call(ctx, `${SERVICE}/Delete`, body)).toMatchObject({
+      grpcStatus: 'UNIMPLEMENTED',
+      grpcMessage: `The server does not implement the method ${SERVICE}/Delete`,
+    })
+    expect(await h2Call(ctx, '/no.such.Service/Emit', body)).toMatchObject({
+      grpcStatus: 'UNIMPLEMENTED',
+      grpcMessage: 'The server does not implement the method /no.such.Service/Emit',
+    })
+    expect(await h2Call(ctx, EMIT, body, { headers: { 'grpc-timeout': 'banana' } })).toMatchObject({
+      grpcStatus: 'INTERNAL',
+      grpcMessage: 'Invalid grpc-timeout value "banana"',
+    })
     await expectStillServes(ctx)
   })
 
   it('resets a request with 2,000 metadata entries (ENHANCE_YOUR_CALM), and one with a 1 MB metadata value', async () => {
     const ctx = await setup()
     const many = Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`x-flood-${i}`, 'v']))
-    const flooded = await h2Call(ctx, EMIT, grpcMessage(rawEmitRequest(ctx.topic, [rawRecord('flood')])), { headers: many })
+    const flooded = await h2Call(ctx, EMIT, grpcMessage(rawEmitRequest(ctx.topic, [rawRecord('flood')])), {
+      headers: many,
+    })
     expect(flooded).toMatchObject({ httpStatus: undefined, rstCode: ENHANCE_YOUR_CALM })
 
     const big = new Metadata()
     big.set('x-big', 'a'.repeat(1_000_000))
     const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('big metadata') }]), big)
-    expect({ code: status[error.code], details: error.details }).toEqual({ code: 'INTERNAL', details: `Received RST_STREAM with code ${COMPRESSION_ERROR}` })
+    expect({ code: status[error.code], details: error.details }).toEqual({
+      code: 'INTERNAL',
+      details: `Received RST_STREAM with code ${COMPRESSION_ERROR}`,
+    })
     await expectStillServes(ctx)
   })
 })
@@ -393,25 +508,48 @@ describe('protobuf written by hand', () => {
   it('refuses a record with a million headers (5 MB, default limits) by name, in well under a second of work', async () => {
     const ctx = await setup()
     const header = fieldBytes(3, fieldBytes(1, Buffer.from('h')))
-    const body = rawEmitRequest(ctx.topic, [rawRecord('x', Buffer.concat(Array.from({ length: 1_000_000 }, () => header)))])
+    const body = rawEmitRequest(ctx.topic, [
+      rawRecord('x', Buffer.concat(Array.from({ length: 1_000_000 }, () => header))),
+    ])
     expect(body.length).toBeGreaterThan(5_000_000)
     const answer = await h2Call(ctx, EMIT, grpcMessage(body))
-    expect(answer).toMatchObject({ grpcStatus: 'INVALID_ARGUMENT', grpcMessage: 'record 0 has 1000000 headers, the limit is 10000' })
+    expect(answer).toMatchObject({
+      grpcStatus: 'INVALID_ARGUMENT',
+      grpcMessage: 'record 0 has 1000000 headers, the limit is 10000',
+    })
     expect(answer.answeredInMs).toBeLessThan(3_000)
     await expectStillServes(ctx)
   })
 
   it.each([
-    ['acks -1 (KafkaJS\'s own number for "all", a 10-byte varint)', { acks: -1 }, 'unknown acks value -1 (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)', 'INVALID_REQUIRED_ACKS'],
-    ['acks 2^31-1', { acks: 2 ** 31 - 1 }, 'unknown acks value 2147483647 (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)', 'INVALID_REQUIRED_ACKS'],
+    [
+      'acks -1 (KafkaJS\'s own number for "all", a 10-byte varint)',
+      { acks: -1 },
+      'unknown acks value -1 (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)',
+      'INVALID_REQUIRED_ACKS',
+    ],
+    [
+      'acks 2^31-1',
+      { acks: 2 ** 31 - 1 },
+      'unknown acks value 2147483647 (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)',
+      'INVALID_REQUIRED_ACKS',
+    ],
     ['compression -1', { compression: -1 }, 'unknown compression value -1', 'UNSUPPORTED_COMPRESSION_TYPE'],
-    ['compression 2^31-1', { compression: 2 ** 31 - 1 }, 'unknown compression value 2147483647', 'UNSUPPORTED_COMPRESSION_TYPE'],
+    [
+      'compression 2^31-1',
+      { compression: 2 ** 31 - 1 },
+      'unknown compression value 2147483647',
+      'UNSUPPORTED_COMPRESSION_TYPE',
+    ],
   ])('refuses the enum number %s by name', async (_name, fields, message, kafkaError) => {
     const ctx = await setup()
     const answer = await h2Call(ctx, EMIT, grpcMessage(rawEmitRequest(ctx.topic, [rawRecord('x')], fields)))
     expect(answer).toMatchObject({ grpcStatus: 'INVALID_ARGUMENT', grpcMessage: message })
     // The Kafka error rides in the trailers of a grpc-js client's call; check it there too.
-    const error = await emitError(ctx.client, emitRequest(ctx.topic, [{ value: bytes('x') }], fields as { acks?: Acks; compression?: Compression }))
+    const error = await emitError(
+      ctx.client,
+      emitRequest(ctx.topic, [{ value: bytes('x') }], fields as { acks?: Acks; compression?: Compression }),
+    )
     expect(error.metadata.get('kafka-error-name')).toEqual([kafkaError])
     await expectStillServes(ctx)
   })
@@ -422,14 +560,25 @@ describe('protobuf written by hand', () => {
     const ctx = await setup()
     for (let i = 0; i < 10; i++) {
       const topic = `${randomBytes(4).toString('hex')}${'x'.repeat(1_000_000)}`
-      const error = await emitError(ctx.client, emitRequest(topic, [{ value: bytes('x') }], { appName: `app-${i}-${'y'.repeat(1_000_000)}` }))
-      expect({ code: status[error.code], details: error.details }).toEqual({ code: 'INVALID_ARGUMENT', details: 'invalid topic: topic name is 1000008 characters, the limit is 249' })
+      const error = await emitError(
+        ctx.client,
+        emitRequest(topic, [{ value: bytes('x') }], { appName: `app-${i}-${'y'.repeat(1_000_000)}` }),
+      )
+      expect({ code: status[error.code], details: error.details }).toEqual({
+        code: 'INVALID_ARGUMENT',
+        details: 'invalid topic: topic name is 1000008 characters, the limit is 249',
+      })
     }
     const metrics = await (await fetch(`http://${ctx.sidecar.httpAddress}/metrics`)).text()
     expect(metrics.length, '/metrics size').toBeLessThan(200_000)
-    const rejected = metrics.split('\n').filter((line) => line.startsWith('kafka_sidecar_records_total{') && line.includes('stage="rejected"'))
+    const rejected = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('kafka_sidecar_records_total{') && line.includes('stage="rejected"'))
     expect(rejected).toHaveLength(10)
-    for (const line of rejected) expect(line).toMatch(/^kafka_sidecar_records_total\{app="app-\d-y{58}…\(truncated\)",topic="[0-9a-f]{8}x{56}…\(truncated\)",stage="rejected"\} 1$/)
+    for (const line of rejected)
+      expect(line).toMatch(
+        /^kafka_sidecar_records_total\{app="app-\d-y{58}…\(truncated\)",topic="[0-9a-f]{8}x{56}…\(truncated\)",stage="rejected"\} 1$/,
+      )
     await expectStillServes(ctx)
   })
 
@@ -439,11 +588,16 @@ describe('protobuf written by hand', () => {
     // 250 requests, each from a new app name to a new invalid topic: a client (buggy or hostile)
     // minting label values per request.
     for (let i = 0; i < 250; i++) {
-      const error = await emitError(client, emitRequest(`bad topic ${i}!`, [{ value: bytes('x') }], { appName: `app-${i}` }))
+      const error = await emitError(
+        client,
+        emitRequest(`bad topic ${i}!`, [{ value: bytes('x') }], { appName: `app-${i}` }),
+      )
       expect(status[error.code]).toBe('INVALID_ARGUMENT')
     }
     const metrics = await (await fetch(`http://${ctx.sidecar.httpAddress}/metrics`)).text()
-    const rejected = metrics.split('\n').filter((line) => line.startsWith('kafka_sidecar_records_total{') && line.includes('stage="rejected"'))
+    const rejected = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('kafka_sidecar_records_total{') && line.includes('stage="rejected"'))
     const apps = new Set(rejected.map((line) => /app="([^"]*)"/.exec(line)![1]))
     const topics = new Set(rejected.map((line) => /topic="([^"]*)"/.exec(line)![1]))
     // setup() already used one app name for its good requests.
@@ -451,7 +605,9 @@ describe('protobuf written by hand', () => {
     expect(apps).toContain('(other apps)')
     expect(topics.size).toBe(201)
     expect(topics).toContain('(other refused topics)')
-    const overflow = rejected.filter((line) => line.includes('topic="(other refused topics)"')).reduce((n, line) => n + Number(line.split(' ').at(-1)), 0)
+    const overflow = rejected
+      .filter((line) => line.includes('topic="(other refused topics)"'))
+      .reduce((n, line) => n + Number(line.split(' ').at(-1)), 0)
     expect(overflow).toBe(50)
     await expectStillServes(ctx)
   })
@@ -460,7 +616,10 @@ describe('protobuf written by hand', () => {
 describe('garbage on the HTTP port', () => {
   async function httpExchange(ctx: Ctx, payload: Buffer): Promise<string> {
     const at = ctx.sidecar.httpAddress!.lastIndexOf(':')
-    const socket = await openSocket(Number(ctx.sidecar.httpAddress!.slice(at + 1)), ctx.sidecar.httpAddress!.slice(0, at))
+    const socket = await openSocket(
+      Number(ctx.sidecar.httpAddress!.slice(at + 1)),
+      ctx.sidecar.httpAddress!.slice(0, at),
+    )
     socket.write(payload)
     expect(await closedWithin(socket, 5_000), 'the HTTP server closes the connection').toBe(true)
     return socket.received().toString('latin1')
@@ -468,8 +627,12 @@ describe('garbage on the HTTP port', () => {
 
   it('answers a 20 KB header with 431 and an HTTP/2 preface (h2c prior knowledge) with 400, and keeps serving', async () => {
     const ctx = await setup()
-    expect(await httpExchange(ctx, Buffer.from(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`))).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
-    expect(await httpExchange(ctx, Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0))]))).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+    expect(
+      await httpExchange(ctx, Buffer.from(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)),
+    ).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
+    expect(await httpExchange(ctx, Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0))]))).toMatch(
+      /^HTTP\/1\.1 400 Bad Request\r\n/,
+    )
     const healthz = await fetch(`http://${ctx.sidecar.httpAddress}/healthz`)
     expect(healthz.status).toBe(200)
     await expectStillServes(ctx)
@@ -477,13 +640,24 @@ describe('garbage on the HTTP port', () => {
 })
 
 describe('TopicMetadata while the brokers are unreachable', () => {
-  it('is refused at once with UNAVAILABLE, as Emit is (it used to wait out the admin client\'s retries)', async () => {
+  it("is refused at once with UNAVAILABLE, as Emit is (it used to wait out the admin client's retries)", async () => {
     const ctx = await setup({ kafkaProbeIntervalMs: 100 })
     await ctx.cluster.stopBrokers()
-    await waitFor('the sidecar not ready', async () => (await ctx.sidecar.metrics.registry.getSingleMetric('kafka_sidecar_kafka_connected')!.get()).values[0]?.value === 0)
+    await waitFor(
+      'the sidecar not ready',
+      async () =>
+        (await ctx.sidecar.metrics.registry.getSingleMetric('kafka_sidecar_kafka_connected')!.get()).values[0]
+          ?.value === 0,
+    )
     const asked = Date.now()
-    const meta = await new Promise<ServiceError | null>((resolve) => ctx.client.topicMetadata({ topic: ctx.topic }, new Metadata(), { deadline: Date.now() + 10_000 }, (error) => resolve(error)))
-    expect(meta && { code: status[meta.code], details: meta.details, retriable: meta.metadata.get('retriable') }).toEqual({
+    const meta = await new Promise<ServiceError | null>((resolve) =>
+      ctx.client.topicMetadata({ topic: ctx.topic }, new Metadata(), { deadline: Date.now() + 10_000 }, (error) =>
+        resolve(error),
+      ),
+    )
+    expect(
+      meta && { code: status[meta.code], details: meta.details, retriable: meta.metadata.get('retriable') },
+    ).toEqual({
       code: 'UNAVAILABLE',
       details: 'sidecar is not connected to Kafka (not yet, or the brokers stopped answering)',
       retriable: ['true'],
@@ -501,7 +675,12 @@ describe('requests after shutdown began (a busy sidecar: its server is still up 
       (ack) => ack,
       (error: ServiceError) => error,
     )
-    await waitFor('the stuck record in flight', async () => (await ctx.sidecar.metrics.registry.getSingleMetric('kafka_sidecar_batches_in_flight')!.get()).values[0]?.value === 1)
+    await waitFor(
+      'the stuck record in flight',
+      async () =>
+        (await ctx.sidecar.metrics.registry.getSingleMetric('kafka_sidecar_batches_in_flight')!.get()).values[0]
+          ?.value === 1,
+    )
     return { ...ctx, stuck }
   }
 
@@ -525,7 +704,11 @@ describe('requests after shutdown began (a busy sidecar: its server is still up 
       requestId: late.requestId,
       received: false,
       results: [],
-      error: expect.objectContaining({ grpcCode: status.UNAVAILABLE, message: 'sidecar is not accepting requests: shutting down', retriable: true }),
+      error: expect.objectContaining({
+        grpcCode: status.UNAVAILABLE,
+        message: 'sidecar is not accepting requests: shutting down',
+        retriable: true,
+      }),
     })
     await stopped
     await ended
@@ -540,11 +723,21 @@ describe('requests after shutdown began (a busy sidecar: its server is still up 
     // Refused at once like Emit (it used to wait for the stopped brokers until the forced
     // shutdown cut it off with CANCELLED).
     const asked = Date.now()
-    const meta = await new Promise<ServiceError | null>((resolve) => ctx.client.topicMetadata({ topic: ctx.topic }, new Metadata(), { deadline: Date.now() + 5_000 }, (error) => resolve(error)))
-    expect(meta && { code: status[meta.code], details: meta.details, retriable: meta.metadata.get('retriable') }).toEqual({ code: 'UNAVAILABLE', details: 'sidecar is not accepting requests: shutting down', retriable: ['true'] })
+    const meta = await new Promise<ServiceError | null>((resolve) =>
+      ctx.client.topicMetadata({ topic: ctx.topic }, new Metadata(), { deadline: Date.now() + 5_000 }, (error) =>
+        resolve(error),
+      ),
+    )
+    expect(
+      meta && { code: status[meta.code], details: meta.details, retriable: meta.metadata.get('retriable') },
+    ).toEqual({ code: 'UNAVAILABLE', details: 'sidecar is not accepting requests: shutting down', retriable: ['true'] })
     expect(Date.now() - asked).toBeLessThan(500)
 
-    const reports = ctx.client.deliveryReports({ instanceId: `instance-${randomUUID()}`, afterSequence: 0 }, new Metadata(), { deadline: Date.now() + 10_000 })
+    const reports = ctx.client.deliveryReports(
+      { instanceId: `instance-${randomUUID()}`, afterSequence: 0 },
+      new Metadata(),
+      { deadline: Date.now() + 10_000 },
+    )
     onTestFinished(() => reports.cancel())
     const events: DeliveryReportEvent[] = []
     reports.on('data', (event: DeliveryReportEvent) => events.push(event))

@@ -8,10 +8,25 @@ import { readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
-import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient, type EmitAck, type HealthCheckResponse } from '@kafka-sidecar/proto'
+import {
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  HealthClient,
+  type EmitAck,
+  type HealthCheckResponse,
+} from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startSidecar, type RunningSidecar } from '../src/index.js'
-import { bytes, emit, emitRequest, grpcTarget, randomTopic, sidecarClient, startCluster, startTestSidecar, tempDir } from './helpers.js'
+import {
+  bytes,
+  emit,
+  emitRequest,
+  grpcTarget,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+  tempDir,
+} from './helpers.js'
 
 const T = { timeout: 15_000 }
 
@@ -34,7 +49,9 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
 function healthCheck(sidecar: RunningSidecar, service = ''): Promise<HealthCheckResponse> {
   const client = new HealthClient(grpcTarget(sidecar.address), credentials.createInsecure())
   onTestFinished(() => client.close())
-  return new Promise((resolve, reject) => client.check({ service }, (error, response) => (error ? reject(error) : resolve(response))))
+  return new Promise((resolve, reject) =>
+    client.check({ service }, (error, response) => (error ? reject(error) : resolve(response))),
+  )
 }
 
 async function httpStatus(sidecar: RunningSidecar, path: string): Promise<number> {
@@ -44,7 +61,12 @@ async function httpStatus(sidecar: RunningSidecar, path: string): Promise<number
 }
 
 /** Sends `requests` x `perRequest` records on one EmitStream without awaiting delivery; resolves with the acks. */
-async function emitQueued(sidecar: RunningSidecar, topic: string, requests: number, perRequest: number): Promise<EmitAck[]> {
+async function emitQueued(
+  sidecar: RunningSidecar,
+  topic: string,
+  requests: number,
+  perRequest: number,
+): Promise<EmitAck[]> {
   const call = sidecarClient(sidecar).emitStream()
   onTestFinished(() => call.cancel())
   const acks: EmitAck[] = []
@@ -64,21 +86,25 @@ describe('stop()', () => {
   it.each([
     { lingerMs: 0, label: 'sent at once' },
     { lingerMs: 400, label: 'still queued (linger)' },
-  ])('flushes records in flight: 1000 records acked as received, $label, are all in the cluster after stop()', T, async ({ lingerMs }) => {
-    const cluster = await startCluster()
-    const topic = randomTopic('flush')
-    await cluster.createTopic({ topic, partitions: 3 })
-    const sidecar = await startTestSidecar(cluster, { lingerMs, shutdownTimeoutMs: 5_000 })
-    const acks = await emitQueued(sidecar, topic, 10, 100)
-    for (const ack of acks) expect(ack).toMatchObject({ received: true, error: undefined, results: [] })
-    if (lingerMs > 0) expect((await cluster.records(topic)).length).toBeLessThan(1000)
+  ])(
+    'flushes records in flight: 1000 records acked as received, $label, are all in the cluster after stop()',
+    T,
+    async ({ lingerMs }) => {
+      const cluster = await startCluster()
+      const topic = randomTopic('flush')
+      await cluster.createTopic({ topic, partitions: 3 })
+      const sidecar = await startTestSidecar(cluster, { lingerMs, shutdownTimeoutMs: 5_000 })
+      const acks = await emitQueued(sidecar, topic, 10, 100)
+      for (const ack of acks) expect(ack).toMatchObject({ received: true, error: undefined, results: [] })
+      if (lingerMs > 0) expect((await cluster.records(topic)).length).toBeLessThan(1000)
 
-    const summary = await within(sidecar.stop(), 8_000, 'stop()')
-    expect(summary).toEqual({ failedRecords: 0, flushedInTime: true })
-    const values = (await cluster.records(topic)).map((r) => r.value!.toString())
-    expect(values).toHaveLength(1000)
-    expect(new Set(values).size).toBe(1000)
-  })
+      const summary = await within(sidecar.stop(), 8_000, 'stop()')
+      expect(summary).toEqual({ failedRecords: 0, flushedInTime: true })
+      const values = (await cluster.records(topic)).map((r) => r.value!.toString())
+      expect(values).toHaveLength(1000)
+      expect(new Set(values).size).toBe(1000)
+    },
+  )
 
   it('is idempotent, removes the Unix socket file and frees the HTTP port', T, async () => {
     const cluster = await startCluster()
@@ -105,7 +131,12 @@ describe('stop()', () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()))
 
     const after = await new Promise<ServiceError | null>((resolve) =>
-      client.emit(emitRequest(topic, [{ value: bytes('after stop') }]), new Metadata(), { deadline: Date.now() + 3_000 }, (error) => resolve(error)),
+      client.emit(
+        emitRequest(topic, [{ value: bytes('after stop') }]),
+        new Metadata(),
+        { deadline: Date.now() + 3_000 },
+        (error) => resolve(error),
+      ),
     )
     expect(after?.code).toBe(status.UNAVAILABLE)
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['before stop'])
@@ -113,51 +144,69 @@ describe('stop()', () => {
 })
 
 describe('readiness', () => {
-  it('is not ready while the brokers are down (503, NOT_SERVING, Emit refused promptly), ready once they are up', T, async () => {
-    const cluster = await startCluster()
-    const topic = randomTopic('ready')
-    await cluster.createTopic({ topic, partitions: 1 })
-    await cluster.stopBrokers()
-    const dir = await tempDir()
-    const sidecar = await startSidecar({
-      brokers: cluster.bootstrapServers,
-      listen: `unix://${join(dir, 'sidecar.sock')}`,
-      http: '127.0.0.1:0',
-      logLevel: 'nothing',
-      shutdownTimeoutMs: 1_000,
-    })
-    onTestFinished(async () => {
-      await sidecar.stop()
-    })
-    let ready = false
-    void sidecar.ready.then(() => (ready = true))
+  it(
+    'is not ready while the brokers are down (503, NOT_SERVING, Emit refused promptly), ready once they are up',
+    T,
+    async () => {
+      const cluster = await startCluster()
+      const topic = randomTopic('ready')
+      await cluster.createTopic({ topic, partitions: 1 })
+      await cluster.stopBrokers()
+      const dir = await tempDir()
+      const sidecar = await startSidecar({
+        brokers: cluster.bootstrapServers,
+        listen: `unix://${join(dir, 'sidecar.sock')}`,
+        http: '127.0.0.1:0',
+        logLevel: 'nothing',
+        shutdownTimeoutMs: 1_000,
+      })
+      onTestFinished(async () => {
+        await sidecar.stop()
+      })
+      let ready = false
+      void sidecar.ready.then(() => (ready = true))
 
-    expect(await httpStatus(sidecar, '/readyz')).toBe(503)
-    expect(await httpStatus(sidecar, '/healthz')).toBe(200)
-    expect((await healthCheck(sidecar)).status).toBe(ServingStatus.NOT_SERVING)
-    expect((await healthCheck(sidecar, 'kafka_sidecar.v1.ProducerSidecar')).status).toBe(ServingStatus.NOT_SERVING)
+      expect(await httpStatus(sidecar, '/readyz')).toBe(503)
+      expect(await httpStatus(sidecar, '/healthz')).toBe(200)
+      expect((await healthCheck(sidecar)).status).toBe(ServingStatus.NOT_SERVING)
+      expect((await healthCheck(sidecar, 'kafka_sidecar.v1.ProducerSidecar')).status).toBe(ServingStatus.NOT_SERVING)
 
-    // Not connected: the request is refused (clients fall back), not held until Kafka answers.
-    const client = sidecarClient(sidecar)
-    const started = Date.now()
-    const refused = await new Promise<ServiceError | null>((resolve) =>
-      client.emit(emitRequest(topic, [{ value: bytes('while down') }]), new Metadata(), { deadline: Date.now() + 3_000 }, (error) => resolve(error)),
-    )
-    const elapsed = Date.now() - started
-    expect(refused).not.toBeNull()
-    const kafkaError = refused!.metadata?.get('kafka-error-name') ?? []
-    expect.soft(refused!.code === status.UNAVAILABLE || (refused!.code !== status.DEADLINE_EXCEEDED && kafkaError.length > 0), `code ${refused!.code}: ${refused!.details}`).toBe(true)
-    expect.soft(elapsed, 'Emit refusal latency (ms) while Kafka is down').toBeLessThan(2_000)
-    expect(ready).toBe(false)
+      // Not connected: the request is refused (clients fall back), not held until Kafka answers.
+      const client = sidecarClient(sidecar)
+      const started = Date.now()
+      const refused = await new Promise<ServiceError | null>((resolve) =>
+        client.emit(
+          emitRequest(topic, [{ value: bytes('while down') }]),
+          new Metadata(),
+          { deadline: Date.now() + 3_000 },
+          (error) => resolve(error),
+        ),
+      )
+      const elapsed = Date.now() - started
+      expect(refused).not.toBeNull()
+      const kafkaError = refused!.metadata?.get('kafka-error-name') ?? []
+      expect
+        .soft(
+          refused!.code === status.UNAVAILABLE || (refused!.code !== status.DEADLINE_EXCEEDED && kafkaError.length > 0),
+          `code ${refused!.code}: ${refused!.details}`,
+        )
+        .toBe(true)
+      expect.soft(elapsed, 'Emit refusal latency (ms) while Kafka is down').toBeLessThan(2_000)
+      expect(ready).toBe(false)
 
-    await cluster.startBrokers()
-    await within(sidecar.ready, 8_000, 'readiness after the brokers came back')
-    expect(await httpStatus(sidecar, '/readyz')).toBe(200)
-    expect((await healthCheck(sidecar)).status).toBe(ServingStatus.SERVING)
-    const ack = await within(emit(client, emitRequest(topic, [{ value: bytes('after up') }])), 5_000, 'Emit once ready')
-    expect(ack.results).toEqual([expect.objectContaining({ topic, partition: 0, error: undefined })])
-    expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['after up'])
-  })
+      await cluster.startBrokers()
+      await within(sidecar.ready, 8_000, 'readiness after the brokers came back')
+      expect(await httpStatus(sidecar, '/readyz')).toBe(200)
+      expect((await healthCheck(sidecar)).status).toBe(ServingStatus.SERVING)
+      const ack = await within(
+        emit(client, emitRequest(topic, [{ value: bytes('after up') }])),
+        5_000,
+        'Emit once ready',
+      )
+      expect(ack.results).toEqual([expect.objectContaining({ topic, partition: 0, error: undefined })])
+      expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['after up'])
+    },
+  )
 })
 
 describe('the listen path', () => {
@@ -183,17 +232,26 @@ describe('the listen path', () => {
     expect(ack.results.map((r) => r.error)).toEqual([undefined])
   })
 
-  it('refuses to start when a regular file is at the listen path, naming the path and leaving the file alone', T, async () => {
-    const cluster = await startCluster()
-    const dir = await tempDir()
-    const path = join(dir, 'not-a-socket.sock')
-    await writeFile(path, 'precious data')
-    const started = startSidecar({ brokers: cluster.bootstrapServers, listen: `unix://${path}`, http: '127.0.0.1:0', logLevel: 'nothing' })
-    // Should it start anyway, stop it so the test leaves nothing running.
-    onTestFinished(async () => {
-      await started.then((s) => s.stop()).catch(() => {})
-    })
-    await expect(started).rejects.toThrow(path)
-    expect(await readFile(path, 'utf8')).toBe('precious data')
-  })
+  it(
+    'refuses to start when a regular file is at the listen path, naming the path and leaving the file alone',
+    T,
+    async () => {
+      const cluster = await startCluster()
+      const dir = await tempDir()
+      const path = join(dir, 'not-a-socket.sock')
+      await writeFile(path, 'precious data')
+      const started = startSidecar({
+        brokers: cluster.bootstrapServers,
+        listen: `unix://${path}`,
+        http: '127.0.0.1:0',
+        logLevel: 'nothing',
+      })
+      // Should it start anyway, stop it so the test leaves nothing running.
+      onTestFinished(async () => {
+        await started.then((s) => s.stop()).catch(() => {})
+      })
+      await expect(started).rejects.toThrow(path)
+      expect(await readFile(path, 'utf8')).toBe('precious data')
+    },
+  )
 })

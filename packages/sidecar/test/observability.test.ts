@@ -5,12 +5,34 @@
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { credentials, loadPackageDefinition, status, type Client as GrpcClient, type ClientDuplexStream } from '@grpc/grpc-js'
+import {
+  credentials,
+  loadPackageDefinition,
+  status,
+  type Client as GrpcClient,
+  type ClientDuplexStream,
+} from '@grpc/grpc-js'
 import { loadSync } from '@grpc/proto-loader'
-import { HealthCheckResponse_ServingStatus as ServingStatus, HealthClient, type EmitAck, type EmitRequest, type HealthCheckResponse } from '@kafka-sidecar/proto'
+import {
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  HealthClient,
+  type EmitAck,
+  type EmitRequest,
+  type HealthCheckResponse,
+} from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { RunningSidecar } from '../src/index.js'
-import { bytes, emit, emitError, emitRequest, grpcTarget, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import {
+  bytes,
+  emit,
+  emitError,
+  emitRequest,
+  grpcTarget,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+} from './helpers.js'
 
 const T = { timeout: 15_000 }
 
@@ -34,7 +56,8 @@ function parseMetrics(text: string): Sample[] {
     const raw = match[3]!
     const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw)
     // prom-client writes NaN as "Nan" (Prometheus parses floats case-insensitively).
-    if (Number.isNaN(value) && raw.toLowerCase() !== 'nan') throw new Error(`unparsable value in ${JSON.stringify(line)}`)
+    if (Number.isNaN(value) && raw.toLowerCase() !== 'nan')
+      throw new Error(`unparsable value in ${JSON.stringify(line)}`)
     samples.push({ name: match[1]!, labels, value })
   }
   return samples
@@ -47,20 +70,29 @@ function matching(samples: readonly Sample[], name: string, labels: Record<strin
 /** The value of the one sample matching name and labels; fails when there is none or several. */
 function value(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
   const found = matching(samples, name, labels)
-  if (found.length !== 1) throw new Error(`expected one sample ${name}${JSON.stringify(labels)}, found ${found.length}: ${JSON.stringify(found)}`)
+  if (found.length !== 1)
+    throw new Error(
+      `expected one sample ${name}${JSON.stringify(labels)}, found ${found.length}: ${JSON.stringify(found)}`,
+    )
   return found[0]!.value
 }
 
 /** Bucket counts of a histogram series by upper bound, checked cumulative and equal to _count at +Inf. */
-function histogram(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): { buckets: Map<number, number>; count: number; sum: number } {
+function histogram(
+  samples: readonly Sample[],
+  name: string,
+  labels: Record<string, string> = {},
+): { buckets: Map<number, number>; count: number; sum: number } {
   const buckets = new Map<number, number>()
-  for (const s of matching(samples, `${name}_bucket`, labels)) buckets.set(s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), s.value)
+  for (const s of matching(samples, `${name}_bucket`, labels))
+    buckets.set(s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), s.value)
   const count = value(samples, `${name}_count`, labels)
   const sum = value(samples, `${name}_sum`, labels)
   const bounds = [...buckets.keys()].sort((a, b) => a - b)
   expect(bounds.length).toBeGreaterThan(1)
   expect(bounds.at(-1)).toBe(Infinity)
-  for (let i = 1; i < bounds.length; i++) expect(buckets.get(bounds[i]!)!).toBeGreaterThanOrEqual(buckets.get(bounds[i - 1]!)!)
+  for (let i = 1; i < bounds.length; i++)
+    expect(buckets.get(bounds[i]!)!).toBeGreaterThanOrEqual(buckets.get(bounds[i - 1]!)!)
   expect(buckets.get(Infinity)).toBe(count)
   return { buckets, count, sum }
 }
@@ -93,7 +125,11 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
 }
 
 /** An EmitStream whose acks are collected; cancelled when the test finishes. */
-function openStream(sidecar: RunningSidecar): { call: ClientDuplexStream<EmitRequest, EmitAck>; acks: EmitAck[]; finished: Promise<number> } {
+function openStream(sidecar: RunningSidecar): {
+  call: ClientDuplexStream<EmitRequest, EmitAck>
+  acks: EmitAck[]
+  finished: Promise<number>
+} {
   const call = sidecarClient(sidecar).emitStream()
   const acks: EmitAck[] = []
   call.on('data', (ack: EmitAck) => acks.push(ack))
@@ -141,7 +177,9 @@ describe('Prometheus metrics', () => {
     expect(value(m, 'kafka_sidecar_accepted_bytes_total', { app: 'app-a', topic: topicA })).toBe(10 * 34)
     expect(value(m, 'kafka_sidecar_accepted_bytes_total', { app: 'app-b', topic: topicB })).toBe(4 * 34)
 
-    expect(value(m, 'kafka_sidecar_errors_total', { code: 'INVALID_ARGUMENT', kafka_error: 'INVALID_TOPIC_EXCEPTION' })).toBe(1)
+    expect(
+      value(m, 'kafka_sidecar_errors_total', { code: 'INVALID_ARGUMENT', kafka_error: 'INVALID_TOPIC_EXCEPTION' }),
+    ).toBe(1)
     expect(matching(m, 'kafka_sidecar_errors_total').reduce((s, x) => s + x.value, 0)).toBe(1)
 
     const batches = histogram(m, 'kafka_sidecar_batch_records')
@@ -176,7 +214,14 @@ describe('Prometheus metrics', () => {
     // A long linger keeps the records queued long enough to scrape them.
     const sidecar = await startTestSidecar(cluster, { lingerMs: 1_500 })
     const client = sidecarClient(sidecar)
-    const ack = await emit(client, emitRequest(topic, Array.from({ length: 10 }, () => ({ value: VALUE })), { awaitDelivery: false }))
+    const ack = await emit(
+      client,
+      emitRequest(
+        topic,
+        Array.from({ length: 10 }, () => ({ value: VALUE })),
+        { awaitDelivery: false },
+      ),
+    )
     expect(ack.received).toBe(true)
 
     const queued = await scrape(sidecar)
@@ -199,7 +244,9 @@ describe('Prometheus metrics', () => {
     expect(value(await scrape(sidecar), 'kafka_sidecar_connected_clients')).toBe(0)
 
     const streams = [openStream(sidecar), openStream(sidecar)]
-    streams.forEach(({ call }) => call.write(emitRequest(topic, [{ value: VALUE }], { instanceId: `instance-${randomUUID()}` })))
+    streams.forEach(({ call }) =>
+      call.write(emitRequest(topic, [{ value: VALUE }], { instanceId: `instance-${randomUUID()}` })),
+    )
     await until(() => streams.every((s) => s.acks.length === 1), 'an ack on every stream')
     for (const s of streams) expect(s.acks[0]).toMatchObject({ received: true, error: undefined })
     expect(value(await scrape(sidecar), 'kafka_sidecar_connected_clients')).toBe(2)
@@ -312,14 +359,35 @@ describe('gRPC server reflection', () => {
     const sidecar = await startTestSidecar(cluster)
     // The reflection protocol's own .proto ships inside @grpc/reflection.
     const reflectionProto = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '..', 'proto')
-    const definition = loadPackageDefinition(loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [reflectionProto] })) as unknown as {
-      grpc: { reflection: { v1: { ServerReflection: new (target: string, creds: ReturnType<typeof credentials.createInsecure>) => GrpcClient & { serverReflectionInfo(): ClientDuplexStream<unknown, { listServicesResponse?: { service: Array<{ name: string }> } }> } } } }
+    const definition = loadPackageDefinition(
+      loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [reflectionProto] }),
+    ) as unknown as {
+      grpc: {
+        reflection: {
+          v1: {
+            ServerReflection: new (
+              target: string,
+              creds: ReturnType<typeof credentials.createInsecure>,
+            ) => GrpcClient & {
+              serverReflectionInfo(): ClientDuplexStream<
+                unknown,
+                { listServicesResponse?: { service: Array<{ name: string }> } }
+              >
+            }
+          }
+        }
+      }
     }
-    const client = new definition.grpc.reflection.v1.ServerReflection(grpcTarget(sidecar.address), credentials.createInsecure())
+    const client = new definition.grpc.reflection.v1.ServerReflection(
+      grpcTarget(sidecar.address),
+      credentials.createInsecure(),
+    )
     onTestFinished(() => client.close())
     const call = client.serverReflectionInfo()
     const answer = new Promise<string[]>((resolve, reject) => {
-      call.on('data', (response: { listServicesResponse?: { service: Array<{ name: string }> } }) => resolve((response.listServicesResponse?.service ?? []).map((s) => s.name)))
+      call.on('data', (response: { listServicesResponse?: { service: Array<{ name: string }> } }) =>
+        resolve((response.listServicesResponse?.service ?? []).map((s) => s.name)),
+      )
       call.on('error', reject)
     })
     call.write({ listServices: '' })

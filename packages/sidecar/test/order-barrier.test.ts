@@ -7,7 +7,16 @@
 import { Client, credentials, Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js'
 import { EmitAck, EmitRequest, ProducerSidecarService, type Acks } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { bytes, emit, emitRequest, grpcTarget, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import {
+  bytes,
+  emit,
+  emitRequest,
+  grpcTarget,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+} from './helpers.js'
 import type { RunningSidecar } from '../src/index.js'
 import { TokenAuth } from '../src/grpc/auth.js'
 import { OpenStreams, producerService, type ProducerServiceDeps } from '../src/grpc/producer-service.js'
@@ -23,7 +32,8 @@ describe('order barrier on a stream (order_epoch)', () => {
     await cluster.createTopic({ topic, partitions: 1 })
     const sidecar = await startTestSidecar(cluster)
     const stream = new TestStream(sidecarClient(sidecar))
-    const send = (value: string, epoch: number, target = topic) => stream.send(emitRequest(target, [{ value: bytes(value) }], { instanceId, orderEpoch: epoch }))
+    const send = (value: string, epoch: number, target = topic) =>
+      stream.send(emitRequest(target, [{ value: bytes(value) }], { instanceId, orderEpoch: epoch }))
 
     const first = send('first', 1)
     const refused = send('bad topic', 1, 'not a valid topic!')
@@ -35,7 +45,9 @@ describe('order barrier on a stream (order_epoch)', () => {
     for (const ack of await Promise.all(pipelined)) {
       expect(ack.received).toBe(false)
       expect(ack.error).toMatchObject({ grpcCode: status.ABORTED, retriable: true })
-      expect(ack.error!.message).toMatch(/earlier request on this stream \(order_epoch 1\) was refused.*order_epoch > 1/)
+      expect(ack.error!.message).toMatch(
+        /earlier request on this stream \(order_epoch 1\) was refused.*order_epoch > 1/,
+      )
     }
     expect((await retried).received).toBe(true)
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['first', 'retried'])
@@ -53,7 +65,9 @@ describe('order barrier on a stream (order_epoch)', () => {
     // slowTopic's metadata is not cached yet: its request waits for a Metadata round trip, and the
     // invalid request behind it must still be decided (and answered) after it. (await_delivery
     // false: the first ack says "queued", so the acks' order is the decisions' order.)
-    const waiting = stream.send(emitRequest(slowTopic, [{ value: bytes('needs metadata') }], { instanceId, orderEpoch: 1, awaitDelivery: false }))
+    const waiting = stream.send(
+      emitRequest(slowTopic, [{ value: bytes('needs metadata') }], { instanceId, orderEpoch: 1, awaitDelivery: false }),
+    )
     const invalid = stream.send(emitRequest('', [{ value: bytes('no topic') }], { instanceId, orderEpoch: 1 }))
     expect((await waiting).received).toBe(true)
     expect((await invalid).error).toMatchObject({ grpcCode: status.INVALID_ARGUMENT })
@@ -70,7 +84,9 @@ describe('order barrier on a stream (order_epoch)', () => {
         const value = request.records[0]!.value!.toString()
         submitted.push(value)
         const tracker = { request, settled: new Promise(() => {}) }
-        return value === 'first' ? new Promise((resolve) => (releaseFirst = () => resolve(tracker))) : Promise.resolve(tracker)
+        return value === 'first'
+          ? new Promise((resolve) => (releaseFirst = () => resolve(tracker)))
+          : Promise.resolve(tracker)
       },
     }
     const codes: string[] = []
@@ -78,15 +94,28 @@ describe('order barrier on a stream (order_epoch)', () => {
     server.addService(
       ProducerSidecarService,
       producerService(
-        { pipeline, reports: {}, metadata: { leaderOf: () => 1 }, auth: new TokenAuth(null), allowedTopics: [], onRequest: (_method: string, code: status) => void codes.push(status[code]) } as unknown as ProducerServiceDeps,
+        {
+          pipeline,
+          reports: {},
+          metadata: { leaderOf: () => 1 },
+          auth: new TokenAuth(null),
+          allowedTopics: [],
+          onRequest: (_method: string, code: status) => void codes.push(status[code]),
+        } as unknown as ProducerServiceDeps,
         new OpenStreams(),
       ),
     )
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))))
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, p) =>
+        error ? reject(error) : resolve(p),
+      ),
+    )
     onTestFinished(() => void server.forceShutdown())
     const stream = new TestStream(sidecarClient(`127.0.0.1:${port}`))
     void stream.send(emitRequest('t', [{ value: bytes('first') }], { instanceId, orderEpoch: 1, awaitDelivery: false }))
-    void stream.send(emitRequest('t', [{ value: bytes('second') }], { instanceId, orderEpoch: 1, awaitDelivery: false }))
+    void stream.send(
+      emitRequest('t', [{ value: bytes('second') }], { instanceId, orderEpoch: 1, awaitDelivery: false }),
+    )
     await waitFor('the first request to reach admission', () => submitted.length === 1)
     stream.call.cancel()
     await new Promise((resolve) => setTimeout(resolve, 200)) // the cancel reaches the server
@@ -104,7 +133,10 @@ describe('order barrier on a stream (order_epoch)', () => {
     const oversized = stream.send(emitRequest(topic, [{ value: Buffer.alloc(20_000) }], { instanceId, orderEpoch: 7 }))
     const after = stream.send(emitRequest(topic, [{ value: bytes('after') }], { instanceId, orderEpoch: 7 }))
     const nextEpoch = stream.send(emitRequest(topic, [{ value: bytes('next epoch') }], { instanceId, orderEpoch: 8 }))
-    expect((await oversized).error).toMatchObject({ grpcCode: status.INVALID_ARGUMENT, kafkaErrorName: 'MESSAGE_TOO_LARGE' })
+    expect((await oversized).error).toMatchObject({
+      grpcCode: status.INVALID_ARGUMENT,
+      kafkaErrorName: 'MESSAGE_TOO_LARGE',
+    })
     expect((await after).error).toMatchObject({ grpcCode: status.ABORTED })
     expect((await nextEpoch).received).toBe(true)
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['next epoch'])
@@ -118,14 +150,21 @@ describe('order barrier on a stream (order_epoch)', () => {
     const { write, ackFor } = rawStream(sidecar)
     // A valid request (order_epoch 3, written last) followed by a truncated field: the decoder
     // refuses it, the scan still reads request_id and the epoch.
-    const good = Buffer.from(EmitRequest.encode(emitRequest(topic, [{ value: bytes('x') }], { instanceId, orderEpoch: 3, requestId: 4242 })).finish())
+    const good = Buffer.from(
+      EmitRequest.encode(
+        emitRequest(topic, [{ value: bytes('x') }], { instanceId, orderEpoch: 3, requestId: 4242 }),
+      ).finish(),
+    )
     write(Buffer.concat([good, Buffer.from([0x92, 0x01, 0x05, 0x01])]))
     const after = emitRequest(topic, [{ value: bytes('after') }], { instanceId, orderEpoch: 3 })
     const next = emitRequest(topic, [{ value: bytes('next') }], { instanceId, orderEpoch: 4 })
     write(after)
     write(next)
     const refused = await ackFor(4242)
-    expect(refused.error).toMatchObject({ grpcCode: status.INVALID_ARGUMENT, message: expect.stringMatching(/^malformed EmitRequest: /) })
+    expect(refused.error).toMatchObject({
+      grpcCode: status.INVALID_ARGUMENT,
+      message: expect.stringMatching(/^malformed EmitRequest: /),
+    })
     expect((await ackFor(after.requestId)).error).toMatchObject({ grpcCode: status.ABORTED })
     expect((await ackFor(next.requestId)).received).toBe(true)
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['next'])
@@ -141,14 +180,24 @@ describe('order barrier on a stream (order_epoch)', () => {
     const sidecar = await startTestSidecar(cluster)
     const { write, ackFor } = rawStream(sidecar)
     // acks -1 is a legal int32 on the wire, 10 bytes long, and comes before order_epoch (field 11).
-    const negativeEnum = Buffer.from(EmitRequest.encode(emitRequest(topic, [{ value: bytes('x') }], { instanceId, acks: -1 as Acks, orderEpoch: 2, requestId: 4343 })).finish())
+    const negativeEnum = Buffer.from(
+      EmitRequest.encode(
+        emitRequest(topic, [{ value: bytes('x') }], { instanceId, acks: -1 as Acks, orderEpoch: 2, requestId: 4343 }),
+      ).finish(),
+    )
     write(Buffer.concat([negativeEnum, Buffer.from([0x0d])])) // then a fixed32 field cut short
     const pipelined = emitRequest(topic, [{ value: bytes('pipelined') }], { instanceId, orderEpoch: 2 })
     const retried = emitRequest(topic, [{ value: bytes('retried') }], { instanceId, orderEpoch: 3 })
     write(pipelined)
     write(retried)
-    expect((await ackFor(4343)).error).toMatchObject({ grpcCode: status.INVALID_ARGUMENT, message: expect.stringMatching(/^malformed EmitRequest: /) })
-    expect((await ackFor(pipelined.requestId)).error).toMatchObject({ grpcCode: status.ABORTED, message: expect.stringContaining('(order_epoch 2) was refused') })
+    expect((await ackFor(4343)).error).toMatchObject({
+      grpcCode: status.INVALID_ARGUMENT,
+      message: expect.stringMatching(/^malformed EmitRequest: /),
+    })
+    expect((await ackFor(pipelined.requestId)).error).toMatchObject({
+      grpcCode: status.ABORTED,
+      message: expect.stringContaining('(order_epoch 2) was refused'),
+    })
     expect((await ackFor(retried.requestId)).received).toBe(true)
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['retried'])
   })
@@ -171,7 +220,10 @@ describe('order barrier on a stream (order_epoch)', () => {
 })
 
 /** An EmitStream that writes raw bytes or encoded requests, so one stream carries both; acks by request id. */
-function rawStream(sidecar: RunningSidecar): { write(message: Buffer | EmitRequest): void; ackFor(requestId: number): Promise<EmitAck> } {
+function rawStream(sidecar: RunningSidecar): {
+  write(message: Buffer | EmitRequest): void
+  ackFor(requestId: number): Promise<EmitAck>
+} {
   const raw = new Client(grpcTarget(sidecar.address), credentials.createInsecure())
   onTestFinished(() => raw.close())
   const call = raw.makeBidiStreamRequest(

@@ -12,7 +12,17 @@ import { fileURLToPath } from 'node:url'
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import { HealthCheckResponse_ServingStatus, HealthClient, type ProducerSidecarClient } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { bearer, bytes, emit, emitRequest, grpcTarget, randomTopic, sidecarClient, startCluster, tempDir } from './helpers.js'
+import {
+  bearer,
+  bytes,
+  emit,
+  emitRequest,
+  grpcTarget,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  tempDir,
+} from './helpers.js'
 import { waitFor } from './wait.js'
 
 const T = { timeout: 20_000 }
@@ -29,12 +39,18 @@ interface Cli {
 /** The CLI as a child process with only the given KAFKA_* variables; killed by its PID when the test ends. */
 function spawnCli(env: Record<string, string>, args: readonly string[] = []): Cli {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KAFKA_')))
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', cliPath, ...args], { cwd: repoRoot, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', cliPath, ...args], {
+    cwd: repoRoot,
+    env: { ...clean, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   let err = ''
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
+    child.once('exit', (code, signal) => resolveExit({ code, signal })),
+  )
   onTestFinished(async () => {
     if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL')
     await exited
@@ -70,14 +86,25 @@ function jsonLines(stderr: string): Array<Record<string, unknown>> {
 
 /** The secret as text, and in the encodings a careless log might use. */
 function forms(secret: string): string[] {
-  return [secret, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('hex'), JSON.stringify(secret).slice(1, -1)]
+  return [
+    secret,
+    Buffer.from(secret).toString('base64'),
+    Buffer.from(secret).toString('hex'),
+    JSON.stringify(secret).slice(1, -1),
+  ]
 }
 
 function expectAbsent(where: string, text: string, secrets: readonly string[]): void {
-  for (const secret of secrets) for (const form of forms(secret)) expect(text.includes(form), `a secret (${form === secret ? 'as text' : 'encoded'}) in ${where}`).toBe(false)
+  for (const secret of secrets)
+    for (const form of forms(secret))
+      expect(text.includes(form), `a secret (${form === secret ? 'as text' : 'encoded'}) in ${where}`).toBe(false)
 }
 
-function refusal(client: ProducerSidecarClient, topic: string, metadata = new Metadata()): Promise<{ code: string; details: string }> {
+function refusal(
+  client: ProducerSidecarClient,
+  topic: string,
+  metadata = new Metadata(),
+): Promise<{ code: string; details: string }> {
   return emit(client, emitRequest(topic, [{ value: bytes('x') }]), metadata).then(
     () => ({ code: 'OK', details: '' }),
     (error: ServiceError) => ({ code: status[error.code]!, details: error.details }),
@@ -87,76 +114,123 @@ function refusal(client: ProducerSidecarClient, topic: string, metadata = new Me
 const secretToken = () => `tok-${randomBytes(16).toString('hex')}`
 
 describe('the CLI keeps secrets out of its logs, stdout and /metrics', () => {
-  it('token and SASL password: startup, failing SASL connects, wrong and missing tokens, /metrics, SIGTERM', T, async () => {
-    const cluster = await startCluster({ brokers: 1 })
-    const token = secretToken()
-    const password = `pw-${randomBytes(12).toString('hex')}`
-    const cli = spawnCli({
-      KAFKA_BROKERS: cluster.bootstrapServers.join(','),
-      KAFKA_SIDECAR_LISTEN: `unix://${join(await tempDir(), 's.sock')}`,
-      KAFKA_SIDECAR_HTTP: '127.0.0.1:0',
-      KAFKA_SIDECAR_TOKEN: token,
-      KAFKA_SASL_MECHANISM: 'plain',
-      KAFKA_SASL_USERNAME: 'sidecar-user',
-      KAFKA_SASL_PASSWORD: password,
-      KAFKA_SIDECAR_LOG_LEVEL: 'debug',
-      KAFKA_SIDECAR_SHUTDOWN_TIMEOUT_MS: '500',
-    })
-    const { listening, http } = await started(cli)
-    // The embedded cluster speaks no SASL: KafkaJS tries, fails and logs it; the sidecar retries.
-    await waitFor(`a failed SASL connect in the logs (stderr: ${cli.stderr().slice(-2000)})`, () => /cannot connect to Kafka yet/.test(cli.stderr()), 15_000)
+  it(
+    'token and SASL password: startup, failing SASL connects, wrong and missing tokens, /metrics, SIGTERM',
+    T,
+    async () => {
+      const cluster = await startCluster({ brokers: 1 })
+      const token = secretToken()
+      const password = `pw-${randomBytes(12).toString('hex')}`
+      const cli = spawnCli({
+        KAFKA_BROKERS: cluster.bootstrapServers.join(','),
+        KAFKA_SIDECAR_LISTEN: `unix://${join(await tempDir(), 's.sock')}`,
+        KAFKA_SIDECAR_HTTP: '127.0.0.1:0',
+        KAFKA_SIDECAR_TOKEN: token,
+        KAFKA_SASL_MECHANISM: 'plain',
+        KAFKA_SASL_USERNAME: 'sidecar-user',
+        KAFKA_SASL_PASSWORD: password,
+        KAFKA_SIDECAR_LOG_LEVEL: 'debug',
+        KAFKA_SIDECAR_SHUTDOWN_TIMEOUT_MS: '500',
+      })
+      const { listening, http } = await started(cli)
+      // The embedded cluster speaks no SASL: KafkaJS tries, fails and logs it; the sidecar retries.
+      await waitFor(
+        `a failed SASL connect in the logs (stderr: ${cli.stderr().slice(-2000)})`,
+        () => /cannot connect to Kafka yet/.test(cli.stderr()),
+        15_000,
+      )
 
-    // gRPC health answers without a token: NOT_SERVING, since Kafka is not connected.
-    const health = new HealthClient(grpcTarget(listening), credentials.createInsecure())
-    onTestFinished(() => health.close())
-    const serving = await new Promise((resolveCheck, reject) => health.check({ service: '' }, (error, response) => (error ? reject(error) : resolveCheck(response?.status))))
-    expect(serving).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING)
-    const client = sidecarClient(listening)
-    expect(await refusal(client, randomTopic())).toEqual({ code: 'UNAUTHENTICATED', details: 'missing "authorization: Bearer <token>" metadata' })
-    expect(await refusal(client, randomTopic(), bearer(`${token.slice(0, -1)}x`))).toEqual({ code: 'UNAUTHENTICATED', details: 'invalid token' })
-    expect(await refusal(client, randomTopic(), bearer(token))).toEqual({ code: 'UNAVAILABLE', details: 'sidecar is not connected to Kafka (not yet, or the brokers stopped answering)' })
-    const metrics = await (await fetch(`http://${http}/metrics`)).text()
-    expect(metrics).toMatch(/^kafka_sidecar_requests_total\{method="Emit",code="UNAUTHENTICATED"\} 2$/m)
-    const readyz = await fetch(`http://${http}/readyz`)
-    expect(readyz.status).toBe(503)
-    await readyz.text()
-    await sigterm(cli)
+      // gRPC health answers without a token: NOT_SERVING, since Kafka is not connected.
+      const health = new HealthClient(grpcTarget(listening), credentials.createInsecure())
+      onTestFinished(() => health.close())
+      const serving = await new Promise((resolveCheck, reject) =>
+        health.check({ service: '' }, (error, response) => (error ? reject(error) : resolveCheck(response?.status))),
+      )
+      expect(serving).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING)
+      const client = sidecarClient(listening)
+      expect(await refusal(client, randomTopic())).toEqual({
+        code: 'UNAUTHENTICATED',
+        details: 'missing "authorization: Bearer <token>" metadata',
+      })
+      expect(await refusal(client, randomTopic(), bearer(`${token.slice(0, -1)}x`))).toEqual({
+        code: 'UNAUTHENTICATED',
+        details: 'invalid token',
+      })
+      expect(await refusal(client, randomTopic(), bearer(token))).toEqual({
+        code: 'UNAVAILABLE',
+        details: 'sidecar is not connected to Kafka (not yet, or the brokers stopped answering)',
+      })
+      const metrics = await (await fetch(`http://${http}/metrics`)).text()
+      expect(metrics).toMatch(/^kafka_sidecar_requests_total\{method="Emit",code="UNAUTHENTICATED"\} 2$/m)
+      const readyz = await fetch(`http://${http}/readyz`)
+      expect(readyz.status).toBe(503)
+      await readyz.text()
+      await sigterm(cli)
 
-    const logs = jsonLines(cli.stderr())
-    expect(logs.length).toBeGreaterThan(3)
-    expect(logs.map((l) => l.message)).toEqual(expect.arrayContaining(['cannot connect to Kafka yet, retrying', 'stopped']))
-    // KafkaJS's own debug lines about the SASL attempt are there too, without the password.
-    expect(cli.stderr()).toMatch(/SaslAuthenticate/)
-    for (const [where, text] of [['stderr (logs)', cli.stderr()], ['stdout', cli.stdout()], ['/metrics', metrics]] as const) expectAbsent(where, text, [token, password])
-  })
+      const logs = jsonLines(cli.stderr())
+      expect(logs.length).toBeGreaterThan(3)
+      expect(logs.map((l) => l.message)).toEqual(
+        expect.arrayContaining(['cannot connect to Kafka yet, retrying', 'stopped']),
+      )
+      // KafkaJS's own debug lines about the SASL attempt are there too, without the password.
+      expect(cli.stderr()).toMatch(/SaslAuthenticate/)
+      for (const [where, text] of [
+        ['stderr (logs)', cli.stderr()],
+        ['stdout', cli.stdout()],
+        ['/metrics', metrics],
+      ] as const)
+        expectAbsent(where, text, [token, password])
+    },
+  )
 
-  it('token, with real traffic at debug level: accepted and refused requests, delivery, /metrics, SIGTERM', T, async () => {
-    const cluster = await startCluster({ brokers: 1 })
-    const topic = randomTopic('secret')
-    await cluster.createTopic({ topic, partitions: 1 })
-    const token = secretToken()
-    const cli = spawnCli(
-      { KAFKA_BROKERS: cluster.bootstrapServers.join(','), KAFKA_SIDECAR_LISTEN: `unix://${join(await tempDir(), 's.sock')}`, KAFKA_SIDECAR_HTTP: '127.0.0.1:0', KAFKA_SIDECAR_LOG_LEVEL: 'debug' },
-      // The token as a flag this time (it then sits in the process's argv: prefer the variable).
-      ['--token', token],
-    )
-    const { listening, http } = await started(cli)
-    await waitFor('/readyz 200', async () => (await fetch(`http://${http}/readyz`).then((r) => r.status, () => 0)) === 200)
-    const client = sidecarClient(listening)
-    const wrong = secretToken()
-    expect(await refusal(client, topic, bearer(wrong))).toEqual({ code: 'UNAUTHENTICATED', details: 'invalid token' })
-    expect(await refusal(client, 'bad topic!', bearer(token))).toMatchObject({ code: 'INVALID_ARGUMENT' })
-    const ack = await emit(client, emitRequest(topic, [{ value: bytes('delivered') }]), bearer(token))
-    expect(ack.results).toEqual([expect.objectContaining({ topic, error: undefined })])
-    const metrics = await (await fetch(`http://${http}/metrics`)).text()
-    expect(metrics).toMatch(/^kafka_sidecar_records_total\{app="test-app",topic="[^"]+",stage="acked"\} 1$/m)
-    await sigterm(cli)
+  it(
+    'token, with real traffic at debug level: accepted and refused requests, delivery, /metrics, SIGTERM',
+    T,
+    async () => {
+      const cluster = await startCluster({ brokers: 1 })
+      const topic = randomTopic('secret')
+      await cluster.createTopic({ topic, partitions: 1 })
+      const token = secretToken()
+      const cli = spawnCli(
+        {
+          KAFKA_BROKERS: cluster.bootstrapServers.join(','),
+          KAFKA_SIDECAR_LISTEN: `unix://${join(await tempDir(), 's.sock')}`,
+          KAFKA_SIDECAR_HTTP: '127.0.0.1:0',
+          KAFKA_SIDECAR_LOG_LEVEL: 'debug',
+        },
+        // The token as a flag this time (it then sits in the process's argv: prefer the variable).
+        ['--token', token],
+      )
+      const { listening, http } = await started(cli)
+      await waitFor(
+        '/readyz 200',
+        async () =>
+          (await fetch(`http://${http}/readyz`).then(
+            (r) => r.status,
+            () => 0,
+          )) === 200,
+      )
+      const client = sidecarClient(listening)
+      const wrong = secretToken()
+      expect(await refusal(client, topic, bearer(wrong))).toEqual({ code: 'UNAUTHENTICATED', details: 'invalid token' })
+      expect(await refusal(client, 'bad topic!', bearer(token))).toMatchObject({ code: 'INVALID_ARGUMENT' })
+      const ack = await emit(client, emitRequest(topic, [{ value: bytes('delivered') }]), bearer(token))
+      expect(ack.results).toEqual([expect.objectContaining({ topic, error: undefined })])
+      const metrics = await (await fetch(`http://${http}/metrics`)).text()
+      expect(metrics).toMatch(/^kafka_sidecar_records_total\{app="test-app",topic="[^"]+",stage="acked"\} 1$/m)
+      await sigterm(cli)
 
-    const logs = jsonLines(cli.stderr())
-    expect(logs.map((l) => l.message)).toEqual(expect.arrayContaining(['connected to Kafka', 'stopped']))
-    for (const [where, text] of [['stderr (logs)', cli.stderr()], ['stdout', cli.stdout()], ['/metrics', metrics]] as const) expectAbsent(where, text, [token, wrong])
-    expect((await cluster.records(topic)).map((r) => r.value?.toString())).toEqual(['delivered'])
-  })
+      const logs = jsonLines(cli.stderr())
+      expect(logs.map((l) => l.message)).toEqual(expect.arrayContaining(['connected to Kafka', 'stopped']))
+      for (const [where, text] of [
+        ['stderr (logs)', cli.stderr()],
+        ['stdout', cli.stdout()],
+        ['/metrics', metrics],
+      ] as const)
+        expectAbsent(where, text, [token, wrong])
+      expect((await cluster.records(topic)).map((r) => r.value?.toString())).toEqual(['delivered'])
+    },
+  )
 })
 
 describe('configuration errors name the secret option, never its value', () => {
@@ -165,9 +239,30 @@ describe('configuration errors name the secret option, never its value', () => {
   const shortToken = randomBytes(7).toString('hex') // 14 characters
   const newlineToken = `${secretToken()}\n` // as read from a secret file with its trailing newline
 
-  it.each<{ name: string; args: string[]; env: Record<string, string>; option: string; message: string; secrets: string[] }>([
-    { name: 'a token shorter than 16 characters (variable)', args: [], env: { KAFKA_SIDECAR_TOKEN: shortToken }, option: 'KAFKA_SIDECAR_TOKEN', message: 'must be at least 16 characters', secrets: [shortToken] },
-    { name: 'a token shorter than 16 characters (flag)', args: ['--token', shortToken], env: {}, option: '--token', message: 'must be at least 16 characters', secrets: [shortToken] },
+  it.each<{
+    name: string
+    args: string[]
+    env: Record<string, string>
+    option: string
+    message: string
+    secrets: string[]
+  }>([
+    {
+      name: 'a token shorter than 16 characters (variable)',
+      args: [],
+      env: { KAFKA_SIDECAR_TOKEN: shortToken },
+      option: 'KAFKA_SIDECAR_TOKEN',
+      message: 'must be at least 16 characters',
+      secrets: [shortToken],
+    },
+    {
+      name: 'a token shorter than 16 characters (flag)',
+      args: ['--token', shortToken],
+      env: {},
+      option: '--token',
+      message: 'must be at least 16 characters',
+      secrets: [shortToken],
+    },
     {
       name: 'a token with a trailing newline, which no client could send',
       args: [],

@@ -10,11 +10,30 @@ import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
-import { HealthCheckResponse_ServingStatus, HealthClient, type DeliveryReportEvent, type EmitAck, type ProducerSidecarClient, type TopicMetadataResponse } from '@kafka-sidecar/proto'
+import {
+  HealthCheckResponse_ServingStatus,
+  HealthClient,
+  type DeliveryReportEvent,
+  type EmitAck,
+  type ProducerSidecarClient,
+  type TopicMetadataResponse,
+} from '@kafka-sidecar/proto'
 import type { logCreator as LogCreator, LogEntry } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { SidecarConfigError, startSidecar, type RunningSidecar } from '../src/index.js'
-import { bearer, bytes, emit, emitError, emitRequest, grpcTarget, randomTopic, sidecarClient, startCluster, startTestSidecar, tempDir } from './helpers.js'
+import {
+  bearer,
+  bytes,
+  emit,
+  emitError,
+  emitRequest,
+  grpcTarget,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+  tempDir,
+} from './helpers.js'
 
 const TOKEN = 'a'.repeat(32)
 
@@ -22,13 +41,27 @@ function statusOf(error: ServiceError | null | undefined): { code: string; detai
   return error ? { code: status[error.code] ?? String(error.code), details: error.details } : null
 }
 
-function topicMetadata(client: ProducerSidecarClient, topic: string, metadata = new Metadata()): Promise<{ error: ServiceError | null; response?: TopicMetadataResponse }> {
-  return new Promise((resolve) => client.topicMetadata({ topic }, metadata, { deadline: Date.now() + 10_000 }, (error, response) => resolve({ error, response })))
+function topicMetadata(
+  client: ProducerSidecarClient,
+  topic: string,
+  metadata = new Metadata(),
+): Promise<{ error: ServiceError | null; response?: TopicMetadataResponse }> {
+  return new Promise((resolve) =>
+    client.topicMetadata({ topic }, metadata, { deadline: Date.now() + 10_000 }, (error, response) =>
+      resolve({ error, response }),
+    ),
+  )
 }
 
 /** Opens EmitStream, writes one request, and resolves with the first ack or the stream's error. */
-function streamOnce(client: ProducerSidecarClient, topic: string, metadata?: Metadata): Promise<{ ack?: EmitAck; error?: ServiceError }> {
-  const call = metadata ? client.emitStream(metadata, { deadline: Date.now() + 10_000 }) : client.emitStream({ deadline: Date.now() + 10_000 })
+function streamOnce(
+  client: ProducerSidecarClient,
+  topic: string,
+  metadata?: Metadata,
+): Promise<{ ack?: EmitAck; error?: ServiceError }> {
+  const call = metadata
+    ? client.emitStream(metadata, { deadline: Date.now() + 10_000 })
+    : client.emitStream({ deadline: Date.now() + 10_000 })
   onTestFinished(() => call.cancel())
   return new Promise((resolve) => {
     call.on('data', (ack: EmitAck) => {
@@ -41,8 +74,14 @@ function streamOnce(client: ProducerSidecarClient, topic: string, metadata?: Met
 }
 
 /** Opens DeliveryReports and resolves with the first event or the stream's error. */
-function firstReport(client: ProducerSidecarClient, instanceId: string, metadata?: Metadata): Promise<{ event?: DeliveryReportEvent; error?: ServiceError }> {
-  const call = client.deliveryReports({ instanceId, afterSequence: 0 }, metadata ?? new Metadata(), { deadline: Date.now() + 10_000 })
+function firstReport(
+  client: ProducerSidecarClient,
+  instanceId: string,
+  metadata?: Metadata,
+): Promise<{ event?: DeliveryReportEvent; error?: ServiceError }> {
+  const call = client.deliveryReports({ instanceId, afterSequence: 0 }, metadata ?? new Metadata(), {
+    deadline: Date.now() + 10_000,
+  })
   onTestFinished(() => call.cancel())
   return new Promise((resolve) => {
     call.on('data', (event: DeliveryReportEvent) => {
@@ -65,7 +104,12 @@ describe('the gRPC socket', () => {
 
   it('refuses a non-loopback listen address unless allowNonLoopback is set', async () => {
     const cluster = await startCluster()
-    const refused = await startSidecar({ brokers: cluster.bootstrapServers, listen: '0.0.0.0:0', http: null, logLevel: 'nothing' }).then(
+    const refused = await startSidecar({
+      brokers: cluster.bootstrapServers,
+      listen: '0.0.0.0:0',
+      http: null,
+      logLevel: 'nothing',
+    }).then(
       async (sidecar) => {
         await sidecar.stop()
         return null
@@ -115,13 +159,24 @@ describe('token authentication', () => {
     const unknown = randomTopic('never-created')
 
     const missing = await emitError(client, emitRequest(unknown, [{ value: bytes('no token') }]))
-    expect(statusOf(missing)).toEqual({ code: 'UNAUTHENTICATED', details: 'missing "authorization: Bearer <token>" metadata' })
+    expect(statusOf(missing)).toEqual({
+      code: 'UNAUTHENTICATED',
+      details: 'missing "authorization: Bearer <token>" metadata',
+    })
 
-    const wrong = await emitError(client, emitRequest(unknown, [{ value: bytes('wrong token') }]), bearer('b'.repeat(32)))
+    const wrong = await emitError(
+      client,
+      emitRequest(unknown, [{ value: bytes('wrong token') }]),
+      bearer('b'.repeat(32)),
+    )
     expect(statusOf(wrong)).toEqual({ code: 'UNAUTHENTICATED', details: 'invalid token' })
 
     // A prefix of the right token, the token without "Bearer ", and another scheme are refused too.
-    const prefix = await emitError(client, emitRequest(unknown, [{ value: bytes('prefix') }]), bearer(TOKEN.slice(0, 31)))
+    const prefix = await emitError(
+      client,
+      emitRequest(unknown, [{ value: bytes('prefix') }]),
+      bearer(TOKEN.slice(0, 31)),
+    )
     expect(statusOf(prefix)?.code).toBe('UNAUTHENTICATED')
     for (const header of [TOKEN, `Basic ${TOKEN}`, `Bearer  ${TOKEN}`, `Bearer ${TOKEN} `]) {
       const metadata = new Metadata()
@@ -142,28 +197,42 @@ describe('token authentication', () => {
 
     const stream = await streamOnce(client, topic)
     expect(stream.ack).toBeUndefined()
-    expect(statusOf(stream.error)).toEqual({ code: 'UNAUTHENTICATED', details: 'missing "authorization: Bearer <token>" metadata' })
+    expect(statusOf(stream.error)).toEqual({
+      code: 'UNAUTHENTICATED',
+      details: 'missing "authorization: Bearer <token>" metadata',
+    })
     const wrongStream = await streamOnce(client, topic, bearer('wrong-token-wrong-token'))
     expect(statusOf(wrongStream.error)).toEqual({ code: 'UNAUTHENTICATED', details: 'invalid token' })
 
     const reports = await firstReport(client, 'some-instance')
     expect(reports.event).toBeUndefined()
-    expect(statusOf(reports.error)).toEqual({ code: 'UNAUTHENTICATED', details: 'missing "authorization: Bearer <token>" metadata' })
+    expect(statusOf(reports.error)).toEqual({
+      code: 'UNAUTHENTICATED',
+      details: 'missing "authorization: Bearer <token>" metadata',
+    })
 
     const meta = await topicMetadata(client, topic)
-    expect(statusOf(meta.error)).toEqual({ code: 'UNAUTHENTICATED', details: 'missing "authorization: Bearer <token>" metadata' })
+    expect(statusOf(meta.error)).toEqual({
+      code: 'UNAUTHENTICATED',
+      details: 'missing "authorization: Bearer <token>" metadata',
+    })
     expect(await cluster.records(topic)).toEqual([])
 
     // With the token, each of them works.
     const okStream = await streamOnce(client, topic, bearer(TOKEN))
     expect(okStream.error).toBeUndefined()
-    expect(okStream.ack).toEqual(expect.objectContaining({ received: true, results: [expect.objectContaining({ topic, error: undefined })] }))
+    expect(okStream.ack).toEqual(
+      expect.objectContaining({ received: true, results: [expect.objectContaining({ topic, error: undefined })] }),
+    )
 
     const request = emitRequest(topic, [{ value: bytes('reported') }], { awaitDelivery: false })
     expect((await emit(client, request, bearer(TOKEN))).received).toBe(true)
     const okReports = await firstReport(client, request.instanceId, bearer(TOKEN))
     expect(okReports.error).toBeUndefined()
-    expect(okReports.event?.event).toEqual({ $case: 'report', value: expect.objectContaining({ sequence: 1, requestId: request.requestId }) })
+    expect(okReports.event?.event).toEqual({
+      $case: 'report',
+      value: expect.objectContaining({ sequence: 1, requestId: request.requestId }),
+    })
 
     const okMeta = await topicMetadata(client, topic, bearer(TOKEN))
     expect(okMeta.error).toBeNull()
@@ -176,7 +245,9 @@ describe('token authentication', () => {
     const health = new HealthClient(grpcTarget(sidecar.address), credentials.createInsecure())
     onTestFinished(() => health.close())
     for (const service of ['', 'kafka_sidecar.v1.ProducerSidecar']) {
-      const response = await new Promise((resolve, reject) => health.check({ service }, (error, r) => (error ? reject(error) : resolve(r))))
+      const response = await new Promise((resolve, reject) =>
+        health.check({ service }, (error, r) => (error ? reject(error) : resolve(r))),
+      )
       expect(response, `service "${service}"`).toEqual({ status: HealthCheckResponse_ServingStatus.SERVING })
     }
   })
@@ -200,7 +271,10 @@ describe('topic allow-list', () => {
 
     for (const topic of ['payments', 'orders2', 'audit', 'auditlogin', 'xorders']) {
       const error = await emitError(client, emitRequest(topic, [{ value: bytes('denied') }]))
-      expect(statusOf(error), topic).toEqual({ code: 'PERMISSION_DENIED', details: `topic "${topic}" is not in this sidecar's allow-list` })
+      expect(statusOf(error), topic).toEqual({
+        code: 'PERMISSION_DENIED',
+        details: `topic "${topic}" is not in this sidecar's allow-list`,
+      })
       expect(error.metadata.get('kafka-error-name')).toEqual(['TOPIC_AUTHORIZATION_FAILED'])
       expect(error.metadata.get('kafka-error-code')).toEqual(['29'])
     }
@@ -217,7 +291,14 @@ describe('topic allow-list', () => {
     // EmitStream refuses in the ack, with the same error.
     const stream = await streamOnce(client, 'payments')
     expect(stream.ack).toEqual(
-      expect.objectContaining({ received: false, error: expect.objectContaining({ grpcCode: status.PERMISSION_DENIED, kafkaErrorCode: 29, kafkaErrorName: 'TOPIC_AUTHORIZATION_FAILED' }) }),
+      expect.objectContaining({
+        received: false,
+        error: expect.objectContaining({
+          grpcCode: status.PERMISSION_DENIED,
+          kafkaErrorCode: 29,
+          kafkaErrorName: 'TOPIC_AUTHORIZATION_FAILED',
+        }),
+      }),
     )
     expect(await cluster.records('payments')).toEqual([])
   })
@@ -225,11 +306,17 @@ describe('topic allow-list', () => {
   it('refuses TopicMetadata for a topic outside the allow-list', async () => {
     const { client } = await allowListSidecar()
     const denied = await topicMetadata(client, 'payments')
-    expect(statusOf(denied.error)).toEqual({ code: 'PERMISSION_DENIED', details: 'topic "payments" is not in this sidecar\'s allow-list' })
+    expect(statusOf(denied.error)).toEqual({
+      code: 'PERMISSION_DENIED',
+      details: 'topic "payments" is not in this sidecar\'s allow-list',
+    })
     expect(denied.error!.metadata.get('kafka-error-name')).toEqual(['TOPIC_AUTHORIZATION_FAILED'])
     const allowed = await topicMetadata(client, 'audit.login')
     expect(allowed.error).toBeNull()
-    expect(allowed.response).toEqual({ topic: 'audit.login', partitions: [expect.objectContaining({ partitionId: 0 })] })
+    expect(allowed.response).toEqual({
+      topic: 'audit.login',
+      partitions: [expect.objectContaining({ partitionId: 0 })],
+    })
   })
 })
 
@@ -277,7 +364,8 @@ describe('secrets', () => {
     })
     // Wait until the SASL connection attempt has failed at least once (and been logged).
     const until = Date.now() + 15_000
-    while (!entries.some((e) => /cannot connect to Kafka yet/.test(String(e.log.message))) && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+    while (!entries.some((e) => /cannot connect to Kafka yet/.test(String(e.log.message))) && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50))
     expect(entries.map((e) => e.log.message)).toContain('cannot connect to Kafka yet, retrying')
 
     // Some traffic, failing and otherwise, so that request metrics and their logs exist.
@@ -301,7 +389,11 @@ describe('secrets', () => {
     const cluster = await startCluster()
     const token = `tok-${randomBytes(16).toString('hex')}`
     const entries: LogEntry[] = []
-    const sidecar = await startTestSidecar(cluster, { token, logLevel: 'debug', logCreator: collectingLogCreator(entries) })
+    const sidecar = await startTestSidecar(cluster, {
+      token,
+      logLevel: 'debug',
+      logCreator: collectingLogCreator(entries),
+    })
     const client = sidecarClient(sidecar)
     const topic = randomTopic('secret')
     await cluster.createTopic({ topic, partitions: 1 })
@@ -314,7 +406,13 @@ describe('secrets', () => {
       (await topicMetadata(client, topic, bearer(wrongToken))).error!,
       (await streamOnce(client, topic, bearer(wrongToken))).error!,
     ]
-    expect(replies.map((e) => status[e.code])).toEqual(['UNAUTHENTICATED', 'UNAUTHENTICATED', 'INVALID_ARGUMENT', 'UNAUTHENTICATED', 'UNAUTHENTICATED'])
+    expect(replies.map((e) => status[e.code])).toEqual([
+      'UNAUTHENTICATED',
+      'UNAUTHENTICATED',
+      'INVALID_ARGUMENT',
+      'UNAUTHENTICATED',
+      'UNAUTHENTICATED',
+    ])
     expect((await emit(client, emitRequest(topic, [{ value: bytes('ok') }]), bearer(token))).received).toBe(true)
 
     for (const reply of replies) {

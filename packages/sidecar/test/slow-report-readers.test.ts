@@ -40,7 +40,9 @@ async function world(): Promise<World> {
   const sidecar = await startTestSidecar(cluster, { reportsPerInstance: RING })
   const client = () => {
     // A local subchannel pool: a connection of its own, not shared with the test's other clients.
-    const c = new ProducerSidecarClient(grpcTarget(sidecar.address), credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 })
+    const c = new ProducerSidecarClient(grpcTarget(sidecar.address), credentials.createInsecure(), {
+      'grpc.use_local_subchannel_pool': 1,
+    })
     onTestFinished(() => c.close())
     return c
   }
@@ -48,11 +50,19 @@ async function world(): Promise<World> {
 }
 
 /** A DeliveryReports call over node:http2, paused from the start: it never reads until resumed. */
-function stuckReader(sidecar: RunningSidecar, instanceId: string): { stream: ClientHttp2Stream; resume(): DeliveryReportEvent[] } {
+function stuckReader(
+  sidecar: RunningSidecar,
+  instanceId: string,
+): { stream: ClientHttp2Stream; resume(): DeliveryReportEvent[] } {
   const session = connectHttp2('http://localhost', { createConnection: () => connectUnix(sidecar) })
   session.on('error', () => {})
   onTestFinished(() => void session.destroy())
-  const stream = session.request({ ':method': 'POST', ':path': '/kafka_sidecar.v1.ProducerSidecar/DeliveryReports', 'content-type': 'application/grpc', te: 'trailers' })
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/kafka_sidecar.v1.ProducerSidecar/DeliveryReports',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  })
   stream.on('error', () => {})
   stream.pause()
   const body = Buffer.from(DeliveryReportsRequest.encode({ instanceId, afterSequence: 0 }).finish())
@@ -86,7 +96,13 @@ function connectUnix(sidecar: RunningSidecar): Socket {
 /** Sends FLOOD single-record requests for `instanceId` on one stream (not awaiting delivery): FLOOD reports. */
 async function flood(client: ProducerSidecarClient, topic: string, instanceId: string): Promise<void> {
   const stream = new TestStream(client)
-  const acks = await Promise.all(Array.from({ length: FLOOD }, (_, i) => stream.send(emitRequest(topic, [{ value: bytes(`flood-${i}`), partition: 0 }], { instanceId, awaitDelivery: false }))))
+  const acks = await Promise.all(
+    Array.from({ length: FLOOD }, (_, i) =>
+      stream.send(
+        emitRequest(topic, [{ value: bytes(`flood-${i}`), partition: 0 }], { instanceId, awaitDelivery: false }),
+      ),
+    ),
+  )
   expect(acks.every((a) => a.received)).toBe(true)
   await stream.end()
 }
@@ -99,7 +115,12 @@ interface Latencies {
 }
 
 /** Emit round trips (awaiting delivery) one after another until `until` settles; their latencies in ms. */
-async function emitLatencies(client: ProducerSidecarClient, topic: string, instanceId: string, until: Promise<unknown>): Promise<Latencies> {
+async function emitLatencies(
+  client: ProducerSidecarClient,
+  topic: string,
+  instanceId: string,
+  until: Promise<unknown>,
+): Promise<Latencies> {
   let done = false
   void until.finally(() => (done = true))
   const samples: number[] = []
@@ -134,7 +155,10 @@ describe('a stuck DeliveryReports reader', () => {
     const stuck = stuckReader(w.sidecar, stuckInstance)
     const readInstance = `read-${randomUUID()}`
     const healthy = collectReports(other, readInstance, 0)
-    await waitFor('both readers subscribed', async () => (await gauge(w.sidecar, 'kafka_sidecar_report_subscribers')) === 2)
+    await waitFor(
+      'both readers subscribed',
+      async () => (await gauge(w.sidecar, 'kafka_sidecar_report_subscribers')) === 2,
+    )
     const stuckFlood = flood(flooder, w.topic, stuckInstance)
     const withStuck = await emitLatencies(other, w.topic, readInstance, stuckFlood)
     await stuckFlood
@@ -160,7 +184,13 @@ describe('a stuck DeliveryReports reader', () => {
     const deliveredBeforeGap = gapAt
     expect(deliveredBeforeGap, 'reports sent before the sidecar paused the stream').toBeLessThan(2_500)
     expect(reportSequences.slice(0, gapAt)).toEqual(Array.from({ length: gapAt }, (_, i) => i + 1))
-    expect(gap.value).toEqual(expect.objectContaining({ firstSequence: gapAt + 1, lastSequence: FLOOD - RING, reason: expect.stringMatching(/ring buffer full/) }))
+    expect(gap.value).toEqual(
+      expect.objectContaining({
+        firstSequence: gapAt + 1,
+        lastSequence: FLOOD - RING,
+        reason: expect.stringMatching(/ring buffer full/),
+      }),
+    )
     expect(reportSequences.slice(gapAt)).toEqual(Array.from({ length: RING }, (_, i) => FLOOD - RING + 1 + i))
     // Nothing lost without a word: delivered + announced = produced.
     expect(deliveredBeforeGap + (gap.value.lastSequence - gap.value.firstSequence + 1) + RING).toBe(FLOOD)
@@ -170,18 +200,27 @@ describe('a stuck DeliveryReports reader', () => {
     // the flooded instance's reports unread instead of stuck.
     const baselineInstance = `read-${randomUUID()}`
     const baselineReader = collectReports(other, baselineInstance, 0)
-    await waitFor('the baseline reader subscribed', async () => (await gauge(w.sidecar, 'kafka_sidecar_report_subscribers')) === 1)
+    await waitFor(
+      'the baseline reader subscribed',
+      async () => (await gauge(w.sidecar, 'kafka_sidecar_report_subscribers')) === 1,
+    )
     const baselineFlood = flood(flooder, w.topic, `unread-${randomUUID()}`)
     const baseline = await emitLatencies(other, w.topic, baselineInstance, baselineFlood)
     await baselineFlood
     await waitFor('every report of the baseline instance', () => baselineReader.events.length === baseline.count)
 
     // Other clients' acks: as fast as without the stuck reader (same load, same machine, same run).
-    expect(withStuck.p50, `p50 ${withStuck.p50} ms vs baseline ${baseline.p50} ms`).toBeLessThanOrEqual(2 * baseline.p50 + 5)
-    expect(withStuck.p99, `p99 ${withStuck.p99} ms vs baseline ${baseline.p99} ms`).toBeLessThanOrEqual(3 * baseline.p99 + 25)
+    expect(withStuck.p50, `p50 ${withStuck.p50} ms vs baseline ${baseline.p50} ms`).toBeLessThanOrEqual(
+      2 * baseline.p50 + 5,
+    )
+    expect(withStuck.p99, `p99 ${withStuck.p99} ms vs baseline ${baseline.p99} ms`).toBeLessThanOrEqual(
+      3 * baseline.p99 + 25,
+    )
 
     // Everyone is still served.
-    expect((await emit(other, emitRequest(w.topic, [{ value: bytes('after') }], { instanceId: baselineInstance }))).received).toBe(true)
+    expect(
+      (await emit(other, emitRequest(w.topic, [{ value: bytes('after') }], { instanceId: baselineInstance }))).received,
+    ).toBe(true)
   }, 30_000)
 
   it('a grpc-js client that stops consuming is not paused: grpc-js reads on and buffers in the reader process', async () => {
@@ -193,7 +232,10 @@ describe('a stuck DeliveryReports reader', () => {
     const reader = w.client().deliveryReports({ instanceId, afterSequence: 0 })
     onTestFinished(() => reader.cancel())
     reader.on('error', () => {})
-    await waitFor('the reader subscribed', async () => (await gauge(w.sidecar, 'kafka_sidecar_report_subscribers')) === 1)
+    await waitFor(
+      'the reader subscribed',
+      async () => (await gauge(w.sidecar, 'kafka_sidecar_report_subscribers')) === 1,
+    )
     await flood(flooder, w.topic, instanceId)
     const events: DeliveryReportEvent[] = []
     reader.on('data', (event: DeliveryReportEvent) => events.push(event))
@@ -205,7 +247,10 @@ describe('a stuck DeliveryReports reader', () => {
     const w = await world()
     const instanceId = `stuck-${randomUUID()}`
     const stuck = stuckReader(w.sidecar, instanceId)
-    await waitFor('the reader subscribed', async () => (await gauge(w.sidecar, 'kafka_sidecar_report_subscribers')) === 1)
+    await waitFor(
+      'the reader subscribed',
+      async () => (await gauge(w.sidecar, 'kafka_sidecar_report_subscribers')) === 1,
+    )
     await flood(w.client(), w.topic, instanceId)
     const closed = new Promise<void>((resolve) => stuck.stream.on('close', () => resolve()))
     const started = Date.now()

@@ -7,7 +7,16 @@
 import { Metadata, status } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
 import { LIVENESS_HEADER } from '@kafka-sidecar/proto'
-import { bytes, emit, emitError, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import {
+  bytes,
+  emit,
+  emitError,
+  emitRequest,
+  randomTopic,
+  sidecarClient,
+  startCluster,
+  startTestSidecar,
+} from './helpers.js'
 
 function busy(ms: number): void {
   const until = Date.now() + ms
@@ -39,7 +48,7 @@ describe('stall guard', () => {
     client.close()
   })
 
-  it('the stall counts against each client\'s own liveness timeout: one that waits 10 s has its request written, one that waits 2 s has it refused', async () => {
+  it("the stall counts against each client's own liveness timeout: one that waits 10 s has its request written, one that waits 2 s has it refused", async () => {
     const cluster = await startCluster()
     const sidecar = await startTestSidecar(cluster)
     const topic = randomTopic('stall-liveness')
@@ -53,8 +62,18 @@ describe('stall guard', () => {
     await emit(client, emitRequest(topic, [{ value: bytes('warm-up') }]))
     // A busy sidecar (a large request on a loaded machine): 1.5 s is no reason for a client
     // waiting 10 s to have gone direct, but is for one waiting 2 s (it gives up after 1.5 to 2 s).
-    const patient = emit(client, emitRequest(topic, [{ value: bytes('patient') }]), saying(10_000)).then(() => 'written', (error: Error) => error.message)
-    const impatient = emit(client, { ...emitRequest(topic, [{ value: bytes('impatient') }]), requestId: 2 }, saying(2_000)).then(() => 'written', (error: Error) => error.message)
+    const patient = emit(client, emitRequest(topic, [{ value: bytes('patient') }]), saying(10_000)).then(
+      () => 'written',
+      (error: Error) => error.message,
+    )
+    const impatient = emit(
+      client,
+      { ...emitRequest(topic, [{ value: bytes('impatient') }]), requestId: 2 },
+      saying(2_000),
+    ).then(
+      () => 'written',
+      (error: Error) => error.message,
+    )
     await new Promise((resolve) => setImmediate(resolve))
     busy(1_500)
     expect(await patient).toBe('written')

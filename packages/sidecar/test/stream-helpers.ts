@@ -38,7 +38,11 @@ export class TestStream {
 }
 
 /** Collects DeliveryReports events until cancelled. */
-export function collectReports(client: ProducerSidecarClient, instanceId: string, afterSequence = 0): { events: DeliveryReportEvent[]; cancel(): void } {
+export function collectReports(
+  client: ProducerSidecarClient,
+  instanceId: string,
+  afterSequence = 0,
+): { events: DeliveryReportEvent[]; cancel(): void } {
   const call = client.deliveryReports({ instanceId, afterSequence })
   const events: DeliveryReportEvent[] = []
   call.on('data', (event: DeliveryReportEvent) => events.push(event))

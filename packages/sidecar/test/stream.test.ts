@@ -13,13 +13,19 @@ describe('EmitStream', () => {
     const stream = new TestStream(sidecarClient(sidecar))
     const instanceId = `instance-${randomUUID()}`
     const requests = Array.from({ length: 50 }, (_, r) =>
-      emitRequest(topic, Array.from({ length: 20 }, (_, i) => ({ key: bytes(`key-${i % 6}`), value: bytes(`${r}:${i}`) })), { instanceId }),
+      emitRequest(
+        topic,
+        Array.from({ length: 20 }, (_, i) => ({ key: bytes(`key-${i % 6}`), value: bytes(`${r}:${i}`) })),
+        { instanceId },
+      ),
     )
     const acks = await Promise.all(requests.map((request) => stream.send(request)))
     expect(acks.map((a) => a.requestId)).toEqual(requests.map((r) => r.requestId))
     for (const ack of acks) {
       expect(ack.received).toBe(true)
-      expect(ack.results.flatMap((r) => r.recordIndexes).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+      expect(ack.results.flatMap((r) => r.recordIndexes).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i),
+      )
       expect(ack.results.every((r) => r.error === undefined)).toBe(true)
     }
     expect(await cluster.records(topic)).toHaveLength(1000)
@@ -32,13 +38,20 @@ describe('EmitStream', () => {
     await cluster.createTopic({ topic, partitions: 2 })
     const sidecar = await startTestSidecar(cluster)
     const stream = new TestStream(sidecarClient(sidecar))
-    const requests = Array.from({ length: 10 }, (_, r) => emitRequest(topic, Array.from({ length: 7 }, (_, i) => ({ value: bytes(`${r}:${i}`), partition: i % 2 }))))
+    const requests = Array.from({ length: 10 }, (_, r) =>
+      emitRequest(
+        topic,
+        Array.from({ length: 7 }, (_, i) => ({ value: bytes(`${r}:${i}`), partition: i % 2 })),
+      ),
+    )
     const acks = await Promise.all(requests.map((request) => stream.send(request)))
     const records = await cluster.records(topic)
     for (const [r, ack] of acks.entries()) {
       for (const result of ack.results) {
         result.recordIndexes.forEach((index, position) => {
-          const stored = records.find((s) => s.partition === result.partition && s.offset === result.baseOffset + position)
+          const stored = records.find(
+            (s) => s.partition === result.partition && s.offset === result.baseOffset + position,
+          )
           expect(stored?.value?.toString()).toBe(`${r}:${index}`)
         })
       }
@@ -59,7 +72,10 @@ describe('EmitStream', () => {
         const pending = []
         let seq = 0
         for (let r = 0; r < requestsPerClient; r++) {
-          const records = Array.from({ length: 5 }, () => ({ key: bytes(`c${c}-k${seq % 3}`), value: bytes(`${c}:${seq++}`) }))
+          const records = Array.from({ length: 5 }, () => ({
+            key: bytes(`c${c}-k${seq % 3}`),
+            value: bytes(`${c}:${seq++}`),
+          }))
           pending.push(stream.send(emitRequest(topic, records, { instanceId })))
           if (r % 7 === 0) await new Promise((resolve) => setImmediate(resolve))
         }
@@ -86,6 +102,9 @@ describe('EmitStream', () => {
     const stream = new TestStream(sidecarClient(sidecar))
     const ack = await stream.send(emitRequest(topic, [{ value: bytes('queued') }], { awaitDelivery: false }))
     expect(ack).toMatchObject({ received: true, results: [] })
-    await waitFor('the record in the cluster', async () => cluster.topics().includes(topic) && (await cluster.records(topic)).length === 1)
+    await waitFor(
+      'the record in the cluster',
+      async () => cluster.topics().includes(topic) && (await cluster.records(topic)).length === 1,
+    )
   })
 })

@@ -42,7 +42,14 @@ export class SidecarDeliveryTracker implements CoalescerObserver {
 
   onRequest(requestId: number, outgoing: readonly OutgoingMessage[]): void {
     if (!this.wanted()) return
-    this.entries.set(requestId, { outgoing, reported: new Uint8Array(outgoing.length), remaining: outgoing.length, ackResults: null, gapSeen: false, timer: null })
+    this.entries.set(requestId, {
+      outgoing,
+      reported: new Uint8Array(outgoing.length),
+      remaining: outgoing.length,
+      ackResults: null,
+      gapSeen: false,
+      timer: null,
+    })
   }
 
   onAck(requestId: number, ack: EmitAck): void {
@@ -112,14 +119,26 @@ export class SidecarDeliveryTracker implements CoalescerObserver {
     entry.outgoing.forEach((out, index) => {
       if (entry.reported[index]) return
       entry.reported[index] = 1
-      this.deliver({ topic: out.topic, partition: null, offset: null, key: out.message.key ?? null, headers: out.message.headers, error: null, path: 'sidecar' })
+      this.deliver({
+        topic: out.topic,
+        partition: null,
+        offset: null,
+        key: out.message.key ?? null,
+        headers: out.message.headers,
+        error: null,
+        path: 'sidecar',
+      })
     })
     entry.remaining = 0
     this.remove(requestId)
   }
 
   private reportResult(entry: Entry, result: PartitionResult): void {
-    const error = !result.error ? null : isAbsentPartition(result.error) ? absentPartitionError(result.topic, result.partition) : toKafkaJSError(result.error)
+    const error = !result.error
+      ? null
+      : isAbsentPartition(result.error)
+        ? absentPartitionError(result.topic, result.partition)
+        : toKafkaJSError(result.error)
     result.recordIndexes.forEach((index, position) => {
       const out = entry.outgoing[index]
       if (!out || entry.reported[index]) return

@@ -28,11 +28,14 @@ export function absentPartitionError(topic: string, partition: number): Error {
 
 export function warnOfAbsentPartitions(log: Logger, absent: readonly AbsentPartition[]): void {
   for (const { topic, partition, records } of absent) {
-    log.warn(`Records for partition ${partition} of topic "${topic}" were not written: the topic has no such partition (KafkaJS leaves them out and resolves the send without them)`, {
-      topic,
-      partition,
-      records,
-    })
+    log.warn(
+      `Records for partition ${partition} of topic "${topic}" were not written: the topic has no such partition (KafkaJS leaves them out and resolves the send without them)`,
+      {
+        topic,
+        partition,
+        records,
+      },
+    )
   }
 }
 
@@ -50,13 +53,19 @@ export function mergeAbsent(entries: Iterable<AbsentPartition>): AbsentPartition
  * The records of a direct send that KafkaJS left out: those whose partition has no RecordMetadata
  * although the brokers answered (acks other than 0; with acks 0 KafkaJS returns nothing to tell by).
  */
-export function absentInDirectSend(outgoing: readonly OutgoingMessage[], partitions: ReadonlyArray<number | null>, metadata: readonly RecordMetadata[], acks: number): AbsentPartition[] {
+export function absentInDirectSend(
+  outgoing: readonly OutgoingMessage[],
+  partitions: ReadonlyArray<number | null>,
+  metadata: readonly RecordMetadata[],
+  acks: number,
+): AbsentPartition[] {
   if (acks === 0) return []
   const written = new Set(metadata.map((m) => `${m.topicName}\u0000${m.partition}`))
   const absent: AbsentPartition[] = []
   outgoing.forEach(({ topic }, index) => {
     const partition = partitions[index]
-    if (partition !== null && partition !== undefined && !written.has(`${topic}\u0000${partition}`)) absent.push({ topic, partition, records: 1 })
+    if (partition !== null && partition !== undefined && !written.has(`${topic}\u0000${partition}`))
+      absent.push({ topic, partition, records: 1 })
   })
   return mergeAbsent(absent)
 }

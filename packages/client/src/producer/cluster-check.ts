@@ -60,7 +60,11 @@ export interface ClusterCheckSettings {
 
 type Answer = { readonly info: ClusterInfoResponse } | { readonly unknown: string; readonly olderSidecar: boolean }
 
-const NOT_CHECKED: SidecarClusterState = { result: 'not checked', clusterId: null, reason: 'the sidecar path has not been taken into use yet' }
+const NOT_CHECKED: SidecarClusterState = {
+  result: 'not checked',
+  clusterId: null,
+  reason: 'the sidecar path has not been taken into use yet',
+}
 
 export class SidecarClusterCheck {
   private current: SidecarClusterState = NOT_CHECKED
@@ -172,12 +176,34 @@ export class SidecarClusterCheck {
     if (!Array.isArray(brokers)) {
       // A function is the application's own code (often a service-discovery lookup, with
       // connections of its own); KafkaJS calls it when the direct path connects. Not called here.
-      return { state: { result: 'unknown', clusterId, reason: 'the application gives brokers as a function, which is not called to check the cluster' }, applicationBrokers: null }
+      return {
+        state: {
+          result: 'unknown',
+          clusterId,
+          reason: 'the application gives brokers as a function, which is not called to check the cluster',
+        },
+        applicationBrokers: null,
+      }
     }
     const matched = firstShared(brokers, [...info.bootstrapServers, ...info.brokers])
     return matched === null
-      ? { state: { result: 'mismatch', clusterId, reason: "none of the application's brokers is in the sidecar's bootstrap list or among its cluster's brokers" }, applicationBrokers: [...brokers] }
-      : { state: { result: 'match', clusterId, reason: `the application's broker ${matched} is the sidecar's cluster's` }, applicationBrokers: [...brokers] }
+      ? {
+          state: {
+            result: 'mismatch',
+            clusterId,
+            reason:
+              "none of the application's brokers is in the sidecar's bootstrap list or among its cluster's brokers",
+          },
+          applicationBrokers: [...brokers],
+        }
+      : {
+          state: {
+            result: 'match',
+            clusterId,
+            reason: `the application's broker ${matched} is the sidecar's cluster's`,
+          },
+          applicationBrokers: [...brokers],
+        }
   }
 
   /** Keeps the new state; says it (log, event) only when it changed, so probes do not repeat it. */
@@ -189,17 +215,38 @@ export class SidecarClusterCheck {
   }
 
   private tell(state: SidecarClusterState, info: ClusterInfoResponse, applicationBrokers: string[] | null): void {
-    const fields = { clusterId: state.clusterId, sidecarBootstrapServers: info.bootstrapServers, sidecarBrokers: info.brokers, applicationBrokers }
-    if (state.result === 'match') return this.log.debug("The sidecar writes to this application's Kafka cluster", { ...fields, reason: state.reason })
-    if (state.result === 'unknown') return this.log.debug(`Cannot tell whether the sidecar writes to this application's Kafka cluster: ${state.reason}`, fields)
+    const fields = {
+      clusterId: state.clusterId,
+      sidecarBootstrapServers: info.bootstrapServers,
+      sidecarBrokers: info.brokers,
+      applicationBrokers,
+    }
+    if (state.result === 'match')
+      return this.log.debug("The sidecar writes to this application's Kafka cluster", {
+        ...fields,
+        reason: state.reason,
+      })
+    if (state.result === 'unknown')
+      return this.log.debug(
+        `Cannot tell whether the sidecar writes to this application's Kafka cluster: ${state.reason}`,
+        fields,
+      )
     const refuse = this.settings.policy === 'refuse'
     this.log.error(
       `The sidecar writes to another Kafka cluster (id ${state.clusterId ?? 'unknown'}, bootstrap ${info.bootstrapServers.join(',')}, brokers ${info.brokers.join(',')}) than this application's brokers (${applicationBrokers!.join(',')}), where sends that fall back go. ${
-        refuse ? 'Producing directly to the application\'s brokers instead (clusterMismatch: refuse).' : 'Sending through the sidecar anyway (clusterMismatch: warn).'
+        refuse
+          ? "Producing directly to the application's brokers instead (clusterMismatch: refuse)."
+          : 'Sending through the sidecar anyway (clusterMismatch: warn).'
       }`,
       { ...fields, clusterMismatch: this.settings.policy },
     )
-    this.onMismatch({ clusterId: state.clusterId ?? '', sidecarBootstrapServers: [...info.bootstrapServers], sidecarBrokers: [...info.brokers], applicationBrokers: applicationBrokers!, action: this.settings.policy })
+    this.onMismatch({
+      clusterId: state.clusterId ?? '',
+      sidecarBootstrapServers: [...info.bootstrapServers],
+      sidecarBrokers: [...info.brokers],
+      applicationBrokers: applicationBrokers!,
+      action: this.settings.policy,
+    })
   }
 
   private tellUnknown({ unknown, olderSidecar }: { unknown: string; olderSidecar: boolean }): void {
@@ -224,10 +271,22 @@ function askSidecar(client: ProducerSidecarClient, token: string | null, timeout
   const metadata = new Metadata()
   if (token) metadata.set('authorization', `Bearer ${token}`)
   return new Promise((resolve) => {
-    client.clusterInfo({}, metadata, { deadline: Date.now() + timeoutMs }, (error: ServiceError | null, response?: ClusterInfoResponse) => {
-      if (!error && response) return resolve({ info: response })
-      if (error?.code === status.UNIMPLEMENTED) return resolve({ unknown: 'the sidecar is older than its ClusterInfo call (UNIMPLEMENTED)', olderSidecar: true })
-      resolve({ unknown: `ClusterInfo failed: ${error ? `${status[error.code] ?? error.code} ${error.details}` : 'no answer'}`, olderSidecar: false })
-    })
+    client.clusterInfo(
+      {},
+      metadata,
+      { deadline: Date.now() + timeoutMs },
+      (error: ServiceError | null, response?: ClusterInfoResponse) => {
+        if (!error && response) return resolve({ info: response })
+        if (error?.code === status.UNIMPLEMENTED)
+          return resolve({
+            unknown: 'the sidecar is older than its ClusterInfo call (UNIMPLEMENTED)',
+            olderSidecar: true,
+          })
+        resolve({
+          unknown: `ClusterInfo failed: ${error ? `${status[error.code] ?? error.code} ${error.details}` : 'no answer'}`,
+          olderSidecar: false,
+        })
+      },
+    )
   })
 }

@@ -12,7 +12,6 @@
 import { status } from '@grpc/grpc-js'
 import { SidecarRefusal } from '../transport/sidecar-errors.js'
 
-
 export class CredentialVerdict {
   private refusal: SidecarRefusal | null = null
 

@@ -26,7 +26,16 @@
  * its partitions, not when either was called).
  */
 import kafkajs from 'kafkajs'
-import type { Kafka, Message, PartitionerArgs, Producer, ProducerConfig, RecordMetadata, TopicMessages, Transaction } from 'kafkajs'
+import type {
+  Kafka,
+  Message,
+  PartitionerArgs,
+  Producer,
+  ProducerConfig,
+  RecordMetadata,
+  TopicMessages,
+  Transaction,
+} from 'kafkajs'
 import { untraced } from '../tracing/kafkajs-instrumentation.js'
 import type { DeliveryReport } from '../delivery/delivery-report.js'
 import { createCapturingCluster, type KafkaJSClusterView } from './kafkajs-cluster.js'
@@ -195,7 +204,12 @@ export class DirectPath {
           else passed()
         })
       })
-      const metadata = await this.kafkajsSendBatch.call(this.producer, { topicMessages, acks: request.acks, timeout: request.timeout, compression: request.compression })
+      const metadata = await this.kafkajsSendBatch.call(this.producer, {
+        topicMessages,
+        acks: request.acks,
+        timeout: request.timeout,
+        compression: request.compression,
+      })
       for (const key of used) this.warmPartitions.add(key)
       return metadata
     } catch (error) {
@@ -206,7 +220,8 @@ export class DirectPath {
       for (const message of messages) this.messagesInFlight.delete(message)
       clearTimeout(bound)
       passed()
-      for (const topic of topics) if (this.lastEnteredByTopic.get(topic) === entered) this.lastEnteredByTopic.delete(topic)
+      for (const topic of topics)
+        if (this.lastEnteredByTopic.get(topic) === entered) this.lastEnteredByTopic.delete(topic)
       this.inFlightCount--
       this.lastUsedAt = Date.now()
     }
@@ -234,7 +249,12 @@ export class DirectPath {
   }
 
   /** One report per record of a successful send, in send order; records KafkaJS left out (`absent`) carry why. */
-  reportsFor(outgoing: readonly OutgoingMessage[], metadata: readonly RecordMetadata[], partitions: ReadonlyArray<number | null>, absent: readonly AbsentPartition[] = []): DeliveryReport[] {
+  reportsFor(
+    outgoing: readonly OutgoingMessage[],
+    metadata: readonly RecordMetadata[],
+    partitions: ReadonlyArray<number | null>,
+    absent: readonly AbsentPartition[] = [],
+  ): DeliveryReport[] {
     const left = new Set(absent.map(({ topic, partition }) => `${topic}\u0000${partition}`))
     const byPartition = new Map<string, { base: number | null; next: number }>()
     for (const m of metadata) {
@@ -245,11 +265,19 @@ export class DirectPath {
       const partition = partitions[index] ?? null
       const slot = partition === null ? undefined : byPartition.get(`${topic}\u0000${partition}`)
       const offset = slot && slot.base !== null && slot.base >= 0 ? String(slot.base + slot.next++) : null
-      const error = partition !== null && left.has(`${topic}\u0000${partition}`) ? absentPartitionError(topic, partition) : null
-      return { topic, partition, offset, key: message.key ?? null, headers: message.headers, error, path: 'direct' as const }
+      const error =
+        partition !== null && left.has(`${topic}\u0000${partition}`) ? absentPartitionError(topic, partition) : null
+      return {
+        topic,
+        partition,
+        offset,
+        key: message.key ?? null,
+        headers: message.headers,
+        error,
+        path: 'direct' as const,
+      }
     })
   }
-
 }
 
 /** Waits for `promise`, or `ms` at most (then goes on as if it had settled). */

@@ -15,7 +15,10 @@ export interface KafkaJSClusterView {
   readonly brokerPool?: { readonly metadata?: { readonly clusterId?: unknown } | null }
 }
 
-export function createCapturingCluster<T>(kafka: Kafka, create: () => T): { created: T; cluster: KafkaJSClusterView | null } {
+export function createCapturingCluster<T>(
+  kafka: Kafka,
+  create: () => T,
+): { created: T; cluster: KafkaJSClusterView | null } {
   const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster')
   // Another KafkaJS than 2.2.4: the producer is made as usual, its cluster id stays unknown.
   if (!symbol) return { created: create(), cluster: null }

@@ -7,7 +7,17 @@
  */
 
 /** The own enumerable properties of a KafkaJS 2.2.4 producer. */
-export const KAFKAJS_PRODUCER_KEYS: ReadonlySet<string> = new Set(['connect', 'disconnect', 'isIdempotent', 'events', 'on', 'send', 'sendBatch', 'transaction', 'logger'])
+export const KAFKAJS_PRODUCER_KEYS: ReadonlySet<string> = new Set([
+  'connect',
+  'disconnect',
+  'isIdempotent',
+  'events',
+  'on',
+  'send',
+  'sendBatch',
+  'transaction',
+  'logger',
+])
 
 /** Binds each KafkaJS method onto `producer` as an own property, and hides every other own property. */
 export function showKafkaJSSurface(producer: object): void {

@@ -35,7 +35,11 @@ function toHeaders(headers: IHeaders | undefined): Header[] {
  * 0 included, as none), so the record's time falls within the send, whoever encodes it.
  */
 export function toSidecarRecord(message: Message, now: number): SidecarRecord {
-  const record: SidecarRecord = { key: toBytes(message.key), value: toBytes(message.value), headers: toHeaders(message.headers) }
+  const record: SidecarRecord = {
+    key: toBytes(message.key),
+    value: toBytes(message.value),
+    headers: toHeaders(message.headers),
+  }
   if (message.partition !== undefined && message.partition !== null) record.partition = message.partition
   record.timestampMs = message.timestamp ? Number(message.timestamp) : now
   return record

@@ -32,7 +32,11 @@ const KAFKAJS_COMPRESSIONS: ReadonlySet<unknown> = new Set(Object.values(kafkajs
  * The options set in this producer's config (or its Kafka's) that do nothing for sends through
  * the sidecar, each with why. They still apply to the direct path (fallback, transactions).
  */
-export function optionsIgnoredOnSidecarPath(kafka: KafkaLevelOptions, producer: ProducerConfig, backpressureRetryMs: number): IgnoredOption[] {
+export function optionsIgnoredOnSidecarPath(
+  kafka: KafkaLevelOptions,
+  producer: ProducerConfig,
+  backpressureRetryMs: number,
+): IgnoredOption[] {
   const ignored: IgnoredOption[] = []
   if (kafka.retry !== undefined || producer.retry !== undefined) {
     ignored.push({
@@ -43,11 +47,15 @@ export function optionsIgnoredOnSidecarPath(kafka: KafkaLevelOptions, producer: 
   if (producer.maxInFlightRequests !== undefined) {
     ignored.push({
       option: 'maxInFlightRequests',
-      reason: 'the sidecar keeps one batch in flight per partition (KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_PARTITION) and a few per broker (KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_BROKER), for the whole pod',
+      reason:
+        'the sidecar keeps one batch in flight per partition (KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_PARTITION) and a few per broker (KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_BROKER), for the whole pod',
     })
   }
   if (producer.metadataMaxAge !== undefined) {
-    ignored.push({ option: 'metadataMaxAge', reason: "the sidecar refreshes topic metadata on its own schedule (KAFKA_SIDECAR_METADATA_MAX_AGE_MS)" })
+    ignored.push({
+      option: 'metadataMaxAge',
+      reason: 'the sidecar refreshes topic metadata on its own schedule (KAFKA_SIDECAR_METADATA_MAX_AGE_MS)',
+    })
   }
   if (kafka.requestTimeout !== undefined) {
     ignored.push({

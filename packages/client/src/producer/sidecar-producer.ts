@@ -12,19 +12,48 @@
  */
 import { randomUUID } from 'node:crypto'
 import { credentials, Metadata, status, type ChannelOptions } from '@grpc/grpc-js'
-import { HealthCheckResponse_ServingStatus, HealthClient, LIVENESS_HEADER, ProducerSidecarClient } from '@kafka-sidecar/proto'
+import {
+  HealthCheckResponse_ServingStatus,
+  HealthClient,
+  LIVENESS_HEADER,
+  ProducerSidecarClient,
+} from '@kafka-sidecar/proto'
 import CircuitBreaker from 'opossum'
 import { EventEmitter } from 'eventemitter3'
 import kafkajs from 'kafkajs'
-import type { InstrumentationEvent, Kafka, KafkaConfig, Logger, Producer, ProducerBatch, ProducerConfig, ProducerRecord, RecordMetadata, RemoveInstrumentationEventListener, TopicMessages, Transaction } from 'kafkajs'
+import type {
+  InstrumentationEvent,
+  Kafka,
+  KafkaConfig,
+  Logger,
+  Producer,
+  ProducerBatch,
+  ProducerConfig,
+  ProducerRecord,
+  RecordMetadata,
+  RemoveInstrumentationEventListener,
+  TopicMessages,
+  Transaction,
+} from 'kafkajs'
 import type { DeliveryListener, DeliveryReport } from '../delivery/delivery-report.js'
 import { SidecarDeliveryTracker } from '../delivery/sidecar-delivery-tracker.js'
 import { countByTopic, createProducerMetrics, type MetricsOption, type ProducerMetrics } from '../metrics.js'
-import { grpcTarget, resolveSidecarOptions, type ProducerMode, type ResolvedSidecarOptions, type SidecarClientOptions } from '../options.js'
+import {
+  grpcTarget,
+  resolveSidecarOptions,
+  type ProducerMode,
+  type ResolvedSidecarOptions,
+  type SidecarClientOptions,
+} from '../options.js'
 import { Coalescer, type EmitPart, type PartOutcome, type PartResult } from '../transport/coalescer.js'
 import { EmitStream } from '../transport/emit-stream.js'
 import { ReportStream } from '../transport/report-stream.js'
-import { countsAgainstSidecar, SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
+import {
+  countsAgainstSidecar,
+  SidecarRefusal,
+  SidecarUnavailableError,
+  toKafkaJSError,
+} from '../transport/sidecar-errors.js'
 import { KafkaJSConnectionClosedError } from '../kafkajs-exports.js'
 import { enterThroughInstrumentation } from '../tracing/direct-entry.js'
 import { offerToInstrumentation } from '../tracing/kafkajs-instrumentation.js'
@@ -36,7 +65,13 @@ import { DirectPath } from './direct-path.js'
 import { flatten, recordBytes, toSidecarRecord, type OutgoingMessage } from './messages.js'
 import { showKafkaJSSurface } from './kafkajs-surface.js'
 import { PathGate, type PathName } from './path-gate.js'
-import { directReasonFor, optionsIgnoredOnSidecarPath, registeredCodecReasons, type IgnoredOption, type KafkaLevelOptions } from './sidecar-path-limits.js'
+import {
+  directReasonFor,
+  optionsIgnoredOnSidecarPath,
+  registeredCodecReasons,
+  type IgnoredOption,
+  type KafkaLevelOptions,
+} from './sidecar-path-limits.js'
 import { validateBatch, validateProducerConfig, type ConnectionStatus } from './validation.js'
 
 export interface SidecarProducerConfig extends ProducerConfig {
@@ -66,21 +101,41 @@ export interface FallbackEventPayload {
 
 /** `producer.on` as KafkaJS types it, plus overloads for this package's events. */
 export type SidecarProducerOn = Producer['on'] & {
-  (eventName: typeof SIDECAR_EVENTS.DELIVERY, listener: (event: InstrumentationEvent<DeliveryReport>) => void): RemoveInstrumentationEventListener<typeof eventName>
-  (eventName: typeof SIDECAR_EVENTS.FALLBACK, listener: (event: InstrumentationEvent<FallbackEventPayload>) => void): RemoveInstrumentationEventListener<typeof eventName>
-  (eventName: typeof SIDECAR_EVENTS.CLUSTER_MISMATCH, listener: (event: InstrumentationEvent<ClusterMismatchPayload>) => void): RemoveInstrumentationEventListener<typeof eventName>
   (
-    eventName: typeof SIDECAR_EVENTS.BREAKER_OPEN | typeof SIDECAR_EVENTS.BREAKER_HALF_OPEN | typeof SIDECAR_EVENTS.BREAKER_CLOSE,
+    eventName: typeof SIDECAR_EVENTS.DELIVERY,
+    listener: (event: InstrumentationEvent<DeliveryReport>) => void,
+  ): RemoveInstrumentationEventListener<typeof eventName>
+  (
+    eventName: typeof SIDECAR_EVENTS.FALLBACK,
+    listener: (event: InstrumentationEvent<FallbackEventPayload>) => void,
+  ): RemoveInstrumentationEventListener<typeof eventName>
+  (
+    eventName: typeof SIDECAR_EVENTS.CLUSTER_MISMATCH,
+    listener: (event: InstrumentationEvent<ClusterMismatchPayload>) => void,
+  ): RemoveInstrumentationEventListener<typeof eventName>
+  (
+    eventName:
+      | typeof SIDECAR_EVENTS.BREAKER_OPEN
+      | typeof SIDECAR_EVENTS.BREAKER_HALF_OPEN
+      | typeof SIDECAR_EVENTS.BREAKER_CLOSE,
     listener: (event: InstrumentationEvent<{ state: BreakerState }>) => void,
   ): RemoveInstrumentationEventListener<typeof eventName>
 }
 
 const KAFKAJS_OWN_EVENTS = new Set(['producer.connect', 'producer.disconnect'])
-const NETWORK_EVENTS = new Set(['producer.network.request', 'producer.network.request_timeout', 'producer.network.request_queue_size'])
+const NETWORK_EVENTS = new Set([
+  'producer.network.request',
+  'producer.network.request_timeout',
+  'producer.network.request_queue_size',
+])
 const DEFAULT_SEND_TIMEOUT_MS = 30_000
 const IDLE_CHECK_MS = 1_000
 /** The sidecar and the client share KafkaJS's default partitioner; any other must run here. */
-const SIDECAR_PARTITIONERS: ReadonlySet<unknown> = new Set([undefined, kafkajs.Partitioners.DefaultPartitioner, kafkajs.Partitioners.JavaCompatiblePartitioner])
+const SIDECAR_PARTITIONERS: ReadonlySet<unknown> = new Set([
+  undefined,
+  kafkajs.Partitioners.DefaultPartitioner,
+  kafkajs.Partitioners.JavaCompatiblePartitioner,
+])
 /**
  * Reconnect faster than grpc-js's defaults (1 s doubling to 120 s), so a restarted sidecar is
  * found again within a second or two. Ping the sidecar every quarter of the liveness timeout, and
@@ -155,7 +210,13 @@ export class SidecarProducer {
   constructor(
     kafka: Kafka,
     config: SidecarProducerConfig = {},
-    inherited: { sidecar?: SidecarClientOptions; metrics?: MetricsOption; clientId?: string; kafka?: KafkaLevelOptions; brokers?: KafkaConfig['brokers'] } = {},
+    inherited: {
+      sidecar?: SidecarClientOptions
+      metrics?: MetricsOption
+      clientId?: string
+      kafka?: KafkaLevelOptions
+      brokers?: KafkaConfig['brokers']
+    } = {},
   ) {
     validateProducerConfig(config)
     const { sidecar: producerSidecar, onDelivery, ...kafkajsConfig } = config
@@ -164,13 +225,22 @@ export class SidecarProducer {
     this.idempotent = kafkajsConfig.idempotent ?? false
     this.transactionalId = kafkajsConfig.transactionalId
     this.allowAutoTopicCreation = kafkajsConfig.allowAutoTopicCreation
-    this.ignoredOptions = optionsIgnoredOnSidecarPath(inherited.kafka ?? {}, kafkajsConfig, this.options.backpressureRetryMs)
+    this.ignoredOptions = optionsIgnoredOnSidecarPath(
+      inherited.kafka ?? {},
+      kafkajsConfig,
+      this.options.backpressureRetryMs,
+    )
     this.direct = new DirectPath(kafka, kafkajsConfig)
     this.log = this.direct.producer.logger().namespace('SidecarProducer')
     this.events = Object.freeze({ ...this.direct.producer.events, ...SIDECAR_EVENTS })
     this.metrics = createProducerMetrics(inherited.metrics, this.clientId)
     this.clusterCheck = new SidecarClusterCheck(
-      { policy: this.options.clusterMismatch, token: this.options.token, timeoutMs: this.options.livenessTimeoutMs, applicationBrokers: inherited.brokers },
+      {
+        policy: this.options.clusterMismatch,
+        token: this.options.token,
+        timeoutMs: this.options.livenessTimeoutMs,
+        applicationBrokers: inherited.brokers,
+      },
       this.log,
       this.metrics,
       (payload) => this.emit(SIDECAR_EVENTS.CLUSTER_MISMATCH, payload),
@@ -178,7 +248,13 @@ export class SidecarProducer {
     this.spanCluster = new SpanCluster(() => this.clusterCheck.clusterIdForSends, this.direct.cluster)
     // Guarded like every `on()` listener: an onDelivery that throws or rejects must not fail the
     // send that was just written (direct), nor break the report stream's handler (sidecar).
-    if (onDelivery) this.emitter.on(SIDECAR_EVENTS.DELIVERY, this.guarded(SIDECAR_EVENTS.DELIVERY, (event) => onDelivery((event as InstrumentationEvent<DeliveryReport>).payload)))
+    if (onDelivery)
+      this.emitter.on(
+        SIDECAR_EVENTS.DELIVERY,
+        this.guarded(SIDECAR_EVENTS.DELIVERY, (event) =>
+          onDelivery((event as InstrumentationEvent<DeliveryReport>).payload),
+        ),
+      )
 
     this.directOnlyReason = SIDECAR_PARTITIONERS.has(kafkajsConfig.createPartitioner)
       ? null
@@ -250,7 +326,8 @@ export class SidecarProducer {
   }
 
   /** KafkaJS's `on` (same names, event shapes and errors) plus this package's events. */
-  readonly on: SidecarProducerOn = ((eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown) => this.addListener(eventName, listener)) as SidecarProducerOn
+  readonly on: SidecarProducerOn = ((eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown) =>
+    this.addListener(eventName, listener)) as SidecarProducerOn
 
   private addListener(eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown): () => void {
     if (NETWORK_EVENTS.has(eventName)) {
@@ -261,11 +338,17 @@ export class SidecarProducer {
     }
     if (!KAFKAJS_OWN_EVENTS.has(eventName) && !Object.values(SIDECAR_EVENTS).includes(eventName as never)) {
       // KafkaJS's message, naming KafkaJS's events only.
-      throw new kafkajs.KafkaJSNonRetriableError(`Event name should be one of ${Object.keys(this.direct.producer.events).map((k) => `producer.events.${k}`).join(', ')}`)
+      throw new kafkajs.KafkaJSNonRetriableError(
+        `Event name should be one of ${Object.keys(this.direct.producer.events)
+          .map((k) => `producer.events.${k}`)
+          .join(', ')}`,
+      )
     }
     // KafkaJS's own events behave as in KafkaJS (a listener that throws synchronously makes
     // connect() fail); this package's events never let a listener break the producer.
-    const wrapped = KAFKAJS_OWN_EVENTS.has(eventName) ? this.asKafkaJSListener(eventName, listener) : this.guarded(eventName, listener)
+    const wrapped = KAFKAJS_OWN_EVENTS.has(eventName)
+      ? this.asKafkaJSListener(eventName, listener)
+      : this.guarded(eventName, listener)
     this.emitter.on(eventName, wrapped)
     if (eventName === SIDECAR_EVENTS.DELIVERY && this.status === 'connected') this.sidecar?.reports.start()
     return () => this.emitter.off(eventName, wrapped)
@@ -281,7 +364,12 @@ export class SidecarProducer {
       if (ready && !refused) {
         this.log.info('Producer connected through the sidecar', { mode: 'sidecar', address: this.options.address })
       } else {
-        if (!refused) this.log.warn('Sidecar not ready; producing directly to Kafka until it is', { mode: 'sidecar', address: this.options.address, waitedMs: this.options.connectTimeoutMs })
+        if (!refused)
+          this.log.warn('Sidecar not ready; producing directly to Kafka until it is', {
+            mode: 'sidecar',
+            address: this.options.address,
+            waitedMs: this.options.connectTimeoutMs,
+          })
         this.sidecar.breaker.open()
         await this.direct.connect()
       }
@@ -290,7 +378,10 @@ export class SidecarProducer {
       this.startIdleCheck()
     } else {
       await this.direct.connect()
-      this.log.info('Producer connected directly to Kafka', { mode: 'direct', ...(this.directOnlyReason && this.options.mode === 'sidecar' ? { reason: this.directOnlyReason } : {}) })
+      this.log.info('Producer connected directly to Kafka', {
+        mode: 'direct',
+        ...(this.directOnlyReason && this.options.mode === 'sidecar' ? { reason: this.directOnlyReason } : {}),
+      })
     }
     this.status = 'connected'
     this.everConnected = true
@@ -308,7 +399,14 @@ export class SidecarProducer {
       // Sends still held behind a full sidecar past the wait above fail as not sent; written
       // later they would reopen the stream after disconnect() returned.
       this.sidecar.coalescer.failWaiting(
-        new SidecarRefusal({ grpcCode: status.CANCELLED, message: 'not sent: the producer disconnected while this send waited for room in the sidecar', kafkaErrorCode: 0, kafkaErrorName: '', retriable: true, retryAfterMs: 0 }),
+        new SidecarRefusal({
+          grpcCode: status.CANCELLED,
+          message: 'not sent: the producer disconnected while this send waited for room in the sidecar',
+          kafkaErrorCode: 0,
+          kafkaErrorName: '',
+          retriable: true,
+          retryAfterMs: 0,
+        }),
       )
       this.closeSidecarPath()
     }
@@ -321,12 +419,16 @@ export class SidecarProducer {
 
   send(record: ProducerRecord): Promise<RecordMetadata[]> {
     if (this.usesSidecar) return this.sendRecord(record)
-    return enterThroughInstrumentation(this.direct.producer, 'send', record, (r) => this.sendRecord(r as ProducerRecord))
+    return enterThroughInstrumentation(this.direct.producer, 'send', record, (r) =>
+      this.sendRecord(r as ProducerRecord),
+    )
   }
 
   sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
     if (this.usesSidecar) return this.sendGivenBatch(batch)
-    return enterThroughInstrumentation(this.direct.producer, 'sendBatch', batch, (b) => this.sendGivenBatch(b as ProducerBatch))
+    return enterThroughInstrumentation(this.direct.producer, 'sendBatch', batch, (b) =>
+      this.sendGivenBatch(b as ProducerBatch),
+    )
   }
 
   // Destructured in the signature, as KafkaJS does: send(undefined) rejects with the same TypeError.
@@ -346,7 +448,9 @@ export class SidecarProducer {
     this.count(outgoing, (topic, n) => this.metrics.attempted(topic, n))
     this.sendsInFlight++
     try {
-      const { metadata, path } = this.usesSidecar ? await this.sendPreferringSidecar(batch, topicMessages, outgoing) : await this.sendOn('direct', batch, topicMessages, outgoing)
+      const { metadata, path } = this.usesSidecar
+        ? await this.sendPreferringSidecar(batch, topicMessages, outgoing)
+        : await this.sendOn('direct', batch, topicMessages, outgoing)
       this.metrics.sendSeconds(path, (performance.now() - started) / 1000)
       this.spanCluster.sendSettled(null)
       return metadata
@@ -363,7 +467,8 @@ export class SidecarProducer {
   async transaction(): Promise<Transaction> {
     if (this.usesSidecar) {
       // Refuse before opening broker connections, with KafkaJS's own error.
-      if (!this.transactionalId) throw new kafkajs.KafkaJSNonRetriableError('Must provide transactional id for transactional producer')
+      if (!this.transactionalId)
+        throw new kafkajs.KafkaJSNonRetriableError('Must provide transactional id for transactional producer')
       // KafkaJS's producer, once disconnected, fails here: its connections are closed. The
       // fallback producer must not connect again behind the application's back.
       if (this.everConnected && this.status !== 'connected') throw new KafkaJSConnectionClosedError('Closed connection')
@@ -377,7 +482,11 @@ export class SidecarProducer {
 
   // --- sending --------------------------------------------------------------------------------
 
-  private async sendPreferringSidecar(batch: ProducerBatch, topicMessages: TopicMessages[], outgoing: OutgoingMessage[]): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
+  private async sendPreferringSidecar(
+    batch: ProducerBatch,
+    topicMessages: TopicMessages[],
+    outgoing: OutgoingMessage[],
+  ): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
     const sidecar = this.sidecar
     // A send started before a disconnect finished the path: as one started after.
     if (!sidecar) throw new kafkajs.KafkaJSError('The producer is disconnected')
@@ -408,7 +517,8 @@ export class SidecarProducer {
       if (error instanceof SidecarRefusal) {
         this.failed(outgoing, 'sidecar', toKafkaJSError(error.detail), true)
       }
-      if (!(error instanceof SidecarUnavailableError) && !isOpenBreaker(error)) throw error instanceof SidecarRefusal ? toKafkaJSError(error.detail) : error
+      if (!(error instanceof SidecarUnavailableError) && !isOpenBreaker(error))
+        throw error instanceof SidecarRefusal ? toKafkaJSError(error.detail) : error
       failure = error as Error
     } finally {
       if (failure === null || this.status !== 'connected' || this.credentials.standing) this.gate.leave()
@@ -443,7 +553,11 @@ export class SidecarProducer {
   ): Promise<{ metadata: RecordMetadata[]; path: PathName }> {
     const counts = countByTopic(outgoing)
     for (const [topic, n] of counts) this.metrics.fallback(topic, n)
-    this.emit(SIDECAR_EVENTS.FALLBACK, { reason, records: outgoing.length, topics: [...counts.keys()] } satisfies FallbackEventPayload)
+    this.emit(SIDECAR_EVENTS.FALLBACK, {
+      reason,
+      records: outgoing.length,
+      topics: [...counts.keys()],
+    } satisfies FallbackEventPayload)
     return this.sendOn('direct', batch, topicMessages, outgoing, admitted)
   }
 
@@ -458,11 +572,15 @@ export class SidecarProducer {
     await admitted
     const partitions: Array<number | null> = []
     try {
-      const metadata = await this.direct.send({ topicMessages, acks: batch.acks, timeout: batch.timeout, compression: batch.compression }, partitions)
+      const metadata = await this.direct.send(
+        { topicMessages, acks: batch.acks, timeout: batch.timeout, compression: batch.compression },
+        partitions,
+      )
       const absent = absentInDirectSend(outgoing, partitions, metadata, batch.acks ?? -1)
       warnOfAbsentPartitions(this.log, absent)
       this.count(outgoing, (topic, n) => this.metrics.acked(topic, 'direct', n))
-      if (this.wantsReports()) for (const report of this.direct.reportsFor(outgoing, metadata, partitions, absent)) this.deliver(report)
+      if (this.wantsReports())
+        for (const report of this.direct.reportsFor(outgoing, metadata, partitions, absent)) this.deliver(report)
       return { metadata, path }
     } catch (error) {
       this.failed(outgoing, 'direct', error as Error, true, partitions)
@@ -490,14 +608,16 @@ export class SidecarProducer {
     const now = Date.now()
     // KafkaJS skips a topic whose messages array is empty and writes the others; the contract
     // has no empty TopicRecords (a send that means nothing), so such groups stay here.
-    const topics = topicMessages.filter(({ messages }) => messages.length > 0).map(({ topic, messages }) => ({
-      topic,
-      records: messages.map((message) => {
-        const record = toSidecarRecord(message, now)
-        bytes += recordBytes(record)
-        return record
-      }),
-    }))
+    const topics = topicMessages
+      .filter(({ messages }) => messages.length > 0)
+      .map(({ topic, messages }) => ({
+        topic,
+        records: messages.map((message) => {
+          const record = toSidecarRecord(message, now)
+          bytes += recordBytes(record)
+          return record
+        }),
+      }))
     return {
       acks: toProtoAcks(batch.acks ?? -1),
       timeoutMs: batch.timeout ?? DEFAULT_SEND_TIMEOUT_MS,
@@ -517,36 +637,60 @@ export class SidecarProducer {
     // Records for a partition the topic lacks are left out, as KafkaJS leaves them out.
     const absent = allResults.filter((r) => isAbsentPartition(r.error))
     const results = allResults.filter((r) => !isAbsentPartition(r.error))
-    warnOfAbsentPartitions(this.log, mergeAbsent(absent.map(({ topic, partition, localIndexes }) => ({ topic, partition, records: localIndexes.length }))))
+    warnOfAbsentPartitions(
+      this.log,
+      mergeAbsent(
+        absent.map(({ topic, partition, localIndexes }) => ({ topic, partition, records: localIndexes.length })),
+      ),
+    )
     const failedResult = results.find((r) => r.error)
     if (failedResult) {
       // As in KafkaJS the send rejects, though its records for other partitions may be written:
       // the metrics count each record as what became of it.
       const failedIndexes = new Set(allResults.flatMap((r) => (r.error ? r.localIndexes : [])))
       const error = toKafkaJSError(failedResult.error!)
-      this.count(outgoing.filter((_, i) => !failedIndexes.has(i)), (topic, n) => this.metrics.acked(topic, 'sidecar', n))
-      this.failed(outgoing.filter((_, i) => failedIndexes.has(i)), 'sidecar', error, false)
+      this.count(
+        outgoing.filter((_, i) => !failedIndexes.has(i)),
+        (topic, n) => this.metrics.acked(topic, 'sidecar', n),
+      )
+      this.failed(
+        outgoing.filter((_, i) => failedIndexes.has(i)),
+        'sidecar',
+        error,
+        false,
+      )
       throw error
     }
     const absentIndexes = new Set(absent.flatMap((r) => r.localIndexes))
-    this.count(outgoing.filter((_, i) => !absentIndexes.has(i)), (topic, n) => this.metrics.acked(topic, 'sidecar', n))
-    this.count(outgoing.filter((_, i) => absentIndexes.has(i)), (topic, n) => this.metrics.failed(topic, 'sidecar', n))
+    this.count(
+      outgoing.filter((_, i) => !absentIndexes.has(i)),
+      (topic, n) => this.metrics.acked(topic, 'sidecar', n),
+    )
+    this.count(
+      outgoing.filter((_, i) => absentIndexes.has(i)),
+      (topic, n) => this.metrics.failed(topic, 'sidecar', n),
+    )
     if (acks === 0) return []
     // KafkaJS lists results broker by broker: brokers in the order first met walking the
     // topics in send order (each topic's leaders ascending), then per broker the topics in send
     // order and their partitions ascending. The same order here, from the leaders the sidecar saw.
     const first = new Map<string, PartResult>()
-    for (const r of results) if (!first.has(`${r.topic}\u0000${r.partition}`)) first.set(`${r.topic}\u0000${r.partition}`, r)
+    for (const r of results)
+      if (!first.has(`${r.topic}\u0000${r.partition}`)) first.set(`${r.topic}\u0000${r.partition}`, r)
     const topicOrder = [...new Set(outgoing.map((o) => o.topic))]
     const brokers: number[] = []
     for (const topic of topicOrder) {
-      const leaders = [...new Set([...first.values()].filter((r) => r.topic === topic).map((r) => r.leaderId))].sort((a, b) => a - b)
+      const leaders = [...new Set([...first.values()].filter((r) => r.topic === topic).map((r) => r.leaderId))].sort(
+        (a, b) => a - b,
+      )
       for (const leader of leaders) if (!brokers.includes(leader)) brokers.push(leader)
     }
     const metadata: RecordMetadata[] = []
     for (const broker of brokers) {
       for (const topic of topicOrder) {
-        const onBroker = [...first.values()].filter((r) => r.topic === topic && r.leaderId === broker).sort((a, b) => a.partition - b.partition)
+        const onBroker = [...first.values()]
+          .filter((r) => r.topic === topic && r.leaderId === broker)
+          .sort((a, b) => a.partition - b.partition)
         for (const r of onBroker) {
           metadata.push({
             topicName: r.topic,
@@ -566,11 +710,25 @@ export class SidecarProducer {
    * Counts a failed send and, when this client (not the sidecar's report stream) is the one that
    * knows, reports every record of it as failed.
    */
-  private failed(outgoing: OutgoingMessage[], path: PathName, error: Error, reportHere: boolean, partitions: ReadonlyArray<number | null> = []): void {
+  private failed(
+    outgoing: OutgoingMessage[],
+    path: PathName,
+    error: Error,
+    reportHere: boolean,
+    partitions: ReadonlyArray<number | null> = [],
+  ): void {
     this.count(outgoing, (topic, n) => this.metrics.failed(topic, path, n))
     if (!reportHere || !this.wantsReports()) return
     outgoing.forEach(({ topic, message }, index) => {
-      this.deliver({ topic, partition: partitions[index] ?? null, offset: null, key: message.key ?? null, headers: message.headers, error, path })
+      this.deliver({
+        topic,
+        partition: partitions[index] ?? null,
+        offset: null,
+        key: message.key ?? null,
+        headers: message.headers,
+        error,
+        path,
+      })
     })
   }
 
@@ -578,8 +736,16 @@ export class SidecarProducer {
 
   private createSidecarPath(): NonNullable<SidecarProducer['sidecar']> {
     const target = grpcTarget(this.options.address)
-    const client = new ProducerSidecarClient(target, credentials.createInsecure(), channelOptions(this.options.livenessTimeoutMs))
-    const health = new HealthClient(target, credentials.createInsecure(), channelOptions(this.options.livenessTimeoutMs))
+    const client = new ProducerSidecarClient(
+      target,
+      credentials.createInsecure(),
+      channelOptions(this.options.livenessTimeoutMs),
+    )
+    const health = new HealthClient(
+      target,
+      credentials.createInsecure(),
+      channelOptions(this.options.livenessTimeoutMs),
+    )
     const metadata = () => {
       const m = new Metadata()
       if (this.options.token) m.set('authorization', `Bearer ${this.options.token}`)
@@ -590,11 +756,20 @@ export class SidecarProducer {
     }
     const instanceId = randomUUID()
     const stream = new EmitStream(client, metadata)
-    const tracker = new SidecarDeliveryTracker((report) => this.deliver(report), this.options.reportTimeoutMs, () => this.wantsReports())
+    const tracker = new SidecarDeliveryTracker(
+      (report) => this.deliver(report),
+      this.options.reportTimeoutMs,
+      () => this.wantsReports(),
+    )
     const coalescer = new Coalescer(
       stream,
       { clientId: this.clientId, appName: this.options.appName ?? this.clientId, instanceId },
-      { maxRecords: this.options.maxCoalescedRecords, maxBytes: this.options.maxCoalescedBytes, deadlineMarginMs: this.options.requestTimeoutMarginMs, retryBudgetMs: this.options.backpressureRetryMs },
+      {
+        maxRecords: this.options.maxCoalescedRecords,
+        maxBytes: this.options.maxCoalescedBytes,
+        deadlineMarginMs: this.options.requestTimeoutMarginMs,
+        retryBudgetMs: this.options.backpressureRetryMs,
+      },
       tracker,
     )
     const reports = new ReportStream(client, metadata, instanceId, {
@@ -602,24 +777,31 @@ export class SidecarProducer {
       // The acks carry the same results as the reports: report from them what is still open.
       onLost: () => tracker.onGap(),
       onGap: (first, last, reason) => {
-        this.log.warn('Delivery reports lost between sequences; using the acks for what is still open', { first, last, reason })
+        this.log.warn('Delivery reports lost between sequences; using the acks for what is still open', {
+          first,
+          last,
+          reason,
+        })
         tracker.onGap()
       },
     })
     const { breaker: b } = this.options
-    const breaker: CircuitBreaker<[EmitPart], PartOutcome> = new CircuitBreaker(async (part: EmitPart) => {
-      if (breaker.halfOpen) await this.probe(client, health)
-      else if (this.clusterCheck.askAgain) await this.confirmCluster(client, breaker)
-      return coalescer.submit(part)
-    }, {
-      timeout: false,
-      errorThresholdPercentage: b.errorThresholdPercentage,
-      volumeThreshold: b.volumeThreshold,
-      resetTimeout: b.resetTimeoutMs,
-      rollingCountTimeout: b.rollingCountTimeoutMs,
-      // Verdicts on the records (invalid topic, too large, not allowed, full) are not the sidecar failing.
-      errorFilter: (error: unknown) => !countsAgainstSidecar(error),
-    })
+    const breaker: CircuitBreaker<[EmitPart], PartOutcome> = new CircuitBreaker(
+      async (part: EmitPart) => {
+        if (breaker.halfOpen) await this.probe(client, health)
+        else if (this.clusterCheck.askAgain) await this.confirmCluster(client, breaker)
+        return coalescer.submit(part)
+      },
+      {
+        timeout: false,
+        errorThresholdPercentage: b.errorThresholdPercentage,
+        volumeThreshold: b.volumeThreshold,
+        resetTimeout: b.resetTimeoutMs,
+        rollingCountTimeout: b.rollingCountTimeoutMs,
+        // Verdicts on the records (invalid topic, too large, not allowed, full) are not the sidecar failing.
+        errorFilter: (error: unknown) => !countsAgainstSidecar(error),
+      },
+    )
     // opossum opens on a failure share over its rolling window; after thousands of successes a
     // dead sidecar takes seconds to reach that share. A run of consecutive path failures is a
     // clearer signal, so it opens the breaker at once.
@@ -650,7 +832,11 @@ export class SidecarProducer {
 
   /** Once per connect: the options set that sends through the sidecar ignore, and the codecs that keep sends direct. */
   private warnOfSidecarPathLimits(): void {
-    for (const { option, reason } of this.ignoredOptions) this.log.warn(`Option ${option} does not apply to sends through the sidecar (it does to the direct fallback): ${reason}`, { option })
+    for (const { option, reason } of this.ignoredOptions)
+      this.log.warn(
+        `Option ${option} does not apply to sends through the sidecar (it does to the direct fallback): ${reason}`,
+        { option },
+      )
     for (const reason of registeredCodecReasons()) this.sayOnce(reason)
   }
 
@@ -682,18 +868,34 @@ export class SidecarProducer {
     const deadline = Date.now() + waitMs
     await channelReady(client, waitMs)
     const serving = await healthCheck(health, Math.max(deadline, Date.now() + MIN_PROBE_CHECK_MS))
-    if (!serving) throw new SidecarUnavailableError(`half-open probe: the sidecar did not answer its health check as serving within ${waitMs} ms`, status.UNAVAILABLE, false)
+    if (!serving)
+      throw new SidecarUnavailableError(
+        `half-open probe: the sidecar did not answer its health check as serving within ${waitMs} ms`,
+        status.UNAVAILABLE,
+        false,
+      )
     // A restarted sidecar may be pointed elsewhere: asked again before traffic returns to it.
     if (await this.clusterCheck.refuses(client)) {
-      throw new SidecarUnavailableError('half-open probe: the sidecar writes to another Kafka cluster than this application (clusterMismatch: refuse)', status.FAILED_PRECONDITION, false)
+      throw new SidecarUnavailableError(
+        'half-open probe: the sidecar writes to another Kafka cluster than this application (clusterMismatch: refuse)',
+        status.FAILED_PRECONDITION,
+        false,
+      )
     }
   }
 
   /** After a path failure the sidecar may be a restarted process: one on another cluster is refused until a probe finds it right. */
-  private async confirmCluster(client: ProducerSidecarClient, breaker: CircuitBreaker<[EmitPart], PartOutcome>): Promise<void> {
+  private async confirmCluster(
+    client: ProducerSidecarClient,
+    breaker: CircuitBreaker<[EmitPart], PartOutcome>,
+  ): Promise<void> {
     if (!(await this.clusterCheck.refusesAfterPathFailure(client))) return
     breaker.open()
-    throw new SidecarUnavailableError('the sidecar writes to another Kafka cluster than this application (clusterMismatch: refuse)', status.FAILED_PRECONDITION, false)
+    throw new SidecarUnavailableError(
+      'the sidecar writes to another Kafka cluster than this application (clusterMismatch: refuse)',
+      status.FAILED_PRECONDITION,
+      false,
+    )
   }
 
   private async waitForSidecar(timeoutMs: number): Promise<boolean> {
@@ -709,12 +911,25 @@ export class SidecarProducer {
   /** Disconnects the fallback producer once the sidecar path has been healthy and it idle for a while. */
   private startIdleCheck(): void {
     if (this.idleTimer) return
-    this.idleTimer = setInterval(() => {
-      if (!this.direct.isConnected || this.transactionsUsed || this.breakerState !== 'closed' || this.direct.inFlight > 0) return
-      if (Date.now() - this.direct.lastUsedAt < this.options.fallbackIdleMs) return
-      this.log.info('Disconnecting the fallback direct producer: the sidecar path has been healthy', { idleMs: Date.now() - this.direct.lastUsedAt })
-      void this.direct.disconnect().catch((error: unknown) => this.log.warn('Fallback producer disconnect failed', { error: String(error) }))
-    }, Math.min(IDLE_CHECK_MS, this.options.fallbackIdleMs))
+    this.idleTimer = setInterval(
+      () => {
+        if (
+          !this.direct.isConnected ||
+          this.transactionsUsed ||
+          this.breakerState !== 'closed' ||
+          this.direct.inFlight > 0
+        )
+          return
+        if (Date.now() - this.direct.lastUsedAt < this.options.fallbackIdleMs) return
+        this.log.info('Disconnecting the fallback direct producer: the sidecar path has been healthy', {
+          idleMs: Date.now() - this.direct.lastUsedAt,
+        })
+        void this.direct
+          .disconnect()
+          .catch((error: unknown) => this.log.warn('Fallback producer disconnect failed', { error: String(error) }))
+      },
+      Math.min(IDLE_CHECK_MS, this.options.fallbackIdleMs),
+    )
     this.idleTimer.unref()
   }
 
@@ -740,13 +955,19 @@ export class SidecarProducer {
     if (this.metrics.enabled) for (const [topic, n] of countByTopic(outgoing)) record(topic, n)
   }
 
-  private asKafkaJSListener(eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown): (event: InstrumentationEvent<unknown>) => void {
+  private asKafkaJSListener(
+    eventName: string,
+    listener: (event: InstrumentationEvent<unknown>) => unknown,
+  ): (event: InstrumentationEvent<unknown>) => void {
     return (event) => {
       Promise.resolve(listener(event)).catch((error: unknown) => this.logListenerError(eventName, error))
     }
   }
 
-  private guarded(eventName: string, listener: (event: InstrumentationEvent<unknown>) => unknown): (event: InstrumentationEvent<unknown>) => void {
+  private guarded(
+    eventName: string,
+    listener: (event: InstrumentationEvent<unknown>) => unknown,
+  ): (event: InstrumentationEvent<unknown>) => void {
     return (event) => {
       try {
         Promise.resolve(listener(event)).catch((error: unknown) => this.logListenerError(eventName, error))
@@ -757,7 +978,10 @@ export class SidecarProducer {
   }
 
   private logListenerError(eventName: string, error: unknown): void {
-    this.log.error(`Failed to execute listener: ${error instanceof Error ? error.message : String(error)}`, { eventName, stack: error instanceof Error ? error.stack : undefined })
+    this.log.error(`Failed to execute listener: ${error instanceof Error ? error.message : String(error)}`, {
+      eventName,
+      stack: error instanceof Error ? error.stack : undefined,
+    })
   }
 
   private whenSendsSettled(timeoutMs: number): Promise<void> {

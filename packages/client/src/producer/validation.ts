@@ -27,16 +27,23 @@ export function validateBatch(batch: ProducerBatch, idempotent: boolean, status:
   const { acks = -1, topicMessages = [] } = batch
   if (topicMessages.some(({ topic }) => !topic)) throw new KafkaJSNonRetriableError('Invalid topic')
   if (idempotent && acks !== -1) {
-    throw new KafkaJSNonRetriableError("Not requiring ack for all messages invalidates the idempotent producer's EoS guarantees")
+    throw new KafkaJSNonRetriableError(
+      "Not requiring ack for all messages invalidates the idempotent producer's EoS guarantees",
+    )
   }
   for (const { topic, messages } of topicMessages) {
     if (!messages) throw new KafkaJSNonRetriableError(`Invalid messages array [${messages}] for topic "${topic}"`)
     const withoutValue = messages.find((message) => message.value === undefined)
     if (withoutValue) {
-      throw new KafkaJSNonRetriableError(`Invalid message without value for topic "${topic}": ${JSON.stringify(withoutValue)}`)
+      throw new KafkaJSNonRetriableError(
+        `Invalid message without value for topic "${topic}": ${JSON.stringify(withoutValue)}`,
+      )
     }
   }
-  if (status === 'disconnecting') throw new KafkaJSNonRetriableError(`The producer is disconnecting; therefore, it can't safely accept messages anymore`)
+  if (status === 'disconnecting')
+    throw new KafkaJSNonRetriableError(
+      `The producer is disconnecting; therefore, it can't safely accept messages anymore`,
+    )
   if (status === 'disconnected') throw new KafkaJSError('The producer is disconnected')
 
   const merged: TopicMessages[] = []

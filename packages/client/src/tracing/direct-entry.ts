@@ -31,7 +31,12 @@ const INSTALLED = Symbol('kafka-sidecar.direct-entry')
 const pending = new WeakMap<Method, Run>()
 
 /** Calls `producer[name](arg)` as the instrumentation wrapped it; where it would call KafkaJS's method, `run(arg)` runs. */
-export function enterThroughInstrumentation<R>(producer: Producer, name: 'send' | 'sendBatch', arg: unknown, run: (arg: unknown) => R): R {
+export function enterThroughInstrumentation<R>(
+  producer: Producer,
+  name: 'send' | 'sendBatch',
+  arg: unknown,
+  run: (arg: unknown) => R,
+): R {
   const entry = producer[name] as unknown as Method
   const kafkajsMethod = untraced(entry)
   if (entry === kafkajsMethod) return run(arg)
@@ -54,6 +59,10 @@ function answerInnermostCall(method: Method & { [INSTALLED]?: true }): void {
     return run(args ?? [])
   }
   Object.defineProperty(method, 'apply', { value: apply, configurable: true, writable: true })
-  Object.defineProperty(method, 'call', { value: (thisArg: unknown, ...args: unknown[]) => apply(thisArg, args), configurable: true, writable: true })
+  Object.defineProperty(method, 'call', {
+    value: (thisArg: unknown, ...args: unknown[]) => apply(thisArg, args),
+    configurable: true,
+    writable: true,
+  })
   Object.defineProperty(method, INSTALLED, { value: true })
 }

@@ -66,8 +66,13 @@ function innermost<F extends AnyFunction & Wrapped>(fn: F): F {
 
 function answerOffers(method: AnyFunction & { [INSTALLED]?: true }): void {
   if (method[INSTALLED]) return
-  const apply = (thisArg: unknown, args: unknown[] | undefined) => (thisArg === OFFER && offered ? offered : Reflect.apply(method, thisArg, args ?? []))
+  const apply = (thisArg: unknown, args: unknown[] | undefined) =>
+    thisArg === OFFER && offered ? offered : Reflect.apply(method, thisArg, args ?? [])
   Object.defineProperty(method, 'apply', { value: apply, configurable: true, writable: true })
-  Object.defineProperty(method, 'call', { value: (thisArg: unknown, ...args: unknown[]) => apply(thisArg, args), configurable: true, writable: true })
+  Object.defineProperty(method, 'call', {
+    value: (thisArg: unknown, ...args: unknown[]) => apply(thisArg, args),
+    configurable: true,
+    writable: true,
+  })
   Object.defineProperty(method, INSTALLED, { value: true })
 }

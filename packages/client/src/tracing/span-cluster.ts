@@ -29,7 +29,11 @@ import kafkajs from 'kafkajs'
 import { learnedClusterId, type KafkaJSClusterView } from '../producer/kafkajs-cluster.js'
 
 /** Errors of KafkaJS's metadata request for a send's topics: after them it has loaded nothing. */
-const TOPIC_METADATA_ERRORS = new Set(['INVALID_TOPIC_EXCEPTION', 'UNKNOWN_TOPIC_OR_PARTITION', 'TOPIC_AUTHORIZATION_FAILED'])
+const TOPIC_METADATA_ERRORS = new Set([
+  'INVALID_TOPIC_EXCEPTION',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'TOPIC_AUTHORIZATION_FAILED',
+])
 
 export class SpanCluster {
   /** What the instrumentation reads, shaped as KafkaJS's Cluster as far as it reads it. */
@@ -143,8 +147,13 @@ function findProducerFactories(): { wrapped: AnyFunction; original: AnyFunction 
 /** The wrapper calls KafkaJS's factory with `.call(this, params)`: for our marker, that answers our producer. */
 function answerOffers(factory: AnyFunction & { [INSTALLED]?: true }): void {
   if (factory[INSTALLED]) return
-  const call = (thisArg: unknown, ...args: unknown[]) => (thisArg === OFFER && offered ? offered : Reflect.apply(factory, thisArg, args))
+  const call = (thisArg: unknown, ...args: unknown[]) =>
+    thisArg === OFFER && offered ? offered : Reflect.apply(factory, thisArg, args)
   Object.defineProperty(factory, 'call', { value: call, configurable: true, writable: true })
-  Object.defineProperty(factory, 'apply', { value: (thisArg: unknown, args?: unknown[]) => call(thisArg, ...(args ?? [])), configurable: true, writable: true })
+  Object.defineProperty(factory, 'apply', {
+    value: (thisArg: unknown, args?: unknown[]) => call(thisArg, ...(args ?? [])),
+    configurable: true,
+    writable: true,
+  })
   Object.defineProperty(factory, INSTALLED, { value: true })
 }

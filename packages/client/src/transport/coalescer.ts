@@ -21,7 +21,14 @@
  * producer resends them all directly in send order.
  */
 import { status } from '@grpc/grpc-js'
-import type { EmitAck, EmitRequest, PartitionResult, SidecarError as ProtoError, SidecarRecord, TopicRecords } from '@kafka-sidecar/proto'
+import type {
+  EmitAck,
+  EmitRequest,
+  PartitionResult,
+  SidecarError as ProtoError,
+  SidecarRecord,
+  TopicRecords,
+} from '@kafka-sidecar/proto'
 import { DELIVERY_WINDOW_MS } from '@kafka-sidecar/proto'
 import type { OutgoingMessage } from '../producer/messages.js'
 import { requestOverhead, splitPart, type PartPiece } from './request-split.js'
@@ -188,7 +195,8 @@ export class Coalescer {
     const results: PartResult[] = []
     outcomes.forEach((o, i) => {
       const { offset } = pieces[i]!
-      for (const r of (o as PromiseFulfilledResult<PartOutcome>).value.results) results.push({ ...r, localIndexes: r.localIndexes.map((local) => local + offset) })
+      for (const r of (o as PromiseFulfilledResult<PartOutcome>).value.results)
+        results.push({ ...r, localIndexes: r.localIndexes.map((local) => local + offset) })
     })
     return { results }
   }
@@ -199,7 +207,15 @@ export class Coalescer {
         if (siblings) siblings.failure ??= error
         reject(error)
       }
-      this.queue.push({ part, seq: this.nextSeq++, giveUpAt: Date.now() + this.limits.retryBudgetMs, alone: false, siblings, resolve, reject: failed })
+      this.queue.push({
+        part,
+        seq: this.nextSeq++,
+        giveUpAt: Date.now() + this.limits.retryBudgetMs,
+        alone: false,
+        siblings,
+        resolve,
+        reject: failed,
+      })
       this.scheduleFlush()
     })
   }
@@ -234,7 +250,11 @@ export class Coalescer {
       while (!group[0]!.alone && i < queue.length) {
         const next = queue[i]!
         if (next.alone || !compatible(group[0]!.part, next.part)) break
-        if (records + next.part.outgoing.length > this.limits.maxRecords || bytes + next.part.bytes > this.limits.maxBytes) break
+        if (
+          records + next.part.outgoing.length > this.limits.maxRecords ||
+          bytes + next.part.bytes > this.limits.maxBytes
+        )
+          break
         group.push(next)
         records += next.part.outgoing.length
         bytes += next.part.bytes
@@ -299,7 +319,17 @@ export class Coalescer {
           group.forEach((queued, member) => queued.resolve({ results: perMember[member]! }))
         } else {
           this.observer.onAbandoned(requestId)
-          this.refused(flight, ack.error ?? { grpcCode: status.INTERNAL, message: 'sidecar refused the request without a reason', kafkaErrorCode: 0, kafkaErrorName: '', retriable: true, retryAfterMs: 0 })
+          this.refused(
+            flight,
+            ack.error ?? {
+              grpcCode: status.INTERNAL,
+              message: 'sidecar refused the request without a reason',
+              kafkaErrorCode: 0,
+              kafkaErrorName: '',
+              retriable: true,
+              retryAfterMs: 0,
+            },
+          )
         }
         this.maybeResume()
       },
@@ -314,7 +344,13 @@ export class Coalescer {
         // A stream refused for this producer's credentials is a verdict on every send of it, not
         // the path failing: those waiting get the same refusal (no breaker count, no direct send).
         const behind =
-          error instanceof SidecarRefusal ? error : new SidecarUnavailableError(`not sent: an earlier request failed on the sidecar path (${error.message})`, isPathFailure(error) ? error.grpcCode : status.UNAVAILABLE, false)
+          error instanceof SidecarRefusal
+            ? error
+            : new SidecarUnavailableError(
+                `not sent: an earlier request failed on the sidecar path (${error.message})`,
+                isPathFailure(error) ? error.grpcCode : status.UNAVAILABLE,
+                false,
+              )
         this.failWaiting(behind)
         this.maybeResume()
       },
@@ -327,7 +363,14 @@ export class Coalescer {
     // written from here on carries the next one.
     if (flight.epoch >= this.epoch) {
       this.epoch = flight.epoch + 1
-      this.halt = { epoch: flight.epoch, refusedRequestId: flight.requestId, resumeAt: 0, pathFailure: null, backpressure: null, timer: null }
+      this.halt = {
+        epoch: flight.epoch,
+        refusedRequestId: flight.requestId,
+        resumeAt: 0,
+        pathFailure: null,
+        backpressure: null,
+        timer: null,
+      }
     }
     const halt = this.halt
     if (detail.grpcCode === status.ABORTED) {
@@ -346,7 +389,11 @@ export class Coalescer {
     }
     if (isPathFailureCode(detail.grpcCode)) {
       // Not taking requests (shutting down, or not connected to Kafka): nothing was queued.
-      const unavailable = new SidecarUnavailableError(`sidecar refused the request: ${detail.message}`, detail.grpcCode, false)
+      const unavailable = new SidecarUnavailableError(
+        `sidecar refused the request: ${detail.message}`,
+        detail.grpcCode,
+        false,
+      )
       for (const queued of group) queued.reject(unavailable)
       if (halt) halt.pathFailure ??= unavailable
       this.failHeldSends()
@@ -369,7 +416,10 @@ export class Coalescer {
         // whose budget ends first is still tried once more at its end rather than failing with
         // most of its budget unused.
         const earliestGiveUp = Math.min(...retry.map((q) => q.giveUpAt))
-        halt.resumeAt = Math.max(halt.resumeAt, Math.min(now + Math.max(1, refusal.retryAfterMs || 100), earliestGiveUp))
+        halt.resumeAt = Math.max(
+          halt.resumeAt,
+          Math.min(now + Math.max(1, refusal.retryAfterMs || 100), earliestGiveUp),
+        )
       }
       this.requeue(retry)
       return
@@ -405,7 +455,6 @@ export class Coalescer {
     for (const queued of held) queued.reject(failure)
   }
 
-
   /** Ends the halt once no message written after the refusal is still unanswered and its wait is over. */
   private maybeResume(): void {
     const halt = this.halt
@@ -429,12 +478,20 @@ export class Coalescer {
 
 function compatible(a: EmitPart, b: EmitPart): boolean {
   return (
-    a.acks === b.acks && a.timeoutMs === b.timeoutMs && a.compression === b.compression && a.allowAutoTopicCreation === b.allowAutoTopicCreation && a.idempotent === b.idempotent
+    a.acks === b.acks &&
+    a.timeoutMs === b.timeoutMs &&
+    a.compression === b.compression &&
+    a.allowAutoTopicCreation === b.allowAutoTopicCreation &&
+    a.idempotent === b.idempotent
   )
 }
 
 /** Splits a merged request's results back to the sends whose records they describe. */
-function splitResults(results: readonly PartitionResult[], ownerOf: ReadonlyArray<{ member: number; local: number }>, members: number): PartResult[][] {
+function splitResults(
+  results: readonly PartitionResult[],
+  ownerOf: ReadonlyArray<{ member: number; local: number }>,
+  members: number,
+): PartResult[][] {
   const out: PartResult[][] = Array.from({ length: members }, () => [])
   for (const result of results) {
     const byMember = new Map<number, PartResult>()

@@ -38,14 +38,28 @@ export class EmitStream {
     return new Promise<EmitAck>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.waiting.delete(request.requestId)) return
-        reject(new SidecarUnavailableError(`sidecar did not answer request ${request.requestId} within ${deadlineMs} ms`, status.DEADLINE_EXCEEDED, true))
+        reject(
+          new SidecarUnavailableError(
+            `sidecar did not answer request ${request.requestId} within ${deadlineMs} ms`,
+            status.DEADLINE_EXCEEDED,
+            true,
+          ),
+        )
       }, deadlineMs)
       timer.unref()
       this.waiting.set(request.requestId, { resolve, reject, timer })
       try {
         this.stream().write(request)
       } catch (error) {
-        this.settle(request.requestId, null, new SidecarUnavailableError(`could not write to the sidecar stream: ${String(error)}`, status.UNAVAILABLE, false))
+        this.settle(
+          request.requestId,
+          null,
+          new SidecarUnavailableError(
+            `could not write to the sidecar stream: ${String(error)}`,
+            status.UNAVAILABLE,
+            false,
+          ),
+        )
       }
     })
   }

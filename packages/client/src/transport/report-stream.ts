@@ -52,7 +52,10 @@ export class ReportStream {
   }
 
   private open(): void {
-    const call = this.client.deliveryReports({ instanceId: this.instanceId, afterSequence: this.lastSequence }, this.metadata())
+    const call = this.client.deliveryReports(
+      { instanceId: this.instanceId, afterSequence: this.lastSequence },
+      this.metadata(),
+    )
     this.call = call
     call.on('data', (event: DeliveryReportEvent) => {
       this.backoffMs = MIN_BACKOFF_MS

@@ -24,7 +24,12 @@ export interface PartPiece {
 
 /** Encoded bytes of a request's fixed fields for this producer (its ids are in every request). */
 export function requestOverhead(identity: { clientId: string; appName: string; instanceId: string }): number {
-  return REQUEST_FIXED_BYTES + Buffer.byteLength(identity.clientId) + Buffer.byteLength(identity.appName) + Buffer.byteLength(identity.instanceId)
+  return (
+    REQUEST_FIXED_BYTES +
+    Buffer.byteLength(identity.clientId) +
+    Buffer.byteLength(identity.appName) +
+    Buffer.byteLength(identity.instanceId)
+  )
 }
 
 /**
@@ -32,7 +37,8 @@ export function requestOverhead(identity: { clientId: string; appName: string; i
  * order. Throws (a SidecarRefusal with MESSAGE_TOO_LARGE) when one record fits in no request.
  */
 export function splitPart(part: EmitPart, overhead: number): PartPiece[] {
-  if (part.outgoing.length <= MAX_REQUEST_RECORDS && overhead + part.bytes + topicsOverhead(part) <= MAX_REQUEST_BYTES) return [{ part, offset: 0 }]
+  if (part.outgoing.length <= MAX_REQUEST_RECORDS && overhead + part.bytes + topicsOverhead(part) <= MAX_REQUEST_BYTES)
+    return [{ part, offset: 0 }]
   const pieces: PartPiece[] = []
   let current: Builder = newBuilder(0, overhead)
   let index = 0

@@ -45,7 +45,14 @@ export class SidecarRefusal extends Error {
 }
 
 /** gRPC codes that say the path, not the records, is the problem. */
-const PATH_FAILURES = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED, status.ABORTED, status.INTERNAL, status.UNKNOWN])
+const PATH_FAILURES = new Set<number>([
+  status.UNAVAILABLE,
+  status.DEADLINE_EXCEEDED,
+  status.CANCELLED,
+  status.ABORTED,
+  status.INTERNAL,
+  status.UNKNOWN,
+])
 
 export function isPathFailureCode(code: number): boolean {
   return PATH_FAILURES.has(code)
@@ -71,7 +78,9 @@ export function toKafkaJSError(detail: ProtoError): Error {
     if (!protocol.retriable) return protocol
     return new KafkaJSNumberOfRetriesExceeded(protocol, { retryCount: 0, retryTime: 0 })
   }
-  return detail.retriable ? new KafkaJSError(detail.message, { retriable: true }) : new KafkaJSNonRetriableError(detail.message)
+  return detail.retriable
+    ? new KafkaJSError(detail.message, { retriable: true })
+    : new KafkaJSNonRetriableError(detail.message)
 }
 
 /**

@@ -37,13 +37,24 @@ export function weakForm(path: string, value: unknown): unknown {
   if (path.startsWith('records.') || path.startsWith('traceparent.')) {
     if (typeof value !== 'object' || value === null) return value
     const partitions = Object.values(value as Record<string, unknown[]>)
-    return { counts: partitions.map((records) => records.length).sort((a, b) => a - b), records: sortedJson(partitions.flat()) }
+    return {
+      counts: partitions.map((records) => records.length).sort((a, b) => a - b),
+      records: sortedJson(partitions.flat()),
+    }
   }
   if (path.startsWith('events.')) {
     const { count: _count, ...rest } = value as Record<string, unknown>
     return rest
   }
-  if (path === 'spans') return sortedJson((value as Array<Record<string, unknown>>).map(({ name, kind, parent, status }) => ({ name, kind, parent, status: (status as { code: unknown }).code })))
+  if (path === 'spans')
+    return sortedJson(
+      (value as Array<Record<string, unknown>>).map(({ name, kind, parent, status }) => ({
+        name,
+        kind,
+        parent,
+        status: (status as { code: unknown }).code,
+      })),
+    )
   if (path === 'handles') return [...new Set(value as string[])].sort()
   return shape(value)
 }
@@ -70,7 +81,10 @@ export function learnStability(baselines: ReadonlyArray<Map<string, Observation>
     const levels = new Map<string, Level>()
     for (const path of paths) {
       const values = baselines.filter((b) => b.has(program)).map((b) => b.get(program)!.get(path))
-      levels.set(path, LEVELS.find((level) => new Set(values.map((v) => formAt(level, path, v))).size === 1) ?? 'unstable')
+      levels.set(
+        path,
+        LEVELS.find((level) => new Set(values.map((v) => formAt(level, path, v))).size === 1) ?? 'unstable',
+      )
     }
     stability.set(program, levels)
   }
@@ -128,14 +142,18 @@ export function differences(
 
 /** The groups learned at `level`, as `program: path` (e.g. the unstable ones, shown so nobody mistakes them for compared). */
 export function groupsAt(stability: Stability, level: Level): string[] {
-  return [...stability].flatMap(([program, levels]) => [...levels].filter(([, l]) => l === level).map(([path]) => `${program}: ${path}`))
+  return [...stability].flatMap(([program, levels]) =>
+    [...levels].filter(([, l]) => l === level).map(([path]) => `${program}: ${path}`),
+  )
 }
 
 // --- showing a difference --------------------------------------------------------------------
 
 function leaves(value: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
   if (value !== null && typeof value === 'object') {
-    const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value as Record<string, unknown>)
+    const entries = Array.isArray(value)
+      ? value.map((v, i) => [String(i), v] as const)
+      : Object.entries(value as Record<string, unknown>)
     if (entries.length === 0) out.set(prefix || '(value)', Array.isArray(value) ? '[]' : '{}')
     for (const [k, v] of entries) leaves(v, prefix ? `${prefix}.${k}` : k, out)
     return out
@@ -150,7 +168,8 @@ const MAX_LINES = 12
 /** A difference as lines a person can read: where, by which rule, and each differing leaf, baseline vs actual. */
 export function describeDifference(d: Difference): string {
   const header = `${d.program} | ${d.mode} | ${d.system} | ${d.path} (compared ${d.level})`
-  const [want, got] = d.level === 'weak' ? [weakForm(d.path, d.baseline), weakForm(d.path, d.actual)] : [d.baseline, d.actual]
+  const [want, got] =
+    d.level === 'weak' ? [weakForm(d.path, d.baseline), weakForm(d.path, d.actual)] : [d.baseline, d.actual]
   const a = leaves(want)
   const b = leaves(got)
   const lines: string[] = []

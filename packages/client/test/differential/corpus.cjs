@@ -53,8 +53,12 @@ const programs = [
       ctx.listen(producer)
       await connected(producer, ctx, async () => {
         const keys = ['a', 'b', 'c', 'order-1', 'order-2', 'ключ', '🔑', 'x'.repeat(300), 'Aa', 'BB']
-        await ctx.step('send', () => producer.send({ topic: ctx.topics.orders, messages: keys.map((key, i) => ({ key, value: `value-${i}` })) }))
-        await ctx.step('send again', () => producer.send({ topic: ctx.topics.orders, messages: keys.map((key, i) => ({ key, value: `again-${i}` })) }))
+        await ctx.step('send', () =>
+          producer.send({ topic: ctx.topics.orders, messages: keys.map((key, i) => ({ key, value: `value-${i}` })) }),
+        )
+        await ctx.step('send again', () =>
+          producer.send({ topic: ctx.topics.orders, messages: keys.map((key, i) => ({ key, value: `again-${i}` })) }),
+        )
       })
     },
   },
@@ -65,7 +69,12 @@ const programs = [
     async run({ Kafka }, ctx) {
       const producer = new Kafka(ctx.config).producer()
       await connected(producer, ctx, async () => {
-        await ctx.step('send', () => producer.send({ topic: ctx.topics.events, messages: Array.from({ length: 9 }, (_, i) => ({ value: `v${i}` })) }))
+        await ctx.step('send', () =>
+          producer.send({
+            topic: ctx.topics.events,
+            messages: Array.from({ length: 9 }, (_, i) => ({ value: `v${i}` })),
+          }),
+        )
         await ctx.step('send one', () => producer.send({ topic: ctx.topics.events, messages: [{ value: 'single' }] }))
       })
     },
@@ -81,12 +90,34 @@ const programs = [
         await ctx.step('empty key', () => producer.send({ topic, messages: [{ key: '', value: 'empty key' }] }))
         await ctx.step('empty value', () => producer.send({ topic, messages: [{ key: 'k1', value: '' }] }))
         await ctx.step('tombstone', () => producer.send({ topic, messages: [{ key: 'k1', value: null }] }))
-        await ctx.step('empty buffer key and value', () => producer.send({ topic, messages: [{ key: Buffer.alloc(0), value: Buffer.alloc(0) }] }))
-        await ctx.step('binary', () => producer.send({ topic, messages: [{ key: Buffer.from([0, 255, 1, 254]), value: Buffer.from([0xde, 0xad, 0xbe, 0xef, 0]) }] }))
-        await ctx.step('null key, null value, partition 1', () => producer.send({ topic, messages: [{ key: null, value: null, partition: 1 }] }))
-        await ctx.step('unicode', () => producer.send({ topic, messages: [{ key: 'ключ-🔑', value: 'значение ✓ 值' }] }))
+        await ctx.step('empty buffer key and value', () =>
+          producer.send({ topic, messages: [{ key: Buffer.alloc(0), value: Buffer.alloc(0) }] }),
+        )
+        await ctx.step('binary', () =>
+          producer.send({
+            topic,
+            messages: [{ key: Buffer.from([0, 255, 1, 254]), value: Buffer.from([0xde, 0xad, 0xbe, 0xef, 0]) }],
+          }),
+        )
+        await ctx.step('null key, null value, partition 1', () =>
+          producer.send({ topic, messages: [{ key: null, value: null, partition: 1 }] }),
+        )
+        await ctx.step('unicode', () =>
+          producer.send({ topic, messages: [{ key: 'ключ-🔑', value: 'значение ✓ 值' }] }),
+        )
         await ctx.step('tombstones in a batch', () =>
-          producer.sendBatch({ topicMessages: [{ topic, messages: [{ key: 'k2', value: 'live' }, { key: 'k2', value: null }, { key: 'k3', value: null }] }] }),
+          producer.sendBatch({
+            topicMessages: [
+              {
+                topic,
+                messages: [
+                  { key: 'k2', value: 'live' },
+                  { key: 'k2', value: null },
+                  { key: 'k3', value: null },
+                ],
+              },
+            ],
+          }),
         )
       })
     },
@@ -101,10 +132,21 @@ const programs = [
         const topic = ctx.topics.p
         await ctx.step('partition 0', () => producer.send({ topic, messages: [{ partition: 0, value: 'zero' }] }))
         await ctx.step('partitions 2, 1, 0 with keys', () =>
-          producer.send({ topic, messages: [{ partition: 2, key: 'a', value: 'two' }, { partition: 1, key: 'a', value: 'one' }, { partition: 0, key: 'a', value: 'zero again' }] }),
+          producer.send({
+            topic,
+            messages: [
+              { partition: 2, key: 'a', value: 'two' },
+              { partition: 1, key: 'a', value: 'one' },
+              { partition: 0, key: 'a', value: 'zero again' },
+            ],
+          }),
         )
-        await ctx.step('partition 0 with a null key', () => producer.send({ topic, messages: [{ partition: 0, key: null, value: 'null key on 0' }] }))
-        await ctx.step('partition out of range', () => producer.send({ topic, messages: [{ partition: 7, value: 'nowhere' }] }))
+        await ctx.step('partition 0 with a null key', () =>
+          producer.send({ topic, messages: [{ partition: 0, key: null, value: 'null key on 0' }] }),
+        )
+        await ctx.step('partition out of range', () =>
+          producer.send({ topic, messages: [{ partition: 7, value: 'nowhere' }] }),
+        )
       })
     },
   },
@@ -116,15 +158,51 @@ const programs = [
       const producer = new Kafka(ctx.config).producer()
       await connected(producer, ctx, async () => {
         const topic = ctx.topics.h
-        await ctx.step('string and buffer values', () => producer.send({ topic, messages: [{ key: 'k', value: 'v', headers: { text: 'plain', bytes: Buffer.from([0, 1, 2, 255]) } }] }))
-        await ctx.step('array values', () => producer.send({ topic, messages: [{ key: 'k', value: 'v', headers: { tag: ['a', 'b', Buffer.from('c')], single: ['only'] } }] }))
-        await ctx.step('unicode and empty', () =>
-          producer.send({ topic, messages: [{ key: 'k', value: 'v', headers: { 'ключ-🔑': 'значение ✓', '': 'empty name', empty: '', emptyBuffer: Buffer.alloc(0) } }] }),
+        await ctx.step('string and buffer values', () =>
+          producer.send({
+            topic,
+            messages: [{ key: 'k', value: 'v', headers: { text: 'plain', bytes: Buffer.from([0, 1, 2, 255]) } }],
+          }),
         )
-        await ctx.step('many headers', () => producer.send({ topic, messages: [{ value: 'v', partition: 0, headers: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`h${i}`, `${i}`])) }] }))
-        await ctx.step('empty array value', () => producer.send({ topic, messages: [{ key: 'k', value: 'empty array', headers: { none: [], after: 'x' } }] }))
-        await ctx.step('null value', () => producer.send({ topic, messages: [{ key: 'k', value: 'null header', headers: { nothing: null } }] }))
-        await ctx.step('still works', () => producer.send({ topic, messages: [{ key: 'k', value: 'after', headers: { fine: 'yes' } }] }))
+        await ctx.step('array values', () =>
+          producer.send({
+            topic,
+            messages: [{ key: 'k', value: 'v', headers: { tag: ['a', 'b', Buffer.from('c')], single: ['only'] } }],
+          }),
+        )
+        await ctx.step('unicode and empty', () =>
+          producer.send({
+            topic,
+            messages: [
+              {
+                key: 'k',
+                value: 'v',
+                headers: { 'ключ-🔑': 'значение ✓', '': 'empty name', empty: '', emptyBuffer: Buffer.alloc(0) },
+              },
+            ],
+          }),
+        )
+        await ctx.step('many headers', () =>
+          producer.send({
+            topic,
+            messages: [
+              {
+                value: 'v',
+                partition: 0,
+                headers: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`h${i}`, `${i}`])),
+              },
+            ],
+          }),
+        )
+        await ctx.step('empty array value', () =>
+          producer.send({ topic, messages: [{ key: 'k', value: 'empty array', headers: { none: [], after: 'x' } }] }),
+        )
+        await ctx.step('null value', () =>
+          producer.send({ topic, messages: [{ key: 'k', value: 'null header', headers: { nothing: null } }] }),
+        )
+        await ctx.step('still works', () =>
+          producer.send({ topic, messages: [{ key: 'k', value: 'after', headers: { fine: 'yes' } }] }),
+        )
       })
     },
   },
@@ -136,10 +214,24 @@ const programs = [
       const producer = new Kafka(ctx.config).producer()
       await connected(producer, ctx, async () => {
         const topic = ctx.topics.h
-        await ctx.step('constructor and toString', () => producer.send({ topic, messages: [{ key: 'k', value: 'v', headers: { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v' } }] }))
+        await ctx.step('constructor and toString', () =>
+          producer.send({
+            topic,
+            messages: [
+              { key: 'k', value: 'v', headers: { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v' } },
+            ],
+          }),
+        )
         // An own property named __proto__, as JSON.parse makes from '{"__proto__": "p"}'.
-        await ctx.step('__proto__', () => producer.send({ topic, messages: [{ key: 'k', value: 'v', headers: JSON.parse('{"__proto__":"p","after":"a"}') }] }))
-        await ctx.step('__proto__ array', () => producer.send({ topic, messages: [{ key: 'k', value: 'v', headers: { ['__proto__']: ['x', 'y'] } }] }))
+        await ctx.step('__proto__', () =>
+          producer.send({
+            topic,
+            messages: [{ key: 'k', value: 'v', headers: JSON.parse('{"__proto__":"p","after":"a"}') }],
+          }),
+        )
+        await ctx.step('__proto__ array', () =>
+          producer.send({ topic, messages: [{ key: 'k', value: 'v', headers: { ['__proto__']: ['x', 'y'] } }] }),
+        )
       })
     },
   },
@@ -154,7 +246,12 @@ const programs = [
         const messages = Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: 'compressible '.repeat(10) + i }))
         await ctx.step('none', () => producer.send({ topic, compression: CompressionTypes.None, messages }))
         await ctx.step('gzip', () => producer.send({ topic, compression: CompressionTypes.GZIP, messages }))
-        await ctx.step('gzip batch', () => producer.sendBatch({ compression: CompressionTypes.GZIP, topicMessages: [{ topic, messages: messages.slice(0, 5) }] }))
+        await ctx.step('gzip batch', () =>
+          producer.sendBatch({
+            compression: CompressionTypes.GZIP,
+            topicMessages: [{ topic, messages: messages.slice(0, 5) }],
+          }),
+        )
       })
     },
   },
@@ -167,9 +264,18 @@ const programs = [
       const previous = CompressionCodecs[CompressionTypes.Snappy]
       CompressionCodecs[CompressionTypes.Snappy] = zlibCodec(deflateSync, inflateSync, calls)
       try {
-        const producer = new Kafka({ ...ctx.config, retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 } }).producer()
+        const producer = new Kafka({
+          ...ctx.config,
+          retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 },
+        }).producer()
         await connected(producer, ctx, async () => {
-          await ctx.step('snappy', () => producer.send({ topic: ctx.topics.c, compression: CompressionTypes.Snappy, messages: [{ key: 'k', value: 'snappy '.repeat(20) }] }))
+          await ctx.step('snappy', () =>
+            producer.send({
+              topic: ctx.topics.c,
+              compression: CompressionTypes.Snappy,
+              messages: [{ key: 'k', value: 'snappy '.repeat(20) }],
+            }),
+          )
         })
       } finally {
         CompressionCodecs[CompressionTypes.Snappy] = previous
@@ -188,7 +294,13 @@ const programs = [
       try {
         const producer = new Kafka(ctx.config).producer()
         await connected(producer, ctx, async () => {
-          await ctx.step('gzip', () => producer.send({ topic: ctx.topics.c, compression: CompressionTypes.GZIP, messages: [{ key: 'k', value: 'gzip '.repeat(20) }] }))
+          await ctx.step('gzip', () =>
+            producer.send({
+              topic: ctx.topics.c,
+              compression: CompressionTypes.GZIP,
+              messages: [{ key: 'k', value: 'gzip '.repeat(20) }],
+            }),
+          )
         })
       } finally {
         CompressionCodecs[CompressionTypes.GZIP] = previous
@@ -203,9 +315,15 @@ const programs = [
     async run({ Kafka, CompressionTypes }, ctx) {
       const producer = new Kafka(ctx.config).producer()
       await connected(producer, ctx, async () => {
-        await ctx.step('lz4', () => producer.send({ topic: ctx.topics.c, compression: CompressionTypes.LZ4, messages: [{ value: 'lz4' }] }))
-        await ctx.step('zstd', () => producer.send({ topic: ctx.topics.c, compression: CompressionTypes.ZSTD, messages: [{ value: 'zstd' }] }))
-        await ctx.step('unknown codec number', () => producer.send({ topic: ctx.topics.c, compression: 9, messages: [{ value: 'nine' }] }))
+        await ctx.step('lz4', () =>
+          producer.send({ topic: ctx.topics.c, compression: CompressionTypes.LZ4, messages: [{ value: 'lz4' }] }),
+        )
+        await ctx.step('zstd', () =>
+          producer.send({ topic: ctx.topics.c, compression: CompressionTypes.ZSTD, messages: [{ value: 'zstd' }] }),
+        )
+        await ctx.step('unknown codec number', () =>
+          producer.send({ topic: ctx.topics.c, compression: 9, messages: [{ value: 'nine' }] }),
+        )
       })
     },
   },
@@ -216,9 +334,16 @@ const programs = [
     async run({ Kafka }, ctx) {
       const producer = new Kafka(ctx.config).producer()
       await connected(producer, ctx, async () => {
-        const messages = [{ key: 'one', value: '1' }, { key: 'two', value: '2' }, { key: 'three', value: '3' }]
-        for (const acks of [-1, 1, 0]) await ctx.step(`acks ${acks}`, () => producer.send({ topic: ctx.topics.a, acks, messages }))
-        await ctx.step('acks 0 batch', () => producer.sendBatch({ acks: 0, topicMessages: [{ topic: ctx.topics.a, messages }] }))
+        const messages = [
+          { key: 'one', value: '1' },
+          { key: 'two', value: '2' },
+          { key: 'three', value: '3' },
+        ]
+        for (const acks of [-1, 1, 0])
+          await ctx.step(`acks ${acks}`, () => producer.send({ topic: ctx.topics.a, acks, messages }))
+        await ctx.step('acks 0 batch', () =>
+          producer.sendBatch({ acks: 0, topicMessages: [{ topic: ctx.topics.a, messages }] }),
+        )
       })
     },
   },
@@ -229,8 +354,16 @@ const programs = [
     async run({ Kafka }, ctx) {
       const producer = new Kafka(ctx.config).producer()
       await connected(producer, ctx, async () => {
-        for (const timeout of [0, 1, 30_000]) await ctx.step(`timeout ${timeout}`, () => producer.send({ topic: ctx.topics.t, timeout, messages: [{ key: 'k', value: `timeout ${timeout}` }] }))
-        await ctx.step('timeout 0 batch', () => producer.sendBatch({ timeout: 0, topicMessages: [{ topic: ctx.topics.t, messages: [{ key: 'k', value: 'batch' }] }] }))
+        for (const timeout of [0, 1, 30_000])
+          await ctx.step(`timeout ${timeout}`, () =>
+            producer.send({ topic: ctx.topics.t, timeout, messages: [{ key: 'k', value: `timeout ${timeout}` }] }),
+          )
+        await ctx.step('timeout 0 batch', () =>
+          producer.sendBatch({
+            timeout: 0,
+            topicMessages: [{ topic: ctx.topics.t, messages: [{ key: 'k', value: 'batch' }] }],
+          }),
+        )
       })
     },
   },
@@ -242,10 +375,22 @@ const programs = [
       const producer = new Kafka(ctx.config).producer({ idempotent: true, maxInFlightRequests: 1 })
       ctx.note('isIdempotent', producer.isIdempotent())
       await connected(producer, ctx, async () => {
-        await ctx.step('send', () => producer.send({ topic: ctx.topics.i, messages: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }] }))
+        await ctx.step('send', () =>
+          producer.send({
+            topic: ctx.topics.i,
+            messages: [
+              { key: 'a', value: '1' },
+              { key: 'b', value: '2' },
+            ],
+          }),
+        )
         await ctx.step('send again', () => producer.send({ topic: ctx.topics.i, messages: [{ key: 'a', value: '3' }] }))
-        await ctx.step('acks 1', () => producer.send({ topic: ctx.topics.i, acks: 1, messages: [{ key: 'a', value: 'acks 1' }] }))
-        await ctx.step('acks 0', () => producer.send({ topic: ctx.topics.i, acks: 0, messages: [{ key: 'a', value: 'acks 0' }] }))
+        await ctx.step('acks 1', () =>
+          producer.send({ topic: ctx.topics.i, acks: 1, messages: [{ key: 'a', value: 'acks 1' }] }),
+        )
+        await ctx.step('acks 0', () =>
+          producer.send({ topic: ctx.topics.i, acks: 0, messages: [{ key: 'a', value: 'acks 0' }] }),
+        )
       })
     },
   },
@@ -270,10 +415,18 @@ const programs = [
     about: 'a custom createPartitioner (by key length)',
     topics: { p: { partitions: 3 } },
     async run({ Kafka }, ctx) {
-      const createPartitioner = () => ({ partitionMetadata, message }) => (message.key ? String(message.key).length : 0) % partitionMetadata.length
+      const createPartitioner =
+        () =>
+        ({ partitionMetadata, message }) =>
+          (message.key ? String(message.key).length : 0) % partitionMetadata.length
       const producer = new Kafka(ctx.config).producer({ createPartitioner })
       await connected(producer, ctx, async () => {
-        await ctx.step('send', () => producer.send({ topic: ctx.topics.p, messages: ['a', 'bb', 'ccc', 'dddd', 'eeeee'].map((key) => ({ key, value: key })) }))
+        await ctx.step('send', () =>
+          producer.send({
+            topic: ctx.topics.p,
+            messages: ['a', 'bb', 'ccc', 'dddd', 'eeeee'].map((key) => ({ key, value: key })),
+          }),
+        )
       })
     },
   },
@@ -284,7 +437,12 @@ const programs = [
     async run({ Kafka, Partitioners }, ctx) {
       const producer = new Kafka(ctx.config).producer({ createPartitioner: Partitioners.LegacyPartitioner })
       await connected(producer, ctx, async () => {
-        await ctx.step('send', () => producer.send({ topic: ctx.topics.p, messages: Array.from({ length: 12 }, (_, i) => ({ key: `key-${i}`, value: `${i}` })) }))
+        await ctx.step('send', () =>
+          producer.send({
+            topic: ctx.topics.p,
+            messages: Array.from({ length: 12 }, (_, i) => ({ key: `key-${i}`, value: `${i}` })),
+          }),
+        )
       })
     },
   },
@@ -295,8 +453,12 @@ const programs = [
     async run({ Kafka }, ctx) {
       const producer = new Kafka(ctx.config).producer()
       await connected(producer, ctx, async () => {
-        await ctx.step('send', () => producer.send({ topic: ctx.topics.fresh, messages: [{ key: 'k', value: 'first' }] }))
-        await ctx.step('send again', () => producer.send({ topic: ctx.topics.fresh, messages: [{ key: 'k', value: 'second' }] }))
+        await ctx.step('send', () =>
+          producer.send({ topic: ctx.topics.fresh, messages: [{ key: 'k', value: 'first' }] }),
+        )
+        await ctx.step('send again', () =>
+          producer.send({ topic: ctx.topics.fresh, messages: [{ key: 'k', value: 'second' }] }),
+        )
       })
     },
   },
@@ -305,7 +467,10 @@ const programs = [
     about: 'a topic that does not exist, with allowAutoTopicCreation: false on the producer',
     topics: { fresh: { create: false } },
     async run({ Kafka }, ctx) {
-      const producer = new Kafka({ ...ctx.config, retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 } }).producer({ allowAutoTopicCreation: false })
+      const producer = new Kafka({
+        ...ctx.config,
+        retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 },
+      }).producer({ allowAutoTopicCreation: false })
       await connected(producer, ctx, async () => {
         await ctx.step('send', () => producer.send({ topic: ctx.topics.fresh, messages: [{ key: 'k', value: 'v' }] }))
       })
@@ -317,10 +482,15 @@ const programs = [
     cluster: 'strict',
     topics: { fresh: { create: false }, known: { partitions: 1 } },
     async run({ Kafka }, ctx) {
-      const producer = new Kafka({ ...ctx.config, retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 } }).producer()
+      const producer = new Kafka({
+        ...ctx.config,
+        retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 },
+      }).producer()
       await connected(producer, ctx, async () => {
         await ctx.step('send', () => producer.send({ topic: ctx.topics.fresh, messages: [{ key: 'k', value: 'v' }] }))
-        await ctx.step('send to a known topic', () => producer.send({ topic: ctx.topics.known, messages: [{ key: 'k', value: 'v' }] }))
+        await ctx.step('send to a known topic', () =>
+          producer.send({ topic: ctx.topics.known, messages: [{ key: 'k', value: 'v' }] }),
+        )
       })
     },
   },
@@ -329,7 +499,10 @@ const programs = [
     about: 'topic names Kafka refuses (characters, length) and an empty one',
     topics: {},
     async run({ Kafka }, ctx) {
-      const producer = new Kafka({ ...ctx.config, retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 } }).producer()
+      const producer = new Kafka({
+        ...ctx.config,
+        retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 },
+      }).producer()
       await connected(producer, ctx, async () => {
         await ctx.step('spaces and !', () => producer.send({ topic: 'not a valid topic!', messages: [{ value: 'v' }] }))
         await ctx.step('too long', () => producer.send({ topic: 'x'.repeat(250), messages: [{ value: 'v' }] }))
@@ -342,14 +515,26 @@ const programs = [
     about: 'a record over the broker message.max.bytes, alone and with a small one in the same send',
     topics: { big: { partitions: 1 }, small: { partitions: 1 } },
     async run({ Kafka }, ctx) {
-      const producer = new Kafka({ ...ctx.config, retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 } }).producer()
+      const producer = new Kafka({
+        ...ctx.config,
+        retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 },
+      }).producer()
       await connected(producer, ctx, async () => {
         const huge = Buffer.alloc(1_100_000, 7)
-        await ctx.step('too large', () => producer.send({ topic: ctx.topics.big, messages: [{ key: 'k', value: huge }] }))
-        await ctx.step('too large beside a small one', () =>
-          producer.sendBatch({ topicMessages: [{ topic: ctx.topics.small, messages: [{ key: 's', value: 'small' }] }, { topic: ctx.topics.big, messages: [{ key: 'k', value: huge }] }] }),
+        await ctx.step('too large', () =>
+          producer.send({ topic: ctx.topics.big, messages: [{ key: 'k', value: huge }] }),
         )
-        await ctx.step('then a small one', () => producer.send({ topic: ctx.topics.small, messages: [{ key: 's', value: 'after' }] }))
+        await ctx.step('too large beside a small one', () =>
+          producer.sendBatch({
+            topicMessages: [
+              { topic: ctx.topics.small, messages: [{ key: 's', value: 'small' }] },
+              { topic: ctx.topics.big, messages: [{ key: 'k', value: huge }] },
+            ],
+          }),
+        )
+        await ctx.step('then a small one', () =>
+          producer.send({ topic: ctx.topics.small, messages: [{ key: 's', value: 'after' }] }),
+        )
       })
     },
   },
@@ -360,15 +545,23 @@ const programs = [
     async run({ Kafka }, ctx) {
       const producer = new Kafka(ctx.config).producer()
       ctx.listen(producer)
-      await ctx.step('send before connect', () => producer.send({ topic: ctx.topics.t, messages: [{ value: 'before' }] }))
+      await ctx.step('send before connect', () =>
+        producer.send({ topic: ctx.topics.t, messages: [{ value: 'before' }] }),
+      )
       await ctx.step('connect', () => producer.connect())
       await ctx.step('send', () => producer.send({ topic: ctx.topics.t, messages: [{ value: 'during' }] }))
       await ctx.step('disconnect', () => producer.disconnect())
-      await ctx.step('send after disconnect', () => producer.send({ topic: ctx.topics.t, messages: [{ value: 'after' }] }))
-      await ctx.step('sendBatch after disconnect', () => producer.sendBatch({ topicMessages: [{ topic: ctx.topics.t, messages: [{ value: 'after' }] }] }))
+      await ctx.step('send after disconnect', () =>
+        producer.send({ topic: ctx.topics.t, messages: [{ value: 'after' }] }),
+      )
+      await ctx.step('sendBatch after disconnect', () =>
+        producer.sendBatch({ topicMessages: [{ topic: ctx.topics.t, messages: [{ value: 'after' }] }] }),
+      )
       await ctx.step('disconnect again', () => producer.disconnect())
       await ctx.step('reconnect', () => producer.connect())
-      await ctx.step('send after reconnect', () => producer.send({ topic: ctx.topics.t, messages: [{ value: 'reconnected' }] }))
+      await ctx.step('send after reconnect', () =>
+        producer.send({ topic: ctx.topics.t, messages: [{ value: 'reconnected' }] }),
+      )
       await ctx.step('final disconnect', () => producer.disconnect())
     },
   },
@@ -383,15 +576,42 @@ const programs = [
         await ctx.step('three topics', () =>
           producer.sendBatch({
             topicMessages: [
-              { topic: a, messages: [{ key: 'a1', value: 'a1' }, { key: 'a2', value: 'a2' }] },
+              {
+                topic: a,
+                messages: [
+                  { key: 'a1', value: 'a1' },
+                  { key: 'a2', value: 'a2' },
+                ],
+              },
               { topic: b, messages: [{ key: 'b1', value: 'b1' }] },
-              { topic: c, messages: [{ key: 'c1', value: 'c1' }, { key: 'c2', value: 'c2' }, { key: 'c3', value: 'c3' }] },
+              {
+                topic: c,
+                messages: [
+                  { key: 'c1', value: 'c1' },
+                  { key: 'c2', value: 'c2' },
+                  { key: 'c3', value: 'c3' },
+                ],
+              },
             ],
           }),
         )
-        await ctx.step('the same topic twice', () => producer.sendBatch({ topicMessages: [{ topic: a, messages: [{ key: 'a1', value: 'first' }] }, { topic: a, messages: [{ key: 'a1', value: 'second' }] }] }))
+        await ctx.step('the same topic twice', () =>
+          producer.sendBatch({
+            topicMessages: [
+              { topic: a, messages: [{ key: 'a1', value: 'first' }] },
+              { topic: a, messages: [{ key: 'a1', value: 'second' }] },
+            ],
+          }),
+        )
         await ctx.step('empty topicMessages', () => producer.sendBatch({ topicMessages: [] }))
-        await ctx.step('a topic with no messages', () => producer.sendBatch({ topicMessages: [{ topic: a, messages: [] }, { topic: b, messages: [{ key: 'b2', value: 'b2' }] }] }))
+        await ctx.step('a topic with no messages', () =>
+          producer.sendBatch({
+            topicMessages: [
+              { topic: a, messages: [] },
+              { topic: b, messages: [{ key: 'b2', value: 'b2' }] },
+            ],
+          }),
+        )
         await ctx.step('send with no messages', () => producer.send({ topic: a, messages: [] }))
       })
     },
@@ -404,9 +624,18 @@ const programs = [
       const producer = new Kafka(ctx.config).producer()
       await connected(producer, ctx, async () => {
         const { a, b } = ctx.topics
-        const records = (prefix, n) => Array.from({ length: n }, (_, i) => ({ key: `${prefix}-${i % 37}`, value: `${prefix}-${i}` }))
-        await ctx.step('sendBatch 500', () => producer.sendBatch({ topicMessages: [{ topic: a, messages: records('a', 300) }, { topic: b, messages: records('b', 200) }] }))
-        for (let i = 0; i < 10; i++) await ctx.step('send 10', () => producer.send({ topic: a, messages: records(`s${i}`, 10) }))
+        const records = (prefix, n) =>
+          Array.from({ length: n }, (_, i) => ({ key: `${prefix}-${i % 37}`, value: `${prefix}-${i}` }))
+        await ctx.step('sendBatch 500', () =>
+          producer.sendBatch({
+            topicMessages: [
+              { topic: a, messages: records('a', 300) },
+              { topic: b, messages: records('b', 200) },
+            ],
+          }),
+        )
+        for (let i = 0; i < 10; i++)
+          await ctx.step('send 10', () => producer.send({ topic: a, messages: records(`s${i}`, 10) }))
       })
     },
   },
@@ -418,7 +647,13 @@ const programs = [
       const producer = new Kafka(ctx.config).producer()
       await connected(producer, ctx, async () => {
         await ctx.step('warm', () => producer.send({ topic: ctx.topics.t, messages: [{ key: 'same', value: 'warm' }] }))
-        await ctx.step('20 at once', () => Promise.all(Array.from({ length: 20 }, (_, i) => producer.send({ topic: ctx.topics.t, messages: [{ key: 'same', value: `c${i}` }] }))))
+        await ctx.step('20 at once', () =>
+          Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              producer.send({ topic: ctx.topics.t, messages: [{ key: 'same', value: `c${i}` }] }),
+            ),
+          ),
+        )
       })
     },
   },
@@ -430,15 +665,24 @@ const programs = [
       const producer = new Kafka(ctx.config).producer()
       await connected(producer, ctx, async () => {
         await ctx.step('string timestamps', () =>
-          producer.send({ topic: ctx.topics.t, messages: [{ key: 'k', value: 'old', timestamp: '1500000000000' }, { key: 'k', value: 'older', timestamp: '1400000000000' }] }),
+          producer.send({
+            topic: ctx.topics.t,
+            messages: [
+              { key: 'k', value: 'old', timestamp: '1500000000000' },
+              { key: 'k', value: 'older', timestamp: '1400000000000' },
+            ],
+          }),
         )
-        await ctx.step('number timestamp', () => producer.send({ topic: ctx.topics.t, messages: [{ key: 'k', value: 'number', timestamp: 1600000000000 }] }))
+        await ctx.step('number timestamp', () =>
+          producer.send({ topic: ctx.topics.t, messages: [{ key: 'k', value: 'number', timestamp: 1600000000000 }] }),
+        )
       })
     },
   },
   {
     name: 'invalid-arguments',
-    about: 'calls KafkaJS refuses: no record, no topic, messages not an array, a message without value, a number as value',
+    about:
+      'calls KafkaJS refuses: no record, no topic, messages not an array, a message without value, a number as value',
     topics: { t: { partitions: 1 } },
     async run({ Kafka }, ctx) {
       const producer = new Kafka(ctx.config).producer()
@@ -450,9 +694,13 @@ const programs = [
         await ctx.step('message without value', () => producer.send({ topic, messages: [{ key: 'k' }] }))
         await ctx.step('number value', () => producer.send({ topic, messages: [{ key: 'k', value: 42 }] }))
         await ctx.step('number key', () => producer.send({ topic, messages: [{ key: 42, value: 'v' }] }))
-        await ctx.step('object value', () => producer.send({ topic, messages: [{ key: 'k', value: { an: 'object' } }] }))
+        await ctx.step('object value', () =>
+          producer.send({ topic, messages: [{ key: 'k', value: { an: 'object' } }] }),
+        )
         await ctx.step('sendBatch()', () => producer.sendBatch())
-        await ctx.step('sendBatch without topic', () => producer.sendBatch({ topicMessages: [{ messages: [{ value: 'v' }] }] }))
+        await ctx.step('sendBatch without topic', () =>
+          producer.sendBatch({ topicMessages: [{ messages: [{ value: 'v' }] }] }),
+        )
         await ctx.step('still works', () => producer.send({ topic, messages: [{ key: 'k', value: 'ok' }] }))
       })
     },
@@ -463,12 +711,28 @@ const programs = [
     topics: { a: { partitions: 2 }, b: { partitions: 1 } },
     ids: ['txn'],
     async run({ Kafka }, ctx) {
-      const producer = new Kafka(ctx.config).producer({ transactionalId: ctx.ids.txn, idempotent: true, maxInFlightRequests: 1 })
+      const producer = new Kafka(ctx.config).producer({
+        transactionalId: ctx.ids.txn,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      })
       await connected(producer, ctx, async () => {
         const transaction = await ctx.step('transaction', () => producer.transaction())
         if (!transaction) return
-        await ctx.step('send a', () => transaction.send({ topic: ctx.topics.a, messages: [{ key: 'k1', value: 'in txn' }, { key: 'k2', value: 'in txn' }] }))
-        await ctx.step('sendBatch b', () => transaction.sendBatch({ topicMessages: [{ topic: ctx.topics.b, messages: [{ key: 'k', value: 'in txn' }] }] }))
+        await ctx.step('send a', () =>
+          transaction.send({
+            topic: ctx.topics.a,
+            messages: [
+              { key: 'k1', value: 'in txn' },
+              { key: 'k2', value: 'in txn' },
+            ],
+          }),
+        )
+        await ctx.step('sendBatch b', () =>
+          transaction.sendBatch({
+            topicMessages: [{ topic: ctx.topics.b, messages: [{ key: 'k', value: 'in txn' }] }],
+          }),
+        )
         await ctx.step('commit', () => transaction.commit())
         ctx.note('isActive after commit', transaction.isActive())
       })
@@ -480,13 +744,21 @@ const programs = [
     topics: { a: { partitions: 1 } },
     ids: ['txn'],
     async run({ Kafka }, ctx) {
-      const producer = new Kafka(ctx.config).producer({ transactionalId: ctx.ids.txn, idempotent: true, maxInFlightRequests: 1 })
+      const producer = new Kafka(ctx.config).producer({
+        transactionalId: ctx.ids.txn,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      })
       await connected(producer, ctx, async () => {
         const transaction = await ctx.step('transaction', () => producer.transaction())
         if (!transaction) return
-        await ctx.step('send', () => transaction.send({ topic: ctx.topics.a, messages: [{ key: 'k', value: 'aborted' }] }))
+        await ctx.step('send', () =>
+          transaction.send({ topic: ctx.topics.a, messages: [{ key: 'k', value: 'aborted' }] }),
+        )
         await ctx.step('abort', () => transaction.abort())
-        await ctx.step('plain send on a transactional producer', () => producer.send({ topic: ctx.topics.a, messages: [{ key: 'k', value: 'outside' }] }))
+        await ctx.step('plain send on a transactional producer', () =>
+          producer.send({ topic: ctx.topics.a, messages: [{ key: 'k', value: 'outside' }] }),
+        )
       })
     },
   },
@@ -532,14 +804,18 @@ const programs = [
         throw new Error('listener failed')
       })
       await ctx.step('connect with a throwing listener', () => producer.connect())
-      await ctx.step('send', () => producer.send({ topic: ctx.topics.t, messages: [{ key: 'k', value: 'after a throwing listener' }] }))
+      await ctx.step('send', () =>
+        producer.send({ topic: ctx.topics.t, messages: [{ key: 'k', value: 'after a throwing listener' }] }),
+      )
       await ctx.step('disconnect', () => producer.disconnect())
       remove()
       producer.on(producer.events.CONNECT, async () => {
         throw new Error('async listener failed')
       })
       await connected(producer, ctx, async () => {
-        await ctx.step('send again', () => producer.send({ topic: ctx.topics.t, messages: [{ key: 'k', value: 'after a rejecting listener' }] }))
+        await ctx.step('send again', () =>
+          producer.send({ topic: ctx.topics.t, messages: [{ key: 'k', value: 'after a rejecting listener' }] }),
+        )
       })
     },
   },
@@ -563,11 +839,22 @@ const programs = [
   },
   {
     name: 'producer-surface',
-    about: "what an application reads off a producer: its API, its own properties, isIdempotent(), logger(), and a disconnect that was never connected",
+    about:
+      'what an application reads off a producer: its API, its own properties, isIdempotent(), logger(), and a disconnect that was never connected',
     topics: {},
     async run({ Kafka }, ctx) {
       const producer = new Kafka(ctx.config).producer()
-      const api = ['connect', 'disconnect', 'isIdempotent', 'events', 'on', 'send', 'sendBatch', 'transaction', 'logger']
+      const api = [
+        'connect',
+        'disconnect',
+        'isIdempotent',
+        'events',
+        'on',
+        'send',
+        'sendBatch',
+        'transaction',
+        'logger',
+      ]
       ctx.note('api', Object.fromEntries(api.map((name) => [name, typeof producer[name]])))
       ctx.note('own properties', Object.keys(producer).sort())
       ctx.note('isIdempotent', producer.isIdempotent())

@@ -5,15 +5,22 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { DELIBERATE_DIFFERENCES, PINNED_BY_TESTS, type DeliberateDifference, type PinnedDifference } from './deliberate-differences.js'
+import {
+  DELIBERATE_DIFFERENCES,
+  PINNED_BY_TESTS,
+  type DeliberateDifference,
+  type PinnedDifference,
+} from './deliberate-differences.js'
 import { corpus } from './plan.js'
 
 const docPath = new URL('../../../../docs/deliberate-differences.md', import.meta.url)
 const migrationPath = new URL('../../../../docs/migrating-from-kafkajs.md', import.meta.url)
 const repoRoot = new URL('../../../../', import.meta.url)
-const START = '<!-- deliberate-differences: start (generated from packages/client/test/differential/deliberate-differences.ts) -->'
+const START =
+  '<!-- deliberate-differences: start (generated from packages/client/test/differential/deliberate-differences.ts) -->'
 const END = '<!-- deliberate-differences: end -->'
-const PINNED_START = '<!-- pinned-differences: start (generated from packages/client/test/differential/deliberate-differences.ts) -->'
+const PINNED_START =
+  '<!-- pinned-differences: start (generated from packages/client/test/differential/deliberate-differences.ts) -->'
 const PINNED_END = '<!-- pinned-differences: end -->'
 
 function cell(text: string): string {
@@ -40,7 +47,11 @@ function pinnedRow(entry: PinnedDifference): string {
 }
 
 function renderPinned(list: readonly PinnedDifference[]): string {
-  return ['| id | reason | what the application sees instead | pinned by |', '|---|---|---|---|', ...list.map(pinnedRow)].join('\n')
+  return [
+    '| id | reason | what the application sees instead | pinned by |',
+    '|---|---|---|---|',
+    ...list.map(pinnedRow),
+  ].join('\n')
 }
 
 /** Checks (or with DIFF_UPDATE_DOC rewrites) the doc's section between two marker lines. */
@@ -50,9 +61,16 @@ function expectSection(start: string, end: string, wanted: string): void {
   const to = doc.indexOf(end)
   expect(from, `the doc has the line ${start}`).toBeGreaterThanOrEqual(0)
   expect(to, `the doc has the line ${end}`).toBeGreaterThan(from)
-  if (process.env.DIFF_UPDATE_DOC) writeFileSync(docPath, `${doc.slice(0, from + start.length)}\n${wanted}\n${doc.slice(to)}`)
-  const table = readFileSync(docPath, 'utf8').slice(from + start.length).split(end)[0]!.trim()
-  expect(table, 'docs/deliberate-differences.md differs from deliberate-differences.ts: run this test with DIFF_UPDATE_DOC=1 to rewrite its tables').toBe(wanted)
+  if (process.env.DIFF_UPDATE_DOC)
+    writeFileSync(docPath, `${doc.slice(0, from + start.length)}\n${wanted}\n${doc.slice(to)}`)
+  const table = readFileSync(docPath, 'utf8')
+    .slice(from + start.length)
+    .split(end)[0]!
+    .trim()
+  expect(
+    table,
+    'docs/deliberate-differences.md differs from deliberate-differences.ts: run this test with DIFF_UPDATE_DOC=1 to rewrite its tables',
+  ).toBe(wanted)
 }
 
 describe('the list of deliberate differences', () => {
@@ -76,7 +94,8 @@ describe('the list of deliberate differences', () => {
     const programs = new Set([...corpus.map((p) => p.name), '(process)'])
     for (const entry of DELIBERATE_DIFFERENCES) {
       expect(entry.id).toMatch(/^[A-Z0-9-]+$/)
-      if (entry.programs !== '*') for (const program of entry.programs) expect(programs.has(program), `${entry.id} names ${program}`).toBe(true)
+      if (entry.programs !== '*')
+        for (const program of entry.programs) expect(programs.has(program), `${entry.id} names ${program}`).toBe(true)
       expect(entry.modes.length * entry.systems.length * entry.paths.length, entry.id).toBeGreaterThan(0)
       expect(entry.reason.length, entry.id).toBeGreaterThan(20)
       expect(entry.instead.length, entry.id).toBeGreaterThan(10)

@@ -47,7 +47,8 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     paths: ['events.producer.network.*'],
     reason:
       'In sidecar mode the application process makes no broker requests (the sidecar does, for the whole pod: that is the point), so there are no request events to emit. They come back while the producer falls back to the direct path.',
-    instead: 'No producer.network.request (nor request_timeout, request_queue_size) events; the sidecar exports its requests as metrics.',
+    instead:
+      'No producer.network.request (nor request_timeout, request_queue_size) events; the sidecar exports its requests as metrics.',
   },
   {
     id: 'EXTRA-EVENT-NAMES',
@@ -55,8 +56,10 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     systems: BOTH_SYSTEMS,
     programs: ['events'],
     paths: ['notes.events'],
-    reason: "Delivery reports, circuit-breaker changes, fallbacks and a sidecar on another cluster are events on producer.on, so producer.events names them beside KafkaJS's own.",
-    instead: 'producer.events has six more keys: DELIVERY, BREAKER_OPEN, BREAKER_HALF_OPEN, BREAKER_CLOSE, FALLBACK, CLUSTER_MISMATCH (values producer.sidecar.*).',
+    reason:
+      "Delivery reports, circuit-breaker changes, fallbacks and a sidecar on another cluster are events on producer.on, so producer.events names them beside KafkaJS's own.",
+    instead:
+      'producer.events has six more keys: DELIVERY, BREAKER_OPEN, BREAKER_HALF_OPEN, BREAKER_CLOSE, FALLBACK, CLUSTER_MISMATCH (values producer.sidecar.*).',
   },
   {
     id: 'ORDERED-CONCURRENT-SENDS',
@@ -76,7 +79,8 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     paths: ['notes.codec calls'],
     reason:
       "GZIP records are compressed by the sidecar's KafkaJS, in another process, so a GZIP codec the application put in CompressionCodecs in place of KafkaJS's runs only on the direct path. (Snappy, LZ4 and ZSTD, which KafkaJS lacks, keep their sends direct when the application registers them: see SIDECAR-NEEDS-DIRECT-FOR-APP-CODECS.)",
-    instead: "The application's replacement GZIP codec is not called; the records are compressed by the sidecar's own gzip, which any consumer reads alike.",
+    instead:
+      "The application's replacement GZIP codec is not called; the records are compressed by the sidecar's own gzip, which any consumer reads alike.",
   },
   {
     id: 'SIDECAR-ERROR-CAUSE',
@@ -84,8 +88,9 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     systems: BOTH_SYSTEMS,
     programs: ['record-too-large'],
     paths: ['steps.too large', 'steps.too large beside a small one'],
-    reason: "An error the sidecar reports keeps KafkaJS's class, name, message and retriable, and adds the sidecar's own explanation as error.cause, so a log says what the sidecar saw.",
-    instead: 'The same error, with a `cause` (an Error with the sidecar\'s message) that KafkaJS does not set.',
+    reason:
+      "An error the sidecar reports keeps KafkaJS's class, name, message and retriable, and adds the sidecar's own explanation as error.cause, so a log says what the sidecar saw.",
+    instead: "The same error, with a `cause` (an Error with the sidecar's message) that KafkaJS does not set.",
   },
 
   // --- believed to be bugs --------------------------------------------------------------------------
@@ -97,7 +102,8 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     paths: ['steps.send after reconnect', 'records.t', 'traceparent.t', 'spans', 'events.producer.network.*'],
     reason:
       'Not the client: the first send after disconnect() and connect() again is now and then written twice (one span, two records) by KafkaJS itself, in baseline runs as in direct mode. The harness learns it only when a baseline run shows it.',
-    instead: 'Sometimes the record twice in the partition, the next offsets one higher, and one more produce request (request events); as with KafkaJS.',
+    instead:
+      'Sometimes the record twice in the partition, the next offsets one higher, and one more produce request (request events); as with KafkaJS.',
     intermittent: true,
   },
 ]
@@ -127,9 +133,9 @@ export const PINNED_BY_TESTS: readonly PinnedDifference[] = [
   {
     id: 'SIDECAR-PATH-DEADLINES',
     reason:
-      'The sidecar is shared and bounded: it cannot hold a pod\'s records for ever, and a caller must get a definite answer (written, or not) rather than an outcome it would resend. A window of 30 s (KafkaJS\'s default requestTimeout and retry.maxRetryTime) keeps a short broker timeout from failing a send sooner than KafkaJS would.',
+      "The sidecar is shared and bounded: it cannot hold a pod's records for ever, and a caller must get a definite answer (written, or not) rather than an outcome it would resend. A window of 30 s (KafkaJS's default requestTimeout and retry.maxRetryTime) keeps a short broker timeout from failing a send sooner than KafkaJS would.",
     instead:
-      "The send's timeout is the brokers' ack timeout, as in KafkaJS (0 included). Besides: records still queued in the sidecar max(timeout, 30000) ms after it took them fail unsent (KafkaJSNumberOfRetriesExceeded wrapping REQUEST_TIMED_OUT, cause \"not sent: waited N ms in the sidecar queue\"); a sidecar that has not answered within that plus requestTimeoutMarginMs, or leaves HTTP/2 pings unanswered for livenessTimeoutMs, counts as failed and the send is written directly (FALLBACK event; a possible duplicate); a full sidecar is retried for backpressureRetryMs, then send() rejects with a retriable KafkaJSError.",
+      'The send\'s timeout is the brokers\' ack timeout, as in KafkaJS (0 included). Besides: records still queued in the sidecar max(timeout, 30000) ms after it took them fail unsent (KafkaJSNumberOfRetriesExceeded wrapping REQUEST_TIMED_OUT, cause "not sent: waited N ms in the sidecar queue"); a sidecar that has not answered within that plus requestTimeoutMarginMs, or leaves HTTP/2 pings unanswered for livenessTimeoutMs, counts as failed and the send is written directly (FALLBACK event; a possible duplicate); a full sidecar is retried for backpressureRetryMs, then send() rejects with a retriable KafkaJSError.',
     pinnedBy: [
       'packages/client/test/send-timeout.test.ts',
       'packages/sidecar/test/queue-deadline.test.ts',
@@ -139,28 +145,32 @@ export const PINNED_BY_TESTS: readonly PinnedDifference[] = [
   },
   {
     id: 'OPTIONS-THE-SIDECAR-PATH-IGNORES',
-    reason: "The pod has one producer, in the sidecar, configured once for every application; one application's settings cannot change it for the others.",
+    reason:
+      "The pod has one producer, in the sidecar, configured once for every application; one application's settings cannot change it for the others.",
     instead:
       'retry, requestTimeout, maxInFlightRequests and metadataMaxAge have no effect on sends through the sidecar (they do on the direct path). connect() logs one warning per option set, naming it: "Option <name> does not apply to sends through the sidecar (it does to the direct fallback): <why>".',
     pinnedBy: ['packages/client/test/sidecar-path-warnings.test.ts'],
   },
   {
     id: 'SIDECAR-NEEDS-DIRECT-FOR-APP-CODECS',
-    reason: 'A codec is a function in the application\'s process and cannot cross to the sidecar, which registers none; sending such records uncompressed, or refusing them, would change what the application asked for.',
+    reason:
+      "A codec is a function in the application's process and cannot cross to the sidecar, which registers none; sending such records uncompressed, or refusing them, would change what the application asked for.",
     instead:
-      'Sends compressed with a codec the application registered (Snappy, LZ4, ZSTD) behave as in KafkaJS because they go through this process\'s own KafkaJS producer: connect() (or the first such send) warns once per codec, and this process holds broker connections, and emits KafkaJS\'s network events, while such sends last.',
+      "Sends compressed with a codec the application registered (Snappy, LZ4, ZSTD) behave as in KafkaJS because they go through this process's own KafkaJS producer: connect() (or the first such send) warns once per codec, and this process holds broker connections, and emits KafkaJS's network events, while such sends last.",
     pinnedBy: ['packages/client/test/sidecar-limits.test.ts'],
   },
   {
     id: 'SIDECAR-RECORD-LIMITS',
-    reason: "The sidecar checks what it can before queueing, so one application's record never fails a batch shared with others; the header count bounds the objects one request makes the sidecar build for the whole pod.",
+    reason:
+      "The sidecar checks what it can before queueing, so one application's record never fails a batch shared with others; the header count bounds the objects one request makes the sidecar build for the whole pod.",
     instead:
-      'A record over KAFKA_SIDECAR_MAX_RECORD_BYTES (1048588 by default, Kafka\'s default message.max.bytes) fails with KafkaJSProtocolError MESSAGE_TOO_LARGE, with its send\'s records for its partition (the send\'s other partitions are written), as a broker would, also where the brokers would take it; over KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD (10000) headers, with KafkaJSProtocolError INVALID_RECORD.',
+      "A record over KAFKA_SIDECAR_MAX_RECORD_BYTES (1048588 by default, Kafka's default message.max.bytes) fails with KafkaJSProtocolError MESSAGE_TOO_LARGE, with its send's records for its partition (the send's other partitions are written), as a broker would, also where the brokers would take it; over KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD (10000) headers, with KafkaJSProtocolError INVALID_RECORD.",
     pinnedBy: ['packages/client/test/sidecar-limits.test.ts'],
   },
   {
     id: 'CREATE-TIME-AT-SEND',
-    reason: "In sidecar mode the batch is built in another process, whose clock and timing are not the application's; stamping at send() is the nearest the client can get.",
+    reason:
+      "In sidecar mode the batch is built in another process, whose clock and timing are not the application's; stamping at send() is the nearest the client can get.",
     instead:
       "A message without timestamp gets the application's Date.now() at send(); KafkaJS takes it when it builds the batch, after waiting for metadata or a connection (milliseconds; seconds on a cold start). Both fall within the send.",
     pinnedBy: ['packages/client/test/create-time.test.ts'],
@@ -168,7 +178,12 @@ export const PINNED_BY_TESTS: readonly PinnedDifference[] = [
 ]
 
 function glob(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  )
 }
 
 export function covers(entry: DeliberateDifference, d: Difference): boolean {
@@ -193,7 +208,8 @@ export function unmet(entry: DeliberateDifference, found: readonly Difference[])
         continue
       }
       for (const program of entry.programs) {
-        if (!here.some((d) => d.program === program)) problems.push(`${entry.id}: no difference for ${program} in ${mode}/${system}`)
+        if (!here.some((d) => d.program === program))
+          problems.push(`${entry.id}: no difference for ${program} in ${mode}/${system}`)
       }
     }
   }

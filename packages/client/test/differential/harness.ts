@@ -13,7 +13,16 @@ import { fileURLToPath } from 'node:url'
 import { EmbeddedKafka, type EmbeddedBatch, type EmbeddedRecord } from '@kafka-sidecar/embedded-kafka'
 import { startSidecar, type RunningSidecar } from '@kafka-sidecar/sidecar'
 import kafkajs from 'kafkajs'
-import { corpus, planPass, type ClusterName, type Mode, type ModuleSystem, type Plan, type PlannedProgram, type RawResult } from './plan.js'
+import {
+  corpus,
+  planPass,
+  type ClusterName,
+  type Mode,
+  type ModuleSystem,
+  type Plan,
+  type PlannedProgram,
+  type RawResult,
+} from './plan.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const packageDir = fileURLToPath(new URL('../..', import.meta.url))
@@ -34,7 +43,11 @@ export interface Environment {
 }
 
 async function clusterId(cluster: EmbeddedKafka): Promise<string> {
-  const admin = new kafkajs.Kafka({ clientId: 'differential-parent', brokers: cluster.bootstrapServers, logLevel: kafkajs.logLevel.NOTHING }).admin()
+  const admin = new kafkajs.Kafka({
+    clientId: 'differential-parent',
+    brokers: cluster.bootstrapServers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin()
   await admin.connect()
   try {
     return (await admin.describeCluster()).clusterId
@@ -65,7 +78,13 @@ export async function startEnvironment(): Promise<Environment> {
     started.push(strict)
     const sidecarFor = async (cluster: EmbeddedKafka, name: string) => {
       // The sidecar as deployed: its defaults, only the address and quiet logs chosen here.
-      const sidecar = await startSidecar({ brokers: cluster.bootstrapServers, listen: `unix://${join(dir, `${name}.sock`)}`, http: null, logLevel: 'nothing', shutdownTimeoutMs: 2_000 })
+      const sidecar = await startSidecar({
+        brokers: cluster.bootstrapServers,
+        listen: `unix://${join(dir, `${name}.sock`)}`,
+        http: null,
+        logLevel: 'nothing',
+        shutdownTimeoutMs: 2_000,
+      })
       started.push(sidecar)
       await sidecar.ready
       return sidecar
@@ -102,10 +121,14 @@ export async function preparePlan(env: Environment, mode: Mode, passes: number):
     for (const name of ['main', 'strict'] as const) {
       const brokers = env.clusters[name].bootstrapServers.length
       const pad = (brokers - (created[name] % brokers)) % brokers
-      if (pad > 0) await env.clusters[name].createTopic({ topic: `diff-pad-${randomBytes(6).toString('hex')}`, partitions: pad })
+      if (pad > 0)
+        await env.clusters[name].createTopic({ topic: `diff-pad-${randomBytes(6).toString('hex')}`, partitions: pad })
     }
   }
-  const cluster = (name: ClusterName) => ({ brokers: env.clusters[name].bootstrapServers, sidecarAddress: mode === 'sidecar' ? env.sidecars[name].address : null })
+  const cluster = (name: ClusterName) => ({
+    brokers: env.clusters[name].bootstrapServers,
+    sidecarAddress: mode === 'sidecar' ? env.sidecars[name].address : null,
+  })
   return { clusters: { main: cluster('main'), strict: cluster('strict') }, passes: planned }
 }
 
@@ -141,8 +164,15 @@ export async function runChild(env: Environment, mode: Mode, system: ModuleSyste
   const planFile = join(env.dir, `${id}.plan.json`)
   const resultFile = join(env.dir, `${id}.result.json`)
   await writeFile(planFile, JSON.stringify(plan))
-  const args = system === 'cjs' ? ['--require', join(here, 'tracing-register.cjs'), join(here, 'app-runner.cjs')] : ['--import', join(here, 'tracing-register.mjs'), join(here, 'app-runner.mjs')]
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KAFKA') && !key.startsWith('NODE_OPTIONS') && !key.startsWith('VITEST')))
+  const args =
+    system === 'cjs'
+      ? ['--require', join(here, 'tracing-register.cjs'), join(here, 'app-runner.cjs')]
+      : ['--import', join(here, 'tracing-register.mjs'), join(here, 'app-runner.mjs')]
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => !key.startsWith('KAFKA') && !key.startsWith('NODE_OPTIONS') && !key.startsWith('VITEST'),
+    ),
+  )
   const started = Date.now()
   const child = spawn(process.execPath, args, {
     cwd: packageDir,
@@ -161,7 +191,9 @@ export async function runChild(env: Environment, mode: Mode, system: ModuleSyste
   let written = false
   let killedAfterResult = false
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  )
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL')
   }
@@ -182,8 +214,25 @@ export async function runChild(env: Environment, mode: Mode, system: ModuleSyste
   clearTimeout(overall)
   clearTimeout(graceTimer)
   const result = written ? (JSON.parse(await readFile(resultFile, 'utf8')) as RawResult) : null
-  const keptAliveBy = await readFile(`${resultFile}.alive`, 'utf8').then((text) => JSON.parse(text) as string[], () => null)
-  return { mode, system, plan, result, process: { exitedByItself: written && !killedAfterResult, exitMs: written ? Date.now() - writtenAt : null, keptAliveBy, code, signal, stderr, wallMs: Date.now() - started } }
+  const keptAliveBy = await readFile(`${resultFile}.alive`, 'utf8').then(
+    (text) => JSON.parse(text) as string[],
+    () => null,
+  )
+  return {
+    mode,
+    system,
+    plan,
+    result,
+    process: {
+      exitedByItself: written && !killedAfterResult,
+      exitMs: written ? Date.now() - writtenAt : null,
+      keptAliveBy,
+      code,
+      signal,
+      stderr,
+      wallMs: Date.now() - started,
+    },
+  }
 }
 
 // --- what is in Kafka afterwards -----------------------------------------------------------------
@@ -206,7 +255,9 @@ async function topicState(cluster: EmbeddedKafka, topic: string): Promise<TopicS
   const batches = cluster.batches(topic)
   const records = (await cluster.records(topic)).map((record) => ({
     ...record,
-    batch: batches.find((b) => b.partition === record.partition && b.baseOffset <= record.offset && record.offset <= b.lastOffset)!,
+    batch: batches.find(
+      (b) => b.partition === record.partition && b.baseOffset <= record.offset && record.offset <= b.lastOffset,
+    )!,
   }))
   return { partitions: cluster.offsets(topic).length, records }
 }
@@ -217,7 +268,8 @@ export async function readKafka(env: Environment, plan: Plan): Promise<KafkaStat
     const programs: Array<Record<string, TopicState>> = []
     for (const program of pass as readonly PlannedProgram[]) {
       const topics: Record<string, TopicState> = {}
-      for (const [key, topic] of Object.entries(program.topics)) topics[key] = await topicState(env.clusters[program.cluster], topic)
+      for (const [key, topic] of Object.entries(program.topics))
+        topics[key] = await topicState(env.clusters[program.cluster], topic)
       programs.push(topics)
     }
     state.push(programs)

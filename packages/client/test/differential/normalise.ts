@@ -37,7 +37,8 @@ export function replacementsFor(env: Environment, program: PlannedProgram | null
     cluster.bootstrapServers.forEach((address, i) => pairs.push([address, `<broker:${name}:${i}>`]))
     pairs.push([env.clusterIds[name as keyof typeof env.clusterIds], `<cluster-id:${name}>`])
   }
-  for (const [name, sidecar] of Object.entries(env.sidecars)) pairs.push([sidecar.address.replace(/^unix:\/\//, ''), `<sidecar-socket:${name}>`])
+  for (const [name, sidecar] of Object.entries(env.sidecars))
+    pairs.push([sidecar.address.replace(/^unix:\/\//, ''), `<sidecar-socket:${name}>`])
   pairs.push([env.dir, '<temp-dir>'])
   if (program) {
     for (const [key, topic] of Object.entries(program.topics)) pairs.push([topic, `<topic:${key}>`])
@@ -57,7 +58,10 @@ export function replaceDeep(value: unknown, replacements: Replacements): unknown
     return out.replace(TRACEPARENT, '<traceparent>')
   }
   if (Array.isArray(value)) return value.map((item) => replaceDeep(item, replacements))
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [replaceDeep(k, replacements) as string, replaceDeep(v, replacements)]))
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [replaceDeep(k, replacements) as string, replaceDeep(v, replacements)]),
+    )
   return value
 }
 
@@ -65,7 +69,8 @@ export function replaceDeep(value: unknown, replacements: Replacements): unknown
 export function bytes(buffer: Buffer | null): string | null {
   if (buffer === null) return null
   const text = buffer.toString('utf8')
-  const isText = Buffer.from(text, 'utf8').equals(buffer) && !buffer.some((byte) => byte < 0x09 || (byte > 0x0d && byte < 0x20))
+  const isText =
+    Buffer.from(text, 'utf8').equals(buffer) && !buffer.some((byte) => byte < 0x09 || (byte > 0x0d && byte < 0x20))
   if (isText && buffer.length <= 200) return text
   if (!isText && buffer.length <= 64) return `bytes 0x${buffer.toString('hex')}`
   return `${buffer.length} bytes, sha256 ${createHash('sha256').update(buffer).digest('hex').slice(0, 16)}`
@@ -81,7 +86,11 @@ export function shape(value: unknown): unknown {
     if ('$buffer' in v) return 'Buffer'
     if ('$function' in v) return 'function'
     if ('$error' in v) return { error: v.$error, name: v.name, retriable: v.retriable }
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, shape(v[k])]))
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, shape(v[k])]),
+    )
   }
   return typeof value
 }
@@ -91,7 +100,12 @@ interface SpanIndex {
   readonly named: Map<string, number>
 }
 
-function traceparentOf(value: string | null, app: RawProgramResult['appSpan'], spans: SpanIndex, replacements: Replacements): string {
+function traceparentOf(
+  value: string | null,
+  app: RawProgramResult['appSpan'],
+  spans: SpanIndex,
+  replacements: Replacements,
+): string {
   const match = value === null ? null : /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(value)
   if (!match) return `not a traceparent: ${JSON.stringify(value)}`
   const [, traceId, spanId, flags] = match
@@ -122,7 +136,12 @@ function normaliseRecord(record: StoredRecord, raw: RawProgramResult): Record<st
 }
 
 /** Each record's trace context: which span its traceparent header names, and where the header is. */
-function traceHeader(record: StoredRecord, raw: RawProgramResult, spans: SpanIndex, replacements: Replacements): string {
+function traceHeader(
+  record: StoredRecord,
+  raw: RawProgramResult,
+  spans: SpanIndex,
+  replacements: Replacements,
+): string {
   const at = record.headers.findIndex((h) => h.key === 'traceparent')
   if (at < 0) return 'no traceparent header'
   const count = record.headers.filter((h) => h.key === 'traceparent').length
@@ -137,9 +156,25 @@ function byPartition(state: TopicState, each: (record: StoredRecord) => unknown)
   return partitions
 }
 
-function normaliseSpan(span: RawSpan, app: RawProgramResult['appSpan'], spans: SpanIndex, replacements: Replacements): unknown {
-  const parent = span.parentSpanId === null ? 'none' : span.parentSpanId === app.spanId ? 'the app span' : spans.byId.has(span.parentSpanId) ? `span "${spans.byId.get(span.parentSpanId)!.name}"` : 'an unknown span'
-  const attributes = Object.fromEntries(Object.keys(span.attributes).sort().map((key) => [key, span.attributes[key]]))
+function normaliseSpan(
+  span: RawSpan,
+  app: RawProgramResult['appSpan'],
+  spans: SpanIndex,
+  replacements: Replacements,
+): unknown {
+  const parent =
+    span.parentSpanId === null
+      ? 'none'
+      : span.parentSpanId === app.spanId
+        ? 'the app span'
+        : spans.byId.has(span.parentSpanId)
+          ? `span "${spans.byId.get(span.parentSpanId)!.name}"`
+          : 'an unknown span'
+  const attributes = Object.fromEntries(
+    Object.keys(span.attributes)
+      .sort()
+      .map((key) => [key, span.attributes[key]]),
+  )
   return replaceDeep(
     {
       name: span.name,
@@ -168,14 +203,26 @@ function eventGroups(raw: RawProgramResult, replacements: Replacements): Map<str
   const groups = new Map<string, unknown>()
   for (const [type, events] of byType) {
     const shapes = [...new Set(events.map((e) => JSON.stringify(shape(e))))].sort().map((s) => JSON.parse(s) as unknown)
-    const apiNames = [...new Set(events.map((e) => (e.payload as Record<string, unknown> | undefined)?.apiName).filter((n) => n !== undefined))].sort()
-    groups.set(`events.${type}`, replaceDeep({ count: events.length, shapes, ...(apiNames.length ? { apiNames } : {}) }, replacements))
+    const apiNames = [
+      ...new Set(
+        events.map((e) => (e.payload as Record<string, unknown> | undefined)?.apiName).filter((n) => n !== undefined),
+      ),
+    ].sort()
+    groups.set(
+      `events.${type}`,
+      replaceDeep({ count: events.length, shapes, ...(apiNames.length ? { apiNames } : {}) }, replacements),
+    )
   }
   return groups
 }
 
 /** One program's observation from its raw run result and the Kafka state it left. */
-export function observeProgram(env: Environment, planned: PlannedProgram, raw: RawProgramResult | undefined, topics: Record<string, TopicState>): Observation {
+export function observeProgram(
+  env: Environment,
+  planned: PlannedProgram,
+  raw: RawProgramResult | undefined,
+  topics: Record<string, TopicState>,
+): Observation {
   const observation: Observation = new Map()
   if (!raw) {
     observation.set('program', { ran: false })
@@ -184,19 +231,35 @@ export function observeProgram(env: Environment, planned: PlannedProgram, raw: R
   const replacements = replacementsFor(env, planned)
   observation.set('program', { ran: true, timedOut: raw.timedOut })
   for (const step of raw.steps) {
-    const outcome = step.end === undefined ? { finished: false } : { sync: step.sync, ok: step.ok, ...(step.ok ? { value: step.value } : { error: step.error }) }
+    const outcome =
+      step.end === undefined
+        ? { finished: false }
+        : { sync: step.sync, ok: step.ok, ...(step.ok ? { value: step.value } : { error: step.error }) }
     observation.set(`steps.${step.label}`, replaceDeep(outcome, replacements))
   }
   for (const note of raw.notes) observation.set(`notes.${note.label}`, replaceDeep(note.value, replacements))
   for (const [path, value] of eventGroups(raw, replacements)) observation.set(path, value)
   const spans: SpanIndex = { byId: new Map(raw.spans.map((s) => [s.spanId, s])), named: new Map() }
-  for (const [key, state] of Object.entries(topics)) observation.set(`records.${key}`, byPartition(state, (record) => normaliseRecord(record, raw)))
+  for (const [key, state] of Object.entries(topics))
+    observation.set(
+      `records.${key}`,
+      byPartition(state, (record) => normaliseRecord(record, raw)),
+    )
   // Before the spans: this counts, per span, the records whose traceparent names it.
-  for (const [key, state] of Object.entries(topics)) observation.set(`traceparent.${key}`, byPartition(state, (record) => traceHeader(record, raw, spans, replacements)))
-  observation.set('topics', Object.fromEntries(Object.entries(topics).map(([key, state]) => [key, state.partitions ?? 'absent'])))
+  for (const [key, state] of Object.entries(topics))
+    observation.set(
+      `traceparent.${key}`,
+      byPartition(state, (record) => traceHeader(record, raw, spans, replacements)),
+    )
+  observation.set(
+    'topics',
+    Object.fromEntries(Object.entries(topics).map(([key, state]) => [key, state.partitions ?? 'absent'])),
+  )
   observation.set(
     'spans',
-    raw.spans.map((span) => normaliseSpan(span, raw.appSpan, spans, replacements)).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    raw.spans
+      .map((span) => normaliseSpan(span, raw.appSpan, spans, replacements))
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
   )
   observation.set('handles', raw.handles)
   return observation
@@ -209,16 +272,32 @@ export function observeProcess(env: Environment, outcome: ProcessOutcome): Obser
     .filter((line) => line.trim() !== '')
     .map((line) => (replaceDeep(line, replacementsFor(env, null)) as string).replace(/\(node:\d+\)/g, '(node:<pid>)'))
   return new Map<string, unknown>([
-    ['exit', { exitedByItself: outcome.exitedByItself, code: outcome.code, signal: outcome.signal, ...(outcome.exitedByItself ? {} : { keptAliveBy: outcome.keptAliveBy }) }],
+    [
+      'exit',
+      {
+        exitedByItself: outcome.exitedByItself,
+        code: outcome.code,
+        signal: outcome.signal,
+        ...(outcome.exitedByItself ? {} : { keptAliveBy: outcome.keptAliveBy }),
+      },
+    ],
     ['stderr', stderr],
   ])
 }
 
 /** Per pass, per program name: its observation; plus the process's under PROCESS. */
-export function observeRun(env: Environment, passes: ReadonlyArray<readonly PlannedProgram[]>, raw: ReadonlyArray<readonly RawProgramResult[]> | null, kafka: KafkaState, outcome: ProcessOutcome): Array<Map<string, Observation>> {
+export function observeRun(
+  env: Environment,
+  passes: ReadonlyArray<readonly PlannedProgram[]>,
+  raw: ReadonlyArray<readonly RawProgramResult[]> | null,
+  kafka: KafkaState,
+  outcome: ProcessOutcome,
+): Array<Map<string, Observation>> {
   return passes.map((pass, p) => {
     const byProgram = new Map<string, Observation>()
-    pass.forEach((planned, i) => byProgram.set(planned.name, observeProgram(env, planned, raw?.[p]?.[i], kafka[p]![i]!)))
+    pass.forEach((planned, i) =>
+      byProgram.set(planned.name, observeProgram(env, planned, raw?.[p]?.[i], kafka[p]![i]!)),
+    )
     if (p === 0) byProgram.set(PROCESS, observeProcess(env, outcome))
     return byProgram
   })

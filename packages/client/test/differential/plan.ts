@@ -31,7 +31,8 @@ export interface ProgramDeclaration {
 }
 
 const require = createRequire(import.meta.url)
-export const corpus: readonly ProgramDeclaration[] = (require('./corpus.cjs') as { programs: ProgramDeclaration[] }).programs
+export const corpus: readonly ProgramDeclaration[] = (require('./corpus.cjs') as { programs: ProgramDeclaration[] })
+  .programs
 
 export interface PlannedProgram {
   readonly name: string
@@ -42,7 +43,9 @@ export interface PlannedProgram {
 }
 
 export interface Plan {
-  readonly clusters: Readonly<Record<ClusterName, { readonly brokers: readonly string[]; readonly sidecarAddress: string | null }>>
+  readonly clusters: Readonly<
+    Record<ClusterName, { readonly brokers: readonly string[]; readonly sidecarAddress: string | null }>
+  >
   /** One list of programs per pass; the baseline runs the corpus more than once to learn what varies by itself. */
   readonly passes: ReadonlyArray<readonly PlannedProgram[]>
 }

@@ -43,14 +43,22 @@ function errorFacts(error, kafkajs, depth) {
     $error: error.constructor && error.constructor.name,
     name: error.name,
     message: error.message,
-    instanceOf: Object.keys(kafkajs).filter((name) => /Error|Exceeded|Timeout|OutOfRange|Required|NotFound|NotLoaded|Assignment|NotImplemented|Violation|ApiKey|MagicByte/.test(name) && typeof kafkajs[name] === 'function' && error instanceof kafkajs[name]),
+    instanceOf: Object.keys(kafkajs).filter(
+      (name) =>
+        /Error|Exceeded|Timeout|OutOfRange|Required|NotFound|NotLoaded|Assignment|NotImplemented|Violation|ApiKey|MagicByte/.test(
+          name,
+        ) &&
+        typeof kafkajs[name] === 'function' &&
+        error instanceof kafkajs[name],
+    ),
     retriable: describe(error.retriable, kafkajs, depth + 1),
   }
   for (const key of Object.keys(error)) {
     if (key === 'stack' || key === 'message' || key === 'name' || key === 'retriable') continue
     facts[`.${key}`] = depth < 3 ? describe(error[key], kafkajs, depth + 1) : { $deep: true }
   }
-  if (error.cause !== undefined && !Object.keys(error).includes('cause')) facts['.cause'] = depth < 3 ? describe(error.cause, kafkajs, depth + 1) : { $deep: true }
+  if (error.cause !== undefined && !Object.keys(error).includes('cause'))
+    facts['.cause'] = depth < 3 ? describe(error.cause, kafkajs, depth + 1) : { $deep: true }
   return facts
 }
 
@@ -141,7 +149,8 @@ async function runProgram(program, planned, kafkajs, plan, tracing) {
       if (listened.has(producer)) return
       listened.add(producer)
       for (const key of ['CONNECT', 'DISCONNECT', 'REQUEST', 'REQUEST_TIMEOUT', 'REQUEST_QUEUE_SIZE', 'FALLBACK']) {
-        if (producer.events[key]) producer.on(producer.events[key], (event) => events.push({ producer: name, event: describe(event, kafkajs) }))
+        if (producer.events[key])
+          producer.on(producer.events[key], (event) => events.push({ producer: name, event: describe(event, kafkajs) }))
       }
     },
     /** Something else the application can see (a codec's call count, a property). */
@@ -167,7 +176,10 @@ async function runProgram(program, planned, kafkajs, plan, tracing) {
       span.end()
     }
   })
-  await Promise.race([run, new Promise((resolve) => (guard = setTimeout(() => resolve((timedOut = true)), PROGRAM_TIMEOUT_MS)))])
+  await Promise.race([
+    run,
+    new Promise((resolve) => (guard = setTimeout(() => resolve((timedOut = true)), PROGRAM_TIMEOUT_MS))),
+  ])
   clearTimeout(guard)
   const handles = timedOut ? [] : await handlesLeft(before)
   await tracing.provider.forceFlush()
@@ -175,7 +187,17 @@ async function runProgram(program, planned, kafkajs, plan, tracing) {
     .getFinishedSpans()
     .filter((span) => span.spanContext().spanId !== appSpan.spanId)
     .map(spanFacts)
-  return { name: program.name, timedOut, durationMs: Date.now() - started, appSpan: { traceId: appSpan.traceId, spanId: appSpan.spanId }, steps, events, notes, spans, handles }
+  return {
+    name: program.name,
+    timedOut,
+    durationMs: Date.now() - started,
+    appSpan: { traceId: appSpan.traceId, spanId: appSpan.spanId },
+    steps,
+    events,
+    notes,
+    spans,
+    handles,
+  }
 }
 
 /**
@@ -203,7 +225,10 @@ async function runPrograms(kafkajs) {
   writeFileSync(process.env.DIFF_RESULT, JSON.stringify({ passes }))
   process.stdout.write('differential: result written\n')
   // Still here a second later: say what keeps the process alive (the timer itself does not).
-  setTimeout(() => writeFileSync(`${process.env.DIFF_RESULT}.alive`, JSON.stringify(process.getActiveResourcesInfo())), ALIVE_CHECK_MS).unref()
+  setTimeout(
+    () => writeFileSync(`${process.env.DIFF_RESULT}.alive`, JSON.stringify(process.getActiveResourcesInfo())),
+    ALIVE_CHECK_MS,
+  ).unref()
 }
 
 module.exports = { runPrograms }

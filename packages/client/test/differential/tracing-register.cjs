@@ -20,4 +20,8 @@ context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
 propagation.setGlobalPropagator(new W3CTraceContextPropagator())
 registerInstrumentations({ instrumentations: [new KafkaJsInstrumentation()] })
 
-globalThis[Symbol.for('kafka-sidecar.differential.tracing')] = { provider, exporter, tracer: trace.getTracer('differential-app') }
+globalThis[Symbol.for('kafka-sidecar.differential.tracing')] = {
+  provider,
+  exporter,
+  tracer: trace.getTracer('differential-app'),
+}

@@ -9,7 +9,11 @@ import { startDelayingProxy } from './delaying-proxy.js'
 
 export type ProxyCommand = { type: 'delay'; ms: number } | { type: 'stats' }
 
-const proxy = await startDelayingProxy({ listen: process.env.PROXY_LISTEN!, target: process.env.PROXY_TARGET!, delayMs: Number(process.env.PROXY_DELAY_MS ?? '0') })
+const proxy = await startDelayingProxy({
+  listen: process.env.PROXY_LISTEN!,
+  target: process.env.PROXY_TARGET!,
+  delayMs: Number(process.env.PROXY_DELAY_MS ?? '0'),
+})
 process.on('message', (message: ProxyCommand) => {
   if (message.type === 'delay') {
     proxy.setDelay(message.ms)

@@ -32,7 +32,11 @@ export interface DelayingProxy {
   close(): Promise<void>
 }
 
-export async function startDelayingProxy(options: { listen: string; target: string; delayMs: number }): Promise<DelayingProxy> {
+export async function startDelayingProxy(options: {
+  listen: string
+  target: string
+  delayMs: number
+}): Promise<DelayingProxy> {
   let delayMs = options.delayMs
   let connections = 0
   let chunksDelayed = 0

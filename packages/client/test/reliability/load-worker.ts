@@ -68,7 +68,13 @@ export type WorkerToParent =
   | { type: 'ready'; mode: string; breakerState: string }
   | WorkerProgress
   | { type: 'fallbacks'; reasons: Array<{ reason: string; records: number; at: number }> }
-  | { type: 'done'; attempted: number; maxSettleMs: number; reportErrors: number; attemptedByKey: Record<string, number> }
+  | {
+      type: 'done'
+      attempted: number
+      maxSettleMs: number
+      reportErrors: number
+      attemptedByKey: Record<string, number>
+    }
 
 const config = JSON.parse(process.env.LOAD_WORKER_CONFIG!) as LoadWorkerConfig
 const send = (message: WorkerToParent) => process.send!(message)
@@ -105,12 +111,19 @@ send({ type: 'ready', mode: producer.mode, breakerState: producer.breakerState }
 await new Promise<void>((resolve) => process.once('message', () => resolve()))
 
 const keys = Array.from({ length: config.keys }, (_, j) => `w${config.id}-k${j}`)
-const sender = new KeyedSender(producer, config.topic, keys, { window: config.window, pauseMs: config.pauseMs ?? 2, timeout: config.timeoutMs, context: sending })
+const sender = new KeyedSender(producer, config.topic, keys, {
+  window: config.window,
+  pauseMs: config.pauseMs ?? 2,
+  timeout: config.timeoutMs,
+  context: sending,
+})
 let ackedSent = 0
 let failedSent = 0
 const flush = () => {
   const newlyAcked = sender.acked.slice(ackedSent)
-  const failed = sender.failures.slice(failedSent).map((f) => ({ value: f.value, error: `${f.error.name}: ${f.error.message}`, at: f.settledAt }))
+  const failed = sender.failures
+    .slice(failedSent)
+    .map((f) => ({ value: f.value, error: `${f.error.name}: ${f.error.message}`, at: f.settledAt }))
   ackedSent += newlyAcked.length
   failedSent += failed.length
   send({
@@ -138,5 +151,11 @@ await sender.stop()
 clearInterval(progress)
 await producer.disconnect()
 flush()
-send({ type: 'done', attempted: sender.attempted, maxSettleMs: sender.maxSettleMs, reportErrors: paths.errors, attemptedByKey: sender.attemptedByKey() })
+send({
+  type: 'done',
+  attempted: sender.attempted,
+  maxSettleMs: sender.maxSettleMs,
+  reportErrors: paths.errors,
+  attemptedByKey: sender.attemptedByKey(),
+})
 process.disconnect()

@@ -57,7 +57,13 @@ export class ChildProcesses {
    * runs packages/sidecar/dist (as production runs it: no TypeScript loader, fast start; needs
    * `pnpm build`), `'source'` runs the sources through tsx (tests).
    */
-  async startSidecar(options: { brokers: string[]; socket: string; env?: Record<string, string>; from: 'built' | 'source'; timeoutMs?: number }): Promise<SidecarChild> {
+  async startSidecar(options: {
+    brokers: string[]
+    socket: string
+    env?: Record<string, string>
+    from: 'built' | 'source'
+    timeoutMs?: number
+  }): Promise<SidecarChild> {
     const args = options.from === 'built' ? [cliBuilt] : [...TSX, cliSource]
     const child = spawn(process.execPath, args, {
       cwd: repoRoot,
@@ -73,7 +79,15 @@ export class ChildProcesses {
     const handle = this.track(child, 'sidecar')
     const timeoutMs = options.timeoutMs ?? 60_000
     const address = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`sidecar ${handle.pid} printed no listening line within ${timeoutMs} ms; stderr: ${handle.stderr()}`)), timeoutMs)
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `sidecar ${handle.pid} printed no listening line within ${timeoutMs} ms; stderr: ${handle.stderr()}`,
+            ),
+          ),
+        timeoutMs,
+      )
       const check = () => {
         const match = /^listening: (.*)$/m.exec(handle.stdout())
         if (match) {
@@ -85,7 +99,11 @@ export class ChildProcesses {
       child.stdout!.on('data', check)
       void handle.exited.then((exit) => {
         clearTimeout(timer)
-        reject(new Error(`sidecar ${handle.pid} exited (${JSON.stringify(exit)}) before listening; stderr: ${handle.stderr()}`))
+        reject(
+          new Error(
+            `sidecar ${handle.pid} exited (${JSON.stringify(exit)}) before listening; stderr: ${handle.stderr()}`,
+          ),
+        )
       })
       check()
     })
@@ -99,7 +117,13 @@ export class ChildProcesses {
 
   /** Forks a TypeScript `script` through tsx, with an IPC channel. */
   fork(script: string, env: Record<string, string>, onMessage: (message: unknown) => void): ForkedChild {
-    const child = fork(script, [], { cwd: repoRoot, execPath: process.execPath, execArgv: TSX, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+    const child = fork(script, [], {
+      cwd: repoRoot,
+      execPath: process.execPath,
+      execArgv: TSX,
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    })
     const handle = this.track(child, basename(script).replace(/\.ts$/, ''))
     child.on('message', onMessage)
     // A parent exiting while a write is queued would otherwise throw EPIPE here.

@@ -55,7 +55,12 @@ async function fullSidecarThenSigterm(brokersBackAfterMs: number | null) {
       brokers: cluster.bootstrapServers,
       logLevel: logLevel.NOTHING,
       retry: DIRECT_RETRY,
-      sidecar: { mode: 'sidecar', address: sidecar.address, connectTimeoutMs: 10_000, breaker: { resetTimeoutMs: 300 } },
+      sidecar: {
+        mode: 'sidecar',
+        address: sidecar.address,
+        connectTimeoutMs: 10_000,
+        breaker: { resetTimeoutMs: 300 },
+      },
     }).producer({ onDelivery: (r) => void reports.push(r), retry: DIRECT_RETRY })
     onTestFinished(() => producer.disconnect().catch(() => {}))
     await producer.connect()
@@ -63,7 +68,14 @@ async function fullSidecarThenSigterm(brokersBackAfterMs: number | null) {
     producer.on(producer.events.FALLBACK, (e) => void fallbacks.push(e.payload))
     producers.push(producer)
     // A long timeout: sends wait out the backpressure rather than give up on their own.
-    senders.push(new KeyedSender(producer, topic, Array.from({ length: KEYS }, (_, k) => `p${p}-k${k}`), { window: 4, pauseMs: 2, timeout: 20_000 }))
+    senders.push(
+      new KeyedSender(
+        producer,
+        topic,
+        Array.from({ length: KEYS }, (_, k) => `p${p}-k${k}`),
+        { window: 4, pauseMs: 2, timeout: 20_000 },
+      ),
+    )
   }
   for (const s of senders) s.start()
   const acked = () => senders.reduce((n, s) => n + s.acked.length, 0)
@@ -76,7 +88,10 @@ async function fullSidecarThenSigterm(brokersBackAfterMs: number | null) {
     'the sidecar queue to be full',
     async () => {
       const m = await scrape(http)
-      return metricSum(m, 'kafka_sidecar_errors_total', 'code="RESOURCE_EXHAUSTED"') > 0 && metricSum(m, 'kafka_sidecar_queue_records') + metricSum(m, 'kafka_sidecar_batches_in_flight') > 0
+      return (
+        metricSum(m, 'kafka_sidecar_errors_total', 'code="RESOURCE_EXHAUSTED"') > 0 &&
+        metricSum(m, 'kafka_sidecar_queue_records') + metricSum(m, 'kafka_sidecar_batches_in_flight') > 0
+      )
     },
     10_000,
   )
@@ -103,7 +118,12 @@ async function fullSidecarThenSigterm(brokersBackAfterMs: number | null) {
   const ackedValues = senders.flatMap((s) => s.acked.map((a) => a.value))
   const failures = senders.flatMap((s) => s.failures)
   const attempted = new Set([...ackedValues, ...failures.map((f) => f.value)])
-  const result = account(records, attempted, ackedValues, failures.map((f) => f.value))
+  const result = account(
+    records,
+    attempted,
+    ackedValues,
+    failures.map((f) => f.value),
+  )
   const shutDownFailures = failures.filter((f) => /sidecar shut down/.test(f.error.message))
   const summary = {
     brokersBackAfterMs,
@@ -127,40 +147,67 @@ async function fullSidecarThenSigterm(brokersBackAfterMs: number | null) {
 }
 
 describe('SIGTERM with a full queue', () => {
-  it('brokers stay down: queued records are failed to their callers at the deadline, the rest falls back, and the sidecar exits 0 in time', { timeout: 45_000 }, async ({ annotate }) => {
-    const run = await fullSidecarThenSigterm(null)
-    const s = JSON.stringify(run.summary)
-    await annotate(s)
-    expect(run.summary.atSigterm.queuedRecords + run.summary.atSigterm.batchesInFlight, s).toBeGreaterThan(0)
-    expect(run.summary.atSigterm.sendsWaiting, s).toBeGreaterThan(MAX_QUEUED_RECORDS)
-    expect(run.exit, s).toEqual({ code: 0, signal: null })
-    expect(run.exitMs, s).toBeGreaterThanOrEqual(SHUTDOWN_TIMEOUT_MS) // it did try to flush
-    expect(run.exitMs, s).toBeLessThanOrEqual(run.summary.limitMs)
-    // Nothing lost silently.
-    expect(run.summary.attempted, s).toBe(run.summary.acked + run.summary.failed)
-    expect(run.result.ackedMissing, s).toEqual([])
-    expect(run.result.unknownStored, s).toEqual([])
-    expect(checkReportOutcomes(run.reports, run.records, new Set(run.ackedValues), new Set(run.failures.map((f) => f.value))), s).toEqual([])
-    // What the sidecar failed at shutdown is what its callers were told failed, and none was written.
-    expect(run.summary.sidecarFailedAtShutdown, s).toBeGreaterThan(0)
-    expect(run.shutDownFailures.length, s).toBe(run.summary.sidecarFailedAtShutdown)
-    for (const f of run.shutDownFailures) expect((f.error as { retriable?: boolean }).retriable, s).toBe(true)
-    const stored = new Set(run.records.map((r) => r.value!.toString()))
-    expect(run.shutDownFailures.filter((f) => stored.has(f.value)).map((f) => f.value), s).toEqual([])
-  })
+  it(
+    'brokers stay down: queued records are failed to their callers at the deadline, the rest falls back, and the sidecar exits 0 in time',
+    { timeout: 45_000 },
+    async ({ annotate }) => {
+      const run = await fullSidecarThenSigterm(null)
+      const s = JSON.stringify(run.summary)
+      await annotate(s)
+      expect(run.summary.atSigterm.queuedRecords + run.summary.atSigterm.batchesInFlight, s).toBeGreaterThan(0)
+      expect(run.summary.atSigterm.sendsWaiting, s).toBeGreaterThan(MAX_QUEUED_RECORDS)
+      expect(run.exit, s).toEqual({ code: 0, signal: null })
+      expect(run.exitMs, s).toBeGreaterThanOrEqual(SHUTDOWN_TIMEOUT_MS) // it did try to flush
+      expect(run.exitMs, s).toBeLessThanOrEqual(run.summary.limitMs)
+      // Nothing lost silently.
+      expect(run.summary.attempted, s).toBe(run.summary.acked + run.summary.failed)
+      expect(run.result.ackedMissing, s).toEqual([])
+      expect(run.result.unknownStored, s).toEqual([])
+      expect(
+        checkReportOutcomes(
+          run.reports,
+          run.records,
+          new Set(run.ackedValues),
+          new Set(run.failures.map((f) => f.value)),
+        ),
+        s,
+      ).toEqual([])
+      // What the sidecar failed at shutdown is what its callers were told failed, and none was written.
+      expect(run.summary.sidecarFailedAtShutdown, s).toBeGreaterThan(0)
+      expect(run.shutDownFailures.length, s).toBe(run.summary.sidecarFailedAtShutdown)
+      for (const f of run.shutDownFailures) expect((f.error as { retriable?: boolean }).retriable, s).toBe(true)
+      const stored = new Set(run.records.map((r) => r.value!.toString()))
+      expect(
+        run.shutDownFailures.filter((f) => stored.has(f.value)).map((f) => f.value),
+        s,
+      ).toEqual([])
+    },
+  )
 
-  it('brokers return during the flush: the queued records are delivered, none failed by the sidecar, and it exits 0 early', { timeout: 45_000 }, async ({ annotate }) => {
-    const run = await fullSidecarThenSigterm(300)
-    const s = JSON.stringify(run.summary)
-    await annotate(s)
-    expect(run.summary.atSigterm.queuedRecords + run.summary.atSigterm.batchesInFlight, s).toBeGreaterThan(0)
-    expect(run.exit, s).toEqual({ code: 0, signal: null })
-    expect(run.exitMs, s).toBeLessThan(SHUTDOWN_TIMEOUT_MS + EXIT_MARGIN_MS)
-    expect(run.summary.sidecarFailedAtShutdown, s).toBe(0)
-    expect(run.shutDownFailures, s).toEqual([])
-    expect(run.summary.attempted, s).toBe(run.summary.acked + run.summary.failed)
-    expect(run.result.ackedMissing, s).toEqual([])
-    expect(run.result.unknownStored, s).toEqual([])
-    expect(checkReportOutcomes(run.reports, run.records, new Set(run.ackedValues), new Set(run.failures.map((f) => f.value))), s).toEqual([])
-  })
+  it(
+    'brokers return during the flush: the queued records are delivered, none failed by the sidecar, and it exits 0 early',
+    { timeout: 45_000 },
+    async ({ annotate }) => {
+      const run = await fullSidecarThenSigterm(300)
+      const s = JSON.stringify(run.summary)
+      await annotate(s)
+      expect(run.summary.atSigterm.queuedRecords + run.summary.atSigterm.batchesInFlight, s).toBeGreaterThan(0)
+      expect(run.exit, s).toEqual({ code: 0, signal: null })
+      expect(run.exitMs, s).toBeLessThan(SHUTDOWN_TIMEOUT_MS + EXIT_MARGIN_MS)
+      expect(run.summary.sidecarFailedAtShutdown, s).toBe(0)
+      expect(run.shutDownFailures, s).toEqual([])
+      expect(run.summary.attempted, s).toBe(run.summary.acked + run.summary.failed)
+      expect(run.result.ackedMissing, s).toEqual([])
+      expect(run.result.unknownStored, s).toEqual([])
+      expect(
+        checkReportOutcomes(
+          run.reports,
+          run.records,
+          new Set(run.ackedValues),
+          new Set(run.failures.map((f) => f.value)),
+        ),
+        s,
+      ).toEqual([])
+    },
+  )
 })

@@ -108,7 +108,12 @@ export interface WorkerHandle {
  * Forks `script` (TypeScript, run through tsx against the package sources, as the sidecar child
  * is) with an IPC channel. The child is SIGKILLed by PID when the test ends if it is still alive.
  */
-export function forkWorker(script: string, id: number, env: Record<string, string>, onMessage: (message: unknown) => void): WorkerHandle {
+export function forkWorker(
+  script: string,
+  id: number,
+  env: Record<string, string>,
+  onMessage: (message: unknown) => void,
+): WorkerHandle {
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KAFKA_')))
   const child = fork(script, [], {
     cwd: repoRoot,
@@ -160,21 +165,38 @@ export interface Accounting {
   readonly failedButStored: number
 }
 
-export function account(records: readonly EmbeddedRecord[], attempted: ReadonlySet<string>, acked: Iterable<string>, failed: Iterable<string>): Accounting {
+export function account(
+  records: readonly EmbeddedRecord[],
+  attempted: ReadonlySet<string>,
+  acked: Iterable<string>,
+  failed: Iterable<string>,
+): Accounting {
   const order = checkPerKeyOrder(records)
   const ackedMissing: string[] = []
   for (const value of acked) if (!order.values.has(value)) ackedMissing.push(value)
   let failedButStored = 0
   for (const value of failed) if (order.values.has(value)) failedButStored++
   const unknownStored = [...order.values].filter((v) => !attempted.has(v))
-  return { stored: order.values.size, duplicates: order.duplicates, violations: order.violations, ackedMissing, unknownStored, failedButStored }
+  return {
+    stored: order.values.size,
+    duplicates: order.duplicates,
+    violations: order.violations,
+    ackedMissing,
+    unknownStored,
+    failedButStored,
+  }
 }
 
 /**
  * Checks the delivery reports: exactly one per attempted record, without error for an acked
  * record (and at the offset that holds it), with an error for a failed one. Returns problems.
  */
-export function checkReportOutcomes(reports: readonly DeliveryReport[], records: readonly EmbeddedRecord[], acked: ReadonlySet<string>, failed: ReadonlySet<string>): string[] {
+export function checkReportOutcomes(
+  reports: readonly DeliveryReport[],
+  records: readonly EmbeddedRecord[],
+  acked: ReadonlySet<string>,
+  failed: ReadonlySet<string>,
+): string[] {
   const problems: string[] = []
   const stored = new Map<string, string>()
   for (const r of records) stored.set(`${r.topic}/${r.partition}/${r.offset}`, r.value?.toString() ?? '')
@@ -184,12 +206,16 @@ export function checkReportOutcomes(reports: readonly DeliveryReport[], records:
     counts.set(id, (counts.get(id) ?? 0) + 1)
     if (acked.has(id)) {
       if (report.error) problems.push(`${id}: acked, but reported failed: ${report.error.message}`)
-      else if (stored.get(`${report.topic}/${report.partition}/${report.offset}`) !== id) problems.push(`${id}: reported at ${report.topic}/${report.partition}/${report.offset}, which holds something else`)
+      else if (stored.get(`${report.topic}/${report.partition}/${report.offset}`) !== id)
+        problems.push(
+          `${id}: reported at ${report.topic}/${report.partition}/${report.offset}, which holds something else`,
+        )
     } else if (failed.has(id)) {
       if (!report.error) problems.push(`${id}: its send failed, but reported delivered (${report.path})`)
     } else problems.push(`${id}: reported but never attempted`)
   }
-  for (const id of [...acked, ...failed]) if (counts.get(id) !== 1) problems.push(`${id}: ${counts.get(id) ?? 0} reports`)
+  for (const id of [...acked, ...failed])
+    if (counts.get(id) !== 1) problems.push(`${id}: ${counts.get(id) ?? 0} reports`)
   return problems
 }
 

@@ -3,5 +3,8 @@
 const { default: program } = await import(`./${process.env.PROGRAM ?? 'program.cjs'}`)
 
 const mod = await import(process.env.MODULE)
-const result = await program.run(mod.default?.Kafka ? mod.default : mod, { brokers: process.env.BROKERS.split(','), topic: process.env.TOPIC })
+const result = await program.run(mod.default?.Kafka ? mod.default : mod, {
+  brokers: process.env.BROKERS.split(','),
+  topic: process.env.TOPIC,
+})
 console.log(JSON.stringify(result))

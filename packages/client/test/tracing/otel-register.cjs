@@ -3,4 +3,5 @@
 // program.cjs to read the finished spans.
 require('../differential/tracing-register.cjs')
 
-globalThis.finishedSpans = () => globalThis[Symbol.for('kafka-sidecar.differential.tracing')].exporter.getFinishedSpans()
+globalThis.finishedSpans = () =>
+  globalThis[Symbol.for('kafka-sidecar.differential.tracing')].exporter.getFinishedSpans()

@@ -2,4 +2,5 @@
 // the import hook, and a way for program.cjs to read the finished spans.
 import '../differential/tracing-register.mjs'
 
-globalThis.finishedSpans = () => globalThis[Symbol.for('kafka-sidecar.differential.tracing')].exporter.getFinishedSpans()
+globalThis.finishedSpans = () =>
+  globalThis[Symbol.for('kafka-sidecar.differential.tracing')].exporter.getFinishedSpans()

@@ -9,11 +9,20 @@ async function run({ Kafka, logLevel }, { brokers, topic }) {
   const sent = []
   const app = api.trace.getTracer('app').startSpan('handle-request')
   await api.context.with(api.trace.setSpan(api.context.active(), app), async () => {
-    const first = [{ key: 'k1', value: 'v1' }, { value: 'v2', partition: 0 }, { key: 'k3', value: null }]
+    const first = [
+      { key: 'k1', value: 'v1' },
+      { value: 'v2', partition: 0 },
+      { key: 'k3', value: null },
+    ]
     await producer.send({ topic, messages: first })
     const second = [{ value: 'v4', headers: { app: 'x' } }]
     const third = [{ key: 'k5', value: 'v5' }]
-    await producer.sendBatch({ topicMessages: [{ topic, messages: second }, { topic, messages: third }] })
+    await producer.sendBatch({
+      topicMessages: [
+        { topic, messages: second },
+        { topic, messages: third },
+      ],
+    })
     sent.push(...first, ...second, ...third)
   })
   app.end()

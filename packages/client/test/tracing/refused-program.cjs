@@ -33,9 +33,13 @@ async function run({ Kafka, logLevel }, { brokers, topic }) {
     seen['messages not an array'] = await outcome(() => producer.send({ topic, messages: 'v' }))
     seen['sendBatch()'] = await outcome(() => producer.sendBatch())
     seen['message without value'] = await outcome(() => producer.send({ topic, messages: [withoutValue] }))
-    seen['acks 1 on an idempotent producer'] = await outcome(() => producer.send({ topic, acks: 1, messages: [{ key: 'a', value: 'v' }] }))
+    seen['acks 1 on an idempotent producer'] = await outcome(() =>
+      producer.send({ topic, acks: 1, messages: [{ key: 'a', value: 'v' }] }),
+    )
     await producer.disconnect()
-    seen['after disconnect'] = await outcome(() => producer.sendBatch({ topicMessages: [{ topic, messages: [{ key: 'late', value: 'v' }] }] }))
+    seen['after disconnect'] = await outcome(() =>
+      producer.sendBatch({ topicMessages: [{ topic, messages: [{ key: 'late', value: 'v' }] }] }),
+    )
     return seen
   })
   app.end()

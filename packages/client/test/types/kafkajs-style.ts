@@ -36,10 +36,12 @@ import {
 // The KafkaJS types themselves: code typed against them must accept what the client returns.
 import type * as KafkaJS from 'kafkajs'
 
-const logCreator = (level: logLevel) => (entry: LogEntry): void => {
-  const { namespace, label, log } = entry
-  void [level, namespace, label, log.message, log.timestamp]
-}
+const logCreator =
+  (level: logLevel) =>
+  (entry: LogEntry): void => {
+    const { namespace, label, log } = entry
+    void [level, namespace, label, log.message, log.timestamp]
+  }
 
 const config: KafkaConfig = {
   clientId: 'orders',
@@ -67,7 +69,10 @@ export const producer: Producer = kafka.producer(producerConfig)
 export const defaultProducer = kafka.producer()
 export const javaCompatible = kafka.producer({ createPartitioner: Partitioners.JavaCompatiblePartitioner })
 export const customPartitioner = kafka.producer({
-  createPartitioner: () => ({ partitionMetadata, message }) => (message.key ? partitionMetadata.length - 1 : 0),
+  createPartitioner:
+    () =>
+    ({ partitionMetadata, message }) =>
+      message.key ? partitionMetadata.length - 1 : 0,
 })
 
 /** A helper an application wrote for KafkaJS: typed with KafkaJS's own types. */
@@ -79,7 +84,12 @@ export const kafkaAsKafkaJS: KafkaJS.Kafka = kafka
 export const handled: Promise<string> = handleErrors(kafka.producer())
 export const listening: Array<() => void> = instrument(kafka.producer())
 
-const headers: IHeaders = { 'correlation-id': '2bfb68bb', binary: Buffer.from([0, 1]), repeated: ['a', Buffer.from('b')], absent: undefined }
+const headers: IHeaders = {
+  'correlation-id': '2bfb68bb',
+  binary: Buffer.from([0, 1]),
+  repeated: ['a', Buffer.from('b')],
+  absent: undefined,
+}
 
 const messages: Message[] = [
   { key: 'key1', value: 'hello world', partition: 0, headers, timestamp: String(Date.now()) },
@@ -90,10 +100,34 @@ const messages: Message[] = [
 
 export async function produce(): Promise<RecordMetadata[]> {
   await producer.connect()
-  const record: ProducerRecord = { topic: 'topic-a', messages, acks: -1, timeout: 30_000, compression: CompressionTypes.GZIP }
+  const record: ProducerRecord = {
+    topic: 'topic-a',
+    messages,
+    acks: -1,
+    timeout: 30_000,
+    compression: CompressionTypes.GZIP,
+  }
   const sent: RecordMetadata[] = await producer.send(record)
-  for (const { topicName, partition, errorCode, baseOffset, logAppendTime, logStartOffset, offset, timestamp } of sent) {
-    void [topicName.length, partition + 1, errorCode + 1, baseOffset?.length, logAppendTime, logStartOffset, offset, timestamp]
+  for (const {
+    topicName,
+    partition,
+    errorCode,
+    baseOffset,
+    logAppendTime,
+    logStartOffset,
+    offset,
+    timestamp,
+  } of sent) {
+    void [
+      topicName.length,
+      partition + 1,
+      errorCode + 1,
+      baseOffset?.length,
+      logAppendTime,
+      logStartOffset,
+      offset,
+      timestamp,
+    ]
   }
   const topicMessages: TopicMessages[] = [
     { topic: 'topic-a', messages: [{ key: 'a', value: '1' }] },
@@ -173,7 +207,10 @@ export async function transactional(): Promise<void> {
   const tx: Transaction = await p.transaction()
   await tx.send({ topic: 'topic-a', messages: [{ value: 'in a transaction' }] })
   await tx.sendBatch({ topicMessages: [{ topic: 'topic-b', messages: [{ value: 'also' }] }] })
-  await tx.sendOffsets({ consumerGroupId: 'group', topics: [{ topic: 'in', partitions: [{ partition: 0, offset: '42' }] }] })
+  await tx.sendOffsets({
+    consumerGroupId: 'group',
+    topics: [{ topic: 'in', partitions: [{ partition: 0, offset: '42' }] }],
+  })
   if (tx.isActive()) await tx.commit()
   else await tx.abort()
 }

@@ -89,10 +89,14 @@ export class Faults {
 
   loseProduceResponses(options: LoseProduceResponsesOptions): InjectedFault {
     const { topic, partition, how = 'close', delayMs } = options
-    if (typeof topic !== 'string' || topic === '') throw new TypeError('loseProduceResponses: topic must be a topic name')
-    if (partition !== undefined && !(Number.isInteger(partition) && partition >= 0)) throw new RangeError(`loseProduceResponses: partition must be an integer >= 0, got ${partition}`)
-    if (how !== 'close' && how !== 'delay') throw new RangeError(`loseProduceResponses: how must be 'close' or 'delay', got ${String(how)}`)
-    if (how === 'delay' && !(Number.isInteger(delayMs) && delayMs! > 0)) throw new RangeError(`loseProduceResponses: how 'delay' needs delayMs, an integer > 0, got ${delayMs}`)
+    if (typeof topic !== 'string' || topic === '')
+      throw new TypeError('loseProduceResponses: topic must be a topic name')
+    if (partition !== undefined && !(Number.isInteger(partition) && partition >= 0))
+      throw new RangeError(`loseProduceResponses: partition must be an integer >= 0, got ${partition}`)
+    if (how !== 'close' && how !== 'delay')
+      throw new RangeError(`loseProduceResponses: how must be 'close' or 'delay', got ${String(how)}`)
+    if (how === 'delay' && !(Number.isInteger(delayMs) && delayMs! > 0))
+      throw new RangeError(`loseProduceResponses: how 'delay' needs delayMs, an integer > 0, got ${delayMs}`)
     const count = checkedCount('loseProduceResponses', options.count ?? 1)
     const entry: ProduceLoss = {
       armed: new Armed(count, () => this.produceLosses.delete(entry)),
@@ -106,9 +110,12 @@ export class Faults {
 
   refuseProducerIds(options: RefuseProducerIdsOptions = {}): InjectedFault {
     const errorCode = options.errorCode ?? ErrorCode.CLUSTER_AUTHORIZATION_FAILED
-    if (!(Number.isInteger(errorCode) && errorCode > 0 && errorCode <= 0x7fff)) throw new RangeError(`refuseProducerIds: errorCode must be a Kafka error code (1-32767), got ${errorCode}`)
+    if (!(Number.isInteger(errorCode) && errorCode > 0 && errorCode <= 0x7fff))
+      throw new RangeError(`refuseProducerIds: errorCode must be a Kafka error code (1-32767), got ${errorCode}`)
     const entry: ProducerIdRefusal = {
-      armed: new Armed(checkedCount('refuseProducerIds', options.count ?? Infinity), () => this.producerIdRefusals.delete(entry)),
+      armed: new Armed(checkedCount('refuseProducerIds', options.count ?? Infinity), () =>
+        this.producerIdRefusals.delete(entry),
+      ),
       errorCode,
     }
     this.producerIdRefusals.add(entry)
@@ -119,11 +126,15 @@ export class Faults {
    * For a Produce request carrying these partitions: what becomes of its answer. The first armed
    * fault that matches fires (once per request, however many of its partitions match).
    */
-  produceResponseLoss(partitions: Iterable<{ readonly topic: string; readonly partition: number }>): ResponseLoss | null {
+  produceResponseLoss(
+    partitions: Iterable<{ readonly topic: string; readonly partition: number }>,
+  ): ResponseLoss | null {
     if (this.produceLosses.size === 0) return null
     const list = [...partitions]
     for (const entry of this.produceLosses) {
-      const matches = list.some((p) => p.topic === entry.topic && (entry.partition === undefined || entry.partition === p.partition))
+      const matches = list.some(
+        (p) => p.topic === entry.topic && (entry.partition === undefined || entry.partition === p.partition),
+      )
       if (matches && entry.armed.fire()) return entry.loss
     }
     return null

@@ -83,7 +83,10 @@ export class GroupCoordinator {
       return joinError(ErrorCode.INVALID_SESSION_TIMEOUT, memberId)
     }
     const group = this.groupFor(groupId)
-    if (request.protocols.length === 0 || (group.protocolType !== null && group.members.size > 0 && group.protocolType !== request.protocolType)) {
+    if (
+      request.protocols.length === 0 ||
+      (group.protocolType !== null && group.members.size > 0 && group.protocolType !== request.protocolType)
+    ) {
       return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, memberId)
     }
     if (group.members.size > 0 && !request.protocols.some((p) => group.commonProtocols().includes(p.name))) {
@@ -171,7 +174,8 @@ export class GroupCoordinator {
     }
     group.generationId++
     group.protocolName = group.electProtocol()
-    if (group.leaderId === null || !group.members.has(group.leaderId)) group.leaderId = group.members.keys().next().value!
+    if (group.leaderId === null || !group.members.has(group.leaderId))
+      group.leaderId = group.members.keys().next().value!
     group.state = 'CompletingRebalance'
     const everyone = [...group.members.values()].map((m) => ({
       memberId: m.memberId,
@@ -202,7 +206,12 @@ export class GroupCoordinator {
     group.generationId++
   }
 
-  sync(groupId: string, generationId: number, memberId: string, assignments: ReadonlyArray<{ memberId: string; assignment: Buffer }>): SyncOutcome | Promise<SyncOutcome> {
+  sync(
+    groupId: string,
+    generationId: number,
+    memberId: string,
+    assignments: ReadonlyArray<{ memberId: string; assignment: Buffer }>,
+  ): SyncOutcome | Promise<SyncOutcome> {
     const group = this.groups.get(groupId)
     const member = group?.members.get(memberId)
     if (!group || !member) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: EMPTY }
@@ -214,7 +223,8 @@ export class GroupCoordinator {
       member.awaitingSync = resolve
     })
     if (memberId === group.leaderId) {
-      for (const m of group.members.values()) m.assignment = assignments.find((a) => a.memberId === m.memberId)?.assignment ?? EMPTY
+      for (const m of group.members.values())
+        m.assignment = assignments.find((a) => a.memberId === m.memberId)?.assignment ?? EMPTY
       group.state = 'Stable'
       for (const m of group.members.values()) {
         m.awaitingSync?.({ errorCode: ErrorCode.NONE, assignment: m.assignment })
@@ -233,9 +243,16 @@ export class GroupCoordinator {
     return group.state === 'PreparingRebalance' ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE
   }
 
-  leave(groupId: string, memberIds: readonly string[]): { errorCode: number; members: Array<{ memberId: string; errorCode: number }> } {
+  leave(
+    groupId: string,
+    memberIds: readonly string[],
+  ): { errorCode: number; members: Array<{ memberId: string; errorCode: number }> } {
     const group = this.groups.get(groupId)
-    if (!group) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, members: memberIds.map((memberId) => ({ memberId, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) }
+    if (!group)
+      return {
+        errorCode: ErrorCode.UNKNOWN_MEMBER_ID,
+        members: memberIds.map((memberId) => ({ memberId, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })),
+      }
     const results = memberIds.map((memberId) => {
       const member = group.members.get(memberId)
       if (!member) return { memberId, errorCode: ErrorCode.UNKNOWN_MEMBER_ID }
@@ -291,7 +308,8 @@ export class GroupCoordinator {
   commitCheck(groupId: string, generationId: number, memberId: string): number {
     if (groupId === '') return ErrorCode.INVALID_GROUP_ID
     const group = this.groupFor(groupId)
-    if (generationId < 0 && memberId === '') return group.members.size === 0 ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID
+    if (generationId < 0 && memberId === '')
+      return group.members.size === 0 ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID
     const member = group.members.get(memberId)
     if (!member) return ErrorCode.UNKNOWN_MEMBER_ID
     if (generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION
@@ -314,7 +332,13 @@ export class GroupCoordinator {
     return ErrorCode.NONE
   }
 
-  commitTransactional(groupId: string, producerId: number, topic: string, partition: number, offset: CommittedOffset): void {
+  commitTransactional(
+    groupId: string,
+    producerId: number,
+    topic: string,
+    partition: number,
+    offset: CommittedOffset,
+  ): void {
     this.groupFor(groupId).commitTransactional(producerId, topic, partition, offset)
   }
 
@@ -341,7 +365,8 @@ export class GroupCoordinator {
 
   describe(groupId: string): GroupDescription {
     const group = this.groups.get(groupId)
-    if (!group) return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] }
+    if (!group)
+      return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] }
     return {
       errorCode: ErrorCode.NONE,
       groupId,
@@ -360,7 +385,11 @@ export class GroupCoordinator {
   }
 
   list(): Array<{ groupId: string; protocolType: string; groupState: string }> {
-    return [...this.groups.values()].map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? '', groupState: g.state }))
+    return [...this.groups.values()].map((g) => ({
+      groupId: g.groupId,
+      protocolType: g.protocolType ?? '',
+      groupState: g.state,
+    }))
   }
 
   /** Forgets offsets of a deleted topic, as Kafka does. */

@@ -66,7 +66,9 @@ export class Group {
   commonProtocols(): string[] {
     const all = [...this.members.values()]
     if (all.length === 0) return []
-    return all[0]!.protocols.map((p) => p.name).filter((name) => all.every((m) => m.protocols.some((p) => p.name === name)))
+    return all[0]!.protocols
+      .map((p) => p.name)
+      .filter((name) => all.every((m) => m.protocols.some((p) => p.name === name)))
   }
 
   /** Kafka's vote: each member picks its most preferred common protocol; most votes wins. */
@@ -102,7 +104,8 @@ export class Group {
     const pending = this.pendingTransactionalOffsets.get(producerId)
     this.pendingTransactionalOffsets.delete(producerId)
     if (!pending || !committed) return
-    for (const [topic, partitions] of pending) for (const [partition, offset] of partitions) this.commit(topic, partition, offset)
+    for (const [topic, partitions] of pending)
+      for (const [partition, offset] of partitions) this.commit(topic, partition, offset)
   }
 
   /** Whether an open transaction may still change this partition's offset (OffsetFetch requireStable). */
@@ -112,7 +115,12 @@ export class Group {
   }
 }
 
-function setOffset(offsets: Map<string, Map<number, CommittedOffset>>, topic: string, partition: number, offset: CommittedOffset): void {
+function setOffset(
+  offsets: Map<string, Map<number, CommittedOffset>>,
+  topic: string,
+  partition: number,
+  offset: CommittedOffset,
+): void {
   let partitions = offsets.get(topic)
   if (!partitions) offsets.set(topic, (partitions = new Map()))
   partitions.set(partition, offset)

@@ -23,11 +23,28 @@ export const createTopicsRoute = route(CreateTopics, (ctx, request) => {
   return {
     throttleTimeMs: 0,
     topics: request.topics.map((t) => {
-      if (seen.get(t.name)! > 1) return { name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Create topics request from client has a duplicate topic ${t.name}.` }
-      const partitions = t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? ctx.cluster.settings.defaultPartitions : t.numPartitions
-      const replicationFactor = t.assignments.length > 0 ? t.assignments[0]!.brokerIds.length : t.replicationFactor === -1 ? ctx.cluster.settings.defaultReplicationFactor : t.replicationFactor
+      if (seen.get(t.name)! > 1)
+        return {
+          name: t.name,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: `Create topics request from client has a duplicate topic ${t.name}.`,
+        }
+      const partitions =
+        t.assignments.length > 0
+          ? t.assignments.length
+          : t.numPartitions === -1
+            ? ctx.cluster.settings.defaultPartitions
+            : t.numPartitions
+      const replicationFactor =
+        t.assignments.length > 0
+          ? t.assignments[0]!.brokerIds.length
+          : t.replicationFactor === -1
+            ? ctx.cluster.settings.defaultReplicationFactor
+            : t.replicationFactor
       const result = attempt(() =>
-        request.validateOnly ? ctx.cluster.validateNewTopic(t.name, partitions, replicationFactor) : ctx.cluster.createTopic(t.name, partitions, replicationFactor),
+        request.validateOnly
+          ? ctx.cluster.validateNewTopic(t.name, partitions, replicationFactor)
+          : ctx.cluster.createTopic(t.name, partitions, replicationFactor),
       )
       const topic = ctx.cluster.topics.get(t.name)
       return {
@@ -56,7 +73,10 @@ export const deleteTopicsRoute = route(DeleteTopics, (ctx, request) => ({
 export const createPartitionsRoute = route(CreatePartitions, (ctx, request) => ({
   throttleTimeMs: 0,
   results: request.topics.map((t) => {
-    const grow = () => (request.validateOnly ? ctx.cluster.validatePartitionIncrease(t.name, t.count) : ctx.cluster.createPartitions(t.name, t.count))
+    const grow = () =>
+      request.validateOnly
+        ? ctx.cluster.validatePartitionIncrease(t.name, t.count)
+        : ctx.cluster.createPartitions(t.name, t.count)
     return { name: t.name, ...attempt(grow) }
   }),
 }))

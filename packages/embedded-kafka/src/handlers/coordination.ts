@@ -18,7 +18,11 @@ const KEY_TYPE_TRANSACTION = 1
 const INIT_PRODUCER_FENCED_SINCE = 4
 
 export const findCoordinatorRoute = route(FindCoordinator, (ctx, request) => {
-  const answer = (errorCode: number, errorMessage: string | null, broker?: { id: number; host: string; port: number }) => ({
+  const answer = (
+    errorCode: number,
+    errorMessage: string | null,
+    broker?: { id: number; host: string; port: number },
+  ) => ({
     throttleTimeMs: 0,
     errorCode,
     errorMessage,
@@ -32,7 +36,9 @@ export const findCoordinatorRoute = route(FindCoordinator, (ctx, request) => {
   const live = ctx.cluster.liveBrokers()
   const liveIds = live.map((b) => b.id)
   const coordinatorId =
-    request.keyType === KEY_TYPE_TRANSACTION ? TransactionCoordinator.coordinatorFor(request.key, liveIds) : GroupCoordinator.coordinatorFor(request.key, liveIds)
+    request.keyType === KEY_TYPE_TRANSACTION
+      ? TransactionCoordinator.coordinatorFor(request.key, liveIds)
+      : GroupCoordinator.coordinatorFor(request.key, liveIds)
   const coordinator = live.find((b) => b.id === coordinatorId)
   if (!coordinator) return answer(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'no broker is alive')
   return answer(ErrorCode.NONE, null, coordinator)
@@ -44,9 +50,19 @@ export const initProducerIdRoute = route(InitProducerId, (ctx, request) => {
     if (refusal !== null) return { throttleTimeMs: 0, errorCode: refusal, producerId: -1, producerEpoch: -1 }
     // KIP-360 (v3+): an idempotent producer may ask to bump the epoch of the id it already has.
     if (request.producerId >= 0) {
-      return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: request.producerId, producerEpoch: request.producerEpoch + 1 }
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.NONE,
+        producerId: request.producerId,
+        producerEpoch: request.producerEpoch + 1,
+      }
     }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: ctx.cluster.allocateProducerId(), producerEpoch: 0 }
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      producerId: ctx.cluster.allocateProducerId(),
+      producerEpoch: 0,
+    }
   }
   if (!isTransactionCoordinatorFor(ctx, request.transactionalId)) {
     return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR, producerId: -1, producerEpoch: -1 }
@@ -55,5 +71,9 @@ export const initProducerIdRoute = route(InitProducerId, (ctx, request) => {
     producerId: request.producerId,
     producerEpoch: request.producerEpoch,
   })
-  return { throttleTimeMs: 0, ...result, errorCode: reportFencing(result.errorCode, ctx.apiVersion, INIT_PRODUCER_FENCED_SINCE) }
+  return {
+    throttleTimeMs: 0,
+    ...result,
+    errorCode: reportFencing(result.errorCode, ctx.apiVersion, INIT_PRODUCER_FENCED_SINCE),
+  }
 })

@@ -36,12 +36,25 @@ function buildResponse(ctx: RequestContext, request: FetchRequest) {
       const lookup = ledPartition(ctx, topic.topic, p.partition)
       if (!lookup.partition) {
         anyError = true
-        return { partitionIndex: p.partition, errorCode: lookup.errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: null }
+        return {
+          partitionIndex: p.partition,
+          errorCode: lookup.errorCode,
+          highWatermark: -1,
+          lastStableOffset: -1,
+          logStartOffset: -1,
+          records: null,
+        }
       }
       const { partition } = lookup
       const { log } = partition
       const lastStableOffset = partition.lastStableOffset
-      const base = { partitionIndex: p.partition, highWatermark: log.endOffset, lastStableOffset, logStartOffset: log.logStartOffset, abortedTransactions: [] }
+      const base = {
+        partitionIndex: p.partition,
+        highWatermark: log.endOffset,
+        lastStableOffset,
+        logStartOffset: log.logStartOffset,
+        abortedTransactions: [],
+      }
       if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.endOffset) {
         anyError = true
         return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: null }
@@ -54,12 +67,17 @@ function buildResponse(ctx: RequestContext, request: FetchRequest) {
       bytesLeft -= size
       const abortedTransactions =
         readCommitted && batches.length > 0
-          ? partition.transactions.abortedBetween(p.fetchOffset, endOfBatches(batches)).map(({ producerId, firstOffset }) => ({ producerId, firstOffset }))
+          ? partition.transactions
+              .abortedBetween(p.fetchOffset, endOfBatches(batches))
+              .map(({ producerId, firstOffset }) => ({ producerId, firstOffset }))
           : []
       return { ...base, errorCode: ErrorCode.NONE, abortedTransactions, records: batches }
     }),
   }))
-  return { ready: anyError || totalBytes >= Math.max(request.minBytes, 1), response: { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses } }
+  return {
+    ready: anyError || totalBytes >= Math.max(request.minBytes, 1),
+    response: { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses },
+  }
 }
 
 function fetchedPartitions(ctx: RequestContext, request: FetchRequest): Partition[] {

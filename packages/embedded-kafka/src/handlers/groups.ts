@@ -34,13 +34,25 @@ function joinResponse(ctx: RequestContext, outcome: JoinOutcome) {
     protocolName: nullable ? outcome.protocolName : (outcome.protocolName ?? ''),
     leader: outcome.leaderId,
     memberId: outcome.memberId,
-    members: outcome.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadata })),
+    members: outcome.members.map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      metadata: m.metadata,
+    })),
   }
 }
 
 export const joinGroupRoute = route(JoinGroup, (ctx, request) => {
   if (!isCoordinatorFor(ctx, request.groupId)) {
-    return joinResponse(ctx, { errorCode: ErrorCode.NOT_COORDINATOR, generationId: -1, protocolType: null, protocolName: null, leaderId: '', memberId: request.memberId, members: [] })
+    return joinResponse(ctx, {
+      errorCode: ErrorCode.NOT_COORDINATOR,
+      generationId: -1,
+      protocolType: null,
+      protocolName: null,
+      leaderId: '',
+      memberId: request.memberId,
+      members: [],
+    })
   }
   const outcome = ctx.groups.join({
     groupId: request.groupId,
@@ -68,18 +80,23 @@ export const syncGroupRoute = route(SyncGroup, (ctx, request) => {
   })
   if (!isCoordinatorFor(ctx, request.groupId)) return answer(ErrorCode.NOT_COORDINATOR, Buffer.alloc(0))
   const outcome = ctx.groups.sync(request.groupId, request.generationId, request.memberId, request.assignments)
-  return outcome instanceof Promise ? outcome.then((o) => answer(o.errorCode, o.assignment)) : answer(outcome.errorCode, outcome.assignment)
+  return outcome instanceof Promise
+    ? outcome.then((o) => answer(o.errorCode, o.assignment))
+    : answer(outcome.errorCode, outcome.assignment)
 })
 
 export const heartbeatRoute = route(Heartbeat, (ctx, request) => ({
   throttleTimeMs: 0,
-  errorCode: isCoordinatorFor(ctx, request.groupId) ? ctx.groups.heartbeat(request.groupId, request.generationId, request.memberId) : ErrorCode.NOT_COORDINATOR,
+  errorCode: isCoordinatorFor(ctx, request.groupId)
+    ? ctx.groups.heartbeat(request.groupId, request.generationId, request.memberId)
+    : ErrorCode.NOT_COORDINATOR,
 }))
 
 export const leaveGroupRoute = route(LeaveGroup, (ctx, request) => {
   // v0-v2 name one member; v3+ a batch of members.
   const memberIds = ctx.apiVersion >= 3 ? request.members.map((m) => m.memberId) : [request.memberId]
-  if (!isCoordinatorFor(ctx, request.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR, members: [] }
+  if (!isCoordinatorFor(ctx, request.groupId))
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR, members: [] }
   const result = ctx.groups.leave(request.groupId, memberIds)
   return {
     throttleTimeMs: 0,
@@ -98,7 +115,8 @@ export const offsetCommitRoute = route(OffsetCommit, (ctx, request) => {
       name: topic.name,
       partitions: topic.partitions.map((p) => {
         if (groupError !== ErrorCode.NONE) return { partitionIndex: p.partitionIndex, errorCode: groupError }
-        if (!ctx.cluster.partition(topic.name, p.partitionIndex)) return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
+        if (!ctx.cluster.partition(topic.name, p.partitionIndex))
+          return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
         ctx.groups.commit(request.groupId, topic.name, p.partitionIndex, {
           offset: p.committedOffset,
           leaderEpoch: p.committedLeaderEpoch,
@@ -118,12 +136,19 @@ export const offsetFetchRoute = route(OffsetFetch, (ctx, request) => {
       errorCode: ErrorCode.NOT_COORDINATOR,
       topics: (request.topics ?? []).map((t) => ({
         name: t.name,
-        partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1, metadata: '', errorCode: ErrorCode.NOT_COORDINATOR })),
+        partitions: t.partitionIndexes.map((partitionIndex) => ({
+          partitionIndex,
+          committedOffset: -1,
+          metadata: '',
+          errorCode: ErrorCode.NOT_COORDINATOR,
+        })),
       })),
     }
   }
   const committed = ctx.groups.committedTopics(request.groupId)
-  const wanted = request.topics ?? [...committed.entries()].map(([name, partitions]) => ({ name, partitionIndexes: [...partitions.keys()] }))
+  const wanted =
+    request.topics ??
+    [...committed.entries()].map(([name, partitions]) => ({ name, partitionIndexes: [...partitions.keys()] }))
   return {
     throttleTimeMs: 0,
     errorCode: ErrorCode.NONE,
@@ -131,8 +156,17 @@ export const offsetFetchRoute = route(OffsetFetch, (ctx, request) => {
       name: t.name,
       partitions: t.partitionIndexes.map((partitionIndex) => {
         // requireStable (v7, KIP-447): an offset an open transaction may still change is not answered.
-        if (request.requireStable && ctx.groups.hasPendingTransactionalOffset(request.groupId, t.name, partitionIndex)) {
-          return { partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT }
+        if (
+          request.requireStable &&
+          ctx.groups.hasPendingTransactionalOffset(request.groupId, t.name, partitionIndex)
+        ) {
+          return {
+            partitionIndex,
+            committedOffset: -1,
+            committedLeaderEpoch: -1,
+            metadata: '',
+            errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
+          }
         }
         const offset = committed.get(t.name)?.get(partitionIndex)
         return {
@@ -152,7 +186,15 @@ export const describeGroupsRoute = route(DescribeGroups, (ctx, request) => ({
   groups: request.groups.map((groupId) =>
     isCoordinatorFor(ctx, groupId)
       ? { ...ctx.groups.describe(groupId), authorizedOperations: OPERATIONS_NOT_REQUESTED }
-      : { errorCode: ErrorCode.NOT_COORDINATOR, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: OPERATIONS_NOT_REQUESTED },
+      : {
+          errorCode: ErrorCode.NOT_COORDINATOR,
+          groupId,
+          groupState: '',
+          protocolType: '',
+          protocolData: '',
+          members: [],
+          authorizedOperations: OPERATIONS_NOT_REQUESTED,
+        },
   ),
 }))
 

@@ -51,7 +51,11 @@ export function buildRoutes(settings: RouteSettings): ReadonlyMap<number, Route>
   const table = new Map<number, Route>(routes.map((r) => [r.api.key, r]))
   const apiVersions = route(ApiVersions, () => ({
     errorCode: ErrorCode.NONE,
-    apiKeys: [...table.values()].map(({ api }) => ({ apiKey: api.key, minVersion: api.minVersion, maxVersion: api.maxVersion })),
+    apiKeys: [...table.values()].map(({ api }) => ({
+      apiKey: api.key,
+      minVersion: api.minVersion,
+      maxVersion: api.maxVersion,
+    })),
     throttleTimeMs: 0,
   }))
   table.set(ApiVersions.key, apiVersions)

@@ -4,7 +4,8 @@ import type { RequestContext } from '../server/route.js'
 import type { Partition } from '../state/topic.js'
 import { TransactionCoordinator } from '../transactions/transaction-coordinator.js'
 
-export type LeaderLookup = { readonly partition: Partition; readonly errorCode: 0 } | { readonly partition: null; readonly errorCode: number }
+export type LeaderLookup =
+  { readonly partition: Partition; readonly errorCode: 0 } | { readonly partition: null; readonly errorCode: number }
 
 /**
  * The partition if this broker leads it. Like Kafka, a broker refuses data requests for
@@ -19,10 +20,20 @@ export function ledPartition(ctx: RequestContext, topic: string, index: number):
 
 /** Kafka's coordinator check for group APIs (and TxnOffsetCommit, which goes to the group's coordinator). */
 export function isCoordinatorFor(ctx: RequestContext, groupId: string): boolean {
-  return GroupCoordinator.coordinatorFor(groupId, ctx.cluster.liveBrokers().map((b) => b.id)) === ctx.broker.id
+  return (
+    GroupCoordinator.coordinatorFor(
+      groupId,
+      ctx.cluster.liveBrokers().map((b) => b.id),
+    ) === ctx.broker.id
+  )
 }
 
 /** The same check for the transaction APIs, keyed by transactional id. */
 export function isTransactionCoordinatorFor(ctx: RequestContext, transactionalId: string): boolean {
-  return TransactionCoordinator.coordinatorFor(transactionalId, ctx.cluster.liveBrokers().map((b) => b.id)) === ctx.broker.id
+  return (
+    TransactionCoordinator.coordinatorFor(
+      transactionalId,
+      ctx.cluster.liveBrokers().map((b) => b.id),
+    ) === ctx.broker.id
+  )
 }

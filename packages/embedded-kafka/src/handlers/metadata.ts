@@ -43,7 +43,9 @@ export const metadataRoute = route(Metadata, (ctx, request) => {
     : request.topics!.map(({ name, topicId }) => {
         if (name === null) {
           const byId = [...cluster.topics.values()].find((t) => t.id.equals(topicId))
-          return byId ? describeTopic(ctx, byId) : { ...topicError('', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION), name: null, topicId }
+          return byId
+            ? describeTopic(ctx, byId)
+            : { ...topicError('', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION), name: null, topicId }
         }
         if (topicNameProblem(name)) return topicError(name, ErrorCode.INVALID_TOPIC_EXCEPTION)
         const topic = cluster.topicForMetadata(name, allowAutoCreate)

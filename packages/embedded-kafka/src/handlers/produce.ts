@@ -22,30 +22,55 @@ function failed(index: number, errorCode: number, errorMessage: string): Partiti
  * Transaction checks for one batch (KIP-98's rules, and KIP-890's verification with the
  * coordinator); null when the batch may be appended.
  */
-function transactionRefusal(ctx: RequestContext, transactionalId: string | null, header: BatchHeader, partition: Partition): PartitionResult | null {
+function transactionRefusal(
+  ctx: RequestContext,
+  transactionalId: string | null,
+  header: BatchHeader,
+  partition: Partition,
+): PartitionResult | null {
   const { producerId, producerEpoch } = header
   const where = `${partition.topic}-${partition.index}`
   if (!header.isTransactional) {
     // A producer's plain writes may not interleave with its own open transaction on a partition.
     if (producerId >= 0 && partition.transactions.isOpen(producerId)) {
-      return failed(partition.index, ErrorCode.INVALID_TXN_STATE, `producer ${producerId} has a transaction open on ${where}; a non-transactional batch cannot join it`)
+      return failed(
+        partition.index,
+        ErrorCode.INVALID_TXN_STATE,
+        `producer ${producerId} has a transaction open on ${where}; a non-transactional batch cannot join it`,
+      )
     }
     return null
   }
   // Kafka answers a transactional batch without a transactional id as an authorization failure.
   if (transactionalId === null) {
-    return failed(partition.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'a transactional batch needs the transactional id in the produce request')
+    return failed(
+      partition.index,
+      ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+      'a transactional batch needs the transactional id in the produce request',
+    )
   }
   const errorCode = ctx.transactions.verifyProduce(transactionalId, producerId, producerEpoch, partition)
   switch (errorCode) {
     case ErrorCode.NONE:
       return null
     case ErrorCode.INVALID_TXN_STATE:
-      return failed(partition.index, errorCode, `${where} was not added to an open transaction of '${transactionalId}' (AddPartitionsToTxn first)`)
+      return failed(
+        partition.index,
+        errorCode,
+        `${where} was not added to an open transaction of '${transactionalId}' (AddPartitionsToTxn first)`,
+      )
     case ErrorCode.INVALID_PRODUCER_EPOCH:
-      return failed(partition.index, errorCode, `producer ${producerId} epoch ${producerEpoch} is not the current epoch of '${transactionalId}' (fenced)`)
+      return failed(
+        partition.index,
+        errorCode,
+        `producer ${producerId} epoch ${producerEpoch} is not the current epoch of '${transactionalId}' (fenced)`,
+      )
     case ErrorCode.INVALID_PRODUCER_ID_MAPPING:
-      return failed(partition.index, errorCode, `producer id ${producerId} is not assigned to transactional id '${transactionalId}'`)
+      return failed(
+        partition.index,
+        errorCode,
+        `producer id ${producerId} is not assigned to transactional id '${transactionalId}'`,
+      )
     default:
       return failed(partition.index, errorCode, `transactional batch of '${transactionalId}' refused`)
   }
@@ -67,11 +92,17 @@ function appendPartition(
   maxMessageBytes: number,
 ): PartitionResult {
   const lookup = ledPartition(ctx, topic, index)
-  if (!lookup.partition) return failed(index, lookup.errorCode, `partition ${topic}-${index} is not led by broker ${ctx.broker.id}`)
+  if (!lookup.partition)
+    return failed(index, lookup.errorCode, `partition ${topic}-${index} is not led by broker ${ctx.broker.id}`)
   const { partition } = lookup
-  if (records === null || records.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'produce request carries no record batch')
+  if (records === null || records.length === 0)
+    return failed(index, ErrorCode.INVALID_RECORD, 'produce request carries no record batch')
   if (records.length > maxMessageBytes) {
-    return failed(index, ErrorCode.MESSAGE_TOO_LARGE, `record batch of ${records.length} bytes exceeds message.max.bytes ${maxMessageBytes}`)
+    return failed(
+      index,
+      ErrorCode.MESSAGE_TOO_LARGE,
+      `record batch of ${records.length} bytes exceeds message.max.bytes ${maxMessageBytes}`,
+    )
   }
   let header
   try {
@@ -81,16 +112,36 @@ function appendPartition(
     throw error
   }
   // Tests see what a client asked of the broker (acks, ack timeout) and how it batched records.
-  ctx.log('debug', 'produce', { topic, partition: index, acks: request.acks, timeoutMs: request.timeoutMs, records: header.recordCount, bytes: records.length, baseTimestamp: header.baseTimestamp })
+  ctx.log('debug', 'produce', {
+    topic,
+    partition: index,
+    acks: request.acks,
+    timeoutMs: request.timeoutMs,
+    records: header.recordCount,
+    bytes: records.length,
+    baseTimestamp: header.baseTimestamp,
+  })
   const refusal = transactionRefusal(ctx, request.transactionalId, header, partition)
   if (refusal) return refusal
   const verdict = partition.sequences.check(header)
   if (verdict.kind === 'reject') return failed(index, verdict.errorCode, verdict.message)
   if (verdict.kind === 'duplicate') {
-    return { index, errorCode: ErrorCode.NONE, baseOffset: verdict.baseOffset, logStartOffset: partition.log.logStartOffset, errorMessage: null }
+    return {
+      index,
+      errorCode: ErrorCode.NONE,
+      baseOffset: verdict.baseOffset,
+      logStartOffset: partition.log.logStartOffset,
+      errorMessage: null,
+    }
   }
   const baseOffset = partition.appendBatch(records, header)
-  return { index, errorCode: ErrorCode.NONE, baseOffset, logStartOffset: partition.log.logStartOffset, errorMessage: null }
+  return {
+    index,
+    errorCode: ErrorCode.NONE,
+    baseOffset,
+    logStartOffset: partition.log.logStartOffset,
+    errorMessage: null,
+  }
 }
 
 export function produceRoute(maxMessageBytes: number) {
@@ -107,7 +158,9 @@ export function produceRoute(maxMessageBytes: number) {
     // One replica: the leader's append is all of "acks=all", so both answer at once.
     if (request.acks === 0) return NO_RESPONSE
     const response = { responses, throttleTimeMs: 0 }
-    const loss = ctx.faults.produceResponseLoss(request.topicData.flatMap((t) => t.partitionData.map((p) => ({ topic: t.name, partition: p.index }))))
+    const loss = ctx.faults.produceResponseLoss(
+      request.topicData.flatMap((t) => t.partitionData.map((p) => ({ topic: t.name, partition: p.index }))),
+    )
     return loss ? lose(response, loss) : response
   })
 }

@@ -21,7 +21,9 @@ const PRODUCER_FENCED_SINCE = 2
  * older ones get INVALID_PRODUCER_EPOCH, as Kafka does. KafkaJS 2.2.4 is such a client.
  */
 export function reportFencing(errorCode: ErrorCodeValue, apiVersion: number, fencedSince: number): ErrorCodeValue {
-  return errorCode === ErrorCode.PRODUCER_FENCED && apiVersion < fencedSince ? ErrorCode.INVALID_PRODUCER_EPOCH : errorCode
+  return errorCode === ErrorCode.PRODUCER_FENCED && apiVersion < fencedSince
+    ? ErrorCode.INVALID_PRODUCER_EPOCH
+    : errorCode
 }
 
 export const addPartitionsToTxnRoute = route(AddPartitionsToTxn, (ctx, request) => {
@@ -29,7 +31,10 @@ export const addPartitionsToTxnRoute = route(AddPartitionsToTxn, (ctx, request) 
     throttleTimeMs: 0,
     resultsByTopic: request.topics.map((t) => ({
       name: t.name,
-      resultsByPartition: t.partitions.map((partitionIndex) => ({ partitionIndex, partitionErrorCode: errorOf(t.name, partitionIndex) })),
+      resultsByPartition: t.partitions.map((partitionIndex) => ({
+        partitionIndex,
+        partitionErrorCode: errorOf(t.name, partitionIndex),
+      })),
     })),
   })
   if (!isTransactionCoordinatorFor(ctx, request.transactionalId)) return answer(() => ErrorCode.NOT_COORDINATOR)
@@ -44,23 +49,42 @@ export const addPartitionsToTxnRoute = route(AddPartitionsToTxn, (ctx, request) 
   }
   // Like Kafka, a request naming a partition that does not exist adds none of them.
   if (unknown.size > 0) {
-    return answer((topic, index) => (unknown.has(`${topic}\0${index}`) ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.OPERATION_NOT_ATTEMPTED))
+    return answer((topic, index) =>
+      unknown.has(`${topic}\0${index}`) ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.OPERATION_NOT_ATTEMPTED,
+    )
   }
-  const errorCode = ctx.transactions.addPartitions(request.transactionalId, request.producerId, request.producerEpoch, partitions)
+  const errorCode = ctx.transactions.addPartitions(
+    request.transactionalId,
+    request.producerId,
+    request.producerEpoch,
+    partitions,
+  )
   const reported = reportFencing(errorCode, ctx.apiVersion, PRODUCER_FENCED_SINCE)
   return answer(() => reported)
 })
 
 export const addOffsetsToTxnRoute = route(AddOffsetsToTxn, (ctx, request) => {
-  if (!isTransactionCoordinatorFor(ctx, request.transactionalId)) return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR }
+  if (!isTransactionCoordinatorFor(ctx, request.transactionalId))
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR }
   if (request.groupId === '') return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_GROUP_ID }
-  const errorCode = ctx.transactions.addOffsets(request.transactionalId, request.producerId, request.producerEpoch, request.groupId)
+  const errorCode = ctx.transactions.addOffsets(
+    request.transactionalId,
+    request.producerId,
+    request.producerEpoch,
+    request.groupId,
+  )
   return { throttleTimeMs: 0, errorCode: reportFencing(errorCode, ctx.apiVersion, PRODUCER_FENCED_SINCE) }
 })
 
 export const endTxnRoute = route(EndTxn, (ctx, request) => {
-  if (!isTransactionCoordinatorFor(ctx, request.transactionalId)) return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR }
-  const errorCode = ctx.transactions.end(request.transactionalId, request.producerId, request.producerEpoch, request.committed)
+  if (!isTransactionCoordinatorFor(ctx, request.transactionalId))
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR }
+  const errorCode = ctx.transactions.end(
+    request.transactionalId,
+    request.producerId,
+    request.producerEpoch,
+    request.committed,
+  )
   return { throttleTimeMs: 0, errorCode: reportFencing(errorCode, ctx.apiVersion, PRODUCER_FENCED_SINCE) }
 })
 
@@ -72,7 +96,12 @@ export const txnOffsetCommitRoute = route(TxnOffsetCommit, (ctx, request) => {
   const requestError = (() => {
     if (!isCoordinatorFor(ctx, request.groupId)) return ErrorCode.NOT_COORDINATOR
     if (request.groupId === '') return ErrorCode.INVALID_GROUP_ID
-    const txnError = ctx.transactions.verifyOffsetCommit(request.transactionalId, request.producerId, request.producerEpoch, request.groupId)
+    const txnError = ctx.transactions.verifyOffsetCommit(
+      request.transactionalId,
+      request.producerId,
+      request.producerEpoch,
+      request.groupId,
+    )
     if (txnError !== ErrorCode.NONE) return txnError
     return ctx.groups.transactionalCommitCheck(request.groupId, request.generationId, request.memberId)
   })()
@@ -82,7 +111,8 @@ export const txnOffsetCommitRoute = route(TxnOffsetCommit, (ctx, request) => {
       name: topic.name,
       partitions: topic.partitions.map((p) => {
         if (requestError !== ErrorCode.NONE) return { partitionIndex: p.partitionIndex, errorCode: requestError }
-        if (!ctx.cluster.partition(topic.name, p.partitionIndex)) return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
+        if (!ctx.cluster.partition(topic.name, p.partitionIndex))
+          return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
         ctx.groups.commitTransactional(request.groupId, request.producerId, topic.name, p.partitionIndex, {
           offset: p.committedOffset,
           leaderEpoch: p.committedLeaderEpoch,

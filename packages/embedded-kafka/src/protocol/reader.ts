@@ -25,7 +25,9 @@ export class Reader {
   private need(bytes: number, what: string): number {
     const at = this.offset
     if (bytes < 0 || at + bytes > this.end) {
-      throw new ProtocolDecodeError(`truncated data: ${what} needs ${bytes} bytes at offset ${at}, ${this.end - at} left`)
+      throw new ProtocolDecodeError(
+        `truncated data: ${what} needs ${bytes} bytes at offset ${at}, ${this.end - at} left`,
+      )
     }
     this.offset = at + bytes
     return at

@@ -70,7 +70,10 @@ export function compressionName(codec: number): string {
 
 export function readBatchHeader(bytes: Buffer, at = 0): BatchHeader {
   if (bytes.length - at < BATCH_HEADER_SIZE) {
-    throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch of ${bytes.length - at} bytes is shorter than its ${BATCH_HEADER_SIZE}-byte header`)
+    throw new InvalidBatchError(
+      ErrorCode.CORRUPT_MESSAGE,
+      `record batch of ${bytes.length - at} bytes is shorter than its ${BATCH_HEADER_SIZE}-byte header`,
+    )
   }
   const attributes = bytes.readInt16BE(at + 21)
   return {
@@ -98,19 +101,31 @@ export function readBatchHeader(bytes: Buffer, at = 0): BatchHeader {
 export function validateProducedBatch(data: Buffer): BatchHeader {
   const header = readBatchHeader(data)
   if (header.magic !== 2) {
-    throw new InvalidBatchError(ErrorCode.INVALID_RECORD, `record batch magic ${header.magic} is not supported; produce v3+ requires magic 2`)
+    throw new InvalidBatchError(
+      ErrorCode.INVALID_RECORD,
+      `record batch magic ${header.magic} is not supported; produce v3+ requires magic 2`,
+    )
   }
   const frameLength = header.batchLength + LENGTH_PREFIX
   if (header.batchLength < BATCH_HEADER_SIZE - LENGTH_PREFIX || frameLength > data.length) {
-    throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch length ${header.batchLength} does not match the ${data.length} bytes sent`)
+    throw new InvalidBatchError(
+      ErrorCode.CORRUPT_MESSAGE,
+      `record batch length ${header.batchLength} does not match the ${data.length} bytes sent`,
+    )
   }
   if (frameLength !== data.length) {
-    throw new InvalidBatchError(ErrorCode.INVALID_RECORD, 'produce requests must carry exactly one record batch per partition')
+    throw new InvalidBatchError(
+      ErrorCode.INVALID_RECORD,
+      'produce requests must carry exactly one record batch per partition',
+    )
   }
   const expected = data.readUInt32BE(CRC_OFFSET)
   const actual = crc32c(data, CRC_COVERED_FROM, frameLength)
   if (expected !== actual) {
-    throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch CRC mismatch: header says ${expected}, content is ${actual}`)
+    throw new InvalidBatchError(
+      ErrorCode.CORRUPT_MESSAGE,
+      `record batch CRC mismatch: header says ${expected}, content is ${actual}`,
+    )
   }
   if (header.compression !== Compression.NONE && header.compression !== Compression.GZIP) {
     throw new InvalidBatchError(
@@ -119,16 +134,21 @@ export function validateProducedBatch(data: Buffer): BatchHeader {
     )
   }
   // Only transaction coordinators write markers; a client that could would end others' transactions.
-  if (header.isControl) throw new InvalidBatchError(ErrorCode.INVALID_RECORD, 'clients are not allowed to write control records')
+  if (header.isControl)
+    throw new InvalidBatchError(ErrorCode.INVALID_RECORD, 'clients are not allowed to write control records')
   if (header.recordCount <= 0 || header.lastOffsetDelta !== header.recordCount - 1) {
-    throw new InvalidBatchError(ErrorCode.INVALID_RECORD, `record batch claims ${header.recordCount} records with lastOffsetDelta ${header.lastOffsetDelta}`)
+    throw new InvalidBatchError(
+      ErrorCode.INVALID_RECORD,
+      `record batch claims ${header.recordCount} records with lastOffsetDelta ${header.lastOffsetDelta}`,
+    )
   }
   // Like Kafka, read every record before appending (decompressing if needed), so a batch whose
   // records do not parse is refused now instead of reaching consumers garbled.
   try {
     walkRecords(header, recordBody(data, header), null)
   } catch (error) {
-    if (error instanceof ProtocolDecodeError) throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch records are malformed: ${error.message}`)
+    if (error instanceof ProtocolDecodeError)
+      throw new InvalidBatchError(ErrorCode.CORRUPT_MESSAGE, `record batch records are malformed: ${error.message}`)
     throw error
   }
   return header
@@ -138,7 +158,10 @@ function recordBody(batch: Buffer, header: BatchHeader): Buffer {
   const body = batch.subarray(BATCH_HEADER_SIZE, header.batchLength + LENGTH_PREFIX)
   if (header.compression === Compression.NONE) return body
   if (header.compression !== Compression.GZIP) {
-    throw new InvalidBatchError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `cannot decode ${compressionName(header.compression)} batches`)
+    throw new InvalidBatchError(
+      ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+      `cannot decode ${compressionName(header.compression)} batches`,
+    )
   }
   try {
     return gunzipSync(body)
@@ -163,7 +186,8 @@ function walkRecords(header: BatchHeader, body: Buffer, out: DecodedRecord[] | n
   }
   for (let i = 0; i < header.recordCount; i++) {
     const length = reader.varint()
-    if (length < 0 || length > reader.remaining) throw new ProtocolDecodeError(`record ${i} claims ${length} bytes, ${reader.remaining} left`)
+    if (length < 0 || length > reader.remaining)
+      throw new ProtocolDecodeError(`record ${i} claims ${length} bytes, ${reader.remaining} left`)
     const end = reader.offset + length
     reader.int8() // record attributes: unused by the v2 format
     let timestampDelta = 0
@@ -192,7 +216,8 @@ function walkRecords(header: BatchHeader, body: Buffer, out: DecodedRecord[] | n
       headers,
     })
   }
-  if (reader.remaining !== 0) throw new ProtocolDecodeError(`${reader.remaining} bytes follow the batch's ${header.recordCount} records`)
+  if (reader.remaining !== 0)
+    throw new ProtocolDecodeError(`${reader.remaining} bytes follow the batch's ${header.recordCount} records`)
 }
 
 /** Stamps broker-assigned fields; both lie outside the CRC'd range, so the CRC stays valid. */
@@ -272,7 +297,8 @@ export function readControlMarker(batch: Buffer): ControlMarker | null {
   const value = new Reader(reader.bytesOf(reader.varint()))
   key.int16() // key version
   const type = key.int16()
-  if (type !== ControlRecordType.ABORT && type !== ControlRecordType.COMMIT) throw new ProtocolDecodeError(`unknown control record type ${type}`)
+  if (type !== ControlRecordType.ABORT && type !== ControlRecordType.COMMIT)
+    throw new ProtocolDecodeError(`unknown control record type ${type}`)
   value.int16() // value version
   return { type, coordinatorEpoch: value.int32() }
 }

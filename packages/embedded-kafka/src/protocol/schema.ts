@@ -28,12 +28,36 @@ function primitive<T>(zero: T, read: (r: Reader) => T, write: (w: Writer, v: T) 
   return { zero, read: (r) => read(r), write: (w, v) => write(w, v) }
 }
 
-export const int8 = primitive(0, (r) => r.int8(), (w, v) => w.int8(v))
-export const int16 = primitive(0, (r) => r.int16(), (w, v) => w.int16(v))
-export const int32 = primitive(0, (r) => r.int32(), (w, v) => w.int32(v))
-export const int64 = primitive(0, (r) => r.int64(), (w, v) => w.int64(v))
-export const float64 = primitive(0, (r) => r.float64(), (w, v) => w.float64(v))
-export const boolean = primitive(false, (r) => r.boolean(), (w, v) => w.boolean(v))
+export const int8 = primitive(
+  0,
+  (r) => r.int8(),
+  (w, v) => w.int8(v),
+)
+export const int16 = primitive(
+  0,
+  (r) => r.int16(),
+  (w, v) => w.int16(v),
+)
+export const int32 = primitive(
+  0,
+  (r) => r.int32(),
+  (w, v) => w.int32(v),
+)
+export const int64 = primitive(
+  0,
+  (r) => r.int64(),
+  (w, v) => w.int64(v),
+)
+export const float64 = primitive(
+  0,
+  (r) => r.float64(),
+  (w, v) => w.float64(v),
+)
+export const boolean = primitive(
+  false,
+  (r) => r.boolean(),
+  (w, v) => w.boolean(v),
+)
 export const uuid: WireType<Buffer> = primitive<Buffer>(
   Buffer.alloc(16),
   (r) => Buffer.from(r.uuid()),
@@ -122,7 +146,8 @@ export const records: WireType<Buffer | null, Buffer | readonly Buffer[] | null>
 
 /** Guards array counts against frames that claim more elements than they could hold. */
 function checkedCount(r: Reader, count: number): number {
-  if (count > r.remaining) throw new ProtocolDecodeError(`array claims ${count} elements with ${r.remaining} bytes left`)
+  if (count > r.remaining)
+    throw new ProtocolDecodeError(`array claims ${count} elements with ${r.remaining} bytes left`)
   return count
 }
 

@@ -67,7 +67,13 @@ export class BrokerServer {
   }
 
   stats(): ConnectionStats {
-    return { brokerId: this.brokerId, current: this.connections.size, peak: this.peak, total: this.total, clientIds: [...this.clientIds] }
+    return {
+      brokerId: this.brokerId,
+      current: this.connections.size,
+      peak: this.peak,
+      total: this.total,
+      clientIds: [...this.clientIds],
+    }
   }
 
   resetStats(): void {

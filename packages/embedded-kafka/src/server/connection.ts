@@ -53,7 +53,9 @@ export class Connection {
 
   close(reason: string): void {
     if (this.isClosed) return
-    this.env.log('warn', `closing connection: ${reason}`, { remote: `${this.socket.remoteAddress}:${this.socket.remotePort}` })
+    this.env.log('warn', `closing connection: ${reason}`, {
+      remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`,
+    })
     this.closed.abort()
     this.socket.destroy()
   }
@@ -65,7 +67,9 @@ export class Connection {
       const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : this.coalesce()
       const size = head.readInt32BE(0)
       if (size < REQUEST_HEADER_MIN || size > this.env.maxRequestBytes) {
-        this.close(`request size ${size} is outside [${REQUEST_HEADER_MIN}, ${this.env.maxRequestBytes}] (socket.request.max.bytes)`)
+        this.close(
+          `request size ${size} is outside [${REQUEST_HEADER_MIN}, ${this.env.maxRequestBytes}] (socket.request.max.bytes)`,
+        )
         return
       }
       if (this.buffered < 4 + size) return
@@ -97,7 +101,10 @@ export class Connection {
     if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
       if (apiKey === API_VERSIONS_KEY) {
         // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges so the client downgrades.
-        this.enqueue(correlationId, api, 0, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: this.supportedVersions() })
+        this.enqueue(correlationId, api, 0, {
+          errorCode: ErrorCode.UNSUPPORTED_VERSION,
+          apiKeys: this.supportedVersions(),
+        })
       } else {
         this.close(`${api.name} v${apiVersion} is not supported (supported: v${api.minVersion}-v${api.maxVersion})`)
       }
@@ -124,11 +131,18 @@ export class Connection {
     this.pending.push(slot)
     const ctx = this.env.context(apiVersion, clientId, `/${this.socket.remoteAddress ?? 'unknown'}`, this.closed.signal)
     const settle = (response: unknown): void => {
-      slot.bytes = response === NO_RESPONSE ? null : response === CLOSE_CONNECTION ? CLOSE_CONNECTION : encodeResponse(api, apiVersion, correlationId, response)
+      slot.bytes =
+        response === NO_RESPONSE
+          ? null
+          : response === CLOSE_CONNECTION
+            ? CLOSE_CONNECTION
+            : encodeResponse(api, apiVersion, correlationId, response)
       this.flush()
     }
     const fail = (error: unknown): void => {
-      this.env.log('error', `${api.name} handler failed`, { error: error instanceof Error ? error.stack : String(error) })
+      this.env.log('error', `${api.name} handler failed`, {
+        error: error instanceof Error ? error.stack : String(error),
+      })
       this.close(`internal error answering ${api.name}`)
     }
     try {
@@ -146,7 +160,11 @@ export class Connection {
   }
 
   private supportedVersions() {
-    return [...this.env.routes.values()].map(({ api }) => ({ apiKey: api.key, minVersion: api.minVersion, maxVersion: api.maxVersion }))
+    return [...this.env.routes.values()].map(({ api }) => ({
+      apiKey: api.key,
+      minVersion: api.minVersion,
+      maxVersion: api.maxVersion,
+    }))
   }
 
   private flush(): void {

@@ -31,10 +31,7 @@ export interface RequestContext {
   readonly log: Logger
 }
 
-export type Handler<A extends AnyApi> = (
-  ctx: RequestContext,
-  request: RequestOf<A>,
-) => Answer<A> | Promise<Answer<A>>
+export type Handler<A extends AnyApi> = (ctx: RequestContext, request: RequestOf<A>) => Answer<A> | Promise<Answer<A>>
 
 type Answer<A extends AnyApi> = ResponseOf<A> | typeof NO_RESPONSE | typeof CLOSE_CONNECTION
 

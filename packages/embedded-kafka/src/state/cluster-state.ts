@@ -61,9 +61,13 @@ export class ClusterState {
   validateNewTopic(name: string, partitions: number, replicationFactor: number): void {
     const problem = topicNameProblem(name)
     if (problem) throw new TopicOperationError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
-    if (this.topics.has(name)) throw new TopicOperationError(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`)
+    if (this.topics.has(name))
+      throw new TopicOperationError(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`)
     if (!Number.isInteger(partitions) || partitions < 1) {
-      throw new TopicOperationError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be larger than 0, got ${partitions}.`)
+      throw new TopicOperationError(
+        ErrorCode.INVALID_PARTITIONS,
+        `Number of partitions must be larger than 0, got ${partitions}.`,
+      )
     }
     if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > this.brokers.length) {
       throw new TopicOperationError(
@@ -107,7 +111,10 @@ export class ClusterState {
       // Round-robin leaders across brokers, continuing where the last topic stopped, so leadership
       // spreads evenly (Kafka starts at a random broker; a counter keeps tests deterministic).
       const first = this.nextLeaderIndex++ % brokerCount
-      const replicas = Array.from({ length: topic.replicationFactor }, (_, r) => this.brokers[(first + r) % brokerCount]!.id)
+      const replicas = Array.from(
+        { length: topic.replicationFactor },
+        (_, r) => this.brokers[(first + r) % brokerCount]!.id,
+      )
       const partition = new Partition(topic.name, topic.partitions.length, replicas, this.settings.retentionBytes)
       this.electLeader(partition)
       topic.partitions.push(partition)
@@ -133,7 +140,8 @@ export class ClusterState {
   }
 
   deleteTopic(name: string): void {
-    if (!this.topics.delete(name)) throw new TopicOperationError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' does not exist.`)
+    if (!this.topics.delete(name))
+      throw new TopicOperationError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' does not exist.`)
   }
 
   /** The topic, auto-creating it when allowed (as Metadata does on a broker with auto-create on). */

@@ -31,7 +31,12 @@ export class PartitionLog {
     const bytes = Buffer.from(data)
     const baseOffset = this.endOffset
     assignBaseOffset(bytes, baseOffset)
-    this.batches.push({ baseOffset, lastOffset: baseOffset + header.recordCount - 1, maxTimestamp: header.maxTimestamp, bytes })
+    this.batches.push({
+      baseOffset,
+      lastOffset: baseOffset + header.recordCount - 1,
+      maxTimestamp: header.maxTimestamp,
+      bytes,
+    })
     this.endOffset = baseOffset + header.recordCount
     this.sizeBytes += bytes.length
     this.enforceRetention()
@@ -86,7 +91,8 @@ export class PartitionLog {
   offsetForTimestamp(timestamp: number): { offset: number; timestamp: number } | null {
     for (let i = this.head; i < this.batches.length; i++) {
       const batch = this.batches[i]!
-      if (batch.maxTimestamp >= timestamp) return { offset: Math.max(batch.baseOffset, this.logStartOffset), timestamp: batch.maxTimestamp }
+      if (batch.maxTimestamp >= timestamp)
+        return { offset: Math.max(batch.baseOffset, this.logStartOffset), timestamp: batch.maxTimestamp }
     }
     return null
   }

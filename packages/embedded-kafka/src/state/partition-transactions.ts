@@ -58,14 +58,18 @@ export class PartitionTransactions {
    * ended after it still has records in range.
    */
   abortedBetween(from: number, to: number): AbortedTransaction[] {
-    return this.aborted.filter((t) => t.lastOffset >= from && t.firstOffset < to).sort((a, b) => a.firstOffset - b.firstOffset)
+    return this.aborted
+      .filter((t) => t.lastOffset >= from && t.firstOffset < to)
+      .sort((a, b) => a.firstOffset - b.firstOffset)
   }
 
   /** The outcome of a transactional record of `producerId` at `offset`. */
   outcomeOf(producerId: number, offset: number): TransactionOutcome {
     const openFrom = this.open.get(producerId)
     if (openFrom !== undefined && offset >= openFrom) return 'open'
-    const aborted = this.aborted.some((t) => t.producerId === producerId && t.firstOffset <= offset && offset <= t.lastOffset)
+    const aborted = this.aborted.some(
+      (t) => t.producerId === producerId && t.firstOffset <= offset && offset <= t.lastOffset,
+    )
     return aborted ? 'aborted' : 'committed'
   }
 

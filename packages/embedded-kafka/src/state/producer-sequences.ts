@@ -41,17 +41,28 @@ export class ProducerSequences {
     const entry = this.producers.get(batch.producerId)
     if (!entry || batch.producerEpoch > (entry?.epoch ?? -1)) {
       if (batch.baseSequence === 0) return APPEND
-      return reject(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, `producer ${batch.producerId} epoch ${batch.producerEpoch} must start at sequence 0, got ${batch.baseSequence}`)
+      return reject(
+        ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        `producer ${batch.producerId} epoch ${batch.producerEpoch} must start at sequence 0, got ${batch.baseSequence}`,
+      )
     }
     if (batch.producerEpoch < entry.epoch) {
-      return reject(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${batch.producerId} epoch ${batch.producerEpoch} is older than the current epoch ${entry.epoch}`)
+      return reject(
+        ErrorCode.INVALID_PRODUCER_EPOCH,
+        `producer ${batch.producerId} epoch ${batch.producerEpoch} is older than the current epoch ${entry.epoch}`,
+      )
     }
     const lastSequence = addSequence(batch.baseSequence, batch.recordCount - 1)
-    const duplicate = entry.recent.find((b) => b.firstSequence === batch.baseSequence && b.lastSequence === lastSequence)
+    const duplicate = entry.recent.find(
+      (b) => b.firstSequence === batch.baseSequence && b.lastSequence === lastSequence,
+    )
     if (duplicate) return { kind: 'duplicate', baseOffset: duplicate.baseOffset }
     const expected = addSequence(entry.lastSequence, 1)
     if (batch.baseSequence !== expected) {
-      return reject(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, `producer ${batch.producerId} sent sequence ${batch.baseSequence}, expected ${expected}`)
+      return reject(
+        ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        `producer ${batch.producerId} sent sequence ${batch.baseSequence}, expected ${expected}`,
+      )
     }
     return APPEND
   }

@@ -43,9 +43,20 @@ export class Partition {
    * Writes the COMMIT or ABORT marker that ends the producer's transaction on this partition
    * (Kafka's WriteTxnMarkers, done in-process). Returns the marker's offset.
    */
-  writeTransactionMarker(producerId: number, producerEpoch: number, committed: boolean, coordinatorEpoch: number): number {
+  writeTransactionMarker(
+    producerId: number,
+    producerEpoch: number,
+    committed: boolean,
+    coordinatorEpoch: number,
+  ): number {
     const type = committed ? ControlRecordType.COMMIT : ControlRecordType.ABORT
-    const { bytes, header } = encodeControlBatch({ producerId, producerEpoch, type, coordinatorEpoch, timestamp: Date.now() })
+    const { bytes, header } = encodeControlBatch({
+      producerId,
+      producerEpoch,
+      type,
+      coordinatorEpoch,
+      timestamp: Date.now(),
+    })
     // As above: the last stable offset moves before fetches waiting on this partition wake up.
     this.transactions.complete(producerId, this.log.endOffset, committed)
     const offset = this.log.append(bytes, header)

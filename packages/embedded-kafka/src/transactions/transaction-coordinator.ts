@@ -65,7 +65,11 @@ export class TransactionCoordinator {
    * incarnation is aborted, its markers written with the new epoch. `expected` (v3+, KIP-360) is
    * the producer id and epoch a producer already holds when it asks for a bump.
    */
-  initProducerId(transactionalId: string, timeoutMs: number, expected: { producerId: number; producerEpoch: number }): ProducerIdResult {
+  initProducerId(
+    transactionalId: string,
+    timeoutMs: number,
+    expected: { producerId: number; producerEpoch: number },
+  ): ProducerIdResult {
     const refuse = (errorCode: ErrorCodeValue): ProducerIdResult => ({ errorCode, producerId: -1, producerEpoch: -1 })
     if (transactionalId === '') return refuse(ErrorCode.INVALID_REQUEST)
     if (timeoutMs <= 0 || timeoutMs > this.settings.maxTimeoutMs) return refuse(ErrorCode.INVALID_TRANSACTION_TIMEOUT)
@@ -75,7 +79,10 @@ export class TransactionCoordinator {
       this.transactions.set(transactionalId, txn)
       return { errorCode: ErrorCode.NONE, producerId: txn.producerId, producerEpoch: txn.producerEpoch }
     }
-    if (expected.producerId >= 0 && (expected.producerId !== txn.producerId || expected.producerEpoch !== txn.producerEpoch)) {
+    if (
+      expected.producerId >= 0 &&
+      (expected.producerId !== txn.producerId || expected.producerEpoch !== txn.producerEpoch)
+    ) {
       return refuse(ErrorCode.PRODUCER_FENCED)
     }
     const before = txn.producerEpoch
@@ -94,7 +101,12 @@ export class TransactionCoordinator {
   }
 
   /** AddPartitionsToTxn: the partitions join the open transaction, starting one if needed. */
-  addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: readonly Partition[]): ErrorCodeValue {
+  addPartitions(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    partitions: readonly Partition[],
+  ): ErrorCodeValue {
     const txn = this.owner(transactionalId, producerId, producerEpoch)
     if (typeof txn === 'number') return txn
     this.begin(txn)
@@ -137,7 +149,12 @@ export class TransactionCoordinator {
    * to its open transaction. A batch that skipped AddPartitionsToTxn would otherwise escape
    * the markers and stay invisible to read_committed consumers for ever.
    */
-  verifyProduce(transactionalId: string, producerId: number, producerEpoch: number, partition: Partition): ErrorCodeValue {
+  verifyProduce(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    partition: Partition,
+  ): ErrorCodeValue {
     const txn = this.owner(transactionalId, producerId, producerEpoch)
     // Produce has no PRODUCER_FENCED: a partition refuses an old epoch with INVALID_PRODUCER_EPOCH.
     if (txn === ErrorCode.PRODUCER_FENCED) return ErrorCode.INVALID_PRODUCER_EPOCH
@@ -147,7 +164,12 @@ export class TransactionCoordinator {
   }
 
   /** Checks a TxnOffsetCommit: the current epoch, with the group added by AddOffsetsToTxn. */
-  verifyOffsetCommit(transactionalId: string, producerId: number, producerEpoch: number, groupId: string): ErrorCodeValue {
+  verifyOffsetCommit(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    groupId: string,
+  ): ErrorCodeValue {
     const txn = this.owner(transactionalId, producerId, producerEpoch)
     // Like Produce, TxnOffsetCommit predates PRODUCER_FENCED.
     if (txn === ErrorCode.PRODUCER_FENCED) return ErrorCode.INVALID_PRODUCER_EPOCH
@@ -190,7 +212,8 @@ export class TransactionCoordinator {
     // Kafka sweeps for expired transactions every 10 s; a timer per transaction is exact.
     txn.timer = setTimeout(() => {
       txn.timer = null
-      if (txn.state === 'Ongoing' && txn.startedAt === startedAt) this.finish(txn, false, fencingEpoch(txn.producerEpoch))
+      if (txn.state === 'Ongoing' && txn.startedAt === startedAt)
+        this.finish(txn, false, fencingEpoch(txn.producerEpoch))
     }, txn.timeoutMs).unref()
   }
 

@@ -81,8 +81,9 @@ const furthestRead = new WeakMap<Buffer, number>()
   }
 }
 
-const RecordBatch = (require('kafkajs/src/protocol/recordBatch/v0') as { RecordBatch: (args: object) => Promise<KafkaJsEncoder> })
-  .RecordBatch
+const RecordBatch = (
+  require('kafkajs/src/protocol/recordBatch/v0') as { RecordBatch: (args: object) => Promise<KafkaJsEncoder> }
+).RecordBatch
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (args: object) => unknown
 
 interface TestMessage {
@@ -95,7 +96,13 @@ interface TestMessage {
 /** A record batch exactly as KafkaJS's Produce encoder builds it for these messages. */
 async function kafkaJsBatch(
   messages: TestMessage[],
-  options: { producerId?: number; producerEpoch?: number; firstSequence?: number; transactional?: boolean; firstOffset?: number } = {},
+  options: {
+    producerId?: number
+    producerEpoch?: number
+    firstSequence?: number
+    transactional?: boolean
+    firstOffset?: number
+  } = {},
 ): Promise<Buffer> {
   const timestamps = messages.map((m) => m.timestamp).sort()
   const firstTimestamp = timestamps[0]!
@@ -125,7 +132,11 @@ function ctx(api: AnyApi, version: number, flexible = isFlexible(api, version)):
 }
 
 /** Encodes a request with KafkaJS and decodes it with our schema, which must use every byte. */
-async function decodeKafkaJsRequest<A extends AnyApi>(api: A, version: number, request: KafkaJsRequest): Promise<RequestOf<A>> {
+async function decodeKafkaJsRequest<A extends AnyApi>(
+  api: A,
+  version: number,
+  request: KafkaJsRequest,
+): Promise<RequestOf<A>> {
   expect(request.apiKey).toBe(api.key)
   expect(request.apiVersion).toBe(version)
   const { buffer } = await request.encode()
@@ -369,9 +380,21 @@ describe('Fetch agrees with KafkaJS', () => {
         ],
       })) as { responses: { partitions: { messages: unknown[] }[] }[] }
       const partitions = decoded.responses[0]!.partitions
-      const messages = partitions[0]!.messages as { offset: string; key: Buffer; value: Buffer; headers: object; timestamp: string }[]
+      const messages = partitions[0]!.messages as {
+        offset: string
+        key: Buffer
+        value: Buffer
+        headers: object
+        timestamp: string
+      }[]
       expect(
-        messages.map((m) => ({ offset: m.offset, key: String(m.key), value: String(m.value), headers: m.headers, timestamp: m.timestamp })),
+        messages.map((m) => ({
+          offset: m.offset,
+          key: String(m.key),
+          value: String(m.value),
+          headers: m.headers,
+          timestamp: m.timestamp,
+        })),
       ).toEqual([
         { offset: '40', key: 'a', value: 'one', headers: { h: Buffer.from('x') }, timestamp: String(MS) },
         { offset: '41', key: 'b', value: 'two', headers: {}, timestamp: String(MS + 1) },
@@ -414,7 +437,15 @@ describe('ListOffsets agrees with KafkaJS', () => {
         kafkaJs('listOffsets', v).request({
           replicaId: -1,
           isolationLevel: 1,
-          topics: [{ topic: 'orders', partitions: [{ partition: 0, timestamp: -1 }, { partition: 3, timestamp: MS }] }],
+          topics: [
+            {
+              topic: 'orders',
+              partitions: [
+                { partition: 0, timestamp: -1 },
+                { partition: 3, timestamp: MS },
+              ],
+            },
+          ],
         }),
       )
       expect(decoded).toEqual({
@@ -502,8 +533,24 @@ describe('Metadata agrees with KafkaJS', () => {
             name: 'orders',
             isInternal: false,
             partitions: [
-              { errorCode: 0, partitionIndex: 0, leaderId: 1, leaderEpoch: 2, replicaNodes: [1, 2], isrNodes: [1, 2], offlineReplicas: [] },
-              { errorCode: 0, partitionIndex: 1, leaderId: 2, leaderEpoch: 0, replicaNodes: [2, 1], isrNodes: [2], offlineReplicas: [1] },
+              {
+                errorCode: 0,
+                partitionIndex: 0,
+                leaderId: 1,
+                leaderEpoch: 2,
+                replicaNodes: [1, 2],
+                isrNodes: [1, 2],
+                offlineReplicas: [],
+              },
+              {
+                errorCode: 0,
+                partitionIndex: 1,
+                leaderId: 2,
+                leaderEpoch: 0,
+                replicaNodes: [2, 1],
+                isrNodes: [2],
+                offlineReplicas: [1],
+              },
             ],
           },
           { errorCode: 0, name: '__consumer_offsets', isInternal: true, partitions: [] },
@@ -807,7 +854,8 @@ describe('LeaveGroup agrees with KafkaJS', () => {
     it(`v${v} request`, async () => {
       const { request } = kafkaJs('leaveGroup', v)
       const members = [{ memberId: 'member-1', groupInstanceId: 'instance-1' }, { memberId: 'member-2' }]
-      const built = v >= 3 ? request({ groupId: 'group-1', members }) : request({ groupId: 'group-1', memberId: 'member-1' })
+      const built =
+        v >= 3 ? request({ groupId: 'group-1', members }) : request({ groupId: 'group-1', memberId: 'member-1' })
       const decoded = await decodeKafkaJsRequest(LeaveGroup, v, built)
       expect(decoded).toEqual({
         groupId: 'group-1',
@@ -848,7 +896,9 @@ describe('LeaveGroup agrees with KafkaJS', () => {
 })
 
 describe('SyncGroup agrees with KafkaJS', () => {
-  const assignment = Buffer.from([0, 1, 0, 0, 0, 1, 0, 6, 111, 114, 100, 101, 114, 115, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+  const assignment = Buffer.from([
+    0, 1, 0, 0, 0, 1, 0, 6, 111, 114, 100, 101, 114, 115, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+  ])
   for (const v of versions(0, 3)) {
     it(`v${v} request`, async () => {
       const decoded = await decodeKafkaJsRequest(
@@ -997,7 +1047,13 @@ describe('CreateTopics agrees with KafkaJS', () => {
                 { name: 'retention.ms', value: null },
               ],
             },
-            { topic: 'placed', replicaAssignment: [{ partition: 0, replicas: [1, 2] }, { partition: 1, replicas: [2, 3] }] },
+            {
+              topic: 'placed',
+              replicaAssignment: [
+                { partition: 0, replicas: [1, 2] },
+                { partition: 1, replicas: [2, 3] },
+              ],
+            },
           ],
           timeout: 5000,
           validateOnly: true,
@@ -1087,7 +1143,14 @@ describe('CreatePartitions agrees with KafkaJS', () => {
         v,
         kafkaJs('createPartitions', v).request({
           topicPartitions: [
-            { topic: 'orders', count: 6, assignments: [[1, 2], [2, 3]] },
+            {
+              topic: 'orders',
+              count: 6,
+              assignments: [
+                [1, 2],
+                [2, 3],
+              ],
+            },
             { topic: 'payments', count: 4 },
           ],
           timeout: 5000,
@@ -1180,12 +1243,26 @@ describe('AddPartitionsToTxn agrees with KafkaJS', () => {
       const decoded = await decodeWithKafkaJs(AddPartitionsToTxn, v, kafkaJs('addPartitionsToTxn', v).response, {
         throttleTimeMs: 4,
         resultsByTopic: [
-          { name: 'orders', resultsByPartition: [{ partitionIndex: 0, partitionErrorCode: 0 }, { partitionIndex: 2, partitionErrorCode: 0 }] },
+          {
+            name: 'orders',
+            resultsByPartition: [
+              { partitionIndex: 0, partitionErrorCode: 0 },
+              { partitionIndex: 2, partitionErrorCode: 0 },
+            ],
+          },
         ],
       })
       expect(decoded).toEqual({
         ...throttle(v, 1, 4),
-        errors: [{ topic: 'orders', partitionErrors: [{ partition: 0, errorCode: 0 }, { partition: 2, errorCode: 0 }] }],
+        errors: [
+          {
+            topic: 'orders',
+            partitionErrors: [
+              { partition: 0, errorCode: 0 },
+              { partition: 2, errorCode: 0 },
+            ],
+          },
+        ],
       })
     })
   }
@@ -1196,7 +1273,9 @@ describe('AddPartitionsToTxn agrees with KafkaJS', () => {
       throttleTimeMs: 0,
       resultsByTopic: [{ name: 'orders', resultsByPartition: [{ partitionIndex: 0, partitionErrorCode: 47 }] }],
     })
-    await expect(response.parse!(await response.decode(bytes))).rejects.toMatchObject({ type: 'INVALID_PRODUCER_EPOCH' })
+    await expect(response.parse!(await response.decode(bytes))).rejects.toMatchObject({
+      type: 'INVALID_PRODUCER_EPOCH',
+    })
   })
 })
 
@@ -1206,13 +1285,21 @@ describe('AddOffsetsToTxn agrees with KafkaJS', () => {
       const decoded = await decodeKafkaJsRequest(
         AddOffsetsToTxn,
         v,
-        kafkaJs('addOffsetsToTxn', v).request({ transactionalId: 'tx-1', producerId: 4000, producerEpoch: 3, groupId: 'group-1' }),
+        kafkaJs('addOffsetsToTxn', v).request({
+          transactionalId: 'tx-1',
+          producerId: 4000,
+          producerEpoch: 3,
+          groupId: 'group-1',
+        }),
       )
       expect(decoded).toEqual({ transactionalId: 'tx-1', producerId: 4000, producerEpoch: 3, groupId: 'group-1' })
     })
 
     it(`v${v} response`, async () => {
-      const decoded = await decodeWithKafkaJs(AddOffsetsToTxn, v, kafkaJs('addOffsetsToTxn', v).response, { throttleTimeMs: 2, errorCode: 0 })
+      const decoded = await decodeWithKafkaJs(AddOffsetsToTxn, v, kafkaJs('addOffsetsToTxn', v).response, {
+        throttleTimeMs: 2,
+        errorCode: 0,
+      })
       expect(decoded).toEqual({ ...throttle(v, 1, 2), errorCode: 0 })
     })
   }
@@ -1225,14 +1312,27 @@ describe('EndTxn agrees with KafkaJS', () => {
         const decoded = await decodeKafkaJsRequest(
           EndTxn,
           v,
-          kafkaJs('endTxn', v).request({ transactionalId: 'tx-1', producerId: 4000, producerEpoch: 3, transactionResult }),
+          kafkaJs('endTxn', v).request({
+            transactionalId: 'tx-1',
+            producerId: 4000,
+            producerEpoch: 3,
+            transactionResult,
+          }),
         )
-        expect(decoded).toEqual({ transactionalId: 'tx-1', producerId: 4000, producerEpoch: 3, committed: transactionResult })
+        expect(decoded).toEqual({
+          transactionalId: 'tx-1',
+          producerId: 4000,
+          producerEpoch: 3,
+          committed: transactionResult,
+        })
       })
     }
 
     it(`v${v} response`, async () => {
-      const decoded = await decodeWithKafkaJs(EndTxn, v, kafkaJs('endTxn', v).response, { throttleTimeMs: 3, errorCode: 0 })
+      const decoded = await decodeWithKafkaJs(EndTxn, v, kafkaJs('endTxn', v).response, {
+        throttleTimeMs: 3,
+        errorCode: 0,
+      })
       expect(decoded).toEqual({ ...throttle(v, 1, 3), errorCode: 0 })
     })
   }
@@ -1283,11 +1383,27 @@ describe('TxnOffsetCommit agrees with KafkaJS', () => {
     it(`v${v} response`, async () => {
       const decoded = await decodeWithKafkaJs(TxnOffsetCommit, v, kafkaJs('txnOffsetCommit', v).response, {
         throttleTimeMs: 5,
-        topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, errorCode: 0 }, { partitionIndex: 1, errorCode: 0 }] }],
+        topics: [
+          {
+            name: 'orders',
+            partitions: [
+              { partitionIndex: 0, errorCode: 0 },
+              { partitionIndex: 1, errorCode: 0 },
+            ],
+          },
+        ],
       })
       expect(decoded).toEqual({
         ...throttle(v, 1, 5),
-        topics: [{ topic: 'orders', partitions: [{ partition: 0, errorCode: 0 }, { partition: 1, errorCode: 0 }] }],
+        topics: [
+          {
+            topic: 'orders',
+            partitions: [
+              { partition: 0, errorCode: 0 },
+              { partition: 1, errorCode: 0 },
+            ],
+          },
+        ],
       })
     })
   }
@@ -1301,7 +1417,11 @@ describe('ApiVersions agrees with KafkaJS', () => {
     })
 
     it(`v${v} response`, async () => {
-      const apiKeys = ALL_APIS.map((api) => ({ apiKey: api.key, minVersion: api.minVersion, maxVersion: api.maxVersion }))
+      const apiKeys = ALL_APIS.map((api) => ({
+        apiKey: api.key,
+        minVersion: api.minVersion,
+        maxVersion: api.maxVersion,
+      }))
       const decoded = await decodeWithKafkaJs(ApiVersions, v, kafkaJs('apiVersions', v).response, {
         errorCode: 0,
         apiKeys,
@@ -1331,7 +1451,15 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
       transactionalId: 'tx',
       acks: -1,
       timeoutMs: 1500,
-      topicData: [{ name: 't', partitionData: [{ index: 1, records: bytesB }, { index: 2, records: null }] }],
+      topicData: [
+        {
+          name: 't',
+          partitionData: [
+            { index: 1, records: bytesB },
+            { index: 2, records: null },
+          ],
+        },
+      ],
     },
     response: {
       responses: [
@@ -1366,7 +1494,14 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
         {
           topic: 't',
           partitions: [
-            { partition: 0, currentLeaderEpoch: 4, fetchOffset: 77, lastFetchedEpoch: 3, logStartOffset: 2, partitionMaxBytes: 512 },
+            {
+              partition: 0,
+              currentLeaderEpoch: 4,
+              fetchOffset: 77,
+              lastFetchedEpoch: 3,
+              logStartOffset: 2,
+              partitionMaxBytes: 512,
+            },
           ],
         },
       ],
@@ -1404,7 +1539,9 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
     },
     response: {
       throttleTimeMs: 1,
-      topics: [{ name: 't', partitions: [{ partitionIndex: 0, errorCode: 0, timestamp: MS, offset: 5, leaderEpoch: 3 }] }],
+      topics: [
+        { name: 't', partitions: [{ partitionIndex: 0, errorCode: 0, timestamp: MS, offset: 5, leaderEpoch: 3 }] },
+      ],
     },
   },
   Metadata: {
@@ -1426,7 +1563,15 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
           topicId: uuidA,
           isInternal: true,
           partitions: [
-            { errorCode: 0, partitionIndex: 0, leaderId: 1, leaderEpoch: 6, replicaNodes: [1, 2], isrNodes: [1], offlineReplicas: [2] },
+            {
+              errorCode: 0,
+              partitionIndex: 0,
+              leaderId: 1,
+              leaderEpoch: 6,
+              replicaNodes: [1, 2],
+              isrNodes: [1],
+              offlineReplicas: [2],
+            },
           ],
           topicAuthorizedOperations: 248,
         },
@@ -1441,7 +1586,12 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
       memberId: 'm',
       groupInstanceId: 'i',
       retentionTimeMs: -1,
-      topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: 2, committedMetadata: 'x' }] }],
+      topics: [
+        {
+          name: 't',
+          partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: 2, committedMetadata: 'x' }],
+        },
+      ],
     },
     response: { throttleTimeMs: 1, topics: [{ name: 't', partitions: [{ partitionIndex: 0, errorCode: 0 }] }] },
   },
@@ -1450,7 +1600,10 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
     response: {
       throttleTimeMs: 1,
       topics: [
-        { name: 't', partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: 2, metadata: 'x', errorCode: 0 }] },
+        {
+          name: 't',
+          partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: 2, metadata: 'x', errorCode: 0 }],
+        },
       ],
       errorCode: 0,
     },
@@ -1528,7 +1681,11 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
   },
   ListGroups: {
     request: { statesFilter: ['Stable', 'Empty'] },
-    response: { throttleTimeMs: 1, errorCode: 0, groups: [{ groupId: 'g', protocolType: 'consumer', groupState: 'Stable' }] },
+    response: {
+      throttleTimeMs: 1,
+      errorCode: 0,
+      groups: [{ groupId: 'g', protocolType: 'consumer', groupState: 'Stable' }],
+    },
   },
   ApiVersions: {
     request: { clientSoftwareName: 'embedded-kafka', clientSoftwareVersion: '0.1.0' },
@@ -1574,7 +1731,15 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
     request: { transactionalId: 'tx', producerId: 7, producerEpoch: 2, topics: [{ name: 't', partitions: [0, 3] }] },
     response: {
       throttleTimeMs: 1,
-      resultsByTopic: [{ name: 't', resultsByPartition: [{ partitionIndex: 0, partitionErrorCode: 0 }, { partitionIndex: 3, partitionErrorCode: 55 }] }],
+      resultsByTopic: [
+        {
+          name: 't',
+          resultsByPartition: [
+            { partitionIndex: 0, partitionErrorCode: 0 },
+            { partitionIndex: 3, partitionErrorCode: 55 },
+          ],
+        },
+      ],
     },
   },
   AddOffsetsToTxn: {
@@ -1594,12 +1759,21 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
       generationId: 3,
       memberId: 'm',
       groupInstanceId: 'i',
-      topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: 2, committedMetadata: null }] }],
+      topics: [
+        {
+          name: 't',
+          partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: 2, committedMetadata: null }],
+        },
+      ],
     },
     response: { throttleTimeMs: 1, topics: [{ name: 't', partitions: [{ partitionIndex: 0, errorCode: 0 }] }] },
   },
   CreatePartitions: {
-    request: { topics: [{ name: 't', count: 4, assignments: [{ brokerIds: [1] }] }], timeoutMs: 1000, validateOnly: false },
+    request: {
+      topics: [{ name: 't', count: 4, assignments: [{ brokerIds: [1] }] }],
+      timeoutMs: 1000,
+      validateOnly: false,
+    },
     response: { throttleTimeMs: 1, results: [{ name: 't', errorCode: 0, errorMessage: 'fine' }] },
   },
 }
@@ -1649,13 +1823,26 @@ describe('every API round-trips through our own codec at every supported version
   }
 
   it('omitted fields take their spec defaults', () => {
-    const response = roundTrip(Metadata.response, { brokers: [], topics: [{ name: 't', partitions: [] }] }, ctx(Metadata, 12))
+    const response = roundTrip(
+      Metadata.response,
+      { brokers: [], topics: [{ name: 't', partitions: [] }] },
+      ctx(Metadata, 12),
+    )
     expect(response.decoded).toEqual({
       throttleTimeMs: 0,
       brokers: [],
       clusterId: null,
       controllerId: -1,
-      topics: [{ errorCode: 0, name: 't', topicId: NO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: -2147483648 }],
+      topics: [
+        {
+          errorCode: 0,
+          name: 't',
+          topicId: NO_UUID,
+          isInternal: false,
+          partitions: [],
+          topicAuthorizedOperations: -2147483648,
+        },
+      ],
       clusterAuthorizedOperations: -2147483648,
     })
     const produce = roundTrip(
@@ -1668,7 +1855,15 @@ describe('every API round-trips through our own codec at every supported version
         {
           name: 't',
           partitionResponses: [
-            { index: 0, errorCode: 0, baseOffset: 5, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [], errorMessage: null },
+            {
+              index: 0,
+              errorCode: 0,
+              baseOffset: 5,
+              logAppendTimeMs: -1,
+              logStartOffset: -1,
+              recordErrors: [],
+              errorMessage: null,
+            },
           ],
         },
       ],
@@ -1676,7 +1871,13 @@ describe('every API round-trips through our own codec at every supported version
     })
     // A request decoded at a version without a field reports the spec default.
     const fetch = roundTrip(Fetch.request, { maxWaitMs: 1, minBytes: 1, topics: [] }, ctx(Fetch, 4))
-    expect(fetch.decoded).toMatchObject({ replicaId: -1, maxBytes: 0x7fffffff, sessionId: 0, sessionEpoch: -1, rackId: '' })
+    expect(fetch.decoded).toMatchObject({
+      replicaId: -1,
+      maxBytes: 0x7fffffff,
+      sessionId: 0,
+      sessionEpoch: -1,
+      rackId: '',
+    })
   })
 
   it('flexible versions skip tagged fields a client sends', () => {

@@ -27,7 +27,11 @@ describe('partition transaction index', () => {
     txns.recordBatch(2, 8)
     txns.complete(2, 9, false) // producer 2 again: [8, 9]
     const ids = (from: number, to: number) => txns.abortedBetween(from, to).map((t) => [t.producerId, t.firstOffset])
-    expect(ids(0, 10)).toEqual([[1, 0], [2, 1], [2, 8]])
+    expect(ids(0, 10)).toEqual([
+      [1, 0],
+      [2, 1],
+      [2, 8],
+    ])
     // A transaction that began before the fetch offset but ends inside the range is listed.
     expect(ids(5, 8)).toEqual([[1, 0]])
     expect(ids(8, 10)).toEqual([[2, 8]])
@@ -41,7 +45,14 @@ describe('partition transaction index', () => {
     txns.recordBatch(1, 3)
     txns.complete(1, 5, true)
     txns.recordBatch(1, 6)
-    expect([0, 1, 3, 4, 6, 7].map((offset) => txns.outcomeOf(1, offset))).toEqual(['aborted', 'aborted', 'committed', 'committed', 'open', 'open'])
+    expect([0, 1, 3, 4, 6, 7].map((offset) => txns.outcomeOf(1, offset))).toEqual([
+      'aborted',
+      'aborted',
+      'committed',
+      'committed',
+      'open',
+      'open',
+    ])
   })
 
   it('a marker for a producer with nothing open here changes nothing', () => {

@@ -69,7 +69,10 @@ describe('idempotent producer sequences', () => {
     // its recent batches (the duplicate window) near it too.
     const max = 2 ** 31 - 1
     const state = sequences as unknown as { producers: Map<number, { lastSequence: number; recent: unknown[] }> }
-    Object.assign(state.producers.get(10)!, { lastSequence: max - 1, recent: [{ firstSequence: max - 1, lastSequence: max - 1, baseOffset: 0 }] })
+    Object.assign(state.producers.get(10)!, {
+      lastSequence: max - 1,
+      recent: [{ firstSequence: max - 1, lastSequence: max - 1, baseOffset: 0 }],
+    })
     expect(append(sequences, batch(10, 0, max, 1), 1)).toEqual({ kind: 'append' })
     expect(append(sequences, batch(10, 0, 0, 1), 2)).toEqual({ kind: 'append' })
   })

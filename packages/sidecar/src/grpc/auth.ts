@@ -25,9 +25,14 @@ export class TokenAuth {
     // The scheme name is case-insensitive (RFC 9110 section 11.1).
     const match = typeof header === 'string' ? /^bearer (.+)$/i.exec(header) : null
     const presented = match ? match[1]! : null
-    if (presented === null) throw new SidecarError({ grpcCode: status.UNAUTHENTICATED, message: 'missing "authorization: Bearer <token>" metadata' })
+    if (presented === null)
+      throw new SidecarError({
+        grpcCode: status.UNAUTHENTICATED,
+        message: 'missing "authorization: Bearer <token>" metadata',
+      })
     // Hash both sides so lengths match and nothing about the token leaks through timing.
-    if (!timingSafeEqual(digest(presented), this.expected)) throw new SidecarError({ grpcCode: status.UNAUTHENTICATED, message: 'invalid token' })
+    if (!timingSafeEqual(digest(presented), this.expected))
+      throw new SidecarError({ grpcCode: status.UNAUTHENTICATED, message: 'invalid token' })
   }
 }
 

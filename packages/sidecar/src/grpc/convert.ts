@@ -1,9 +1,22 @@
 /** Protobuf <-> sidecar model. Unknown enum numbers and missing fields are refused here, by name. */
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
-import { Acks, Compression, type EmitRequest, type PartitionResult, type SidecarError as ProtoError } from '@kafka-sidecar/proto'
+import {
+  Acks,
+  Compression,
+  type EmitRequest,
+  type PartitionResult,
+  type SidecarError as ProtoError,
+} from '@kafka-sidecar/proto'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
 import { boundedLabel } from '../metrics.js'
-import type { Acks as KafkaAcks, CompressionCode, IncomingRecord, PartitionOutcome, ProduceRequest, RecordHeader } from '../model.js'
+import type {
+  Acks as KafkaAcks,
+  CompressionCode,
+  IncomingRecord,
+  PartitionOutcome,
+  ProduceRequest,
+  RecordHeader,
+} from '../model.js'
 
 const ACKS: ReadonlyMap<number, KafkaAcks> = new Map([
   [Acks.ACKS_UNSPECIFIED, -1],
@@ -11,7 +24,13 @@ const ACKS: ReadonlyMap<number, KafkaAcks> = new Map([
   [Acks.ACKS_LEADER, 1],
   [Acks.ACKS_NONE, 0],
 ])
-const COMPRESSIONS: ReadonlySet<number> = new Set([Compression.COMPRESSION_NONE, Compression.COMPRESSION_GZIP, Compression.COMPRESSION_SNAPPY, Compression.COMPRESSION_LZ4, Compression.COMPRESSION_ZSTD])
+const COMPRESSIONS: ReadonlySet<number> = new Set([
+  Compression.COMPRESSION_NONE,
+  Compression.COMPRESSION_GZIP,
+  Compression.COMPRESSION_SNAPPY,
+  Compression.COMPRESSION_LZ4,
+  Compression.COMPRESSION_ZSTD,
+])
 const DEFAULT_TIMEOUT_MS = 30_000
 
 const NO_HEADERS: readonly RecordHeader[] = Object.freeze([])
@@ -28,8 +47,13 @@ function asBuffer(bytes: Uint8Array | undefined): Buffer | null {
 
 export function toProduceRequest(message: EmitRequest): ProduceRequest {
   const acks = ACKS.get(message.acks)
-  if (acks === undefined) throw invalidArgument(`unknown acks value ${message.acks} (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)`, KafkaErrors.INVALID_REQUIRED_ACKS)
-  if (!COMPRESSIONS.has(message.compression)) throw invalidArgument(`unknown compression value ${message.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
+  if (acks === undefined)
+    throw invalidArgument(
+      `unknown acks value ${message.acks} (expected ACKS_ALL, ACKS_LEADER or ACKS_NONE)`,
+      KafkaErrors.INVALID_REQUIRED_ACKS,
+    )
+  if (!COMPRESSIONS.has(message.compression))
+    throw invalidArgument(`unknown compression value ${message.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
   const records: IncomingRecord[] = []
   for (let segment = 0; segment < message.topics.length; segment++) {
     const group = message.topics[segment]!
@@ -92,7 +116,8 @@ export function toPartitionResult(outcome: PartitionOutcome, leaderId = -1): Par
 
 /** A refusal as a gRPC status, with the Kafka details in trailing metadata for unary callers. */
 export function toServiceError(error: unknown): Partial<ServiceError> {
-  const e = error instanceof SidecarError ? error : new SidecarError({ grpcCode: status.INTERNAL, message: String(error) })
+  const e =
+    error instanceof SidecarError ? error : new SidecarError({ grpcCode: status.INTERNAL, message: String(error) })
   const metadata = new Metadata()
   if (e.kafkaErrorCode) metadata.set('kafka-error-code', String(e.kafkaErrorCode))
   if (e.kafkaErrorName) metadata.set('kafka-error-name', e.kafkaErrorName)
@@ -102,5 +127,7 @@ export function toServiceError(error: unknown): Partial<ServiceError> {
 }
 
 export function asSidecarError(error: unknown): SidecarError {
-  return error instanceof SidecarError ? error : new SidecarError({ grpcCode: status.INTERNAL, message: error instanceof Error ? error.message : String(error) })
+  return error instanceof SidecarError
+    ? error
+    : new SidecarError({ grpcCode: status.INTERNAL, message: error instanceof Error ? error.message : String(error) })
 }

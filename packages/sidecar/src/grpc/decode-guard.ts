@@ -21,7 +21,9 @@ export interface UndecodableRequest {
 }
 
 export function decodeProblem(message: unknown): string | null {
-  return typeof message === 'object' && message !== null && DECODE_ERROR in message ? (message as UndecodableRequest)[DECODE_ERROR] : null
+  return typeof message === 'object' && message !== null && DECODE_ERROR in message
+    ? (message as UndecodableRequest)[DECODE_ERROR]
+    : null
 }
 
 export function undecodable(message: unknown): UndecodableRequest | null {
@@ -85,7 +87,9 @@ function identify(bytes: Buffer): { requestId?: number; orderEpoch?: number } {
 function explain(typeName: string, error: unknown): string {
   const reason = error instanceof Error ? error.message : String(error)
   // ts-proto decodes 64-bit fields to numbers (forceLong=number) and refuses what does not fit.
-  const hint = /MAX_SAFE_INTEGER/.test(reason) ? ' (64-bit fields such as request_id, after_sequence and timestamp_ms must be below 2^53)' : ''
+  const hint = /MAX_SAFE_INTEGER/.test(reason)
+    ? ' (64-bit fields such as request_id, after_sequence and timestamp_ms must be below 2^53)'
+    : ''
   return `malformed ${typeName}${hint}: ${reason}`
 }
 
@@ -103,7 +107,11 @@ export interface RequestCodec {
  * Requests are decoded from a strict reader: a string that is not UTF-8 (a topic, a header name,
  * a client id) is refused by name instead of being read as a different string.
  */
-export function guardDeserializers<S extends ServiceDefinition>(service: S, codecs: Record<string, RequestCodec>, maxRequestBytes = Infinity): S {
+export function guardDeserializers<S extends ServiceDefinition>(
+  service: S,
+  codecs: Record<string, RequestCodec>,
+  maxRequestBytes = Infinity,
+): S {
   const guarded: Record<string, unknown> = {}
   for (const [name, method] of Object.entries(service)) {
     const codec = codecs[name]
@@ -112,7 +120,11 @@ export function guardDeserializers<S extends ServiceDefinition>(service: S, code
       ...method,
       requestDeserialize: (bytes: Buffer) => {
         if (bytes.length > maxRequestBytes) {
-          return { [DECODE_ERROR]: `${codec.typeName} of ${bytes.length} bytes is larger than max_request_bytes ${maxRequestBytes}`, oversized: true, ...identify(bytes) }
+          return {
+            [DECODE_ERROR]: `${codec.typeName} of ${bytes.length} bytes is larger than max_request_bytes ${maxRequestBytes}`,
+            oversized: true,
+            ...identify(bytes),
+          }
         }
         try {
           return codec.decode(strictReader(bytes))

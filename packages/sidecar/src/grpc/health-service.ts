@@ -3,7 +3,12 @@
  * shutting down. The empty service name and the ProducerSidecar service share that status.
  */
 import { status, type ServerWritableStream } from '@grpc/grpc-js'
-import { HealthCheckResponse_ServingStatus as ServingStatus, type HealthCheckRequest, type HealthCheckResponse, type HealthServer } from '@kafka-sidecar/proto'
+import {
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+  type HealthServer,
+} from '@kafka-sidecar/proto'
 
 export const SIDECAR_SERVICE_NAME = 'kafka_sidecar.v1.ProducerSidecar'
 const KNOWN_SERVICES = new Set(['', SIDECAR_SERVICE_NAME])
@@ -34,7 +39,8 @@ export class HealthState {
   implementation(): HealthServer {
     return {
       check: (call, callback) => {
-        if (!KNOWN_SERVICES.has(call.request.service)) return callback({ code: status.NOT_FOUND, details: `unknown service "${call.request.service}"` })
+        if (!KNOWN_SERVICES.has(call.request.service))
+          return callback({ code: status.NOT_FOUND, details: `unknown service "${call.request.service}"` })
         callback(null, { status: this.status() })
       },
       watch: (call) => {

@@ -4,7 +4,14 @@
  * topic metadata and the cluster identity.
  */
 import { status, type Metadata, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js'
-import { LIVENESS_HEADER, type DeliveryReportEvent, type DeliveryReportsRequest, type EmitAck, type EmitRequest, type ProducerSidecarServer } from '@kafka-sidecar/proto'
+import {
+  LIVENESS_HEADER,
+  type DeliveryReportEvent,
+  type DeliveryReportsRequest,
+  type EmitAck,
+  type EmitRequest,
+  type ProducerSidecarServer,
+} from '@kafka-sidecar/proto'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
 import type { ProduceRequest } from '../model.js'
 import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
@@ -22,7 +29,8 @@ import { OrderBarrier } from './order-barrier.js'
 /** Refuses a request the decode guard marked as undecodable (or too large). */
 function checkDecoded(message: unknown): void {
   const problem = decodeProblem(message)
-  if (problem) throw invalidArgument(problem, undecodable(message)!.oversized ? KafkaErrors.MESSAGE_TOO_LARGE : undefined)
+  if (problem)
+    throw invalidArgument(problem, undecodable(message)!.oversized ? KafkaErrors.MESSAGE_TOO_LARGE : undefined)
 }
 
 const DECIDED: Promise<void> = Promise.resolve()
@@ -85,8 +93,16 @@ function receivedAck(request: ProduceRequest): EmitAck {
 
 type LeaderOf = (topic: string, partition: number) => number
 
-function deliveredAck(tracker: RequestTracker, outcomes: Awaited<RequestTracker['settled']>, leaderOf: LeaderOf): EmitAck {
-  return { requestId: tracker.request.requestId, received: true, results: outcomes.map((o) => toPartitionResult(o, leaderOf(o.topic, o.partition))) }
+function deliveredAck(
+  tracker: RequestTracker,
+  outcomes: Awaited<RequestTracker['settled']>,
+  leaderOf: LeaderOf,
+): EmitAck {
+  return {
+    requestId: tracker.request.requestId,
+    received: true,
+    results: outcomes.map((o) => toPartitionResult(o, leaderOf(o.topic, o.partition))),
+  }
 }
 
 function reportEvent(entry: RingRead, leaderOf: LeaderOf): DeliveryReportEvent {
@@ -94,12 +110,25 @@ function reportEvent(entry: RingRead, leaderOf: LeaderOf): DeliveryReportEvent {
     return {
       event: {
         $case: 'gap',
-        value: { firstSequence: entry.firstSequence, lastSequence: entry.lastSequence, reason: 'reports were overwritten before this client read them (ring buffer full)' },
+        value: {
+          firstSequence: entry.firstSequence,
+          lastSequence: entry.lastSequence,
+          reason: 'reports were overwritten before this client read them (ring buffer full)',
+        },
       },
     }
   }
   const { report } = entry
-  return { event: { $case: 'report', value: { sequence: report.sequence, requestId: report.requestId, result: toPartitionResult(report.outcome, leaderOf(report.outcome.topic, report.outcome.partition)) } } }
+  return {
+    event: {
+      $case: 'report',
+      value: {
+        sequence: report.sequence,
+        requestId: report.requestId,
+        result: toPartitionResult(report.outcome, leaderOf(report.outcome.topic, report.outcome.partition)),
+      },
+    },
+  }
 }
 
 /** The liveness timeout the client said it has (see StallGuard), if it said a sane one. */
@@ -201,7 +230,13 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         // The client gave up on this stream (and resends what it had in flight elsewhere):
         // queueing what it sent would write it a second time, out of order.
         if (closed || call.cancelled) {
-          refuse(requestIdOf(message), new SidecarError({ grpcCode: status.CANCELLED, message: 'not queued: the stream was cancelled before this request was decided' }))
+          refuse(
+            requestIdOf(message),
+            new SidecarError({
+              grpcCode: status.CANCELLED,
+              message: 'not queued: the stream was cancelled before this request was decided',
+            }),
+          )
           return DECIDED
         }
         let request: ProduceRequest
@@ -314,7 +349,17 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
       // report, so the client neither waits for sequences that will never come nor skips new ones.
       const next = reports.nextSequence(instanceId)
       if (cursor >= next) {
-        call.write({ event: { $case: 'gap', value: { firstSequence: next, lastSequence: cursor, reason: 'sequence numbers restarted: this sidecar never issued these reports (it restarted or forgot an idle instance)' } } })
+        call.write({
+          event: {
+            $case: 'gap',
+            value: {
+              firstSequence: next,
+              lastSequence: cursor,
+              reason:
+                'sequence numbers restarted: this sidecar never issued these reports (it restarted or forgot an idle instance)',
+            },
+          },
+        })
         cursor = 0
       }
       const unsubscribe = reports.subscribe(instanceId, pump)
@@ -349,7 +394,12 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         const problem = topicNameProblem(topic)
         if (problem) throw invalidArgument(`invalid topic: ${problem}`, KafkaErrors.INVALID_TOPIC_EXCEPTION)
         if (!isTopicAllowed(topic, deps.allowedTopics)) {
-          throw new SidecarError({ grpcCode: status.PERMISSION_DENIED, message: `topic "${topic}" is not in this sidecar's allow-list`, kafkaErrorCode: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.code, kafkaErrorName: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.name })
+          throw new SidecarError({
+            grpcCode: status.PERMISSION_DENIED,
+            message: `topic "${topic}" is not in this sidecar's allow-list`,
+            kafkaErrorCode: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.code,
+            kafkaErrorName: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.name,
+          })
         }
       } catch (error) {
         return callback(toServiceError(error))
@@ -358,7 +408,13 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         (partitions) =>
           callback(null, {
             topic,
-            partitions: partitions.map((p) => ({ partitionId: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr, partitionErrorCode: p.partitionErrorCode })),
+            partitions: partitions.map((p) => ({
+              partitionId: p.partitionId,
+              leader: p.leader,
+              replicas: p.replicas,
+              isr: p.isr,
+              partitionErrorCode: p.partitionErrorCode,
+            })),
           }),
         (error: unknown) => callback(toServiceError(error)),
       )
@@ -372,7 +428,8 @@ export function producerService(deps: ProducerServiceDeps, streams: OpenStreams)
         return callback(toServiceError(error))
       }
       deps.cluster.describe().then(
-        ({ clusterId, bootstrapServers, brokers }) => callback(null, { clusterId, bootstrapServers: [...bootstrapServers], brokers: [...brokers] }),
+        ({ clusterId, bootstrapServers, brokers }) =>
+          callback(null, { clusterId, bootstrapServers: [...bootstrapServers], brokers: [...brokers] }),
         (error: unknown) => callback(toServiceError(error)),
       )
     },

@@ -41,7 +41,8 @@ export class StallGuard {
 
   /** Why a request read now, from a client with this liveness timeout (if it said), must be refused, or null. */
   refusal(clientLivenessMs?: number): string | null {
-    const threshold = clientLivenessMs === undefined ? this.stallMs : Math.max(SHORTEST_STALL_MS, clientLivenessMs * STALL_SHARE)
+    const threshold =
+      clientLivenessMs === undefined ? this.stallMs : Math.max(SHORTEST_STALL_MS, clientLivenessMs * STALL_SHARE)
     const now = performance.now()
     const pause = now - this.lastTick
     // Read in the same turn of the loop that ended the stall, before the timer could run.

@@ -16,10 +16,18 @@ export const unaryMessageCountInterceptor: ServerInterceptor = (method, call) =>
   const responder = new ResponderBuilder()
     .withSendStatus((sent, next) => {
       if (sent.code === status.UNIMPLEMENTED && NO_MESSAGE.test(sent.details)) {
-        return next({ ...sent, code: status.INVALID_ARGUMENT, details: `${method.path} needs one request message and the call ended without a whole one (truncated, or none sent)` })
+        return next({
+          ...sent,
+          code: status.INVALID_ARGUMENT,
+          details: `${method.path} needs one request message and the call ended without a whole one (truncated, or none sent)`,
+        })
       }
       if (sent.code === status.UNIMPLEMENTED && SECOND_MESSAGE.test(sent.details)) {
-        return next({ ...sent, code: status.INVALID_ARGUMENT, details: `${method.path} takes exactly one request message; the call sent a second` })
+        return next({
+          ...sent,
+          code: status.INVALID_ARGUMENT,
+          details: `${method.path} takes exactly one request message; the call sent a second`,
+        })
       }
       next(sent)
     })

@@ -75,7 +75,12 @@ export class ClusterIdentity {
     // The bootstrap list now leads to another cluster (a DNS name moved): every client that
     // checked at connect believes the old one, so this must be seen.
     if (previous === null) this.log.info('cluster identity', { clusterId: next.clusterId, brokers: next.brokers })
-    else if (previous.clusterId !== next.clusterId) this.log.error('the brokers now report another cluster id than before', { previous: previous.clusterId, clusterId: next.clusterId, brokers: next.brokers })
+    else if (previous.clusterId !== next.clusterId)
+      this.log.error('the brokers now report another cluster id than before', {
+        previous: previous.clusterId,
+        clusterId: next.clusterId,
+        brokers: next.brokers,
+      })
     return next
   }
 }

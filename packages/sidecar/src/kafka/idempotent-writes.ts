@@ -56,7 +56,8 @@ export class IdempotentWrites implements Idempotence, BatchSenders {
 
   idempotent(): BatchSender {
     if (this.always) return this.plain
-    if (!this.producer) throw new Error('the idempotent producer is not connected (a request was admitted without prepare())')
+    if (!this.producer)
+      throw new Error('the idempotent producer is not connected (a request was admitted without prepare())')
     return this.producer
   }
 
@@ -75,10 +76,18 @@ export class IdempotentWrites implements Idempotence, BatchSenders {
     } catch (error) {
       const cause = fromKafkaJSError(error)
       const reason = cause.kafkaErrorName ? `${cause.kafkaErrorName}: ${cause.message}` : cause.message
-      const refused = refusal(cause.retriable ? status.UNAVAILABLE : status.FAILED_PRECONDITION, `this sidecar's idempotent producer could not get a producer id (${reason})`, cause.retriable, error)
+      const refused = refusal(
+        cause.retriable ? status.UNAVAILABLE : status.FAILED_PRECONDITION,
+        `this sidecar's idempotent producer could not get a producer id (${reason})`,
+        cause.retriable,
+        error,
+      )
       // The failed producer is dropped, not disconnected: that would close the shared connections.
       this.failure = { error: refused, at: Date.now() }
-      this.log.error('Idempotent producer unavailable: requests asking for idempotence are refused', { error: reason, retriable: cause.retriable })
+      this.log.error('Idempotent producer unavailable: requests asking for idempotence are refused', {
+        error: reason,
+        retriable: cause.retriable,
+      })
       throw refused
     }
     this.producer = producer
@@ -97,5 +106,8 @@ export class IdempotentWrites implements Idempotence, BatchSenders {
 }
 
 function refusal(grpcCode: status, reason: string, retriable: boolean, cause?: unknown): SidecarError {
-  return new SidecarError({ grpcCode, message: `idempotent write refused, nothing was written: ${reason}`, retriable }, { cause })
+  return new SidecarError(
+    { grpcCode, message: `idempotent write refused, nothing was written: ${reason}`, retriable },
+    { cause },
+  )
 }

@@ -50,7 +50,10 @@ export class KafkaLiveness {
       await Promise.race([
         this.probe(),
         new Promise((_, reject) => {
-          timeout = setTimeout(() => reject(new Error(`no answer within ${this.settings.timeoutMs} ms`)), this.settings.timeoutMs)
+          timeout = setTimeout(
+            () => reject(new Error(`no answer within ${this.settings.timeoutMs} ms`)),
+            this.settings.timeoutMs,
+          )
         }),
       ])
     } catch (error) {

@@ -26,7 +26,10 @@ export interface PartitionAnswer {
 }
 
 interface DecodedProduceResponse {
-  readonly topics: ReadonlyArray<{ readonly topicName: string; readonly partitions: ReadonlyArray<PartitionAnswer & { readonly partition: number }> }>
+  readonly topics: ReadonlyArray<{
+    readonly topicName: string
+    readonly partitions: ReadonlyArray<PartitionAnswer & { readonly partition: number }>
+  }>
 }
 
 /** The latest answer per partition of the produce requests made for one sendBatch (retries included). */

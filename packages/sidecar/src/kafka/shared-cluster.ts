@@ -20,7 +20,9 @@ type Factory = (options: Record<string, unknown>) => unknown
 const createProducer = require('kafkajs/src/producer/index.js') as Factory
 const createAdmin = require('kafkajs/src/admin/index.js') as Factory
 const InstrumentationEventEmitter = require('kafkajs/src/instrumentation/emitter.js') as new () => unknown
-const createRetry = require('kafkajs/src/retry/index.js') as (options?: RetryOptions) => <T>(fn: (bail: (error: unknown) => void) => Promise<T>) => Promise<T>
+const createRetry = require('kafkajs/src/retry/index.js') as (
+  options?: RetryOptions,
+) => <T>(fn: (bail: (error: unknown) => void) => Promise<T>) => Promise<T>
 const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: { Metadata: unknown } }
 const apiKeys = require('kafkajs/src/protocol/requests/apiKeys.js') as { Metadata: number }
 const Broker = require('kafkajs/src/broker/index.js') as { prototype: object }
@@ -40,7 +42,8 @@ interface KafkaJSCluster {
 /** The private members of a KafkaJS 2.2.4 Kafka instance this module needs, found by description. */
 function privateMember<T>(kafka: Kafka, description: string): T {
   const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === description)
-  if (!symbol) throw new Error(`kafkajs internals changed: Kafka has no "${description}" (this sidecar needs kafkajs 2.2.4)`)
+  if (!symbol)
+    throw new Error(`kafkajs internals changed: Kafka has no "${description}" (this sidecar needs kafkajs 2.2.4)`)
   return (kafka as unknown as Record<symbol, T>)[symbol]
 }
 
@@ -58,8 +61,15 @@ export interface SharedClients {
   createIdempotentProducer(): Producer
 }
 
-export function producerAndAdminOnOneCluster(kafka: Kafka, producerConfig: ProducerConfig & { metadataMaxAge: number }, adminRetry: RetryOptions): SharedClients {
-  const createCluster = privateMember<(options: Record<string, unknown>) => unknown>(kafka, 'private:Kafka:createCluster')
+export function producerAndAdminOnOneCluster(
+  kafka: Kafka,
+  producerConfig: ProducerConfig & { metadataMaxAge: number },
+  adminRetry: RetryOptions,
+): SharedClients {
+  const createCluster = privateMember<(options: Record<string, unknown>) => unknown>(
+    kafka,
+    'private:Kafka:createCluster',
+  )
   const logger = privateMember<unknown>(kafka, 'private:Kafka:logger')
   const clusterRetry = privateMember<RetryOptions | undefined>(kafka, 'private:Kafka:clusterRetry')
   const producerEvents = new InstrumentationEventEmitter()
@@ -84,13 +94,30 @@ export function producerAndAdminOnOneCluster(kafka: Kafka, producerConfig: Produ
     transactionTimeout: producerConfig.transactionTimeout,
     instrumentationEmitter: producerEvents,
   }) as Producer
-  const admin = createAdmin({ retry: { ...clusterRetry, ...adminRetry }, logger, instrumentationEmitter: new InstrumentationEventEmitter(), cluster }) as Admin
+  const admin = createAdmin({
+    retry: { ...clusterRetry, ...adminRetry },
+    logger,
+    instrumentationEmitter: new InstrumentationEventEmitter(),
+    cluster,
+  }) as Admin
   // Its own emitter: its connect and disconnect events are not the sidecar producer's.
-  const createIdempotentProducer = () => createProducer({ ...producerOptions, idempotent: true, instrumentationEmitter: new InstrumentationEventEmitter() }) as Producer
-  return { producer, admin, topicMetadata: metadataRequester(cluster as KafkaJSCluster, clusterRetry), createIdempotentProducer }
+  const createIdempotentProducer = () =>
+    createProducer({
+      ...producerOptions,
+      idempotent: true,
+      instrumentationEmitter: new InstrumentationEventEmitter(),
+    }) as Producer
+  return {
+    producer,
+    admin,
+    topicMetadata: metadataRequester(cluster as KafkaJSCluster, clusterRetry),
+    createIdempotentProducer,
+  }
 }
 
-const SEND_REQUEST = Object.getOwnPropertySymbols(Broker.prototype).find((s) => s.description === 'private:Broker:sendRequest')
+const SEND_REQUEST = Object.getOwnPropertySymbols(Broker.prototype).find(
+  (s) => s.description === 'private:Broker:sendRequest',
+)
 
 /**
  * The Metadata request a KafkaJS producer sends before it writes to a topic, for one topic and
@@ -102,14 +129,19 @@ const SEND_REQUEST = Object.getOwnPropertySymbols(Broker.prototype).find((s) => 
  * retried with the cluster's retry settings; any other error is the answer.
  */
 function metadataRequester(cluster: KafkaJSCluster, retry: RetryOptions | undefined): TopicMetadataSource {
-  if (!SEND_REQUEST) throw new Error('kafkajs internals changed: Broker has no "private:Broker:sendRequest" (this sidecar needs kafkajs 2.2.4)')
+  if (!SEND_REQUEST)
+    throw new Error(
+      'kafkajs internals changed: Broker has no "private:Broker:sendRequest" (this sidecar needs kafkajs 2.2.4)',
+    )
   const retrier = createRetry(retry)
   return (topic, allowAutoTopicCreation) =>
     retrier(async (bail) => {
       try {
         const broker = await cluster.brokerPool.findConnectedBroker()
         const metadata = broker.lookupRequest(apiKeys.Metadata, requests.Metadata)
-        const send = (broker as unknown as Record<symbol, (request: unknown) => Promise<MetadataResponse>>)[SEND_REQUEST]!.bind(broker)
+        const send = (broker as unknown as Record<symbol, (request: unknown) => Promise<MetadataResponse>>)[
+          SEND_REQUEST
+        ]!.bind(broker)
         const response = await send(metadata({ topics: [topic], allowAutoTopicCreation }))
         return response.topicMetadata.find((t) => t.topic === topic)?.partitionMetadata ?? []
       } catch (error) {

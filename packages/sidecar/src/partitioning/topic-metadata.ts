@@ -44,7 +44,8 @@ export class TopicMetadataCache {
   /** Cached partitions, or undefined when the topic was never loaded. Stale entries refresh in the background. */
   cached(topic: string): PartitionMetadata[] | undefined {
     const entry = this.entries.get(topic)
-    if (entry && Date.now() - entry.loadedAt > this.settings.maxAgeMs) void this.load(topic, entry.allowAutoTopicCreation).catch(() => {})
+    if (entry && Date.now() - entry.loadedAt > this.settings.maxAgeMs)
+      void this.load(topic, entry.allowAutoTopicCreation).catch(() => {})
     return entry?.partitions
   }
 
@@ -104,7 +105,11 @@ function classify(topic: string, allowAutoTopicCreation: boolean, error: unknown
 }
 
 function isUnknownTopic(error: unknown): boolean {
-  for (let e = error as { type?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+  for (
+    let e = error as { type?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
     if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true
     e = (e.originalError ?? e.cause) as typeof e
   }

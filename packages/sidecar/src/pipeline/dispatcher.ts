@@ -44,7 +44,12 @@ export interface DispatcherSettings {
 }
 
 export interface BatchSender {
-  sendBatch(batch: { topicMessages: TopicMessages[]; acks: number; timeout: number; compression: CompressionCode }): Promise<RecordMetadata[]>
+  sendBatch(batch: {
+    topicMessages: TopicMessages[]
+    acks: number
+    timeout: number
+    compression: CompressionCode
+  }): Promise<RecordMetadata[]>
 }
 
 export interface BatchSenders {
@@ -55,7 +60,9 @@ export interface BatchSenders {
 }
 
 const require = createRequire(import.meta.url)
-const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as { createErrorFromCode: (code: number) => Error }
+const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as {
+  createErrorFromCode: (code: number) => Error
+}
 
 /** sendBatch calls of the idempotent producer in flight per broker: KafkaJS sends them one at a time. */
 const IDEMPOTENT_IN_FLIGHT_PER_BROKER = 1
@@ -135,7 +142,10 @@ export class Dispatcher {
   withdraw(queues: readonly PartitionQueue[], records: readonly QueuedRecord[]): void {
     for (let i = records.length - 1; i >= 0; i--) {
       const queue = queues[i]!
-      if (!queue.removeNewest(records[i]!)) throw new Error(`cannot withdraw record ${records[i]!.index} from ${queue.topic}-${queue.partition}: it is no longer the newest queued`)
+      if (!queue.removeNewest(records[i]!))
+        throw new Error(
+          `cannot withdraw record ${records[i]!.index} from ${queue.topic}-${queue.partition}: it is no longer the newest queued`,
+        )
       if (queue.isEmpty) this.ready.delete(queue)
     }
   }
@@ -250,7 +260,11 @@ export class Dispatcher {
         this.ready.delete(queue)
         continue
       }
-      if (this.settings.lingerMs > 0 && queue.pendingBytes < this.settings.maxBatchBytes && now - head.enqueuedAt < this.settings.lingerMs) {
+      if (
+        this.settings.lingerMs > 0 &&
+        queue.pendingBytes < this.settings.maxBatchBytes &&
+        now - head.enqueuedAt < this.settings.lingerMs
+      ) {
         lingerUntil = Math.min(lingerUntil, head.enqueuedAt + this.settings.lingerMs)
         continue
       }
@@ -268,7 +282,14 @@ export class Dispatcher {
         : `${broker}:${head.compression}:${acks}:${head.idempotent}:${head.timeoutMs}`
       let group = groups.get(key)
       if (!group) {
-        group = { broker, compression: head.compression, acks, idempotent: head.idempotent, timeoutMs: head.timeoutMs, queues: [] }
+        group = {
+          broker,
+          compression: head.compression,
+          acks,
+          idempotent: head.idempotent,
+          timeoutMs: head.timeoutMs,
+          queues: [],
+        }
         groups.set(key, group)
       }
       group.queues.push(queue)
@@ -279,10 +300,13 @@ export class Dispatcher {
       this.send(group)
     }
     if (lingerUntil !== Infinity && !this.lingerTimer) {
-      this.lingerTimer = setTimeout(() => {
-        this.lingerTimer = null
-        this.dispatch()
-      }, Math.max(0, lingerUntil - now)).unref()
+      this.lingerTimer = setTimeout(
+        () => {
+          this.lingerTimer = null
+          this.dispatch()
+        },
+        Math.max(0, lingerUntil - now),
+      ).unref()
     }
   }
 
@@ -315,7 +339,9 @@ export class Dispatcher {
     const started = Date.now()
     const sender = group.idempotent ? this.senders.idempotent() : this.senders.plain
     const answers = new ProduceAnswers()
-    withProduceAnswers(answers, () => sender.sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: timeoutMs, compression }))
+    withProduceAnswers(answers, () =>
+      sender.sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: timeoutMs, compression }),
+    )
       .then(
         (metadata) => {
           for (const chunk of chunks) {
@@ -327,7 +353,8 @@ export class Dispatcher {
         },
         (error: unknown) => {
           const failure = fromKafkaJSError(error)
-          for (const chunk of chunks) this.settleFromAnswer(chunk, answers.of(chunk.queue.topic, chunk.queue.partition), failure)
+          for (const chunk of chunks)
+            this.settleFromAnswer(chunk, answers.of(chunk.queue.topic, chunk.queue.partition), failure)
           this.observer.onBatchSettled?.(records, failure, Date.now() - started)
         },
       )
@@ -362,7 +389,13 @@ export class Dispatcher {
     const appendTime = Number(result.logAppendTime ?? -1)
     const logStart = Number(result.logStartOffset ?? -1)
     this.forEachRequestRun(chunk.records, (tracker, indexes, position) =>
-      tracker.record(queue.topic, queue.partition, indexes, { baseOffset: base + position, logAppendTimeMs: appendTime, logStartOffset: logStart }, null),
+      tracker.record(
+        queue.topic,
+        queue.partition,
+        indexes,
+        { baseOffset: base + position, logAppendTimeMs: appendTime, logStartOffset: logStart },
+        null,
+      ),
     )
     this.release(chunk)
   }
@@ -375,25 +408,45 @@ export class Dispatcher {
     if (!answer) return this.settleFailed(chunk, failure)
     if (answer.errorCode !== 0) return this.settleFailed(chunk, fromKafkaJSError(createErrorFromCode(answer.errorCode)))
     const { topic, partition } = chunk.queue
-    this.settleDelivered(chunk, [{ topicName: topic, partition, errorCode: 0, baseOffset: answer.baseOffset, logAppendTime: answer.logAppendTime, logStartOffset: answer.logStartOffset }])
+    this.settleDelivered(chunk, [
+      {
+        topicName: topic,
+        partition,
+        errorCode: 0,
+        baseOffset: answer.baseOffset,
+        logAppendTime: answer.logAppendTime,
+        logStartOffset: answer.logStartOffset,
+      },
+    ])
   }
 
   private settleUnacknowledged(chunk: Chunk): void {
     if (chunk.settled) return
     this.forEachRequestRun(chunk.records, (tracker, indexes) =>
-      tracker.record(chunk.queue.topic, chunk.queue.partition, indexes, { baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }, null),
+      tracker.record(
+        chunk.queue.topic,
+        chunk.queue.partition,
+        indexes,
+        { baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 },
+        null,
+      ),
     )
     this.release(chunk)
   }
 
   private settleFailed(chunk: Chunk, error: SidecarError): void {
     if (chunk.settled) return
-    this.forEachRequestRun(chunk.records, (tracker, indexes) => tracker.record(chunk.queue.topic, chunk.queue.partition, indexes, null, error))
+    this.forEachRequestRun(chunk.records, (tracker, indexes) =>
+      tracker.record(chunk.queue.topic, chunk.queue.partition, indexes, null, error),
+    )
     this.release(chunk)
   }
 
   /** Calls `fn` once per run of consecutive records from the same request, with the run's position. */
-  private forEachRequestRun(records: readonly QueuedRecord[], fn: (tracker: QueuedRecord['tracker'], indexes: number[], position: number) => void): void {
+  private forEachRequestRun(
+    records: readonly QueuedRecord[],
+    fn: (tracker: QueuedRecord['tracker'], indexes: number[], position: number) => void,
+  ): void {
     let start = 0
     while (start < records.length) {
       const tracker = records[start]!.tracker

@@ -36,19 +36,33 @@ export class MemoryBudget {
    * Reserves `total` if it fits with every partition's `perPartition` demand (given each
    * partition's current pending counts), or returns the refusal.
    */
-  tryReserve(total: Demand, perPartition: Iterable<{ name: string; pending: Demand; demand: Demand }>): SidecarError | null {
+  tryReserve(
+    total: Demand,
+    perPartition: Iterable<{ name: string; pending: Demand; demand: Demand }>,
+  ): SidecarError | null {
     const { limits } = this
     const partitions = [...perPartition]
     const never = this.neverFits(total, partitions)
     if (never) return never
-    if (this.bytes + total.bytes > limits.maxQueuedBytes) return this.full(`queued bytes would reach ${this.bytes + total.bytes} of ${limits.maxQueuedBytes}`, this.bytes + total.bytes - limits.maxQueuedBytes)
-    if (this.records + total.records > limits.maxQueuedRecords) return this.full(`queued records would reach ${this.records + total.records} of ${limits.maxQueuedRecords}`, 0)
+    if (this.bytes + total.bytes > limits.maxQueuedBytes)
+      return this.full(
+        `queued bytes would reach ${this.bytes + total.bytes} of ${limits.maxQueuedBytes}`,
+        this.bytes + total.bytes - limits.maxQueuedBytes,
+      )
+    if (this.records + total.records > limits.maxQueuedRecords)
+      return this.full(`queued records would reach ${this.records + total.records} of ${limits.maxQueuedRecords}`, 0)
     for (const p of partitions) {
       if (p.pending.bytes + p.demand.bytes > limits.maxQueuedBytesPerPartition) {
-        return this.full(`partition ${p.name} would hold ${p.pending.bytes + p.demand.bytes} bytes, limit ${limits.maxQueuedBytesPerPartition}`, p.pending.bytes + p.demand.bytes - limits.maxQueuedBytesPerPartition)
+        return this.full(
+          `partition ${p.name} would hold ${p.pending.bytes + p.demand.bytes} bytes, limit ${limits.maxQueuedBytesPerPartition}`,
+          p.pending.bytes + p.demand.bytes - limits.maxQueuedBytesPerPartition,
+        )
       }
       if (p.pending.records + p.demand.records > limits.maxQueuedRecordsPerPartition) {
-        return this.full(`partition ${p.name} would hold ${p.pending.records + p.demand.records} records, limit ${limits.maxQueuedRecordsPerPartition}`, 0)
+        return this.full(
+          `partition ${p.name} would hold ${p.pending.records + p.demand.records} records, limit ${limits.maxQueuedRecordsPerPartition}`,
+          0,
+        )
       }
     }
     this.bytes += total.bytes
@@ -69,11 +83,19 @@ export class MemoryBudget {
         kafkaErrorCode: KafkaErrors.RECORD_LIST_TOO_LARGE.code,
         kafkaErrorName: KafkaErrors.RECORD_LIST_TOO_LARGE.name,
       })
-    if (total.bytes > limits.maxQueuedBytes) return tooLarge(`${total.bytes} bytes, max_queued_bytes ${limits.maxQueuedBytes}`)
-    if (total.records > limits.maxQueuedRecords) return tooLarge(`${total.records} records, max_queued_records ${limits.maxQueuedRecords}`)
+    if (total.bytes > limits.maxQueuedBytes)
+      return tooLarge(`${total.bytes} bytes, max_queued_bytes ${limits.maxQueuedBytes}`)
+    if (total.records > limits.maxQueuedRecords)
+      return tooLarge(`${total.records} records, max_queued_records ${limits.maxQueuedRecords}`)
     for (const p of partitions) {
-      if (p.demand.bytes > limits.maxQueuedBytesPerPartition) return tooLarge(`${p.demand.bytes} bytes for partition ${p.name}, max_queued_bytes_per_partition ${limits.maxQueuedBytesPerPartition}`)
-      if (p.demand.records > limits.maxQueuedRecordsPerPartition) return tooLarge(`${p.demand.records} records for partition ${p.name}, max_queued_records_per_partition ${limits.maxQueuedRecordsPerPartition}`)
+      if (p.demand.bytes > limits.maxQueuedBytesPerPartition)
+        return tooLarge(
+          `${p.demand.bytes} bytes for partition ${p.name}, max_queued_bytes_per_partition ${limits.maxQueuedBytesPerPartition}`,
+        )
+      if (p.demand.records > limits.maxQueuedRecordsPerPartition)
+        return tooLarge(
+          `${p.demand.records} records for partition ${p.name}, max_queued_records_per_partition ${limits.maxQueuedRecordsPerPartition}`,
+        )
     }
     return null
   }

@@ -117,7 +117,8 @@ export class PartitionQueue {
     const { tracker, segment } = this.items[at]!
     let end = at
     let bytes = 0
-    while (end < this.items.length && this.items[end]!.tracker === tracker && this.items[end]!.segment === segment) bytes += this.items[end++]!.bytes
+    while (end < this.items.length && this.items[end]!.tracker === tracker && this.items[end]!.segment === segment)
+      bytes += this.items[end++]!.bytes
     return { records: end - at, bytes }
   }
 
@@ -151,5 +152,7 @@ export class PartitionQueue {
 
 /** Whether two records may leave in one batch: one codec, acks, producer and broker timeout. */
 function sameBatch(a: QueuedRecord, b: QueuedRecord): boolean {
-  return a.compression === b.compression && a.acks === b.acks && a.idempotent === b.idempotent && a.timeoutMs === b.timeoutMs
+  return (
+    a.compression === b.compression && a.acks === b.acks && a.idempotent === b.idempotent && a.timeoutMs === b.timeoutMs
+  )
 }

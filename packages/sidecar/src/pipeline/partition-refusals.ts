@@ -43,14 +43,23 @@ function groupKey(record: PlacedRecord): string {
 export type RefusalRule = (record: PlacedRecord) => SidecarError | null
 
 export function recordTooLarge(maxRecordBytes: number): RefusalRule {
-  return (record) => (record.bytes > maxRecordBytes ? invalidArgument(`record ${record.index} is ${record.bytes} bytes, larger than max_record_bytes ${maxRecordBytes}`, KafkaErrors.MESSAGE_TOO_LARGE) : null)
+  return (record) =>
+    record.bytes > maxRecordBytes
+      ? invalidArgument(
+          `record ${record.index} is ${record.bytes} bytes, larger than max_record_bytes ${maxRecordBytes}`,
+          KafkaErrors.MESSAGE_TOO_LARGE,
+        )
+      : null
 }
 
 /**
  * NOT_FOUND in a result, which the contract reserves for this: the partition does not exist, and
  * its records were not written (a client that mirrors KafkaJS resolves the send without them).
  */
-export function partitionAbsent(partitionCount: (topic: string) => number, hasPartition: (topic: string, partition: number) => boolean): RefusalRule {
+export function partitionAbsent(
+  partitionCount: (topic: string) => number,
+  hasPartition: (topic: string, partition: number) => boolean,
+): RefusalRule {
   return (record) =>
     !record.explicit || hasPartition(record.topic, record.partition)
       ? null
@@ -66,7 +75,10 @@ export function partitionAbsent(partitionCount: (topic: string) => number, hasPa
  * Splits placed records into those to queue and, per send and partition, those refused whole:
  * the first rule that refuses a record of a group decides the group's error.
  */
-export function sortOutRefusals<R extends PlacedRecord>(records: readonly R[], rules: readonly RefusalRule[]): Sorted<R> {
+export function sortOutRefusals<R extends PlacedRecord>(
+  records: readonly R[],
+  rules: readonly RefusalRule[],
+): Sorted<R> {
   const errors = new Map<string, SidecarError>()
   for (const record of records) {
     const key = groupKey(record)
@@ -90,7 +102,8 @@ export function sortOutRefusals<R extends PlacedRecord>(records: readonly R[], r
       continue
     }
     let refusal = refused.get(key)
-    if (!refusal) refused.set(key, (refusal = { topic: record.topic, partition: record.partition, recordIndexes: [], error }))
+    if (!refusal)
+      refused.set(key, (refusal = { topic: record.topic, partition: record.partition, recordIndexes: [], error }))
     refusal.recordIndexes.push(record.index)
   }
   return { queued, refused: [...refused.values()] }

@@ -14,7 +14,13 @@ import type { TopicMetadataCache } from '../partitioning/topic-metadata.js'
 import type { Dispatcher } from './dispatcher.js'
 import type { MemoryBudget } from './memory-budget.js'
 import type { PartitionQueue, QueuedRecord } from './partition-queue.js'
-import { partitionAbsent, recordTooLarge, sortOutRefusals, type PartitionRefusal, type RefusalRule } from './partition-refusals.js'
+import {
+  partitionAbsent,
+  recordTooLarge,
+  sortOutRefusals,
+  type PartitionRefusal,
+  type RefusalRule,
+} from './partition-refusals.js'
 import { RequestTracker } from './request-tracker.js'
 import { recordSize, validateRequest, type RequestLimits } from './validation.js'
 
@@ -117,25 +123,38 @@ export class RecordPipeline {
   /** Later requests of the instance are admitted after `admitted` is decided. */
   private chain(instanceId: string, admitted: Promise<unknown>): void {
     this.admissionChains.set(instanceId, admitted)
-    void admitted.catch(() => {}).finally(() => {
-      if (this.admissionChains.get(instanceId) === admitted) this.admissionChains.delete(instanceId)
-    })
+    void admitted
+      .catch(() => {})
+      .finally(() => {
+        if (this.admissionChains.get(instanceId) === admitted) this.admissionChains.delete(instanceId)
+      })
   }
 
   /** Throws the UNAVAILABLE refusal every request gets while shutting down or not connected to Kafka. */
   checkOpen(): void {
     if (this.closedReason !== null) {
-      throw new SidecarError({ grpcCode: status.UNAVAILABLE, message: `sidecar is not accepting requests: ${this.closedReason}`, retriable: true })
+      throw new SidecarError({
+        grpcCode: status.UNAVAILABLE,
+        message: `sidecar is not accepting requests: ${this.closedReason}`,
+        retriable: true,
+      })
     }
     // Refusing at once lets a client fall back to direct Kafka instead of waiting for a timeout
     // after which the sidecar might still write the record (a duplicate once the client resent it).
     if (!this.kafkaConnected()) {
-      throw new SidecarError({ grpcCode: status.UNAVAILABLE, message: 'sidecar is not connected to Kafka (not yet, or the brokers stopped answering)', retriable: true })
+      throw new SidecarError({
+        grpcCode: status.UNAVAILABLE,
+        message: 'sidecar is not connected to Kafka (not yet, or the brokers stopped answering)',
+        retriable: true,
+      })
     }
   }
 
   private reject(request: ProduceRequest, error: unknown): Promise<never> {
-    const refusal = error instanceof SidecarError ? error : new SidecarError({ grpcCode: status.INTERNAL, message: String(error) }, { cause: error })
+    const refusal =
+      error instanceof SidecarError
+        ? error
+        : new SidecarError({ grpcCode: status.INTERNAL, message: String(error) }, { cause: error })
     this.observer.onRejected?.(request, refusal)
     return Promise.reject(refusal)
   }
@@ -158,10 +177,14 @@ export class RecordPipeline {
     } catch (error) {
       this.dispatcher.withdraw(queues.slice(0, queued), records.slice(0, queued))
       this.budget.cancel(plan.total)
-      throw new SidecarError({ grpcCode: status.INTERNAL, message: `request not queued (nothing of it was kept): ${String(error)}` }, { cause: error })
+      throw new SidecarError(
+        { grpcCode: status.INTERNAL, message: `request not queued (nothing of it was kept): ${String(error)}` },
+        { cause: error },
+      )
     }
     // Accepted: from here on nothing may turn the request into a refusal.
-    for (const { topic, partition, recordIndexes, error } of plan.refused) tracker.record(topic, partition, recordIndexes, null, error)
+    for (const { topic, partition, recordIndexes, error } of plan.refused)
+      tracker.record(topic, partition, recordIndexes, null, error)
     this.notify(() => this.observer.onAccepted?.(request, plan.total.bytes))
     void tracker.settled.then(() => this.notify(() => this.observer.onSettled?.(tracker)))
     return tracker
@@ -244,11 +267,15 @@ export class RecordPipeline {
       // An observer's failure is its own; the request's fate is already settled.
     }
   }
-
 }
 
 function toKafkaJSMessage(record: IncomingRecord, partition: number): Message {
-  const message: Message = { key: record.key, value: record.value, headers: toKafkaJSHeaders(record.headers), partition }
+  const message: Message = {
+    key: record.key,
+    value: record.value,
+    headers: toKafkaJSHeaders(record.headers),
+    partition,
+  }
   // Without a client timestamp KafkaJS stamps Date.now() when it encodes the batch, as it does in
   // direct mode. (Setting one on every record also makes KafkaJS sort them per batch: costly.)
   if (record.timestampMs !== null) message.timestamp = String(record.timestampMs)

@@ -47,8 +47,10 @@ function codecAvailable(codec: number): boolean {
 export function topicNameProblem(topic: string): string | null {
   if (topic.length === 0) return 'topic name is empty'
   if (topic === '.' || topic === '..') return `topic name "${topic}" is not allowed`
-  if (topic.length > MAX_TOPIC_LENGTH) return `topic name is ${topic.length} characters, the limit is ${MAX_TOPIC_LENGTH}`
-  if (!LEGAL_TOPIC.test(topic)) return `topic name "${topic}" contains a character other than ASCII letters, digits, '.', '_' and '-'`
+  if (topic.length > MAX_TOPIC_LENGTH)
+    return `topic name is ${topic.length} characters, the limit is ${MAX_TOPIC_LENGTH}`
+  if (!LEGAL_TOPIC.test(topic))
+    return `topic name "${topic}" contains a character other than ASCII letters, digits, '.', '_' and '-'`
   return null
 }
 
@@ -68,17 +70,28 @@ export function recordSize(record: IncomingRecord): number {
 export function validateRequest(request: ProduceRequest, limits: RequestLimits): void {
   if (request.records.length === 0) throw invalidArgument('request carries no records')
   if (request.records.length > limits.maxRecordsPerRequest) {
-    throw invalidArgument(`request carries ${request.records.length} records, the limit is ${limits.maxRecordsPerRequest}`, KafkaErrors.RECORD_LIST_TOO_LARGE)
+    throw invalidArgument(
+      `request carries ${request.records.length} records, the limit is ${limits.maxRecordsPerRequest}`,
+      KafkaErrors.RECORD_LIST_TOO_LARGE,
+    )
   }
-  if (request.timeoutMs < 0 || request.timeoutMs > MAX_TIMEOUT_MS) throw invalidArgument(`timeout_ms ${request.timeoutMs} is outside 0..${MAX_TIMEOUT_MS}`)
+  if (request.timeoutMs < 0 || request.timeoutMs > MAX_TIMEOUT_MS)
+    throw invalidArgument(`timeout_ms ${request.timeoutMs} is outside 0..${MAX_TIMEOUT_MS}`)
   const codec = CODEC_NAMES[request.compression]
-  if (codec === undefined) throw invalidArgument(`unknown compression ${request.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
+  if (codec === undefined)
+    throw invalidArgument(`unknown compression ${request.compression}`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
   if (request.compression > 1 && !codecAvailable(request.compression)) {
-    throw invalidArgument(`compression ${codec} has no codec registered in this sidecar's KafkaJS (register one with CompressionCodecs)`, KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE)
+    throw invalidArgument(
+      `compression ${codec} has no codec registered in this sidecar's KafkaJS (register one with CompressionCodecs)`,
+      KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE,
+    )
   }
   // KafkaJS refuses the same: without every replica's ack a retried batch could go missing.
   if (request.idempotent && request.acks !== -1) {
-    throw invalidArgument(`an idempotent request must use acks -1 (ACKS_ALL), got ${request.acks}`, KafkaErrors.INVALID_REQUIRED_ACKS)
+    throw invalidArgument(
+      `an idempotent request must use acks -1 (ACKS_ALL), got ${request.acks}`,
+      KafkaErrors.INVALID_REQUIRED_ACKS,
+    )
   }
   const checkedTopics = new Set<string>()
   request.records.forEach((record, index) => {
@@ -96,18 +109,31 @@ export function validateRequest(request: ProduceRequest, limits: RequestLimits):
       checkedTopics.add(record.topic)
     }
     if (record.partition !== null && (!Number.isInteger(record.partition) || record.partition < 0)) {
-      throw invalidArgument(`record ${index}: partition ${record.partition} is negative`, KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION)
+      throw invalidArgument(
+        `record ${index}: partition ${record.partition} is negative`,
+        KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
+      )
     }
     if (record.headers.length > limits.maxHeadersPerRecord) {
-      throw invalidArgument(`record ${index} has ${record.headers.length} headers, the limit is ${limits.maxHeadersPerRecord}`, KafkaErrors.INVALID_RECORD)
+      throw invalidArgument(
+        `record ${index} has ${record.headers.length} headers, the limit is ${limits.maxHeadersPerRecord}`,
+        KafkaErrors.INVALID_RECORD,
+      )
     }
     for (const header of record.headers) {
       // KafkaJS cannot encode a null header value (it fails the whole batch it is in, with every
       // other client's records), so it is refused here, for this request alone.
-      if (header.value === null) throw invalidArgument(`record ${index}: header "${header.key}" has no value (null header values cannot be sent)`, KafkaErrors.INVALID_RECORD)
+      if (header.value === null)
+        throw invalidArgument(
+          `record ${index}: header "${header.key}" has no value (null header values cannot be sent)`,
+          KafkaErrors.INVALID_RECORD,
+        )
     }
     if (record.timestampMs !== null && (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0)) {
-      throw invalidArgument(`record ${index}: timestamp ${record.timestampMs} is not a valid epoch millisecond value`, { code: 32, name: 'INVALID_TIMESTAMP' })
+      throw invalidArgument(`record ${index}: timestamp ${record.timestampMs} is not a valid epoch millisecond value`, {
+        code: 32,
+        name: 'INVALID_TIMESTAMP',
+      })
     }
     // A record over max_record_bytes fails its send's records for its partition only, as a
     // broker would: decided once partitions are chosen (partition-refusals.ts).

@@ -30,7 +30,11 @@ export class DeliveryReports {
   private instance(instanceId: string): Instance {
     let instance = this.instances.get(instanceId)
     if (!instance) {
-      instance = { ring: new ReportRing(this.settings.capacityPerInstance), subscribers: new Set(), lastActiveAt: Date.now() }
+      instance = {
+        ring: new ReportRing(this.settings.capacityPerInstance),
+        subscribers: new Set(),
+        lastActiveAt: Date.now(),
+      }
       this.instances.set(instanceId, instance)
     }
     return instance
@@ -74,7 +78,8 @@ export class DeliveryReports {
 
   private sweep(): void {
     const cutoff = Date.now() - this.settings.instanceIdleMs
-    for (const [id, instance] of this.instances) if (instance.subscribers.size === 0 && instance.lastActiveAt < cutoff) this.instances.delete(id)
+    for (const [id, instance] of this.instances)
+      if (instance.subscribers.size === 0 && instance.lastActiveAt < cutoff) this.instances.delete(id)
   }
 
   close(): void {

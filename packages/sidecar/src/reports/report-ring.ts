@@ -45,7 +45,8 @@ export class ReportRing {
       out.push({ kind: 'gap', firstSequence: next, lastSequence: this.oldestSequence - 1 })
       next = this.oldestSequence
     }
-    for (; next < this.nextSequence && out.length < limit; next++) out.push({ kind: 'report', report: this.slots[next % this.capacity]! })
+    for (; next < this.nextSequence && out.length < limit; next++)
+      out.push({ kind: 'report', report: this.slots[next % this.capacity]! })
     return out
   }
 }

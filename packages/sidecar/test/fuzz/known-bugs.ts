@@ -20,7 +20,9 @@ export function dryRun(scenario: Scenario) {
   const partitions = new Map<string, number>(names.existing.map((name, i) => [name, scenario.topics[i]!]))
   partitions.set(names.longest, 1)
   const world: World = { partitions, allowedPrefix: ALLOWED_PREFIX }
-  return plan(scenario, names).flatMap((p) => (p.seen.ok && p.bytes.length <= FUZZ_LIMITS.maxRequestBytes ? [expectationOf(p.seen.request, world)] : []))
+  return plan(scenario, names).flatMap((p) =>
+    p.seen.ok && p.bytes.length <= FUZZ_LIMITS.maxRequestBytes ? [expectationOf(p.seen.request, world)] : [],
+  )
 }
 
 // Both bugs found while this list was kept (prototype header names, sidecar-created topics) are

@@ -98,29 +98,49 @@ const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
 const partitioner = Partitioners.DefaultPartitioner()
 /** KafkaJS's default partition for a keyed record (murmur2 over the key bytes). */
 export function keyedPartition(topic: string, key: Uint8Array, partitions: number): number {
-  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }))
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+    partitionId,
+    leader: 1,
+    replicas: [1],
+    isr: [1],
+    partitionErrorCode: 0,
+  }))
   return partitioner({ topic, partitionMetadata, message: { key: Buffer.from(key), value: null } })
 }
 
 export function decodeProblem(reason: string): Problem {
-  return { stage: 'decode', code: status.INVALID_ARGUMENT, message: new RegExp(`^malformed EmitRequest.*${escape(reason)}`) }
+  return {
+    stage: 'decode',
+    code: status.INVALID_ARGUMENT,
+    message: new RegExp(`^malformed EmitRequest.*${escape(reason)}`),
+  }
 }
 
 export function oversizeProblem(length: number): Problem {
-  return { stage: 'decode', code: status.INVALID_ARGUMENT, message: exactly(`EmitRequest of ${length} bytes is larger than max_request_bytes ${FUZZ_LIMITS.maxRequestBytes}`), kafkaErrorName: 'MESSAGE_TOO_LARGE' }
+  return {
+    stage: 'decode',
+    code: status.INVALID_ARGUMENT,
+    message: exactly(`EmitRequest of ${length} bytes is larger than max_request_bytes ${FUZZ_LIMITS.maxRequestBytes}`),
+    kafkaErrorName: 'MESSAGE_TOO_LARGE',
+  }
 }
 
 /** What a correct sidecar does with a request that decodes: the refusals it deserves or may give. */
 export function expectationOf(request: EmitRequest, world: World): Expectation {
   const certain: Problem[] = []
   const possible: Problem[] = []
-  const problem = (stage: Stage, code: status, message: RegExp, kafkaErrorName?: string) => certain.push({ stage, code, message, kafkaErrorName })
-  const invalid = (stage: Stage, message: RegExp, kafkaErrorName?: string) => problem(stage, status.INVALID_ARGUMENT, message, kafkaErrorName)
+  const problem = (stage: Stage, code: status, message: RegExp, kafkaErrorName?: string) =>
+    certain.push({ stage, code, message, kafkaErrorName })
+  const invalid = (stage: Stage, message: RegExp, kafkaErrorName?: string) =>
+    problem(stage, status.INVALID_ARGUMENT, message, kafkaErrorName)
 
-  if (kafkaAcks(request.acks) === undefined) invalid('convert', exactly(`unknown acks value ${request.acks} `), 'INVALID_REQUIRED_ACKS')
-  if (CODECS[request.compression] === undefined) invalid('convert', exactly(`unknown compression value ${request.compression}`), 'UNSUPPORTED_COMPRESSION_TYPE')
+  if (kafkaAcks(request.acks) === undefined)
+    invalid('convert', exactly(`unknown acks value ${request.acks} `), 'INVALID_REQUIRED_ACKS')
+  if (CODECS[request.compression] === undefined)
+    invalid('convert', exactly(`unknown compression value ${request.compression}`), 'UNSUPPORTED_COMPRESSION_TYPE')
   // No instance id is served (issue 12: a contract any language can use); it only forgoes reports.
-  for (const group of request.topics) if (group.records.length === 0) invalid('convert', exactly(`topic "${group.topic}" has no records`))
+  for (const group of request.topics)
+    if (group.records.length === 0) invalid('convert', exactly(`topic "${group.topic}" has no records`))
 
   const placed: Array<Omit<FlatRecord, 'fate'>> = []
   request.topics.forEach((group, segment) => {
@@ -129,42 +149,80 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
       let partition: number | null = null
       if (record.partition !== undefined) partition = record.partition
       else if (count === 1) partition = 0
-      else if (count !== undefined && record.key !== undefined) partition = keyedPartition(group.topic, record.key, count)
+      else if (count !== undefined && record.key !== undefined)
+        partition = keyedPartition(group.topic, record.key, count)
       placed.push({ index: placed.length, topic: group.topic, segment, record, partition, size: recordSize(record) })
     }
   })
   const records = withFates(placed, world)
 
   if (records.length === 0) invalid('validate', /^request carries no records$/)
-  if (records.length > FUZZ_LIMITS.maxRecordsPerRequest) invalid('validate', exactly(`request carries ${records.length} records, the limit is ${FUZZ_LIMITS.maxRecordsPerRequest}`), 'RECORD_LIST_TOO_LARGE')
+  if (records.length > FUZZ_LIMITS.maxRecordsPerRequest)
+    invalid(
+      'validate',
+      exactly(`request carries ${records.length} records, the limit is ${FUZZ_LIMITS.maxRecordsPerRequest}`),
+      'RECORD_LIST_TOO_LARGE',
+    )
   // Unset means 30 s; 0 is a timeout the brokers are given as is.
   const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  if (timeoutMs > MAX_TIMEOUT_MS) invalid('validate', exactly(`timeout_ms ${timeoutMs} is outside 0..${MAX_TIMEOUT_MS}`))
+  if (timeoutMs > MAX_TIMEOUT_MS)
+    invalid('validate', exactly(`timeout_ms ${timeoutMs} is outside 0..${MAX_TIMEOUT_MS}`))
   const codec = CODECS[request.compression]
   // This process registers no snappy, lz4 or zstd codec with KafkaJS.
-  if (request.compression >= 2 && codec !== undefined) invalid('validate', exactly(`compression ${codec} has no codec registered`), 'UNSUPPORTED_COMPRESSION_TYPE')
+  if (request.compression >= 2 && codec !== undefined)
+    invalid('validate', exactly(`compression ${codec} has no codec registered`), 'UNSUPPORTED_COMPRESSION_TYPE')
 
   for (const topic of new Set(records.map((r) => r.topic))) {
     if (!isLegalTopic(topic)) invalid('validate', /^invalid topic: /, 'INVALID_TOPIC_EXCEPTION')
-    else if (!topic.startsWith(world.allowedPrefix)) problem('validate', status.PERMISSION_DENIED, exactly(`topic "${topic}" is not in this sidecar's allow-list`), 'TOPIC_AUTHORIZATION_FAILED')
+    else if (!topic.startsWith(world.allowedPrefix))
+      problem(
+        'validate',
+        status.PERMISSION_DENIED,
+        exactly(`topic "${topic}" is not in this sidecar's allow-list`),
+        'TOPIC_AUTHORIZATION_FAILED',
+      )
     // The brokers do not auto-create topics, so nothing may create this one: the request names a
     // topic that does not exist, whatever allow_auto_topic_creation says.
-    else if (!world.partitions.has(topic)) problem('metadata', status.NOT_FOUND, exactly(`topic "${topic}" does not exist`), 'UNKNOWN_TOPIC_OR_PARTITION')
+    else if (!world.partitions.has(topic))
+      problem('metadata', status.NOT_FOUND, exactly(`topic "${topic}" does not exist`), 'UNKNOWN_TOPIC_OR_PARTITION')
   }
   for (const { index, record } of records) {
-    if (record.partition !== undefined && record.partition < 0) invalid('validate', exactly(`record ${index}: partition ${record.partition} is negative`), 'UNKNOWN_TOPIC_OR_PARTITION')
-    if (record.headers.length > FUZZ_LIMITS.maxHeadersPerRecord) invalid('validate', exactly(`record ${index} has ${record.headers.length} headers, the limit is ${FUZZ_LIMITS.maxHeadersPerRecord}`), 'INVALID_RECORD')
+    if (record.partition !== undefined && record.partition < 0)
+      invalid(
+        'validate',
+        exactly(`record ${index}: partition ${record.partition} is negative`),
+        'UNKNOWN_TOPIC_OR_PARTITION',
+      )
+    if (record.headers.length > FUZZ_LIMITS.maxHeadersPerRecord)
+      invalid(
+        'validate',
+        exactly(
+          `record ${index} has ${record.headers.length} headers, the limit is ${FUZZ_LIMITS.maxHeadersPerRecord}`,
+        ),
+        'INVALID_RECORD',
+      )
     // An empty header name is a name (Kafka and KafkaJS write it); only a null value is refused.
     for (const header of record.headers) {
-      if (header.value === undefined) invalid('validate', exactly(`record ${index}: header "${header.key}" has no value`), 'INVALID_RECORD')
+      if (header.value === undefined)
+        invalid('validate', exactly(`record ${index}: header "${header.key}" has no value`), 'INVALID_RECORD')
     }
-    if (record.timestampMs !== undefined && record.timestampMs < 0) invalid('validate', exactly(`record ${index}: timestamp ${record.timestampMs} is not a valid`), 'INVALID_TIMESTAMP')
+    if (record.timestampMs !== undefined && record.timestampMs < 0)
+      invalid(
+        'validate',
+        exactly(`record ${index}: timestamp ${record.timestampMs} is not a valid`),
+        'INVALID_TIMESTAMP',
+      )
   }
 
   // A request over a queue bound on its own is refused as too large ever, counting only what is
   // queued (refused records never are). Where round-robin placement decides whether a record is
   // refused, or whether one partition's share crosses its bound, the refusal is possible.
-  const tooLarge: Problem = { stage: 'admit', code: status.INVALID_ARGUMENT, message: /^request is larger than this sidecar ever queues: /, kafkaErrorName: 'RECORD_LIST_TOO_LARGE' }
+  const tooLarge: Problem = {
+    stage: 'admit',
+    code: status.INVALID_ARGUMENT,
+    message: /^request is larger than this sidecar ever queues: /,
+    kafkaErrorName: 'RECORD_LIST_TOO_LARGE',
+  }
   const surely = queueBoundCrossed(records.filter((r) => r.fate === 'written'))
   const perhaps = queueBoundCrossed(records.filter((r) => r.fate !== 'refused'))
   if (surely === 'certain') certain.push(tooLarge)
@@ -173,11 +231,21 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
 }
 
 /** MESSAGE_TOO_LARGE for a record over max_record_bytes, and for its send's records in its partition. */
-export const RECORD_TOO_LARGE: Problem = { stage: 'admit', code: status.INVALID_ARGUMENT, message: new RegExp(`^record \\d+ is \\d+ bytes, larger than max_record_bytes ${FUZZ_LIMITS.maxRecordBytes}$`), kafkaErrorName: 'MESSAGE_TOO_LARGE' }
+export const RECORD_TOO_LARGE: Problem = {
+  stage: 'admit',
+  code: status.INVALID_ARGUMENT,
+  message: new RegExp(`^record \\d+ is \\d+ bytes, larger than max_record_bytes ${FUZZ_LIMITS.maxRecordBytes}$`),
+  kafkaErrorName: 'MESSAGE_TOO_LARGE',
+}
 
 /** NOT_FOUND in a result: records for a partition the topic does not have are left out, unwritten. */
 function partitionAbsent(topic: string, partition: number, count: number): Problem {
-  return { stage: 'admit', code: status.NOT_FOUND, message: exactly(`topic "${topic}" has no partition ${partition} (it has ${count}): not written`), kafkaErrorName: 'UNKNOWN_TOPIC_OR_PARTITION' }
+  return {
+    stage: 'admit',
+    code: status.NOT_FOUND,
+    message: exactly(`topic "${topic}" has no partition ${partition} (it has ${count}): not written`),
+    kafkaErrorName: 'UNKNOWN_TOPIC_OR_PARTITION',
+  }
 }
 
 /**
@@ -196,8 +264,13 @@ function withFates(placed: ReadonlyArray<Omit<FlatRecord, 'fate'>>, world: World
     const count = absent(r)
     if (count !== null) return { ...r, fate: 'refused', refusal: partitionAbsent(r.topic, r.partition!, count) }
     const sameSend = oversized.filter((o) => o.segment === r.segment && o.topic === r.topic)
-    if (r.size > FUZZ_LIMITS.maxRecordBytes || sameSend.some((o) => o.partition !== null && o.partition === r.partition)) return { ...r, fate: 'refused', refusal: RECORD_TOO_LARGE }
-    if (sameSend.some((o) => o.partition === null || r.partition === null)) return { ...r, fate: 'either', refusal: RECORD_TOO_LARGE }
+    if (
+      r.size > FUZZ_LIMITS.maxRecordBytes ||
+      sameSend.some((o) => o.partition !== null && o.partition === r.partition)
+    )
+      return { ...r, fate: 'refused', refusal: RECORD_TOO_LARGE }
+    if (sameSend.some((o) => o.partition === null || r.partition === null))
+      return { ...r, fate: 'either', refusal: RECORD_TOO_LARGE }
     return { ...r, fate: 'written' }
   })
 }
@@ -216,7 +289,8 @@ function queueBoundCrossed(records: readonly FlatRecord[]): 'certain' | 'possibl
     entry.records++
     into.set(key, entry)
   }
-  const over = (d: { bytes: number; records: number }) => d.bytes > FUZZ_LIMITS.maxQueuedBytesPerPartition || d.records > FUZZ_LIMITS.maxQueuedRecordsPerPartition
+  const over = (d: { bytes: number; records: number }) =>
+    d.bytes > FUZZ_LIMITS.maxQueuedBytesPerPartition || d.records > FUZZ_LIMITS.maxQueuedRecordsPerPartition
   if ([...fixed.values()].some(over)) return 'certain'
   for (const [key, demand] of fixed) {
     const extra = floating.get(key.split('\u0000')[0]!) ?? { bytes: 0, records: 0 }
@@ -231,7 +305,8 @@ export const FULL: Problem = { stage: 'admit', code: status.RESOURCE_EXHAUSTED, 
 export function fullPossible(expectations: readonly Expectation[]): boolean {
   const candidates = expectations.filter((e) => e.decoded !== null && e.certain.length === 0)
   const all = candidates.flatMap((e) => e.records.filter((r) => r.fate !== 'refused'))
-  if (all.length > FUZZ_LIMITS.maxQueuedRecords || all.reduce((s, r) => s + r.size, 0) > FUZZ_LIMITS.maxQueuedBytes) return true
+  if (all.length > FUZZ_LIMITS.maxQueuedRecords || all.reduce((s, r) => s + r.size, 0) > FUZZ_LIMITS.maxQueuedBytes)
+    return true
   const byTopic = new Map<string, { bytes: number; records: number }>()
   for (const r of all) {
     const entry = byTopic.get(r.topic) ?? { bytes: 0, records: 0 }
@@ -239,10 +314,16 @@ export function fullPossible(expectations: readonly Expectation[]): boolean {
     entry.records++
     byTopic.set(r.topic, entry)
   }
-  return [...byTopic.values()].some((d) => d.bytes > FUZZ_LIMITS.maxQueuedBytesPerPartition || d.records > FUZZ_LIMITS.maxQueuedRecordsPerPartition)
+  return [...byTopic.values()].some(
+    (d) => d.bytes > FUZZ_LIMITS.maxQueuedBytesPerPartition || d.records > FUZZ_LIMITS.maxQueuedRecordsPerPartition,
+  )
 }
 
-export const ABORTED: Problem = { stage: 'convert', code: status.ABORTED, message: /^not queued: an earlier request on this stream \(order_epoch \d+\) was refused/ }
+export const ABORTED: Problem = {
+  stage: 'convert',
+  code: status.ABORTED,
+  message: /^not queued: an earlier request on this stream \(order_epoch \d+\) was refused/,
+}
 
 /**
  * EmitStream's order barrier (sidecar.proto, EmitRequest.order_epoch), replayed from the answers

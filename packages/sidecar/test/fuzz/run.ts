@@ -4,8 +4,27 @@
  * throws them all together with the planned requests, so a counterexample reads on its own.
  */
 import type { EmbeddedRecord } from '@kafka-sidecar/embedded-kafka'
-import { EmitAck, EmitRequest, HealthCheckResponse_ServingStatus as ServingStatus, type PartitionResult } from '@kafka-sidecar/proto'
-import { BarrierModel, ABORTED, decodeProblem, expectationOf, FULL, fullPossible, kafkaAcks, oversizeProblem, FUZZ_LIMITS, type Expectation, type FlatRecord, type Problem, type World } from './oracle.js'
+import {
+  EmitAck,
+  EmitRequest,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  type PartitionResult,
+} from '@kafka-sidecar/proto'
+import {
+  BarrierModel,
+  ABORTED,
+  decodeProblem,
+  expectationOf,
+  FULL,
+  fullPossible,
+  kafkaAcks,
+  oversizeProblem,
+  FUZZ_LIMITS,
+  type Expectation,
+  type FlatRecord,
+  type Problem,
+  type World,
+} from './oracle.js'
 import { ALLOWED_PREFIX, plan, runNames, scanVarints, type PlannedRequest, type Scenario } from './scenario.js'
 import { rawUnary, ReportReader, StreamCall, unary, type Answer, type FuzzTarget } from './target.js'
 
@@ -54,7 +73,11 @@ function matches(answer: Extract<Answer, { kind: 'refusal' }>, problem: Problem)
 }
 
 function matchesError(error: NonNullable<Outcome['error']>, problem: Problem): boolean {
-  return error.code === problem.code && problem.message.test(error.message) && (problem.kafkaErrorName === undefined || error.kafkaErrorName === problem.kafkaErrorName)
+  return (
+    error.code === problem.code &&
+    problem.message.test(error.message) &&
+    (problem.kafkaErrorName === undefined || error.kafkaErrorName === problem.kafkaErrorName)
+  )
 }
 
 function describeAnswer(answer: Answer | undefined): string {
@@ -69,7 +92,9 @@ function describeAnswer(answer: Answer | undefined): string {
 function render(planned: readonly PlannedRequest[], answers: readonly Answer[]): string {
   return planned
     .map((p) => {
-      const seen = p.seen.ok ? JSON.stringify(EmitRequest.toJSON(p.seen.request)) : `undecodable (${p.seen.reason}): ${p.bytes.toString('hex')}`
+      const seen = p.seen.ok
+        ? JSON.stringify(EmitRequest.toJSON(p.seen.request))
+        : `undecodable (${p.seen.reason}): ${p.bytes.toString('hex')}`
       const line = `  #${p.index} ${p.transport} ${p.bytes.length} bytes, answered ${describeAnswer(answers[p.index])}: ${seen}`
       return line.length > 1_500 ? `${line.slice(0, 1_500)}…` : line
     })
@@ -88,7 +113,8 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
   const world: World = { partitions, allowedPrefix: ALLOWED_PREFIX }
   const planned = plan(scenario, names)
   const expectations: Expectation[] = planned.map((p) => {
-    if (p.bytes.length > FUZZ_LIMITS.maxRequestBytes) return { certain: [oversizeProblem(p.bytes.length)], possible: [], records: [], decoded: null }
+    if (p.bytes.length > FUZZ_LIMITS.maxRequestBytes)
+      return { certain: [oversizeProblem(p.bytes.length)], possible: [], records: [], decoded: null }
     if (!p.seen.ok) return { certain: [decodeProblem(p.seen.reason)], possible: [], records: [], decoded: null }
     return expectationOf(p.seen.request, world)
   })
@@ -147,7 +173,13 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
     const answer = answers[p.index]!
     const e = expectations[p.index]!
     const label = `request #${p.index} (${p.transport})`
-    const statKey = answer.kind === 'refusal' ? `refused ${answer.code} ${answer.message.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, 'N').slice(0, 50)}` : answer.kind
+    const statKey =
+      answer.kind === 'refusal'
+        ? `refused ${answer.code} ${answer.message
+            .replace(/"[^"]*"/g, '"…"')
+            .replace(/\d+/g, 'N')
+            .slice(0, 50)}`
+        : answer.kind
     stats.answers.set(statKey, (stats.answers.get(statKey) ?? 0) + 1)
     if (answer.kind === 'broken') {
       violations.push(`${label}: ${answer.why}`)
@@ -168,7 +200,9 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
       if (!answer.message) violations.push(`${label}: refused with an empty message (code ${answer.code})`)
       const allowed = mustAbort ? [ABORTED] : [...e.certain, ...e.possible, ...(full ? [FULL] : [])]
       if (!allowed.some((problem) => matches(answer, problem))) {
-        violations.push(`${label}: refused ${describeRefusal(answer)}; expected ${allowed.length === 0 ? 'acceptance' : `one of: ${allowed.map((x) => `${x.code} ${x.message}${x.kafkaErrorName ? ` (${x.kafkaErrorName})` : ''}`).join(' | ')}`}`)
+        violations.push(
+          `${label}: refused ${describeRefusal(answer)}; expected ${allowed.length === 0 ? 'acceptance' : `one of: ${allowed.map((x) => `${x.code} ${x.message}${x.kafkaErrorName ? ` (${x.kafkaErrorName})` : ''}`).join(' | ')}`}`,
+        )
       }
       if (barrier) {
         if (e.decoded === null) barrier.refusedAt(scanEpoch(p))
@@ -176,9 +210,16 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
       }
       continue
     }
-    if (mustAbort) violations.push(`${label}: accepted, but an earlier request of its stream with an epoch >= ${e.decoded!.orderEpoch} was refused (order barrier)`)
-    if (e.certain.length > 0) violations.push(`${label}: accepted, but it should have been refused: ${e.certain.map((x) => `${x.code} ${x.message}`).join(' | ')}`)
-    if (answer.ack.requestId !== p.answerId) violations.push(`${label}: ack carries request id ${answer.ack.requestId}, not ${p.answerId}`)
+    if (mustAbort)
+      violations.push(
+        `${label}: accepted, but an earlier request of its stream with an epoch >= ${e.decoded!.orderEpoch} was refused (order barrier)`,
+      )
+    if (e.certain.length > 0)
+      violations.push(
+        `${label}: accepted, but it should have been refused: ${e.certain.map((x) => `${x.code} ${x.message}`).join(' | ')}`,
+      )
+    if (answer.ack.requestId !== p.answerId)
+      violations.push(`${label}: ack carries request id ${answer.ack.requestId}, not ${p.answerId}`)
     if (e.decoded) accepted.push({ p, e, ack: answer.ack })
   }
 
@@ -197,7 +238,9 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
   // Every accepted record is reported (delivered or failed), once, and agrees with the ack.
   const reportsFor = (instanceId: string, requestId: number) => {
     const reader = readers[names.instances.indexOf(instanceId)]
-    return (reader?.events ?? []).flatMap((ev) => (ev.event?.$case === 'report' && ev.event.value.requestId === requestId ? [ev.event.value.result!] : []))
+    return (reader?.events ?? []).flatMap((ev) =>
+      ev.event?.$case === 'report' && ev.event.value.requestId === requestId ? [ev.event.value.result!] : [],
+    )
   }
   // Cancelled before its answer and without an instance id: no report will ever tell, so each of
   // its records may be in Kafka, once.
@@ -206,25 +249,42 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
     if (u.e.decoded!.instanceId === '') continue
     if (reportsFor(u.e.decoded!.instanceId, u.e.decoded!.requestId).length === 0) continue
     stats.answers.set('unanswered but queued', (stats.answers.get('unanswered but queued') ?? 0) + 1)
-    if (u.e.certain.length > 0) violations.push(`request #${u.p.index} (cancelled stream): queued, but it should have been refused: ${u.e.certain.map((x) => `${x.code} ${x.message}`).join(' | ')}`)
+    if (u.e.certain.length > 0)
+      violations.push(
+        `request #${u.p.index} (cancelled stream): queued, but it should have been refused: ${u.e.certain.map((x) => `${x.code} ${x.message}`).join(' | ')}`,
+      )
     accepted.push({ ...u, ack: null })
   }
   // Without an instance id there are no reports: the ack, which then awaits delivery, is the outcome.
   const anonymous = (a: (typeof accepted)[number]) => a.e.decoded!.instanceId === ''
-  const complete = (a: (typeof accepted)[number]) => anonymous(a) || reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId).reduce((n, r) => n + r.recordIndexes.length, 0) >= a.e.records.length
+  const complete = (a: (typeof accepted)[number]) =>
+    anonymous(a) ||
+    reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId).reduce((n, r) => n + r.recordIndexes.length, 0) >=
+      a.e.records.length
   const reportBound = settleBound()
   if (!(await until(() => accepted.every(complete), reportBound))) {
-    for (const a of accepted.filter((x) => !complete(x))) violations.push(`request #${a.p.index}: delivery reports cover ${reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId).reduce((n, r) => n + r.recordIndexes.length, 0)} of its ${a.e.records.length} records after ${reportBound} ms`)
+    for (const a of accepted.filter((x) => !complete(x)))
+      violations.push(
+        `request #${a.p.index}: delivery reports cover ${reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId).reduce((n, r) => n + r.recordIndexes.length, 0)} of its ${a.e.records.length} records after ${reportBound} ms`,
+      )
   }
   for (const reader of readers) {
     reader.cancel()
     violations.push(...reader.errors)
-    for (const ev of reader.events) if (ev.event?.$case === 'gap') violations.push(`delivery report gap: ${JSON.stringify(ev.event.value)}`)
+    for (const ev of reader.events)
+      if (ev.event?.$case === 'gap') violations.push(`delivery report gap: ${JSON.stringify(ev.event.value)}`)
   }
-  const refusedIds = new Set(planned.filter((p) => answers[p.index]!.kind === 'refusal' && p.seen.ok).map((p) => `${p.seen.ok ? p.seen.request.instanceId : ''}\u0000${p.seen.ok ? p.seen.request.requestId : 0}`))
+  const refusedIds = new Set(
+    planned
+      .filter((p) => answers[p.index]!.kind === 'refusal' && p.seen.ok)
+      .map((p) => `${p.seen.ok ? p.seen.request.instanceId : ''}\u0000${p.seen.ok ? p.seen.request.requestId : 0}`),
+  )
   for (const [i, reader] of readers.entries()) {
     for (const ev of reader.events) {
-      if (ev.event?.$case === 'report' && refusedIds.has(`${names.instances[i]}\u0000${ev.event.value.requestId}`)) violations.push(`a delivery report for refused request id ${ev.event.value.requestId}: ${JSON.stringify(ev.event.value)}`)
+      if (ev.event?.$case === 'report' && refusedIds.has(`${names.instances[i]}\u0000${ev.event.value.requestId}`))
+        violations.push(
+          `a delivery report for refused request id ${ev.event.value.requestId}: ${JSON.stringify(ev.event.value)}`,
+        )
     }
   }
 
@@ -232,7 +292,9 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
   // acks 0 without an instance id: answered "received", and nothing ever says where its records
   // went. On a healthy cluster each is written once, in a partition only content can tell.
   const unplaced: Unplaced[] = []
-  const maybe: Unplaced[] = unknowable.flatMap((u) => u.e.records.map((record) => ({ record, label: `request #${u.p.index} record ${record.index}` })))
+  const maybe: Unplaced[] = unknowable.flatMap((u) =>
+    u.e.records.map((record) => ({ record, label: `request #${u.p.index} record ${record.index}` })),
+  )
   for (const a of accepted) {
     const label = `request #${a.p.index}`
     const acks = kafkaAcks(a.e.decoded!.acks)!
@@ -245,31 +307,57 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
       }
       continue
     }
-    if (a.ack && !awaited && a.ack.results.length > 0) violations.push(`${label}: ack carries results, but it did not await delivery (acks ${acks}, await_delivery ${a.e.decoded!.awaitDelivery})`)
-    const fromAck = awaited && a.ack ? outcomesByIndex(a.ack.results, a.e.records.length, `${label} ack`, violations) : null
-    const fromReports = anonymous(a) ? (fromAck ?? []) : outcomesByIndex(reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId), a.e.records.length, `${label} reports`, violations)
+    if (a.ack && !awaited && a.ack.results.length > 0)
+      violations.push(
+        `${label}: ack carries results, but it did not await delivery (acks ${acks}, await_delivery ${a.e.decoded!.awaitDelivery})`,
+      )
+    const fromAck =
+      awaited && a.ack ? outcomesByIndex(a.ack.results, a.e.records.length, `${label} ack`, violations) : null
+    const fromReports = anonymous(a)
+      ? (fromAck ?? [])
+      : outcomesByIndex(
+          reportsFor(a.e.decoded!.instanceId, a.e.decoded!.requestId),
+          a.e.records.length,
+          `${label} reports`,
+          violations,
+        )
     for (const record of a.e.records) {
       const outcome = fromReports[record.index]
       if (!outcome) continue
       const where = `${label} record ${record.index}`
       const inAck = fromAck?.[record.index]
-      if (fromAck && JSON.stringify(inAck) !== JSON.stringify(outcome)) violations.push(`${where}: ack says ${JSON.stringify(inAck)}, its report ${JSON.stringify(outcome)}`)
-      if (outcome.topic !== record.topic) violations.push(`${where}: reported for topic "${outcome.topic}", sent to "${record.topic}"`)
-      if (record.partition !== null && outcome.partition !== record.partition) violations.push(`${where}: reported in partition ${outcome.partition}, belongs in ${record.partition}`)
-      stats.answers.set(outcome.error ? `record failed ${outcome.error.code}` : 'record delivered', (stats.answers.get(outcome.error ? `record failed ${outcome.error.code}` : 'record delivered') ?? 0) + 1)
+      if (fromAck && JSON.stringify(inAck) !== JSON.stringify(outcome))
+        violations.push(`${where}: ack says ${JSON.stringify(inAck)}, its report ${JSON.stringify(outcome)}`)
+      if (outcome.topic !== record.topic)
+        violations.push(`${where}: reported for topic "${outcome.topic}", sent to "${record.topic}"`)
+      if (record.partition !== null && outcome.partition !== record.partition)
+        violations.push(`${where}: reported in partition ${outcome.partition}, belongs in ${record.partition}`)
+      stats.answers.set(
+        outcome.error ? `record failed ${outcome.error.code}` : 'record delivered',
+        (stats.answers.get(outcome.error ? `record failed ${outcome.error.code}` : 'record delivered') ?? 0) + 1,
+      )
       if (outcome.error) {
         // Refused per partition as the oracle says; else, as short timeouts no longer shorten
         // the queue window (max(timeout, 30 s)), a healthy cluster fails nothing.
         const refusal = record.fate === 'written' ? undefined : record.refusal
-        if (!refusal || !matchesError(outcome.error, refusal)) violations.push(`${where}: delivery failed on a healthy cluster: ${JSON.stringify(outcome.error)}${refusal ? `; expected ${refusal.message}` : ''}`)
+        if (!refusal || !matchesError(outcome.error, refusal))
+          violations.push(
+            `${where}: delivery failed on a healthy cluster: ${JSON.stringify(outcome.error)}${refusal ? `; expected ${refusal.message}` : ''}`,
+          )
         continue
       }
-      if (record.fate === 'refused') violations.push(`${where}: delivered, but it should have been refused with its send's records for its partition: ${record.refusal!.message}`)
+      if (record.fate === 'refused')
+        violations.push(
+          `${where}: delivered, but it should have been refused with its send's records for its partition: ${record.refusal!.message}`,
+        )
       const count = partitions.get(record.topic) ?? 0
-      if (outcome.partition < 0 || outcome.partition >= count) violations.push(`${where}: reported in partition ${outcome.partition} of a ${count}-partition topic`)
-      if ((acks === 0) !== (outcome.offset === -1)) violations.push(`${where}: offset ${outcome.offset} with acks ${acks}`)
+      if (outcome.partition < 0 || outcome.partition >= count)
+        violations.push(`${where}: reported in partition ${outcome.partition} of a ${count}-partition topic`)
+      if ((acks === 0) !== (outcome.offset === -1))
+        violations.push(`${where}: offset ${outcome.offset} with acks ${acks}`)
       const leader = cluster.offsets(record.topic).find((x) => x.partition === outcome.partition)?.leaderId
-      if (awaited && outcome.leaderId !== leader) violations.push(`${where}: leader_id ${outcome.leaderId}, the partition's leader is ${leader}`)
+      if (awaited && outcome.leaderId !== leader)
+        violations.push(`${where}: leader_id ${outcome.leaderId}, the partition's leader is ${leader}`)
       expected.push({ record, outcome, label: where })
     }
     violations.push(...partlyRefused(label, a.e.records, fromReports))
@@ -279,7 +367,12 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
   const runTopics = [...partitions.keys()]
   const expectedCount = (topic: string) => expected.filter((x) => x.record.topic === topic).length
   await until(async () => {
-    for (const topic of runTopics) if ((await cluster.records(topic)).length < expectedCount(topic) + unplaced.filter((x) => x.record.topic === topic).length) return false
+    for (const topic of runTopics)
+      if (
+        (await cluster.records(topic)).length <
+        expectedCount(topic) + unplaced.filter((x) => x.record.topic === topic).length
+      )
+        return false
     return true
   }, settleBound())
   for (const topic of runTopics) {
@@ -289,18 +382,25 @@ export async function runScenario(target: FuzzTarget, scenario: Scenario, stats:
     violations.push(...compareTopic(topic, held, ofTopic(expected), ofTopic(unplaced), ofTopic(maybe), started))
   }
   const created = cluster.topics().filter((t) => !topicsBefore.has(t))
-  if (created.length > 0) violations.push(`topics created during the run (the brokers never auto-create): ${created.map((t) => JSON.stringify(t)).join(', ')}`)
+  if (created.length > 0)
+    violations.push(
+      `topics created during the run (the brokers never auto-create): ${created.map((t) => JSON.stringify(t)).join(', ')}`,
+    )
 
   // Idle again: nothing held, nothing in flight, no stream or report reader left counted.
   const gaugesIdle = async () => Object.values(await target.gauges()).every((v) => v === 0)
   const idleBound = settleBound()
-  if (!(await until(gaugesIdle, idleBound))) violations.push(`sidecar not idle ${idleBound} ms after the run: ${JSON.stringify(await target.gauges())}`)
+  if (!(await until(gaugesIdle, idleBound)))
+    violations.push(`sidecar not idle ${idleBound} ms after the run: ${JSON.stringify(await target.gauges())}`)
   const health = await target.healthStatus()
   if (health !== ServingStatus.SERVING) violations.push(`health check answers ${health} after the run`)
   const canary = await target.canary()
   if (canary) violations.push(canary)
 
-  if (violations.length > 0) throw new Error(`${violations.length} violation(s):\n- ${violations.join('\n- ')}\nrequests as planned:\n${render(planned, answers)}`)
+  if (violations.length > 0)
+    throw new Error(
+      `${violations.length} violation(s):\n- ${violations.join('\n- ')}\nrequests as planned:\n${render(planned, answers)}`,
+    )
 }
 
 function scanEpoch(p: PlannedRequest): number | undefined {
@@ -310,7 +410,11 @@ function scanEpoch(p: PlannedRequest): number | undefined {
 }
 
 /** A send's records for one partition (one segment's, in one partition) are written or refused whole. */
-function partlyRefused(label: string, records: readonly FlatRecord[], outcomes: ReadonlyArray<Outcome | undefined>): string[] {
+function partlyRefused(
+  label: string,
+  records: readonly FlatRecord[],
+  outcomes: ReadonlyArray<Outcome | undefined>,
+): string[] {
   const failedByGroup = new Map<string, Set<boolean>>()
   for (const record of records) {
     const outcome = outcomes[record.index]
@@ -318,10 +422,17 @@ function partlyRefused(label: string, records: readonly FlatRecord[], outcomes: 
     const group = `${record.segment} ${outcome.topic}-${outcome.partition}`
     failedByGroup.set(group, (failedByGroup.get(group) ?? new Set()).add(outcome.error !== null))
   }
-  return [...failedByGroup].filter(([, failed]) => failed.size > 1).map(([group]) => `${label}: segment ${group} partly written, partly failed`)
+  return [...failedByGroup]
+    .filter(([, failed]) => failed.size > 1)
+    .map(([group]) => `${label}: segment ${group} partly written, partly failed`)
 }
 
-function outcomesByIndex(results: readonly PartitionResult[], count: number, what: string, violations: string[]): Array<Outcome | undefined> {
+function outcomesByIndex(
+  results: readonly PartitionResult[],
+  count: number,
+  what: string,
+  violations: string[],
+): Array<Outcome | undefined> {
   const out = new Array<Outcome | undefined>(count)
   for (const r of results) {
     r.recordIndexes.forEach((index, position) => {
@@ -333,7 +444,9 @@ function outcomesByIndex(results: readonly PartitionResult[], count: number, wha
         topic: r.topic,
         partition: r.partition,
         offset: r.error || r.baseOffset < 0 ? -1 : r.baseOffset + position,
-        error: r.error ? { code: r.error.grpcCode, message: r.error.message, kafkaErrorName: r.error.kafkaErrorName } : null,
+        error: r.error
+          ? { code: r.error.grpcCode, message: r.error.message, kafkaErrorName: r.error.kafkaErrorName }
+          : null,
         leaderId: r.leaderId,
       }
     })
@@ -344,13 +457,21 @@ function outcomesByIndex(results: readonly PartitionResult[], count: number, wha
 /** Headers as a KafkaJS consumer sees them: values grouped by name, in order within a name. */
 function headerGroups(headers: ReadonlyArray<{ key: string; value?: Uint8Array | null }>): string {
   const groups = new Map<string, string[]>()
-  for (const h of headers) groups.set(h.key, [...(groups.get(h.key) ?? []), h.value == null ? 'null' : Buffer.from(h.value).toString('hex')])
+  for (const h of headers)
+    groups.set(h.key, [...(groups.get(h.key) ?? []), h.value == null ? 'null' : Buffer.from(h.value).toString('hex')])
   return JSON.stringify([...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
-const hex = (bytes: Uint8Array | null | undefined) => (bytes == null ? 'null' : `0x${Buffer.from(bytes).toString('hex')}`)
+const hex = (bytes: Uint8Array | null | undefined) =>
+  bytes == null ? 'null' : `0x${Buffer.from(bytes).toString('hex')}`
 
-function content(partition: number, key: Uint8Array | null | undefined, value: Uint8Array | null | undefined, headers: string, timestamp: number | null): string {
+function content(
+  partition: number,
+  key: Uint8Array | null | undefined,
+  value: Uint8Array | null | undefined,
+  headers: string,
+  timestamp: number | null,
+): string {
   return `p${partition} key=${hex(key)} value=${hex(value)} headers=${headers}${timestamp === null ? '' : ` ts=${timestamp}`}`
 }
 
@@ -369,15 +490,25 @@ function compareTopic(
 ): string[] {
   const problems: string[] = []
   const unmatched = new Map<string, EmbeddedRecord>(held.map((r) => [`${r.partition}:${r.offset}`, r]))
-  const heldContent = (r: EmbeddedRecord, withTimestamp: boolean) => content(r.partition, r.key, r.value, headerGroups(r.headers), withTimestamp ? r.timestamp : null)
+  const heldContent = (r: EmbeddedRecord, withTimestamp: boolean) =>
+    content(r.partition, r.key, r.value, headerGroups(r.headers), withTimestamp ? r.timestamp : null)
   const wantContent = (x: (typeof expected)[number], withTimestamp: boolean) =>
-    content(x.outcome.partition, x.record.record.key, x.record.record.value, headerGroups(x.record.record.headers), withTimestamp ? (x.record.record.timestampMs ?? null) : null)
+    content(
+      x.outcome.partition,
+      x.record.record.key,
+      x.record.record.value,
+      headerGroups(x.record.record.headers),
+      withTimestamp ? (x.record.record.timestampMs ?? null) : null,
+    )
   const timestampFits = (x: (typeof expected)[number], r: EmbeddedRecord) => {
     const ts = x.record.record.timestampMs
     return ts !== undefined ? r.timestamp === ts : r.timestamp >= startedAt - 1_000 && r.timestamp <= Date.now() + 1_000
   }
   const checkTimestamp = (x: (typeof expected)[number], r: EmbeddedRecord) => {
-    if (!timestampFits(x, r)) problems.push(`${x.label}: timestamp ${r.timestamp} in Kafka, ${x.record.record.timestampMs === undefined ? 'expected the time of sending' : `sent ${x.record.record.timestampMs}`}`)
+    if (!timestampFits(x, r))
+      problems.push(
+        `${x.label}: timestamp ${r.timestamp} in Kafka, ${x.record.record.timestampMs === undefined ? 'expected the time of sending' : `sent ${x.record.record.timestampMs}`}`,
+      )
   }
   const byContent: Array<(typeof expected)[number]> = []
   for (const x of expected) {
@@ -391,12 +522,17 @@ function compareTopic(
       continue
     }
     unmatched.delete(`${x.outcome.partition}:${x.outcome.offset}`)
-    if (heldContent(r, false) !== wantContent(x, false)) problems.push(`${x.label}: ${topic}-${r.partition}@${r.offset} holds ${heldContent(r, false)}, acked ${wantContent(x, false)}`)
+    if (heldContent(r, false) !== wantContent(x, false))
+      problems.push(
+        `${x.label}: ${topic}-${r.partition}@${r.offset} holds ${heldContent(r, false)}, acked ${wantContent(x, false)}`,
+      )
     else checkTimestamp(x, r)
   }
   // acks 0: no offsets; the rest of the topic must be exactly these records, in their partitions.
   // Exact timestamps first, so a record stamped "now" never takes the one another record named.
-  byContent.sort((a, b) => Number(a.record.record.timestampMs === undefined) - Number(b.record.record.timestampMs === undefined))
+  byContent.sort(
+    (a, b) => Number(a.record.record.timestampMs === undefined) - Number(b.record.record.timestampMs === undefined),
+  )
   for (const x of byContent) {
     const want = wantContent(x, false)
     // Records alike in all but their timestamp are told apart by it.
@@ -412,13 +548,16 @@ function compareTopic(
   const takeByContent = (x: Unplaced): boolean => {
     const { key, value, headers } = x.record.record
     const { partition } = x.record
-    const same = (r: EmbeddedRecord) => content(0, r.key, r.value, headerGroups(r.headers), null) === content(0, key, value, headerGroups(headers), null)
+    const same = (r: EmbeddedRecord) =>
+      content(0, r.key, r.value, headerGroups(r.headers), null) === content(0, key, value, headerGroups(headers), null)
     const found = [...unmatched.values()].find((r) => same(r) && (partition === null || r.partition === partition))
     if (found) unmatched.delete(`${found.partition}:${found.offset}`)
     return found !== undefined
   }
-  for (const x of unplaced) if (!takeByContent(x)) problems.push(`${x.label}: received (acks 0, no instance id), not in ${topic}`)
+  for (const x of unplaced)
+    if (!takeByContent(x)) problems.push(`${x.label}: received (acks 0, no instance id), not in ${topic}`)
   for (const x of maybe) takeByContent(x)
-  for (const r of unmatched.values()) problems.push(`${topic}-${r.partition}@${r.offset} holds a record nobody was acked for: ${heldContent(r, true)}`)
+  for (const r of unmatched.values())
+    problems.push(`${topic}-${r.partition}@${r.offset} holds a record nobody was acked for: ${heldContent(r, true)}`)
   return problems
 }

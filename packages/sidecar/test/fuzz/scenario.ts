@@ -133,18 +133,36 @@ const headerArb = (clean: boolean): fc.Arbitrary<HeaderSpec> =>
 const partitionArb = (clean: boolean): fc.Arbitrary<PartitionSpec | undefined> =>
   fc.oneof(
     { weight: 3, arbitrary: fc.constant(undefined) },
-    { weight: 2, arbitrary: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }).map((at) => ({ kind: 'in-range' as const, at })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .double({ min: 0, max: 1, maxExcluded: true, noNaN: true })
+        .map((at) => ({ kind: 'in-range' as const, at })),
+    },
     ...(clean
       ? []
       : [
-          { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 }).map((beyond) => ({ kind: 'out-of-range' as const, beyond })) },
-          { weight: 1, arbitrary: fc.constantFrom(-1, -2147483648, 2147483647).map((n) => ({ kind: 'literal' as const, n })) },
+          {
+            weight: 1,
+            arbitrary: fc.integer({ min: 0, max: 2 }).map((beyond) => ({ kind: 'out-of-range' as const, beyond })),
+          },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(-1, -2147483648, 2147483647).map((n) => ({ kind: 'literal' as const, n })),
+          },
         ]),
   )
 
 const timestampArb = (clean: boolean) =>
   fc.option(
-    pick(clean, fc.oneof(fc.constantFrom(0, 1, 1_700_000_000_000, Number.MAX_SAFE_INTEGER), fc.integer({ min: 0, max: 4_102_444_800_000 })), fc.constantFrom(-1, -Number.MAX_SAFE_INTEGER)),
+    pick(
+      clean,
+      fc.oneof(
+        fc.constantFrom(0, 1, 1_700_000_000_000, Number.MAX_SAFE_INTEGER),
+        fc.integer({ min: 0, max: 4_102_444_800_000 }),
+      ),
+      fc.constantFrom(-1, -Number.MAX_SAFE_INTEGER),
+    ),
     { nil: undefined, freq: 3 },
   )
 
@@ -153,7 +171,10 @@ const recordArb = (clean: boolean): fc.Arbitrary<RecordSpec> =>
     {
       key: bytesArb,
       value: bytesArb,
-      headers: fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 3, arbitrary: fc.array(headerArb(clean), { maxLength: clean ? 4 : 5 }) }),
+      headers: fc.oneof(
+        { weight: 3, arbitrary: fc.constant([]) },
+        { weight: 3, arbitrary: fc.array(headerArb(clean), { maxLength: clean ? 4 : 5 }) },
+      ),
       partition: partitionArb(clean),
       timestampMs: timestampArb(clean),
     },
@@ -188,15 +209,32 @@ const groupArb = (clean: boolean) =>
 
 const sizeArb: fc.Arbitrary<SizeMode> = fc.oneof(
   { weight: 8, arbitrary: fc.constant({ kind: 'free' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('record-at-limit' as const), record: fc.nat(7), delta: fc.integer({ min: -1, max: 1 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('request-at-limit' as const), delta: fc.integer({ min: -1, max: 1 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('count-at-limit' as const), delta: fc.integer({ min: -1, max: 1 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('record-at-limit' as const),
+      record: fc.nat(7),
+      delta: fc.integer({ min: -1, max: 1 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('request-at-limit' as const), delta: fc.integer({ min: -1, max: 1 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('count-at-limit' as const), delta: fc.integer({ min: -1, max: 1 }) }),
+  },
 )
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 3, arbitrary: fc.constant({ kind: 'none' as const }) },
   fc.record({ kind: fc.constant('truncate' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }),
-  fc.record({ kind: fc.constant('flip' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), xor: fc.integer({ min: 1, max: 255 }) }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    at: fc.double({ min: 0, max: 1, noNaN: true }),
+    xor: fc.integer({ min: 1, max: 255 }),
+  }),
   fc.constant({ kind: 'unknown-field' as const }),
   fc.record({ kind: fc.constant('garbage' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
   fc.constant({ kind: 'invalid-utf8-topic' as const }),
@@ -210,20 +248,47 @@ const requestArb = (clean: boolean): fc.Arbitrary<RequestSpec> =>
     .record(
       {
         transport: fc.constantFrom<Transport>('unary', 'stream', 'stream', 'raw-unary', 'raw-stream'),
-        groups: pick<RequestSpec['groups']>(clean, fc.array(groupArb(clean), { minLength: 1, maxLength: 3 }), fc.constant([]), 20),
+        groups: pick<RequestSpec['groups']>(
+          clean,
+          fc.array(groupArb(clean), { minLength: 1, maxLength: 3 }),
+          fc.constant([]),
+          20,
+        ),
         acks: pick(clean, fc.integer({ min: 0, max: 3 }), fc.constantFrom(4, 99, -1)),
         compression: pick(clean, fc.constantFrom(0, 1), fc.constantFrom(2, 3, 4, 5, 99, -1)),
-        timeoutMs: pick(clean, fc.constantFrom(0, 30_000, 1, 5, 100, 300_001, 2 ** 31 - 1), fc.constantFrom(2 ** 31, 4_294_967_295)),
+        timeoutMs: pick(
+          clean,
+          fc.constantFrom(0, 30_000, 1, 5, 100, 300_001, 2 ** 31 - 1),
+          fc.constantFrom(2 ** 31, 4_294_967_295),
+        ),
         awaitDelivery: fc.boolean(),
         allowAutoTopicCreation: fc.option(fc.boolean(), { nil: undefined }),
         orderEpoch: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
         instance: pick(clean, fc.integer({ min: 0, max: INSTANCES_PER_RUN - 1 }), fc.constant(-1)),
-        clientId: fc.oneof(fc.constant('fuzz-app'), fc.string({ unit: 'grapheme', maxLength: 10 }), fc.constant('ć'.repeat(300))),
+        clientId: fc.oneof(
+          fc.constant('fuzz-app'),
+          fc.string({ unit: 'grapheme', maxLength: 10 }),
+          fc.constant('ć'.repeat(300)),
+        ),
         appName: fc.oneof(fc.constant(''), fc.constant('fuzz-app'), fc.string({ unit: 'grapheme', maxLength: 10 })),
         size: sizeArb,
         mutation: mutationArb,
       },
-      { requiredKeys: ['transport', 'groups', 'acks', 'compression', 'timeoutMs', 'awaitDelivery', 'instance', 'clientId', 'appName', 'size', 'mutation'] },
+      {
+        requiredKeys: [
+          'transport',
+          'groups',
+          'acks',
+          'compression',
+          'timeoutMs',
+          'awaitDelivery',
+          'instance',
+          'clientId',
+          'appName',
+          'size',
+          'mutation',
+        ],
+      },
     )
     // A mutation only means something on the raw transports.
     .map((r) => (r.transport.startsWith('raw') ? r : { ...r, mutation: { kind: 'none' as const } }))
@@ -232,7 +297,10 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record(
   {
     topics: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }),
     requestIdBase: fc.constantFrom(0, 1, 2 ** 32 - 2, Number.MAX_SAFE_INTEGER - 64),
-    requests: fc.array(fc.oneof({ weight: 3, arbitrary: requestArb(true) }, { weight: 2, arbitrary: requestArb(false) }), { minLength: 1, maxLength: 8 }),
+    requests: fc.array(
+      fc.oneof({ weight: 3, arbitrary: requestArb(true) }, { weight: 2, arbitrary: requestArb(false) }),
+      { minLength: 1, maxLength: 8 },
+    ),
     cancelStreamAfter: fc.option(fc.nat(8), { nil: undefined, freq: 6 }),
   },
   { requiredKeys: ['topics', 'requestIdBase', 'requests'] },
@@ -332,7 +400,10 @@ function buildMessage(spec: RequestSpec, id: number, names: RunNames): EmitReque
     timeoutMs: spec.timeoutMs,
     compression: spec.compression,
     awaitDelivery: spec.awaitDelivery,
-    topics: spec.groups.map((g) => ({ topic: topicName(g.topic, names), records: g.records.map((r) => toProtoRecord(r, partitionCount(g.topic, names))) })),
+    topics: spec.groups.map((g) => ({
+      topic: topicName(g.topic, names),
+      records: g.records.map((r) => toProtoRecord(r, partitionCount(g.topic, names))),
+    })),
     allowAutoTopicCreation: spec.allowAutoTopicCreation,
     orderEpoch: spec.orderEpoch,
   }
@@ -370,9 +441,15 @@ function applySize(message: EmitRequest, size: SizeMode): void {
       for (let round = 0; round < 8; round++) {
         const missing = target - EmitRequest.encode(message).finish().length
         if (missing === 0) return
-        const record = missing > 0 ? records.find((r) => recordSize(r) < FUZZ_LIMITS.maxRecordBytes) : records.findLast((r) => (r.value?.length ?? 0) > 0)
+        const record =
+          missing > 0
+            ? records.find((r) => recordSize(r) < FUZZ_LIMITS.maxRecordBytes)
+            : records.findLast((r) => (r.value?.length ?? 0) > 0)
         if (!record) return
-        const room = missing > 0 ? Math.min(missing, FUZZ_LIMITS.maxRecordBytes - recordSize(record)) : Math.max(missing, -(record.value?.length ?? 0))
+        const room =
+          missing > 0
+            ? Math.min(missing, FUZZ_LIMITS.maxRecordBytes - recordSize(record))
+            : Math.max(missing, -(record.value?.length ?? 0))
         record.value = new Uint8Array((record.value?.length ?? 0) + room).fill(0x62)
       }
     }
@@ -392,7 +469,8 @@ function varint(value: bigint | number): Buffer {
   return Buffer.from(out)
 }
 const fieldVarint = (field: number, value: bigint | number) => Buffer.concat([varint((field << 3) | 0), varint(value)])
-const fieldBytes = (field: number, value: Uint8Array) => Buffer.concat([varint((field << 3) | 2), varint(value.length), value])
+const fieldBytes = (field: number, value: Uint8Array) =>
+  Buffer.concat([varint((field << 3) | 2), varint(value.length), value])
 
 /** Bytes of field 1 (request_id) at the start of an encoding: mutations on a stream leave them alone. */
 function idPrefixLength(encoded: Buffer): number {
@@ -420,13 +498,25 @@ function mutate(encoded: Buffer, mutation: Mutation, keep: number): Buffer {
     case 'garbage':
       return Buffer.concat([encoded, mutation.bytes])
     case 'invalid-utf8-topic':
-      return Buffer.concat([encoded, fieldBytes(9, Buffer.concat([fieldBytes(1, Buffer.from([0x66, 0x7a, 0xff, 0xfe])), fieldBytes(2, fieldBytes(2, Buffer.from('x')))]))])
+      return Buffer.concat([
+        encoded,
+        fieldBytes(
+          9,
+          Buffer.concat([
+            fieldBytes(1, Buffer.from([0x66, 0x7a, 0xff, 0xfe])),
+            fieldBytes(2, fieldBytes(2, Buffer.from('x'))),
+          ]),
+        ),
+      ])
     case 'repeated-scalar':
       return Buffer.concat([encoded, fieldVarint(5, mutation.acks)])
     case 'huge-request-id':
       return Buffer.concat([encoded, fieldVarint(1, 2n ** 63n + 5n)])
     case 'huge-timestamp':
-      return Buffer.concat([encoded, fieldBytes(9, Buffer.concat([fieldBytes(1, Buffer.from('fz-x')), fieldBytes(2, fieldVarint(5, 2n ** 60n))]))])
+      return Buffer.concat([
+        encoded,
+        fieldBytes(9, Buffer.concat([fieldBytes(1, Buffer.from('fz-x')), fieldBytes(2, fieldVarint(5, 2n ** 60n))])),
+      ])
   }
 }
 
@@ -476,13 +566,17 @@ export function decodeAsSidecar(bytes: Buffer): PlannedRequest['seen'] {
  * a stream ack is matched by id, and the test must know which request it answers.
  */
 export function plan(scenario: Scenario, names: RunNames): PlannedRequest[] {
-  const planned = scenario.requests.map((spec, index) => planOne(spec, index, scenario.requestIdBase + index, names, true))
+  const planned = scenario.requests.map((spec, index) =>
+    planOne(spec, index, scenario.requestIdBase + index, names, true),
+  )
   // Delivery reports are matched by (instance, request id): a mutation that made one request
   // share that pair with another (a flipped request_id) is not applied.
-  const key = (p: PlannedRequest) => (p.seen.ok ? `${p.seen.request.instanceId}\u0000${p.seen.request.requestId}` : null)
+  const key = (p: PlannedRequest) =>
+    p.seen.ok ? `${p.seen.request.instanceId}\u0000${p.seen.request.requestId}` : null
   return planned.map((p, i) => {
     const k = key(p)
-    if (k === null || p.spec.mutation.kind === 'none' || !planned.some((other, j) => j !== i && key(other) === k)) return p
+    if (k === null || p.spec.mutation.kind === 'none' || !planned.some((other, j) => j !== i && key(other) === k))
+      return p
     return planOne(p.spec, i, scenario.requestIdBase + i, names, false)
   })
 }
@@ -491,8 +585,15 @@ function planOne(spec: RequestSpec, index: number, id: number, names: RunNames, 
   const message = buildMessage(spec, id, names)
   const encoded = Buffer.from(EmitRequest.encode(message).finish())
   let transport = spec.transport
-  if (transport === 'raw-stream' && (spec.mutation.kind === 'huge-request-id' || spec.mutation.kind === 'huge-timestamp')) transport = 'raw-unary'
-  const bytes = transport.startsWith('raw') && mutated ? mutate(encoded, spec.mutation, transport === 'raw-stream' ? idPrefixLength(encoded) : 0) : encoded
+  if (
+    transport === 'raw-stream' &&
+    (spec.mutation.kind === 'huge-request-id' || spec.mutation.kind === 'huge-timestamp')
+  )
+    transport = 'raw-unary'
+  const bytes =
+    transport.startsWith('raw') && mutated
+      ? mutate(encoded, spec.mutation, transport === 'raw-stream' ? idPrefixLength(encoded) : 0)
+      : encoded
   const seen = decodeAsSidecar(bytes)
   const answerId = seen.ok ? seen.request.requestId : Number(scanVarints(bytes).get(1) ?? 0n)
   if (transport === 'raw-stream' && answerId !== id) transport = 'raw-unary'

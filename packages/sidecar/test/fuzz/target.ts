@@ -7,7 +7,14 @@
 import { randomBytes } from 'node:crypto'
 import { Client, credentials, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
-import { EmitAck, HealthClient, ProducerSidecarClient, type DeliveryReportEvent, type EmitRequest, type HealthCheckResponse_ServingStatus as ServingStatus } from '@kafka-sidecar/proto'
+import {
+  EmitAck,
+  HealthClient,
+  ProducerSidecarClient,
+  type DeliveryReportEvent,
+  type EmitRequest,
+  type HealthCheckResponse_ServingStatus as ServingStatus,
+} from '@kafka-sidecar/proto'
 import type { RunningSidecar } from '../../src/index.js'
 import { emitRequest, grpcTarget, startCluster, startTestSidecar } from '../helpers.js'
 import { FUZZ_LIMITS } from './oracle.js'
@@ -18,7 +25,15 @@ const SERVICE = '/kafka_sidecar.v1.ProducerSidecar'
 /** A request's answer: an ack, or a refusal (a stream's error ack or a unary call's status). */
 export type Answer =
   | { readonly kind: 'ack'; readonly ack: EmitAck; readonly afterMs: number }
-  | { readonly kind: 'refusal'; readonly code: number; readonly message: string; readonly kafkaErrorName: string; readonly retriable: boolean; readonly retryAfterMs: number; readonly afterMs: number }
+  | {
+      readonly kind: 'refusal'
+      readonly code: number
+      readonly message: string
+      readonly kafkaErrorName: string
+      readonly retriable: boolean
+      readonly retryAfterMs: number
+      readonly afterMs: number
+    }
   /** Something no request should get: a malformed ack, a second ack, a broken stream. */
   | { readonly kind: 'broken'; readonly why: string; readonly afterMs: number }
   /** The client cancelled the stream before hearing back (or before writing it): the delivery reports tell. */
@@ -84,7 +99,13 @@ export class FuzzTarget {
   /** The sidecar's gauges that must fall to zero when it is idle. */
   async gauges(): Promise<Record<string, number>> {
     const out: Record<string, number> = {}
-    for (const name of ['kafka_sidecar_queue_bytes', 'kafka_sidecar_queue_records', 'kafka_sidecar_batches_in_flight', 'kafka_sidecar_connected_clients', 'kafka_sidecar_report_subscribers']) {
+    for (const name of [
+      'kafka_sidecar_queue_bytes',
+      'kafka_sidecar_queue_records',
+      'kafka_sidecar_batches_in_flight',
+      'kafka_sidecar_connected_clients',
+      'kafka_sidecar_report_subscribers',
+    ]) {
       out[name] = (await this.sidecar.metrics.registry.getSingleMetric(name)!.get()).values[0]?.value ?? Number.NaN
     }
     return out
@@ -92,31 +113,59 @@ export class FuzzTarget {
 
   healthStatus(): Promise<ServingStatus | string> {
     return new Promise((resolve) =>
-      this.connections.health.check({ service: '' }, new Metadata(), { deadline: Date.now() + 5_000 }, (error, response) => resolve(error ? `error ${error.code}: ${error.details}` : response!.status)),
+      this.connections.health.check(
+        { service: '' },
+        new Metadata(),
+        { deadline: Date.now() + 5_000 },
+        (error, response) => resolve(error ? `error ${error.code}: ${error.details}` : response!.status),
+      ),
     )
   }
 
   /** A plain good request; resolves with what went wrong, or null. */
   async canary(): Promise<string | null> {
-    const request = emitRequest(this.canaryTopic, [{ value: Buffer.from(`canary-${this.canaryWrites}`), partition: 0 }], { instanceId: 'fuzz-canary' })
+    const request = emitRequest(
+      this.canaryTopic,
+      [{ value: Buffer.from(`canary-${this.canaryWrites}`), partition: 0 }],
+      { instanceId: 'fuzz-canary' },
+    )
     const answer = await unary(this.connections.client, request, 10_000)
-    if (answer.kind !== 'ack' || answer.ack.results.length !== 1 || answer.ack.results[0]!.error) return `canary request failed: ${JSON.stringify(answer)}`
+    if (answer.kind !== 'ack' || answer.ack.results.length !== 1 || answer.ack.results[0]!.error)
+      return `canary request failed: ${JSON.stringify(answer)}`
     this.canaryWrites++
     const written = (await this.cluster.records(this.canaryTopic)).length
-    return written === this.canaryWrites ? null : `canary topic holds ${written} records, ${this.canaryWrites} were acked`
+    return written === this.canaryWrites
+      ? null
+      : `canary topic holds ${written} records, ${this.canaryWrites} were acked`
   }
 }
 
 function refusalOf(error: ServiceError, afterMs: number): Answer {
   const meta = (key: string) => String(error.metadata?.get(key)[0] ?? '')
-  return { kind: 'refusal', code: error.code, message: error.details, kafkaErrorName: meta('kafka-error-name'), retriable: meta('retriable') === 'true', retryAfterMs: Number(meta('retry-after-ms') || 0), afterMs }
+  return {
+    kind: 'refusal',
+    code: error.code,
+    message: error.details,
+    kafkaErrorName: meta('kafka-error-name'),
+    retriable: meta('retriable') === 'true',
+    retryAfterMs: Number(meta('retry-after-ms') || 0),
+    afterMs,
+  }
 }
 
 function ackAnswer(ack: EmitAck, afterMs: number): Answer {
   if (ack.received && ack.error === undefined) return { kind: 'ack', ack, afterMs }
   if (!ack.received && ack.error !== undefined && ack.results.length === 0) {
     const e = ack.error
-    return { kind: 'refusal', code: e.grpcCode, message: e.message, kafkaErrorName: e.kafkaErrorName, retriable: e.retriable, retryAfterMs: e.retryAfterMs, afterMs }
+    return {
+      kind: 'refusal',
+      code: e.grpcCode,
+      message: e.message,
+      kafkaErrorName: e.kafkaErrorName,
+      retriable: e.retriable,
+      retryAfterMs: e.retryAfterMs,
+      afterMs,
+    }
   }
   return { kind: 'broken', why: `malformed ack ${JSON.stringify(EmitAck.toJSON(ack))}`, afterMs }
 }
@@ -126,7 +175,9 @@ export function unary(client: ProducerSidecarClient, request: EmitRequest, bound
   const started = Date.now()
   return bounded(
     new Promise((resolve) => {
-      client.emit(request, (error, ack) => resolve(error ? refusalOf(error, Date.now() - started) : ackAnswer(ack!, Date.now() - started)))
+      client.emit(request, (error, ack) =>
+        resolve(error ? refusalOf(error, Date.now() - started) : ackAnswer(ack!, Date.now() - started)),
+      )
     }),
     boundMs,
   )
@@ -137,8 +188,14 @@ export function rawUnary(raw: Client, bytes: Buffer, boundMs: number): Promise<A
   const started = Date.now()
   return bounded(
     new Promise((resolve) => {
-      raw.makeUnaryRequest(`${SERVICE}/Emit`, (b: Buffer) => b, (b: Buffer) => EmitAck.decode(b), bytes, new Metadata(), {}, (error, ack) =>
-        resolve(error ? refusalOf(error, Date.now() - started) : ackAnswer(ack!, Date.now() - started)),
+      raw.makeUnaryRequest(
+        `${SERVICE}/Emit`,
+        (b: Buffer) => b,
+        (b: Buffer) => EmitAck.decode(b),
+        bytes,
+        new Metadata(),
+        {},
+        (error, ack) => resolve(error ? refusalOf(error, Date.now() - started) : ackAnswer(ack!, Date.now() - started)),
       )
     }),
     boundMs,
@@ -147,7 +204,13 @@ export function rawUnary(raw: Client, bytes: Buffer, boundMs: number): Promise<A
 
 function bounded(answer: Promise<Answer>, boundMs: number): Promise<Answer> {
   let timer: NodeJS.Timeout
-  const late = new Promise<Answer>((resolve) => (timer = setTimeout(() => resolve({ kind: 'broken', why: `no answer within ${boundMs} ms`, afterMs: boundMs }), boundMs)))
+  const late = new Promise<Answer>(
+    (resolve) =>
+      (timer = setTimeout(
+        () => resolve({ kind: 'broken', why: `no answer within ${boundMs} ms`, afterMs: boundMs }),
+        boundMs,
+      )),
+  )
   return Promise.race([answer, late]).finally(() => clearTimeout(timer))
 }
 
@@ -167,14 +230,18 @@ export class StreamCall<T> {
       // After the client's cancel, grpc-js may still hand over what had arrived: nobody awaits it.
       if (this.cancelled) return
       if (!waiter) {
-        this.problems.push(`stream ack for request id ${ack.requestId}, which is not awaiting one: ${JSON.stringify(EmitAck.toJSON(ack))}`)
+        this.problems.push(
+          `stream ack for request id ${ack.requestId}, which is not awaiting one: ${JSON.stringify(EmitAck.toJSON(ack))}`,
+        )
         return
       }
       this.waiting.delete(ack.requestId)
       waiter.resolve(ackAnswer(ack, Date.now() - waiter.started))
     })
     this.status = new Promise((resolve) => {
-      call.on('status', (s: { code: number; details: string }) => resolve(s.code === 0 ? 'OK' : `status ${s.code}: ${s.details}`))
+      call.on('status', (s: { code: number; details: string }) =>
+        resolve(s.code === 0 ? 'OK' : `status ${s.code}: ${s.details}`),
+      )
       call.on('error', () => {})
     })
   }
@@ -184,7 +251,13 @@ export class StreamCall<T> {
   }
 
   static raw(raw: Client): StreamCall<Buffer> {
-    return new StreamCall(raw.makeBidiStreamRequest(`${SERVICE}/EmitStream`, (b: Buffer) => b, (b: Buffer) => EmitAck.decode(b)))
+    return new StreamCall(
+      raw.makeBidiStreamRequest(
+        `${SERVICE}/EmitStream`,
+        (b: Buffer) => b,
+        (b: Buffer) => EmitAck.decode(b),
+      ),
+    )
   }
 
   send(id: number, message: T, boundMs: number): Promise<Answer> {
@@ -198,7 +271,10 @@ export class StreamCall<T> {
   async end(boundMs: number): Promise<string> {
     this.call.end()
     let timer: NodeJS.Timeout
-    const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`stream not ended within ${boundMs} ms of the client's end`), boundMs)))
+    const late = new Promise<string>(
+      (resolve) =>
+        (timer = setTimeout(() => resolve(`stream not ended within ${boundMs} ms of the client's end`), boundMs)),
+    )
     const result = await Promise.race([this.status, late]).finally(() => clearTimeout(timer))
     this.call.cancel()
     return result

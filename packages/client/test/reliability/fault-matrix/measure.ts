@@ -51,7 +51,13 @@ export interface Measured {
   readonly longestGapMs: number | null
   /** Where that gap began, in ms from the fault's start (negative: before it). */
   readonly longestGapFromFaultMs: number | null
-  readonly latencyMs: { p50: number | null; p99: number | null; max: number | null; p50DuringFault: number | null; p99DuringFault: number | null }
+  readonly latencyMs: {
+    p50: number | null
+    p99: number | null
+    max: number | null
+    p50DuringFault: number | null
+    p99DuringFault: number | null
+  }
   /** Records stored more than once, the extra copies, and how many of those records had an unknown outcome. */
   readonly duplicates: { records: number; extraCopies: number; unknownOutcome: number; other: string[] }
   /**
@@ -72,7 +78,11 @@ export interface Measured {
    * first fallback of any worker, the time by which every worker had fallen back at least once,
    * and the first record delivered directly. Null when it did not happen.
    */
-  readonly detection: { firstFallbackMs: number | null; everyWorkerFellBackMs: number | null; firstDirectDeliveryMs: number | null }
+  readonly detection: {
+    firstFallbackMs: number | null
+    everyWorkerFellBackMs: number | null
+    firstDirectDeliveryMs: number | null
+  }
   readonly stored: number
   readonly paths: { sidecar: number; direct: number }
   readonly breakerOpens: number
@@ -110,14 +120,21 @@ const NEVER_REACHED = /ECONNREFUSED|ENOENT|No connection established/
  * earlier request failed, a failed half-open probe, a failed write.
  */
 export function outcomeUnknown(reason: string): boolean {
-  return /^(sidecar stream failed|sidecar ended the stream|sidecar did not answer request|the producer closed its sidecar stream)/.test(reason)
+  return /^(sidecar stream failed|sidecar ended the stream|sidecar did not answer request|the producer closed its sidecar stream)/.test(
+    reason,
+  )
 }
 
-export function measure(workers: readonly WorkerRecord[], records: readonly EmbeddedRecord[], window: Window): Measured {
+export function measure(
+  workers: readonly WorkerRecord[],
+  records: readonly EmbeddedRecord[],
+  window: Window,
+): Measured {
   const acked = workers.flatMap((w) => w.acked)
   const failed = workers.flatMap((w) => w.failed)
   const attempted = new Set<string>()
-  for (const w of workers) for (const [key, n] of Object.entries(w.attemptedByKey)) for (let i = 0; i < n; i++) attempted.add(`${key}:${i}`)
+  for (const w of workers)
+    for (const [key, n] of Object.entries(w.attemptedByKey)) for (let i = 0; i < n; i++) attempted.add(`${key}:${i}`)
 
   const copies = new Map<string, number>()
   for (const r of records) {
@@ -144,7 +161,11 @@ export function measure(workers: readonly WorkerRecord[], records: readonly Embe
   const story = (value: string) =>
     [
       `${value}: ${copies.get(value) ?? 0} stored`,
-      failedWith.has(value) ? `failed (${reasonLabel(failedWith.get(value)!)})` : directDelivered.has(value) ? 'delivered direct' : 'delivered via sidecar',
+      failedWith.has(value)
+        ? `failed (${reasonLabel(failedWith.get(value)!)})`
+        : directDelivered.has(value)
+          ? 'delivered direct'
+          : 'delivered via sidecar',
       ...(fellBack.get(value) ?? []).map((r) => `fell back: ${reasonLabel(r)}`),
     ].join(', ')
   const duplicated = [...copies].filter(([, n]) => n > 1)
@@ -159,15 +180,21 @@ export function measure(workers: readonly WorkerRecord[], records: readonly Embe
   const firstFallbacks = workers.map((w) => w.fallbacks.find((f) => afterFault(f.at))?.at ?? null)
   const ackedAt = new Map<string, number>()
   for (const w of workers) w.acked.forEach((v, i) => ackedAt.set(v, w.ackedAt[i]!))
-  const directTimes = [...directDelivered].map((v) => ackedAt.get(v)).filter((t): t is number => t !== undefined && afterFault(t))
+  const directTimes = [...directDelivered]
+    .map((v) => ackedAt.get(v))
+    .filter((t): t is number => t !== undefined && afterFault(t))
   const known = firstFallbacks.filter((t): t is number => t !== null)
   const detection = {
     firstFallbackMs: known.length ? Math.min(...known) - window.faultStart : null,
-    everyWorkerFellBackMs: known.length === workers.length && known.length > 0 ? Math.max(...known) - window.faultStart : null,
+    everyWorkerFellBackMs:
+      known.length === workers.length && known.length > 0 ? Math.max(...known) - window.faultStart : null,
     firstDirectDeliveryMs: directTimes.length ? Math.min(...directTimes) - window.faultStart : null,
   }
 
-  const times = workers.flatMap((w) => w.ackedAt).filter((t) => t >= window.goAt).sort((a, b) => a - b)
+  const times = workers
+    .flatMap((w) => w.ackedAt)
+    .filter((t) => t >= window.goAt)
+    .sort((a, b) => a - b)
   let longestGapMs: number | null = null
   let gapStart: number | null = null
   if (times.length > 0) {
@@ -183,7 +210,11 @@ export function measure(workers: readonly WorkerRecord[], records: readonly Embe
   }
   const latencies = workers.flatMap((w) => w.ackedLatencyMs).sort((a, b) => a - b)
   const duringFault = workers
-    .flatMap((w) => w.ackedLatencyMs.filter((latency, i) => w.ackedAt[i]! - latency >= window.faultStart && w.ackedAt[i]! - latency <= window.faultEnd))
+    .flatMap((w) =>
+      w.ackedLatencyMs.filter(
+        (latency, i) => w.ackedAt[i]! - latency >= window.faultStart && w.ackedAt[i]! - latency <= window.faultEnd,
+      ),
+    )
     .sort((a, b) => a - b)
 
   return {
@@ -193,22 +224,39 @@ export function measure(workers: readonly WorkerRecord[], records: readonly Embe
     failedButStored,
     longestGapMs,
     longestGapFromFaultMs: gapStart === null ? null : gapStart - window.faultStart,
-    latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? null, p50DuringFault: percentile(duringFault, 50), p99DuringFault: percentile(duringFault, 99) },
+    latencyMs: {
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      max: latencies.at(-1) ?? null,
+      p50DuringFault: percentile(duringFault, 50),
+      p99DuringFault: percentile(duringFault, 99),
+    },
     duplicates: {
       records: duplicated.length,
       extraCopies: duplicated.reduce((n, [, c]) => n + c - 1, 0),
       unknownOutcome: duplicated.length - dupOther.length,
       other: dupOther.slice(0, 20),
     },
-    resentAfterSidecarFailure: { records: resent.size, inFlight: [...resent.values()].filter((r) => !NEVER_REACHED.test(r)).length },
-    lost: { total: ackedMissing.length + vanished.length, ackedMissing: ackedMissing.length, vanished: vanished.length, examples: [...ackedMissing.slice(0, 10), ...vanished.slice(0, 10)] },
+    resentAfterSidecarFailure: {
+      records: resent.size,
+      inFlight: [...resent.values()].filter((r) => !NEVER_REACHED.test(r)).length,
+    },
+    lost: {
+      total: ackedMissing.length + vanished.length,
+      ackedMissing: ackedMissing.length,
+      vanished: vanished.length,
+      examples: [...ackedMissing.slice(0, 10), ...vanished.slice(0, 10)],
+    },
     storedUnknown: storedUnknown.slice(0, 20),
     orderViolations: order.violations.length,
     orderViolationDetails,
     otherDuplicateDetails: dupOther.slice(0, 10).map(story),
     detection,
     stored: copies.size,
-    paths: { sidecar: workers.reduce((n, w) => n + w.sidecarReports, 0), direct: workers.reduce((n, w) => n + w.directReports, 0) },
+    paths: {
+      sidecar: workers.reduce((n, w) => n + w.sidecarReports, 0),
+      direct: workers.reduce((n, w) => n + w.directReports, 0),
+    },
     breakerOpens: workers.reduce((n, w) => n + w.breakerOpens, 0),
     fallbackReasons: sumByLabel(workers.flatMap((w) => w.fallbacks)),
     failures: tally(failed.map((f) => reasonLabel(f.error))),

@@ -100,7 +100,14 @@ export interface RowRun {
   /** From the fault's end until every worker had written through the sidecar again; null if not (or not expected). */
   readonly backOnSidecarMs: number | null
   /** Events of the fault, each with the workers' totals at that moment. */
-  readonly timeline: Array<{ atMs: number; event: string; acked: number; failed: number; viaSidecar: number; viaDirect: number }>
+  readonly timeline: Array<{
+    atMs: number
+    event: string
+    acked: number
+    failed: number
+    viaSidecar: number
+    viaDirect: number
+  }>
   readonly workerProblems: string[]
   readonly proxy: DelayingProxyStats | null
   readonly sidecarExits: Array<{ pid: number; code: number | null; signal: string | null }>
@@ -139,7 +146,9 @@ async function sidecarServing(address: string, timeoutMs: number): Promise<void>
   const health = new HealthClient(`unix:${address.slice('unix://'.length)}`, credentials.createInsecure())
   const check = () =>
     new Promise<boolean>((resolve) =>
-      health.check({ service: '' }, new Metadata(), { deadline: Date.now() + 1_000 }, (error, response) => resolve(!error && response?.status === HealthCheckResponse_ServingStatus.SERVING)),
+      health.check({ service: '' }, new Metadata(), { deadline: Date.now() + 1_000 }, (error, response) =>
+        resolve(!error && response?.status === HealthCheckResponse_ServingStatus.SERVING),
+      ),
     )
   try {
     const deadline = Date.now() + timeoutMs
@@ -163,7 +172,12 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
     await cluster.createTopic({ topic, partitions: 6 })
     const socket = join(dir, 'sidecar.sock')
     const startSidecar = async (options: { brokers?: string[] } = {}) => {
-      const started = await processes.startSidecar({ brokers: options.brokers ?? cluster.bootstrapServers, socket, env: row.sidecarEnv, from: settings.sidecarFrom })
+      const started = await processes.startSidecar({
+        brokers: options.brokers ?? cluster.bootstrapServers,
+        socket,
+        env: row.sidecarEnv,
+        from: settings.sidecarFrom,
+      })
       void started.exited.then((exit) => sidecarExits.push({ pid: started.pid, ...exit }))
       return started
     }
@@ -177,7 +191,11 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
     if (row.viaProxy) {
       const proxySocket = join(dir, 'proxy.sock')
       const answers: Array<(message: { type: string; stats?: DelayingProxyStats }) => void> = []
-      proxyChild = processes.fork(proxyScript, { PROXY_LISTEN: proxySocket, PROXY_TARGET: socket, PROXY_DELAY_MS: '0' }, (m) => answers.shift()?.(m as { type: string; stats?: DelayingProxyStats }))
+      proxyChild = processes.fork(
+        proxyScript,
+        { PROXY_LISTEN: proxySocket, PROXY_TARGET: socket, PROXY_DELAY_MS: '0' },
+        (m) => answers.shift()?.(m as { type: string; stats?: DelayingProxyStats }),
+      )
       const child = proxyChild
       await until('the delaying proxy to listen', () => /^listening: /m.test(child.stdout()), 20_000)
       const ask = <T>(message: unknown, pick: (answer: { type: string; stats?: DelayingProxyStats }) => T) =>
@@ -209,8 +227,24 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
         sidecar: { ...settings.client, ...row.client, ...(row.clientToken ? { token: row.clientToken } : {}) },
       }
       const w: WorkerRecord = {
-        id, ready: null, acked: [], ackedAt: [], ackedLatencyMs: [], failed: [], fellBack: [], directDelivered: new Set(), fallbacks: [], attemptedByKey: {},
-        breakerOpens: 0, sidecarReports: 0, directReports: 0, breakerState: 'closed', clusterMismatches: 0, done: false, exit: null, stderr: '',
+        id,
+        ready: null,
+        acked: [],
+        ackedAt: [],
+        ackedLatencyMs: [],
+        failed: [],
+        fellBack: [],
+        directDelivered: new Set(),
+        fallbacks: [],
+        attemptedByKey: {},
+        breakerOpens: 0,
+        sidecarReports: 0,
+        directReports: 0,
+        breakerState: 'closed',
+        clusterMismatches: 0,
+        done: false,
+        exit: null,
+        stderr: '',
       }
       const handle = processes.fork(workerScript, { LOAD_WORKER_CONFIG: JSON.stringify(config) }, (raw) => {
         const m = raw as WorkerToParent
@@ -245,13 +279,22 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
     }
     await until('every worker connected', () => workers.every((w) => w.ready !== null || w.exit !== null), 90_000)
     const workerProblems: string[] = []
-    for (const w of workers) if (w.ready !== 'sidecar/closed') workerProblems.push(`w${w.id}: connected as ${w.ready ?? `never (exit ${JSON.stringify(w.exit)}: ${w.stderr})`}`)
+    for (const w of workers)
+      if (w.ready !== 'sidecar/closed')
+        workerProblems.push(
+          `w${w.id}: connected as ${w.ready ?? `never (exit ${JSON.stringify(w.exit)}: ${w.stderr})`}`,
+        )
     const startupMs = Date.now() - rowStarted
     log(`${settings.workers} workers connected after ${(startupMs / 1000).toFixed(1)} s`)
 
     const goAt = Date.now()
     for (const h of handles) h.send({ type: 'go' })
-    if (!row.clientToken) await until('every worker writing through the sidecar', () => workers.every((w) => w.sidecarReports > 0), 30_000).catch((error: Error) => workerProblems.push(error.message))
+    if (!row.clientToken)
+      await until(
+        'every worker writing through the sidecar',
+        () => workers.every((w) => w.sidecarReports > 0),
+        30_000,
+      ).catch((error: Error) => workerProblems.push(error.message))
     await sleep(settings.warmupMs)
 
     // --- the fault ---------------------------------------------------------------------------
@@ -274,7 +317,14 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
       faultEnds: () => void (faultEnd = Date.now()),
       mark: (event) => {
         const sum = (f: (w: WorkerRecord) => number) => workers.reduce((n, w) => n + f(w), 0)
-        timeline.push({ atMs: Date.now() - faultStart, event, acked: sum((w) => w.acked.length), failed: sum((w) => w.failed.length), viaSidecar: sum((w) => w.sidecarReports), viaDirect: sum((w) => w.directReports) })
+        timeline.push({
+          atMs: Date.now() - faultStart,
+          event,
+          acked: sum((w) => w.acked.length),
+          failed: sum((w) => w.failed.length),
+          viaSidecar: sum((w) => w.sidecarReports),
+          viaDirect: sum((w) => w.directReports),
+        })
         log(`+${((Date.now() - faultStart) / 1000).toFixed(1)} s ${event}`)
       },
       sleep,
@@ -292,7 +342,10 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
     if (row.returnsToSidecar) {
       await until('every worker back on the sidecar', returned, settings.returnTimeoutMs).then(
         () => void (backOnSidecarMs = Date.now() - faultEnd!),
-        () => workerProblems.push(`not every worker wrote through the sidecar within ${settings.returnTimeoutMs} ms of the fault's end (${workers.filter((w, i) => w.sidecarReports <= atFaultEnd[i]!).length} did not)`),
+        () =>
+          workerProblems.push(
+            `not every worker wrote through the sidecar within ${settings.returnTimeoutMs} ms of the fault's end (${workers.filter((w, i) => w.sidecarReports <= atFaultEnd[i]!).length} did not)`,
+          ),
       )
     }
     const recoveryLeft = faultEnd + settings.recoveryMs - Date.now()
@@ -303,30 +356,72 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
     for (const h of handles) h.send({ type: 'stop' })
     const stopTimeoutMs = settings.sendTimeoutMs + 60_000
     await until('every worker to exit', () => workers.every((w) => w.exit !== null), stopTimeoutMs).catch(async () => {
-      workerProblems.push(`workers still running ${stopTimeoutMs / 1000} s after stop: ${workers.filter((w) => w.exit === null).map((w) => `w${w.id}`).join(', ')} (killed)`)
+      workerProblems.push(
+        `workers still running ${stopTimeoutMs / 1000} s after stop: ${workers
+          .filter((w) => w.exit === null)
+          .map((w) => `w${w.id}`)
+          .join(', ')} (killed)`,
+      )
       await Promise.all(handles.map((h) => h.kill()))
     })
     for (const w of workers) {
-      if (w.exit?.code !== 0 || !w.done) workerProblems.push(`w${w.id}: exit ${JSON.stringify(w.exit)}, done ${w.done}${w.stderr ? `, stderr: ${w.stderr.slice(-300)}` : ''}`)
+      if (w.exit?.code !== 0 || !w.done)
+        workerProblems.push(
+          `w${w.id}: exit ${JSON.stringify(w.exit)}, done ${w.done}${w.stderr ? `, stderr: ${w.stderr.slice(-300)}` : ''}`,
+        )
     }
     log(`stopped ${((Date.now() - stopAt) / 1000).toFixed(1)} s after the stop message`)
 
     const records = await cluster.records(topic)
     const measured = measure(workers, records, { goAt, faultStart, faultEnd, stopAt })
-    const clusterMismatches = { events: workers.reduce((n, w) => n + w.clusterMismatches, 0), workers: workers.filter((w) => w.clusterMismatches > 0).length, of: workers.length }
-    const run: RowRun = { startupMs, faultMs, backOnSidecarMs, timeline, workerProblems, proxy: proxyStats, sidecarExits, clusterMismatches }
+    const clusterMismatches = {
+      events: workers.reduce((n, w) => n + w.clusterMismatches, 0),
+      workers: workers.filter((w) => w.clusterMismatches > 0).length,
+      of: workers.length,
+    }
+    const run: RowRun = {
+      startupMs,
+      faultMs,
+      backOnSidecarMs,
+      timeline,
+      workerProblems,
+      proxy: proxyStats,
+      sidecarExits,
+      clusterMismatches,
+    }
     const targets: Target[] = [
-      { name: '0 lost', met: measured.lost.total === 0, measured: `${measured.lost.total} lost (${measured.lost.ackedMissing} acked but not stored, ${measured.lost.vanished} neither acked, failed nor stored)` },
+      {
+        name: '0 lost',
+        met: measured.lost.total === 0,
+        measured: `${measured.lost.total} lost (${measured.lost.ackedMissing} acked but not stored, ${measured.lost.vanished} neither acked, failed nor stored)`,
+      },
       {
         name: 'duplicates only of records whose outcome was unknown',
         met: measured.duplicates.other.length === 0,
         measured: `${measured.duplicates.records} duplicated, ${measured.duplicates.unknownOutcome} of them re-sent after an unknown outcome${measured.duplicates.other.length ? `; others: ${measured.duplicates.other.slice(0, 5).join(', ')}` : ''}`,
       },
-      { name: 'nothing stored that was not sent', met: measured.storedUnknown.length === 0, measured: `${measured.storedUnknown.length}` },
-      { name: 'every worker connected, finished and exited 0', met: workerProblems.length === 0, measured: workerProblems.length === 0 ? 'yes' : workerProblems.join('; ') },
+      {
+        name: 'nothing stored that was not sent',
+        met: measured.storedUnknown.length === 0,
+        measured: `${measured.storedUnknown.length}`,
+      },
+      {
+        name: 'every worker connected, finished and exited 0',
+        met: workerProblems.length === 0,
+        measured: workerProblems.length === 0 ? 'yes' : workerProblems.join('; '),
+      },
       ...row.targets(measured, run),
     ]
-    return { number: row.number, id: row.id, title: row.title, workers: settings.workers, durationMs: Date.now() - rowStarted, ...measured, ...run, targets }
+    return {
+      number: row.number,
+      id: row.id,
+      title: row.title,
+      workers: settings.workers,
+      durationMs: Date.now() - rowStarted,
+      ...measured,
+      ...run,
+      targets,
+    }
   } finally {
     await processes.killAll()
     await cluster.stop()

@@ -41,7 +41,11 @@ export function sidecarHung({ stoppedMs = 30_000, maxGapMs = 3_000 } = {}): Faul
       ctx.mark('SIGCONT')
     },
     targets: (m) => [
-      { name: `longest gap <= ${seconds(maxGapMs)}`, met: m.longestGapMs !== null && m.longestGapMs <= maxGapMs, measured: gapText(m) },
+      {
+        name: `longest gap <= ${seconds(maxGapMs)}`,
+        met: m.longestGapMs !== null && m.longestGapMs <= maxGapMs,
+        measured: gapText(m),
+      },
       { name: '0 failed', met: m.failed === 0, measured: failedText(m) },
     ],
   }
@@ -72,7 +76,11 @@ export function sidecarSlow({ delayMs = 300, forMs = 15_000 } = {}): FaultRow {
     targets: (m) => [
       {
         name: 'not mistaken for a hung sidecar: no fallback, breaker never opened',
-        met: m.resentAfterSidecarFailure.records === 0 && fallbackRecords(m) === 0 && m.breakerOpens === 0 && m.paths.direct === 0,
+        met:
+          m.resentAfterSidecarFailure.records === 0 &&
+          fallbackRecords(m) === 0 &&
+          m.breakerOpens === 0 &&
+          m.paths.direct === 0,
         measured: `${fallbackRecords(m)} records fell back, breaker opened ${m.breakerOpens} times, ${m.paths.direct} written directly`,
       },
       {
@@ -155,8 +163,16 @@ export function wrongToken({ forMs = 10_000 } = {}): FaultRow {
         .filter(([label]) => /UNAUTHENTICATED/.test(label))
         .reduce((n, [, count]) => n + count, 0)
       return [
-        { name: 'every send refused with the auth error', met: m.completed === 0 && m.failed > 0 && refused === m.failed, measured: `${m.completed} completed, ${m.failed} failed, ${refused} of them UNAUTHENTICATED` },
-        { name: 'none sent directly', met: m.paths.direct === 0 && fallbackRecords(m) === 0 && m.stored === 0, measured: `${fallbackRecords(m)} fell back, ${m.paths.direct} written directly, ${m.stored} stored` },
+        {
+          name: 'every send refused with the auth error',
+          met: m.completed === 0 && m.failed > 0 && refused === m.failed,
+          measured: `${m.completed} completed, ${m.failed} failed, ${refused} of them UNAUTHENTICATED`,
+        },
+        {
+          name: 'none sent directly',
+          met: m.paths.direct === 0 && fallbackRecords(m) === 0 && m.stored === 0,
+          measured: `${fallbackRecords(m)} fell back, ${m.paths.direct} written directly, ${m.stored} stored`,
+        },
         { name: 'breaker untouched', met: m.breakerOpens === 0, measured: `opened ${m.breakerOpens} times` },
       ]
     },
@@ -217,8 +233,20 @@ export function otherCluster({ forMs = 10_000, policy = 'refuse' as ClusterMisma
       }
     },
     targets: (m, run) => {
-      const told = { name: 'every worker told (CLUSTER_MISMATCH event)', met: run.clusterMismatches.workers === run.clusterMismatches.of, measured: `${run.clusterMismatches.workers} of ${run.clusterMismatches.of} workers, ${run.clusterMismatches.events} events` }
-      if (policy === 'refuse') return [told, { name: 'nothing written to the other cluster', met: storedInOther === 0, measured: `${storedInOther ?? 'n/a'} records` }]
+      const told = {
+        name: 'every worker told (CLUSTER_MISMATCH event)',
+        met: run.clusterMismatches.workers === run.clusterMismatches.of,
+        measured: `${run.clusterMismatches.workers} of ${run.clusterMismatches.of} workers, ${run.clusterMismatches.events} events`,
+      }
+      if (policy === 'refuse')
+        return [
+          told,
+          {
+            name: 'nothing written to the other cluster',
+            met: storedInOther === 0,
+            measured: `${storedInOther ?? 'n/a'} records`,
+          },
+        ]
       return [
         told,
         {
@@ -232,8 +260,20 @@ export function otherCluster({ forMs = 10_000, policy = 'refuse' as ClusterMisma
 }
 
 /** The matrix as the issue lists it. */
-export function defaultRows({ slowDelayMs = 300, clusterMismatch = 'refuse' as ClusterMismatchPolicy } = {}): FaultRow[] {
-  return [sidecarDead(), sidecarHung(), sidecarSlow({ delayMs: slowDelayMs }), restartLoop(), socketRemoved(), wrongToken(), brokersDown(), otherCluster({ policy: clusterMismatch })]
+export function defaultRows({
+  slowDelayMs = 300,
+  clusterMismatch = 'refuse' as ClusterMismatchPolicy,
+} = {}): FaultRow[] {
+  return [
+    sidecarDead(),
+    sidecarHung(),
+    sidecarSlow({ delayMs: slowDelayMs }),
+    restartLoop(),
+    socketRemoved(),
+    wrongToken(),
+    brokersDown(),
+    otherCluster({ policy: clusterMismatch }),
+  ]
 }
 
 function fallbackRecords(m: Measured): number {

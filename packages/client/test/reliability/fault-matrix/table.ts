@@ -19,7 +19,10 @@ export function formatTable(rows: ReadonlyArray<RowResult | PendingRow>): string
       continue
     }
     const missed = row.targets.filter((t) => !t.met)
-    const targets = missed.length === 0 ? `met (${row.targets.length})` : `**missed**: ${missed.map((t) => `${t.name} (${t.measured})`).join('; ')}`
+    const targets =
+      missed.length === 0
+        ? `met (${row.targets.length})`
+        : `**missed**: ${missed.map((t) => `${t.name} (${t.measured})`).join('; ')}`
     lines.push(
       `| ${row.number} | ${row.title} | ${n(row.completed)} | ${n(row.failed)} | ${ms(row.longestGapMs)} | ${ms(row.latencyMs.p99)} / ${ms(row.latencyMs.p99DuringFault)} | ${n(row.duplicates.records)} (${n(row.duplicates.unknownOutcome)}) | ${n(row.lost.total)} | ${targets} |`,
     )

@@ -2,18 +2,7 @@
 // Tagged field omitted (our codec skips it): response TopicConfigErrorCode (5+). Response TopicId (7+)
 // is beyond our 0-5 range.
 import { defineApi } from '../api.js'
-import {
-  array,
-  boolean,
-  field,
-  int16,
-  int32,
-  int8,
-  nullableArray,
-  nullableString,
-  string,
-  struct,
-} from '../schema.js'
+import { array, boolean, field, int16, int32, int8, nullableArray, nullableString, string, struct } from '../schema.js'
 
 export const CreateTopics = defineApi({
   key: 19,

@@ -1,18 +1,7 @@
 // Metadata (key 3). Spec: MetadataRequest.json / MetadataResponse.json (apache/kafka clients/src/main/resources/common/message).
 // No tagged fields in these messages.
 import { defineApi } from '../api.js'
-import {
-  array,
-  boolean,
-  field,
-  int16,
-  int32,
-  nullableArray,
-  nullableString,
-  string,
-  struct,
-  uuid,
-} from '../schema.js'
+import { array, boolean, field, int16, int32, nullableArray, nullableString, string, struct, uuid } from '../schema.js'
 
 /** Kafka's "no authorized operations requested" sentinel (INT32_MIN). */
 const AUTHORIZED_OPERATIONS_UNSET = -2147483648
