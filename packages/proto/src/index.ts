@@ -14,7 +14,8 @@ export {
   DeliveryReportsRequest,
   EmitAck,
   EmitRequest,
-  // `Error` would shadow the global Error wherever it is imported; only the alias is public.
+  // `Error` would shadow the global Error wherever it is imported; it is public as ErrorDetail
+  // (from ./errors.js, below). SidecarError is the old alias, kept until its users have moved.
   Error as SidecarError,
   Header,
   PartitionMetadata,
@@ -37,6 +38,11 @@ export { BinaryReader, strictReader } from './strict-reader.js'
 
 // Numbers both sides of the contract rely on: the delivery window and the largest request.
 export { DELIVERY_WINDOW_MS, LIVENESS_HEADER, MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS } from './limits.js'
+
+// The error vocabulary of the contract: the wire Error message (as ErrorDetail) and its factory,
+// the Kafka errors a sidecar answers with itself, and the gRPC codes that mean "the path failed".
+export { ErrorDetail, errorDetail, isPathFailureCode, KafkaErrors, PATH_FAILURE_CODES } from './errors.js'
+export type { ErrorDetailFields, KafkaErrorRef } from './errors.js'
 
 // grpc.health.v1: the standard gRPC health checking protocol.
 export {
