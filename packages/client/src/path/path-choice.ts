@@ -19,7 +19,6 @@ import { countByTopic, type ProducerMetrics } from '../metrics.js'
 import type { ProducerMode, ResolvedSidecarOptions } from '../options.js'
 import type { OutgoingSend } from '../producer/messages.js'
 import type { DirectPath } from '../transport/direct-path.js'
-import { toEmitPart, type ProducerFlags } from '../transport/emit-part.js'
 import { SidecarRefusal, SidecarUnavailableError, toKafkaJSError } from '../transport/sidecar-errors.js'
 import { SidecarPath } from '../transport/sidecar-path.js'
 import type { SidecarClusterCheck } from './cluster-check.js'
@@ -76,7 +75,6 @@ export class PathChoice {
   private readonly directOnlyReason: string | null
   /** Options of this producer that sends through the sidecar cannot honour, said at connect. */
   private readonly ignoredOptions: IgnoredOption[]
-  private readonly flags: ProducerFlags
   private readonly gate = new PathGate()
   private readonly credentials = new CredentialVerdict()
   /** Why some sends went direct, each said once. */
@@ -92,10 +90,6 @@ export class PathChoice {
   ) {
     const { options, producerConfig } = settings
     this.ignoredOptions = optionsIgnoredOnSidecarPath(settings.kafkaLevel, producerConfig, options.backpressureRetryMs)
-    this.flags = {
-      allowAutoTopicCreation: producerConfig.allowAutoTopicCreation,
-      idempotent: producerConfig.idempotent ?? false,
-    }
     this.directOnlyReason = SIDECAR_PARTITIONERS.has(producerConfig.createPartitioner)
       ? null
       : 'a custom createPartitioner runs in this process, so this producer writes directly to keep its partitioning'
@@ -193,10 +187,15 @@ export class PathChoice {
   }
 
   private openSidecar(): SidecarBreaker {
-    const { options, clientId } = this.settings
+    const { options, clientId, producerConfig } = this.settings
     const { clusterCheck, metrics, events, log } = this.parts
     const path = new SidecarPath(options, clientId, log, events)
-    return new SidecarBreaker(path, options, { clusterCheck, metrics, events, log })
+    return new SidecarBreaker(
+      path,
+      options,
+      { clusterCheck, metrics, events, log },
+      { allowAutoTopicCreation: producerConfig.allowAutoTopicCreation, idempotent: producerConfig.idempotent ?? false },
+    )
   }
 
   /** Closes the gRPC channels and the breaker's timers: a producer per job must not leak them. */
@@ -236,7 +235,7 @@ export class PathChoice {
     await this.gate.enter('sidecar', ticket)
     let failure: Error | null = null
     try {
-      const { results } = await sidecar.fire(toEmitPart(send, this.flags))
+      const { results } = await sidecar.fire(send)
       this.credentials.noteAccepted()
       return { metadata: this.parts.results.fromSidecar(send, results), path: 'sidecar' }
     } catch (error) {

@@ -11,7 +11,8 @@ import CircuitBreaker from 'opossum'
 import { SIDECAR_EVENTS, type BreakerState, type ProducerEvents } from '../events.js'
 import type { ProducerMetrics } from '../metrics.js'
 import type { ResolvedSidecarOptions } from '../options.js'
-import type { EmitPart, PartOutcome } from '../transport/emit-part.js'
+import type { OutgoingSend } from '../producer/messages.js'
+import { toEmitPart, type EmitPart, type PartOutcome, type ProducerFlags } from '../transport/emit-part.js'
 import { countsAgainstSidecar, SidecarUnavailableError } from '../transport/sidecar-errors.js'
 import type { SidecarPath } from '../transport/sidecar-path.js'
 import type { SidecarClusterCheck } from './cluster-check.js'
@@ -37,6 +38,8 @@ export class SidecarBreaker {
     readonly path: SidecarPath,
     private readonly options: ResolvedSidecarOptions,
     private readonly watchers: BreakerWatchers,
+    /** The producer's settings every part of it carries. */
+    private readonly flags: ProducerFlags,
   ) {
     const b = options.breaker
     this.breaker = new CircuitBreaker((part: EmitPart) => this.attempt(part), {
@@ -61,9 +64,9 @@ export class SidecarBreaker {
     this.breaker.on('close', () => this.changed('closed', SIDECAR_EVENTS.BREAKER_CLOSE))
   }
 
-  /** Sends `part` through the sidecar, or rejects at once while the breaker is open (EOPENBREAKER). */
-  fire(part: EmitPart): Promise<PartOutcome> {
-    return this.breaker.fire(part)
+  /** Sends `send` through the sidecar as an EmitPart, or rejects at once while the breaker is open (EOPENBREAKER). */
+  fire(send: OutgoingSend): Promise<PartOutcome> {
+    return this.breaker.fire(toEmitPart(send, this.flags))
   }
 
   get state(): BreakerState {
