@@ -7,7 +7,7 @@ import kafkajs from 'kafkajs'
 import type { Admin, AdminConfig, Consumer, ConsumerConfig, KafkaConfig, Logger } from 'kafkajs'
 import type { MetricsOption } from './metrics.js'
 import { resolveSidecarOptions, type SidecarClientOptions } from './options.js'
-import type { KafkaLevelOptions } from './producer/sidecar-path-limits.js'
+import type { KafkaLevelOptions } from './path/sidecar-path-limits.js'
 import { SidecarProducer, type SidecarProducerConfig } from './producer/sidecar-producer.js'
 
 export interface SidecarKafkaConfig extends KafkaConfig {

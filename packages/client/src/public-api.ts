@@ -57,15 +57,10 @@ export {
 } from './kafkajs-exports.js'
 
 export { Kafka, type SidecarKafkaConfig } from './kafka.js'
-export {
-  SIDECAR_EVENTS,
-  SidecarProducer,
-  type BreakerState,
-  type FallbackEventPayload,
-  type SidecarProducerConfig,
-} from './producer/sidecar-producer.js'
+export { SidecarProducer, type SidecarProducerConfig } from './producer/sidecar-producer.js'
+export { SIDECAR_EVENTS, type BreakerState, type FallbackEventPayload } from './events.js'
 export type { DeliveryListener, DeliveryReport } from './delivery/delivery-report.js'
-export type { ClusterMismatchPayload, SidecarClusterState } from './producer/cluster-check.js'
+export type { ClusterMismatchPayload, SidecarClusterState } from './path/cluster-check.js'
 export {
   DEFAULT_SIDECAR_ADDRESS,
   ENV as SIDECAR_ENV,

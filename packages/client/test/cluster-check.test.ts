@@ -28,7 +28,7 @@ import {
   type SidecarKafkaConfig,
   type SidecarProducer,
 } from '../src/index.js'
-import { firstShared } from '../src/producer/cluster-check.js'
+import { firstShared } from '../src/path/cluster-check.js'
 import { randomTopic, startCluster, startTestSidecar, tempDir, waitFor } from './helpers.js'
 import { captureLogs } from './kafkajs-reference.js'
 

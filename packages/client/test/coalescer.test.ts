@@ -6,8 +6,9 @@
 import { status } from '@grpc/grpc-js'
 import type { EmitAck, EmitRequest } from '@kafka-sidecar/proto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { recordBytes } from '../src/producer/messages.js'
-import { Coalescer, type EmitPart, type EmitTransport } from '../src/transport/coalescer.js'
+import { recordBytes } from '../src/transport/sidecar-record.js'
+import { Coalescer, type EmitTransport } from '../src/transport/coalescer.js'
+import type { EmitPart } from '../src/transport/emit-part.js'
 import { SidecarRefusal, SidecarUnavailableError } from '../src/transport/sidecar-errors.js'
 
 interface Written {

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import kafkajs from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import type { DeliveryReport } from '../src/index.js'
-import { DirectPath } from '../src/producer/direct-path.js'
+import { DirectPath } from '../src/transport/direct-path.js'
 import { expectFreshBuild, packageDir } from './built-package.js'
 import {
   connectedProducer,

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import kafkajs from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { DeliveryReport } from '../src/index.js'
-import { PathGate, type PathName } from '../src/producer/path-gate.js'
+import { PathGate, type PathName } from '../src/path/path-gate.js'
 import { checkPerKeyOrder, idOf, KeyedSender, storedId } from './fault-helpers.js'
 import {
   clientProducer,

@@ -20,3 +20,9 @@ export interface DeliveryReport {
 }
 
 export type DeliveryListener = (report: DeliveryReport) => void | Promise<void>
+
+/** Where a producer's delivery reports go (its events): whether anyone listens, and each report. */
+export interface DeliveryReportTarget {
+  wantsReports(): boolean
+  deliver(report: DeliveryReport): void
+}

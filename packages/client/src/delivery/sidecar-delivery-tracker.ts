@@ -10,7 +10,7 @@
  * never both fire for it.
  */
 import type { EmitAck, PartitionResult } from '@kafka-sidecar/proto'
-import { absentPartitionError, isAbsentPartition } from '../producer/absent-partitions.js'
+import { absentPartitionError, isAbsentPartition } from './absent-partitions.js'
 import type { OutgoingMessage } from '../producer/messages.js'
 import type { CoalescerObserver } from '../transport/coalescer.js'
 import { toKafkaJSError } from '../transport/sidecar-errors.js'

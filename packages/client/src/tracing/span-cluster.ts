@@ -26,7 +26,7 @@
  */
 import Module, { createRequire } from 'node:module'
 import kafkajs from 'kafkajs'
-import { learnedClusterId, type KafkaJSClusterView } from '../producer/kafkajs-cluster.js'
+import { learnedClusterId, type KafkaJSClusterView } from '../transport/kafkajs-cluster.js'
 
 /** Errors of KafkaJS's metadata request for a send's topics: after them it has loaded nothing. */
 const TOPIC_METADATA_ERRORS = new Set([

@@ -7,67 +7,30 @@
  * Sends merge only with sends of the same acks, timeout, compression and idempotence (the sidecar
  * writes idempotent requests with another producer). Each send keeps its own topic groups inside
  * the merged message (the sidecar batches each group's records for a partition whole), in send
- * order, so per-partition order is the callers' order.
+ * order, so per-partition order is the callers' order (merged-request.ts).
  * When the sidecar refuses a merged message for a reason that belongs to its records (invalid
  * topic, too large, not allowed), each send is retried alone, so one caller's bad record never
  * fails another caller's send.
  *
- * Refusals never reorder a partition. Messages are pipelined, so when one is refused (a full
- * sidecar, a bad record) later ones are already on their way; the sidecar refuses those as
- * ABORTED (EmitRequest.order_epoch) and the coalescer holds everything new until they have come
- * back. Then it writes again, in send order and under a new epoch, what is to be retried (a full
+ * Refusals never reorder a partition (docs/architecture.md, "Order across refusals (order
+ * epochs)"). Messages are pipelined, so when one of order epoch E is refused (a full sidecar, a
+ * bad record) later ones are already on their way; the sidecar closes E and answers those,
+ * written behind the refusal, ABORTED. On the first refusal of E the coalescer opens a hold
+ * (EpochHold): it writes nothing new, moves its epoch to E+1, and collects the answers of what was
+ * written behind the refusal and the refusal's own verdict. When every request of E has come
+ * back it resumes: it writes again, in send order and under E+1, what is to be retried (a full
  * sidecar: after the wait it asked for, within the retry budget), ahead of what came since.
- * When the refusal says the path is gone (UNAVAILABLE), every send it holds fails with it, so the
+ * When the verdict says the path is gone (UNAVAILABLE), every send it holds fails with it, so the
  * producer resends them all directly in send order.
  */
 import { status } from '@grpc/grpc-js'
-import type {
-  EmitAck,
-  EmitRequest,
-  PartitionResult,
-  SidecarError as ProtoError,
-  SidecarRecord,
-  TopicRecords,
-} from '@kafka-sidecar/proto'
-import { DELIVERY_WINDOW_MS } from '@kafka-sidecar/proto'
+import type { EmitAck, EmitRequest, SidecarError as ProtoError } from '@kafka-sidecar/proto'
 import type { OutgoingMessage } from '../producer/messages.js'
-import { requestOverhead, splitPart, type PartPiece } from './request-split.js'
+import type { EmitPart, PartOutcome } from './emit-part.js'
+import { answerDeadline } from './emit-stream.js'
+import { groupEnd, mergeParts, splitResults, type RecordOwners, type RequestIdentity } from './merged-request.js'
+import { requestOverhead, settlePieces, splitPart, type PartPiece, type Siblings } from './request-split.js'
 import { isPathFailureCode, SidecarRefusal, SidecarUnavailableError } from './sidecar-errors.js'
-
-export interface EmitPart {
-  readonly acks: number
-  readonly timeoutMs: number
-  readonly compression: number
-  /** The producer's allowAutoTopicCreation; undefined leaves it to the sidecar. */
-  readonly allowAutoTopicCreation: boolean | undefined
-  /** The producer's `idempotent`: the sidecar must write the records idempotently. */
-  readonly idempotent: boolean
-  /** Records grouped by topic, in send order. */
-  readonly topics: ReadonlyArray<{ topic: string; records: SidecarRecord[] }>
-  /** The same records flattened in the same order, with the caller's messages. */
-  readonly outgoing: readonly OutgoingMessage[]
-  readonly bytes: number
-}
-
-/** The broker's answer for some of a part's records in one topic-partition. */
-export interface PartResult {
-  readonly topic: string
-  readonly partition: number
-  /** Offset of the first of `localIndexes`. */
-  readonly baseOffset: number
-  readonly logAppendTimeMs: number
-  readonly logStartOffset: number
-  /** Positions in the part's `outgoing`, in offset order. */
-  readonly localIndexes: number[]
-  readonly error: ProtoError | undefined
-  /** The partition's leader when written, -1 if unknown. */
-  readonly leaderId: number
-}
-
-export interface PartOutcome {
-  /** Empty when the request did not wait for delivery (acks 0). */
-  readonly results: PartResult[]
-}
 
 /** Hooks the delivery tracker uses to follow merged requests. */
 export interface CoalescerObserver {
@@ -85,12 +48,6 @@ export interface EmitTransport {
   send(request: EmitRequest, deadlineMs: number): Promise<EmitAck>
 }
 
-export interface RequestIdentity {
-  readonly clientId: string
-  readonly appName: string
-  readonly instanceId: string
-}
-
 export interface CoalescerLimits {
   readonly maxRecords: number
   readonly maxBytes: number
@@ -103,18 +60,6 @@ export interface CoalescerLimits {
   readonly retryBudgetMs: number
 }
 
-/** Longest delay a Node timer takes; past it setTimeout fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-/**
- * How long the sidecar may take to answer a request: its delivery window (the sidecar keeps
- * records queued max(timeout, DELIVERY_WINDOW_MS), so `timeout: 0` waits as long as the default)
- * plus the margin after which a silent sidecar counts as failed.
- */
-export function answerDeadline(timeoutMs: number, marginMs: number): number {
-  return Math.min(Math.max(timeoutMs, DELIVERY_WINDOW_MS) + marginMs, MAX_TIMER_MS)
-}
-
 interface Queued {
   readonly part: EmitPart
   /** Submission order: what is written again goes back to its place. */
@@ -124,7 +69,7 @@ interface Queued {
   /** Write in a message of its own (its merged message was refused for someone's records). */
   alone: boolean
   /** The pieces of one split send share this: once one piece failed, the rest are not written. */
-  readonly siblings: { failure: Error | null } | null
+  readonly siblings: Siblings | null
   resolve(outcome: PartOutcome): void
   reject(error: Error): void
 }
@@ -136,10 +81,14 @@ interface Flight {
   readonly group: readonly Queued[]
 }
 
-/** Set by a refusal until the messages written after it have come back and its wait is over. */
-interface Halt {
+/**
+ * Opened by the first refusal of an order epoch, which the sidecar then closes; held until every
+ * request written behind the refusal has come back and the verdict's wait is over (see resume).
+ */
+interface EpochHold {
+  /** The closed epoch. */
   readonly epoch: number
-  /** The refused message: those written after it in its epoch come back ABORTED. */
+  /** The refused message: those written behind it in its epoch come back ABORTED. */
   readonly refusedRequestId: number
   resumeAt: number
   /** The path is gone: the sends held fail with this instead of being written again. */
@@ -154,10 +103,11 @@ export class Coalescer {
   private queue: Queued[] = []
   private flushScheduled = false
   private nextSeq = 0
+  /** The order epoch of what is written now. */
   private epoch = 1
   /** In write order (a Map keeps insertion order). */
   private readonly flights = new Map<number, Flight>()
-  private halt: Halt | null = null
+  private hold: EpochHold | null = null
 
   constructor(
     private readonly stream: EmitTransport,
@@ -178,27 +128,7 @@ export class Coalescer {
       return Promise.reject(error as Error)
     }
     if (pieces.length === 1) return this.enqueue(part, null)
-    return this.submitPieces(pieces)
-  }
-
-  /**
-   * The pieces of a split send, settled together: the send fails with the first piece's failure,
-   * once every piece has settled (so a resend on another path never overtakes one still here).
-   * Pieces written before it stay written; after a path failure the producer resends the whole
-   * send directly, so those may be written twice (at-least-once, as for any path failure).
-   */
-  private async submitPieces(pieces: readonly PartPiece[]): Promise<PartOutcome> {
-    const siblings = { failure: null as Error | null }
-    const outcomes = await Promise.allSettled(pieces.map(({ part }) => this.enqueue(part, siblings)))
-    const failed = outcomes.find((o) => o.status === 'rejected')
-    if (failed) throw failed.reason
-    const results: PartResult[] = []
-    outcomes.forEach((o, i) => {
-      const { offset } = pieces[i]!
-      for (const r of (o as PromiseFulfilledResult<PartOutcome>).value.results)
-        results.push({ ...r, localIndexes: r.localIndexes.map((local) => local + offset) })
-    })
-    return { results }
+    return settlePieces(pieces, (piece, siblings) => this.enqueue(piece, siblings))
   }
 
   private enqueue(part: EmitPart, siblings: Queued['siblings']): Promise<PartOutcome> {
@@ -231,36 +161,19 @@ export class Coalescer {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.halt) return
+    if (this.flushScheduled || this.hold) return
     this.flushScheduled = true
     setImmediate(() => this.flush())
   }
 
   private flush(): void {
     this.flushScheduled = false
-    if (this.halt) return
+    if (this.hold) return
     const queue = this.withoutFailedSiblings(this.queue)
     this.queue = []
-    let i = 0
-    while (i < queue.length) {
-      const group = [queue[i]!]
-      let records = queue[i]!.part.outgoing.length
-      let bytes = queue[i]!.part.bytes
-      i++
-      while (!group[0]!.alone && i < queue.length) {
-        const next = queue[i]!
-        if (next.alone || !compatible(group[0]!.part, next.part)) break
-        if (
-          records + next.part.outgoing.length > this.limits.maxRecords ||
-          bytes + next.part.bytes > this.limits.maxBytes
-        )
-          break
-        group.push(next)
-        records += next.part.outgoing.length
-        bytes += next.part.bytes
-        i++
-      }
-      this.write(group)
+    for (let start = 0, end = 0; start < queue.length; start = end) {
+      end = groupEnd(queue, start, this.limits)
+      this.write(queue.slice(start, end))
     }
   }
 
@@ -276,154 +189,138 @@ export class Coalescer {
   private write(group: Queued[]): void {
     const first = group[0]!.part
     const requestId = this.stream.nextRequestId()
-    // One TopicRecords per send and topic, in send order: the sidecar writes each one's records
-    // for a partition as one record batch, so every send stays all-or-nothing per partition, as
-    // in KafkaJS, however many sends share the message. Records of one topic keep send order.
-    const topics: TopicRecords[] = []
-    // Record index i of the merged request (topic groups flattened in order) -> its owner.
-    const ownerOf: Array<{ member: number; local: number }> = []
-    const outgoing: OutgoingMessage[] = []
-    group.forEach((queued, member) => {
-      let local = 0
-      for (const { topic, records } of queued.part.topics) {
-        topics.push({ topic, records })
-        for (let i = 0; i < records.length; i++) {
-          ownerOf.push({ member, local })
-          outgoing.push(queued.part.outgoing[local++]!)
-        }
-      }
-    })
-    const request: EmitRequest = {
+    const merged = mergeParts(
+      group.map((queued) => queued.part),
       requestId,
-      clientId: this.identity.clientId,
-      appName: this.identity.appName,
-      instanceId: this.identity.instanceId,
-      acks: first.acks,
-      timeoutMs: first.timeoutMs,
-      compression: first.compression,
-      awaitDelivery: true,
-      allowAutoTopicCreation: first.allowAutoTopicCreation,
-      idempotent: first.idempotent,
-      orderEpoch: this.epoch,
-      topics,
-    }
+      this.epoch,
+      this.identity,
+    )
     const flight: Flight = { requestId, epoch: this.epoch, group }
     this.flights.set(requestId, flight)
-    this.observer.onRequest(requestId, outgoing, first.acks)
-    this.stream.send(request, answerDeadline(first.timeoutMs, this.limits.deadlineMarginMs)).then(
-      (ack) => {
-        this.flights.delete(requestId)
-        if (ack.received) {
-          this.observer.onAck(requestId, ack)
-          const perMember = splitResults(ack.results, ownerOf, group.length)
-          group.forEach((queued, member) => queued.resolve({ results: perMember[member]! }))
-        } else {
-          this.observer.onAbandoned(requestId)
-          this.refused(
-            flight,
-            ack.error ?? {
-              grpcCode: status.INTERNAL,
-              message: 'sidecar refused the request without a reason',
-              kafkaErrorCode: 0,
-              kafkaErrorName: '',
-              retriable: true,
-              retryAfterMs: 0,
-            },
-          )
-        }
-        this.maybeResume()
-      },
-      (error: Error) => {
-        // The path failed under this message (stream broken, no answer in time): its outcome is
-        // unknown, and the producer resends it directly. Sends held or waiting here were
-        // submitted after it, so they must not be written through the sidecar ahead of that
-        // resend: they fail too, and the producer resends them directly behind it, in order.
-        this.flights.delete(requestId)
-        this.observer.onAbandoned(requestId)
-        for (const queued of group) queued.reject(error)
-        // A stream refused for this producer's credentials is a verdict on every send of it, not
-        // the path failing: those waiting get the same refusal (no breaker count, no direct send).
-        const behind =
-          error instanceof SidecarRefusal
-            ? error
-            : new SidecarUnavailableError(
-                `not sent: an earlier request failed on the sidecar path (${error.message})`,
-                isPathFailure(error) ? error.grpcCode : status.UNAVAILABLE,
-                false,
-              )
-        this.failWaiting(behind)
-        this.maybeResume()
-      },
+    this.observer.onRequest(requestId, merged.outgoing, first.acks)
+    this.stream.send(merged.request, answerDeadline(first.timeoutMs, this.limits.deadlineMarginMs)).then(
+      (ack) => this.answered(flight, ack, merged.ownerOf),
+      (error: Error) => this.pathFailedUnder(flight, error),
     )
   }
 
+  private answered(flight: Flight, ack: EmitAck, ownerOf: RecordOwners): void {
+    const { requestId, group } = flight
+    this.flights.delete(requestId)
+    if (ack.received) {
+      this.observer.onAck(requestId, ack)
+      const perMember = splitResults(ack.results, ownerOf, group.length)
+      group.forEach((queued, member) => queued.resolve({ results: perMember[member]! }))
+    } else {
+      this.observer.onAbandoned(requestId)
+      this.refused(flight, ack.error ?? refusalWithoutReason())
+    }
+    this.resume()
+  }
+
+  /**
+   * The path failed under this message (stream broken, no answer in time): its outcome is
+   * unknown, and the producer resends it directly. Sends held or waiting here were submitted
+   * after it, so they must not be written through the sidecar ahead of that resend: they fail
+   * too, and the producer resends them directly behind it, in order.
+   */
+  private pathFailedUnder(flight: Flight, error: Error): void {
+    this.flights.delete(flight.requestId)
+    this.observer.onAbandoned(flight.requestId)
+    for (const queued of flight.group) queued.reject(error)
+    // A stream refused for this producer's credentials is a verdict on every send of it, not
+    // the path failing: those waiting get the same refusal (no breaker count, no direct send).
+    const behind =
+      error instanceof SidecarRefusal
+        ? error
+        : new SidecarUnavailableError(
+            `not sent: an earlier request failed on the sidecar path (${error.message})`,
+            isPathFailure(error) ? error.grpcCode : status.UNAVAILABLE,
+            false,
+          )
+    this.failWaiting(behind)
+    this.resume()
+  }
+
+  /** The sidecar refused `flight`: the first refusal of its epoch opens a hold; each verdict has its method. */
   private refused(flight: Flight, detail: ProtoError): void {
-    const { group } = flight
-    // The first refusal of an epoch: the sidecar now refuses the rest of the epoch, so what is
-    // written from here on carries the next one.
-    if (flight.epoch >= this.epoch) {
-      this.epoch = flight.epoch + 1
-      this.halt = {
-        epoch: flight.epoch,
-        refusedRequestId: flight.requestId,
-        resumeAt: 0,
-        pathFailure: null,
-        backpressure: null,
-        timer: null,
-      }
-    }
-    const halt = this.halt
-    if (detail.grpcCode === status.ABORTED) {
-      // Written after a refused message; it shares that message's fate: failed on resume if the
-      // path is gone, else written again. Behind a full sidecar it was as good as refused for
-      // being full, so past its retry budget it fails as such a refusal would.
-      const backpressure = halt?.backpressure
-      const now = Date.now()
-      const again: Queued[] = []
-      for (const queued of group) {
-        if (backpressure && now >= queued.giveUpAt) queued.reject(backpressure)
-        else again.push(queued)
-      }
-      this.requeue(again)
-      return
-    }
-    if (isPathFailureCode(detail.grpcCode)) {
-      // Not taking requests (shutting down, or not connected to Kafka): nothing was queued.
-      const unavailable = new SidecarUnavailableError(
-        `sidecar refused the request: ${detail.message}`,
-        detail.grpcCode,
-        false,
-      )
-      for (const queued of group) queued.reject(unavailable)
-      if (halt) halt.pathFailure ??= unavailable
-      this.failHeldSends()
-      return
-    }
+    if (flight.epoch >= this.epoch) this.openHold(flight)
+    if (detail.grpcCode === status.ABORTED) return this.writtenBehindRefusal(flight.group)
+    if (isPathFailureCode(detail.grpcCode)) return this.refusedAsPathFailure(flight.group, detail)
     const refusal = new SidecarRefusal(detail)
-    if (refusal.isBackpressure) {
-      const now = Date.now()
-      const retry: Queued[] = []
-      for (const queued of group) {
-        if (now >= queued.giveUpAt) queued.reject(refusal)
-        else retry.push(queued)
-      }
-      // Written again one send per message: a merged message needs room for all of it at once,
-      // while single sends fill whatever room opens, in order.
-      for (const queued of retry) queued.alone = true
-      if (halt) halt.backpressure ??= refusal
-      if (retry.length > 0 && halt) {
-        // retry_after_ms is the sidecar's estimate (up to 2 s); room may come sooner, so a send
-        // whose budget ends first is still tried once more at its end rather than failing with
-        // most of its budget unused.
-        const earliestGiveUp = Math.min(...retry.map((q) => q.giveUpAt))
-        halt.resumeAt = Math.max(
-          halt.resumeAt,
-          Math.min(now + Math.max(1, refusal.retryAfterMs || 100), earliestGiveUp),
-        )
-      }
-      this.requeue(retry)
-      return
+    if (refusal.isBackpressure) return this.refusedForBackpressure(flight.group, refusal)
+    this.refusedForRecords(flight.group, refusal)
+  }
+
+  /**
+   * The first refusal of an epoch: the sidecar now closes that epoch (refuses the rest of it), so
+   * what is written from here on carries the next one, once the hold ends.
+   */
+  private openHold(flight: Flight): void {
+    this.epoch = flight.epoch + 1
+    this.hold = {
+      epoch: flight.epoch,
+      refusedRequestId: flight.requestId,
+      resumeAt: 0,
+      pathFailure: null,
+      backpressure: null,
+      timer: null,
     }
+  }
+
+  /**
+   * ABORTED: written behind a refused message, it shares that message's fate: failed on resume if
+   * the path is gone, else written again. Behind a full sidecar it was as good as refused for
+   * being full, so past its retry budget it fails as such a refusal would.
+   */
+  private writtenBehindRefusal(group: readonly Queued[]): void {
+    const backpressure = this.hold?.backpressure
+    const now = Date.now()
+    const again: Queued[] = []
+    for (const queued of group) {
+      if (backpressure && now >= queued.giveUpAt) queued.reject(backpressure)
+      else again.push(queued)
+    }
+    this.requeue(again)
+  }
+
+  /** Not taking requests (shutting down, or not connected to Kafka): nothing was queued. */
+  private refusedAsPathFailure(group: readonly Queued[], detail: ProtoError): void {
+    const unavailable = new SidecarUnavailableError(
+      `sidecar refused the request: ${detail.message}`,
+      detail.grpcCode,
+      false,
+    )
+    for (const queued of group) queued.reject(unavailable)
+    if (this.hold) this.hold.pathFailure ??= unavailable
+    this.failHeldSends()
+  }
+
+  /** A full sidecar: each send is retried within its retry budget, once the hold's wait is over. */
+  private refusedForBackpressure(group: readonly Queued[], refusal: SidecarRefusal): void {
+    const hold = this.hold
+    const now = Date.now()
+    const retry: Queued[] = []
+    for (const queued of group) {
+      if (now >= queued.giveUpAt) queued.reject(refusal)
+      else retry.push(queued)
+    }
+    // Written again one send per message: a merged message needs room for all of it at once,
+    // while single sends fill whatever room opens, in order.
+    for (const queued of retry) queued.alone = true
+    if (hold) hold.backpressure ??= refusal
+    if (retry.length > 0 && hold) {
+      // retry_after_ms is the sidecar's estimate (up to 2 s); room may come sooner, so a send
+      // whose budget ends first is still tried once more at its end rather than failing with
+      // most of its budget unused.
+      const earliestGiveUp = Math.min(...retry.map((q) => q.giveUpAt))
+      hold.resumeAt = Math.max(hold.resumeAt, Math.min(now + Math.max(1, refusal.retryAfterMs || 100), earliestGiveUp))
+    }
+    this.requeue(retry)
+  }
+
+  /** A verdict on records (invalid topic, too large, not allowed): each send hears its own. */
+  private refusedForRecords(group: readonly Queued[], refusal: SidecarRefusal): void {
     if (group.length > 1) {
       // The refusal may belong to one send's records only: let each send hear its own answer.
       for (const queued of group) queued.alone = true
@@ -434,89 +331,62 @@ export class Coalescer {
   }
 
   /**
-   * Fails every send not yet written (held by a halt, or waiting for the next flush) and ends
-   * the halt: the producer resends them directly, in order. For the path failing, and for the
+   * Fails every send not yet written (held during a hold, or waiting for the next flush) and ends
+   * the hold: the producer resends them directly, in order. For the path failing, and for the
    * producer disconnecting.
    */
   failWaiting(error: Error): void {
     const waiting = this.queue
     this.queue = []
     for (const queued of waiting) queued.reject(error)
-    if (this.halt?.timer) clearTimeout(this.halt.timer)
-    this.halt = null
+    if (this.hold?.timer) clearTimeout(this.hold.timer)
+    this.hold = null
   }
 
   /** The path is gone: sends held for writing fail with it too, keeping their order for the producer. */
   private failHeldSends(): void {
-    const failure = this.halt?.pathFailure
+    const failure = this.hold?.pathFailure
     if (!failure) return
     const held = this.queue
     this.queue = []
     for (const queued of held) queued.reject(failure)
   }
 
-  /** Ends the halt once no message written after the refusal is still unanswered and its wait is over. */
-  private maybeResume(): void {
-    const halt = this.halt
-    if (!halt) return
+  /**
+   * Ends the hold once every request of the closed epoch written behind the refusal has come
+   * back and the verdict's wait is over: the sends to retry are written under the new epoch, in
+   * send order, ahead of those that arrived during the hold; after a path failure they have all
+   * failed instead. Called after every answer; does nothing while there is no hold to end.
+   */
+  private resume(): void {
+    const hold = this.hold
+    if (!hold) return
     for (const flight of this.flights.values()) {
-      if (flight.epoch <= halt.epoch && flight.requestId > halt.refusedRequestId) return
+      if (flight.epoch <= hold.epoch && flight.requestId > hold.refusedRequestId) return
     }
     this.failHeldSends()
-    const wait = halt.resumeAt - Date.now()
+    const wait = hold.resumeAt - Date.now()
     if (wait > 0) {
-      halt.timer ??= setTimeout(() => {
-        halt.timer = null
-        this.maybeResume()
+      hold.timer ??= setTimeout(() => {
+        hold.timer = null
+        this.resume()
       }, wait)
       return
     }
-    this.halt = null
+    this.hold = null
     this.scheduleFlush()
   }
 }
 
-function compatible(a: EmitPart, b: EmitPart): boolean {
-  return (
-    a.acks === b.acks &&
-    a.timeoutMs === b.timeoutMs &&
-    a.compression === b.compression &&
-    a.allowAutoTopicCreation === b.allowAutoTopicCreation &&
-    a.idempotent === b.idempotent
-  )
-}
-
-/** Splits a merged request's results back to the sends whose records they describe. */
-function splitResults(
-  results: readonly PartitionResult[],
-  ownerOf: ReadonlyArray<{ member: number; local: number }>,
-  members: number,
-): PartResult[][] {
-  const out: PartResult[][] = Array.from({ length: members }, () => [])
-  for (const result of results) {
-    const byMember = new Map<number, PartResult>()
-    result.recordIndexes.forEach((index, position) => {
-      const owner = ownerOf[index]
-      if (!owner) return
-      let piece = byMember.get(owner.member)
-      if (!piece) {
-        piece = {
-          topic: result.topic,
-          partition: result.partition,
-          baseOffset: result.baseOffset >= 0 ? result.baseOffset + position : -1,
-          logAppendTimeMs: result.logAppendTimeMs,
-          logStartOffset: result.logStartOffset,
-          localIndexes: [],
-          error: result.error,
-          leaderId: result.leaderId,
-        }
-        byMember.set(owner.member, piece)
-        out[owner.member]!.push(piece)
-      }
-      piece.localIndexes.push(owner.local)
-    })
+function refusalWithoutReason(): ProtoError {
+  return {
+    grpcCode: status.INTERNAL,
+    message: 'sidecar refused the request without a reason',
+    kafkaErrorCode: 0,
+    kafkaErrorName: '',
+    retriable: true,
+    retryAfterMs: 0,
   }
-  return out
 }
 
 function isPathFailure(error: Error): error is SidecarUnavailableError {

@@ -5,8 +5,20 @@
  * within its deadline fails too: the sidecar is then too slow to be trusted with the caller's time.
  */
 import { status, type ClientDuplexStream, type Metadata, type ServiceError } from '@grpc/grpc-js'
-import type { EmitAck, EmitRequest, ProducerSidecarClient } from '@kafka-sidecar/proto'
+import { DELIVERY_WINDOW_MS, type EmitAck, type EmitRequest, type ProducerSidecarClient } from '@kafka-sidecar/proto'
 import { SidecarRefusal, SidecarUnavailableError } from './sidecar-errors.js'
+
+/** Longest delay a Node timer takes; past it setTimeout fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * How long the sidecar may take to answer a request: its delivery window (the sidecar keeps
+ * records queued max(timeout, DELIVERY_WINDOW_MS), so `timeout: 0` waits as long as the default)
+ * plus the margin after which a silent sidecar counts as failed.
+ */
+export function answerDeadline(timeoutMs: number, marginMs: number): number {
+  return Math.min(Math.max(timeoutMs, DELIVERY_WINDOW_MS) + marginMs, MAX_TIMER_MS)
+}
 
 interface Waiting {
   resolve(ack: EmitAck): void

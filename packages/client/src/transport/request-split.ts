@@ -7,8 +7,8 @@
  */
 import { status } from '@grpc/grpc-js'
 import { MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS, type SidecarRecord } from '@kafka-sidecar/proto'
-import { recordBytes } from '../producer/messages.js'
-import type { EmitPart } from './coalescer.js'
+import { recordBytes } from './sidecar-record.js'
+import type { EmitPart, PartOutcome, PartResult } from './emit-part.js'
 import { SidecarRefusal } from './sidecar-errors.js'
 
 /** Encoded bytes of a request besides its topics, at most: ids, acks, timeout, flags, epoch. */
@@ -20,6 +20,11 @@ const TOPIC_FIXED_BYTES = 12
 export interface PartPiece {
   readonly part: EmitPart
   readonly offset: number
+}
+
+/** Shared by the pieces of one split send: once one piece failed, the rest are not written. */
+export interface Siblings {
+  failure: Error | null
 }
 
 /** Encoded bytes of a request's fixed fields for this producer (its ids are in every request). */
@@ -59,6 +64,29 @@ export function splitPart(part: EmitPart, overhead: number): PartPiece[] {
   }
   pieces.push(finish(current, part))
   return pieces
+}
+
+/**
+ * The pieces of a split send, settled together: the send fails with the first piece's failure,
+ * once every piece has settled (so a resend on another path never overtakes one still here).
+ * Pieces written before it stay written; after a path failure the producer resends the whole
+ * send directly, so those may be written twice (at-least-once, as for any path failure).
+ */
+export async function settlePieces(
+  pieces: readonly PartPiece[],
+  enqueue: (part: EmitPart, siblings: Siblings) => Promise<PartOutcome>,
+): Promise<PartOutcome> {
+  const siblings: Siblings = { failure: null }
+  const outcomes = await Promise.allSettled(pieces.map(({ part }) => enqueue(part, siblings)))
+  const failed = outcomes.find((o) => o.status === 'rejected')
+  if (failed) throw failed.reason
+  const results: PartResult[] = []
+  outcomes.forEach((o, i) => {
+    const { offset } = pieces[i]!
+    for (const r of (o as PromiseFulfilledResult<PartOutcome>).value.results)
+      results.push({ ...r, localIndexes: r.localIndexes.map((local) => local + offset) })
+  })
+  return { results }
 }
 
 interface Builder {

@@ -4,8 +4,8 @@
  * where it connects on first need and is disconnected again after a quiet period.
  *
  * To report each record's partition and offset, the partitioner KafkaJS runs is wrapped: it
- * still decides, and the wrapper remembers its answer per message object. KafkaJS keeps send
- * order within a partition, so a record's offset is its partition's base offset plus its rank.
+ * still decides, and the wrapper remembers its answer per message object (the reports are made in
+ * delivery/direct-reports.ts).
  *
  * KafkaJS 2.2.4 does not keep the order of sends started together. Each passes a lock on the
  * producer's target topics, and the last of a queue of waiters overtakes the one before it (the
@@ -37,10 +37,7 @@ import type {
   Transaction,
 } from 'kafkajs'
 import { untraced } from '../tracing/kafkajs-instrumentation.js'
-import type { DeliveryReport } from '../delivery/delivery-report.js'
 import { createCapturingCluster, type KafkaJSClusterView } from './kafkajs-cluster.js'
-import { absentPartitionError, type AbsentPartition } from './absent-partitions.js'
-import type { OutgoingMessage } from './messages.js'
 
 let partitionerWarningGiven = false
 /** Longest a send waits for the one ahead of it once that one's partitions are known (see above). */
@@ -246,37 +243,6 @@ export class DirectPath {
       }),
     }))
     return { topicMessages: distinctTopics, messages }
-  }
-
-  /** One report per record of a successful send, in send order; records KafkaJS left out (`absent`) carry why. */
-  reportsFor(
-    outgoing: readonly OutgoingMessage[],
-    metadata: readonly RecordMetadata[],
-    partitions: ReadonlyArray<number | null>,
-    absent: readonly AbsentPartition[] = [],
-  ): DeliveryReport[] {
-    const left = new Set(absent.map(({ topic, partition }) => `${topic}\u0000${partition}`))
-    const byPartition = new Map<string, { base: number | null; next: number }>()
-    for (const m of metadata) {
-      const base = m.baseOffset ?? m.offset
-      byPartition.set(`${m.topicName}\u0000${m.partition}`, { base: base === undefined ? null : Number(base), next: 0 })
-    }
-    return outgoing.map(({ topic, message }, index) => {
-      const partition = partitions[index] ?? null
-      const slot = partition === null ? undefined : byPartition.get(`${topic}\u0000${partition}`)
-      const offset = slot && slot.base !== null && slot.base >= 0 ? String(slot.base + slot.next++) : null
-      const error =
-        partition !== null && left.has(`${topic}\u0000${partition}`) ? absentPartitionError(topic, partition) : null
-      return {
-        topic,
-        partition,
-        offset,
-        key: message.key ?? null,
-        headers: message.headers,
-        error,
-        path: 'direct' as const,
-      }
-    })
   }
 }
 

@@ -8,7 +8,7 @@ import { status } from '@grpc/grpc-js'
 import type { SidecarError as ProtoError } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 import type { Logger, RecordMetadata } from 'kafkajs'
-import type { OutgoingMessage } from './messages.js'
+import type { OutgoingMessage } from '../producer/messages.js'
 
 export interface AbsentPartition {
   readonly topic: string
