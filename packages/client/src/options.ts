@@ -4,6 +4,14 @@
  * (`new Kafka({ sidecar })`, then `kafka.producer({ sidecar })`), defaults last. Every value is
  * checked here, and a wrong one throws an error naming the option and where it came from.
  */
+import {
+  envNames,
+  layerFromCode,
+  layerFromEnv,
+  rejectUnknownKeys,
+  resolveOptions,
+  type OptionDeclaration,
+} from '@kafka-sidecar/options'
 import { MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 
@@ -83,67 +91,13 @@ export interface ResolvedSidecarOptions {
 /** The sidecar listens here unless told otherwise; the client looks here unless told otherwise. */
 export const DEFAULT_SIDECAR_ADDRESS = 'unix:///tmp/kafka-sidecar.sock'
 
-export const ENV = {
-  mode: 'KAFKA_SIDECAR_MODE',
-  address: 'KAFKA_SIDECAR_ADDRESS',
-  token: 'KAFKA_SIDECAR_TOKEN',
-  appName: 'KAFKA_SIDECAR_APP_NAME',
-  connectTimeoutMs: 'KAFKA_SIDECAR_CONNECT_TIMEOUT_MS',
-  clusterMismatch: 'KAFKA_SIDECAR_CLUSTER_MISMATCH',
-} as const
-
-const DEFAULTS = {
-  connectTimeoutMs: 5_000,
-  requestTimeoutMarginMs: 5_000,
-  backpressureRetryMs: 30_000,
-  livenessTimeoutMs: 2_000,
-  fallbackIdleMs: 30_000,
-  maxCoalescedRecords: 5_000,
-  maxCoalescedBytes: 1024 * 1024,
-  reportTimeoutMs: 10_000,
-  clusterMismatch: 'warn' as ClusterMismatchPolicy,
-  breaker: {
-    errorThresholdPercentage: 50,
-    volumeThreshold: 3,
-    resetTimeoutMs: 5_000,
-    rollingCountTimeoutMs: 10_000,
-    consecutiveFailures: 3,
-  },
-}
-
 function configError(message: string): Error {
   return new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: ${message}`)
 }
 
-const KNOWN_OPTIONS = new Set([
-  'mode',
-  'address',
-  'token',
-  'appName',
-  'connectTimeoutMs',
-  'requestTimeoutMarginMs',
-  'backpressureRetryMs',
-  'livenessTimeoutMs',
-  'fallbackIdleMs',
-  'maxCoalescedRecords',
-  'maxCoalescedBytes',
-  'reportTimeoutMs',
-  'clusterMismatch',
-  'breaker',
-])
-const KNOWN_BREAKER_OPTIONS = new Set([
-  'errorThresholdPercentage',
-  'volumeThreshold',
-  'resetTimeoutMs',
-  'rollingCountTimeoutMs',
-  'consecutiveFailures',
-])
-
 /** A typo (`adress`) would otherwise be ignored and the default used without a word. */
-function checkKnownKeys(options: object, known: ReadonlySet<string>, prefix: string): void {
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw configError(`unknown option ${prefix}${key} (known: ${[...known].join(', ')})`)
-  }
+function unknownOptionIn(prefix: string): (key: string, known: readonly string[]) => Error {
+  return (key, known) => configError(`unknown option ${prefix}${key} (known: ${known.join(', ')})`)
 }
 
 /**
@@ -167,58 +121,159 @@ function checkText(value: unknown, source: string): string {
   return value
 }
 
-function parseMode(value: string, source: string): ProducerMode {
-  const normalized = value.trim().toLowerCase()
+function parseMode(value: unknown, source: string): ProducerMode {
+  const text = String(value)
+  const normalized = text.trim().toLowerCase()
   if (normalized === 'direct' || normalized === 'sidecar') return normalized
-  throw configError(`${source} must be "direct" or "sidecar", got ${JSON.stringify(value)}`)
+  throw configError(`${source} must be "direct" or "sidecar", got ${JSON.stringify(text)}`)
 }
 
-function parseClusterMismatch(value: string, source: string): ClusterMismatchPolicy {
-  const normalized = value.trim().toLowerCase()
+function parseClusterMismatch(value: unknown, source: string): ClusterMismatchPolicy {
+  const text = String(value)
+  const normalized = text.trim().toLowerCase()
   if (normalized === 'warn' || normalized === 'refuse') return normalized
-  throw configError(`${source} must be "warn" or "refuse", got ${JSON.stringify(value)}`)
+  throw configError(`${source} must be "warn" or "refuse", got ${JSON.stringify(text)}`)
 }
 
-function checkAddress(value: string, source: string): string {
-  if (value.startsWith('unix://')) {
-    if (value.length === 'unix://'.length) throw configError(`${source} "${value}" has no socket path`)
-    return value
+function checkAddress(value: unknown, source: string): string {
+  const text = String(value)
+  if (text.startsWith('unix://')) {
+    if (text.length === 'unix://'.length) throw configError(`${source} "${text}" has no socket path`)
+    return text
   }
-  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text)
   if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
-    throw configError(`${source} must be unix:///path.sock or host:port, got ${JSON.stringify(value)}`)
+    throw configError(`${source} must be unix:///path.sock or host:port, got ${JSON.stringify(text)}`)
   }
-  return value
+  return text
 }
 
-function positiveInteger(value: unknown, source: string, { allowZero = false } = {}): number {
+function integerFrom(value: unknown, source: string, min: 0 | 1): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < (allowZero ? 0 : 1)) {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) {
     throw configError(
-      `${source} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`,
+      `${source} must be a ${min === 0 ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`,
     )
   }
   return n
 }
 
+function positiveInteger(value: unknown, source: string): number {
+  return integerFrom(value, source, 1)
+}
+
+function nonNegativeInteger(value: unknown, source: string): number {
+  return integerFrom(value, source, 0)
+}
+
 /** Pings more often than every 100 ms would cost more than they tell. */
 const MIN_LIVENESS_TIMEOUT_MS = 200
 
-function atLeast(value: unknown, source: string, min: number): number {
-  const n = positiveInteger(value, source)
-  if (n < min) throw configError(`${source} must be at least ${min}, got ${n}`)
-  return n
+function atLeast(min: number): (value: unknown, source: string) => number {
+  return (value, source) => {
+    const n = positiveInteger(value, source)
+    if (n < min) throw configError(`${source} must be at least ${min}, got ${n}`)
+    return n
+  }
 }
 
-function atMost(value: number, max: number, source: string): number {
-  if (value > max) throw configError(`${source} must be at most ${max}, got ${value}`)
-  return value
+function atMost(max: number): (value: unknown, source: string) => number {
+  return (value, source) => {
+    const n = positiveInteger(value, source)
+    if (n > max) throw configError(`${source} must be at most ${max}, got ${n}`)
+    return n
+  }
 }
 
 function percentage(value: unknown, source: string): number {
   if (typeof value !== 'number' || !(value > 0 && value <= 100))
     throw configError(`${source} must be a number in (0, 100], got ${JSON.stringify(value)}`)
   return value
+}
+
+/**
+ * A variable is checked as it is read, so a wrong one is refused even where code overrides it; a
+ * blank one (spaces only) is unset.
+ */
+function unlessBlank<T>(check: (value: string, source: string) => T): (text: string, source: string) => T | undefined {
+  return (text, source) => (text.trim() ? check(text, source) : undefined)
+}
+
+/** For these options `null`, as untyped callers may pass it, has always meant the default too. */
+function nullMeansDefault(defaultValue: number, check: (value: unknown, source: string) => number) {
+  return { defaultValue, check: (value: unknown, source: string) => check(value ?? defaultValue, source) }
+}
+
+const BREAKER_OPTIONS = {
+  errorThresholdPercentage: { defaultValue: 50, check: percentage },
+  volumeThreshold: { defaultValue: 3, check: nonNegativeInteger },
+  resetTimeoutMs: { defaultValue: 5_000, check: positiveInteger },
+  rollingCountTimeoutMs: { defaultValue: 10_000, check: positiveInteger },
+  consecutiveFailures: { defaultValue: 3, check: positiveInteger },
+} as const satisfies { readonly [K in keyof BreakerOptions]-?: OptionDeclaration<number> }
+
+/** Every breaker field given is checked, one set to `undefined` too: only a field left out takes its default. */
+function checkBreaker(value: unknown, source: string): Required<BreakerOptions> {
+  const given = Object.entries(value ?? {}).map(([key, field]) => [key, { value: field, source: `${source}.${key}` }])
+  return resolveOptions(BREAKER_OPTIONS, [Object.fromEntries(given)]).values
+}
+
+/**
+ * Every client option, in the order an unknown-option error lists them. Environment first (so a
+ * deployment flips modes without a code change), code overrides it, defaults last.
+ */
+const CLIENT_OPTIONS = {
+  mode: { env: 'KAFKA_SIDECAR_MODE', defaultValue: 'direct', parse: unlessBlank(parseMode), check: parseMode },
+  address: {
+    env: 'KAFKA_SIDECAR_ADDRESS',
+    defaultValue: DEFAULT_SIDECAR_ADDRESS,
+    parse: unlessBlank((text, source) => checkAddress(text.trim(), source)),
+    check: checkAddress,
+  },
+  token: { env: 'KAFKA_SIDECAR_TOKEN', defaultValue: null, parse: checkToken, check: checkToken },
+  appName: { env: 'KAFKA_SIDECAR_APP_NAME', defaultValue: null, parse: checkText, check: checkText },
+  connectTimeoutMs: {
+    env: 'KAFKA_SIDECAR_CONNECT_TIMEOUT_MS',
+    defaultValue: 5_000,
+    parse: positiveInteger,
+    check: positiveInteger,
+  },
+  requestTimeoutMarginMs: nullMeansDefault(5_000, nonNegativeInteger),
+  backpressureRetryMs: nullMeansDefault(30_000, nonNegativeInteger),
+  livenessTimeoutMs: nullMeansDefault(2_000, atLeast(MIN_LIVENESS_TIMEOUT_MS)),
+  fallbackIdleMs: nullMeansDefault(30_000, positiveInteger),
+  // A merged message stays one request: within the records and (with its per-send overhead) the bytes a sidecar takes.
+  maxCoalescedRecords: nullMeansDefault(5_000, atMost(MAX_REQUEST_RECORDS)),
+  maxCoalescedBytes: nullMeansDefault(1024 * 1024, atMost(MAX_REQUEST_BYTES / 2)),
+  reportTimeoutMs: nullMeansDefault(10_000, positiveInteger),
+  clusterMismatch: {
+    env: 'KAFKA_SIDECAR_CLUSTER_MISMATCH',
+    defaultValue: 'warn',
+    parse: unlessBlank(parseClusterMismatch),
+    check: parseClusterMismatch,
+  },
+  breaker: { check: checkBreaker },
+} as const satisfies { readonly [K in keyof ResolvedSidecarOptions]: OptionDeclaration<ResolvedSidecarOptions[K]> }
+
+/** The environment variables the client reads, by option. */
+export const ENV = envNames(CLIENT_OPTIONS)
+
+/** Kafka-level then producer-level options: the later wins, field by field, breaker fields included. */
+function mergeCodeOptions(layers: ReadonlyArray<SidecarClientOptions | undefined>): SidecarClientOptions {
+  const merged: SidecarClientOptions = {}
+  for (const layer of layers) {
+    if (layer === undefined) continue
+    if (typeof layer !== 'object' || layer === null)
+      throw configError(`sidecar options must be an object, got ${JSON.stringify(layer)}`)
+    rejectUnknownKeys(CLIENT_OPTIONS, layer, unknownOptionIn('sidecar.'))
+    if (layer.breaker !== undefined) {
+      if (typeof layer.breaker !== 'object' || layer.breaker === null)
+        throw configError(`sidecar.breaker must be an object, got ${JSON.stringify(layer.breaker)}`)
+      rejectUnknownKeys(BREAKER_OPTIONS, layer.breaker, unknownOptionIn('sidecar.breaker.'))
+    }
+    Object.assign(merged, layer, { breaker: { ...merged.breaker, ...layer.breaker } })
+  }
+  return merged
 }
 
 /**
@@ -229,88 +284,10 @@ export function resolveSidecarOptions(
   layers: ReadonlyArray<SidecarClientOptions | undefined>,
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedSidecarOptions {
-  let mode: ProducerMode = 'direct'
-  let address = DEFAULT_SIDECAR_ADDRESS
-  let token: string | null = null
-  let appName: string | null = null
-  let connectTimeoutMs = DEFAULTS.connectTimeoutMs
-  let clusterMismatch = DEFAULTS.clusterMismatch
-  if (env[ENV.mode]?.trim()) mode = parseMode(env[ENV.mode]!, ENV.mode)
-  if (env[ENV.address]?.trim()) address = checkAddress(env[ENV.address]!.trim(), ENV.address)
-  if (env[ENV.token]) token = checkToken(env[ENV.token], ENV.token)
-  if (env[ENV.appName]) appName = checkText(env[ENV.appName], ENV.appName)
-  if (env[ENV.connectTimeoutMs]) connectTimeoutMs = positiveInteger(env[ENV.connectTimeoutMs], ENV.connectTimeoutMs)
-  if (env[ENV.clusterMismatch]?.trim())
-    clusterMismatch = parseClusterMismatch(env[ENV.clusterMismatch]!, ENV.clusterMismatch)
-
-  const merged: SidecarClientOptions = {}
-  for (const layer of layers) {
-    if (layer === undefined) continue
-    if (typeof layer !== 'object' || layer === null)
-      throw configError(`sidecar options must be an object, got ${JSON.stringify(layer)}`)
-    checkKnownKeys(layer, KNOWN_OPTIONS, 'sidecar.')
-    if (layer.breaker !== undefined) {
-      if (typeof layer.breaker !== 'object' || layer.breaker === null)
-        throw configError(`sidecar.breaker must be an object, got ${JSON.stringify(layer.breaker)}`)
-      checkKnownKeys(layer.breaker, KNOWN_BREAKER_OPTIONS, 'sidecar.breaker.')
-    }
-    Object.assign(merged, layer, { breaker: { ...merged.breaker, ...layer.breaker } })
-  }
-  if (merged.mode !== undefined) mode = parseMode(String(merged.mode), 'sidecar.mode')
-  if (merged.address !== undefined) address = checkAddress(String(merged.address), 'sidecar.address')
-  if (merged.token !== undefined) token = checkToken(merged.token, 'sidecar.token')
-  if (merged.appName !== undefined) appName = checkText(merged.appName, 'sidecar.appName')
-  if (merged.connectTimeoutMs !== undefined)
-    connectTimeoutMs = positiveInteger(merged.connectTimeoutMs, 'sidecar.connectTimeoutMs')
-  if (merged.clusterMismatch !== undefined)
-    clusterMismatch = parseClusterMismatch(String(merged.clusterMismatch), 'sidecar.clusterMismatch')
-  const breaker = { ...DEFAULTS.breaker, ...merged.breaker }
-  return {
-    mode,
-    address,
-    token,
-    appName,
-    connectTimeoutMs,
-    requestTimeoutMarginMs: positiveInteger(
-      merged.requestTimeoutMarginMs ?? DEFAULTS.requestTimeoutMarginMs,
-      'sidecar.requestTimeoutMarginMs',
-      { allowZero: true },
-    ),
-    backpressureRetryMs: positiveInteger(
-      merged.backpressureRetryMs ?? DEFAULTS.backpressureRetryMs,
-      'sidecar.backpressureRetryMs',
-      { allowZero: true },
-    ),
-    livenessTimeoutMs: atLeast(
-      merged.livenessTimeoutMs ?? DEFAULTS.livenessTimeoutMs,
-      'sidecar.livenessTimeoutMs',
-      MIN_LIVENESS_TIMEOUT_MS,
-    ),
-    fallbackIdleMs: positiveInteger(merged.fallbackIdleMs ?? DEFAULTS.fallbackIdleMs, 'sidecar.fallbackIdleMs'),
-    // A merged message stays one request: within the records and (with its per-send overhead) the bytes a sidecar takes.
-    maxCoalescedRecords: atMost(
-      positiveInteger(merged.maxCoalescedRecords ?? DEFAULTS.maxCoalescedRecords, 'sidecar.maxCoalescedRecords'),
-      MAX_REQUEST_RECORDS,
-      'sidecar.maxCoalescedRecords',
-    ),
-    maxCoalescedBytes: atMost(
-      positiveInteger(merged.maxCoalescedBytes ?? DEFAULTS.maxCoalescedBytes, 'sidecar.maxCoalescedBytes'),
-      MAX_REQUEST_BYTES / 2,
-      'sidecar.maxCoalescedBytes',
-    ),
-    reportTimeoutMs: positiveInteger(merged.reportTimeoutMs ?? DEFAULTS.reportTimeoutMs, 'sidecar.reportTimeoutMs'),
-    clusterMismatch,
-    breaker: {
-      errorThresholdPercentage: percentage(
-        breaker.errorThresholdPercentage,
-        'sidecar.breaker.errorThresholdPercentage',
-      ),
-      volumeThreshold: positiveInteger(breaker.volumeThreshold, 'sidecar.breaker.volumeThreshold', { allowZero: true }),
-      resetTimeoutMs: positiveInteger(breaker.resetTimeoutMs, 'sidecar.breaker.resetTimeoutMs'),
-      rollingCountTimeoutMs: positiveInteger(breaker.rollingCountTimeoutMs, 'sidecar.breaker.rollingCountTimeoutMs'),
-      consecutiveFailures: positiveInteger(breaker.consecutiveFailures, 'sidecar.breaker.consecutiveFailures'),
-    },
-  }
+  const sourceOf = (key: string) => `sidecar.${key}`
+  const fromEnv = layerFromEnv(CLIENT_OPTIONS, env)
+  const fromCode = layerFromCode(CLIENT_OPTIONS, mergeCodeOptions(layers), sourceOf, unknownOptionIn('sidecar.'))
+  return resolveOptions(CLIENT_OPTIONS, [fromEnv, fromCode], sourceOf).values
 }
 
 /** grpc-js spells a Unix socket target `unix:/path` (or `unix:///path`); TCP stays host:port. */

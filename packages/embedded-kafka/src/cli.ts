@@ -4,10 +4,16 @@
  * `bootstrap: host:port,...` so scripts can read it and connect.
  */
 import { parseArgs } from 'node:util'
+import { flagNames, flagParserOptions, flagUsage, layerFromFlags } from '@kafka-sidecar/options'
 import { EmbeddedKafka } from './embedded-kafka.js'
-import { EmbeddedKafkaConfigError, type EmbeddedKafkaOptions } from './options.js'
+import { EMBEDDED_KAFKA_OPTIONS, EmbeddedKafkaConfigError, integerText, type EmbeddedKafkaOptions } from './options.js'
 import type { LogLevel } from './server/logger.js'
 
+function usageLine(usage: string, help: string): string {
+  return `  ${usage.padEnd(26)}${help}`
+}
+
+/** The options' flags come from their table, then the CLI's own. */
 const HELP = `Usage: embedded-kafka [options]
 
 Runs a Kafka cluster in this process, speaking the Kafka wire protocol over TCP,
@@ -15,47 +21,27 @@ for development, tests and benchmarks (not for production). Prints
 "bootstrap: <host:port,...>" first, then runs until SIGINT or SIGTERM.
 
 Options:
-  --brokers <n>             number of brokers (default 3)
-  --host <address>          address to listen on (default 127.0.0.1)
-  --port <port>             first broker port; broker i uses port+i (default 0: free ports)
-  --partitions <n>          partitions of auto-created topics (default 1)
-  --no-auto-create-topics   refuse metadata requests for unknown topics instead of creating them
-  --retention-bytes <n>     bytes kept per partition, oldest batches dropped first (default -1: all)
-  --max-message-bytes <n>   largest record batch accepted (default 1048588)
-  --topic <name[:parts]>    create a topic at start; repeatable
-  --log-level <level>       debug, info, warn or error: log to stderr (default: silent)
-  -h, --help                show this help
+${Object.values(EMBEDDED_KAFKA_OPTIONS)
+  .flatMap((option) => ('flag' in option ? [usageLine(flagUsage(option), option.help)] : []))
+  .join('\n')}
+${usageLine('--topic <name[:parts]>', 'create a topic at start; repeatable')}
+${usageLine('--log-level <level>', 'debug, info, warn or error: log to stderr (default: silent)')}
+${usageLine('-h, --help', 'show this help')}
 `
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
 
-/** Option names as the user typed them, for errors raised by parseOptions. */
-const FLAG_FOR_OPTION: Record<string, string> = {
-  brokers: 'brokers',
-  host: 'host',
-  port: 'port',
-  defaultPartitions: 'partitions',
-  autoCreateTopics: 'no-auto-create-topics',
-  retentionBytes: 'retention-bytes',
-  maxMessageBytes: 'max-message-bytes',
-}
+const FLAG_OF_OPTION: Readonly<Record<string, string>> = flagNames(EMBEDDED_KAFKA_OPTIONS)
 
-function integerFlag(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  if (!/^-?\d+$/.test(value)) throw new EmbeddedKafkaConfigError(name, `expected an integer, got "${value}"`)
-  return Number(value)
+/** The flag as the user typed it, for errors raised by parseOptions (which name options) or by reading a flag. */
+function flagOf(option: string): string {
+  return option.startsWith('--') ? option : `--${FLAG_OF_OPTION[option] ?? option}`
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      brokers: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      partitions: { type: 'string' },
-      'no-auto-create-topics': { type: 'boolean' },
-      'retention-bytes': { type: 'string' },
-      'max-message-bytes': { type: 'string' },
+      ...flagParserOptions(EMBEDDED_KAFKA_OPTIONS),
       topic: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -69,23 +55,16 @@ async function main(): Promise<void> {
   const level = values['log-level'] as LogLevel | undefined
   if (level !== undefined && !LEVELS.includes(level))
     throw new EmbeddedKafkaConfigError('log-level', `expected one of ${LEVELS.join(', ')}`)
-  const options: EmbeddedKafkaOptions = {
-    brokers: integerFlag('brokers', values.brokers),
-    host: values.host,
-    port: integerFlag('port', values.port),
-    defaultPartitions: integerFlag('partitions', values.partitions),
-    autoCreateTopics: values['no-auto-create-topics'] ? false : undefined,
-    retentionBytes: integerFlag('retention-bytes', values['retention-bytes']),
-    maxMessageBytes: integerFlag('max-message-bytes', values['max-message-bytes']),
-  }
+  const { topic: topics, 'log-level': _level, help: _help, ...flags } = values
+  const options: EmbeddedKafkaOptions = Object.fromEntries(
+    Object.entries(layerFromFlags(EMBEDDED_KAFKA_OPTIONS, flags)).map(([key, { value }]) => [key, value]),
+  )
   if (level !== undefined) {
     const threshold = LEVELS.indexOf(level)
     options.logger = (l, message, fields) => {
       if (LEVELS.indexOf(l) >= threshold) process.stderr.write(`${JSON.stringify({ level: l, message, ...fields })}\n`)
     }
   }
-  for (const key of Object.keys(options) as Array<keyof EmbeddedKafkaOptions>)
-    if (options[key] === undefined) delete options[key]
 
   // Handlers before anything is printed: a SIGTERM sent as soon as `bootstrap:` is read must
   // find one, or it kills the process outright instead of a clean exit 0.
@@ -98,9 +77,12 @@ async function main(): Promise<void> {
   process.once('SIGINT', shutdown)
   process.once('SIGTERM', shutdown)
   cluster = await EmbeddedKafka.start(options)
-  for (const spec of values.topic ?? []) {
+  for (const spec of topics ?? []) {
     const [topic, partitions] = spec.split(':')
-    await cluster.createTopic({ topic: topic!, partitions: integerFlag('topic', partitions) })
+    await cluster.createTopic({
+      topic: topic!,
+      partitions: partitions === undefined ? undefined : integerText(partitions, 'topic'),
+    })
   }
   process.stdout.write(`bootstrap: ${cluster.bootstrapServers.join(',')}\n`)
   if (stopRequested) shutdown()
@@ -109,7 +91,7 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   const message =
     error instanceof EmbeddedKafkaConfigError
-      ? `invalid value for --${FLAG_FOR_OPTION[error.option] ?? error.option}: ${error.message.replace(/^invalid embedded-kafka option "[^"]+": /, '')}`
+      ? `invalid value for ${flagOf(error.option)}: ${error.message.replace(/^invalid embedded-kafka option "[^"]+": /, '')}`
       : error instanceof Error
         ? error.message
         : String(error)

@@ -1,7 +1,9 @@
 /**
- * Cluster options: defaults, and one parser that rejects unknown or invalid values with a message
+ * Cluster options: one table declaring each option (its default, its check, and for the CLI its
+ * flag and help line), and one parser that rejects unknown or invalid values with a message
  * naming the option (the CLI maps its flags onto the same names).
  */
+import { layerFromCode, resolveOptions, type OptionDeclaration } from '@kafka-sidecar/options'
 import type { Logger } from './server/logger.js'
 import { silentLogger } from './server/logger.js'
 import { UNBOUNDED_RETENTION } from './state/partition-log.js'
@@ -60,92 +62,137 @@ export class EmbeddedKafkaConfigError extends Error {
   }
 }
 
-const KNOWN = new Set([
-  'brokers',
-  'host',
-  'port',
-  'ports',
-  'autoCreateTopics',
-  'defaultPartitions',
-  'defaultReplicationFactor',
-  'retentionBytes',
-  'maxMessageBytes',
-  'maxRequestBytes',
-  'groupMinSessionTimeoutMs',
-  'groupMaxSessionTimeoutMs',
-  'groupInitialRebalanceDelayMs',
-  'transactionMaxTimeoutMs',
-  'logger',
-])
+type Check<T> = (value: unknown, source: string) => T
 
-function integer(option: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new EmbeddedKafkaConfigError(
-      option,
-      `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
-    )
+/** Undefined takes `fallback`: a check that runs with nothing set computes the default from other options. */
+function integer(min: number, max = Number.MAX_SAFE_INTEGER, fallback?: number): Check<number> {
+  return (value, option) => {
+    if (value === undefined && fallback !== undefined) return fallback
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new EmbeddedKafkaConfigError(
+        option,
+        `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+      )
+    }
+    return value
   }
+}
+
+/** A flag's text as an integer; the range is the option's check. */
+export function integerText(text: string, flag: string): number {
+  if (!/^-?\d+$/.test(text)) throw new EmbeddedKafkaConfigError(flag, `expected an integer, got "${text}"`)
+  return Number(text)
+}
+
+function hostName(value: unknown, option: string): string {
+  // null has always meant the default here, as undefined does.
+  const host = value ?? DEFAULT_HOST
+  if (typeof host !== 'string' || host === '')
+    throw new EmbeddedKafkaConfigError(option, 'expected a host name or address')
+  return host
+}
+
+function brokerPorts(value: unknown, option: string, brokers: number): readonly number[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || value.length !== brokers) {
+    throw new EmbeddedKafkaConfigError(option, `expected ${brokers} ports (one per broker)`)
+  }
+  return value.map((port, i) => integer(0, 65535, 0)(port, `${option}[${i}]`))
+}
+
+function retention(value: unknown, option: string): number {
+  const bytes = integer(-1)(value, option)
+  if (bytes === 0) throw new EmbeddedKafkaConfigError(option, 'expected -1 (unbounded) or a positive byte count')
+  return bytes
+}
+
+function trueOrFalse(value: unknown, option: string): boolean {
+  if (typeof value !== 'boolean') throw new EmbeddedKafkaConfigError(option, 'expected true or false')
   return value
 }
 
+function aFunction<T>(value: unknown, option: string): T {
+  if (typeof value !== 'function') throw new EmbeddedKafkaConfigError(option, 'expected a function')
+  return value as T
+}
+
+/** What the dependent checks read of the options declared above them. */
+type Above = Pick<ResolvedOptions, 'brokers' | 'groupMinSessionTimeoutMs'> & { readonly ports?: readonly number[] }
+
+/** Every option, the CLI's flags in the order `--help` lists them. */
+export const EMBEDDED_KAFKA_OPTIONS = {
+  brokers: {
+    flag: 'brokers',
+    placeholder: '<n>',
+    help: 'number of brokers (default 3)',
+    defaultValue: DEFAULT_BROKERS,
+    parse: integerText,
+    check: integer(1, 64),
+  },
+  host: {
+    flag: 'host',
+    placeholder: '<address>',
+    help: 'address to listen on (default 127.0.0.1)',
+    defaultValue: DEFAULT_HOST,
+    check: hostName,
+  },
+  ports: { check: (value, option, { brokers }) => brokerPorts(value, option, brokers) },
+  // Ignored, so not checked, when `ports` is given.
+  port: {
+    flag: 'port',
+    placeholder: '<port>',
+    help: 'first broker port; broker i uses port+i (default 0: free ports)',
+    parse: integerText,
+    check: (value, option, { brokers, ports }) => (ports ? 0 : integer(0, 65535 - brokers + 1, 0)(value, option)),
+  },
+  defaultPartitions: {
+    flag: 'partitions',
+    placeholder: '<n>',
+    help: 'partitions of auto-created topics (default 1)',
+    defaultValue: 1,
+    parse: integerText,
+    check: integer(1, 10_000),
+  },
+  autoCreateTopics: {
+    flag: 'no-auto-create-topics',
+    help: 'refuse metadata requests for unknown topics instead of creating them',
+    defaultValue: true,
+    parse: () => false,
+    check: trueOrFalse,
+  },
+  retentionBytes: {
+    flag: 'retention-bytes',
+    placeholder: '<n>',
+    help: 'bytes kept per partition, oldest batches dropped first (default -1: all)',
+    defaultValue: UNBOUNDED_RETENTION,
+    parse: integerText,
+    check: retention,
+  },
+  maxMessageBytes: {
+    flag: 'max-message-bytes',
+    placeholder: '<n>',
+    help: 'largest record batch accepted (default 1048588)',
+    defaultValue: DEFAULT_MAX_MESSAGE_BYTES,
+    parse: integerText,
+    check: integer(1),
+  },
+  defaultReplicationFactor: {
+    check: (value, option, { brokers }) => integer(1, brokers, Math.min(3, brokers))(value, option),
+  },
+  maxRequestBytes: { defaultValue: DEFAULT_MAX_REQUEST_BYTES, check: integer(64) },
+  groupMinSessionTimeoutMs: { defaultValue: 6000, check: integer(1) },
+  groupMaxSessionTimeoutMs: {
+    defaultValue: 1_800_000,
+    check: (value, option, { groupMinSessionTimeoutMs }) => integer(groupMinSessionTimeoutMs)(value, option),
+  },
+  groupInitialRebalanceDelayMs: { defaultValue: 0, check: integer(0) },
+  transactionMaxTimeoutMs: { defaultValue: 900_000, check: integer(1, 2_147_483_647) },
+  logger: { defaultValue: silentLogger, check: aFunction<Logger> },
+} satisfies { readonly [K in keyof EmbeddedKafkaOptions]-?: OptionDeclaration<EmbeddedKafkaOptions[K], Above> }
+
 export function parseOptions(input: EmbeddedKafkaOptions = {}): ResolvedOptions {
-  for (const key of Object.keys(input)) if (!KNOWN.has(key)) throw new EmbeddedKafkaConfigError(key, 'unknown option')
-  const brokers = integer('brokers', input.brokers, DEFAULT_BROKERS, 1, 64)
-  const host = input.host ?? DEFAULT_HOST
-  if (typeof host !== 'string' || host === '')
-    throw new EmbeddedKafkaConfigError('host', 'expected a host name or address')
-  let ports: readonly number[]
-  if (input.ports !== undefined) {
-    if (!Array.isArray(input.ports) || input.ports.length !== brokers) {
-      throw new EmbeddedKafkaConfigError('ports', `expected ${brokers} ports (one per broker)`)
-    }
-    ports = input.ports.map((p, i) => integer(`ports[${i}]`, p, 0, 0, 65535))
-  } else {
-    const base = integer('port', input.port, 0, 0, 65535 - brokers + 1)
-    ports = Array.from({ length: brokers }, (_, i) => (base === 0 ? 0 : base + i))
-  }
-  if (input.autoCreateTopics !== undefined && typeof input.autoCreateTopics !== 'boolean') {
-    throw new EmbeddedKafkaConfigError('autoCreateTopics', 'expected true or false')
-  }
-  const groupMinSessionTimeoutMs = integer('groupMinSessionTimeoutMs', input.groupMinSessionTimeoutMs, 6000, 1)
-  const groupMaxSessionTimeoutMs = integer(
-    'groupMaxSessionTimeoutMs',
-    input.groupMaxSessionTimeoutMs,
-    1_800_000,
-    groupMinSessionTimeoutMs,
-  )
-  if (input.logger !== undefined && typeof input.logger !== 'function')
-    throw new EmbeddedKafkaConfigError('logger', 'expected a function')
-  const retentionBytes = integer('retentionBytes', input.retentionBytes, UNBOUNDED_RETENTION, -1)
-  if (retentionBytes === 0)
-    throw new EmbeddedKafkaConfigError('retentionBytes', 'expected -1 (unbounded) or a positive byte count')
-  return {
-    brokers,
-    host,
-    ports,
-    autoCreateTopics: input.autoCreateTopics ?? true,
-    defaultPartitions: integer('defaultPartitions', input.defaultPartitions, 1, 1, 10_000),
-    defaultReplicationFactor: integer(
-      'defaultReplicationFactor',
-      input.defaultReplicationFactor,
-      Math.min(3, brokers),
-      1,
-      brokers,
-    ),
-    retentionBytes,
-    maxMessageBytes: integer('maxMessageBytes', input.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 1),
-    maxRequestBytes: integer('maxRequestBytes', input.maxRequestBytes, DEFAULT_MAX_REQUEST_BYTES, 64),
-    groupMinSessionTimeoutMs,
-    groupMaxSessionTimeoutMs,
-    groupInitialRebalanceDelayMs: integer('groupInitialRebalanceDelayMs', input.groupInitialRebalanceDelayMs, 0, 0),
-    transactionMaxTimeoutMs: integer(
-      'transactionMaxTimeoutMs',
-      input.transactionMaxTimeoutMs,
-      900_000,
-      1,
-      2_147_483_647,
-    ),
-    logger: input.logger ?? silentLogger,
-  }
+  const unknownOption = (key: string) => new EmbeddedKafkaConfigError(key, 'unknown option')
+  const fromCode = layerFromCode(EMBEDDED_KAFKA_OPTIONS, input, (key) => key, unknownOption)
+  const { port, ports, ...options } = resolveOptions(EMBEDDED_KAFKA_OPTIONS, [fromCode]).values
+  return { ...options, ports: ports ?? Array.from({ length: options.brokers }, (_, i) => (port === 0 ? 0 : port + i)) }
 }

@@ -8,8 +8,10 @@ import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { flagParserOptions } from '@kafka-sidecar/options'
 import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { EMBEDDED_KAFKA_OPTIONS } from '../src/options.js'
 import { ErrorCode } from '../src/protocol/error-codes.js'
 import { Metadata } from '../src/protocol/messages/index.js'
 import { connectedAdmin, connectedProducer, randomTopic } from './helpers.js'
@@ -33,7 +35,7 @@ interface RunningCli {
 
 /** Spawns the CLI; it is killed (and awaited) when the test finishes, whatever happened. */
 function spawnCli(args: readonly string[]): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', cliPath, ...args], {
     cwd: packageDir,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -133,13 +135,13 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** The long flag names the CLI's parseArgs accepts, read from its source. */
+/** The long flag names the CLI's parseArgs accepts: the options' (from their table) and its own, read from its source. */
 function parserFlags(): string[] {
   const source = readFileSync(cliPath, 'utf8')
   const block = /parseArgs\(\{\s*options:\s*\{([\s\S]*?)\n\s*\},\s*\n?\s*strict/.exec(source)
   if (!block) throw new Error('could not find the parseArgs options block in cli.ts')
   const flags = [...block[1]!.matchAll(/^\s*'?([a-z][a-z0-9-]*)'?\s*:\s*\{\s*type:/gm)].map((m) => m[1]!)
-  return flags
+  return [...Object.keys(flagParserOptions(EMBEDDED_KAFKA_OPTIONS)), ...flags]
 }
 
 describe('embedded-kafka CLI', () => {

@@ -5,15 +5,14 @@
  * and shuts down gracefully on SIGTERM/SIGINT (exit 0), or exits 2 naming a bad option.
  */
 import { parseArgs } from 'node:util'
-import { helpText, optionsFromEnv, optionsFromFlags, OPTIONS, resolveConfig, SidecarConfigError } from './config.js'
+import { flagParserOptions } from '@kafka-sidecar/options'
+import { helpText, optionsFromEnv, optionsFromFlags, resolveConfig, SIDECAR_OPTIONS } from './config.js'
+import { SidecarConfigError } from './config-error.js'
 import { startSidecar, type RunningSidecar } from './sidecar.js'
 
 async function main(): Promise<void> {
-  const flagOptions = Object.fromEntries(
-    OPTIONS.map((s) => [s.flag, { type: s.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]),
-  )
   const { values } = parseArgs({
-    options: { ...flagOptions, help: { type: 'boolean', short: 'h' } },
+    options: { ...flagParserOptions(SIDECAR_OPTIONS), help: { type: 'boolean', short: 'h' } },
     strict: true,
     allowPositionals: false,
   })

@@ -1,11 +1,32 @@
 /**
- * Sidecar configuration. One table defines every option: its environment variable, its CLI flag,
- * its type, its default and its help text. Environment first, flags override; programmatic
- * options (startSidecar) override both. Every value is validated, and an error names the option
- * as the user wrote it (flag or env var). `kafka-sidecar --help` prints the table.
+ * Sidecar configuration. One table declares every option: its environment variable, its CLI flag,
+ * its kind, its default and its help text; the variables, flags and code options are read from it
+ * (@kafka-sidecar/options). Environment first, flags override; programmatic options
+ * (startSidecar) override both. Every value is validated, and an error names the option as the
+ * user wrote it (flag or env var). `kafka-sidecar --help` prints the table.
  */
-import { isLoopback, parseListenAddress, DEFAULT_SOCKET_PATH, type ListenAddress } from './listen-address.js'
+import {
+  flagUsage,
+  layerFromCode,
+  layerFromEnv,
+  layerFromFlags,
+  resolveOptions,
+  type OptionValues,
+} from '@kafka-sidecar/options'
 import { DELIVERY_WINDOW_MS, MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS } from '@kafka-sidecar/proto'
+import { SidecarConfigError } from './config-error.js'
+import { isLoopback, parseListenAddress, DEFAULT_SOCKET_PATH, type ListenAddress } from './listen-address.js'
+import {
+  address,
+  boolean,
+  integer,
+  list,
+  optionalAddress,
+  optionalText,
+  secret,
+  text,
+  type OptionKind,
+} from './option-kinds.js'
 import { topicNameProblem } from './pipeline/validation.js'
 
 export type LogLevelName = 'nothing' | 'error' | 'warn' | 'info' | 'debug'
@@ -47,385 +68,302 @@ export interface SidecarConfig {
   logLevel: LogLevelName
 }
 
-type Kind = 'string' | 'integer' | 'boolean' | 'list' | 'address' | 'optional-address' | 'secret'
-
-interface OptionSpec<K extends keyof SidecarConfig = keyof SidecarConfig> {
-  readonly key: K
+/** One sidecar option, as the table declares it. */
+type SidecarOption<T = unknown> = OptionKind<T> & {
   readonly env: string
   readonly flag: string
-  readonly kind: Kind
   readonly help: string
-  readonly defaultValue: SidecarConfig[K] | undefined
-  readonly min?: number
-  readonly max?: number
-  readonly choices?: readonly string[]
+  readonly defaultValue: T | undefined
 }
 
 const MiB = 1024 * 1024
 
-function spec<K extends keyof SidecarConfig>(
-  key: K,
-  env: string,
-  flag: string,
-  kind: Kind,
-  defaultValue: SidecarConfig[K] | undefined,
-  help: string,
-  extra: { min?: number; max?: number; choices?: readonly string[] } = {},
-): OptionSpec {
-  return { key, env, flag, kind, defaultValue, help, ...extra } as OptionSpec
+function checkBrokers(value: unknown, source: string): string[] {
+  if (!Array.isArray(value) || value.length === 0)
+    throw new SidecarConfigError(source, 'at least one broker is required (KAFKA_BROKERS or --brokers)')
+  for (const broker of value)
+    if (!/^[^\s:]+:\d+$/.test(broker)) throw new SidecarConfigError(source, `"${broker}" is not host:port`)
+  return list().check(value, source)
 }
 
-export const OPTIONS: readonly OptionSpec[] = [
-  spec(
-    'brokers',
-    'KAFKA_BROKERS',
-    'brokers',
-    'list',
-    undefined,
-    'Kafka bootstrap brokers, comma-separated host:port (required)',
-  ),
-  spec(
-    'clientId',
-    'KAFKA_CLIENT_ID',
-    'client-id',
-    'string',
-    'kafka-sidecar',
-    "KafkaJS clientId of the sidecar's producer",
-  ),
-  spec(
-    'listen',
-    'KAFKA_SIDECAR_LISTEN',
-    'listen',
-    'address',
-    parseListenAddress('listen', `unix://${DEFAULT_SOCKET_PATH}`),
-    'gRPC address: unix:///path.sock (created with mode 0660) or 127.0.0.1:PORT',
-  ),
-  spec(
-    'http',
-    'KAFKA_SIDECAR_HTTP',
-    'http',
-    'optional-address',
-    parseListenAddress('http', '127.0.0.1:9464'),
-    'HTTP address for /metrics, /healthz, /readyz; "off" disables it',
-  ),
-  spec(
-    'allowNonLoopback',
-    'KAFKA_SIDECAR_ALLOW_NON_LOOPBACK',
-    'allow-non-loopback',
-    'boolean',
-    false,
-    'allow listening on a non-loopback address (gRPC and HTTP)',
-  ),
-  spec(
-    'token',
-    'KAFKA_SIDECAR_TOKEN',
-    'token',
-    'secret',
-    null,
-    'shared token clients must send as "authorization: Bearer <token>"',
-  ),
-  spec(
-    'allowedTopics',
-    'KAFKA_SIDECAR_ALLOWED_TOPICS',
-    'allowed-topics',
-    'list',
-    [],
-    'topics clients may write, comma-separated; a trailing * is a prefix match; empty allows all',
-  ),
-  spec(
-    'allowAutoTopicCreation',
-    'KAFKA_SIDECAR_AUTO_CREATE_TOPICS',
-    'auto-create-topics',
-    'boolean',
-    true,
-    "allow_auto_topic_creation sent in Metadata requests for clients that do not set allowAutoTopicCreation (KafkaJS's default: true); the brokers' auto.create.topics.enable decides, the sidecar never creates topics itself",
-  ),
-  spec(
-    'maxQueuedBytes',
-    'KAFKA_SIDECAR_MAX_QUEUED_BYTES',
-    'max-queued-bytes',
-    'integer',
-    64 * MiB,
-    'bytes held (queued or in flight) across all partitions',
-    { min: 1 },
-  ),
-  spec(
-    'maxQueuedRecords',
-    'KAFKA_SIDECAR_MAX_QUEUED_RECORDS',
-    'max-queued-records',
-    'integer',
-    500_000,
-    'records held across all partitions',
-    { min: 1 },
-  ),
-  spec(
-    'maxQueuedBytesPerPartition',
-    'KAFKA_SIDECAR_MAX_QUEUED_BYTES_PER_PARTITION',
-    'max-queued-bytes-per-partition',
-    'integer',
-    16 * MiB,
-    'bytes held for one partition',
-    { min: 1 },
-  ),
-  spec(
-    'maxQueuedRecordsPerPartition',
-    'KAFKA_SIDECAR_MAX_QUEUED_RECORDS_PER_PARTITION',
-    'max-queued-records-per-partition',
-    'integer',
-    100_000,
-    'records held for one partition',
-    { min: 1 },
-  ),
+/** Every option, in the order `--help` prints them. */
+export const SIDECAR_OPTIONS = {
+  brokers: {
+    env: 'KAFKA_BROKERS',
+    flag: 'brokers',
+    ...list(),
+    check: checkBrokers,
+    defaultValue: undefined,
+    help: 'Kafka bootstrap brokers, comma-separated host:port (required)',
+  },
+  clientId: {
+    env: 'KAFKA_CLIENT_ID',
+    flag: 'client-id',
+    ...text(),
+    defaultValue: 'kafka-sidecar',
+    help: "KafkaJS clientId of the sidecar's producer",
+  },
+  listen: {
+    env: 'KAFKA_SIDECAR_LISTEN',
+    flag: 'listen',
+    ...address(),
+    defaultValue: parseListenAddress('listen', `unix://${DEFAULT_SOCKET_PATH}`),
+    help: 'gRPC address: unix:///path.sock (created with mode 0660) or 127.0.0.1:PORT',
+  },
+  http: {
+    env: 'KAFKA_SIDECAR_HTTP',
+    flag: 'http',
+    ...optionalAddress(),
+    defaultValue: parseListenAddress('http', '127.0.0.1:9464'),
+    help: 'HTTP address for /metrics, /healthz, /readyz; "off" disables it',
+  },
+  allowNonLoopback: {
+    env: 'KAFKA_SIDECAR_ALLOW_NON_LOOPBACK',
+    flag: 'allow-non-loopback',
+    ...boolean(),
+    defaultValue: false,
+    help: 'allow listening on a non-loopback address (gRPC and HTTP)',
+  },
+  token: {
+    env: 'KAFKA_SIDECAR_TOKEN',
+    flag: 'token',
+    ...secret(),
+    defaultValue: null,
+    help: 'shared token clients must send as "authorization: Bearer <token>"',
+  },
+  allowedTopics: {
+    env: 'KAFKA_SIDECAR_ALLOWED_TOPICS',
+    flag: 'allowed-topics',
+    ...list(),
+    defaultValue: [],
+    help: 'topics clients may write, comma-separated; a trailing * is a prefix match; empty allows all',
+  },
+  allowAutoTopicCreation: {
+    env: 'KAFKA_SIDECAR_AUTO_CREATE_TOPICS',
+    flag: 'auto-create-topics',
+    ...boolean(),
+    defaultValue: true,
+    help: "allow_auto_topic_creation sent in Metadata requests for clients that do not set allowAutoTopicCreation (KafkaJS's default: true); the brokers' auto.create.topics.enable decides, the sidecar never creates topics itself",
+  },
+  maxQueuedBytes: {
+    env: 'KAFKA_SIDECAR_MAX_QUEUED_BYTES',
+    flag: 'max-queued-bytes',
+    ...integer(1),
+    defaultValue: 64 * MiB,
+    help: 'bytes held (queued or in flight) across all partitions',
+  },
+  maxQueuedRecords: {
+    env: 'KAFKA_SIDECAR_MAX_QUEUED_RECORDS',
+    flag: 'max-queued-records',
+    ...integer(1),
+    defaultValue: 500_000,
+    help: 'records held across all partitions',
+  },
+  maxQueuedBytesPerPartition: {
+    env: 'KAFKA_SIDECAR_MAX_QUEUED_BYTES_PER_PARTITION',
+    flag: 'max-queued-bytes-per-partition',
+    ...integer(1),
+    defaultValue: 16 * MiB,
+    help: 'bytes held for one partition',
+  },
+  maxQueuedRecordsPerPartition: {
+    env: 'KAFKA_SIDECAR_MAX_QUEUED_RECORDS_PER_PARTITION',
+    flag: 'max-queued-records-per-partition',
+    ...integer(1),
+    defaultValue: 100_000,
+    help: 'records held for one partition',
+  },
   // Kafka's own default message.max.bytes: a record the sidecar refuses, a default broker would too.
-  spec(
-    'maxRecordBytes',
-    'KAFKA_SIDECAR_MAX_RECORD_BYTES',
-    'max-record-bytes',
-    'integer',
-    1_048_588,
-    "largest record (key + value + headers); a larger one fails with MESSAGE_TOO_LARGE, with its send's records for its partition (the rest is written), as a broker would. Set it to the brokers' message.max.bytes",
-    { min: 1 },
-  ),
+  maxRecordBytes: {
+    env: 'KAFKA_SIDECAR_MAX_RECORD_BYTES',
+    flag: 'max-record-bytes',
+    ...integer(1),
+    defaultValue: 1_048_588,
+    help: "largest record (key + value + headers); a larger one fails with MESSAGE_TOO_LARGE, with its send's records for its partition (the rest is written), as a broker would. Set it to the brokers' message.max.bytes",
+  },
   // Clients split larger sends into requests of this many records (MAX_REQUEST_RECORDS).
-  spec(
-    'maxRecordsPerRequest',
-    'KAFKA_SIDECAR_MAX_RECORDS_PER_REQUEST',
-    'max-records-per-request',
-    'integer',
-    MAX_REQUEST_RECORDS,
-    `most records in one request (clients split larger sends into requests of ${MAX_REQUEST_RECORDS}; keep it at least that)`,
-    { min: 1 },
-  ),
-  spec(
-    'maxHeadersPerRecord',
-    'KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD',
-    'max-headers-per-record',
-    'integer',
-    10_000,
-    'most headers on one record',
-    { min: 0 },
-  ),
+  maxRecordsPerRequest: {
+    env: 'KAFKA_SIDECAR_MAX_RECORDS_PER_REQUEST',
+    flag: 'max-records-per-request',
+    ...integer(1),
+    defaultValue: MAX_REQUEST_RECORDS,
+    help: `most records in one request (clients split larger sends into requests of ${MAX_REQUEST_RECORDS}; keep it at least that)`,
+  },
+  maxHeadersPerRecord: {
+    env: 'KAFKA_SIDECAR_MAX_HEADERS_PER_RECORD',
+    flag: 'max-headers-per-record',
+    ...integer(0),
+    defaultValue: 10_000,
+    help: 'most headers on one record',
+  },
   // Clients split larger sends into requests of at most this many bytes (MAX_REQUEST_BYTES).
-  spec(
-    'maxRequestBytes',
-    'KAFKA_SIDECAR_MAX_REQUEST_BYTES',
-    'max-request-bytes',
-    'integer',
-    MAX_REQUEST_BYTES,
-    `largest gRPC message accepted; a larger one is refused by itself (clients split sends into requests of ${MAX_REQUEST_BYTES}; keep it at least that)`,
-    { min: 1024 },
-  ),
-  spec(
-    'lingerMs',
-    'KAFKA_SIDECAR_LINGER_MS',
-    'linger-ms',
-    'integer',
-    0,
-    "wait before sending an idle partition's first records; 0 sends at once and batches by concurrency",
-    { min: 0 },
-  ),
+  maxRequestBytes: {
+    env: 'KAFKA_SIDECAR_MAX_REQUEST_BYTES',
+    flag: 'max-request-bytes',
+    ...integer(1024),
+    defaultValue: MAX_REQUEST_BYTES,
+    help: `largest gRPC message accepted; a larger one is refused by itself (clients split sends into requests of ${MAX_REQUEST_BYTES}; keep it at least that)`,
+  },
+  lingerMs: {
+    env: 'KAFKA_SIDECAR_LINGER_MS',
+    flag: 'linger-ms',
+    ...integer(0),
+    defaultValue: 0,
+    help: "wait before sending an idle partition's first records; 0 sends at once and batches by concurrency",
+  },
   // KafkaJS groups a batch's messages by partition with an array copy per message, so its cost
   // per record grows with the batch: 0.5 us at 270 records, 1.1 us at 1,000, 3.3 us at 4,000.
-  spec(
-    'maxBatchRecords',
-    'KAFKA_SIDECAR_MAX_BATCH_RECORDS',
-    'max-batch-records',
-    'integer',
-    1_000,
-    "most records of one partition in one batch shared by several requests; one request's records for a partition always go in one batch, as KafkaJS sends them (KafkaJS's cost per record grows with the batch)",
-    { min: 1 },
-  ),
-  spec(
-    'maxBatchBytes',
-    'KAFKA_SIDECAR_MAX_BATCH_BYTES',
-    'max-batch-bytes',
-    'integer',
-    900_000,
-    "most bytes of one partition in one batch shared by several requests, as for max-batch-records (keep under the brokers' message.max.bytes)",
-    { min: 1 },
-  ),
-  spec(
-    'maxInFlightPerBroker',
-    'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_BROKER',
-    'max-in-flight-per-broker',
-    'integer',
-    4,
-    'sendBatch calls in flight per leader broker',
-    { min: 1 },
-  ),
-  spec(
-    'maxInFlightPerPartition',
-    'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_PARTITION',
-    'max-in-flight-per-partition',
-    'integer',
-    1,
-    'batches in flight per partition; 1 keeps strict per-partition order even across KafkaJS retries, more trades that for throughput',
-    { min: 1 },
-  ),
+  maxBatchRecords: {
+    env: 'KAFKA_SIDECAR_MAX_BATCH_RECORDS',
+    flag: 'max-batch-records',
+    ...integer(1),
+    defaultValue: 1_000,
+    help: "most records of one partition in one batch shared by several requests; one request's records for a partition always go in one batch, as KafkaJS sends them (KafkaJS's cost per record grows with the batch)",
+  },
+  maxBatchBytes: {
+    env: 'KAFKA_SIDECAR_MAX_BATCH_BYTES',
+    flag: 'max-batch-bytes',
+    ...integer(1),
+    defaultValue: 900_000,
+    help: "most bytes of one partition in one batch shared by several requests, as for max-batch-records (keep under the brokers' message.max.bytes)",
+  },
+  maxInFlightPerBroker: {
+    env: 'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_BROKER',
+    flag: 'max-in-flight-per-broker',
+    ...integer(1),
+    defaultValue: 4,
+    help: 'sendBatch calls in flight per leader broker',
+  },
+  maxInFlightPerPartition: {
+    env: 'KAFKA_SIDECAR_MAX_IN_FLIGHT_PER_PARTITION',
+    flag: 'max-in-flight-per-partition',
+    ...integer(1),
+    defaultValue: 1,
+    help: 'batches in flight per partition; 1 keeps strict per-partition order even across KafkaJS retries, more trades that for throughput',
+  },
   // Clients wait max(timeout, DELIVERY_WINDOW_MS) plus a margin for an answer: waiting longer here would outlast them.
-  spec(
-    'requestTimeoutMs',
-    'KAFKA_SIDECAR_REQUEST_TIMEOUT_MS',
-    'request-timeout-ms',
-    'integer',
-    DELIVERY_WINDOW_MS,
-    `how long queued records may wait before they fail unsent (REQUEST_TIMED_OUT), or the send's own timeout when longer; at most ${DELIVERY_WINDOW_MS}, as long as clients wait. The brokers get each send's own timeout`,
-    { min: 1, max: DELIVERY_WINDOW_MS },
-  ),
-  spec(
-    'idempotent',
-    'KAFKA_SIDECAR_IDEMPOTENT',
-    'idempotent',
-    'boolean',
-    false,
-    'write every request idempotently, with acks -1 (without it only requests of idempotent producers are, through a second producer made on first need)',
-  ),
-  spec(
-    'reportsPerInstance',
-    'KAFKA_SIDECAR_REPORTS_PER_INSTANCE',
-    'reports-per-instance',
-    'integer',
-    10_000,
-    'delivery reports kept per client instance for resume',
-    { min: 1 },
-  ),
-  spec(
-    'reportInstanceIdleMs',
-    'KAFKA_SIDECAR_REPORT_INSTANCE_IDLE_MS',
-    'report-instance-idle-ms',
-    'integer',
-    600_000,
-    "forget a client instance's reports after this long without a reader or a report",
-    { min: 1000 },
-  ),
-  spec(
-    'metadataMaxAgeMs',
-    'KAFKA_SIDECAR_METADATA_MAX_AGE_MS',
-    'metadata-max-age-ms',
-    'integer',
-    300_000,
-    'topic metadata refresh interval (KafkaJS metadataMaxAge)',
-    { min: 1 },
-  ),
-  spec(
-    'kafkaProbeIntervalMs',
-    'KAFKA_SIDECAR_KAFKA_PROBE_INTERVAL_MS',
-    'kafka-probe-interval-ms',
-    'integer',
-    2_000,
-    'how often the brokers are checked; two failed checks in a row make the sidecar not ready',
-    { min: 100 },
-  ),
-  spec(
-    'connectionIdleMs',
-    'KAFKA_SIDECAR_CONNECTION_IDLE_MS',
-    'connection-idle-ms',
-    'integer',
-    300_000,
-    'close a gRPC connection that has had no call for this long (broken or abandoned ones included); clients reconnect on their next call',
-    { min: 1_000 },
-  ),
-  spec(
-    'shutdownTimeoutMs',
-    'KAFKA_SIDECAR_SHUTDOWN_TIMEOUT_MS',
-    'shutdown-timeout-ms',
-    'integer',
-    10_000,
-    'on SIGTERM, how long to flush before failing what is left',
-    { min: 0 },
-  ),
-  spec('ssl', 'KAFKA_SSL', 'ssl', 'boolean', false, 'connect to Kafka over TLS'),
-  spec(
-    'saslMechanism',
-    'KAFKA_SASL_MECHANISM',
-    'sasl-mechanism',
-    'string',
-    null,
-    'SASL mechanism: plain, scram-sha-256 or scram-sha-512',
-    { choices: ['plain', 'scram-sha-256', 'scram-sha-512'] },
-  ),
-  spec('saslUsername', 'KAFKA_SASL_USERNAME', 'sasl-username', 'string', null, 'SASL username'),
-  spec('saslPassword', 'KAFKA_SASL_PASSWORD', 'sasl-password', 'secret', null, 'SASL password'),
-  spec(
-    'logLevel',
-    'KAFKA_SIDECAR_LOG_LEVEL',
-    'log-level',
-    'string',
-    'info',
-    'log level: nothing, error, warn, info or debug',
-    { choices: ['nothing', 'error', 'warn', 'info', 'debug'] },
-  ),
-]
+  requestTimeoutMs: {
+    env: 'KAFKA_SIDECAR_REQUEST_TIMEOUT_MS',
+    flag: 'request-timeout-ms',
+    ...integer(1, DELIVERY_WINDOW_MS),
+    defaultValue: DELIVERY_WINDOW_MS,
+    help: `how long queued records may wait before they fail unsent (REQUEST_TIMED_OUT), or the send's own timeout when longer; at most ${DELIVERY_WINDOW_MS}, as long as clients wait. The brokers get each send's own timeout`,
+  },
+  idempotent: {
+    env: 'KAFKA_SIDECAR_IDEMPOTENT',
+    flag: 'idempotent',
+    ...boolean(),
+    defaultValue: false,
+    help: 'write every request idempotently, with acks -1 (without it only requests of idempotent producers are, through a second producer made on first need)',
+  },
+  reportsPerInstance: {
+    env: 'KAFKA_SIDECAR_REPORTS_PER_INSTANCE',
+    flag: 'reports-per-instance',
+    ...integer(1),
+    defaultValue: 10_000,
+    help: 'delivery reports kept per client instance for resume',
+  },
+  reportInstanceIdleMs: {
+    env: 'KAFKA_SIDECAR_REPORT_INSTANCE_IDLE_MS',
+    flag: 'report-instance-idle-ms',
+    ...integer(1000),
+    defaultValue: 600_000,
+    help: "forget a client instance's reports after this long without a reader or a report",
+  },
+  metadataMaxAgeMs: {
+    env: 'KAFKA_SIDECAR_METADATA_MAX_AGE_MS',
+    flag: 'metadata-max-age-ms',
+    ...integer(1),
+    defaultValue: 300_000,
+    help: 'topic metadata refresh interval (KafkaJS metadataMaxAge)',
+  },
+  kafkaProbeIntervalMs: {
+    env: 'KAFKA_SIDECAR_KAFKA_PROBE_INTERVAL_MS',
+    flag: 'kafka-probe-interval-ms',
+    ...integer(100),
+    defaultValue: 2_000,
+    help: 'how often the brokers are checked; two failed checks in a row make the sidecar not ready',
+  },
+  connectionIdleMs: {
+    env: 'KAFKA_SIDECAR_CONNECTION_IDLE_MS',
+    flag: 'connection-idle-ms',
+    ...integer(1_000),
+    defaultValue: 300_000,
+    help: 'close a gRPC connection that has had no call for this long (broken or abandoned ones included); clients reconnect on their next call',
+  },
+  shutdownTimeoutMs: {
+    env: 'KAFKA_SIDECAR_SHUTDOWN_TIMEOUT_MS',
+    flag: 'shutdown-timeout-ms',
+    ...integer(0),
+    defaultValue: 10_000,
+    help: 'on SIGTERM, how long to flush before failing what is left',
+  },
+  ssl: {
+    env: 'KAFKA_SSL',
+    flag: 'ssl',
+    ...boolean(),
+    defaultValue: false,
+    help: 'connect to Kafka over TLS',
+  },
+  saslMechanism: {
+    env: 'KAFKA_SASL_MECHANISM',
+    flag: 'sasl-mechanism',
+    ...optionalText(['plain', 'scram-sha-256', 'scram-sha-512']),
+    defaultValue: null,
+    help: 'SASL mechanism: plain, scram-sha-256 or scram-sha-512',
+  },
+  saslUsername: {
+    env: 'KAFKA_SASL_USERNAME',
+    flag: 'sasl-username',
+    ...optionalText(),
+    defaultValue: null,
+    help: 'SASL username',
+  },
+  saslPassword: {
+    env: 'KAFKA_SASL_PASSWORD',
+    flag: 'sasl-password',
+    ...secret(),
+    defaultValue: null,
+    help: 'SASL password',
+  },
+  logLevel: {
+    env: 'KAFKA_SIDECAR_LOG_LEVEL',
+    flag: 'log-level',
+    ...text(['nothing', 'error', 'warn', 'info', 'debug']),
+    defaultValue: 'info',
+    help: 'log level: nothing, error, warn, info or debug',
+  },
+} satisfies { readonly [K in keyof SidecarConfig]: SidecarOption<SidecarConfig[K]> }
 
-export class SidecarConfigError extends Error {
-  override name = 'SidecarConfigError'
-  constructor(
-    readonly option: string,
-    message: string,
-  ) {
-    super(`invalid configuration ${option}: ${message}`)
-  }
-}
+/** One option of the table, with its key. */
+type OptionSpec = SidecarOption<SidecarConfig[keyof SidecarConfig]> & { readonly key: keyof SidecarConfig }
+
+/** The table as a list, each option with its key. */
+export const OPTIONS: readonly OptionSpec[] = Object.entries(SIDECAR_OPTIONS).map(([key, option]) => ({
+  key: key as keyof SidecarConfig,
+  ...(option as SidecarOption<SidecarConfig[keyof SidecarConfig]>),
+}))
 
 export type SidecarOptions = Omit<Partial<SidecarConfig>, 'listen' | 'http'> & {
   listen?: ListenAddress | string
   http?: ListenAddress | string | null
 }
 
-function parseValue(spec: OptionSpec, name: string, raw: string): unknown {
-  switch (spec.kind) {
-    case 'string':
-    case 'secret': {
-      if (spec.choices && !spec.choices.includes(raw))
-        throw new SidecarConfigError(name, `expected one of ${spec.choices.join(', ')}, got "${raw}"`)
-      return raw
-    }
-    case 'integer': {
-      if (!/^\d+$/.test(raw.trim())) throw new SidecarConfigError(name, `expected a non-negative integer, got "${raw}"`)
-      return Number(raw)
-    }
-    case 'boolean': {
-      if (/^(true|1|yes)$/i.test(raw)) return true
-      if (/^(false|0|no)$/i.test(raw)) return false
-      throw new SidecarConfigError(name, `expected true or false, got "${raw}"`)
-    }
-    case 'list':
-      return raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    case 'address':
-    case 'optional-address':
-      if (spec.kind === 'optional-address' && raw === 'off') return null
-      try {
-        return parseListenAddress(name, raw)
-      } catch (error) {
-        throw new SidecarConfigError(name, (error as Error).message.replace(`${name}: `, ''))
-      }
-  }
-}
-
 /** Reads options from environment variables (only the ones in the table). */
 export function optionsFromEnv(env: NodeJS.ProcessEnv): Record<string, { value: unknown; source: string }> {
-  const out: Record<string, { value: unknown; source: string }> = {}
-  for (const s of OPTIONS) {
-    const raw = env[s.env]
-    if (raw !== undefined && raw !== '') out[s.key] = { value: parseValue(s, s.env, raw), source: s.env }
-  }
-  return out
+  return layerFromEnv(SIDECAR_OPTIONS, env)
 }
 
 /** Reads options from `--flag value` / `--flag=value` pairs (booleans may omit the value). */
 export function optionsFromFlags(
   values: Record<string, string | boolean | undefined>,
 ): Record<string, { value: unknown; source: string }> {
-  const out: Record<string, { value: unknown; source: string }> = {}
-  for (const s of OPTIONS) {
-    const raw = values[s.flag]
-    if (raw === undefined) continue
-    out[s.key] = { value: typeof raw === 'boolean' ? raw : parseValue(s, `--${s.flag}`, raw), source: `--${s.flag}` }
-  }
-  return out
+  return layerFromFlags(SIDECAR_OPTIONS, values)
+}
+
+/** An option nothing set: named by its key, and said to be the default where it has one. */
+function unsetSource(key: string): string {
+  return SIDECAR_OPTIONS[key as keyof SidecarConfig].defaultValue === undefined ? key : `${key} (default)`
 }
 
 /** Merges defaults < env < flags < programmatic options, then checks the whole. */
@@ -433,40 +371,18 @@ export function resolveConfig(
   layers: Array<Record<string, { value: unknown; source: string }>>,
   options: SidecarOptions = {},
 ): SidecarConfig {
-  const merged: Record<string, { value: unknown; source: string }> = {}
-  for (const s of OPTIONS)
-    if (s.defaultValue !== undefined) merged[s.key] = { value: s.defaultValue, source: `${s.key} (default)` }
-  for (const layer of layers) Object.assign(merged, layer)
-  const known = new Set(OPTIONS.map((s) => s.key as string))
-  for (const [key, value] of Object.entries(options)) {
-    if (!known.has(key)) throw new SidecarConfigError(key, 'unknown option')
-    if (value === undefined) continue
-    const s = OPTIONS.find((o) => o.key === key)!
-    const parsed =
-      (s.kind === 'address' || s.kind === 'optional-address') && typeof value === 'string'
-        ? parseValue(s, key, value)
-        : value
-    merged[key] = { value: parsed, source: key }
-  }
-  const source = (key: keyof SidecarConfig) => merged[key]?.source ?? key
-  const config = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, v.value])) as unknown as SidecarConfig
+  const unknownOption = (key: string) => new SidecarConfigError(key, 'unknown option')
+  const fromCode = layerFromCode(SIDECAR_OPTIONS, options, (key) => key, unknownOption)
+  const { values: config, sources } = resolveOptions(SIDECAR_OPTIONS, [...layers, fromCode], unsetSource)
+  checkCombination(config, (key) => sources[key])
+  return config
+}
 
-  if (!Array.isArray(config.brokers) || config.brokers.length === 0)
-    throw new SidecarConfigError(source('brokers'), 'at least one broker is required (KAFKA_BROKERS or --brokers)')
-  for (const broker of config.brokers)
-    if (!/^[^\s:]+:\d+$/.test(broker)) throw new SidecarConfigError(source('brokers'), `"${broker}" is not host:port`)
-  for (const s of OPTIONS) {
-    const value = config[s.key]
-    checkType(s, value, source(s.key))
-    if (s.kind === 'integer' && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (s.min ?? 0))) {
-      throw new SidecarConfigError(source(s.key), `expected an integer >= ${s.min ?? 0}, got ${JSON.stringify(value)}`)
-    }
-    if (s.kind === 'integer' && s.max !== undefined && (value as number) > s.max) {
-      throw new SidecarConfigError(source(s.key), `expected an integer <= ${s.max}, got ${JSON.stringify(value)}`)
-    }
-    if (s.kind === 'boolean' && typeof value !== 'boolean')
-      throw new SidecarConfigError(source(s.key), `expected a boolean, got ${JSON.stringify(value)}`)
-  }
+/** What no single option's check can see: options that must agree with each other. */
+function checkCombination(
+  config: OptionValues<typeof SIDECAR_OPTIONS>,
+  source: (key: keyof SidecarConfig) => string,
+): void {
   for (const key of ['listen', 'http'] as const) {
     const address = config[key]
     if (address && address.kind === 'tcp' && !isLoopback(address.host) && !config.allowNonLoopback) {
@@ -503,56 +419,15 @@ export function resolveConfig(
       'must be printable ASCII without leading or trailing spaces: clients send it as an HTTP/2 header value',
     )
   }
-  return config
 }
 
 /** Printable ASCII, no leading or trailing space: what an HTTP/2 header value carries unchanged. */
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
 
-/**
- * Programmatic options (startSidecar) arrive typed only by TypeScript; environment variables and
- * flags are parsed. Either way the value must have its option's type before anything uses it.
- * A secret's value is never echoed, only its type.
- */
-function checkType(s: OptionSpec, value: unknown, name: string): void {
-  const shown = s.kind === 'secret' ? typeof value : JSON.stringify(value)
-  const nullable = s.defaultValue === null
-  switch (s.kind) {
-    case 'string':
-    case 'secret':
-      if (value === null && nullable) return
-      if (typeof value !== 'string') throw new SidecarConfigError(name, `expected a string, got ${shown}`)
-      if (s.choices && !s.choices.includes(value))
-        throw new SidecarConfigError(name, `expected one of ${s.choices.join(', ')}, got ${shown}`)
-      return
-    case 'list':
-      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
-        throw new SidecarConfigError(name, `expected a list of strings, got ${shown}`)
-      return
-    case 'address':
-    case 'optional-address': {
-      if (value === null && s.kind === 'optional-address') return
-      const address = value as Partial<ListenAddress> | null
-      const valid =
-        typeof address === 'object' &&
-        address !== null &&
-        ((address.kind === 'unix' && typeof address.path === 'string') ||
-          (address.kind === 'tcp' && typeof address.host === 'string' && typeof address.port === 'number'))
-      if (!valid)
-        throw new SidecarConfigError(
-          name,
-          `expected unix:///path.sock or host:port${s.kind === 'optional-address' ? ' (or null)' : ''}, got ${shown}`,
-        )
-      return
-    }
-    default:
-  }
-}
-
 /** `--help` text, generated from the table so it can never omit an option. */
 export function helpText(): string {
   const lines = OPTIONS.map((s) => {
-    const flag = `--${s.flag}${s.kind === 'boolean' ? '' : ' <value>'}`
+    const flag = flagUsage(s)
     const shown =
       s.kind === 'secret'
         ? '(unset)'
