@@ -4,7 +4,9 @@
  * but GET/HEAD a 405. Garbage on the socket is node's HTTP parser's problem: it answers 400.
  */
 import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
+import { formatListenAddress, type ListenAddress } from './listen-address.js'
 
 export interface HttpEndpoints {
   readonly registry: Registry
@@ -36,4 +38,28 @@ export function createHttpServer(endpoints: HttpEndpoints): Server {
   server.headersTimeout = 10_000
   server.requestTimeout = 10_000
   return server
+}
+
+/** Listens; resolves with the bound address (host:port with the bound port, or unix:///path). */
+export function listenHttp(server: Server, address: ListenAddress): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error) =>
+      reject(new Error(`cannot serve HTTP on ${formatListenAddress(address)}: ${error.message}`)),
+    )
+    const onListening = () => {
+      const bound = server.address() as AddressInfo | string
+      resolve(
+        typeof bound === 'string'
+          ? `unix://${bound}`
+          : formatListenAddress({ kind: 'tcp', host: bound.address, port: bound.port }),
+      )
+    }
+    if (address.kind === 'unix') server.listen(address.path, onListening)
+    else server.listen(address.port, address.host, onListening)
+  })
+}
+
+/** Stops listening and closes every connection, idle or not. */
+export function closeHttp(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections())
 }

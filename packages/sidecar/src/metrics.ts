@@ -71,8 +71,14 @@ export class SidecarMetrics {
   /** Topic names of refused requests (anything a client sent) as labels, bounded the same way. */
   readonly refusedTopics = new LabelValues('(other refused topics)')
 
-  constructor(sources: GaugeSources) {
-    const registers = [this.registry]
+  private readonly registers = [this.registry]
+
+  /**
+   * The counters and histograms. The gauges read the parts they describe, so they come with
+   * `sources`, or later from watch() once those parts exist.
+   */
+  constructor(sources?: GaugeSources) {
+    const { registers } = this
     collectDefaultMetrics({ register: this.registry, prefix: 'kafka_sidecar_process_' })
     this.requests = new Counter({
       name: 'kafka_sidecar_requests_total',
@@ -123,11 +129,16 @@ export class SidecarMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     })
+    if (sources) this.watch(sources)
+  }
+
+  /** Registers the gauges, read at each scrape from `sources`. */
+  watch(sources: GaugeSources): void {
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,
         help,
-        registers,
+        registers: this.registers,
         collect() {
           this.set(read())
         },

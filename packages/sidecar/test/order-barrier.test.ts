@@ -19,7 +19,8 @@ import {
 } from './helpers.js'
 import type { RunningSidecar } from '../src/index.js'
 import { TokenAuth } from '../src/grpc/auth.js'
-import { OpenStreams, producerService, type ProducerServiceDeps } from '../src/grpc/producer-service.js'
+import { OpenStreams } from '../src/grpc/open-streams.js'
+import { producerService, type ProducerServiceDeps } from '../src/grpc/producer-service.js'
 import { TestStream } from './stream-helpers.js'
 import { waitFor } from './wait.js'
 

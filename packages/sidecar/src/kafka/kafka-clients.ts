@@ -1,0 +1,100 @@
+/**
+ * The sidecar's KafkaJS clients: one Kafka instance (whose logger is the sidecar's too), the
+ * producer and the admin on one connection pool, the idempotent producer made on first need on
+ * the same pool, and the identity of the cluster they write to.
+ */
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  Partitioners,
+  type Admin,
+  type KafkaConfig,
+  type Logger,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs'
+import type { LogLevelName, SidecarConfig } from '../config.js'
+import { ClusterIdentity } from './cluster-identity.js'
+import { IdempotentWrites } from './idempotent-writes.js'
+import { producerAndAdminOnOneCluster, type TopicMetadataSource } from './shared-cluster.js'
+
+export type LogCreator = NonNullable<KafkaConfig['logCreator']>
+
+const LOG_LEVELS: Record<LogLevelName, KafkaLogLevel> = {
+  nothing: KafkaLogLevel.NOTHING,
+  error: KafkaLogLevel.ERROR,
+  warn: KafkaLogLevel.WARN,
+  info: KafkaLogLevel.INFO,
+  debug: KafkaLogLevel.DEBUG,
+}
+
+/** The default logCreator: JSON lines to stderr. */
+export const jsonLogCreator: LogCreator =
+  () =>
+  ({ namespace, level, label, log }) => {
+    const { message, ...extra } = log
+    process.stderr.write(
+      `${JSON.stringify({ level: label.toLowerCase(), logger: namespace, message, ...extra, levelNumber: level })}\n`,
+    )
+  }
+
+export class KafkaClients {
+  readonly log: Logger
+  readonly producer: Producer
+  readonly admin: Admin
+  readonly topicMetadata: TopicMetadataSource
+  /** Requests asking for idempotence are written by an idempotent producer, made on first need. */
+  readonly idempotence: IdempotentWrites
+  readonly clusterIdentity: ClusterIdentity
+
+  constructor(config: SidecarConfig, logCreator: LogCreator) {
+    const kafka = new Kafka({
+      clientId: config.clientId,
+      brokers: config.brokers,
+      ssl: config.ssl,
+      sasl: saslOptions(config),
+      logLevel: LOG_LEVELS[config.logLevel],
+      logCreator,
+    })
+    this.log = kafka.logger().namespace('Sidecar')
+    // One connection pool for both: the pod's broker connections are the producer's alone.
+    const { producer, admin, topicMetadata, createIdempotentProducer } = producerAndAdminOnOneCluster(
+      kafka,
+      {
+        // Every record leaves with an explicit partition (see DefaultPartitioning); naming the
+        // partitioner also silences KafkaJS's v2 migration warning.
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: config.allowAutoTopicCreation,
+        idempotent: config.idempotent,
+        ...(config.idempotent ? { maxInFlightRequests: 1 } : {}),
+        metadataMaxAge: config.metadataMaxAgeMs,
+      },
+      { retries: 1 },
+    )
+    this.producer = producer
+    this.admin = admin
+    this.topicMetadata = topicMetadata
+    this.idempotence = new IdempotentWrites(producer, config.idempotent, createIdempotentProducer, this.log)
+    this.clusterIdentity = new ClusterIdentity(config.brokers, () => admin.describeCluster(), this.log)
+  }
+
+  /**
+   * At shutdown, once nothing is left to send. One shared cluster: the first disconnect closes
+   * every client's connections. The idempotent producer goes first, once a connect still in
+   * flight has settled.
+   */
+  async disconnect(): Promise<void> {
+    await this.idempotence.disconnect().catch(() => {})
+    await Promise.allSettled([this.producer.disconnect()])
+  }
+}
+
+function saslOptions(config: SidecarConfig): SASLOptions | undefined {
+  return config.saslMechanism
+    ? ({
+        mechanism: config.saslMechanism,
+        username: config.saslUsername!,
+        password: config.saslPassword!,
+      } as SASLOptions)
+    : undefined
+}

@@ -1,0 +1,97 @@
+/**
+ * The sidecar's connection to Kafka: the producer and the admin connect in the background,
+ * retrying every second, and once connected KafkaLiveness watches that the brokers still answer.
+ * While not connected the sidecar is not ready (health NOT_SERVING) and refuses requests with
+ * UNAVAILABLE, so clients fall back instead of waiting.
+ */
+import type { HealthState } from '../grpc/health-service.js'
+import type { KafkaClients } from './kafka-clients.js'
+import { KafkaLiveness } from './kafka-liveness.js'
+
+const KAFKA_RECONNECT_MS = 1_000
+
+export interface ConnectionSettings {
+  readonly brokers: readonly string[]
+  readonly kafkaProbeIntervalMs: number
+}
+
+export class KafkaConnection {
+  private up = false
+  private stopped = false
+  private reconnectTimer: NodeJS.Timeout | null = null
+  private readonly liveness: KafkaLiveness
+  private resolveReady!: () => void
+  /** Resolves once the producer and the admin first connected (readiness). */
+  readonly ready = new Promise<void>((resolve) => (this.resolveReady = resolve))
+
+  constructor(
+    private readonly kafka: KafkaClients,
+    private readonly health: HealthState,
+    private readonly settings: ConnectionSettings,
+  ) {
+    this.liveness = new KafkaLiveness(
+      // The probe's answer is the cluster's identity too: kept fresh across reconnects for free.
+      () => kafka.clusterIdentity.refresh(),
+      (up, reason) => this.livenessChanged(up, reason),
+      {
+        intervalMs: settings.kafkaProbeIntervalMs,
+        timeoutMs: Math.max(1_000, settings.kafkaProbeIntervalMs),
+        failuresToDown: 2,
+      },
+    )
+  }
+
+  /** Whether Kafka is connected and answering. */
+  get connected(): boolean {
+    return this.up
+  }
+
+  start(): void {
+    this.connect()
+    const { producer } = this.kafka
+    producer.on(producer.events.DISCONNECT, () => this.setConnected(false))
+    void this.ready.then(() => this.liveness.start())
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.liveness.stop()
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
+  }
+
+  private connect(): void {
+    if (this.stopped) return
+    Promise.all([this.kafka.producer.connect(), this.kafka.admin.connect()]).then(
+      () => this.connectedNow(),
+      (error: unknown) => {
+        this.kafka.log.warn('cannot connect to Kafka yet, retrying', { error: (error as Error).message })
+        this.reconnectTimer = setTimeout(() => this.connect(), KAFKA_RECONNECT_MS).unref()
+      },
+    )
+  }
+
+  private connectedNow(): void {
+    const { log, clusterIdentity } = this.kafka
+    this.setConnected(true)
+    log.info('connected to Kafka', { brokers: this.settings.brokers })
+    // Known before the first client asks, when the brokers answer; else the liveness probe learns it.
+    clusterIdentity
+      .refresh()
+      .catch((error: unknown) =>
+        log.warn('cannot ask the brokers for the cluster id yet', { error: (error as Error).message }),
+      )
+    this.resolveReady()
+  }
+
+  private livenessChanged(up: boolean, reason: string): void {
+    if (this.stopped) return
+    this.setConnected(up)
+    if (up) this.kafka.log.info('Kafka reachable again: ready', { reason })
+    else this.kafka.log.error('Kafka unreachable: not ready, refusing requests (clients fall back)', { reason })
+  }
+
+  private setConnected(up: boolean): void {
+    this.up = up
+    this.health.set(up)
+  }
+}
