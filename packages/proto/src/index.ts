@@ -14,9 +14,8 @@ export {
   DeliveryReportsRequest,
   EmitAck,
   EmitRequest,
-  // `Error` would shadow the global Error wherever it is imported; it is public as ErrorDetail
-  // (from ./errors.js, below). SidecarError is the old alias, kept until its users have moved.
-  Error as SidecarError,
+  // `Error` (the contract's error message) would shadow the global Error wherever it is imported:
+  // it is public only as ErrorDetail, from ./errors.js below.
   Header,
   PartitionMetadata,
   PartitionResult,

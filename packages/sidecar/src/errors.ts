@@ -4,15 +4,18 @@
  * for a full queue how long to wait. The gRPC layer turns it into a status or an ack field.
  */
 import { status } from '@grpc/grpc-js'
+import {
+  errorDetail,
+  KafkaErrors,
+  type ErrorDetail,
+  type ErrorDetailFields,
+  type KafkaErrorRef,
+} from '@kafka-sidecar/proto'
 
-export interface SidecarErrorFields {
-  readonly grpcCode: status
-  readonly message: string
-  readonly kafkaErrorCode?: number
-  readonly kafkaErrorName?: string
-  readonly retriable?: boolean
-  readonly retryAfterMs?: number
-}
+export { KafkaErrors }
+
+/** What a SidecarError says: the fields of the contract's wire Error (see @kafka-sidecar/proto). */
+export type SidecarErrorFields = ErrorDetailFields
 
 export class SidecarError extends Error {
   override name = 'SidecarError'
@@ -22,37 +25,27 @@ export class SidecarError extends Error {
   readonly retriable: boolean
   readonly retryAfterMs: number
 
+  private readonly detail: ErrorDetail
+
   constructor(fields: SidecarErrorFields, options?: { cause?: unknown }) {
     super(fields.message, options)
+    this.detail = errorDetail(fields)
     this.grpcCode = fields.grpcCode
-    this.kafkaErrorCode = fields.kafkaErrorCode ?? 0
-    this.kafkaErrorName = fields.kafkaErrorName ?? ''
-    this.retriable = fields.retriable ?? false
-    this.retryAfterMs = fields.retryAfterMs ?? 0
+    this.kafkaErrorCode = this.detail.kafkaErrorCode
+    this.kafkaErrorName = this.detail.kafkaErrorName
+    this.retriable = this.detail.retriable
+    this.retryAfterMs = this.detail.retryAfterMs
+  }
+
+  /** The wire Error a client reads in an ack or a partition result. */
+  toDetail(): ErrorDetail {
+    return { ...this.detail }
   }
 }
 
-export function invalidArgument(message: string, kafka?: { code: number; name: string }): SidecarError {
-  return new SidecarError({
-    grpcCode: status.INVALID_ARGUMENT,
-    message,
-    kafkaErrorCode: kafka?.code,
-    kafkaErrorName: kafka?.name,
-  })
+export function invalidArgument(message: string, kafka?: KafkaErrorRef): SidecarError {
+  return new SidecarError({ grpcCode: status.INVALID_ARGUMENT, message, kafka })
 }
-
-/** Kafka error codes the sidecar itself answers with (the broker's own come from KafkaJS). */
-export const KafkaErrors = {
-  INVALID_TOPIC_EXCEPTION: { code: 17, name: 'INVALID_TOPIC_EXCEPTION' },
-  MESSAGE_TOO_LARGE: { code: 10, name: 'MESSAGE_TOO_LARGE' },
-  RECORD_LIST_TOO_LARGE: { code: 18, name: 'RECORD_LIST_TOO_LARGE' },
-  INVALID_REQUIRED_ACKS: { code: 21, name: 'INVALID_REQUIRED_ACKS' },
-  INVALID_RECORD: { code: 87, name: 'INVALID_RECORD' },
-  UNSUPPORTED_COMPRESSION_TYPE: { code: 76, name: 'UNSUPPORTED_COMPRESSION_TYPE' },
-  TOPIC_AUTHORIZATION_FAILED: { code: 29, name: 'TOPIC_AUTHORIZATION_FAILED' },
-  UNKNOWN_TOPIC_OR_PARTITION: { code: 3, name: 'UNKNOWN_TOPIC_OR_PARTITION' },
-  REQUEST_TIMED_OUT: { code: 7, name: 'REQUEST_TIMED_OUT' },
-} as const
 
 interface KafkaJSErrorLike {
   name?: string
@@ -90,8 +83,7 @@ export function fromKafkaJSError(error: unknown): SidecarError {
       {
         grpcCode,
         message: inner.message ?? message,
-        kafkaErrorCode: inner.code,
-        kafkaErrorName: inner.type,
+        kafka: { code: inner.code, name: inner.type },
         retriable: inner.retriable ?? false,
       },
       { cause: error },
@@ -103,8 +95,7 @@ export function fromKafkaJSError(error: unknown): SidecarError {
       {
         grpcCode: status.INVALID_ARGUMENT,
         message,
-        kafkaErrorCode: 76,
-        kafkaErrorName: 'UNSUPPORTED_COMPRESSION_TYPE',
+        kafka: KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE,
         retriable: false,
       },
       { cause: error },
@@ -115,8 +106,7 @@ export function fromKafkaJSError(error: unknown): SidecarError {
       {
         grpcCode: status.DEADLINE_EXCEEDED,
         message,
-        kafkaErrorCode: 7,
-        kafkaErrorName: 'REQUEST_TIMED_OUT',
+        kafka: KafkaErrors.REQUEST_TIMED_OUT,
         retriable: true,
       },
       { cause: error },

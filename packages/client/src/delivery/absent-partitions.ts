@@ -5,7 +5,7 @@
  * record silently not written is worth a line in the log, and its delivery report says so.
  */
 import { status } from '@grpc/grpc-js'
-import type { SidecarError as ProtoError } from '@kafka-sidecar/proto'
+import type { ErrorDetail } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 import type { Logger, RecordMetadata } from 'kafkajs'
 import type { OutgoingMessage } from '../producer/messages.js'
@@ -17,7 +17,7 @@ export interface AbsentPartition {
 }
 
 /** Whether a sidecar result says its partition does not exist (NOT_FOUND in a result; see sidecar.proto). */
-export function isAbsentPartition(error: ProtoError | undefined): boolean {
+export function isAbsentPartition(error: ErrorDetail | undefined): boolean {
   return error?.grpcCode === status.NOT_FOUND
 }
 

@@ -11,6 +11,7 @@
  * A PathGate keeps per-partition order across every switch between the two paths.
  */
 import { status } from '@grpc/grpc-js'
+import { errorDetail } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 import type { Logger, ProducerConfig, RecordMetadata } from 'kafkajs'
 import type { SendResults } from '../delivery/send-results.js'
@@ -142,14 +143,13 @@ export class PathChoice {
       // Sends still held behind a full sidecar past the wait above fail as not sent; written
       // later they would reopen the stream after disconnect() returned.
       this.sidecar.path.stop(
-        new SidecarRefusal({
-          grpcCode: status.CANCELLED,
-          message: 'not sent: the producer disconnected while this send waited for room in the sidecar',
-          kafkaErrorCode: 0,
-          kafkaErrorName: '',
-          retriable: true,
-          retryAfterMs: 0,
-        }),
+        new SidecarRefusal(
+          errorDetail({
+            grpcCode: status.CANCELLED,
+            message: 'not sent: the producer disconnected while this send waited for room in the sidecar',
+            retriable: true,
+          }),
+        ),
       )
       this.closeSidecar()
     }

@@ -24,13 +24,13 @@
  * producer resends them all directly in send order.
  */
 import { status } from '@grpc/grpc-js'
-import type { EmitAck, EmitRequest, SidecarError as ProtoError } from '@kafka-sidecar/proto'
+import { errorDetail, isPathFailureCode, type EmitAck, type EmitRequest, type ErrorDetail } from '@kafka-sidecar/proto'
 import type { OutgoingMessage } from '../producer/messages.js'
 import type { EmitPart, PartOutcome } from './emit-part.js'
 import { answerDeadline } from './emit-stream.js'
 import { groupEnd, mergeParts, splitResults, type RecordOwners, type RequestIdentity } from './merged-request.js'
 import { requestOverhead, settlePieces, splitPart, type PartPiece, type Siblings } from './request-split.js'
-import { isPathFailureCode, SidecarRefusal, SidecarUnavailableError } from './sidecar-errors.js'
+import { SidecarRefusal, SidecarUnavailableError } from './sidecar-errors.js'
 
 /** Hooks the delivery tracker uses to follow merged requests. */
 export interface CoalescerObserver {
@@ -243,7 +243,7 @@ export class Coalescer {
   }
 
   /** The sidecar refused `flight`: the first refusal of its epoch opens a hold; each verdict has its method. */
-  private refused(flight: Flight, detail: ProtoError): void {
+  private refused(flight: Flight, detail: ErrorDetail): void {
     if (flight.epoch >= this.epoch) this.openHold(flight)
     if (detail.grpcCode === status.ABORTED) return this.writtenBehindRefusal(flight.group)
     if (isPathFailureCode(detail.grpcCode)) return this.refusedAsPathFailure(flight.group, detail)
@@ -285,7 +285,7 @@ export class Coalescer {
   }
 
   /** Not taking requests (shutting down, or not connected to Kafka): nothing was queued. */
-  private refusedAsPathFailure(group: readonly Queued[], detail: ProtoError): void {
+  private refusedAsPathFailure(group: readonly Queued[], detail: ErrorDetail): void {
     const unavailable = new SidecarUnavailableError(
       `sidecar refused the request: ${detail.message}`,
       detail.grpcCode,
@@ -378,15 +378,12 @@ export class Coalescer {
   }
 }
 
-function refusalWithoutReason(): ProtoError {
-  return {
+function refusalWithoutReason(): ErrorDetail {
+  return errorDetail({
     grpcCode: status.INTERNAL,
     message: 'sidecar refused the request without a reason',
-    kafkaErrorCode: 0,
-    kafkaErrorName: '',
     retriable: true,
-    retryAfterMs: 0,
-  }
+  })
 }
 
 function isPathFailure(error: Error): error is SidecarUnavailableError {

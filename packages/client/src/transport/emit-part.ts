@@ -3,7 +3,7 @@
  * contract's form, grouped by topic, with the request fields that decide what it may be merged
  * with (coalescer.ts); and what the sidecar answers for it (PartResult).
  */
-import type { SidecarError as ProtoError, SidecarRecord } from '@kafka-sidecar/proto'
+import type { ErrorDetail, SidecarRecord } from '@kafka-sidecar/proto'
 import type { OutgoingMessage, OutgoingSend } from '../producer/messages.js'
 import { recordBytes, toSidecarRecord } from './sidecar-record.js'
 
@@ -32,7 +32,7 @@ export interface PartResult {
   readonly logStartOffset: number
   /** Positions in the part's `outgoing`, in offset order. */
   readonly localIndexes: number[]
-  readonly error: ProtoError | undefined
+  readonly error: ErrorDetail | undefined
   /** The partition's leader when written, -1 if unknown. */
   readonly leaderId: number
 }

@@ -5,7 +5,13 @@
  * within its deadline fails too: the sidecar is then too slow to be trusted with the caller's time.
  */
 import { status, type ClientDuplexStream, type Metadata, type ServiceError } from '@grpc/grpc-js'
-import { DELIVERY_WINDOW_MS, type EmitAck, type EmitRequest, type ProducerSidecarClient } from '@kafka-sidecar/proto'
+import {
+  DELIVERY_WINDOW_MS,
+  errorDetail,
+  type EmitAck,
+  type EmitRequest,
+  type ProducerSidecarClient,
+} from '@kafka-sidecar/proto'
 import { SidecarRefusal, SidecarUnavailableError } from './sidecar-errors.js'
 
 /** Longest delay a Node timer takes; past it setTimeout fires at once. */
@@ -131,14 +137,9 @@ function streamFailure(error: ServiceError): Error {
   const code = error.code ?? status.UNAVAILABLE
   const details = error.details || error.message
   if (code === status.UNAUTHENTICATED || code === status.PERMISSION_DENIED) {
-    return new SidecarRefusal({
-      grpcCode: code,
-      message: `sidecar refused this producer (${status[code]}): ${details}`,
-      kafkaErrorCode: 0,
-      kafkaErrorName: '',
-      retriable: false,
-      retryAfterMs: 0,
-    })
+    return new SidecarRefusal(
+      errorDetail({ grpcCode: code, message: `sidecar refused this producer (${status[code]}): ${details}` }),
+    )
   }
   return new SidecarUnavailableError(`sidecar stream failed: ${details}`, code, true)
 }

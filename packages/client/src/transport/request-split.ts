@@ -6,7 +6,13 @@
  * the error a broker gives for a record over its message.max.bytes.
  */
 import { status } from '@grpc/grpc-js'
-import { MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS, type SidecarRecord } from '@kafka-sidecar/proto'
+import {
+  errorDetail,
+  KafkaErrors,
+  MAX_REQUEST_BYTES,
+  MAX_REQUEST_RECORDS,
+  type SidecarRecord,
+} from '@kafka-sidecar/proto'
 import { recordBytes } from './sidecar-record.js'
 import type { EmitPart, PartOutcome, PartResult } from './emit-part.js'
 import { SidecarRefusal } from './sidecar-errors.js'
@@ -127,12 +133,11 @@ function topicsOverhead(part: EmitPart): number {
 }
 
 function tooLarge(index: number, bytes: number): SidecarRefusal {
-  return new SidecarRefusal({
-    grpcCode: status.INVALID_ARGUMENT,
-    message: `record ${index} of this send is ${bytes} bytes encoded: no sidecar request can carry it (at most ${MAX_REQUEST_BYTES} bytes)`,
-    kafkaErrorCode: 10,
-    kafkaErrorName: 'MESSAGE_TOO_LARGE',
-    retriable: false,
-    retryAfterMs: 0,
-  })
+  return new SidecarRefusal(
+    errorDetail({
+      grpcCode: status.INVALID_ARGUMENT,
+      message: `record ${index} of this send is ${bytes} bytes encoded: no sidecar request can carry it (at most ${MAX_REQUEST_BYTES} bytes)`,
+      kafka: KafkaErrors.MESSAGE_TOO_LARGE,
+    }),
+  )
 }

@@ -6,12 +6,12 @@
  *   full): the caller gets that verdict as a KafkaJS error, exactly as direct mode would give it.
  */
 import { status } from '@grpc/grpc-js'
-import type { SidecarError as ProtoError } from '@kafka-sidecar/proto'
+import { KafkaErrors, type ErrorDetail } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 import kafkaProtocolError from 'kafkajs/src/protocol/error.js'
 
 const { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } = kafkajs
-const INVALID_TOPIC_EXCEPTION = 17
+const INVALID_TOPIC_EXCEPTION = KafkaErrors.INVALID_TOPIC_EXCEPTION.code
 /** KafkaJS's constructor takes `{ cause }` (its retrier passes it); its type declarations omit it. */
 const NonRetriableWithCause = KafkaJSNonRetriableError as unknown as new (e: Error, options: { cause: Error }) => Error
 
@@ -31,7 +31,7 @@ export class SidecarUnavailableError extends Error {
 /** The sidecar refused a request as a whole and said why. */
 export class SidecarRefusal extends Error {
   override readonly name = 'SidecarRefusal'
-  constructor(readonly detail: ProtoError) {
+  constructor(readonly detail: ErrorDetail) {
     super(detail.message)
   }
 
@@ -42,20 +42,6 @@ export class SidecarRefusal extends Error {
   get isBackpressure(): boolean {
     return this.detail.grpcCode === status.RESOURCE_EXHAUSTED
   }
-}
-
-/** gRPC codes that say the path, not the records, is the problem. */
-const PATH_FAILURES = new Set<number>([
-  status.UNAVAILABLE,
-  status.DEADLINE_EXCEEDED,
-  status.CANCELLED,
-  status.ABORTED,
-  status.INTERNAL,
-  status.UNKNOWN,
-])
-
-export function isPathFailureCode(code: number): boolean {
-  return PATH_FAILURES.has(code)
 }
 
 /** Whether the breaker should count this error (opossum's errorFilter is the negation). */
@@ -69,7 +55,7 @@ export function countsAgainstSidecar(error: unknown): boolean {
  * KafkaJSNumberOfRetriesExceeded when retriable (KafkaJS retried it and gave up; so did the
  * sidecar). The sidecar's own explanation (which record, which limit) is the error's `cause`.
  */
-export function toKafkaJSError(detail: ProtoError): Error {
+export function toKafkaJSError(detail: ErrorDetail): Error {
   if (detail.kafkaErrorCode === INVALID_TOPIC_EXCEPTION) return invalidTopicError(detail)
   const explanation = new Error(detail.message)
   if (detail.kafkaErrorCode !== 0) {
@@ -89,7 +75,7 @@ export function toKafkaJSError(detail: ProtoError): Error {
  * below it. The same shape here; the sidecar's explanation (which rule the name breaks) goes in
  * the stack, which logs print, rather than in a `cause` KafkaJS never sets.
  */
-function invalidTopicError(detail: ProtoError): Error {
+function invalidTopicError(detail: ErrorDetail): Error {
   const protocol = kafkaProtocolError.createErrorFromCode(INVALID_TOPIC_EXCEPTION)
   const error = new NonRetriableWithCause(protocol, { cause: protocol })
   error.stack = `${error.stack ?? error.message}\n  Explained by the sidecar: ${detail.message}`

@@ -1,12 +1,6 @@
 /** Protobuf <-> sidecar model. Unknown enum numbers and missing fields are refused here, by name. */
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
-import {
-  Acks,
-  Compression,
-  type EmitRequest,
-  type PartitionResult,
-  type SidecarError as ProtoError,
-} from '@kafka-sidecar/proto'
+import { Acks, Compression, type EmitRequest, type PartitionResult } from '@kafka-sidecar/proto'
 import { invalidArgument, KafkaErrors, SidecarError } from '../errors.js'
 import { boundedLabel } from '../metrics.js'
 import type {
@@ -90,17 +84,6 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
   }
 }
 
-export function toProtoError(error: SidecarError): ProtoError {
-  return {
-    grpcCode: error.grpcCode,
-    message: error.message,
-    kafkaErrorCode: error.kafkaErrorCode,
-    kafkaErrorName: error.kafkaErrorName,
-    retriable: error.retriable,
-    retryAfterMs: error.retryAfterMs,
-  }
-}
-
 export function toPartitionResult(outcome: PartitionOutcome, leaderId = -1): PartitionResult {
   return {
     leaderId,
@@ -110,7 +93,7 @@ export function toPartitionResult(outcome: PartitionOutcome, leaderId = -1): Par
     logAppendTimeMs: outcome.logAppendTimeMs,
     logStartOffset: outcome.logStartOffset,
     recordIndexes: [...outcome.recordIndexes],
-    error: outcome.error ? toProtoError(outcome.error) : undefined,
+    error: outcome.error?.toDetail(),
   }
 }
 

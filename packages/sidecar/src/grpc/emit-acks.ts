@@ -3,7 +3,7 @@ import type { EmitAck } from '@kafka-sidecar/proto'
 import type { ProduceRequest } from '../model.js'
 import type { RequestTracker } from '../pipeline/request-tracker.js'
 import type { SidecarError } from '../errors.js'
-import { toPartitionResult, toProtoError } from './convert.js'
+import { toPartitionResult } from './convert.js'
 
 /** The broker leading a partition, as the results name it (-1 when unknown). */
 export type LeaderOf = (topic: string, partition: number) => number
@@ -30,5 +30,5 @@ export function deliveredAck(
 }
 
 export function refusedAck(requestId: number, refusal: SidecarError): EmitAck {
-  return { requestId, received: false, error: toProtoError(refusal), results: [] }
+  return { requestId, received: false, error: refusal.toDetail(), results: [] }
 }

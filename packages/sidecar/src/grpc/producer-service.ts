@@ -175,8 +175,7 @@ function checkTopic(topic: string, allowedTopics: readonly string[]): void {
     throw new SidecarError({
       grpcCode: status.PERMISSION_DENIED,
       message: `topic "${topic}" is not in this sidecar's allow-list`,
-      kafkaErrorCode: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.code,
-      kafkaErrorName: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.name,
+      kafka: KafkaErrors.TOPIC_AUTHORIZATION_FAILED,
     })
   }
 }

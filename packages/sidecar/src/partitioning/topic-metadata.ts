@@ -94,8 +94,7 @@ function unknownTopic(topic: string, allowAutoTopicCreation: boolean): SidecarEr
   return new SidecarError({
     grpcCode: status.NOT_FOUND,
     message: `topic "${topic}" does not exist${allowAutoTopicCreation ? ' (the brokers did not create it: their auto.create.topics.enable is off)' : ' (this request does not allow auto-creation)'}`,
-    kafkaErrorCode: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.code,
-    kafkaErrorName: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.name,
+    kafka: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
     retriable: true,
   })
 }

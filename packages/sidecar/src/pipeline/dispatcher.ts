@@ -15,10 +15,10 @@
  * would only wait there, while here their records join the next batch. A partition keeps one
  * queue whatever the producer, so its records still leave in arrival order.
  */
-import { createRequire } from 'node:module'
 import type { RecordMetadata, TopicMessages } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
-import { fromKafkaJSError, SidecarError } from '../errors.js'
+import { fromKafkaJSError, KafkaErrors, SidecarError } from '../errors.js'
+import { kafkaError, kafkaProtocolError } from '../kafka/kafka-error-table.js'
 import { ProduceAnswers, withProduceAnswers, type PartitionAnswer } from '../kafka/produce-answers.js'
 import type { Acks, CompressionCode } from '../model.js'
 import type { MemoryBudget } from './memory-budget.js'
@@ -57,11 +57,6 @@ export interface BatchSenders {
   readonly plain: BatchSender
   /** The idempotent producer; asked for only once a request needing it was admitted, so it exists. */
   idempotent(): BatchSender
-}
-
-const require = createRequire(import.meta.url)
-const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as {
-  createErrorFromCode: (code: number) => Error
 }
 
 /** sendBatch calls of the idempotent producer in flight per broker: KafkaJS sends them one at a time. */
@@ -213,8 +208,7 @@ export class Dispatcher {
         new SidecarError({
           grpcCode: status.DEADLINE_EXCEEDED,
           message: `not sent: waited ${waitedMs} ms in the sidecar queue for ${queue.topic}-${queue.partition}, past its request timeout`,
-          kafkaErrorCode: 7,
-          kafkaErrorName: 'REQUEST_TIMED_OUT',
+          kafka: KafkaErrors.REQUEST_TIMED_OUT,
           retriable: true,
         }),
       )
@@ -379,7 +373,7 @@ export class Dispatcher {
       const error = new SidecarError({
         grpcCode: status.INTERNAL,
         message: `the broker's answer for ${queue.topic}-${queue.partition} is missing or failed (error code ${result?.errorCode ?? 'none'})`,
-        kafkaErrorCode: result?.errorCode,
+        kafka: result ? kafkaError(result.errorCode) : undefined,
         retriable: true,
       })
       this.settleFailed(chunk, error)
@@ -406,7 +400,7 @@ export class Dispatcher {
    */
   private settleFromAnswer(chunk: Chunk, answer: PartitionAnswer | undefined, failure: SidecarError): void {
     if (!answer) return this.settleFailed(chunk, failure)
-    if (answer.errorCode !== 0) return this.settleFailed(chunk, fromKafkaJSError(createErrorFromCode(answer.errorCode)))
+    if (answer.errorCode !== 0) return this.settleFailed(chunk, fromKafkaJSError(kafkaProtocolError(answer.errorCode)))
     const { topic, partition } = chunk.queue
     this.settleDelivered(chunk, [
       {

@@ -80,8 +80,7 @@ export class MemoryBudget {
       new SidecarError({
         grpcCode: status.INVALID_ARGUMENT,
         message: `request is larger than this sidecar ever queues: ${what}; send fewer records at a time`,
-        kafkaErrorCode: KafkaErrors.RECORD_LIST_TOO_LARGE.code,
-        kafkaErrorName: KafkaErrors.RECORD_LIST_TOO_LARGE.name,
+        kafka: KafkaErrors.RECORD_LIST_TOO_LARGE,
       })
     if (total.bytes > limits.maxQueuedBytes)
       return tooLarge(`${total.bytes} bytes, max_queued_bytes ${limits.maxQueuedBytes}`)

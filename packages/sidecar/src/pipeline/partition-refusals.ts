@@ -66,8 +66,7 @@ export function partitionAbsent(
       : new SidecarError({
           grpcCode: status.NOT_FOUND,
           message: `topic "${record.topic}" has no partition ${record.partition} (it has ${partitionCount(record.topic)}): not written`,
-          kafkaErrorCode: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.code,
-          kafkaErrorName: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.name,
+          kafka: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
         })
 }
 

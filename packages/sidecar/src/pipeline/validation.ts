@@ -102,8 +102,7 @@ export function validateRequest(request: ProduceRequest, limits: RequestLimits):
         throw new SidecarError({
           grpcCode: status.PERMISSION_DENIED,
           message: `topic "${record.topic}" is not in this sidecar's allow-list`,
-          kafkaErrorCode: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.code,
-          kafkaErrorName: KafkaErrors.TOPIC_AUTHORIZATION_FAILED.name,
+          kafka: KafkaErrors.TOPIC_AUTHORIZATION_FAILED,
         })
       }
       checkedTopics.add(record.topic)
