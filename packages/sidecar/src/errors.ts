@@ -74,7 +74,7 @@ export function fromKafkaJSError(error: unknown): SidecarError {
   const message = outer?.message ?? String(error)
   if (inner && typeof inner.code === 'number' && inner.type) {
     const grpcCode =
-      inner.type === 'REQUEST_TIMED_OUT'
+      inner.type === KafkaErrors.REQUEST_TIMED_OUT.name
         ? status.DEADLINE_EXCEEDED
         : inner.retriable
           ? status.UNAVAILABLE

@@ -25,14 +25,15 @@
  *   fallback KafkaJS producer learned itself, exactly as KafkaJS has it.
  */
 import Module, { createRequire } from 'node:module'
+import { KafkaErrors } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 import { learnedClusterId, type KafkaJSClusterView } from '../transport/kafkajs-cluster.js'
 
 /** Errors of KafkaJS's metadata request for a send's topics: after them it has loaded nothing. */
-const TOPIC_METADATA_ERRORS = new Set([
-  'INVALID_TOPIC_EXCEPTION',
-  'UNKNOWN_TOPIC_OR_PARTITION',
-  'TOPIC_AUTHORIZATION_FAILED',
+const TOPIC_METADATA_ERRORS = new Set<string>([
+  KafkaErrors.INVALID_TOPIC_EXCEPTION.name,
+  KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.name,
+  KafkaErrors.TOPIC_AUTHORIZATION_FAILED.name,
 ])
 
 export class SpanCluster {

@@ -109,7 +109,7 @@ function isUnknownTopic(error: unknown): boolean {
     e && depth < 5;
     depth++
   ) {
-    if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true
+    if (e.type === KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION.name) return true
     e = (e.originalError ?? e.cause) as typeof e
   }
   return false

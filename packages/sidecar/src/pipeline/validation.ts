@@ -129,10 +129,10 @@ export function validateRequest(request: ProduceRequest, limits: RequestLimits):
         )
     }
     if (record.timestampMs !== null && (!Number.isSafeInteger(record.timestampMs) || record.timestampMs < 0)) {
-      throw invalidArgument(`record ${index}: timestamp ${record.timestampMs} is not a valid epoch millisecond value`, {
-        code: 32,
-        name: 'INVALID_TIMESTAMP',
-      })
+      throw invalidArgument(
+        `record ${index}: timestamp ${record.timestampMs} is not a valid epoch millisecond value`,
+        KafkaErrors.INVALID_TIMESTAMP,
+      )
     }
     // A record over max_record_bytes fails its send's records for its partition only, as a
     // broker would: decided once partitions are chosen (partition-refusals.ts).
