@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ErrorCode } from '../src/protocol/error-codes.js'
-import { Metadata } from '../src/protocol/messages/index.js'
+import { Metadata } from '../src/apis/03-metadata.js'
 import { connectedAdmin, connectedProducer, randomTopic } from './helpers.js'
 import { openRaw } from './raw-client.js'
 
