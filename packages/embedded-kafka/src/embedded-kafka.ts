@@ -4,6 +4,7 @@
  * ports with their data, to rehearse broker failures; other faults (lost Produce answers, refused
  * producer ids) can be armed to rehearse what clients do about them.
  */
+import { ROUTES } from './apis/index.js'
 import {
   Faults,
   type InjectedFault,
@@ -11,7 +12,6 @@ import {
   type RefuseProducerIdsOptions,
 } from './faults/faults.js'
 import { GroupCoordinator } from './groups/group-coordinator.js'
-import { buildRoutes } from './handlers/index.js'
 import { compressionName, decodeBatchRecords, readBatchHeader, type Header } from './protocol/record-batch.js'
 import { parseOptions, type EmbeddedKafkaOptions, type ResolvedOptions } from './options.js'
 import { BrokerServer, type ConnectionStats } from './server/broker-server.js'
@@ -92,11 +92,10 @@ export class EmbeddedKafka {
     private readonly groups: GroupCoordinator,
     private readonly transactionCoordinator: TransactionCoordinator,
   ) {
-    const routes = buildRoutes({ maxMessageBytes: options.maxMessageBytes })
     this.servers = state.brokers.map(
       (broker) =>
         new BrokerServer(broker.id, {
-          routes,
+          routes: ROUTES,
           maxRequestBytes: options.maxRequestBytes,
           log: (level, message, fields) => options.logger(level, message, { brokerId: broker.id, ...fields }),
           context: (apiVersion, clientId, clientHost, connectionClosed) => ({
@@ -129,6 +128,7 @@ export class EmbeddedKafka {
       defaultPartitions: resolved.defaultPartitions,
       defaultReplicationFactor: resolved.defaultReplicationFactor,
       retentionBytes: resolved.retentionBytes,
+      maxMessageBytes: resolved.maxMessageBytes,
     })
     const groups = new GroupCoordinator({
       minSessionTimeoutMs: resolved.groupMinSessionTimeoutMs,

@@ -13,7 +13,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { EMBEDDED_KAFKA_OPTIONS } from '../src/options.js'
 import { ErrorCode } from '../src/protocol/error-codes.js'
-import { Metadata } from '../src/protocol/messages/index.js'
+import { Metadata } from '../src/apis/03-metadata.js'
 import { connectedAdmin, connectedProducer, randomTopic } from './helpers.js'
 import { openRaw } from './raw-client.js'
 

@@ -8,19 +8,17 @@ import { describe, expect, it } from 'vitest'
 import type { Consumer, Kafka } from 'kafkajs'
 import type { EmbeddedKafka } from '../src/index.js'
 import { ErrorCode } from '../src/protocol/error-codes.js'
-import {
-  AddOffsetsToTxn,
-  AddPartitionsToTxn,
-  ApiVersions,
-  EndTxn,
-  Fetch,
-  FindCoordinator,
-  InitProducerId,
-  ListOffsets,
-  OffsetFetch,
-  Produce,
-  TxnOffsetCommit,
-} from '../src/protocol/messages/index.js'
+import { Produce } from '../src/apis/00-produce.js'
+import { Fetch } from '../src/apis/01-fetch.js'
+import { ListOffsets } from '../src/apis/02-list-offsets.js'
+import { OffsetFetch } from '../src/apis/09-offset-fetch.js'
+import { FindCoordinator } from '../src/apis/10-find-coordinator.js'
+import { ApiVersions } from '../src/apis/18-api-versions.js'
+import { InitProducerId } from '../src/apis/22-init-producer-id.js'
+import { AddPartitionsToTxn } from '../src/apis/24-add-partitions-to-txn.js'
+import { AddOffsetsToTxn } from '../src/apis/25-add-offsets-to-txn.js'
+import { EndTxn } from '../src/apis/26-end-txn.js'
+import { TxnOffsetCommit } from '../src/apis/28-txn-offset-commit.js'
 import {
   connectedAdmin,
   connectedConsumer,

@@ -5,11 +5,11 @@
  * as a long-polling Fetch does. Anything malformed closes this connection only, as Kafka does.
  */
 import type { Socket } from 'node:net'
+import { ApiVersions } from '../apis/18-api-versions.js'
 import { isFlexible, type AnyApi } from '../protocol/api.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { ProtocolDecodeError, Reader } from '../protocol/reader.js'
 import { Writer } from '../protocol/writer.js'
-import { ApiVersions } from '../protocol/messages/api-versions.js'
 import type { Logger } from './logger.js'
 import { CLOSE_CONNECTION, NO_RESPONSE, type RequestContext, type Route } from './route.js'
 

@@ -20,6 +20,8 @@ export interface ClusterSettings {
   readonly defaultPartitions: number
   readonly defaultReplicationFactor: number
   readonly retentionBytes: number
+  /** message.max.bytes: Produce refuses larger batches with MESSAGE_TOO_LARGE. */
+  readonly maxMessageBytes: number
 }
 
 /** A refused topic operation, carrying the Kafka error code the API reports. */

@@ -11,31 +11,29 @@ import { isFlexible, type AnyApi, type RequestOf, type ResponseOf } from '../../
 import { Reader } from '../../src/protocol/reader.js'
 import type { CodecContext } from '../../src/protocol/schema.js'
 import { Writer } from '../../src/protocol/writer.js'
-import {
-  ALL_APIS,
-  AddOffsetsToTxn,
-  AddPartitionsToTxn,
-  ApiVersions,
-  CreatePartitions,
-  CreateTopics,
-  DeleteTopics,
-  DescribeGroups,
-  EndTxn,
-  Fetch,
-  FindCoordinator,
-  Heartbeat,
-  InitProducerId,
-  JoinGroup,
-  LeaveGroup,
-  ListGroups,
-  ListOffsets,
-  Metadata,
-  OffsetCommit,
-  OffsetFetch,
-  Produce,
-  SyncGroup,
-  TxnOffsetCommit,
-} from '../../src/protocol/messages/index.js'
+import { Produce } from '../../src/apis/00-produce.js'
+import { Fetch } from '../../src/apis/01-fetch.js'
+import { ListOffsets } from '../../src/apis/02-list-offsets.js'
+import { Metadata } from '../../src/apis/03-metadata.js'
+import { OffsetCommit } from '../../src/apis/08-offset-commit.js'
+import { OffsetFetch } from '../../src/apis/09-offset-fetch.js'
+import { FindCoordinator } from '../../src/apis/10-find-coordinator.js'
+import { JoinGroup } from '../../src/apis/11-join-group.js'
+import { Heartbeat } from '../../src/apis/12-heartbeat.js'
+import { LeaveGroup } from '../../src/apis/13-leave-group.js'
+import { SyncGroup } from '../../src/apis/14-sync-group.js'
+import { DescribeGroups } from '../../src/apis/15-describe-groups.js'
+import { ListGroups } from '../../src/apis/16-list-groups.js'
+import { ApiVersions } from '../../src/apis/18-api-versions.js'
+import { CreateTopics } from '../../src/apis/19-create-topics.js'
+import { DeleteTopics } from '../../src/apis/20-delete-topics.js'
+import { InitProducerId } from '../../src/apis/22-init-producer-id.js'
+import { AddPartitionsToTxn } from '../../src/apis/24-add-partitions-to-txn.js'
+import { AddOffsetsToTxn } from '../../src/apis/25-add-offsets-to-txn.js'
+import { EndTxn } from '../../src/apis/26-end-txn.js'
+import { TxnOffsetCommit } from '../../src/apis/28-txn-offset-commit.js'
+import { CreatePartitions } from '../../src/apis/37-create-partitions.js'
+import { ALL_APIS } from '../../src/apis/index.js'
 
 const require = createRequire(import.meta.url)
 
