@@ -10,7 +10,7 @@ import { EmbeddedKafka, EmbeddedKafkaConfigError, type EmbeddedKafkaOptions } fr
 import { ErrorCode } from '../src/protocol/error-codes.js'
 import { ApiVersions, Fetch, Metadata, Produce } from '../src/protocol/messages/index.js'
 import { Writer } from '../src/protocol/writer.js'
-import { connectedProducer, kafkaFor, randomTopic, startCluster } from './helpers.js'
+import { connectedProducer, kafkaFor, randomTopic, startCluster } from '@kafka-sidecar/test-support'
 import { encodeRequest, frame, openRaw, requestHeader, type RawClient } from './raw-client.js'
 
 const require = createRequire(import.meta.url)
