@@ -13,7 +13,9 @@ const dirs = args.length > 0 ? args : ['packages/client/src', 'packages/sidecar/
 function sourceFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name)
-    if (statSync(path).isDirectory()) return name === 'generated' ? [] : sourceFiles(path)
+    // node_modules holds other packages (workspace links among them, which go round in circles).
+    if (statSync(path).isDirectory())
+      return ['generated', 'node_modules', 'dist'].includes(name) ? [] : sourceFiles(path)
     return path.endsWith('.ts') && !path.endsWith('.d.ts') ? [path] : []
   })
 }

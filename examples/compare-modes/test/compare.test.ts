@@ -2,33 +2,19 @@
  * The compare-modes program end to end, as a user runs it: a child process that starts its own
  * cluster, sidecar and workers, and must leave a JSON result and a chart behind.
  */
-import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { runProgram, tempDir } from '@kafka-sidecar/test-support'
+import { describe, expect, it } from 'vitest'
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url))
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', main, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  onTestFinished(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
-}
+const run = (args: string[]) => runProgram(main, { args })
 
 describe('pnpm compare', () => {
   it('runs both modes and writes the JSON result and the chart', { timeout: 90_000 }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'compare-modes-test-'))
-    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+    const dir = await tempDir()
     const json = join(dir, 'result.json')
     const result = await run([
       '--processes',

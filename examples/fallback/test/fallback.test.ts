@@ -1,7 +1,7 @@
 /** The fallback example as a user runs it: it must show the breaker cycle and end with nothing lost. */
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { runProgram } from '@kafka-sidecar/test-support'
+import { describe, expect, it } from 'vitest'
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url))
 
@@ -10,29 +10,10 @@ describe('examples/fallback', () => {
     'opens the breaker when the sidecar is killed, comes back when it restarts, loses nothing',
     { timeout: 60_000 },
     async () => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--conditions=@kafka-sidecar/source',
-          main,
-          '--seconds',
-          '7',
-          '--kill-at',
-          '2',
-          '--restart-at',
-          '3.5',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      )
-      onTestFinished(() => {
-        if (child.exitCode === null) child.kill('SIGKILL')
+      const { code, stdout, stderr } = await runProgram(main, {
+        args: ['--seconds', '7', '--kill-at', '2', '--restart-at', '3.5'],
       })
-      let output = ''
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()))
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()))
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+      const output = stdout + stderr
       expect(code, output).toBe(0)
       expect(output).toContain('breaker OPEN')
       expect(output).toContain('breaker CLOSED: back on the sidecar')

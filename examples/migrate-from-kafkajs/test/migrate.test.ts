@@ -2,10 +2,10 @@
  * The migration is one line: the two versions of the service differ only in the module they
  * import, both run, and they write the same records. docs/migrating-from-kafkajs.md quotes them.
  */
-import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { runProgram } from '@kafka-sidecar/test-support'
+import { describe, expect, it } from 'vitest'
 
 const file = (path: string) => readFile(fileURLToPath(new URL(path, import.meta.url)), 'utf8')
 
@@ -36,16 +36,8 @@ describe('examples/migrate-from-kafkajs', () => {
 
   it('both versions run and write the same records to the same partitions', { timeout: 60_000 }, async () => {
     const main = fileURLToPath(new URL('../src/main.ts', import.meta.url))
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', main], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    onTestFinished(() => {
-      if (child.exitCode === null) child.kill('SIGKILL')
-    })
-    let output = ''
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()))
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    const { code, stdout, stderr } = await runProgram(main)
+    const output = stdout + stderr
     expect(code, output).toBe(0)
     expect(output).toContain('Producer connected through the sidecar')
     expect(output).toContain('12 records before, 12 after: the same keys, values, headers and partitions')

@@ -6,9 +6,10 @@
 import kafkajs from 'kafkajs'
 import type { RunningSidecar } from '@kafka-sidecar/sidecar'
 import { describe, expect, it } from 'vitest'
+import { randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
 import type { DeliveryReport } from '../src/index.js'
 import { idOf } from './fault-helpers.js'
-import { connectedProducer, randomTopic, startCluster, startTestSidecar, waitFor } from './helpers.js'
+import { connectedProducer } from './helpers.js'
 
 /** The sidecar's own count of records by stage (attempted, accepted, rejected, acked, failed). */
 async function sidecarRecords(sidecar: RunningSidecar, stage: string): Promise<number> {

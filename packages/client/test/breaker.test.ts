@@ -11,17 +11,10 @@ import { join } from 'node:path'
 import { connectivityState } from '@grpc/grpc-js'
 import type { ProducerSidecarClient } from '@kafka-sidecar/proto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { randomTopic, sidecarReady, spawnSidecar, startCluster, tempDir, waitFor } from '@kafka-sidecar/test-support'
 import type { DeliveryReport, SidecarProducer } from '../src/index.js'
 import { idOf } from './fault-helpers.js'
-import {
-  connectedProducer,
-  randomTopic,
-  sidecarReady,
-  spawnSidecar,
-  startCluster,
-  tempDir,
-  waitFor,
-} from './helpers.js'
+import { connectedProducer } from './helpers.js'
 
 const RESET_MS = 20_000
 
@@ -79,7 +72,7 @@ async function setup() {
 
 /** Kills the sidecar (fake timers from here on) and sends until the breaker opens. */
 async function openBreaker(
-  first: { kill(): Promise<void> },
+  first: { kill(): Promise<unknown> },
   producer: SidecarProducer,
   events: string[],
   send: () => Promise<string>,

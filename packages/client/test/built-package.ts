@@ -8,7 +8,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
-import { tempDir } from './helpers.js'
+import { tempDir } from '@kafka-sidecar/test-support'
 
 export const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const require = createRequire(import.meta.url)

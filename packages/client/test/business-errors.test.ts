@@ -5,8 +5,9 @@
  */
 import kafkajs from 'kafkajs'
 import { describe, expect, it } from 'vitest'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import type { DeliveryReport, SidecarProducer } from '../src/index.js'
-import { connectedProducer, randomTopic, startCluster, startTestSidecar } from './helpers.js'
+import { connectedProducer } from './helpers.js'
 
 const TOKEN = 'a-shared-token-of-32-characters!'
 /** More than the breaker's volume threshold (3): were they counted, the breaker would open. */

@@ -21,6 +21,14 @@ import kafkajs from 'kafkajs'
 import { Registry } from 'prom-client'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
+  kafkajsClusterId,
+  randomTopic,
+  startCluster,
+  startTestSidecar,
+  tempDir,
+  waitFor,
+} from '@kafka-sidecar/test-support'
+import {
   Kafka,
   logLevel,
   type ClusterMismatchPayload,
@@ -29,24 +37,9 @@ import {
   type SidecarProducer,
 } from '../src/index.js'
 import { firstShared } from '../src/path/cluster-check.js'
-import { randomTopic, startCluster, startTestSidecar, tempDir, waitFor } from './helpers.js'
 import { captureLogs } from './kafkajs-reference.js'
 
 const TOKEN = 'cluster-check-token-0123456789'
-
-async function clusterIdOf(cluster: EmbeddedKafka): Promise<string> {
-  const admin = new kafkajs.Kafka({
-    clientId: 'cluster-check-test',
-    brokers: cluster.bootstrapServers,
-    logLevel: kafkajs.logLevel.NOTHING,
-  }).admin()
-  await admin.connect()
-  try {
-    return (await admin.describeCluster()).clusterId
-  } finally {
-    await admin.disconnect()
-  }
-}
 
 /** An application producer in sidecar mode, its logs, its metrics and its mismatch events. */
 function application(brokers: SidecarKafkaConfig['brokers'], sidecar: SidecarClientOptions, level = logLevel.INFO) {
@@ -102,7 +95,13 @@ describe("a sidecar on another cluster than the application's brokers", () => {
       appCluster.createTopic({ topic, partitions: 1 }),
     ])
     const sidecar = await startTestSidecar(sidecarCluster, { token: TOKEN })
-    return { sidecarCluster, appCluster, topic, sidecar, sidecarClusterId: await clusterIdOf(sidecarCluster) }
+    return {
+      sidecarCluster,
+      appCluster,
+      topic,
+      sidecar,
+      sidecarClusterId: await kafkajsClusterId(sidecarCluster, 'cluster-check-test'),
+    }
   }
 
   it("clusterMismatch 'warn' (the default): an error naming both lists and the cluster id, the metric, the event; sends still go through the sidecar", async () => {
@@ -217,7 +216,10 @@ describe("a sidecar restarted against another cluster, clusterMismatch 'warn'", 
     await startTestSidecar(otherCluster, { listen: `unix://${socket}` })
     await sendOne(app.producer, topic, 'after')
     await waitFor('the mismatch told', () => app.mismatches.length === 1)
-    expect(app.mismatches[0]).toMatchObject({ clusterId: await clusterIdOf(otherCluster), action: 'warn' })
+    expect(app.mismatches[0]).toMatchObject({
+      clusterId: await kafkajsClusterId(otherCluster, 'cluster-check-test'),
+      action: 'warn',
+    })
     expect(app.errors()).toEqual([
       expect.stringContaining('Sending through the sidecar anyway (clusterMismatch: warn)'),
     ])
@@ -243,7 +245,10 @@ describe("a sidecar on the application's cluster", () => {
     expect(app.errors()).toEqual([])
     expect(app.mismatches).toEqual([])
     expect(await app.clusterCheckMetric()).toEqual({ match: 1, mismatch: 0, unknown: 0 })
-    expect(app.producer.sidecarCluster).toMatchObject({ result: 'match', clusterId: await clusterIdOf(cluster) })
+    expect(app.producer.sidecarCluster).toMatchObject({
+      result: 'match',
+      clusterId: await kafkajsClusterId(cluster, 'cluster-check-test'),
+    })
     await sendOne(app.producer, topic, 'through the sidecar')
     await waitFor('the delivery report', () => app.paths.length === 1)
     expect(app.paths).toEqual(['sidecar'])
@@ -260,7 +265,10 @@ describe("a sidecar on the application's cluster", () => {
     const app = application(brokers, { address: sidecar.address, clusterMismatch: 'refuse' }, logLevel.DEBUG)
     await app.producer.connect()
     expect(calls).toBe(0)
-    expect(app.producer.sidecarCluster).toMatchObject({ result: 'unknown', clusterId: await clusterIdOf(cluster) })
+    expect(app.producer.sidecarCluster).toMatchObject({
+      result: 'unknown',
+      clusterId: await kafkajsClusterId(cluster, 'cluster-check-test'),
+    })
     expect(app.logs.entries.filter((e) => /brokers as a function/.test(e.log.message)).map((e) => e.label)).toEqual([
       'DEBUG',
     ])

@@ -6,6 +6,7 @@
  * sidecar: a refused configuration leaves nothing half-built behind.
  */
 import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import {
   Kafka,
   KafkaJSNonRetriableError,
@@ -13,7 +14,6 @@ import {
   resolveSidecarOptions,
   type SidecarClientOptions,
 } from '../src/index.js'
-import { randomTopic, startCluster, startTestSidecar } from './helpers.js'
 import { errorFacts } from './kafkajs-reference.js'
 
 afterEach(() => {

@@ -9,7 +9,8 @@
  */
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
-import { connectedProducer, randomTopic, spawnSidecar, startCluster, tempDir } from './helpers.js'
+import { randomTopic, spawnSidecar, startCluster, tempDir } from '@kafka-sidecar/test-support'
+import { connectedProducer } from './helpers.js'
 
 const HOUR = 3_600_000
 

@@ -6,18 +6,18 @@
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { DeliveryReport, SidecarProducer } from '../src/index.js'
-import type { ReportStream } from '../src/transport/report-stream.js'
-import { checkReports, idOf, storedId } from './fault-helpers.js'
 import {
-  connectedProducer,
   randomTopic,
   spawnSidecar,
   startCluster,
   startTestSidecar,
   tempDir,
   waitFor,
-} from './helpers.js'
+} from '@kafka-sidecar/test-support'
+import type { DeliveryReport, SidecarProducer } from '../src/index.js'
+import type { ReportStream } from '../src/transport/report-stream.js'
+import { checkReports, idOf, storedId } from './fault-helpers.js'
+import { connectedProducer } from './helpers.js'
 
 /** The producer's report stream: the one internal a test reaches for, to drop it on purpose. */
 function reportStream(producer: SidecarProducer): ReportStream {

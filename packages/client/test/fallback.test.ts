@@ -6,18 +6,17 @@
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { DeliveryReport } from '../src/index.js'
-import { checkPerKeyOrder, checkReports, idOf, KeyedSender } from './fault-helpers.js'
 import {
-  connectedProducer,
-  openConnections,
   randomTopic,
   spawnSidecar,
   startCluster,
   startTestSidecar,
   tempDir,
   waitFor,
-} from './helpers.js'
+} from '@kafka-sidecar/test-support'
+import type { DeliveryReport } from '../src/index.js'
+import { checkPerKeyOrder, checkReports, idOf, KeyedSender } from './fault-helpers.js'
+import { connectedProducer, openConnections } from './helpers.js'
 
 const KEYS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot']
 

@@ -5,8 +5,9 @@
  */
 import type { IHeaders, Message } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import { recordBytes } from './kafkajs-reference.js'
-import { connectedProducer, randomTopic, startCluster, startTestSidecar } from './helpers.js'
+import { connectedProducer } from './helpers.js'
 
 /** Parsed from JSON as an application would: every name an own property, `__proto__` included. */
 const headers = (json: string) => JSON.parse(json) as IHeaders

@@ -6,7 +6,8 @@
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { connectedProducer, randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from './helpers.js'
+import { randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from '@kafka-sidecar/test-support'
+import { connectedProducer } from './helpers.js'
 
 const SEND_EVERY_MS = 20
 

@@ -10,7 +10,8 @@
 import kafkajs from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
-import { connectedProducer, randomTopic, startCluster, startTestSidecar } from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { connectedProducer } from './helpers.js'
 
 const N = 12
 const PARTITIONS = 3

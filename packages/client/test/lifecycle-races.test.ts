@@ -8,19 +8,18 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import kafkajs from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import type { DeliveryReport } from '../src/index.js'
-import { DirectPath } from '../src/transport/direct-path.js'
-import { expectFreshBuild, packageDir } from './built-package.js'
 import {
-  connectedProducer,
-  openConnections,
   randomTopic,
   spawnSidecar,
   startCluster,
   startTestSidecar,
   tempDir,
   waitFor,
-} from './helpers.js'
+} from '@kafka-sidecar/test-support'
+import type { DeliveryReport } from '../src/index.js'
+import { DirectPath } from '../src/transport/direct-path.js'
+import { expectFreshBuild, packageDir } from './built-package.js'
+import { connectedProducer, openConnections } from './helpers.js'
 
 describe('lifecycle races and leaks', () => {
   it('a direct send that starts while the fallback producer is being disconnected connects again and is written, and so are later ones', async () => {

@@ -7,8 +7,8 @@
  */
 import { execFile } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
+import { startCluster } from '@kafka-sidecar/test-support'
 import { expectFreshBuild, installedApp } from './built-package.js'
-import { startCluster } from './helpers.js'
 
 function runApp(
   cwd: string,

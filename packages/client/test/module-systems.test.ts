@@ -10,8 +10,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import kafkajs from 'kafkajs'
 import { describe, expect, it } from 'vitest'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import { expectFreshBuild, packageDir, tempApp } from './built-package.js'
-import { randomTopic, startCluster, startTestSidecar } from './helpers.js'
 
 interface ChildResult {
   readonly code: number | null

@@ -7,6 +7,7 @@ import { DEFAULT_SOCKET_PATH } from '@kafka-sidecar/sidecar'
 import kafkajs from 'kafkajs'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest'
+import { randomTopic, socketPath, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import {
   DEFAULT_SIDECAR_ADDRESS,
   Kafka,
@@ -17,7 +18,6 @@ import {
   SIDECAR_ENV,
   type SidecarKafkaConfig,
 } from '../src/index.js'
-import { randomTopic, socketPath, startCluster, startTestSidecar } from './helpers.js'
 import { captureLogs, connectedPlainProducer, errorFacts, outcome } from './kafkajs-reference.js'
 
 afterEach(() => {

@@ -3,8 +3,9 @@
  * the stream, the sends merged with it and the breaker are unaffected.
  */
 import { describe, expect, it } from 'vitest'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import { KafkaJSProtocolError } from '../src/index.js'
-import { connectedProducer, randomTopic, startCluster, startTestSidecar } from './helpers.js'
+import { connectedProducer } from './helpers.js'
 
 describe('a send over the sidecar request limit', () => {
   it('fails by itself; concurrent small sends succeed through the sidecar, nothing falls back', async () => {

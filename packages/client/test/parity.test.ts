@@ -9,6 +9,7 @@ import type { EmbeddedKafkaOptions, EmbeddedRecord } from '@kafka-sidecar/embedd
 import kafkajs from 'kafkajs'
 import type { Message, Producer, RecordMetadata } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
 import {
   CompressionTypes,
   Kafka,
@@ -18,7 +19,7 @@ import {
   type SidecarProducer,
   type SidecarProducerConfig,
 } from '../src/index.js'
-import { clientProducer, randomTopic, startCluster, startTestSidecar, waitFor } from './helpers.js'
+import { clientProducer } from './helpers.js'
 import {
   captureLogs,
   connectedPlainProducer,

@@ -7,18 +7,11 @@ import { createConnection, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import kafkajs from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from '@kafka-sidecar/test-support'
 import type { DeliveryReport } from '../src/index.js'
 import { PathGate, type PathName } from '../src/path/path-gate.js'
 import { checkPerKeyOrder, idOf, KeyedSender, storedId } from './fault-helpers.js'
-import {
-  clientProducer,
-  connectedProducer,
-  randomTopic,
-  spawnSidecar,
-  startCluster,
-  tempDir,
-  waitFor,
-} from './helpers.js'
+import { clientProducer, connectedProducer } from './helpers.js'
 
 describe('PathGate', () => {
   /** Enters each path in turn and records the order in which sends are admitted. */

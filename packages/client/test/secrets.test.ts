@@ -5,11 +5,10 @@
  * to direct because no sidecar answers. (The sidecar's side: packages/sidecar/test/secrets.test.ts.)
  */
 import { randomBytes } from 'node:crypto'
-import { inspect } from 'node:util'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest'
+import { asText, randomTopic, socketPath, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import { Kafka, logLevel, type SidecarClientOptions, type SidecarProducer } from '../src/index.js'
-import { randomTopic, socketPath, startCluster, startTestSidecar } from './helpers.js'
 import { captureLogs } from './kafkajs-reference.js'
 
 afterEach(() => {
@@ -17,17 +16,6 @@ afterEach(() => {
 })
 
 const secret = () => `tok-${randomBytes(16).toString('hex')}`
-
-/** All of it as text, however nested (errors with causes, buffers, objects). */
-function everything(value: unknown): string {
-  let json = ''
-  try {
-    json = JSON.stringify(value)
-  } catch {
-    // circular: inspect covers it
-  }
-  return `${json}\n${inspect(value, { depth: null, maxArrayLength: null, maxStringLength: null, showHidden: true })}`
-}
 
 function expectAbsent(where: string, text: string, secrets: readonly string[]): void {
   for (const s of secrets) {
@@ -76,8 +64,8 @@ describe('the client keeps the sidecar token out of logs, metrics and errors', (
     expect((await w.cluster.records(w.topic)).map((r) => r.value?.toString())).toEqual(['one', 'two', 'three'])
     expect(w.logs.entries.length).toBeGreaterThan(0)
     expect(w.logs.entries.some((e) => e.log.mode === 'sidecar')).toBe(true)
-    expectAbsent('the logs', everything(w.logs.entries), [w.token])
-    expectAbsent('the delivery events', everything(events), [w.token])
+    expectAbsent('the logs', asText(w.logs.entries), [w.token])
+    expectAbsent('the delivery events', asText(events), [w.token])
     expectAbsent('the metrics', await w.registry.metrics(), [w.token])
   })
 
@@ -97,8 +85,8 @@ describe('the client keeps the sidecar token out of logs, metrics and errors', (
     expect(await w.cluster.records(w.topic)).toEqual([])
     await producer.disconnect()
     for (const [where, text] of [
-      ['the error', everything(error)],
-      ['the logs', everything(w.logs.entries)],
+      ['the error', asText(error)],
+      ['the logs', asText(w.logs.entries)],
       ['the metrics', await w.registry.metrics()],
     ] as const) {
       expectAbsent(where, text, [wrong, w.token])
@@ -114,7 +102,7 @@ describe('the client keeps the sidecar token out of logs, metrics and errors', (
     expect(producer.directConnected).toBe(true)
     expect(w.logs.entries.some((e) => e.label === 'WARN')).toBe(true)
     await producer.disconnect()
-    expectAbsent('the logs', everything(w.logs.entries), [w.token])
+    expectAbsent('the logs', asText(w.logs.entries), [w.token])
     expectAbsent('the metrics', await w.registry.metrics(), [w.token])
   })
 })

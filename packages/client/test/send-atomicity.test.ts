@@ -4,14 +4,8 @@
  * same send must not be cut into batches that the broker judges one by one. Issue 12, finding 6a.
  */
 import { describe, expect, it } from 'vitest'
-import {
-  connectedProducer,
-  produceLog,
-  randomTopic,
-  sidecarBesidePlainKafkaJS,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
+import { produceLog, randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { connectedProducer, sidecarBesidePlainKafkaJS } from './helpers.js'
 import { outcome, outcomeFacts } from './kafkajs-reference.js'
 
 describe('one send, one partition, one batch', () => {

@@ -6,9 +6,10 @@
 import type { EmbeddedKafkaOptions } from '@kafka-sidecar/embedded-kafka'
 import type { Producer, RecordMetadata } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
 import type { DeliveryReport, SidecarProducer } from '../src/index.js'
 import { Kafka, logLevel, SIDECAR_EVENTS } from '../src/index.js'
-import { connectedProducer, randomTopic, startCluster, startTestSidecar, waitFor } from './helpers.js'
+import { connectedProducer } from './helpers.js'
 import {
   captureLogs,
   connectedPlainProducer,

@@ -4,15 +4,9 @@
  * sidecar) do not shrink with it. Issue 12, finding 6b.
  */
 import { describe, expect, it } from 'vitest'
+import { produceLog, randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import { SIDECAR_EVENTS } from '../src/index.js'
-import {
-  connectedProducer,
-  produceLog,
-  randomTopic,
-  sidecarBesidePlainKafkaJS,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
+import { connectedProducer, sidecarBesidePlainKafkaJS } from './helpers.js'
 
 describe('the send timeout', () => {
   it('reaches the broker as the send gave it, 0 included, as from KafkaJS', async () => {

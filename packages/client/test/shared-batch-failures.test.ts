@@ -9,8 +9,8 @@
  * 100 KB.
  */
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import { Kafka, logLevel } from '../src/index.js'
-import { startCluster, startTestSidecar } from './helpers.js'
 
 describe('a broker refusing one partition of a shared produce request', () => {
   for (const idempotent of [false, true]) {

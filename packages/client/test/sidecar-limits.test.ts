@@ -8,17 +8,9 @@ import { join } from 'node:path'
 import kafkajs from 'kafkajs'
 import type { Message } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { randomTopic, spawnSidecar, startCluster, startTestSidecar, tempDir } from '@kafka-sidecar/test-support'
 import { Kafka, logLevel, SIDECAR_EVENTS, type SidecarProducer } from '../src/index.js'
-import {
-  clientProducer,
-  connectedProducer,
-  randomTopic,
-  sidecarBesidePlainKafkaJS,
-  spawnSidecar,
-  startCluster,
-  startTestSidecar,
-  tempDir,
-} from './helpers.js'
+import { clientProducer, connectedProducer, sidecarBesidePlainKafkaJS } from './helpers.js'
 import {
   captureLogs,
   connectedPlainProducer,

@@ -3,6 +3,7 @@
  * through the application's own logCreator: never ignored without a word. Issue 12, finding 6e.
  */
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import {
   Kafka,
   logLevel,
@@ -10,7 +11,6 @@ import {
   type SidecarKafkaConfig,
   type SidecarProducerConfig,
 } from '../src/index.js'
-import { randomTopic, startCluster, startTestSidecar } from './helpers.js'
 import { captureLogs } from './kafkajs-reference.js'
 
 async function connectWith(

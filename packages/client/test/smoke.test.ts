@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
 import type { DeliveryReport } from '../src/index.js'
-import { connectedProducer, randomTopic, startCluster, startTestSidecar, waitFor } from './helpers.js'
+import { connectedProducer } from './helpers.js'
 
 describe('smoke', () => {
   for (const mode of ['direct', 'sidecar'] as const) {

@@ -7,9 +7,10 @@
 import kafkajs from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import type { SidecarProducer } from '../src/index.js'
 import { errorFacts, outcome, outcomeFacts } from './kafkajs-reference.js'
-import { connectedProducer, randomTopic, startCluster, startTestSidecar } from './helpers.js'
+import { connectedProducer } from './helpers.js'
 
 /** Direct mode retries a missing topic; kept short here (the retry settings do not change the error). */
 const retry = { retries: 1, initialRetryTime: 50, maxRetryTime: 100 }

@@ -6,35 +6,17 @@
  * with status ERROR. They used to be refused before reaching the instrumented KafkaJS producer
  * (issue 12: OPEN-SYNC-TYPEERRORS, OPEN-NO-SPAN-FOR-REFUSED-SENDS).
  */
-import { execFile } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { expectFreshBuild, packageDir } from './built-package.js'
-import { randomTopic, startCluster } from './helpers.js'
+import { randomTopic, startCluster } from '@kafka-sidecar/test-support'
+import { expectFreshBuild } from './built-package.js'
+import { runTracedApp, type System } from './tracing/run-app.js'
 
-type System = 'cjs' | 'esm'
-const APPS: Record<System, string[]> = {
-  cjs: ['--require', './test/tracing/otel-register.cjs', './test/tracing/app.cjs'],
-  esm: ['--import', './test/tracing/otel-register.mjs', './test/tracing/app.mjs'],
-}
-
-function runApp(system: System, env: Record<string, string>): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      APPS[system],
-      { cwd: packageDir, env: { ...process.env, ...env }, timeout: 30_000, killSignal: 'SIGKILL' },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`${system} app failed: ${error.message}\n${stderr}`))
-        const output = stdout
-          .trim()
-          .split('\n')
-          .at(-1)!
-          .replaceAll(env.TOPIC!, '<topic>')
-          .replace(/00-[0-9a-f]{32}-[0-9a-f]{16}-0\d/g, '<traceparent>')
-        resolve(JSON.parse(output) as unknown)
-      },
-    )
-  })
+/** The application's last line, with what differs per run (the topic, trace ids) replaced. */
+async function runApp(system: System, env: Record<string, string>): Promise<unknown> {
+  const output = (await runTracedApp(system, env))
+    .replaceAll(env.TOPIC!, '<topic>')
+    .replace(/00-[0-9a-f]{32}-[0-9a-f]{16}-0\d/g, '<traceparent>')
+  return JSON.parse(output) as unknown
 }
 
 describe.each<System>(['cjs', 'esm'])('refused sends, traced (%s application)', (system) => {

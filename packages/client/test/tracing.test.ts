@@ -7,14 +7,13 @@
  * the same value. Real child processes with the built package, real instrumentation, a real
  * sidecar and embedded-kafka.
  */
-import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import kafkajs from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { expectFreshBuild, packageDir } from './built-package.js'
-import { randomTopic, socketPath, startCluster, startTestSidecar } from './helpers.js'
+import { randomTopic, socketPath, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { expectFreshBuild } from './built-package.js'
+import { runTracedApp, type System } from './tracing/run-app.js'
 
-type System = 'cjs' | 'esm'
 type Mode = 'kafkajs' | 'direct' | 'sidecar' | 'fallback'
 
 interface SpanView {
@@ -34,24 +33,8 @@ interface TracedRun {
 }
 
 const CLUSTER_ID = 'messaging.kafka.cluster.id'
-const APPS: Record<System, string[]> = {
-  cjs: ['--require', './test/tracing/otel-register.cjs', './test/tracing/app.cjs'],
-  esm: ['--import', './test/tracing/otel-register.mjs', './test/tracing/app.mjs'],
-}
-
-function runApp(system: System, env: Record<string, string>): Promise<TracedRun> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      APPS[system],
-      { cwd: packageDir, env: { ...process.env, ...env }, timeout: 30_000, killSignal: 'SIGKILL' },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`${system} app failed: ${error.message}\n${stderr}`))
-        resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as TracedRun)
-      },
-    )
-  })
-}
+const runApp = async (system: System, env: Record<string, string>): Promise<TracedRun> =>
+  JSON.parse(await runTracedApp(system, env)) as TracedRun
 
 /** What must be equal across modes: everything but ids, which differ per run. */
 function shape(run: TracedRun, topic: string) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { connectedAdmin, connectedProducer, kafkaFor, randomTopic, startCluster } from './helpers.js'
+import { connectedAdmin, connectedProducer, kafkaFor, randomTopic, startCluster } from '@kafka-sidecar/test-support'
 
 describe('admin (KafkaJS admin client over TCP)', () => {
   it('creates topics with leaders spread across brokers and lists them', async () => {

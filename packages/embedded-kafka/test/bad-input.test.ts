@@ -13,7 +13,7 @@ import { Fetch } from '../src/apis/01-fetch.js'
 import { Metadata } from '../src/apis/03-metadata.js'
 import { ApiVersions } from '../src/apis/18-api-versions.js'
 import { Writer } from '../src/protocol/writer.js'
-import { connectedProducer, kafkaFor, randomTopic, startCluster } from './helpers.js'
+import { connectedProducer, kafkaFor, randomTopic, startCluster } from '@kafka-sidecar/test-support'
 import { encodeRequest, frame, openRaw, requestHeader, type RawClient } from './raw-client.js'
 
 const require = createRequire(import.meta.url)

@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { connectedAdmin, connectedProducer, kafkaFor, randomTopic, startCluster } from './helpers.js'
+import { connectedAdmin, connectedProducer, kafkaFor, randomTopic, startCluster } from '@kafka-sidecar/test-support'
 
 function refusesConnections(hostPort: string): Promise<boolean> {
   const [host, port] = hostPort.split(':')

@@ -3,73 +3,57 @@
  * that prints its bootstrap line, serves real clients, stops cleanly on signals, and refuses bad
  * flags with exit code 2 and a message naming the flag.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import {
+  connectedAdmin,
+  connectedProducer,
+  freePort,
+  kafkaFor,
+  randomTopic,
+  type RunningProgram,
+  runProgram,
+  spawnProgram,
+  waitFor,
+  within,
+} from '@kafka-sidecar/test-support'
 import { flagParserOptions } from '@kafka-sidecar/options'
-import { Kafka, logLevel } from 'kafkajs'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import type { Kafka } from 'kafkajs'
+import { describe, expect, it } from 'vitest'
 import { EMBEDDED_KAFKA_OPTIONS } from '../src/options.js'
 import { ErrorCode } from '../src/protocol/error-codes.js'
 import { Metadata } from '../src/apis/03-metadata.js'
-import { connectedAdmin, connectedProducer, randomTopic } from './helpers.js'
 import { openRaw } from './raw-client.js'
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const cliPath = resolve(packageDir, 'src/cli.ts')
 const START_TIMEOUT_MS = 15_000
 
-interface Exit {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-}
-
-interface RunningCli {
-  readonly child: ChildProcess
-  readonly exited: Promise<Exit>
-  stdout(): string
-  stderr(): string
-}
-
 /** Spawns the CLI; it is killed (and awaited) when the test finishes, whatever happened. */
-function spawnCli(args: readonly string[]): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', cliPath, ...args], {
-    cwd: packageDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
-  const exited = new Promise<Exit>((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })))
-  onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  return { child, exited, stdout: () => out, stderr: () => err }
-}
+const spawnCli = (args: readonly string[]) => spawnProgram(cliPath, { args, cwd: packageDir })
 
 /** Waits for the first stdout line; fails with the child's stderr if it exits or stalls first. */
-async function firstLine(cli: RunningCli, timeoutMs = START_TIMEOUT_MS): Promise<string> {
-  const deadline = Date.now() + timeoutMs
-  while (!cli.stdout().includes('\n')) {
-    if (cli.child.exitCode !== null || cli.child.signalCode !== null) {
-      throw new Error(
-        `CLI exited (${cli.child.exitCode ?? cli.child.signalCode}) before printing a line; stderr: ${cli.stderr()}`,
-      )
-    }
-    if (Date.now() > deadline) throw new Error(`CLI printed no line within ${timeoutMs} ms; stderr: ${cli.stderr()}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+async function firstLine(cli: RunningProgram, timeoutMs = START_TIMEOUT_MS): Promise<string> {
+  await waitFor(
+    () => `the CLI's first line; stderr: ${cli.stderr()}`,
+    () => {
+      if (cli.child.exitCode !== null || cli.child.signalCode !== null) {
+        throw new Error(
+          `CLI exited (${cli.child.exitCode ?? cli.child.signalCode}) before printing a line; stderr: ${cli.stderr()}`,
+        )
+      }
+      return cli.stdout().includes('\n')
+    },
+    timeoutMs,
+  )
   return cli.stdout().split('\n')[0]!
 }
 
 const BOOTSTRAP = /^bootstrap: ((?:[^,\s]+:\d+)(?:,[^,\s]+:\d+)*)$/
 
 /** Starts the CLI and returns its bootstrap servers, parsed from the first line. */
-async function startCli(args: readonly string[]): Promise<{ cli: RunningCli; servers: string[] }> {
+async function startCli(args: readonly string[]): Promise<{ cli: RunningProgram; servers: string[] }> {
   const cli = spawnCli(args)
   const line = await firstLine(cli)
   const match = BOOTSTRAP.exec(line)
@@ -78,61 +62,16 @@ async function startCli(args: readonly string[]): Promise<{ cli: RunningCli; ser
 }
 
 /** Runs the CLI to completion (for flags that make it exit), failing if it does not exit in time. */
-async function runToExit(
-  args: readonly string[],
-  timeoutMs = START_TIMEOUT_MS,
-): Promise<Exit & { stdout: string; stderr: string }> {
-  const cli = spawnCli(args)
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`CLI ${args.join(' ')} still running after ${timeoutMs} ms; stderr: ${cli.stderr()}`)),
-      timeoutMs,
-    )
-  })
-  try {
-    const exit = await Promise.race([cli.exited, timeout])
-    // 'exit' can fire before the pipes drain; give them a moment.
-    await new Promise((r) => setTimeout(r, 20))
-    return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() }
-  } finally {
-    clearTimeout(timer)
-  }
-}
+const runToExit = (args: readonly string[]) =>
+  runProgram(cliPath, { args, cwd: packageDir, timeoutMs: START_TIMEOUT_MS })
 
-async function exitWithin(cli: RunningCli, timeoutMs: number): Promise<Exit> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`CLI did not exit within ${timeoutMs} ms`)), timeoutMs)
-  })
-  try {
-    return await Promise.race([cli.exited, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
+const exitWithin = (cli: RunningProgram, timeoutMs: number) => within(cli.exited, timeoutMs, 'CLI exit')
 
-function kafkaAt(servers: string[]): Kafka {
-  return new Kafka({
-    clientId: 'cli-test',
-    brokers: servers,
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 3, initialRetryTime: 50, maxRetryTime: 500 },
-  })
-}
+const kafkaAt = (servers: string[]): Kafka => kafkaFor({ bootstrapServers: servers }, 'cli-test')
 
 function address(server: string): { host: string; port: number } {
   const at = server.lastIndexOf(':')
   return { host: server.slice(0, at), port: Number(server.slice(at + 1)) }
-}
-
-/** A port that was free a moment ago: listen on 0, note the port, close. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((r) => server.close(() => r()))
-  return port
 }
 
 /** The long flag names the CLI's parseArgs accepts: the options' (from their table) and its own, read from its source. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { connectedProducer, kafkaFor, randomTopic, startCluster, waitFor } from './helpers.js'
+import { connectedProducer, kafkaFor, randomTopic, startCluster, waitFor } from '@kafka-sidecar/test-support'
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0)
 

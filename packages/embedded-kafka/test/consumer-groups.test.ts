@@ -1,6 +1,13 @@
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { connectedConsumer, connectedProducer, kafkaFor, randomTopic, startCluster, waitFor } from './helpers.js'
+import {
+  connectedConsumer,
+  connectedProducer,
+  kafkaFor,
+  randomTopic,
+  startCluster,
+  waitFor,
+} from '@kafka-sidecar/test-support'
 
 /** Latest assignment of a consumer (topic -> partitions), from its GROUP_JOIN events. */
 function trackAssignment(consumer: Consumer): { partitions: () => number[]; generation: () => number } {

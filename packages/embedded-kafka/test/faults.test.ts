@@ -7,7 +7,7 @@
  */
 import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { connectedProducer, kafkaFor, randomTopic, startCluster } from './helpers.js'
+import { connectedProducer, kafkaFor, randomTopic, startCluster } from '@kafka-sidecar/test-support'
 
 const values = async (cluster: Awaited<ReturnType<typeof startCluster>>, topic: string) =>
   (await cluster.records(topic)).map((r) => `${r.partition}:${r.offset}:${r.value?.toString()}`)

@@ -1,6 +1,6 @@
 import { CompressionTypes } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { connectedAdmin, connectedProducer, kafkaFor, randomTopic, startCluster } from './helpers.js'
+import { connectedAdmin, connectedProducer, kafkaFor, randomTopic, startCluster } from '@kafka-sidecar/test-support'
 
 const text = (b: Buffer | null) => (b === null ? null : b.toString())
 

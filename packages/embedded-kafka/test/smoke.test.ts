@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { connectedConsumer, connectedProducer, kafkaFor, randomTopic, startCluster, waitFor } from './helpers.js'
+import {
+  connectedConsumer,
+  connectedProducer,
+  kafkaFor,
+  randomTopic,
+  startCluster,
+  waitFor,
+} from '@kafka-sidecar/test-support'
 
 describe('smoke', () => {
   it('round-trips records through a 3-broker cluster with KafkaJS', async () => {

@@ -27,7 +27,7 @@ import {
   randomTopic,
   startCluster,
   waitFor,
-} from './helpers.js'
+} from '@kafka-sidecar/test-support'
 import { openRaw, type RawClient } from './raw-client.js'
 
 const require = createRequire(import.meta.url)

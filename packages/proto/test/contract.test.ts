@@ -1,8 +1,6 @@
 // The generated contract: what the wire keeps apart (null vs empty, unset vs 0), and that the
 // generated grpc-js service definition really serves and calls over a Unix socket.
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import {
@@ -14,6 +12,7 @@ import {
   type ServiceError,
   type StatusObject,
 } from '@grpc/grpc-js'
+import { socketPath } from '@kafka-sidecar/test-support'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
 import {
@@ -165,14 +164,10 @@ describe('codecs: what the wire keeps apart', () => {
 
 /** A grpc-js server on a Unix socket in a fresh temp dir, shut down (and the dir removed) after the test. */
 async function startServer(register: (server: Server) => void): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'kafka-sidecar-proto-'))
+  const address = `unix:${await socketPath()}`
   const server = new Server()
   register(server)
-  const address = `unix:${join(dir, 'sidecar.sock')}`
-  onTestFinished(async () => {
-    server.forceShutdown()
-    await rm(dir, { recursive: true, force: true })
-  })
+  onTestFinished(() => server.forceShutdown())
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(address, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
   )

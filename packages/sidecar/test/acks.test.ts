@@ -2,9 +2,9 @@
 import { randomUUID } from 'node:crypto'
 import { Acks } from '@kafka-sidecar/proto'
 import { describe, expect, it } from 'vitest'
-import { bytes, emit, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 import { collectReports } from './stream-helpers.js'
-import { waitFor } from './wait.js'
 
 describe('acks', () => {
   it('ACKS_NONE: written without waiting for an answer, reported with no offset; other acks keep theirs', async () => {

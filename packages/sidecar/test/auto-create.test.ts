@@ -10,17 +10,8 @@ import { status } from '@grpc/grpc-js'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
 import { Kafka, logLevel, type ProducerConfig } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import {
-  bytes,
-  emit,
-  emitError,
-  emitRequest,
-  kafkajsProducer,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitError, emitRequest, kafkajsProducer, sidecarClient } from './helpers.js'
 
 /** Few, short retries: direct KafkaJS gives up on a missing topic in well under a second. */
 const QUICK_RETRY: ProducerConfig['retry'] = { retries: 1, initialRetryTime: 50, maxRetryTime: 100 }

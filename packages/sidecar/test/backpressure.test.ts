@@ -1,15 +1,7 @@
 import { status, type ServiceError } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
-import {
-  bytes,
-  emit,
-  emitError,
-  emitRequest,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitError, emitRequest, sidecarClient } from './helpers.js'
 import { TestStream } from './stream-helpers.js'
 
 describe('backpressure', () => {

@@ -13,27 +13,27 @@ import { join } from 'node:path'
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
 import {
-  Acks,
   Compression,
   EmitAck,
   MAX_REQUEST_BYTES,
+  type Acks,
   type EmitRequest,
   type ProducerSidecarClient,
 } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { SidecarConfigError, startSidecar, type RunningSidecar, type StartOptions } from '../src/index.js'
 import {
-  bytes,
-  emit,
-  emitError,
-  emitRequest,
+  fieldBytes,
+  freePort,
   grpcTarget,
   randomTopic,
-  sidecarClient,
+  rawEmitRequest,
+  rawRecord,
   startCluster,
   startTestSidecar,
   tempDir,
-} from './helpers.js'
+} from '@kafka-sidecar/test-support'
+import { SidecarConfigError, startSidecar, type RunningSidecar, type StartOptions } from '../src/index.js'
+import { bytes, emit, emitError, emitRequest, sidecarClient } from './helpers.js'
 import { TestStream } from './stream-helpers.js'
 
 const EMIT_PATH = '/kafka_sidecar.v1.ProducerSidecar/Emit'
@@ -101,41 +101,6 @@ const UNSUPPORTED_COMPRESSION = { code: 76, name: 'UNSUPPORTED_COMPRESSION_TYPE'
 const INVALID_REQUIRED_ACKS = { code: 21, name: 'INVALID_REQUIRED_ACKS' }
 const UNKNOWN_TOPIC_OR_PARTITION = { code: 3, name: 'UNKNOWN_TOPIC_OR_PARTITION' }
 const INVALID_TIMESTAMP = { code: 32, name: 'INVALID_TIMESTAMP' }
-
-// ---- hand-written protobuf, for what a ts-proto client cannot send ----
-
-function varint(value: bigint | number): Buffer {
-  let v = BigInt.asUintN(64, BigInt(value))
-  const out: number[] = []
-  do {
-    let byte = Number(v & 0x7fn)
-    v >>= 7n
-    if (v !== 0n) byte |= 0x80
-    out.push(byte)
-  } while (v !== 0n)
-  return Buffer.from(out)
-}
-const fieldVarint = (field: number, value: bigint | number) => Buffer.concat([varint((field << 3) | 0), varint(value)])
-const fieldBytes = (field: number, value: Buffer) =>
-  Buffer.concat([varint((field << 3) | 2), varint(value.length), value])
-
-/** EmitRequest{request_id, instance_id, acks ALL, await_delivery, topics [{topic, records}]} in wire format. */
-function rawEmitRequest(topic: Buffer, records: Buffer[], requestId: bigint | number = 1): Buffer {
-  const topicRecords = Buffer.concat([fieldBytes(1, topic), ...records.map((r) => fieldBytes(2, r))])
-  return Buffer.concat([
-    fieldVarint(1, requestId),
-    fieldBytes(4, Buffer.from(`instance-${randomUUID()}`)),
-    fieldVarint(5, Acks.ACKS_ALL),
-    fieldVarint(8, 1),
-    fieldBytes(9, topicRecords),
-  ])
-}
-/** Record{value, timestamp_ms?} in wire format. */
-const rawRecord = (value: string, timestampMs?: bigint) =>
-  Buffer.concat([
-    fieldBytes(2, Buffer.from(value)),
-    ...(timestampMs === undefined ? [] : [fieldVarint(5, timestampMs)]),
-  ])
 
 function rawClient(sidecar: RunningSidecar): Client {
   const client = new Client(grpcTarget(sidecar.address), credentials.createInsecure())
@@ -499,7 +464,7 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     const ctx = await setup()
     const { error } = await rawEmit(
       rawClient(ctx.sidecar),
-      rawEmitRequest(Buffer.from(ctx.topic), [rawRecord('x', 2n ** 60n)]),
+      rawEmitRequest(Buffer.from(ctx.topic), [rawRecord('x', { timestampMs: 2n ** 60n })]),
     )
     expect(error).not.toBeNull()
     expect({ code: status[error!.code], details: error!.details }).toEqual({
@@ -517,7 +482,7 @@ describe('Emit refuses bad requests by name, and keeps serving', () => {
     const ctx = await setup()
     const { error, ack } = await rawEmit(
       rawClient(ctx.sidecar),
-      rawEmitRequest(Buffer.from(ctx.topic), [rawRecord('big-id')], 2n ** 63n + 5n),
+      rawEmitRequest(Buffer.from(ctx.topic), [rawRecord('big-id')], { requestId: 2n ** 63n + 5n }),
     )
     if (error) {
       expect({ code: status[error.code], details: error.details }).toEqual({
@@ -894,16 +859,6 @@ describe('garbage on the sockets', () => {
     await expectStillServes(ctx)
   })
 })
-
-/** A port that was free a moment ago (bound and released by us). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** Binding the port ourselves succeeds: nobody (no leaked sidecar) holds it. */
 async function expectPortFree(port: number): Promise<void> {

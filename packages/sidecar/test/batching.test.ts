@@ -5,16 +5,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import {
-  bytes,
-  emit,
-  emitRequest,
-  produceLog,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
+import { produceLog, randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 import { TestStream } from './stream-helpers.js'
 
 const records = (count: number, prefix: string, size = 100) =>

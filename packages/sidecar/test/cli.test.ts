@@ -4,111 +4,39 @@
  * bad configuration with exit code 2 and the option's name as the user wrote it, and on SIGTERM
  * flushing or failing every record it acknowledged before exiting 0 within its deadline.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import type { DeliveryReportEvent, EmitAck, PartitionResult } from '@kafka-sidecar/proto'
+import {
+  randomTopic,
+  runProgram,
+  sidecarStarted,
+  spawnProgram,
+  startCluster,
+  tempDir,
+  waitFor,
+  within,
+} from '@kafka-sidecar/test-support'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { OPTIONS } from '../src/config.js'
-import { bytes, emitRequest, randomTopic, sidecarClient, startCluster, tempDir } from './helpers.js'
+import { bytes, emitRequest, sidecarClient } from './helpers.js'
 
 const T = { timeout: 15_000 }
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
-const cliPath = resolve(repoRoot, 'packages/sidecar/src/cli.ts')
+const cliPath = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 const START_TIMEOUT_MS = 8_000
 
-interface Exit {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-}
-
-interface RunningCli {
-  readonly child: ChildProcess
-  readonly exited: Promise<Exit>
-  stdout(): string
-  stderr(): string
-}
-
-/** The test process's environment without any KAFKA_* variable, so only the test configures the CLI. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KAFKA_')))
-}
-
-/** Spawns the CLI; it is killed (by its handle) and awaited when the test finishes, whatever happened. */
-function spawnCli(args: readonly string[], env: Record<string, string>): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', cliPath, ...args], {
-    cwd: repoRoot,
-    env: { ...cleanEnv(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
-  const exited = new Promise<Exit>((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })))
-  onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  return { child, exited, stdout: () => out, stderr: () => err }
-}
-
-function within<V>(promise: Promise<V>, ms: number, what: () => string): Promise<V> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what()}: not within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: () => string,
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+/** Spawns the CLI with only the given KAFKA_* variables; killed by its PID and awaited when the test finishes. */
+const spawnCli = (args: readonly string[], env: Record<string, string>) => spawnProgram(cliPath, { args, env })
 
 /** Waits for the `listening:` and `http:` lines; fails with the child's stderr if it exits or stalls first. */
-async function startedLines(cli: RunningCli): Promise<{ listening: string; http: string }> {
-  await until(
-    () => {
-      if (cli.child.exitCode !== null || cli.child.signalCode !== null) {
-        throw new Error(
-          `CLI exited (${cli.child.exitCode ?? cli.child.signalCode}) before serving; stderr: ${cli.stderr()}`,
-        )
-      }
-      return /^http: .*$/m.test(cli.stdout())
-    },
-    () => `the listening/http lines; stdout: ${cli.stdout()} stderr: ${cli.stderr()}`,
-    START_TIMEOUT_MS,
-  )
-  const listening = /^listening: (.*)$/m.exec(cli.stdout())
-  const http = /^http: (.*)$/m.exec(cli.stdout())
-  expect(listening, cli.stdout()).not.toBeNull()
-  return { listening: listening![1]!, http: http![1]! }
-}
+const startedLines = (cli: ReturnType<typeof spawnCli>) => sidecarStarted(cli, START_TIMEOUT_MS)
 
 /** Runs the CLI to completion (for configurations that make it exit). */
-async function runToExit(
-  args: readonly string[],
-  env: Record<string, string>,
-): Promise<Exit & { stdout: string; stderr: string }> {
-  const cli = spawnCli(args, env)
-  const exit = await within(
-    cli.exited,
-    START_TIMEOUT_MS,
-    () => `CLI ${args.join(' ')} still running; stderr: ${cli.stderr()}`,
-  )
-  return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() }
-}
+const runToExit = (args: readonly string[], env: Record<string, string>) =>
+  runProgram(cliPath, { args, env, timeoutMs: START_TIMEOUT_MS })
 
 async function readyz(http: string): Promise<number | 'refused'> {
   try {
@@ -151,9 +79,10 @@ describe('kafka-sidecar CLI: configuration', () => {
     expect(http).not.toBe('127.0.0.1:0')
     expect(existsSync(fromFlag)).toBe(true)
     expect(existsSync(fromEnv)).toBe(false)
-    await until(
-      async () => (await readyz(http)) === 200,
+    await waitFor(
       () => `/readyz 200; stderr: ${cli.stderr()}`,
+      async () => (await readyz(http)) === 200,
+      5_000,
     )
     // --log-level=nothing won over KAFKA_SIDECAR_LOG_LEVEL=debug: no log lines at all.
     expect(cli.stderr()).toBe('')
@@ -259,9 +188,10 @@ describe('kafka-sidecar CLI: SIGTERM with a full queue', () => {
     })
     const { listening, http } = await startedLines(cli)
     expect(listening).toBe(`unix://${socket}`)
-    await until(
-      async () => (await readyz(http)) === 200,
+    await waitFor(
       () => `/readyz 200; stderr: ${cli.stderr()}`,
+      async () => (await readyz(http)) === 200,
+      5_000,
     )
 
     const client = sidecarClient(listening)
@@ -318,9 +248,10 @@ describe('kafka-sidecar CLI: SIGTERM with a full queue', () => {
       sent.set(request.requestId, values)
       stream.write(request)
     }
-    await until(
-      () => acks.size === REQUESTS,
+    await waitFor(
       () => `${REQUESTS} received acks (got ${acks.size})`,
+      () => acks.size === REQUESTS,
+      5_000,
     )
     for (const ack of acks.values()) expect(ack).toMatchObject({ received: true, error: undefined })
 
@@ -334,11 +265,7 @@ describe('kafka-sidecar CLI: SIGTERM with a full queue', () => {
     cli.child.kill('SIGTERM')
 
     // Once shutdown has begun, a new request is refused at once (or the connection is), never held.
-    await until(
-      async () => (await readyz(http)) !== 200,
-      () => '/readyz to stop answering 200 after SIGTERM',
-      3_000,
-    )
+    await waitFor('/readyz to stop answering 200 after SIGTERM', async () => (await readyz(http)) !== 200, 3_000)
     const late = await new Promise<ServiceError | null>((resolveLate) =>
       client.emit(
         emitRequest(topic, [{ value: bytes('late') }], { instanceId }),

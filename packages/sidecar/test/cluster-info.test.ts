@@ -8,7 +8,8 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import type { ClusterInfoResponse, ProducerSidecarClient } from '@kafka-sidecar/proto'
 import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { bearer, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import { startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { bearer, sidecarClient } from './helpers.js'
 
 const TOKEN = 'cluster-info-token-0123456789abcdef'
 

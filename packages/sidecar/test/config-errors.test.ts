@@ -7,32 +7,13 @@
  * request with INTERNAL, and `logLevel: 'loud'` was silently ignored. A secret's value is never
  * echoed. Afterwards a correct configuration starts and serves.
  */
-import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { freePort, randomTopic, startCluster, startTestSidecar, tempDir } from '@kafka-sidecar/test-support'
 import { SidecarConfigError, startSidecar, type RunningSidecar, type StartOptions } from '../src/index.js'
-import {
-  bearer,
-  bytes,
-  emit,
-  emitRequest,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-  tempDir,
-} from './helpers.js'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+import { bearer, bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 
 async function refusedStart(
   options: Record<string, unknown>,

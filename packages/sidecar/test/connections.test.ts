@@ -3,7 +3,8 @@
  * topic-metadata reads must not open a second pool.
  */
 import { describe, expect, it } from 'vitest'
-import { bytes, emit, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 
 describe('broker connections', () => {
   it('holds one connection per broker, metadata reads and auto-creation included', async () => {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { DeliveryReport } from '@kafka-sidecar/proto'
 import { describe, expect, it } from 'vitest'
-import { bytes, emit, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 import { collectReports } from './stream-helpers.js'
-import { waitFor } from './wait.js'
 
 const reportsOf = (events: ReturnType<typeof collectReports>['events']): DeliveryReport[] =>
   events.flatMap((e) => (e.event?.$case === 'report' ? [e.event.value] : []))

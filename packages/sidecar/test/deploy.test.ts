@@ -2,7 +2,7 @@
  * The deployment files and the operator docs, checked against the code they describe:
  *
  * - deploy/kubernetes/pod.yaml and deploy/docker/Dockerfile name only environment variables the
- *   sidecar (OPTIONS) or the client (ENV) reads; the sidecar container's values pass the
+ *   sidecar (OPTIONS) or the client (SIDECAR_ENV) reads; the sidecar container's values pass the
  *   sidecar's own config validation, the app container's the client's, and both agree on the
  *   socket, the probes and the shutdown budget.
  * - deploy/prometheus/alerts.yaml and deploy/grafana/kafka-sidecar-dashboard.json query only
@@ -19,8 +19,8 @@ import { dirname } from 'node:path'
 import { status } from '@grpc/grpc-js'
 import { Registry } from 'prom-client'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { ENV as CLIENT_ENV, resolveSidecarOptions } from '../../client/src/options.js'
-import { createProducerMetrics } from '../../client/src/metrics.js'
+import { Kafka, SIDECAR_ENV as CLIENT_ENV, resolveSidecarOptions } from '@kafka-sidecar/client'
+import { waitFor } from '@kafka-sidecar/test-support'
 import { OPTIONS, optionsFromEnv, resolveConfig } from '../src/config.js'
 import { isLoopback } from '../src/listen-address.js'
 import { SidecarMetrics } from '../src/metrics.js'
@@ -29,6 +29,15 @@ const ROOT = new URL('../../../', import.meta.url)
 const read = (path: string) => readFileSync(new URL(path, ROOT), 'utf8')
 
 // --- what the code defines ---------------------------------------------------------------------
+
+/**
+ * The client's metrics, registered as an application gets them: a producer of a Kafka with
+ * `sidecarMetrics`. prom-client loads asynchronously, then the producer registers all of them at once.
+ */
+async function registerClientMetrics(registry: Registry): Promise<void> {
+  new Kafka({ clientId: 'deploy-test', brokers: ['127.0.0.1:9'], sidecarMetrics: { registry } }).producer()
+  await waitFor('the client metrics to be registered', async () => (await registry.getMetricsAsJSON()).length > 0)
+}
 
 interface MetricInfo {
   readonly type: string
@@ -59,7 +68,7 @@ async function collectRegisteredMetrics(): Promise<Map<string, MetricInfo>> {
   })
   await collect(sidecar.registry)
   const clientRegistry = new Registry()
-  await createProducerMetrics({ registry: clientRegistry }, 'deploy-test').ready
+  await registerClientMetrics(clientRegistry)
   await collect(clientRegistry)
   return metrics
 }

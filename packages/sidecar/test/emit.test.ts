@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { bytes, emit, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 
 describe('Emit (unary) round trip', () => {
   it('writes records to the cluster and acks with the broker result per partition', async () => {

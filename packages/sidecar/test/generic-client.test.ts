@@ -17,7 +17,13 @@ import {
 import { loadSync } from '@grpc/proto-loader'
 import { PROTO_DIR } from '@kafka-sidecar/proto/proto-files'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { consumeWithKafkaJS, grpcTarget, randomTopic, startCluster, startTestSidecar } from './helpers.js'
+import {
+  consumeWithKafkaJS,
+  grpcTarget,
+  randomTopic,
+  startCluster,
+  startTestSidecar,
+} from '@kafka-sidecar/test-support'
 
 /**
  * What a dynamic client sees with the options most proto-loader users pick: field names as in

@@ -9,18 +9,8 @@ import type { Header, SidecarRecord } from '@kafka-sidecar/proto'
 import type { EmbeddedRecord } from '@kafka-sidecar/embedded-kafka'
 import type { IHeaders, Message } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import {
-  bytes,
-  consumeWithKafkaJS,
-  emit,
-  emitRequest,
-  gauge,
-  kafkajsProducer,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
+import { consumeWithKafkaJS, randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitRequest, gauge, kafkajsProducer, sidecarClient } from './helpers.js'
 
 /**
  * Headers as an application gets them from JSON.parse: every name an own property, `__proto__`

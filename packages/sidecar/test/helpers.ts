@@ -1,13 +1,11 @@
 /**
- * Test factories that clean up after themselves: an embedded cluster, a sidecar on a Unix socket
- * in a fresh temp dir (HTTP on 127.0.0.1:0), grpc-js clients, and request builders.
+ * The sidecar's own test factories, on top of @kafka-sidecar/test-support: grpc-js clients of a
+ * sidecar (closed when the test ends), request builders, and a plain KafkaJS producer to compare
+ * with.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js'
-import { EmbeddedKafka, type EmbeddedKafkaOptions, type Logger as EmbeddedLogger } from '@kafka-sidecar/embedded-kafka'
+import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
 import {
   Acks,
   Compression,
@@ -16,74 +14,10 @@ import {
   type EmitRequest,
   type SidecarRecord,
 } from '@kafka-sidecar/proto'
-import { Kafka, logLevel, type KafkaMessage, type Producer } from 'kafkajs'
+import { connectedProducer, grpcTarget } from '@kafka-sidecar/test-support'
+import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { onTestFinished } from 'vitest'
-import { startSidecar, type RunningSidecar, type StartOptions } from '../src/index.js'
-import { waitFor } from './wait.js'
-
-export function randomTopic(prefix = 'topic'): string {
-  return `${prefix}-${randomBytes(6).toString('hex')}`
-}
-
-export async function startCluster(options: EmbeddedKafkaOptions = {}): Promise<EmbeddedKafka> {
-  const cluster = await EmbeddedKafka.start({ brokers: 3, ...options })
-  onTestFinished(() => cluster.stop())
-  return cluster
-}
-
-/** One partition's record batch as a broker received it in a produce request. */
-export interface ProducedBatch {
-  readonly brokerId: number
-  readonly topic: string
-  readonly partition: number
-  readonly acks: number
-  /** The produce request's broker ack timeout. */
-  readonly timeoutMs: number
-  readonly records: number
-  readonly bytes: number
-  readonly baseTimestamp: number
-}
-
-/**
- * What the brokers were sent, batch by batch: pass `logger` to startCluster, then read
- * `batches(topic)`. Comes from embedded-kafka's debug log of each produce request.
- */
-export function produceLog(): { logger: EmbeddedLogger; batches(topic: string): ProducedBatch[] } {
-  const all: ProducedBatch[] = []
-  return {
-    logger: (_level, message, fields) => {
-      if (message === 'produce' && fields) all.push(fields as unknown as ProducedBatch)
-    },
-    batches: (topic) => all.filter((b) => b.topic === topic),
-  }
-}
-
-export async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'kafka-sidecar-test-'))
-  onTestFinished(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-export async function startTestSidecar(cluster: EmbeddedKafka, options: StartOptions = {}): Promise<RunningSidecar> {
-  const dir = await tempDir()
-  const sidecar = await startSidecar({
-    brokers: cluster.bootstrapServers,
-    listen: `unix://${join(dir, 'sidecar.sock')}`,
-    http: '127.0.0.1:0',
-    logLevel: 'nothing',
-    shutdownTimeoutMs: 2_000,
-    ...options,
-  })
-  onTestFinished(async () => {
-    await sidecar.stop()
-  })
-  await sidecar.ready
-  return sidecar
-}
-
-export function grpcTarget(address: string): string {
-  return address.startsWith('unix://') ? `unix:${address.slice('unix://'.length)}` : address
-}
+import type { RunningSidecar } from '../src/index.js'
 
 export function sidecarClient(sidecar: RunningSidecar | string): ProducerSidecarClient {
   const address = typeof sidecar === 'string' ? sidecar : sidecar.address
@@ -141,41 +75,12 @@ export async function emitError(
 export const bytes = (text: string) => Buffer.from(text)
 
 /** A connected plain KafkaJS producer (what direct mode is measured against), disconnected at the end. */
-export async function kafkajsProducer(
+export function kafkajsProducer(
   cluster: EmbeddedKafka,
   config: Parameters<Kafka['producer']>[0] = {},
 ): Promise<Producer> {
-  const producer = new Kafka({
-    clientId: 'direct',
-    brokers: cluster.bootstrapServers,
-    logLevel: logLevel.NOTHING,
-  }).producer(config)
-  await producer.connect()
-  onTestFinished(() => producer.disconnect())
-  return producer
-}
-
-/** The first `count` messages of `topic` as a KafkaJS consumer reads them, in partition then offset order. */
-export async function consumeWithKafkaJS(
-  cluster: EmbeddedKafka,
-  topic: string,
-  count: number,
-): Promise<KafkaMessage[]> {
-  const kafka = new Kafka({ clientId: 'reader', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING })
-  // A short long-poll keeps disconnect fast: KafkaJS waits for the fetch in flight.
-  const consumer = kafka.consumer({ groupId: randomTopic('reader'), maxWaitTimeInMs: 100 })
-  const seen: Array<{ partition: number; message: KafkaMessage }> = []
-  await consumer.connect()
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true })
-    await consumer.run({ eachMessage: async ({ partition, message }) => void seen.push({ partition, message }) })
-    await waitFor(`${count} messages of ${topic}`, () => seen.length >= count, 20_000)
-  } finally {
-    await consumer.disconnect()
-  }
-  return seen
-    .sort((a, b) => a.partition - b.partition || Number(a.message.offset) - Number(b.message.offset))
-    .map((s) => s.message)
+  const kafka = new Kafka({ clientId: 'direct', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING })
+  return connectedProducer(kafka, config)
 }
 
 /** A gauge's current value. */

@@ -15,25 +15,24 @@ import { gzipSync } from 'node:zlib'
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
 import {
-  Acks,
   EmitAck,
+  type Acks,
   type Compression,
   type DeliveryReportEvent,
   type ProducerSidecarClient,
 } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import type { RunningSidecar, StartOptions } from '../src/index.js'
 import {
-  bytes,
-  emit,
-  emitError,
-  emitRequest,
+  fieldBytes,
   randomTopic,
-  sidecarClient,
+  rawEmitRequest,
+  rawRecord,
   startCluster,
   startTestSidecar,
-} from './helpers.js'
-import { waitFor } from './wait.js'
+  waitFor,
+} from '@kafka-sidecar/test-support'
+import type { RunningSidecar, StartOptions } from '../src/index.js'
+import { bytes, emit, emitError, emitRequest, sidecarClient } from './helpers.js'
 import { TestStream } from './stream-helpers.js'
 
 const SERVICE = '/kafka_sidecar.v1.ProducerSidecar'
@@ -92,44 +91,6 @@ async function expectStillServes(ctx: Ctx): Promise<void> {
   const records = await ctx.cluster.records(ctx.topic)
   expect(records.map((r) => r.value?.toString()).sort()).toEqual([...ctx.written].sort())
 }
-
-// ---- protobuf by hand ----
-
-function varint(value: bigint | number): Buffer {
-  let v = BigInt.asUintN(64, BigInt(value))
-  const out: number[] = []
-  do {
-    let byte = Number(v & 0x7fn)
-    v >>= 7n
-    if (v !== 0n) byte |= 0x80
-    out.push(byte)
-  } while (v !== 0n)
-  return Buffer.from(out)
-}
-const fieldVarint = (field: number, value: bigint | number) => Buffer.concat([varint((field << 3) | 0), varint(value)])
-const fieldBytes = (field: number, value: Buffer) =>
-  Buffer.concat([varint((field << 3) | 2), varint(value.length), value])
-
-/** EmitRequest{request_id 1, instance_id, app_name?, acks, compression?, await_delivery, topics [{topic, records}]} in wire format. */
-function rawEmitRequest(
-  topic: Buffer | string,
-  records: Buffer[],
-  fields: { acks?: bigint | number; compression?: bigint | number; appName?: string } = {},
-): Buffer {
-  const topicRecords = Buffer.concat([fieldBytes(1, Buffer.from(topic)), ...records.map((r) => fieldBytes(2, r))])
-  return Buffer.concat([
-    fieldVarint(1, 1),
-    ...(fields.appName === undefined ? [] : [fieldBytes(3, Buffer.from(fields.appName))]),
-    fieldBytes(4, Buffer.from(`instance-${randomUUID()}`)),
-    fieldVarint(5, fields.acks ?? Acks.ACKS_ALL),
-    ...(fields.compression === undefined ? [] : [fieldVarint(7, fields.compression)]),
-    fieldVarint(8, 1),
-    fieldBytes(9, topicRecords),
-  ])
-}
-/** Record{value, headers...} in wire format. */
-const rawRecord = (value: string, headers: Buffer = Buffer.alloc(0)) =>
-  Buffer.concat([fieldBytes(2, Buffer.from(value)), headers])
 
 /** A gRPC length-prefixed message: compressed flag, 4-byte big-endian length, body. */
 function grpcMessage(body: Buffer, { compressed = false, length = body.length } = {}): Buffer {
@@ -509,7 +470,7 @@ describe('protobuf written by hand', () => {
     const ctx = await setup()
     const header = fieldBytes(3, fieldBytes(1, Buffer.from('h')))
     const body = rawEmitRequest(ctx.topic, [
-      rawRecord('x', Buffer.concat(Array.from({ length: 1_000_000 }, () => header))),
+      rawRecord('x', { headers: Buffer.concat(Array.from({ length: 1_000_000 }, () => header)) }),
     ])
     expect(body.length).toBeGreaterThan(5_000_000)
     const answer = await h2Call(ctx, EMIT, grpcMessage(body))

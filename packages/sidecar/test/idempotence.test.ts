@@ -9,18 +9,9 @@
 import { status } from '@grpc/grpc-js'
 import { Acks } from '@kafka-sidecar/proto'
 import { describe, expect, it } from 'vitest'
-import {
-  bytes,
-  emit,
-  emitError,
-  emitRequest,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitError, emitRequest, sidecarClient } from './helpers.js'
 import { TestStream } from './stream-helpers.js'
-import { waitFor } from './wait.js'
 
 const T = { timeout: 30_000 }
 const N = 20

@@ -5,17 +5,8 @@
  */
 import { status } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
-import {
-  bytes,
-  emit,
-  emitError,
-  emitRequest,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
-import { waitFor } from './wait.js'
+import { randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitError, emitRequest, sidecarClient } from './helpers.js'
 
 async function readyz(httpAddress: string): Promise<number> {
   return (await fetch(`http://${httpAddress}/readyz`)).status

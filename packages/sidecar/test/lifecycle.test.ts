@@ -15,36 +15,19 @@ import {
   type HealthCheckResponse,
 } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startSidecar, type RunningSidecar } from '../src/index.js'
 import {
-  bytes,
-  emit,
-  emitRequest,
   grpcTarget,
   randomTopic,
-  sidecarClient,
   startCluster,
   startTestSidecar,
   tempDir,
-} from './helpers.js'
+  waitFor,
+  within,
+} from '@kafka-sidecar/test-support'
+import { startSidecar, type RunningSidecar } from '../src/index.js'
+import { bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 
 const T = { timeout: 15_000 }
-
-function within<V>(promise: Promise<V>, ms: number, what: string): Promise<V> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 function healthCheck(sidecar: RunningSidecar, service = ''): Promise<HealthCheckResponse> {
   const client = new HealthClient(grpcTarget(sidecar.address), credentials.createInsecure())
@@ -78,7 +61,7 @@ async function emitQueued(
     call.write(emitRequest(topic, records, { instanceId, awaitDelivery: false }))
   }
   call.end()
-  await until(() => acks.length === requests, `${requests} acks`)
+  await waitFor(`${requests} acks`, () => acks.length === requests, 5_000)
   return acks
 }
 

@@ -21,18 +21,9 @@ import {
   type HealthCheckResponse,
 } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { grpcTarget, randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
 import type { RunningSidecar } from '../src/index.js'
-import {
-  bytes,
-  emit,
-  emitError,
-  emitRequest,
-  grpcTarget,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
+import { bytes, emit, emitError, emitRequest, sidecarClient } from './helpers.js'
 
 const T = { timeout: 15_000 }
 
@@ -114,14 +105,6 @@ function check(client: HealthClient, service: string): Promise<HealthCheckRespon
   return new Promise((resolve, reject) =>
     client.check({ service }, (error, response) => (error ? reject(error) : resolve(response))),
   )
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
 }
 
 /** An EmitStream whose acks are collected; cancelled when the test finishes. */
@@ -229,8 +212,16 @@ describe('Prometheus metrics', () => {
     expect(value(queued, 'kafka_sidecar_queue_bytes')).toBe(10 * 34)
     expect((await cluster.records(topic)).length).toBe(0)
 
-    await until(async () => (await cluster.records(topic)).length === 10, 'the lingering records to be delivered')
-    await until(async () => value(await scrape(sidecar), 'kafka_sidecar_queue_bytes') === 0, 'queue_bytes to drop to 0')
+    await waitFor(
+      'the lingering records to be delivered',
+      async () => (await cluster.records(topic)).length === 10,
+      5_000,
+    )
+    await waitFor(
+      'queue_bytes to drop to 0',
+      async () => value(await scrape(sidecar), 'kafka_sidecar_queue_bytes') === 0,
+      5_000,
+    )
     const drained = await scrape(sidecar)
     expect(value(drained, 'kafka_sidecar_queue_records')).toBe(0)
     expect(value(drained, 'kafka_sidecar_records_total', { app: 'test-app', topic, stage: 'acked' })).toBe(10)
@@ -247,7 +238,7 @@ describe('Prometheus metrics', () => {
     streams.forEach(({ call }) =>
       call.write(emitRequest(topic, [{ value: VALUE }], { instanceId: `instance-${randomUUID()}` })),
     )
-    await until(() => streams.every((s) => s.acks.length === 1), 'an ack on every stream')
+    await waitFor('an ack on every stream', () => streams.every((s) => s.acks.length === 1), 5_000)
     for (const s of streams) expect(s.acks[0]).toMatchObject({ received: true, error: undefined })
     expect(value(await scrape(sidecar), 'kafka_sidecar_connected_clients')).toBe(2)
 
@@ -268,7 +259,7 @@ describe('Prometheus metrics', () => {
     const instances = [shared, shared, `instance-${randomUUID()}`]
     const streams = instances.map(() => openStream(sidecar))
     streams.forEach(({ call }, i) => call.write(emitRequest(topic, [{ value: VALUE }], { instanceId: instances[i]! })))
-    await until(() => streams.every((s) => s.acks.length === 1), 'an ack on every stream')
+    await waitFor('an ack on every stream', () => streams.every((s) => s.acks.length === 1), 5_000)
     expect(value(await scrape(sidecar), 'kafka_sidecar_connected_clients')).toBe(2)
 
     const endOne = async (i: number) => {
@@ -338,13 +329,13 @@ describe('grpc.health.v1', () => {
       onTestFinished(() => call.cancel())
       const ended = new Promise<number>((resolve) => call.on('status', (s: { code: number }) => resolve(s.code)))
       call.on('error', () => {})
-      await until(() => seen.length >= 1, `the first Watch(${JSON.stringify(service)}) answer`)
+      await waitFor(`the first Watch(${JSON.stringify(service)}) answer`, () => seen.length >= 1, 5_000)
       expect(seen).toEqual([ServingStatus.SERVING])
       watches.push({ seen, ended })
     }
 
     const stopping = sidecar.stop()
-    await until(() => watches.every((w) => w.seen.length >= 2), 'NOT_SERVING on every Watch')
+    await waitFor('NOT_SERVING on every Watch', () => watches.every((w) => w.seen.length >= 2), 5_000)
     for (const w of watches) {
       expect(w.seen).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING])
       expect(await w.ended).toBe(status.OK)

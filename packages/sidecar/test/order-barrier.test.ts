@@ -7,22 +7,13 @@
 import { Client, credentials, Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js'
 import { EmitAck, EmitRequest, ProducerSidecarService, type Acks } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import {
-  bytes,
-  emit,
-  emitRequest,
-  grpcTarget,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
+import { grpcTarget, randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 import type { RunningSidecar } from '../src/index.js'
 import { TokenAuth } from '../src/grpc/auth.js'
 import { OpenStreams } from '../src/grpc/open-streams.js'
 import { producerService, type ProducerServiceDeps } from '../src/grpc/producer-service.js'
 import { TestStream } from './stream-helpers.js'
-import { waitFor } from './wait.js'
 
 const instanceId = 'barrier-instance'
 

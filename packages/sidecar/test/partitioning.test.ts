@@ -1,6 +1,7 @@
 import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { bytes, emit, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 
 describe('partitioning', () => {
   it('puts every key on the partition a direct KafkaJS producer chooses', async () => {

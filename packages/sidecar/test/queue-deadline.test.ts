@@ -6,7 +6,8 @@
  * shorten the window.
  */
 import { describe, expect, it } from 'vitest'
-import { bytes, emit, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 
 describe('queued records past their request window', () => {
   it(

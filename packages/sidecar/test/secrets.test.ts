@@ -5,70 +5,34 @@
  * checks the same for startSidecar with a logCreator; this file runs the real CLI as a pod does,
  * through startup, refused requests, real traffic and SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import { HealthCheckResponse_ServingStatus, HealthClient, type ProducerSidecarClient } from '@kafka-sidecar/proto'
-import { describe, expect, it, onTestFinished } from 'vitest'
 import {
-  bearer,
-  bytes,
-  emit,
-  emitRequest,
   grpcTarget,
   randomTopic,
-  sidecarClient,
+  sidecarStarted,
+  spawnProgram,
   startCluster,
   tempDir,
-} from './helpers.js'
-import { waitFor } from './wait.js'
+  waitFor,
+  type RunningProgram,
+} from '@kafka-sidecar/test-support'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { bearer, bytes, emit, emitRequest, sidecarClient } from './helpers.js'
 
 const T = { timeout: 20_000 }
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
-const cliPath = resolve(repoRoot, 'packages/sidecar/src/cli.ts')
+const cliPath = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 
-interface Cli {
-  readonly child: ChildProcess
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  stdout(): string
-  stderr(): string
-}
+type Cli = RunningProgram
 
 /** The CLI as a child process with only the given KAFKA_* variables; killed by its PID when the test ends. */
-function spawnCli(env: Record<string, string>, args: readonly string[] = []): Cli {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KAFKA_')))
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@kafka-sidecar/source', cliPath, ...args], {
-    cwd: repoRoot,
-    env: { ...clean, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
-    child.once('exit', (code, signal) => resolveExit({ code, signal })),
-  )
-  onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL')
-    await exited
-  })
-  return { child, exited, stdout: () => out, stderr: () => err }
-}
+const spawnCli = (env: Record<string, string>, args: readonly string[] = []): Cli =>
+  spawnProgram(cliPath, { args, env })
 
-async function started(cli: Cli): Promise<{ listening: string; http: string }> {
-  await waitFor(
-    `the listening and http lines (stderr: ${cli.stderr()})`,
-    () => {
-      if (cli.child.exitCode !== null) throw new Error(`the CLI exited ${cli.child.exitCode}: ${cli.stderr()}`)
-      return /^http: /m.test(cli.stdout())
-    },
-    10_000,
-  )
-  return { listening: /^listening: (.*)$/m.exec(cli.stdout())![1]!, http: /^http: (.*)$/m.exec(cli.stdout())![1]! }
-}
+const started = (cli: Cli) => sidecarStarted(cli, 10_000)
 
 async function sigterm(cli: Cli): Promise<void> {
   process.kill(cli.child.pid!, 'SIGTERM')

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
-import { inspect } from 'node:util'
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import {
   HealthCheckResponse_ServingStatus,
@@ -20,20 +19,9 @@ import {
 } from '@kafka-sidecar/proto'
 import type { logCreator as LogCreator, LogEntry } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { asText, grpcTarget, randomTopic, startCluster, startTestSidecar, tempDir } from '@kafka-sidecar/test-support'
 import { SidecarConfigError, startSidecar, type RunningSidecar } from '../src/index.js'
-import {
-  bearer,
-  bytes,
-  emit,
-  emitError,
-  emitRequest,
-  grpcTarget,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-  tempDir,
-} from './helpers.js'
+import { bearer, bytes, emit, emitError, emitRequest, sidecarClient } from './helpers.js'
 
 const TOKEN = 'a'.repeat(32)
 
@@ -325,17 +313,6 @@ describe('secrets', () => {
     return () => (entry) => void entries.push(entry)
   }
 
-  /** Everything in `value`, as text, however it is nested (errors, buffers, objects). */
-  function everything(value: unknown): string {
-    let json = ''
-    try {
-      json = JSON.stringify(value)
-    } catch {
-      // circular: inspect below covers it
-    }
-    return `${json}\n${inspect(value, { depth: null, maxArrayLength: null, maxStringLength: null, showHidden: true })}`
-  }
-
   async function fetchMetrics(sidecar: RunningSidecar): Promise<string> {
     const response = await fetch(`http://${sidecar.httpAddress}/metrics`)
     expect(response.status).toBe(200)
@@ -378,7 +355,7 @@ describe('secrets', () => {
     await sidecar.stop()
     expect(entries.map((e) => e.log.message)).toContain('stopped')
 
-    const logged = everything(entries)
+    const logged = asText(entries)
     for (const secret of [token, password]) {
       expect(metrics.includes(secret), 'a secret in /metrics').toBe(false)
       expect(logged.includes(secret), 'a secret in the logs').toBe(false)
@@ -416,7 +393,7 @@ describe('secrets', () => {
     expect((await emit(client, emitRequest(topic, [{ value: bytes('ok') }]), bearer(token))).received).toBe(true)
 
     for (const reply of replies) {
-      const text = everything({ message: reply.message, details: reply.details, metadata: reply.metadata.getMap() })
+      const text = asText({ message: reply.message, details: reply.details, metadata: reply.metadata.getMap() })
       expect(text.includes(token), `the token in a reply: ${reply.details}`).toBe(false)
       // Nor does the sidecar echo what the client presented.
       expect(text.includes(wrongToken), `the presented token in a reply: ${reply.details}`).toBe(false)
@@ -426,6 +403,6 @@ describe('secrets', () => {
     expect(metrics.includes(token)).toBe(false)
     await sidecar.stop()
     expect(entries.length).toBeGreaterThan(0)
-    expect(everything(entries).includes(token)).toBe(false)
+    expect(asText(entries).includes(token)).toBe(false)
   })
 })

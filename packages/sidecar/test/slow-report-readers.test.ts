@@ -16,10 +16,10 @@ import { credentials, type ServiceError } from '@grpc/grpc-js'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
 import { DeliveryReportEvent, DeliveryReportsRequest, ProducerSidecarClient } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { grpcTarget, randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
 import type { RunningSidecar } from '../src/index.js'
-import { bytes, emit, emitRequest, grpcTarget, randomTopic, startCluster, startTestSidecar } from './helpers.js'
+import { bytes, emit, emitRequest } from './helpers.js'
 import { collectReports, TestStream } from './stream-helpers.js'
-import { waitFor } from './wait.js'
 
 const RING = 100
 /** Reports produced for a reader while it is stuck: 40 rings' worth. */

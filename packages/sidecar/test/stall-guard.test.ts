@@ -7,16 +7,8 @@
 import { Metadata, status } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
 import { LIVENESS_HEADER } from '@kafka-sidecar/proto'
-import {
-  bytes,
-  emit,
-  emitError,
-  emitRequest,
-  randomTopic,
-  sidecarClient,
-  startCluster,
-  startTestSidecar,
-} from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
+import { bytes, emit, emitError, emitRequest, sidecarClient } from './helpers.js'
 
 function busy(ms: number): void {
   const until = Date.now() + ms

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { bytes, emitRequest, randomTopic, sidecarClient, startCluster, startTestSidecar } from './helpers.js'
+import { randomTopic, startCluster, startTestSidecar, waitFor } from '@kafka-sidecar/test-support'
+import { bytes, emitRequest, sidecarClient } from './helpers.js'
 import { TestStream } from './stream-helpers.js'
-import { waitFor } from './wait.js'
 
 describe('EmitStream', () => {
   it('acks many pipelined requests by request id and writes every record', async () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EmbeddedKafka, type EmbeddedBatch, type EmbeddedRecord } from '@kafka-sidecar/embedded-kafka'
 import { startSidecar, type RunningSidecar } from '@kafka-sidecar/sidecar'
-import kafkajs from 'kafkajs'
+import { kafkajsClusterId, randomTopic } from '@kafka-sidecar/test-support'
 import {
   corpus,
   planPass,
@@ -40,20 +40,6 @@ export interface Environment {
   readonly clusterIds: Readonly<Record<ClusterName, string>>
   readonly dir: string
   stop(): Promise<void>
-}
-
-async function clusterId(cluster: EmbeddedKafka): Promise<string> {
-  const admin = new kafkajs.Kafka({
-    clientId: 'differential-parent',
-    brokers: cluster.bootstrapServers,
-    logLevel: kafkajs.logLevel.NOTHING,
-  }).admin()
-  await admin.connect()
-  try {
-    return (await admin.describeCluster()).clusterId
-  } finally {
-    await admin.disconnect()
-  }
 }
 
 export async function startEnvironment(): Promise<Environment> {
@@ -90,7 +76,10 @@ export async function startEnvironment(): Promise<Environment> {
       return sidecar
     }
     const sidecars = { main: await sidecarFor(main, 'main'), strict: await sidecarFor(strict, 'strict') }
-    const clusterIds = { main: await clusterId(main), strict: await clusterId(strict) }
+    const clusterIds = {
+      main: await kafkajsClusterId(main, 'differential-parent'),
+      strict: await kafkajsClusterId(strict, 'differential-parent'),
+    }
     return { children, clusters: { main, strict }, sidecars, clusterIds, dir, stop }
   } catch (error) {
     await stop()
@@ -121,8 +110,7 @@ export async function preparePlan(env: Environment, mode: Mode, passes: number):
     for (const name of ['main', 'strict'] as const) {
       const brokers = env.clusters[name].bootstrapServers.length
       const pad = (brokers - (created[name] % brokers)) % brokers
-      if (pad > 0)
-        await env.clusters[name].createTopic({ topic: `diff-pad-${randomBytes(6).toString('hex')}`, partitions: pad })
+      if (pad > 0) await env.clusters[name].createTopic({ topic: randomTopic('diff-pad'), partitions: pad })
     }
   }
   const cluster = (name: ClusterName) => ({

@@ -27,9 +27,9 @@
 import { join } from 'node:path'
 import kafkajs from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from '@kafka-sidecar/test-support'
 import { Kafka, logLevel, type DeliveryReport, type SidecarProducer } from '../../src/index.js'
 import { idOf, KeyedSender } from '../fault-helpers.js'
-import { randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from '../helpers.js'
 import { account, checkReportOutcomes, GaugeSampler, metricSum, readyz, scrape, tally } from './support.js'
 
 const MAX_QUEUED_RECORDS = 60

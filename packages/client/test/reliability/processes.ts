@@ -2,19 +2,13 @@
  * Child processes for fault runs outside a test's lifecycle (the fault-matrix benchmark) as well
  * as inside one: the kafka-sidecar CLI, forked TypeScript workers, the delaying proxy. Every
  * child is registered by PID when it starts and killed by that PID in `killAll()`; nothing here
- * signals a process it did not start. No vitest import: a test registers `killAll` with
- * onTestFinished, a script calls it in `finally` and on SIGINT/SIGTERM.
+ * signals a process it did not start. Nothing here registers with vitest: a test registers
+ * `killAll` with onTestFinished, a script calls it in `finally` and on SIGINT/SIGTERM.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { basename, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url))
-const cliSource = fileURLToPath(new URL('../../../sidecar/src/cli.ts', import.meta.url))
-const cliBuilt = fileURLToPath(new URL('../../../sidecar/dist/cli.js', import.meta.url))
-
-export type Exit = { code: number | null; signal: NodeJS.Signals | null }
+import { cleanEnv, REPO_ROOT, sidecarCli, TSX, type Exit } from '@kafka-sidecar/test-support'
 
 export interface Child {
   readonly pid: number
@@ -39,13 +33,6 @@ export interface ForkedChild extends Child {
   send(message: unknown): void
 }
 
-/** Environment without KAFKA_* variables of the caller's shell, so children see only what they are given. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KAFKA_'))), ...extra }
-}
-
-const TSX = ['--import', 'tsx', '--conditions=@kafka-sidecar/source']
-
 export class ChildProcesses {
   private readonly children = new Set<Child>()
 
@@ -64,9 +51,9 @@ export class ChildProcesses {
     from: 'built' | 'source'
     timeoutMs?: number
   }): Promise<SidecarChild> {
-    const args = options.from === 'built' ? [cliBuilt] : [...TSX, cliSource]
+    const args = options.from === 'built' ? [sidecarCli('built')] : [...TSX, sidecarCli('source')]
     const child = spawn(process.execPath, args, {
-      cwd: repoRoot,
+      cwd: REPO_ROOT,
       env: cleanEnv({
         KAFKA_BROKERS: options.brokers.join(','),
         KAFKA_SIDECAR_LISTEN: `unix://${options.socket}`,
@@ -118,9 +105,9 @@ export class ChildProcesses {
   /** Forks a TypeScript `script` through tsx, with an IPC channel. */
   fork(script: string, env: Record<string, string>, onMessage: (message: unknown) => void): ForkedChild {
     const child = fork(script, [], {
-      cwd: repoRoot,
+      cwd: REPO_ROOT,
       execPath: process.execPath,
-      execArgv: TSX,
+      execArgv: [...TSX],
       env: cleanEnv(env),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     })

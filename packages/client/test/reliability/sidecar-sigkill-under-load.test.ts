@@ -14,7 +14,14 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { randomTopic, spawnSidecar, startCluster, tempDir, waitFor, type ChildSidecar } from '../helpers.js'
+import {
+  type ChildSidecar,
+  randomTopic,
+  spawnSidecar,
+  startCluster,
+  tempDir,
+  waitFor,
+} from '@kafka-sidecar/test-support'
 import type { LoadWorkerConfig, WorkerToParent } from './load-worker.js'
 import { account, forkWorker, outcomeUnknown, tally, type WorkerHandle } from './support.js'
 

@@ -14,9 +14,9 @@
  */
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from '@kafka-sidecar/test-support'
 import { Kafka, logLevel, type DeliveryReport, type SidecarProducer } from '../../src/index.js'
 import { KeyedSender } from '../fault-helpers.js'
-import { randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from '../helpers.js'
 import { account, checkReportOutcomes, metricSum, scrape, tally } from './support.js'
 
 const MAX_QUEUED_RECORDS = 100

@@ -12,9 +12,10 @@
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from '@kafka-sidecar/test-support'
 import type { DeliveryReport } from '../../src/index.js'
 import { KeyedSender } from '../fault-helpers.js'
-import { connectedProducer, randomTopic, spawnSidecar, startCluster, tempDir, waitFor } from '../helpers.js'
+import { connectedProducer } from '../helpers.js'
 import { account, checkReportOutcomes, outcomeUnknown, tally } from './support.js'
 
 const KEYS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel']

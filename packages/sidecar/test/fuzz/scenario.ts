@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { EmitRequest, strictReader, type SidecarRecord } from '@kafka-sidecar/proto'
 import fc from 'fast-check'
+import { fieldBytes, fieldVarint } from '@kafka-sidecar/test-support'
 import { FUZZ_LIMITS, recordSize } from './oracle.js'
 
 export type Transport = 'unary' | 'stream' | 'raw-unary' | 'raw-stream'
@@ -455,22 +456,6 @@ function applySize(message: EmitRequest, size: SizeMode): void {
     }
   }
 }
-
-// Hand-written protobuf pieces for what the generated encoder cannot write.
-function varint(value: bigint | number): Buffer {
-  let v = BigInt.asUintN(64, BigInt(value))
-  const out: number[] = []
-  do {
-    let byte = Number(v & 0x7fn)
-    v >>= 7n
-    if (v !== 0n) byte |= 0x80
-    out.push(byte)
-  } while (v !== 0n)
-  return Buffer.from(out)
-}
-const fieldVarint = (field: number, value: bigint | number) => Buffer.concat([varint((field << 3) | 0), varint(value)])
-const fieldBytes = (field: number, value: Uint8Array) =>
-  Buffer.concat([varint((field << 3) | 2), varint(value.length), value])
 
 /** Bytes of field 1 (request_id) at the start of an encoding: mutations on a stream leave them alone. */
 function idPrefixLength(encoded: Buffer): number {

@@ -15,8 +15,9 @@ import {
   type EmitRequest,
   type HealthCheckResponse_ServingStatus as ServingStatus,
 } from '@kafka-sidecar/proto'
+import { grpcTarget, startCluster, startTestSidecar } from '@kafka-sidecar/test-support'
 import type { RunningSidecar } from '../../src/index.js'
-import { emitRequest, grpcTarget, startCluster, startTestSidecar } from '../helpers.js'
+import { emitRequest } from '../helpers.js'
 import { FUZZ_LIMITS } from './oracle.js'
 import { ALLOWED_PREFIX } from './scenario.js'
 

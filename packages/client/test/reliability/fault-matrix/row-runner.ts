@@ -6,14 +6,12 @@
  * disconnects and exits), and the accounting against what the cluster stored. Every child is
  * killed by PID at the end of the row, whatever happened.
  */
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { credentials, Metadata } from '@grpc/grpc-js'
 import { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
-import { HealthCheckResponse_ServingStatus, HealthClient } from '@kafka-sidecar/proto'
+import { randomTopic, sidecarReady, waitFor } from '@kafka-sidecar/test-support'
 import type { SidecarClientOptions } from '../../../src/index.js'
 import type { DelayingProxyStats } from '../delaying-proxy.js'
 import type { LoadWorkerConfig, WorkerToParent } from '../load-worker.js'
@@ -133,34 +131,6 @@ export interface PendingRow {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-async function until(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
-
-/** Resolves once the sidecar at `address` answers its gRPC health check as SERVING (connected to Kafka). */
-async function sidecarServing(address: string, timeoutMs: number): Promise<void> {
-  const health = new HealthClient(`unix:${address.slice('unix://'.length)}`, credentials.createInsecure())
-  const check = () =>
-    new Promise<boolean>((resolve) =>
-      health.check({ service: '' }, new Metadata(), { deadline: Date.now() + 1_000 }, (error, response) =>
-        resolve(!error && response?.status === HealthCheckResponse_ServingStatus.SERVING),
-      ),
-    )
-  try {
-    const deadline = Date.now() + timeoutMs
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`the sidecar at ${address} was not serving within ${timeoutMs} ms`)
-      await sleep(100)
-    }
-  } finally {
-    health.close()
-  }
-}
-
 export async function runRow(row: FaultRow, settings: MatrixSettings, processes: ChildProcesses): Promise<RowResult> {
   const log = (line: string) => settings.log(`[${row.number} ${row.id}] ${line}`)
   const rowStarted = Date.now()
@@ -168,7 +138,7 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
   const cluster = await EmbeddedKafka.start({ brokers: 3 })
   const sidecarExits: RowRun['sidecarExits'] = []
   try {
-    const topic = `faults-${row.id}-${randomBytes(4).toString('hex')}`
+    const topic = randomTopic(`faults-${row.id}`)
     await cluster.createTopic({ topic, partitions: 6 })
     const socket = join(dir, 'sidecar.sock')
     const startSidecar = async (options: { brokers?: string[] } = {}) => {
@@ -182,7 +152,7 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
       return started
     }
     let sidecar = await startSidecar()
-    await sidecarServing(sidecar.address, 30_000)
+    await sidecarReady(sidecar.address, 30_000)
 
     let address = sidecar.address
     let proxy: FaultContext['proxy'] = null
@@ -197,7 +167,7 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
         (m) => answers.shift()?.(m as { type: string; stats?: DelayingProxyStats }),
       )
       const child = proxyChild
-      await until('the delaying proxy to listen', () => /^listening: /m.test(child.stdout()), 20_000)
+      await waitFor('the delaying proxy to listen', () => /^listening: /m.test(child.stdout()), 20_000)
       const ask = <T>(message: unknown, pick: (answer: { type: string; stats?: DelayingProxyStats }) => T) =>
         new Promise<T>((resolve) => {
           answers.push((answer) => resolve(pick(answer)))
@@ -277,7 +247,7 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
       workers.push(w)
       handles.push(handle)
     }
-    await until('every worker connected', () => workers.every((w) => w.ready !== null || w.exit !== null), 90_000)
+    await waitFor('every worker connected', () => workers.every((w) => w.ready !== null || w.exit !== null), 90_000)
     const workerProblems: string[] = []
     for (const w of workers)
       if (w.ready !== 'sidecar/closed')
@@ -290,7 +260,7 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
     const goAt = Date.now()
     for (const h of handles) h.send({ type: 'go' })
     if (!row.clientToken)
-      await until(
+      await waitFor(
         'every worker writing through the sidecar',
         () => workers.every((w) => w.sidecarReports > 0),
         30_000,
@@ -340,7 +310,7 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
     let backOnSidecarMs: number | null = null
     const returned = () => workers.every((w, i) => w.sidecarReports > atFaultEnd[i]!)
     if (row.returnsToSidecar) {
-      await until('every worker back on the sidecar', returned, settings.returnTimeoutMs).then(
+      await waitFor('every worker back on the sidecar', returned, settings.returnTimeoutMs).then(
         () => void (backOnSidecarMs = Date.now() - faultEnd!),
         () =>
           workerProblems.push(
@@ -355,15 +325,17 @@ export async function runRow(row: FaultRow, settings: MatrixSettings, processes:
     const stopAt = Date.now()
     for (const h of handles) h.send({ type: 'stop' })
     const stopTimeoutMs = settings.sendTimeoutMs + 60_000
-    await until('every worker to exit', () => workers.every((w) => w.exit !== null), stopTimeoutMs).catch(async () => {
-      workerProblems.push(
-        `workers still running ${stopTimeoutMs / 1000} s after stop: ${workers
-          .filter((w) => w.exit === null)
-          .map((w) => `w${w.id}`)
-          .join(', ')} (killed)`,
-      )
-      await Promise.all(handles.map((h) => h.kill()))
-    })
+    await waitFor('every worker to exit', () => workers.every((w) => w.exit !== null), stopTimeoutMs).catch(
+      async () => {
+        workerProblems.push(
+          `workers still running ${stopTimeoutMs / 1000} s after stop: ${workers
+            .filter((w) => w.exit === null)
+            .map((w) => `w${w.id}`)
+            .join(', ')} (killed)`,
+        )
+        await Promise.all(handles.map((h) => h.kill()))
+      },
+    )
     for (const w of workers) {
       if (w.exit?.code !== 0 || !w.done)
         workerProblems.push(
