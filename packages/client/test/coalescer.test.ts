@@ -4,7 +4,7 @@
  * breaks. (The same behaviour against a real sidecar: backpressure.test.ts, business-errors.test.ts.)
  */
 import { status } from '@grpc/grpc-js'
-import type { EmitAck, EmitRequest } from '@kafka-sidecar/proto'
+import { isPathFailureCode, PATH_FAILURE_CODES, type EmitAck, type EmitRequest } from '@kafka-sidecar/proto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { recordBytes } from '../src/transport/sidecar-record.js'
 import { Coalescer, type EmitTransport } from '../src/transport/coalescer.js'
@@ -247,6 +247,29 @@ describe('coalescer: order around refusals', () => {
     void submit('later')
     await settle()
     expect(transport.written.slice(2).map((w) => [w.values, w.request.orderEpoch])).toEqual([[['later'], 2]])
+  })
+
+  it("reads a refusal's gRPC code as the contract does: a path-failure code fails the send to go direct, any other is the verdict on its records", async () => {
+    // ABORTED (written behind a refusal) and RESOURCE_EXHAUSTED (wait, then write again) hold
+    // the stream instead; the tests above follow them. The sidecar's side of the same table:
+    // packages/sidecar/test/refusal-kinds.test.ts.
+    const codes = Object.values(status).filter(
+      (code): code is number =>
+        typeof code === 'number' && code !== status.OK && code !== status.ABORTED && code !== status.RESOURCE_EXHAUSTED,
+    )
+    const seen: Record<string, string> = {}
+    const expected: Record<string, string> = {}
+    for (const code of codes) {
+      const { transport, outcomes, submit, settle } = setup()
+      void submit('x')
+      await settle()
+      transport.written[0]!.answer(refusal(code))
+      await settle()
+      seen[status[code]!] = outcomes.get('x')!
+      expected[status[code]!] = isPathFailureCode(code) ? 'path failed' : `refused ${status[code]}`
+    }
+    expect(seen).toEqual(expected)
+    expect(Object.values(seen).filter((outcome) => outcome === 'path failed')).toHaveLength(PATH_FAILURE_CODES.size - 1)
   })
 
   it('failWaiting (disconnect) fails held sends and ends the halt, so nothing is written afterwards', async () => {
