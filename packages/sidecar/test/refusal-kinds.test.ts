@@ -25,7 +25,10 @@ describe('refusal kinds: every refusal the sidecar makes, classified by the cont
     const cluster = await startCluster({ autoCreateTopics: false })
     const allowed = randomTopic('allowed')
     await cluster.createTopic({ topic: allowed, partitions: 1 })
-    const sidecar = await startTestSidecar(cluster, { allowedTopics: [`${allowed}*`, 'absent-*'], token: 'secret-of-the-pod-1234' })
+    const sidecar = await startTestSidecar(cluster, {
+      allowedTopics: [`${allowed}*`, 'absent-*'],
+      token: 'secret-of-the-pod-1234',
+    })
     const client = sidecarClient(sidecar)
     const auth = bearer('secret-of-the-pod-1234')
     const cases: Array<[string, Promise<{ code: number; kafka?: string }>, number, string | undefined]> = [
