@@ -22,6 +22,7 @@
  */
 import type { Producer } from 'kafkajs'
 import { untraced } from './kafkajs-instrumentation.js'
+import { redirectCalls } from './redirect-calls.js'
 
 type Method = (...args: unknown[]) => unknown
 type Run = (args: unknown[]) => unknown
@@ -50,19 +51,11 @@ export function enterThroughInstrumentation<R>(
   }
 }
 
-function answerInnermostCall(method: Method & { [INSTALLED]?: true }): void {
-  if (method[INSTALLED]) return
-  const apply = (thisArg: unknown, args: unknown[] | undefined) => {
+function answerInnermostCall(method: Method): void {
+  redirectCalls(method, INSTALLED, (thisArg, args) => {
     const run = pending.get(method)
     if (!run) return Reflect.apply(method, thisArg, args ?? [])
     pending.delete(method)
     return run(args ?? [])
-  }
-  Object.defineProperty(method, 'apply', { value: apply, configurable: true, writable: true })
-  Object.defineProperty(method, 'call', {
-    value: (thisArg: unknown, ...args: unknown[]) => apply(thisArg, args),
-    configurable: true,
-    writable: true,
   })
-  Object.defineProperty(method, INSTALLED, { value: true })
 }

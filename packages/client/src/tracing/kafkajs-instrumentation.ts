@@ -21,6 +21,7 @@
  * producer's methods.
  */
 import kafkajs from 'kafkajs'
+import { redirectCalls } from './redirect-calls.js'
 
 type AnyFunction = (...args: never[]) => unknown
 interface Wrapped {
@@ -64,15 +65,8 @@ function innermost<F extends AnyFunction & Wrapped>(fn: F): F {
   return current
 }
 
-function answerOffers(method: AnyFunction & { [INSTALLED]?: true }): void {
-  if (method[INSTALLED]) return
-  const apply = (thisArg: unknown, args: unknown[] | undefined) =>
-    thisArg === OFFER && offered ? offered : Reflect.apply(method, thisArg, args ?? [])
-  Object.defineProperty(method, 'apply', { value: apply, configurable: true, writable: true })
-  Object.defineProperty(method, 'call', {
-    value: (thisArg: unknown, ...args: unknown[]) => apply(thisArg, args),
-    configurable: true,
-    writable: true,
-  })
-  Object.defineProperty(method, INSTALLED, { value: true })
+function answerOffers(method: AnyFunction): void {
+  redirectCalls(method, INSTALLED, (thisArg, args) =>
+    thisArg === OFFER && offered ? offered : Reflect.apply(method, thisArg, args ?? []),
+  )
 }
