@@ -14,8 +14,17 @@ import {
 
 export { KafkaErrors }
 
-/** What a SidecarError says: the fields of the contract's wire Error (see @kafka-sidecar/proto). */
-export type SidecarErrorFields = ErrorDetailFields
+/**
+ * What a SidecarError says: the fields of the contract's wire Error (see @kafka-sidecar/proto).
+ * `kafkaErrorCode`/`kafkaErrorName` are the spelling before `kafka` existed, still accepted from
+ * code written against it.
+ */
+export type SidecarErrorFields = ErrorDetailFields & {
+  /** @deprecated use `kafka: { code, name }` */
+  readonly kafkaErrorCode?: number
+  /** @deprecated use `kafka: { code, name }` */
+  readonly kafkaErrorName?: string
+}
 
 export class SidecarError extends Error {
   override name = 'SidecarError'
@@ -29,7 +38,7 @@ export class SidecarError extends Error {
 
   constructor(fields: SidecarErrorFields, options?: { cause?: unknown }) {
     super(fields.message, options)
-    this.detail = errorDetail(fields)
+    this.detail = errorDetail({ ...fields, kafka: fields.kafka ?? legacyKafkaError(fields) })
     this.grpcCode = fields.grpcCode
     this.kafkaErrorCode = this.detail.kafkaErrorCode
     this.kafkaErrorName = this.detail.kafkaErrorName
@@ -41,6 +50,11 @@ export class SidecarError extends Error {
   toDetail(): ErrorDetail {
     return { ...this.detail }
   }
+}
+
+function legacyKafkaError(fields: SidecarErrorFields): KafkaErrorRef | undefined {
+  if (!fields.kafkaErrorCode && !fields.kafkaErrorName) return undefined
+  return { code: fields.kafkaErrorCode ?? 0, name: fields.kafkaErrorName ?? '' }
 }
 
 export function invalidArgument(message: string, kafka?: KafkaErrorRef): SidecarError {
