@@ -112,6 +112,10 @@ export class Connection {
   }
 
   private onFrame(frame: Buffer): void {
+    if (this.sasl.expectsRawToken) {
+      this.onRawSaslToken(frame)
+      return
+    }
     const reader = new Reader(frame)
     const apiKey = reader.int16()
     const apiVersion = reader.int16()
@@ -193,6 +197,20 @@ export class Connection {
     }
   }
 
+  /**
+   * A SASL message after SaslHandshake v0: the answer is the mechanism's challenge as a bare
+   * size-prefixed frame; a refusal has no way to be told, so the connection just closes (KIP-152).
+   */
+  private onRawSaslToken(token: Buffer): void {
+    const slot: PendingResponse = { bytes: undefined, apiName: 'SASL token' }
+    this.pending.push(slot)
+    void this.sasl.authenticate(token).then(({ authBytes, closeReason }) => {
+      if (closeReason !== undefined) slot.closeReason = closeReason
+      slot.bytes = closeReason === undefined ? sizePrefixed(authBytes) : null
+      this.flush()
+    })
+  }
+
   private enqueue(correlationId: number, api: AnyApi, version: number, response: unknown): void {
     this.pending.push({ bytes: encodeResponse(api, version, correlationId, response), apiName: api.name })
     this.flush()
@@ -221,6 +239,13 @@ export class Connection {
       }
     }
   }
+}
+
+function sizePrefixed(payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + payload.length)
+  out.writeInt32BE(payload.length, 0)
+  payload.copy(out, 4)
+  return out
 }
 
 function skipHeaderTags(reader: Reader): void {
