@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A second client, not only KafkaJS: librdkafka's kcat produces and consumes a record over
 # SASL_SSL with SCRAM-SHA-512 against the embedded-kafka CLI (--tls, --sasl), and is refused with a
-# wrong password. Run as `pnpm check:kcat`; CI installs kcat (Debian package `kcat`) and runs it.
+# wrong password; PLAIN is checked too (metadata). Run as `pnpm check:kcat`; CI installs kcat (Debian package `kcat`) and runs it.
 # Not part of `pnpm test`: a machine with only Node and npm has no kcat.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
@@ -27,7 +27,7 @@ fail() {
 }
 
 "$root/node_modules/.bin/tsx" --conditions=@kafka-sidecar/source packages/embedded-kafka/src/cli.ts \
-  --brokers 1 --tls --sasl scram-sha-512:alice:secret --log-level warn >"$work/cli.out" 2>"$work/cli.err" &
+  --brokers 1 --tls --sasl scram-sha-512:alice:secret --sasl plain:bob:pw --log-level warn >"$work/cli.out" 2>"$work/cli.err" &
 cli_pid=$!
 for _ in $(seq 1 300); do
   grep -q '^ca: ' "$work/cli.out" 2>/dev/null && break
@@ -66,4 +66,8 @@ case "$refusal" in
   *"invalid credentials with SASL mechanism SCRAM-SHA-512"*) ;;
   *) cat "$work/wrong.out"; fail "kcat was refused, but not for its credentials" ;;
 esac
-echo "kcat-check: passed (SASL_SSL with SCRAM-SHA-512: produce, consume, wrong password refused)"
+echo "kcat-check: PLAIN too (kcat -L ... -X sasl.mechanisms=PLAIN)"
+plain="$(kcat -L -b "$bootstrap" -X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN -X sasl.username=bob \
+  -X sasl.password=pw -X "ssl.ca.location=$ca" -m 10 -t "$topic")" || fail "kcat could not authenticate with PLAIN"
+echo "kcat printed: $(printf '%s' "$plain" | grep -m 1 'topic ')"
+echo "kcat-check: passed (SASL_SSL with SCRAM-SHA-512: produce, consume, wrong password refused; PLAIN: metadata)"
