@@ -84,10 +84,10 @@ export class Connection {
   }
 
   /** socket.request.max.bytes, or before SASL authentication Kafka's smaller sasl.server.max.receive.size. */
-  private frameLimit(): { bytes: number; setting: string } {
-    return this.sasl.authenticated || this.env.maxRequestBytes < SASL_MAX_RECEIVE_BYTES
-      ? { bytes: this.env.maxRequestBytes, setting: 'socket.request.max.bytes' }
-      : { bytes: SASL_MAX_RECEIVE_BYTES, setting: 'sasl.server.max.receive.size, before SASL authentication' }
+  private frameLimit(): number {
+    return this.sasl.authenticated
+      ? this.env.maxRequestBytes
+      : Math.min(this.env.maxRequestBytes, SASL_MAX_RECEIVE_BYTES)
   }
 
   private onData(chunk: Buffer): void {
@@ -97,8 +97,11 @@ export class Connection {
       const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : this.coalesce()
       const size = head.readInt32BE(0)
       const limit = this.frameLimit()
-      if (size < REQUEST_HEADER_MIN || size > limit.bytes) {
-        this.close(`request size ${size} is outside [${REQUEST_HEADER_MIN}, ${limit.bytes}] (${limit.setting})`)
+      if (size < REQUEST_HEADER_MIN || size > limit) {
+        const setting = this.sasl.authenticated
+          ? 'socket.request.max.bytes'
+          : 'socket.request.max.bytes, or sasl.server.max.receive.size before SASL authentication'
+        this.close(`request size ${size} is outside [${REQUEST_HEADER_MIN}, ${limit}] (${setting})`)
         return
       }
       if (this.buffered < 4 + size) return
