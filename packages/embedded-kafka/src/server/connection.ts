@@ -10,8 +10,18 @@ import { isFlexible, type AnyApi } from '../protocol/api.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { ProtocolDecodeError, Reader } from '../protocol/reader.js'
 import { Writer } from '../protocol/writer.js'
+import type { SaslMechanism } from '../sasl/mechanism.js'
 import type { Logger } from './logger.js'
-import { CLOSE_CONNECTION, NO_RESPONSE, type RequestContext, type Route } from './route.js'
+import {
+  CLOSE_CONNECTION,
+  closingResponse,
+  isClosingAnswer,
+  NO_RESPONSE,
+  type ConnectionFacts,
+  type RequestContext,
+  type Route,
+} from './route.js'
+import { SASL_MAX_RECEIVE_BYTES, SaslSession } from './sasl-session.js'
 
 const API_VERSIONS_KEY = 18
 const REQUEST_HEADER_MIN = 8
@@ -19,16 +29,25 @@ const REQUEST_HEADER_MIN = 8
 export interface ConnectionEnvironment {
   readonly routes: ReadonlyMap<number, Route>
   readonly maxRequestBytes: number
+  /** The SASL mechanisms the listener enables, by name; undefined: no SASL. */
+  readonly sasl: ReadonlyMap<string, SaslMechanism> | undefined
   readonly log: Logger
-  /** Builds the per-request context (cluster, broker, groups). */
-  context(apiVersion: number, clientId: string | null, clientHost: string, closed: AbortSignal): RequestContext
+  /** Builds the per-request context (cluster, broker, groups) around what the connection knows. */
+  context(facts: ConnectionFacts): RequestContext
   onClientId(clientId: string): void
+}
+
+interface DecodedRequest {
+  readonly clientId: string | null
+  readonly request: unknown
 }
 
 interface PendingResponse {
   /** undefined: not answered yet; null: answered with silence; CLOSE_CONNECTION: answer lost. */
   bytes: Buffer | null | undefined | typeof CLOSE_CONNECTION
   readonly apiName: string
+  /** Why the connection closes once this answer is written (a SASL refusal). */
+  closeReason?: string
 }
 
 export class Connection {
@@ -36,11 +55,13 @@ export class Connection {
   private buffered = 0
   private readonly pending: PendingResponse[] = []
   private readonly closed = new AbortController()
+  private readonly sasl: SaslSession
 
   constructor(
     private readonly socket: Socket,
     private readonly env: ConnectionEnvironment,
   ) {
+    this.sasl = new SaslSession(env.sasl, env.log)
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (error) => env.log('debug', 'connection error', { error: error.message }))
@@ -51,13 +72,22 @@ export class Connection {
     return this.closed.signal.aborted
   }
 
-  close(reason: string): void {
+  /** Closes at once, or (`afterWrites`, a SASL refusal) once what was written has been sent. */
+  close(reason: string, afterWrites = false): void {
     if (this.isClosed) return
     this.env.log('warn', `closing connection: ${reason}`, {
       remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`,
     })
     this.closed.abort()
-    this.socket.destroy()
+    if (afterWrites) this.socket.destroySoon()
+    else this.socket.destroy()
+  }
+
+  /** socket.request.max.bytes, or before SASL authentication Kafka's smaller sasl.server.max.receive.size. */
+  private frameLimit(): number {
+    return this.sasl.authenticated
+      ? this.env.maxRequestBytes
+      : Math.min(this.env.maxRequestBytes, SASL_MAX_RECEIVE_BYTES)
   }
 
   private onData(chunk: Buffer): void {
@@ -66,10 +96,12 @@ export class Connection {
     while (this.buffered >= 4 && !this.isClosed) {
       const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : this.coalesce()
       const size = head.readInt32BE(0)
-      if (size < REQUEST_HEADER_MIN || size > this.env.maxRequestBytes) {
-        this.close(
-          `request size ${size} is outside [${REQUEST_HEADER_MIN}, ${this.env.maxRequestBytes}] (socket.request.max.bytes)`,
-        )
+      const limit = this.frameLimit()
+      if (size < REQUEST_HEADER_MIN || size > limit) {
+        const setting = this.sasl.authenticated
+          ? 'socket.request.max.bytes'
+          : 'socket.request.max.bytes, or sasl.server.max.receive.size before SASL authentication'
+        this.close(`request size ${size} is outside [${REQUEST_HEADER_MIN}, ${limit}] (${setting})`)
         return
       }
       if (this.buffered < 4 + size) return
@@ -88,49 +120,83 @@ export class Connection {
   }
 
   private onFrame(frame: Buffer): void {
+    if (this.sasl.expectsRawToken) {
+      this.onRawSaslToken(frame)
+      return
+    }
     const reader = new Reader(frame)
     const apiKey = reader.int16()
     const apiVersion = reader.int16()
     const correlationId = reader.int32()
+    const route = this.admit(apiKey, apiVersion, correlationId)
+    if (!route) return
+    const decoded = this.decode(reader, route.api, apiVersion)
+    if (!decoded) return
+    if (decoded.clientId) this.env.onClientId(decoded.clientId)
+    this.dispatch(route, apiVersion, correlationId, decoded)
+  }
+
+  /** The route that answers this request now, or null when the connection was closed (or answered) instead. */
+  private admit(apiKey: number, apiVersion: number, correlationId: number): Route | null {
     const route = this.env.routes.get(apiKey)
     if (!route) {
       this.close(`unknown api key ${apiKey}`)
-      return
+      return null
+    }
+    const refusal = this.sasl.refusal(apiKey, route.api.name)
+    if (refusal !== null) {
+      this.close(refusal)
+      return null
     }
     const { api } = route
-    if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
-      if (apiKey === API_VERSIONS_KEY) {
-        // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges so the client downgrades.
-        this.enqueue(correlationId, api, 0, {
-          errorCode: ErrorCode.UNSUPPORTED_VERSION,
-          apiKeys: this.supportedVersions(),
-        })
-      } else {
-        this.close(`${api.name} v${apiVersion} is not supported (supported: v${api.minVersion}-v${api.maxVersion})`)
-      }
-      return
+    if (apiVersion >= api.minVersion && apiVersion <= api.maxVersion) return route
+    if (apiKey === API_VERSIONS_KEY) {
+      // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges so the client downgrades.
+      this.enqueue(correlationId, api, 0, {
+        errorCode: ErrorCode.UNSUPPORTED_VERSION,
+        apiKeys: this.supportedVersions(),
+      })
+    } else {
+      this.close(`${api.name} v${apiVersion} is not supported (supported: v${api.minVersion}-v${api.maxVersion})`)
     }
-    let request: unknown
-    let clientId: string | null
+    return null
+  }
+
+  /** The rest of the header and the body, or null when malformed (the connection is then closed). */
+  private decode(reader: Reader, api: AnyApi, apiVersion: number): DecodedRequest | null {
     const flexible = isFlexible(api, apiVersion)
     try {
       // The client id is always a classic int16 string, even in flexible header v2.
       const length = reader.int16()
-      clientId = length < 0 ? null : reader.utf8(length)
+      const clientId = length < 0 ? null : reader.utf8(length)
       if (flexible) skipHeaderTags(reader)
-      request = api.request.read(reader, { version: apiVersion, flexible })
+      return { clientId, request: api.request.read(reader, { version: apiVersion, flexible }) }
     } catch (error) {
       if (error instanceof ProtocolDecodeError) {
         this.close(`malformed ${api.name} v${apiVersion} request: ${error.message}`)
-        return
+        return null
       }
       throw error
     }
-    if (clientId) this.env.onClientId(clientId)
+  }
+
+  /** Runs the handler; its answer takes this request's place in the response order. */
+  private dispatch(route: Route, apiVersion: number, correlationId: number, { clientId, request }: DecodedRequest) {
+    const { api } = route
     const slot: PendingResponse = { bytes: undefined, apiName: api.name }
     this.pending.push(slot)
-    const ctx = this.env.context(apiVersion, clientId, `/${this.socket.remoteAddress ?? 'unknown'}`, this.closed.signal)
+    const ctx = this.env.context({
+      apiVersion,
+      clientId,
+      clientHost: `/${this.socket.remoteAddress ?? 'unknown'}`,
+      connectionClosed: this.closed.signal,
+      sasl: this.sasl,
+    })
     const settle = (response: unknown): void => {
+      if (isClosingAnswer(response)) {
+        slot.closeReason = response.reason
+        response = closingResponse(response)
+      }
       slot.bytes =
         response === NO_RESPONSE
           ? null
@@ -154,6 +220,20 @@ export class Connection {
     }
   }
 
+  /**
+   * A SASL message after SaslHandshake v0: the answer is the mechanism's challenge as a bare
+   * size-prefixed frame; a refusal has no way to be told, so the connection just closes (KIP-152).
+   */
+  private onRawSaslToken(token: Buffer): void {
+    const slot: PendingResponse = { bytes: undefined, apiName: 'SASL token' }
+    this.pending.push(slot)
+    void this.sasl.authenticate(token).then(({ authBytes, closeReason }) => {
+      if (closeReason !== undefined) slot.closeReason = closeReason
+      slot.bytes = closeReason === undefined ? sizePrefixed(authBytes) : null
+      this.flush()
+    })
+  }
+
   private enqueue(correlationId: number, api: AnyApi, version: number, response: unknown): void {
     this.pending.push({ bytes: encodeResponse(api, version, correlationId, response), apiName: api.name })
     this.flush()
@@ -169,15 +249,26 @@ export class Connection {
 
   private flush(): void {
     while (this.pending.length > 0 && this.pending[0]!.bytes !== undefined) {
-      const { bytes, apiName } = this.pending.shift()!
+      const { bytes, apiName, closeReason } = this.pending.shift()!
       if (bytes === CLOSE_CONNECTION) {
         // The answers before this one went out; this one and everything after it are lost.
         this.close(`injected fault: the ${apiName} answer is lost`)
         return
       }
       if (bytes && !this.isClosed) this.socket.write(bytes)
+      if (closeReason !== undefined) {
+        this.close(closeReason, true)
+        return
+      }
     }
   }
+}
+
+function sizePrefixed(payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + payload.length)
+  out.writeInt32BE(payload.length, 0)
+  payload.copy(out, 4)
+  return out
 }
 
 function skipHeaderTags(reader: Reader): void {
