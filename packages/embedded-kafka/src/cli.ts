@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 /**
  * embedded-kafka: runs a cluster until SIGINT/SIGTERM. The first line of output is always
- * `bootstrap: host:port,...` so scripts can read it and connect.
+ * `bootstrap: host:port,...` so scripts can read it and connect; with TLS the next is
+ * `ca: <file>`, the CA certificate (PEM) clients should trust.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { flagNames, flagParserOptions, flagUsage, layerFromFlags } from '@kafka-sidecar/options'
 import { EmbeddedKafka } from './embedded-kafka.js'
@@ -18,7 +22,8 @@ const HELP = `Usage: embedded-kafka [options]
 
 Runs a Kafka cluster in this process, speaking the Kafka wire protocol over TCP,
 for development, tests and benchmarks (not for production). Prints
-"bootstrap: <host:port,...>" first, then runs until SIGINT or SIGTERM.
+"bootstrap: <host:port,...>" first (with TLS, then "ca: <file>"), then runs
+until SIGINT or SIGTERM.
 
 Options:
 ${Object.values(EMBEDDED_KAFKA_OPTIONS)
@@ -84,8 +89,20 @@ async function main(): Promise<void> {
       partitions: partitions === undefined ? undefined : integerText(partitions, 'topic'),
     })
   }
-  process.stdout.write(`bootstrap: ${cluster.bootstrapServers.join(',')}\n`)
+  const lines = [`bootstrap: ${cluster.bootstrapServers.join(',')}`]
+  if (cluster.caCertificate !== undefined) lines.push(`ca: ${caFile(cluster.caCertificate)}`)
+  // One write, so a reader of the first chunk has both lines.
+  process.stdout.write(`${lines.join('\n')}\n`)
   if (stopRequested) shutdown()
+}
+
+/** The CA certificate in a file of its own, removed when the process exits. */
+function caFile(pem: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'embedded-kafka-ca-'))
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'ca.pem')
+  writeFileSync(file, pem)
+  return file
 }
 
 main().catch((error: unknown) => {

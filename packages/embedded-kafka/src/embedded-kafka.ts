@@ -18,6 +18,8 @@ import { BrokerServer, type ConnectionStats } from './server/broker-server.js'
 import { ClusterState, TopicOperationError, type BrokerAddress } from './state/cluster-state.js'
 import type { TransactionOutcome } from './state/partition-transactions.js'
 import { TransactionCoordinator, type TransactionInfo } from './transactions/transaction-coordinator.js'
+import { brokerTls, type BrokerTls } from './tls/broker-tls.js'
+import type { ClientCertificateOptions, IssuedCertificate } from './tls/certificate-authority.js'
 
 export interface EmbeddedRecord {
   readonly topic: string
@@ -91,10 +93,12 @@ export class EmbeddedKafka {
     private readonly state: ClusterState,
     private readonly groups: GroupCoordinator,
     private readonly transactionCoordinator: TransactionCoordinator,
+    private readonly tls: BrokerTls | undefined,
   ) {
     this.servers = state.brokers.map(
       (broker) =>
         new BrokerServer(broker.id, {
+          tls: tls?.serverOptions,
           routes: ROUTES,
           maxRequestBytes: options.maxRequestBytes,
           log: (level, message, fields) => options.logger(level, message, { brokerId: broker.id, ...fields }),
@@ -136,7 +140,7 @@ export class EmbeddedKafka {
       initialRebalanceDelayMs: resolved.groupInitialRebalanceDelayMs,
     })
     const transactions = new TransactionCoordinator(state, groups, { maxTimeoutMs: resolved.transactionMaxTimeoutMs })
-    const cluster = new EmbeddedKafka(resolved, state, groups, transactions)
+    const cluster = new EmbeddedKafka(resolved, state, groups, transactions, await brokerTls(resolved))
     try {
       for (const broker of brokers) await cluster.startBroker(broker.id)
     } catch (error) {
@@ -149,6 +153,30 @@ export class EmbeddedKafka {
   /** host:port of every broker, running or not (clients bootstrap from any that answers). */
   get bootstrapServers(): string[] {
     return this.state.brokers.map((b) => `${b.host}:${b.port}`)
+  }
+
+  /**
+   * The CA certificate (PEM) that signed the brokers' certificate, for clients to trust (KafkaJS
+   * `ssl: { ca: [caCertificate] }`, librdkafka `ssl.ca.location`); undefined without TLS, or when
+   * `tlsCertFile` was given without `tlsCaFile`.
+   */
+  get caCertificate(): string | undefined {
+    return this.tls?.caCertificate
+  }
+
+  /** What a client names as `security.protocol` to connect. */
+  get securityProtocol(): 'PLAINTEXT' | 'SSL' {
+    return this.tls ? 'SSL' : 'PLAINTEXT'
+  }
+
+  /**
+   * A client certificate and key (PEM) signed by the cluster's throwaway CA, for mutual TLS. Past
+   * `notAfter` it is expired, and refused. Only when the CA was made here (`tls`, no `tlsCertFile`).
+   */
+  issueClientCertificate(options: ClientCertificateOptions = {}): Promise<IssuedCertificate> {
+    const authority = this.tls?.authority
+    if (!authority) throw new Error('no throwaway CA: start the cluster with tls (and without tlsCertFile)')
+    return authority.issueClientCertificate(options)
   }
 
   brokers(): BrokerInfo[] {

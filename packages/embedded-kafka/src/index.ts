@@ -4,6 +4,7 @@ export type { BrokerInfo, EmbeddedBatch, EmbeddedRecord, PartitionOffsets, Recor
 export { EmbeddedKafkaConfigError, parseOptions } from './options.js'
 export type { InjectedFault, LoseProduceResponsesOptions, RefuseProducerIdsOptions } from './faults/faults.js'
 export type { EmbeddedKafkaOptions } from './options.js'
+export type { ClientCertificateOptions, IssuedCertificate } from './tls/certificate-authority.js'
 export type { ConnectionStats } from './server/broker-server.js'
 export type { Header } from './protocol/record-batch.js'
 export type { Logger, LogLevel } from './server/logger.js'

@@ -41,11 +41,29 @@ export interface EmbeddedKafkaOptions {
   groupInitialRebalanceDelayMs?: number
   /** transaction.max.timeout.ms: longest transaction timeout a producer may ask for. Default 900000, as in Kafka. */
   transactionMaxTimeoutMs?: number
+  /**
+   * TLS listeners (Kafka's SSL and SASL_SSL). Unless `tlsCertFile` is given, a throwaway CA and a
+   * broker certificate for loopback and `host` are made at start; clients trust `caCertificate`.
+   * Default false; `mtls` or `tlsCertFile` imply it.
+   */
+  tls?: boolean
+  /** Mutual TLS (`ssl.client.auth=required`): clients must present a certificate signed by the CA. Default false. */
+  mtls?: boolean
+  /** The broker certificate (PEM file, chain allowed) instead of a made one; needs `tlsKeyFile`. */
+  tlsCertFile?: string
+  /** The broker certificate's private key (PEM file). */
+  tlsKeyFile?: string
+  /** The CA (PEM file) clients trust, and with `mtls` the one client certificates must chain to. */
+  tlsCaFile?: string
   /** Structured logger; silent by default. */
   logger?: Logger
 }
 
-export type ResolvedOptions = Required<Omit<EmbeddedKafkaOptions, 'port'>> & { ports: readonly number[] }
+/** Options without a default: unset stays undefined. */
+type Unset = 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile'
+
+export type ResolvedOptions = Required<Omit<EmbeddedKafkaOptions, 'port' | Unset>> &
+  Pick<EmbeddedKafkaOptions, Unset> & { ports: readonly number[] }
 
 export const DEFAULT_BROKERS = 3
 export const DEFAULT_HOST = '127.0.0.1'
@@ -111,13 +129,24 @@ function trueOrFalse(value: unknown, option: string): boolean {
   return value
 }
 
+/** A switch: the flag alone means true. */
+const on = () => true
+
+function aFile(value: unknown, option: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '') throw new EmbeddedKafkaConfigError(option, 'expected a file path')
+  return value
+}
+
 function aFunction<T>(value: unknown, option: string): T {
   if (typeof value !== 'function') throw new EmbeddedKafkaConfigError(option, 'expected a function')
   return value as T
 }
 
 /** What the dependent checks read of the options declared above them. */
-type Above = Pick<ResolvedOptions, 'brokers' | 'groupMinSessionTimeoutMs'> & { readonly ports?: readonly number[] }
+type Above = Pick<ResolvedOptions, 'brokers' | 'groupMinSessionTimeoutMs' | 'tlsCertFile'> & {
+  readonly ports?: readonly number[]
+}
 
 /** Every option, the CLI's flags in the order `--help` lists them. */
 export const EMBEDDED_KAFKA_OPTIONS = {
@@ -187,6 +216,43 @@ export const EMBEDDED_KAFKA_OPTIONS = {
   },
   groupInitialRebalanceDelayMs: { defaultValue: 0, check: integer(0) },
   transactionMaxTimeoutMs: { defaultValue: 900_000, check: integer(1, 2_147_483_647) },
+  tls: {
+    flag: 'tls',
+    help: 'TLS listeners with a throwaway CA; prints "ca: <file>" (its PEM) after the bootstrap line',
+    defaultValue: false,
+    parse: on,
+    check: trueOrFalse,
+  },
+  mtls: {
+    flag: 'mtls',
+    help: 'mutual TLS: clients need a certificate signed by the CA (implies --tls)',
+    defaultValue: false,
+    parse: on,
+    check: trueOrFalse,
+  },
+  tlsCertFile: {
+    flag: 'tls-cert',
+    placeholder: '<file>',
+    help: 'broker certificate (PEM) instead of a made one; needs --tls-key (implies --tls)',
+    check: aFile,
+  },
+  tlsKeyFile: {
+    flag: 'tls-key',
+    placeholder: '<file>',
+    help: "the broker certificate's private key (PEM)",
+    check: (value, option, { tlsCertFile }) => {
+      const file = aFile(value, option)
+      if ((file === undefined) !== (tlsCertFile === undefined))
+        throw new EmbeddedKafkaConfigError(option, 'tlsCertFile and tlsKeyFile go together')
+      return file
+    },
+  },
+  tlsCaFile: {
+    flag: 'tls-ca',
+    placeholder: '<file>',
+    help: 'CA certificate (PEM) for --tls-cert, printed as the ca line; with --mtls, signs client certificates',
+    check: aFile,
+  },
   logger: { defaultValue: silentLogger, check: aFunction<Logger> },
 } satisfies { readonly [K in keyof EmbeddedKafkaOptions]-?: OptionDeclaration<EmbeddedKafkaOptions[K], Above> }
 
@@ -194,5 +260,9 @@ export function parseOptions(input: EmbeddedKafkaOptions = {}): ResolvedOptions 
   const unknownOption = (key: string) => new EmbeddedKafkaConfigError(key, 'unknown option')
   const fromCode = layerFromCode(EMBEDDED_KAFKA_OPTIONS, input, (key) => key, unknownOption)
   const { port, ports, ...options } = resolveOptions(EMBEDDED_KAFKA_OPTIONS, [fromCode]).values
-  return { ...options, ports: ports ?? Array.from({ length: options.brokers }, (_, i) => (port === 0 ? 0 : port + i)) }
+  return {
+    ...options,
+    tls: options.tls || options.mtls || options.tlsCertFile !== undefined,
+    ports: ports ?? Array.from({ length: options.brokers }, (_, i) => (port === 0 ? 0 : port + i)),
+  }
 }

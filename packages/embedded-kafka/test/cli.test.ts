@@ -105,6 +105,18 @@ describe('embedded-kafka CLI', () => {
     expect(offsets.map((o) => [o.partition, o.high])).toEqual([[0, '2']])
   })
 
+  it('--tls prints the CA file right after the bootstrap line, and serves KafkaJS that trusts it', async () => {
+    const { cli, servers } = await startCli(['--brokers', '1', '--tls'])
+    await waitFor('the ca line', () => cli.stdout().split('\n').length > 2)
+    const [, caLine] = cli.stdout().split('\n')
+    const caFile = /^ca: (\S+)$/.exec(caLine!)?.[1]
+    expect(caFile, caLine).toBeDefined()
+    const ca = readFileSync(caFile!, 'utf8')
+    expect(ca).toMatch(/^-----BEGIN CERTIFICATE-----/)
+    const producer = await connectedProducer(kafkaFor({ bootstrapServers: servers }, 'cli-tls', { ssl: { ca: [ca] } }))
+    await producer.send({ topic: randomTopic('cli-tls'), messages: [{ value: 'x' }] })
+  })
+
   it('defaults to three brokers', async () => {
     const { servers } = await startCli([])
     expect(servers).toHaveLength(3)

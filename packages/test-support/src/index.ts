@@ -8,6 +8,7 @@ export { freePort } from './free-port.js'
 export { waitFor, within, type Description } from './waiting.js'
 export { produceLog, type ProducedBatch } from './produce-log.js'
 export { asText } from './as-text.js'
+export { certificateFiles, clientCertificateFiles, kafkajsSsl, type CertificateFiles } from './certificates.js'
 export {
   connectedAdmin,
   connectedConsumer,

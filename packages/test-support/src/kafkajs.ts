@@ -9,6 +9,7 @@ import {
   type Admin,
   type Consumer,
   type ConsumerConfig,
+  type KafkaConfig,
   type KafkaMessage,
   type Producer,
   type ProducerConfig,
@@ -17,13 +18,21 @@ import { onTestFinished } from 'vitest'
 import { randomTopic } from './topics.js'
 import { waitFor } from './waiting.js'
 
-/** A KafkaJS client of `cluster` (or of any bootstrap servers), silent, with short retries. */
-export function kafkaFor(cluster: Pick<EmbeddedKafka, 'bootstrapServers'>, clientId = 'embedded-kafka-test'): Kafka {
+/**
+ * A KafkaJS client of `cluster` (or of any bootstrap servers), silent, with short retries; `config`
+ * adds to or overrides that (`ssl`, `sasl`, `retry`).
+ */
+export function kafkaFor(
+  cluster: Pick<EmbeddedKafka, 'bootstrapServers'>,
+  clientId = 'embedded-kafka-test',
+  config: Partial<KafkaConfig> = {},
+): Kafka {
   return new Kafka({
     clientId,
     brokers: cluster.bootstrapServers,
     logLevel: logLevel.NOTHING,
     retry: { retries: 3, initialRetryTime: 50, maxRetryTime: 500 },
+    ...config,
   })
 }
 
@@ -49,13 +58,22 @@ export async function connectedConsumer(kafka: Kafka, config: ConsumerConfig): P
   return consumer
 }
 
-/** The first `count` messages of `topic` as a KafkaJS consumer reads them, in partition then offset order. */
+/**
+ * The first `count` messages of `topic` as a KafkaJS consumer reads them, in partition then offset
+ * order; `config` adds `ssl` or `sasl` for a cluster that asks for them.
+ */
 export async function consumeWithKafkaJS(
   cluster: EmbeddedKafka,
   topic: string,
   count: number,
+  config: Partial<KafkaConfig> = {},
 ): Promise<KafkaMessage[]> {
-  const kafka = new Kafka({ clientId: 'reader', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING })
+  const kafka = new Kafka({
+    clientId: 'reader',
+    brokers: cluster.bootstrapServers,
+    logLevel: logLevel.NOTHING,
+    ...config,
+  })
   // A short long-poll keeps disconnect fast: KafkaJS waits for the fetch in flight.
   const consumer = kafka.consumer({ groupId: randomTopic('reader'), maxWaitTimeInMs: 100 })
   const seen: Array<{ partition: number; message: KafkaMessage }> = []
