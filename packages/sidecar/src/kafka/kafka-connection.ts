@@ -32,8 +32,9 @@ export class KafkaConnection {
     private readonly kafka: KafkaClients,
     private readonly health: HealthState,
     private readonly settings: ConnectionSettings,
-    private readonly security: Pick<KafkaSecurity, 'description' | 'secrets'>,
+    private readonly security: Pick<KafkaSecurity, 'description' | 'secrets' | 'onAttemptFailure'>,
   ) {
+    security.onAttemptFailure((error, broker) => this.attemptFailed(error, broker))
     this.liveness = new KafkaLiveness(
       // The probe's answer is the cluster's identity too: kept fresh across reconnects for free.
       () =>
@@ -90,6 +91,13 @@ export class KafkaConnection {
       connectsWith: this.security.description,
     })
     this.reconnectTimer = setTimeout(() => this.connect(), KAFKA_RECONNECT_MS).unref()
+  }
+
+  /** While not connected, the latest failed attempt is the reason, before KafkaJS gives up retrying. */
+  private attemptFailed(error: unknown, broker: string): void {
+    if (this.up || this.stopped) return
+    const failure = kafkaFailureOf(error, this.security.secrets(), broker)
+    this.setConnected(false, `cannot connect: ${formatKafkaFailure(failure, this.security.description)}`)
   }
 
   private connectedNow(): void {

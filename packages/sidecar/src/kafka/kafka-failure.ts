@@ -7,6 +7,9 @@
  */
 import { authenticationFailureOf } from './sasl-mechanisms.js'
 
+/** Told of each failed connection attempt (TLS handshake, authentication) with its broker, as it happens. */
+export type AttemptFailureListener = (error: unknown, broker: string) => void
+
 export interface KafkaFailure {
   /** host:port, when the error says which broker. */
   readonly broker: string | null
@@ -38,19 +41,21 @@ function kafkaErrorName(errors: readonly KafkaJSErrorFields[]): string {
     if (typeof e.type === 'string') return e.type
     // A SASL failure without the broker's error code: the broker closed the connection instead.
     if (e.name === 'KafkaJSSASLAuthenticationError') return 'SASL_AUTHENTICATION_FAILED'
-    if (e.name === 'KafkaJSConnectionError' && typeof e.code === 'string') return e.code
+    // A socket's or TLS's code (ECONNREFUSED, UNABLE_TO_VERIFY_LEAF_SIGNATURE), as is or wrapped by KafkaJS.
+    if (typeof e.code === 'string') return e.code
   }
-  return errors[0]?.name ?? 'Error'
+  // The innermost error's name: KafkaJSNumberOfRetriesExceeded says less than the KafkaJSConnectionClosedError it wraps.
+  return errors.at(-1)?.name ?? 'Error'
 }
 
-export function kafkaFailureOf(error: unknown, secrets: readonly string[]): KafkaFailure {
+/** What `error` says about the failure; `broker` when the error itself does not say which. */
+export function kafkaFailureOf(error: unknown, secrets: readonly string[], broker: string | null = null): KafkaFailure {
   const errors = chain(error)
-  const broker =
-    errors
-      .map((e) => authenticationFailureOf(e)?.broker ?? (typeof e.broker === 'string' ? e.broker : null))
-      .find(Boolean) ?? null
+  const named = errors
+    .map((e) => authenticationFailureOf(e)?.broker ?? (typeof e.broker === 'string' ? e.broker : null))
+    .find(Boolean)
   const message = errors[0]?.message ?? String(error)
-  return { broker, kafkaError: kafkaErrorName(errors), message: withoutSecrets(message, secrets) }
+  return { broker: named ?? broker, kafkaError: kafkaErrorName(errors), message: withoutSecrets(message, secrets) }
 }
 
 /** "SASL_AUTHENTICATION_FAILED from 10.0.0.7:9096 (SASL SCRAM-SHA-512 over TLS): …" */

@@ -8,6 +8,7 @@
  */
 import type { KafkaConfig, Mechanism } from 'kafkajs'
 import type { SidecarConfig } from '../config.js'
+import type { AttemptFailureListener } from './kafka-failure.js'
 import { loadMechanismModule } from './mechanism-module.js'
 import { optionFile, readSecretFile, type OptionFile } from './option-file.js'
 import { builtInMechanism, observedMechanism } from './sasl-mechanisms.js'
@@ -21,6 +22,11 @@ export interface KafkaSecurity {
   readonly description: string
   /** The secrets as they are now, so that no message the sidecar gives can contain one. */
   secrets(): string[]
+  /**
+   * Tells `listener` of every failed TLS handshake and authentication as it happens, with its
+   * broker: KafkaJS reports a failed connect only once its retries give up, seconds later.
+   */
+  onAttemptFailure(listener: AttemptFailureListener): void
 }
 
 type Source = (key: keyof SidecarConfig) => string
@@ -35,12 +41,15 @@ export async function loadKafkaSecurity(config: SidecarConfig, source: Source): 
   ].filter((file): file is OptionFile => file !== null)
   for (const file of secretFiles) readSecretFile(file)
   const mechanism = config.saslMechanism === null ? null : await saslMechanism(config, source, config.saslMechanism)
+  let listener: AttemptFailureListener = () => {}
+  const attemptFailed: AttemptFailureListener = (error, broker) => listener(error, broker)
   return {
     clientSettings: {
       ssl: tls !== null,
-      ...(tls && { socketFactory: tlsSocketFactory(tls) }),
-      ...(mechanism && { sasl: observedMechanism(mechanism) }),
+      ...(tls && { socketFactory: tlsSocketFactory(tls, attemptFailed) }),
+      ...(mechanism && { sasl: observedMechanism(mechanism, attemptFailed) }),
     },
+    onAttemptFailure: (next) => (listener = next),
     description: describe(config),
     secrets: () => [
       ...(config.saslPassword === null ? [] : [config.saslPassword]),

@@ -11,6 +11,7 @@
  */
 import { createRequire } from 'node:module'
 import type { AuthenticationProviderArgs, Mechanism } from 'kafkajs'
+import type { AttemptFailureListener } from './kafka-failure.js'
 import type { BuiltInMechanism } from './security-options.js'
 
 const require = createRequire(import.meta.url)
@@ -53,8 +54,8 @@ export function authenticationFailureOf(error: unknown): AuthenticationFailure |
   return typeof error === 'object' && error !== null ? failures.get(error) : undefined
 }
 
-/** The mechanism, its failures recorded with the broker and the broker's error. */
-export function observedMechanism(mechanism: Mechanism): Mechanism {
+/** The mechanism, its failures recorded with the broker and the broker's error, and told to `onFailure`. */
+export function observedMechanism(mechanism: Mechanism, onFailure: AttemptFailureListener): Mechanism {
   return {
     mechanism: mechanism.mechanism,
     authenticationProvider: (args) => ({
@@ -68,8 +69,10 @@ export function observedMechanism(mechanism: Mechanism): Mechanism {
         try {
           await mechanism.authenticationProvider({ ...args, saslAuthenticate }).authenticate()
         } catch (error) {
+          const broker = `${args.host}:${args.port}`
           if (typeof error === 'object' && error !== null)
-            failures.set(error, { broker: `${args.host}:${args.port}`, mechanism: mechanism.mechanism, kafkaError })
+            failures.set(error, { broker, mechanism: mechanism.mechanism, kafkaError })
+          onFailure(error, broker)
           throw error
         }
       },

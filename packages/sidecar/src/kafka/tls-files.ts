@@ -10,6 +10,7 @@ import { isIP } from 'node:net'
 import { connect, type ConnectionOptions } from 'node:tls'
 import type { ISocketFactory } from 'kafkajs'
 import { SidecarConfigError } from '../config-error.js'
+import type { AttemptFailureListener } from './kafka-failure.js'
 import { readOptionFile, type OptionFile } from './option-file.js'
 
 export interface TlsFiles {
@@ -32,9 +33,19 @@ const KEEP_ALIVE_DELAY_MS = 60_000
  * the files are read there. As KafkaJS's own, it sends the broker's host as the server name unless
  * the host is an IP address (servername overrides both).
  */
-export function tlsSocketFactory(files: TlsFiles): ISocketFactory {
+export function tlsSocketFactory(files: TlsFiles, onFailure: AttemptFailureListener): ISocketFactory {
   return ({ host, port, onConnect }) => {
-    const socket = connect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...tlsOptions(files) }, onConnect)
+    const broker = `${host}:${port}`
+    let options: ConnectionOptions
+    try {
+      options = tlsOptions(files)
+    } catch (error) {
+      onFailure(error, broker)
+      throw error
+    }
+    const socket = connect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...options }, onConnect)
+    // Told at once, not after KafkaJS's retries (seconds later) give up: a handshake refused.
+    socket.once('error', (error) => onFailure(error, broker))
     socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS)
     return socket
   }
