@@ -19,6 +19,7 @@ import { ClusterState, TopicOperationError, type BrokerAddress } from './state/c
 import type { TransactionOutcome } from './state/partition-transactions.js'
 import { TransactionCoordinator, type TransactionInfo } from './transactions/transaction-coordinator.js'
 import { brokerTls, type BrokerTls } from './tls/broker-tls.js'
+import { saslMechanisms } from './sasl/sasl-options.js'
 import type { ClientCertificateOptions, IssuedCertificate } from './tls/certificate-authority.js'
 
 export interface EmbeddedRecord {
@@ -95,23 +96,22 @@ export class EmbeddedKafka {
     private readonly transactionCoordinator: TransactionCoordinator,
     private readonly tls: BrokerTls | undefined,
   ) {
+    const sasl = saslMechanisms(options.sasl)
     this.servers = state.brokers.map(
       (broker) =>
         new BrokerServer(broker.id, {
           tls: tls?.serverOptions,
+          sasl,
           routes: ROUTES,
           maxRequestBytes: options.maxRequestBytes,
           log: (level, message, fields) => options.logger(level, message, { brokerId: broker.id, ...fields }),
-          context: (apiVersion, clientId, clientHost, connectionClosed) => ({
+          context: (facts) => ({
             cluster: state,
             groups,
             transactions: transactionCoordinator,
             faults: this.faults,
             broker,
-            apiVersion,
-            clientId,
-            clientHost,
-            connectionClosed,
+            ...facts,
             log: options.logger,
           }),
         }),
@@ -165,8 +165,14 @@ export class EmbeddedKafka {
   }
 
   /** What a client names as `security.protocol` to connect. */
-  get securityProtocol(): 'PLAINTEXT' | 'SSL' {
-    return this.tls ? 'SSL' : 'PLAINTEXT'
+  get securityProtocol(): 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL' {
+    const transport = this.tls ? 'SSL' : 'PLAINTEXT'
+    return this.options.sasl.length > 0 ? `SASL_${transport}` : transport
+  }
+
+  /** The SASL mechanisms the listeners enable (Kafka's `sasl.enabled.mechanisms`), upper case. */
+  get saslMechanisms(): string[] {
+    return [...new Set(this.options.sasl.map((entry) => entry.mechanism.toUpperCase()))]
   }
 
   /**

@@ -4,6 +4,8 @@
  * naming the option (the CLI maps its flags onto the same names).
  */
 import { layerFromCode, resolveOptions, type OptionDeclaration } from '@kafka-sidecar/options'
+import { EmbeddedKafkaConfigError } from './errors.js'
+import { checkSasl, saslFromText, type SaslOption } from './sasl/sasl-options.js'
 import type { Logger } from './server/logger.js'
 import { silentLogger } from './server/logger.js'
 import { UNBOUNDED_RETENTION } from './state/partition-log.js'
@@ -55,6 +57,13 @@ export interface EmbeddedKafkaOptions {
   tlsKeyFile?: string
   /** The CA (PEM file) clients trust, and with `mtls` the one client certificates must chain to. */
   tlsCaFile?: string
+  /**
+   * SASL listeners (Kafka's SASL_PLAINTEXT, or SASL_SSL with `tls`): the mechanisms enabled, in
+   * the order given, and their users. `{ mechanism: 'scram-sha-512', username, password }` (also
+   * plain, scram-sha-256), `{ mechanism: 'oauthbearer', validate? }` (default: Kafka's check of
+   * unsecured tokens), or a custom mechanism `{ mechanism: 'NAME', start() }`. Default: none.
+   */
+  sasl?: readonly SaslOption[]
   /** Structured logger; silent by default. */
   logger?: Logger
 }
@@ -70,15 +79,7 @@ export const DEFAULT_HOST = '127.0.0.1'
 export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 export const DEFAULT_MAX_REQUEST_BYTES = 104_857_600
 
-export class EmbeddedKafkaConfigError extends Error {
-  override name = 'EmbeddedKafkaConfigError'
-  constructor(
-    readonly option: string,
-    message: string,
-  ) {
-    super(`invalid embedded-kafka option "${option}": ${message}`)
-  }
-}
+export { EmbeddedKafkaConfigError }
 
 type Check<T> = (value: unknown, source: string) => T
 
@@ -252,6 +253,15 @@ export const EMBEDDED_KAFKA_OPTIONS = {
     placeholder: '<file>',
     help: 'CA certificate (PEM) for --tls-cert, printed as the ca line; with --mtls, signs client certificates',
     check: aFile,
+  },
+  sasl: {
+    flag: 'sasl',
+    placeholder: '<mechanism>:<user>:<password>',
+    repeatable: true,
+    help: 'SASL: plain, scram-sha-256 or scram-sha-512 user; or oauthbearer (unsecured tokens)',
+    defaultValue: [],
+    parse: saslFromText,
+    check: checkSasl,
   },
   logger: { defaultValue: silentLogger, check: aFunction<Logger> },
 } satisfies { readonly [K in keyof EmbeddedKafkaOptions]-?: OptionDeclaration<EmbeddedKafkaOptions[K], Above> }

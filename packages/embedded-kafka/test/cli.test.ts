@@ -117,6 +117,29 @@ describe('embedded-kafka CLI', () => {
     await producer.send({ topic: randomTopic('cli-tls'), messages: [{ value: 'x' }] })
   })
 
+  it('--sasl (repeatable) enables each mechanism:user:password given, over --tls too', async () => {
+    const { cli, servers } = await startCli([
+      '--brokers',
+      '1',
+      '--tls',
+      '--sasl',
+      'scram-sha-512:alice:se:cret',
+      '--sasl',
+      'plain:bob:pw',
+    ])
+    await waitFor('the ca line', () => cli.stdout().split('\n').length > 2)
+    const ca = readFileSync(/^ca: (\S+)$/m.exec(cli.stdout())![1]!, 'utf8')
+    for (const sasl of [
+      { mechanism: 'scram-sha-512', username: 'alice', password: 'se:cret' },
+      { mechanism: 'plain', username: 'bob', password: 'pw' },
+    ] as const) {
+      const producer = await connectedProducer(
+        kafkaFor({ bootstrapServers: servers }, 'cli-sasl', { ssl: { ca: [ca] }, sasl }),
+      )
+      await producer.send({ topic: randomTopic('cli-sasl'), messages: [{ value: sasl.mechanism }] })
+    }
+  })
+
   it('defaults to three brokers', async () => {
     const { servers } = await startCli([])
     expect(servers).toHaveLength(3)
@@ -206,6 +229,9 @@ describe('embedded-kafka CLI', () => {
     ['--port', 'eighty', 'port'],
     ['--log-level', 'loud', 'log-level'],
     ['--topic', 'orders:many', 'topic'],
+    ['--sasl', 'gssapi:alice:secret', 'sasl'],
+    ['--sasl', 'plain:alice', 'sasl'],
+    ['--tls-cert', '/nonexistent/broker.pem', 'tls-key'],
   ])('%s %s exits 2 with a message naming the option', async (flag, value, name) => {
     const { code, stdout, stderr } = await runToExit(['--brokers', '1', flag, value])
     expect(code).toBe(2)

@@ -13,6 +13,8 @@ export interface OptionDeclaration<T = unknown, Resolved = Readonly<Record<strin
   readonly flag?: string
   /** What the flag takes, as usage lines show it (`<n>`); a flag without one is a switch. */
   readonly placeholder?: string
+  /** The flag may be given more than once: each text is parsed, and the value is the list of them. */
+  readonly repeatable?: boolean
   /** One line for `--help`. */
   readonly help?: string
   /**
@@ -66,16 +68,29 @@ export function flagNames<Table extends OptionTable>(table: Table): Named<Table,
   return named(table, 'flag')
 }
 
-/** `node:util` parseArgs options for the table's flags: a string where a flag takes a value, a switch otherwise. */
-export function flagParserOptions(table: OptionTable): Record<string, { type: 'string' | 'boolean' }> {
+/**
+ * `node:util` parseArgs options for the table's flags: a string where a flag takes a value, a switch
+ * otherwise, `multiple` where it is repeatable.
+ */
+export function flagParserOptions(table: OptionTable): Record<string, { type: 'string' | 'boolean'; multiple?: true }> {
   return Object.fromEntries(
     Object.values(table).flatMap((option) =>
-      option.flag === undefined ? [] : [[option.flag, { type: option.placeholder ? 'string' : 'boolean' }]],
+      option.flag === undefined
+        ? []
+        : [
+            [
+              option.flag,
+              {
+                type: option.placeholder ? 'string' : 'boolean',
+                ...(option.repeatable ? { multiple: true as const } : {}),
+              },
+            ],
+          ],
     ),
   )
 }
 
-/** `--flag <placeholder>`, as usage lines show a flag. */
-export function flagUsage(option: Pick<OptionDeclaration, 'flag' | 'placeholder'>): string {
-  return `--${option.flag}${option.placeholder ? ` ${option.placeholder}` : ''}`
+/** `--flag <placeholder>`, as usage lines show a flag (`...` after a repeatable one). */
+export function flagUsage(option: Pick<OptionDeclaration, 'flag' | 'placeholder' | 'repeatable'>): string {
+  return `--${option.flag}${option.placeholder ? ` ${option.placeholder}` : ''}${option.repeatable ? ' ...' : ''}`
 }

@@ -35,15 +35,29 @@ export function layerFromEnv(table: OptionTable, env: Readonly<Record<string, st
   )
 }
 
-/** The options `node:util` parseArgs values set (`--flag=` sets the empty text); a bare switch reads as `true`. */
+/** A repeatable flag's texts, each parsed: the value is the list of what they read as. */
+function fromTexts(option: OptionTable[string], texts: readonly string[], source: string): SourcedValue {
+  const value = texts.flatMap((text) => {
+    const one = fromText(option, text, source)
+    return one === undefined ? [] : [one.value]
+  })
+  return { value, source }
+}
+
+/**
+ * The options `node:util` parseArgs values set (`--flag=` sets the empty text); a bare switch reads
+ * as `true`; a repeatable flag's texts come as a list.
+ */
 export function layerFromFlags(
   table: OptionTable,
-  values: Readonly<Record<string, string | boolean | undefined>>,
+  values: Readonly<Record<string, string | boolean | readonly string[] | undefined>>,
 ): OptionLayer {
   return layer(
     Object.entries(table).map(([key, option]) => {
       const given = option.flag === undefined ? undefined : values[option.flag]
-      return [key, fromText(option, typeof given === 'boolean' ? String(given) : given, `--${option.flag}`)]
+      const source = `--${option.flag}`
+      if (Array.isArray(given)) return [key, fromTexts(option, given, source)]
+      return [key, fromText(option, typeof given === 'boolean' ? String(given) : (given as string | undefined), source)]
     }),
   )
 }

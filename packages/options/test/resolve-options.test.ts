@@ -75,6 +75,21 @@ describe('layers', () => {
     expect(() => layerFromFlags(TABLE, { brokers: '' })).toThrow('--brokers: not digits')
   })
 
+  it('from a repeatable flag: each text parsed, the value their list; usage and parseArgs say it repeats', () => {
+    const table = {
+      user: {
+        flag: 'user',
+        placeholder: '<name>',
+        repeatable: true,
+        check: (v: unknown) => v,
+        parse: (t: string) => t.toUpperCase(),
+      },
+    }
+    expect(flagParserOptions(table)).toEqual({ user: { type: 'string', multiple: true } })
+    expect(flagUsage(table.user)).toBe('--user <name> ...')
+    expect(layerFromFlags(table, { user: ['ann', 'bo'] })).toEqual({ user: { value: ['ANN', 'BO'], source: '--user' } })
+  })
+
   it('from code: named by sourceOf; undefined is unset; an unknown key is refused with the known ones', () => {
     expect(layerFromCode(TABLE, { brokers: 2, name: undefined }, (key) => `app.${key}`, unknownOption)).toEqual({
       brokers: { value: 2, source: 'app.brokers' },

@@ -17,6 +17,7 @@ import { leaveGroupRoute } from './13-leave-group.js'
 import { syncGroupRoute } from './14-sync-group.js'
 import { describeGroupsRoute } from './15-describe-groups.js'
 import { listGroupsRoute } from './16-list-groups.js'
+import { saslHandshakeRoute } from './17-sasl-handshake.js'
 import { apiVersionsRoute } from './18-api-versions.js'
 import { createTopicsRoute } from './19-create-topics.js'
 import { deleteTopicsRoute } from './20-delete-topics.js'
@@ -25,6 +26,7 @@ import { addPartitionsToTxnRoute } from './24-add-partitions-to-txn.js'
 import { addOffsetsToTxnRoute } from './25-add-offsets-to-txn.js'
 import { endTxnRoute } from './26-end-txn.js'
 import { txnOffsetCommitRoute } from './28-txn-offset-commit.js'
+import { saslAuthenticateRoute } from './36-sasl-authenticate.js'
 import { createPartitionsRoute } from './37-create-partitions.js'
 
 /** Every API but ApiVersions, in API-key order; ApiVersions advertises them (and itself, last). */
@@ -42,6 +44,7 @@ const ANSWERED: readonly Route[] = [
   syncGroupRoute,
   describeGroupsRoute,
   listGroupsRoute,
+  saslHandshakeRoute,
   createTopicsRoute,
   deleteTopicsRoute,
   initProducerIdRoute,
@@ -49,6 +52,7 @@ const ANSWERED: readonly Route[] = [
   addOffsetsToTxnRoute,
   endTxnRoute,
   txnOffsetCommitRoute,
+  saslAuthenticateRoute,
   createPartitionsRoute,
 ]
 

@@ -10,8 +10,18 @@ import { isFlexible, type AnyApi } from '../protocol/api.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { ProtocolDecodeError, Reader } from '../protocol/reader.js'
 import { Writer } from '../protocol/writer.js'
+import type { SaslMechanism } from '../sasl/mechanism.js'
 import type { Logger } from './logger.js'
-import { CLOSE_CONNECTION, NO_RESPONSE, type RequestContext, type Route } from './route.js'
+import {
+  CLOSE_CONNECTION,
+  closingResponse,
+  isClosingAnswer,
+  NO_RESPONSE,
+  type ConnectionFacts,
+  type RequestContext,
+  type Route,
+} from './route.js'
+import { SASL_MAX_RECEIVE_BYTES, SaslSession } from './sasl-session.js'
 
 const API_VERSIONS_KEY = 18
 const REQUEST_HEADER_MIN = 8
@@ -19,9 +29,11 @@ const REQUEST_HEADER_MIN = 8
 export interface ConnectionEnvironment {
   readonly routes: ReadonlyMap<number, Route>
   readonly maxRequestBytes: number
+  /** The SASL mechanisms the listener enables, by name; undefined: no SASL. */
+  readonly sasl: ReadonlyMap<string, SaslMechanism> | undefined
   readonly log: Logger
-  /** Builds the per-request context (cluster, broker, groups). */
-  context(apiVersion: number, clientId: string | null, clientHost: string, closed: AbortSignal): RequestContext
+  /** Builds the per-request context (cluster, broker, groups) around what the connection knows. */
+  context(facts: ConnectionFacts): RequestContext
   onClientId(clientId: string): void
 }
 
@@ -29,6 +41,8 @@ interface PendingResponse {
   /** undefined: not answered yet; null: answered with silence; CLOSE_CONNECTION: answer lost. */
   bytes: Buffer | null | undefined | typeof CLOSE_CONNECTION
   readonly apiName: string
+  /** Why the connection closes once this answer is written (a SASL refusal). */
+  closeReason?: string
 }
 
 export class Connection {
@@ -36,11 +50,13 @@ export class Connection {
   private buffered = 0
   private readonly pending: PendingResponse[] = []
   private readonly closed = new AbortController()
+  private readonly sasl: SaslSession
 
   constructor(
     private readonly socket: Socket,
     private readonly env: ConnectionEnvironment,
   ) {
+    this.sasl = new SaslSession(env.sasl, env.log)
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (error) => env.log('debug', 'connection error', { error: error.message }))
@@ -51,13 +67,22 @@ export class Connection {
     return this.closed.signal.aborted
   }
 
-  close(reason: string): void {
+  /** Closes at once, or (`afterWrites`, a SASL refusal) once what was written has been sent. */
+  close(reason: string, afterWrites = false): void {
     if (this.isClosed) return
     this.env.log('warn', `closing connection: ${reason}`, {
       remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`,
     })
     this.closed.abort()
-    this.socket.destroy()
+    if (afterWrites) this.socket.destroySoon()
+    else this.socket.destroy()
+  }
+
+  /** socket.request.max.bytes, or before SASL authentication Kafka's smaller sasl.server.max.receive.size. */
+  private frameLimit(): { bytes: number; setting: string } {
+    return this.sasl.authenticated || this.env.maxRequestBytes < SASL_MAX_RECEIVE_BYTES
+      ? { bytes: this.env.maxRequestBytes, setting: 'socket.request.max.bytes' }
+      : { bytes: SASL_MAX_RECEIVE_BYTES, setting: 'sasl.server.max.receive.size, before SASL authentication' }
   }
 
   private onData(chunk: Buffer): void {
@@ -66,10 +91,9 @@ export class Connection {
     while (this.buffered >= 4 && !this.isClosed) {
       const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : this.coalesce()
       const size = head.readInt32BE(0)
-      if (size < REQUEST_HEADER_MIN || size > this.env.maxRequestBytes) {
-        this.close(
-          `request size ${size} is outside [${REQUEST_HEADER_MIN}, ${this.env.maxRequestBytes}] (socket.request.max.bytes)`,
-        )
+      const limit = this.frameLimit()
+      if (size < REQUEST_HEADER_MIN || size > limit.bytes) {
+        this.close(`request size ${size} is outside [${REQUEST_HEADER_MIN}, ${limit.bytes}] (${limit.setting})`)
         return
       }
       if (this.buffered < 4 + size) return
@@ -95,6 +119,11 @@ export class Connection {
     const route = this.env.routes.get(apiKey)
     if (!route) {
       this.close(`unknown api key ${apiKey}`)
+      return
+    }
+    const refusal = this.sasl.refusal(apiKey, route.api.name)
+    if (refusal !== null) {
+      this.close(refusal)
       return
     }
     const { api } = route
@@ -129,8 +158,18 @@ export class Connection {
     if (clientId) this.env.onClientId(clientId)
     const slot: PendingResponse = { bytes: undefined, apiName: api.name }
     this.pending.push(slot)
-    const ctx = this.env.context(apiVersion, clientId, `/${this.socket.remoteAddress ?? 'unknown'}`, this.closed.signal)
+    const ctx = this.env.context({
+      apiVersion,
+      clientId,
+      clientHost: `/${this.socket.remoteAddress ?? 'unknown'}`,
+      connectionClosed: this.closed.signal,
+      sasl: this.sasl,
+    })
     const settle = (response: unknown): void => {
+      if (isClosingAnswer(response)) {
+        slot.closeReason = response.reason
+        response = closingResponse(response)
+      }
       slot.bytes =
         response === NO_RESPONSE
           ? null
@@ -169,13 +208,17 @@ export class Connection {
 
   private flush(): void {
     while (this.pending.length > 0 && this.pending[0]!.bytes !== undefined) {
-      const { bytes, apiName } = this.pending.shift()!
+      const { bytes, apiName, closeReason } = this.pending.shift()!
       if (bytes === CLOSE_CONNECTION) {
         // The answers before this one went out; this one and everything after it are lost.
         this.close(`injected fault: the ${apiName} answer is lost`)
         return
       }
       if (bytes && !this.isClosed) this.socket.write(bytes)
+      if (closeReason !== undefined) {
+        this.close(closeReason, true)
+        return
+      }
     }
   }
 }

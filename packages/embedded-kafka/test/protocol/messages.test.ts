@@ -24,7 +24,9 @@ import { LeaveGroup } from '../../src/apis/13-leave-group.js'
 import { SyncGroup } from '../../src/apis/14-sync-group.js'
 import { DescribeGroups } from '../../src/apis/15-describe-groups.js'
 import { ListGroups } from '../../src/apis/16-list-groups.js'
+import { SaslHandshake } from '../../src/apis/17-sasl-handshake.js'
 import { ApiVersions } from '../../src/apis/18-api-versions.js'
+import { SaslAuthenticate } from '../../src/apis/36-sasl-authenticate.js'
 import { CreateTopics } from '../../src/apis/19-create-topics.js'
 import { DeleteTopics } from '../../src/apis/20-delete-topics.js'
 import { InitProducerId } from '../../src/apis/22-init-producer-id.js'
@@ -1407,6 +1409,48 @@ describe('TxnOffsetCommit agrees with KafkaJS', () => {
   }
 })
 
+describe('SaslHandshake agrees with KafkaJS', () => {
+  it('v1 request', async () => {
+    const request = kafkaJs('saslHandshake', 1).request({ mechanism: 'SCRAM-SHA-512' })
+    expect(await decodeKafkaJsRequest(SaslHandshake, 1, request)).toEqual({ mechanism: 'SCRAM-SHA-512' })
+  })
+
+  it('v1 response', async () => {
+    const decoded = await decodeWithKafkaJs(SaslHandshake, 1, kafkaJs('saslHandshake', 1).response, {
+      errorCode: 0,
+      mechanisms: ['PLAIN', 'SCRAM-SHA-512'],
+    })
+    expect(decoded).toEqual({ errorCode: 0, enabledMechanisms: ['PLAIN', 'SCRAM-SHA-512'] })
+  })
+})
+
+describe('SaslAuthenticate agrees with KafkaJS', () => {
+  const clientFirst = Buffer.from('n,,n=alice,r=abc')
+  for (const v of versions(0, 1)) {
+    it(`v${v} request`, async () => {
+      // KafkaJS's mechanisms hand SaslAuthenticate their message already size-prefixed, as BYTES.
+      const authBytes = Buffer.concat([Buffer.from([0, 0, 0, clientFirst.length]), clientFirst])
+      const decoded = await decodeKafkaJsRequest(
+        SaslAuthenticate,
+        v,
+        kafkaJs('saslAuthenticate', v).request({ authBytes }),
+      )
+      expect(decoded).toEqual({ authBytes: clientFirst })
+    })
+
+    it(`v${v} response`, async () => {
+      const decoded = await decodeWithKafkaJs(SaslAuthenticate, v, kafkaJs('saslAuthenticate', v).response, {
+        errorCode: 0,
+        errorMessage: null,
+        authBytes: Buffer.from('r=abcdef,s=c2FsdA==,i=4096'),
+        sessionLifetimeMs: 0,
+      })
+      expect(decoded).toMatchObject({ errorCode: 0, errorMessage: null, ...(v >= 1 ? { sessionLifetimeMs: '0' } : {}) })
+      expect((decoded as { authBytes: Buffer }).authBytes.subarray(4).toString()).toBe('r=abcdef,s=c2FsdA==,i=4096')
+    })
+  }
+})
+
 describe('ApiVersions agrees with KafkaJS', () => {
   for (const v of versions(0, 2)) {
     it(`v${v} request`, async () => {
@@ -1683,6 +1727,19 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
       throttleTimeMs: 1,
       errorCode: 0,
       groups: [{ groupId: 'g', protocolType: 'consumer', groupState: 'Stable' }],
+    },
+  },
+  SaslHandshake: {
+    request: { mechanism: 'SCRAM-SHA-512' },
+    response: { errorCode: 33, mechanisms: ['PLAIN', 'SCRAM-SHA-512'] },
+  },
+  SaslAuthenticate: {
+    request: { authBytes: Buffer.from('n,,n=alice,r=nonce') },
+    response: {
+      errorCode: 58,
+      errorMessage: 'Authentication failed',
+      authBytes: Buffer.from('v=sig'),
+      sessionLifetimeMs: 5,
     },
   },
   ApiVersions: {
