@@ -6,13 +6,14 @@
  * once the sidecar's credential is fixed (a rotated file, no restart) sends go back through it.
  * Real parts only: the client's KafkaJS, the sidecar's KafkaJS, embedded-kafka over TCP with TLS.
  */
-import { rename, writeFile } from 'node:fs/promises'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
 import { startSidecar, type RunningSidecar, type StartOptions } from '@kafka-sidecar/sidecar'
 import {
   clientCertificateFiles,
+  fileWith,
   kafkajsSsl,
   randomTopic,
+  replaceFile,
   socketPath,
   startCluster,
   waitFor,
@@ -23,12 +24,6 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka, logLevel, type DeliveryReport, type SidecarProducer } from '../src/index.js'
 
 const T = { timeout: 45_000 }
-
-/** Replaces a file's content at once, as Kubernetes swaps a mounted Secret's files. */
-async function rotate(path: string, content: string): Promise<void> {
-  await writeFile(`${path}.new`, content)
-  await rename(`${path}.new`, path)
-}
 
 /** A sidecar in front of `cluster`, not awaited ready; stopped when the test ends. */
 async function sidecarFor(cluster: EmbeddedKafka, options: StartOptions): Promise<RunningSidecar> {
@@ -86,6 +81,31 @@ async function sendAndReport(
   return report.path
 }
 
+/**
+ * Once the sidecar's credential is fixed: it gets ready, and the breaker's half-open probe takes it
+ * back with one of the next sends. Every record sent, directly or not, is in the topic once, in order.
+ */
+async function backThroughTheSidecar(
+  cluster: EmbeddedKafka,
+  sidecar: RunningSidecar,
+  app: { producer: SidecarProducer; reports: DeliveryReport[] },
+  topic: string,
+  sentDirectly: string,
+): Promise<void> {
+  await within(sidecar.ready, 20_000, 'the sidecar ready after the rotation')
+  const sent = [sentDirectly]
+  await waitFor(
+    'a send through the sidecar',
+    async () => {
+      sent.push(`after the rotation ${sent.length}`)
+      return (await sendAndReport(app.producer, app.reports, topic, sent.at(-1)!)) === 'sidecar'
+    },
+    10_000,
+  )
+  expect(app.producer.breakerState).toBe('closed')
+  expect((await cluster.records(topic)).map((r) => r.value?.toString())).toEqual(sent)
+}
+
 describe('a secured cluster: the sidecar with its files, the direct path with the application’s own ssl/sasl', () => {
   it(
     'mutual TLS: a sidecar whose certificate the brokers refuse is not ready, the application produces directly with its own certificate, and the sidecar’s rotated certificate brings sends back to it',
@@ -97,36 +117,59 @@ describe('a secured cluster: the sidecar with its files, the direct path with th
       await cluster.createTopic({ topic, partitions: 1 })
       const files = await clientCertificateFiles(cluster, { commonName: 'sidecar' })
       const refused = await stranger.issueClientCertificate({ commonName: 'sidecar' })
-      await rotate(files.certFile, refused.certificate)
-      await rotate(files.keyFile, refused.privateKey)
+      await replaceFile(files.certFile, refused.certificate)
+      await replaceFile(files.keyFile, refused.privateKey)
       const sidecar = await sidecarFor(cluster, {
         ssl: true,
         sslCaFile: files.caFile,
         sslCertFile: files.certFile,
         sslKeyFile: files.keyFile,
       })
-      const app = await cluster.issueClientCertificate({ commonName: 'orders-api' })
-      const { producer, reports } = await applicationProducer(cluster, sidecar, { ssl: kafkajsSsl(cluster, app) })
+      const own = await cluster.issueClientCertificate({ commonName: 'orders-api' })
+      const app = await applicationProducer(cluster, sidecar, { ssl: kafkajsSsl(cluster, own) })
 
-      expect(producer.breakerState).toBe('open')
-      expect(await sendAndReport(producer, reports, topic, 'direct, own certificate')).toBe('direct')
+      expect(app.producer.breakerState).toBe('open')
+      expect(await sendAndReport(app.producer, app.reports, topic, 'direct, own certificate')).toBe('direct')
 
       const valid = await cluster.issueClientCertificate({ commonName: 'sidecar' })
-      await rotate(files.keyFile, valid.privateKey)
-      await rotate(files.certFile, valid.certificate)
-      await within(sidecar.ready, 20_000, 'the sidecar ready after the rotation')
-      // The breaker's half-open probe takes the sidecar back with one of the next sends.
-      const sent = ['direct, own certificate']
-      await waitFor(
-        'a send through the sidecar',
-        async () => {
-          sent.push(`after the rotation ${sent.length}`)
-          return (await sendAndReport(producer, reports, topic, sent.at(-1)!)) === 'sidecar'
-        },
-        10_000,
-      )
-      expect(producer.breakerState).toBe('closed')
-      expect((await cluster.records(topic)).map((r) => r.value?.toString())).toEqual(sent)
+      await replaceFile(files.keyFile, valid.privateKey)
+      await replaceFile(files.certFile, valid.certificate)
+      await backThroughTheSidecar(cluster, sidecar, app, topic, 'direct, own certificate')
+    },
+  )
+
+  it(
+    'SASL SCRAM-SHA-512 over TLS: a sidecar with a wrong password is not ready, the application produces directly with its own sasl, and the rotated password file brings sends back to the sidecar',
+    T,
+    async () => {
+      const cluster = await startCluster({
+        brokers: 1,
+        tls: true,
+        sasl: [
+          { mechanism: 'scram-sha-512', username: 'sidecar', password: 'sidecar-pw' },
+          { mechanism: 'scram-sha-512', username: 'orders-api', password: 'app-pw' },
+        ],
+      })
+      const topic = randomTopic('scram')
+      await cluster.createTopic({ topic, partitions: 1 })
+      const passwordFile = await fileWith('not-the-password\n')
+      const sidecar = await sidecarFor(cluster, {
+        ssl: true,
+        sslCaFile: await fileWith(cluster.caCertificate!, 'ca.pem'),
+        saslMechanism: 'scram-sha-512',
+        saslUsername: 'sidecar',
+        saslPasswordFile: passwordFile,
+      })
+      const app = await applicationProducer(cluster, sidecar, {
+        ssl: kafkajsSsl(cluster),
+        sasl: { mechanism: 'scram-sha-512', username: 'orders-api', password: 'app-pw' },
+      })
+
+      expect(app.producer.breakerState).toBe('open')
+      expect(await sendAndReport(app.producer, app.reports, topic, 'direct, own password')).toBe('direct')
+
+      await replaceFile(passwordFile, 'sidecar-pw\n')
+      await backThroughTheSidecar(cluster, sidecar, app, topic, 'direct, own password')
     },
   )
 })

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { runProgram, socketPath, tempDir } from '@kafka-sidecar/test-support'
+import { fileWith, runProgram, socketPath, tempDir } from '@kafka-sidecar/test-support'
 import { describe, expect, it } from 'vitest'
 import { SidecarConfigError, startSidecar, type StartOptions } from '../src/index.js'
 
@@ -36,13 +36,6 @@ async function startError(options: StartOptions): Promise<SidecarConfigError> {
   // Refused before binding: nothing is left behind.
   expect(existsSync(listen)).toBe(false)
   return error as SidecarConfigError
-}
-
-/** A file holding `content` in a fresh temp dir. */
-async function fileWith(name: string, content: string): Promise<string> {
-  const path = join(await tempDir(), name)
-  await writeFile(path, content)
-  return path
 }
 
 const PASSWORD = 'pw-never-echoed-5f1c'
@@ -210,7 +203,7 @@ describe('KAFKA_SASL_MECHANISM_MODULE must provide the mechanism named', () => {
     ['exports a mechanism without an authenticationProvider', "export default { mechanism: 'TEST_MECHANISM' }\n"],
     ['exports a createMechanism that returns something else', 'export function createMechanism() { return 42 }\n'],
   ])('a module that %s', async (_name, source) => {
-    const path = await fileWith('mechanism.mjs', source)
+    const path = await fileWith(source, 'mechanism.mjs')
     const error = await startError(moduleOptions(path))
     expect(error.message).toBe(
       `invalid configuration saslMechanismModule: ${path} does not export a mechanism: expected a default export { mechanism, authenticationProvider } or a createMechanism(options) function`,
@@ -218,15 +211,15 @@ describe('KAFKA_SASL_MECHANISM_MODULE must provide the mechanism named', () => {
   })
 
   it('a module whose createMechanism throws', async () => {
-    const path = await fileWith('mechanism.mjs', "export function createMechanism() { throw new Error('no region') }\n")
+    const path = await fileWith("export function createMechanism() { throw new Error('no region') }\n", 'mechanism.mjs')
     const error = await startError(moduleOptions(path))
     expect(error.message).toBe(`invalid configuration saslMechanismModule: ${path}: createMechanism failed: no region`)
   })
 
   it('a module that provides another mechanism than the one named', async () => {
     const path = await fileWith(
-      'mechanism.mjs',
       "export default { mechanism: 'AWS_MSK_IAM', authenticationProvider: () => ({ authenticate: async () => {} }) }\n",
+      'mechanism.mjs',
     )
     const error = await startError(moduleOptions(path, 'test-mechanism-2'))
     expect(error.message).toBe(
@@ -263,7 +256,7 @@ describe('the CLI names the variable or flag and the file, and exits 2', () => {
   })
 
   it('a mechanism module that exports no mechanism (variable)', { timeout: 15_000 }, async () => {
-    const path = await fileWith('not-a-mechanism.cjs', 'module.exports = { region: "eu-west-1" }\n')
+    const path = await fileWith('module.exports = { region: "eu-west-1" }\n', 'not-a-mechanism.cjs')
     const result = await run({ KAFKA_SASL_MECHANISM: 'AWS_MSK_IAM', KAFKA_SASL_MECHANISM_MODULE: path })
     expect(result).toMatchObject({ code: 2, stdout: '' })
     expect(result.stderr).toBe(

@@ -7,13 +7,13 @@
  * connection, without a restart; and a key that is not its certificate's or an expired
  * certificate stops it at start, naming the option and the file.
  */
-import { rename, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   certificateFiles,
   clientCertificateFiles,
-  randomTopic,
+  replaceFile,
   runProgram,
   startCluster,
   startTestSidecar,
@@ -21,32 +21,10 @@ import {
 } from '@kafka-sidecar/test-support'
 import { describe, expect, it } from 'vitest'
 import { startSidecar, SidecarConfigError } from '../src/index.js'
-import { bytes, emit, emitRequest, sidecarClient } from './helpers.js'
+import { writeOneRecord } from './helpers.js'
 import { healthCheck, notReadyBecause, readyWithin, startWatchedSidecar } from './readiness-helpers.js'
 
 const T = { timeout: 30_000 }
-
-/** Replaces a file's content at once, as Kubernetes swaps a mounted Secret's files. */
-async function rotate(path: string, content: string): Promise<void> {
-  await writeFile(`${path}.new`, content)
-  await rename(`${path}.new`, path)
-}
-
-/** Writes one record through the sidecar and reads it back from the cluster. */
-async function roundTrip(
-  sidecar: Parameters<typeof sidecarClient>[0],
-  cluster: {
-    records(topic: string): Promise<Array<{ value: Buffer | null }>>
-    createTopic(o: { topic: string; partitions: number }): Promise<unknown>
-  },
-  value: string,
-): Promise<void> {
-  const topic = randomTopic('tls')
-  await cluster.createTopic({ topic, partitions: 1 })
-  const ack = await emit(sidecarClient(sidecar), emitRequest(topic, [{ value: bytes(value) }]))
-  expect(ack.results).toEqual([expect.objectContaining({ topic, error: undefined })])
-  expect((await cluster.records(topic)).map((r) => r.value?.toString())).toEqual([value])
-}
 
 describe('the sidecar over TLS', () => {
   it('trusts a private CA from KAFKA_SSL_CA_FILE and writes records', T, async () => {
@@ -54,7 +32,7 @@ describe('the sidecar over TLS', () => {
     const caFile = join(await tempDir(), 'ca.pem')
     await writeFile(caFile, cluster.caCertificate!)
     const sidecar = await startTestSidecar(cluster, { ssl: true, sslCaFile: caFile })
-    await roundTrip(sidecar, cluster, 'over TLS')
+    await writeOneRecord(sidecar, cluster, 'over TLS')
   })
 
   it('presents the client certificate of KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE (mutual TLS)', T, async () => {
@@ -66,7 +44,7 @@ describe('the sidecar over TLS', () => {
       sslCertFile: certFile,
       sslKeyFile: keyFile,
     })
-    await roundTrip(sidecar, cluster, 'over mutual TLS')
+    await writeOneRecord(sidecar, cluster, 'over mutual TLS')
   })
 
   it("checks the brokers' certificate against KAFKA_SSL_SERVERNAME instead of their address", T, async () => {
@@ -82,13 +60,13 @@ describe('the sidecar over TLS', () => {
     const reason = await notReadyBecause(sidecar, /ERR_TLS_CERT_ALTNAME_INVALID/)
     expect(reason).toMatch(/kafka\.example\.test/)
     const named = await startTestSidecar(cluster, { ssl: true, sslCaFile: caFile, sslServername: 'localhost' })
-    await roundTrip(named, cluster, 'checked against localhost')
+    await writeOneRecord(named, cluster, 'checked against localhost')
   })
 
   it('with KAFKA_SSL_REJECT_UNAUTHORIZED=false connects to brokers whose CA it does not trust', T, async () => {
     const cluster = await startCluster({ brokers: 1, tls: true })
     const sidecar = await startTestSidecar(cluster, { ssl: true, sslRejectUnauthorized: false })
-    await roundTrip(sidecar, cluster, 'unverified')
+    await writeOneRecord(sidecar, cluster, 'unverified')
   })
 })
 
@@ -113,10 +91,10 @@ describe('a TLS handshake that fails: not ready, and why; the fixed file is used
         reason: reason.replace('not connected to Kafka: ', ''),
       })
 
-      await rotate(caFile, cluster.caCertificate!)
+      await replaceFile(caFile, cluster.caCertificate!)
       await readyWithin(sidecar, 15_000)
       expect(await healthCheck(sidecar)).toEqual({ serving: true, reason: undefined })
-      await roundTrip(sidecar, cluster, 'after the CA was fixed')
+      await writeOneRecord(sidecar, cluster, 'after the CA was fixed')
       expect(logs.map((l) => l.log.message)).toContain('connected to Kafka')
     },
   )
@@ -126,8 +104,8 @@ describe('a TLS handshake that fails: not ready, and why; the fixed file is used
     const stranger = await startCluster({ brokers: 1, tls: true })
     const { caFile, certFile, keyFile } = await clientCertificateFiles(cluster)
     const foreign = await stranger.issueClientCertificate({ commonName: 'stranger' })
-    await rotate(certFile, foreign.certificate)
-    await rotate(keyFile, foreign.privateKey)
+    await replaceFile(certFile, foreign.certificate)
+    await replaceFile(keyFile, foreign.privateKey)
     const { sidecar } = await startWatchedSidecar(cluster, {
       ssl: true,
       sslCaFile: caFile,
@@ -137,14 +115,14 @@ describe('a TLS handshake that fails: not ready, and why; the fixed file is used
     const reason = await notReadyBecause(sidecar, /KafkaJSConnectionClosedError/)
     // The broker refuses the certificate by closing the connection once the handshake is done.
     expect(reason).toBe(
-      `not connected to Kafka: cannot connect: KafkaJSConnectionClosedError from ${cluster.bootstrapServers[0]} (mutual TLS): Closed connection`,
+      `not connected to Kafka: cannot connect: KafkaJSConnectionClosedError from ${cluster.bootstrapServers[0]} (mutual TLS): Closed connection (brokers close the connection when they refuse the client certificate)`,
     )
 
     const own = await cluster.issueClientCertificate({ commonName: 'sidecar' })
-    await rotate(keyFile, own.privateKey)
-    await rotate(certFile, own.certificate)
+    await replaceFile(keyFile, own.privateKey)
+    await replaceFile(certFile, own.certificate)
     await readyWithin(sidecar, 15_000)
-    await roundTrip(sidecar, cluster, 'after the certificate was rotated')
+    await writeOneRecord(sidecar, cluster, 'after the certificate was rotated')
   })
 })
 

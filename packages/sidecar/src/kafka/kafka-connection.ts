@@ -75,10 +75,16 @@ export class KafkaConnection {
 
   private connect(): void {
     if (this.stopped) return
-    Promise.all([this.kafka.producer.connect(), this.kafka.admin.connect()]).then(
-      () => this.connectedNow(),
-      (error: unknown) => this.connectFailed(error),
-    )
+    Promise.all([this.kafka.producer.connect(), this.kafka.admin.connect()])
+      // Ready only once the brokers answer a request after authenticating: KafkaJS counts an
+      // OAUTHBEARER token the broker refused as authenticated (it ignores the broker's error
+      // challenge) and learns otherwise only when its next request finds the connection closed.
+      // The answer is the cluster's identity, known before the first client asks.
+      .then(() => this.kafka.clusterIdentity.refresh())
+      .then(
+        () => this.connectedNow(),
+        (error: unknown) => this.connectFailed(error),
+      )
   }
 
   private connectFailed(error: unknown): void {
@@ -101,15 +107,11 @@ export class KafkaConnection {
   }
 
   private connectedNow(): void {
-    const { log, clusterIdentity } = this.kafka
     this.setConnected(true, 'ready')
-    log.info('connected to Kafka', { brokers: this.settings.brokers, connectsWith: this.security.description })
-    // Known before the first client asks, when the brokers answer; else the liveness probe learns it.
-    clusterIdentity
-      .refresh()
-      .catch((error: unknown) =>
-        log.warn('cannot ask the brokers for the cluster id yet', { error: this.describe(error) }),
-      )
+    this.kafka.log.info('connected to Kafka', {
+      brokers: this.settings.brokers,
+      connectsWith: this.security.description,
+    })
     this.resolveReady()
   }
 

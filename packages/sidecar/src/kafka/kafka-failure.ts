@@ -60,7 +60,20 @@ export function kafkaFailureOf(error: unknown, secrets: readonly string[], broke
 
 /** "SASL_AUTHENTICATION_FAILED from 10.0.0.7:9096 (SASL SCRAM-SHA-512 over TLS): …" */
 export function formatKafkaFailure(failure: KafkaFailure, connectsWith: string): string {
-  return `${failure.kafkaError} from ${failure.broker ?? 'the brokers'} (${connectsWith}): ${failure.message}`
+  const text = `${failure.kafkaError} from ${failure.broker ?? 'the brokers'} (${connectsWith}): ${failure.message}`
+  const hint = failure.kafkaError === 'KafkaJSConnectionClosedError' ? closedConnectionHint(connectsWith) : null
+  return hint ? `${text} (${hint})` : text
+}
+
+/**
+ * Two refusals KafkaJS sees only as a closed connection: a client certificate refused after the
+ * TLS 1.3 handshake, and an OAUTHBEARER token refused (KafkaJS ignores the broker's error
+ * challenge). Said as likely, not as certain: a broker may close a connection for other reasons.
+ */
+function closedConnectionHint(connectsWith: string): string | null {
+  if (connectsWith.includes('OAUTHBEARER')) return 'brokers close the connection when they refuse the token'
+  if (connectsWith.includes('mutual TLS')) return 'brokers close the connection when they refuse the client certificate'
+  return null
 }
 
 export function withoutSecrets(text: string, secrets: readonly string[]): string {
