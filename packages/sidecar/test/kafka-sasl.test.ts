@@ -192,6 +192,34 @@ describe('a refused authentication: not ready, why, no secret; the rotated secre
     },
   )
 
+  it(
+    'while connected, the file is rotated (to a wrong password): connections open stay, the next new one uses it',
+    T,
+    async () => {
+      const cluster = await startCluster({ brokers: 1, sasl: USERS })
+      const passwordFile = await fileWith(PASSWORDS.plain)
+      const { sidecar } = await startWatchedSidecar(cluster, {
+        saslMechanism: 'plain',
+        saslUsername: 'sidecar',
+        saslPasswordFile: passwordFile,
+      })
+      await readyWithin(sidecar, 10_000)
+      await replaceFile(passwordFile, 'revoked-pw-0d4e')
+      // The connection authenticated before the rotation keeps working.
+      await writeOneRecord(sidecar, cluster, 'on the connection opened before')
+      // The broker restarts: every connection is new, and reads the file as it is now.
+      await cluster.stopBrokers()
+      await cluster.startBrokers()
+      const reason = await notReadyBecause(sidecar, /SASL_AUTHENTICATION_FAILED/)
+      expect(reason).toMatch(
+        /^not connected to Kafka: the brokers stopped answering: SASL_AUTHENTICATION_FAILED from 127\.0\.0\.1:\d+ \(SASL PLAIN\): /,
+      )
+      await replaceFile(passwordFile, PASSWORDS.plain)
+      await waitFor('/readyz 200', async () => (await fetch(`http://${sidecar.httpAddress}/readyz`)).status === 200)
+      await writeOneRecord(sidecar, cluster, 'after the password was put back')
+    },
+  )
+
   it('a mechanism the brokers do not enable: UNSUPPORTED_SASL_MECHANISM', T, async () => {
     const cluster = await startCluster({
       brokers: 1,

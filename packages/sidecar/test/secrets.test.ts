@@ -97,7 +97,7 @@ describe('the CLI keeps secrets out of its logs, stdout and /metrics', () => {
         KAFKA_SIDECAR_SHUTDOWN_TIMEOUT_MS: '500',
       })
       const { listening, http } = await started(cli)
-      // The embedded cluster speaks no SASL: KafkaJS tries, fails and logs it; the sidecar retries.
+      // This cluster has no SASL listener: KafkaJS tries, is refused and logs it; the sidecar retries.
       await waitFor(
         `a failed SASL connect in the logs (stderr: ${cli.stderr().slice(-2000)})`,
         () => /cannot connect to Kafka yet/.test(cli.stderr()),
