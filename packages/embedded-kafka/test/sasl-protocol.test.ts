@@ -14,7 +14,7 @@ import { SaslAuthenticate } from '../src/apis/36-sasl-authenticate.js'
 import { ErrorCode } from '../src/protocol/error-codes.js'
 import { SASL_MAX_RECEIVE_BYTES } from '../src/server/sasl-session.js'
 import type { Logger } from '../src/server/logger.js'
-import { encodeRequest, frame, openRaw, requestHeader, type RawClient } from './raw-client.js'
+import { frame, openRaw, requestHeader, type RawClient } from './raw-client.js'
 import { ScramClient } from './sasl/scram-client.js'
 
 const ALICE = { mechanism: 'scram-sha-512', username: 'alice', password: 'secret' } as const
@@ -210,11 +210,19 @@ describe('hostile input during SASL authentication', () => {
     await expectServes(cluster)
   })
 
-  it('SaslHandshake v0 (raw tokens to follow) is not spoken: the connection closes', async () => {
-    const { open } = await saslCluster()
-    const client = await open()
-    await client.write(encodeRequest({ ...SaslHandshake, minVersion: 0 }, 0, 1, { mechanism: 'PLAIN' }))
-    await client.waitForClose()
+  it('after SaslHandshake v0, SASL messages go as bare frames both ways; a refusal just closes (KIP-152)', async () => {
+    const { logged, open } = await saslCluster()
+    const good = await open()
+    expect((await good.roundTrip(SaslHandshake, 0, { mechanism: 'PLAIN' })).errorCode).toBe(0)
+    await good.write(frame(Buffer.from('\u0000alice\u0000secret')))
+    expect(await good.nextFrame()).toEqual(Buffer.alloc(0)) // PLAIN's empty answer, size-prefixed
+    expect((await good.roundTrip(Metadata, 1, { topics: null })).brokers).toHaveLength(1)
+
+    const bad = await open()
+    await bad.roundTrip(SaslHandshake, 0, { mechanism: 'PLAIN' })
+    await bad.write(frame(Buffer.from('\u0000alice\u0000wrong')))
+    await expectClosedFor(bad, logged, /Invalid username or password/)
+    expect(bad.pendingBytes).toBe(0)
   })
 
   it('a custom mechanism that throws something else fails authentication generically and logs it', async () => {

@@ -101,7 +101,9 @@ class ScramExchange implements SaslExchange {
     const { client, serverFirst, nonce, credential } = this.first!
     const final = this.parse(() => parseClientFinal(message))
     const echoedHeader = Buffer.from(final.channelBinding, 'base64').toString('latin1')
-    if (final.nonce !== nonce || echoedHeader !== client.gs2Header) throw invalidCredentials(this.name)
+    // Kafka checks only that the nonce ends with the one it sent: librdkafka sends its own nonce
+    // again in front of it (c=biws,r=<client nonce><server-first r>), and the proof covers it anyway.
+    if (!final.nonce.endsWith(nonce) || echoedHeader !== client.gs2Header) throw invalidCredentials(this.name)
     const authMessage = `${client.bare},${serverFirst},${final.withoutProof}`
     if (!validProof(this.hash, credential, authMessage, final.proof)) throw invalidCredentials(this.name)
     return Buffer.from(serverFinalMessage(hmac(this.hash, credential.serverKey, authMessage)))

@@ -37,6 +37,11 @@ export interface ConnectionEnvironment {
   onClientId(clientId: string): void
 }
 
+interface DecodedRequest {
+  readonly clientId: string | null
+  readonly request: unknown
+}
+
 interface PendingResponse {
   /** undefined: not answered yet; null: answered with silence; CLOSE_CONNECTION: answer lost. */
   bytes: Buffer | null | undefined | typeof CLOSE_CONNECTION
@@ -112,50 +117,69 @@ export class Connection {
   }
 
   private onFrame(frame: Buffer): void {
+    if (this.sasl.expectsRawToken) {
+      this.onRawSaslToken(frame)
+      return
+    }
     const reader = new Reader(frame)
     const apiKey = reader.int16()
     const apiVersion = reader.int16()
     const correlationId = reader.int32()
+    const route = this.admit(apiKey, apiVersion, correlationId)
+    if (!route) return
+    const decoded = this.decode(reader, route.api, apiVersion)
+    if (!decoded) return
+    if (decoded.clientId) this.env.onClientId(decoded.clientId)
+    this.dispatch(route, apiVersion, correlationId, decoded)
+  }
+
+  /** The route that answers this request now, or null when the connection was closed (or answered) instead. */
+  private admit(apiKey: number, apiVersion: number, correlationId: number): Route | null {
     const route = this.env.routes.get(apiKey)
     if (!route) {
       this.close(`unknown api key ${apiKey}`)
-      return
+      return null
     }
     const refusal = this.sasl.refusal(apiKey, route.api.name)
     if (refusal !== null) {
       this.close(refusal)
-      return
+      return null
     }
     const { api } = route
-    if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
-      if (apiKey === API_VERSIONS_KEY) {
-        // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges so the client downgrades.
-        this.enqueue(correlationId, api, 0, {
-          errorCode: ErrorCode.UNSUPPORTED_VERSION,
-          apiKeys: this.supportedVersions(),
-        })
-      } else {
-        this.close(`${api.name} v${apiVersion} is not supported (supported: v${api.minVersion}-v${api.maxVersion})`)
-      }
-      return
+    if (apiVersion >= api.minVersion && apiVersion <= api.maxVersion) return route
+    if (apiKey === API_VERSIONS_KEY) {
+      // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges so the client downgrades.
+      this.enqueue(correlationId, api, 0, {
+        errorCode: ErrorCode.UNSUPPORTED_VERSION,
+        apiKeys: this.supportedVersions(),
+      })
+    } else {
+      this.close(`${api.name} v${apiVersion} is not supported (supported: v${api.minVersion}-v${api.maxVersion})`)
     }
-    let request: unknown
-    let clientId: string | null
+    return null
+  }
+
+  /** The rest of the header and the body, or null when malformed (the connection is then closed). */
+  private decode(reader: Reader, api: AnyApi, apiVersion: number): DecodedRequest | null {
     const flexible = isFlexible(api, apiVersion)
     try {
       // The client id is always a classic int16 string, even in flexible header v2.
       const length = reader.int16()
-      clientId = length < 0 ? null : reader.utf8(length)
+      const clientId = length < 0 ? null : reader.utf8(length)
       if (flexible) skipHeaderTags(reader)
-      request = api.request.read(reader, { version: apiVersion, flexible })
+      return { clientId, request: api.request.read(reader, { version: apiVersion, flexible }) }
     } catch (error) {
       if (error instanceof ProtocolDecodeError) {
         this.close(`malformed ${api.name} v${apiVersion} request: ${error.message}`)
-        return
+        return null
       }
       throw error
     }
-    if (clientId) this.env.onClientId(clientId)
+  }
+
+  /** Runs the handler; its answer takes this request's place in the response order. */
+  private dispatch(route: Route, apiVersion: number, correlationId: number, { clientId, request }: DecodedRequest) {
+    const { api } = route
     const slot: PendingResponse = { bytes: undefined, apiName: api.name }
     this.pending.push(slot)
     const ctx = this.env.context({
@@ -193,6 +217,20 @@ export class Connection {
     }
   }
 
+  /**
+   * A SASL message after SaslHandshake v0: the answer is the mechanism's challenge as a bare
+   * size-prefixed frame; a refusal has no way to be told, so the connection just closes (KIP-152).
+   */
+  private onRawSaslToken(token: Buffer): void {
+    const slot: PendingResponse = { bytes: undefined, apiName: 'SASL token' }
+    this.pending.push(slot)
+    void this.sasl.authenticate(token).then(({ authBytes, closeReason }) => {
+      if (closeReason !== undefined) slot.closeReason = closeReason
+      slot.bytes = closeReason === undefined ? sizePrefixed(authBytes) : null
+      this.flush()
+    })
+  }
+
   private enqueue(correlationId: number, api: AnyApi, version: number, response: unknown): void {
     this.pending.push({ bytes: encodeResponse(api, version, correlationId, response), apiName: api.name })
     this.flush()
@@ -221,6 +259,13 @@ export class Connection {
       }
     }
   }
+}
+
+function sizePrefixed(payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + payload.length)
+  out.writeInt32BE(payload.length, 0)
+  payload.copy(out, 4)
+  return out
 }
 
 function skipHeaderTags(reader: Reader): void {

@@ -40,7 +40,14 @@ export interface AuthenticateAnswer {
 
 type State =
   | { readonly kind: 'handshake' }
-  | { readonly kind: 'authenticate'; readonly mechanism: string; readonly exchange: SaslExchange; busy: boolean }
+  | {
+      readonly kind: 'authenticate'
+      readonly mechanism: string
+      readonly exchange: SaslExchange
+      /** After SaslHandshake v0 the SASL messages come as bare size-prefixed frames, not SaslAuthenticate. */
+      readonly rawTokens: boolean
+      busy: boolean
+    }
   | { readonly kind: 'done'; readonly principal: string }
   | { readonly kind: 'failed' }
 
@@ -63,6 +70,11 @@ export class SaslSession {
     return this.state.kind === 'done' ? this.state.principal : undefined
   }
 
+  /** Whether the next frame is a bare SASL message (after SaslHandshake v0), not a request. */
+  get expectsRawToken(): boolean {
+    return this.state.kind === 'authenticate' && this.state.rawTokens
+  }
+
   /** Why a request of `apiName` must close the connection now, or null when it may be answered. */
   refusal(apiKey: number, apiName: string): string | null {
     const { kind } = this.state
@@ -79,7 +91,7 @@ export class SaslSession {
     return this.state.busy ? 'SaslAuthenticate before the previous one was answered' : null
   }
 
-  handshake(requested: string): HandshakeAnswer {
+  handshake(requested: string, version: number): HandshakeAnswer {
     const enabled = [...(this.mechanisms?.keys() ?? [])]
     if (this.state.kind !== 'handshake') return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms: enabled }
     const mechanism = this.mechanisms!.get(requested)
@@ -89,7 +101,13 @@ export class SaslSession {
         mechanisms: enabled,
         closeReason: `unsupported SASL mechanism ${JSON.stringify(requested)} (enabled: ${enabled.join(', ')})`,
       }
-    this.state = { kind: 'authenticate', mechanism: requested, exchange: mechanism.start(), busy: false }
+    this.state = {
+      kind: 'authenticate',
+      mechanism: requested,
+      exchange: mechanism.start(),
+      rawTokens: version === 0,
+      busy: false,
+    }
     return { errorCode: ErrorCode.NONE, mechanisms: enabled }
   }
 

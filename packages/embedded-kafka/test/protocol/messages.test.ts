@@ -1410,18 +1410,20 @@ describe('TxnOffsetCommit agrees with KafkaJS', () => {
 })
 
 describe('SaslHandshake agrees with KafkaJS', () => {
-  it('v1 request', async () => {
-    const request = kafkaJs('saslHandshake', 1).request({ mechanism: 'SCRAM-SHA-512' })
-    expect(await decodeKafkaJsRequest(SaslHandshake, 1, request)).toEqual({ mechanism: 'SCRAM-SHA-512' })
-  })
-
-  it('v1 response', async () => {
-    const decoded = await decodeWithKafkaJs(SaslHandshake, 1, kafkaJs('saslHandshake', 1).response, {
-      errorCode: 0,
-      mechanisms: ['PLAIN', 'SCRAM-SHA-512'],
+  for (const v of versions(0, 1)) {
+    it(`v${v} request`, async () => {
+      const request = kafkaJs('saslHandshake', v).request({ mechanism: 'SCRAM-SHA-512' })
+      expect(await decodeKafkaJsRequest(SaslHandshake, v, request)).toEqual({ mechanism: 'SCRAM-SHA-512' })
     })
-    expect(decoded).toEqual({ errorCode: 0, enabledMechanisms: ['PLAIN', 'SCRAM-SHA-512'] })
-  })
+
+    it(`v${v} response`, async () => {
+      const decoded = await decodeWithKafkaJs(SaslHandshake, v, kafkaJs('saslHandshake', v).response, {
+        errorCode: 0,
+        mechanisms: ['PLAIN', 'SCRAM-SHA-512'],
+      })
+      expect(decoded).toEqual({ errorCode: 0, enabledMechanisms: ['PLAIN', 'SCRAM-SHA-512'] })
+    })
+  }
 })
 
 describe('SaslAuthenticate agrees with KafkaJS', () => {

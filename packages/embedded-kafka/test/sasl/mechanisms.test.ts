@@ -118,6 +118,15 @@ describe.each<ScramHash>(['sha256', 'sha512'])('SCRAM-%s exchange', (hash) => {
     expect(client.verifies(final.challenge!)).toBe(true)
   })
 
+  it("accepts librdkafka's client-final, whose nonce repeats the client's in front, as Kafka does", async () => {
+    const client = new ScramClient(hash, 'user', password)
+    const exchange = mechanism.start()
+    const first = await exchange.respond(client.first)
+    const final = await exchange.respond(client.final(first.challenge!, password, true))
+    expect(final).toMatchObject({ done: true, principal: 'user' })
+    expect(client.verifies(final.challenge!)).toBe(true)
+  })
+
   it('refuses a wrong password, a replayed nonce, and a second client-final, in Kafka words', async () => {
     const client = new ScramClient(hash, 'user', password)
     const exchange = mechanism.start()

@@ -25,8 +25,11 @@ export class ScramClient {
     return `n=${escapeName(this.username)},r=${this.nonce}`
   }
 
-  /** client-final for `serverFirst`; `proofOf` a different password makes a wrong proof. */
-  final(serverFirst: Buffer, proofOf = this.password): Buffer {
+  /**
+   * client-final for `serverFirst`; `proofOf` a different password makes a wrong proof;
+   * `repeatNonce` writes `r=` as librdkafka does: its own nonce again, then the server's.
+   */
+  final(serverFirst: Buffer, proofOf = this.password, repeatNonce = false): Buffer {
     const text = serverFirst.toString()
     const fields = Object.fromEntries(text.split(',').map((f) => [f[0], f.slice(2)]))
     const salted = pbkdf2Sync(
@@ -36,7 +39,7 @@ export class ScramClient {
       this.hash === 'sha256' ? 32 : 64,
       this.hash,
     )
-    const withoutProof = `c=${Buffer.from('n,,').toString('base64')},r=${fields.r}`
+    const withoutProof = `c=${Buffer.from('n,,').toString('base64')},r=${repeatNonce ? this.nonce : ''}${fields.r}`
     const authMessage = `${this.bare()},${text},${withoutProof}`
     const clientKey = createHmac(this.hash, salted).update('Client Key').digest()
     const storedKey = createHash(this.hash).update(clientKey).digest()
