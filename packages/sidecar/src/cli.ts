@@ -6,8 +6,9 @@
  */
 import { parseArgs } from 'node:util'
 import { flagParserOptions } from '@kafka-sidecar/options'
-import { helpText, optionsFromEnv, optionsFromFlags, resolveConfigAndSources, SIDECAR_OPTIONS } from './config.js'
+import { optionsFromEnv, optionsFromFlags, resolveConfigAndSources, SIDECAR_OPTIONS } from './config.js'
 import { SidecarConfigError } from './config-error.js'
+import { helpText } from './help-text.js'
 import { startResolvedSidecar, type RunningSidecar } from './sidecar.js'
 
 async function main(): Promise<void> {

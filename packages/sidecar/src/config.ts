@@ -5,14 +5,7 @@
  * (startSidecar) override both. Every value is validated, and an error names the option as the
  * user wrote it (flag or env var). `kafka-sidecar --help` prints the table.
  */
-import {
-  flagUsage,
-  layerFromCode,
-  layerFromEnv,
-  layerFromFlags,
-  resolveOptions,
-  type OptionValues,
-} from '@kafka-sidecar/options'
+import { layerFromCode, layerFromEnv, layerFromFlags, resolveOptions, type OptionValues } from '@kafka-sidecar/options'
 import { DELIVERY_WINDOW_MS, MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS } from '@kafka-sidecar/proto'
 import { SidecarConfigError } from './config-error.js'
 import { isLoopback, parseListenAddress, DEFAULT_SOCKET_PATH, type ListenAddress } from './listen-address.js'
@@ -351,6 +344,7 @@ export const SIDECAR_OPTIONS = {
     env: 'KAFKA_SSL_SERVERNAME',
     flag: 'ssl-servername',
     ...optionalText(),
+    placeholder: '<host>',
     defaultValue: null,
     help: "host name sent (SNI) and checked against the brokers' certificates instead of each broker's address (brokers reached through a proxy, a tunnel or an IP address)",
   },
@@ -358,6 +352,7 @@ export const SIDECAR_OPTIONS = {
     env: 'KAFKA_SASL_MECHANISM',
     flag: 'sasl-mechanism',
     ...optionalText(),
+    placeholder: '<name>',
     check: checkSaslMechanism,
     defaultValue: null,
     help: `SASL mechanism: ${BUILT_IN_MECHANISMS.join(', ')} (any case), or the name of the mechanism KAFKA_SASL_MECHANISM_MODULE provides`,
@@ -394,6 +389,7 @@ export const SIDECAR_OPTIONS = {
     env: 'KAFKA_SASL_MECHANISM_MODULE',
     flag: 'sasl-mechanism-module',
     ...optionalText(),
+    placeholder: '<module>',
     defaultValue: null,
     help: "module (package name or path) providing the SASL mechanism, as KafkaJS's sasl option takes it: a default export { mechanism, authenticationProvider }, or a createMechanism(options) function (e.g. @jm18457/kafkajs-msk-iam-authentication-mechanism for MSK IAM)",
   },
@@ -515,36 +511,3 @@ function checkCombination(
 
 /** Printable ASCII, no leading or trailing space: what an HTTP/2 header value carries unchanged. */
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
-
-/** `--help` text, generated from the table so it can never omit an option. */
-export function helpText(): string {
-  const lines = OPTIONS.map((s) => {
-    const flag = flagUsage(s)
-    const shown =
-      s.kind === 'secret'
-        ? '(unset)'
-        : s.defaultValue === undefined
-          ? '(required)'
-          : JSON.stringify(
-              s.defaultValue && typeof s.defaultValue === 'object' && 'kind' in s.defaultValue
-                ? formatDefault(s.defaultValue as ListenAddress)
-                : s.defaultValue,
-            )
-    return `  ${flag.padEnd(44)} ${s.env}\n      ${s.help}; default ${shown}`
-  })
-  return `Usage: kafka-sidecar [options]
-
-The pod's only Kafka producer: application processes send records over gRPC; the sidecar batches
-them per partition into one KafkaJS producer and reports every record's fate back.
-Environment variables are read first; flags override them.
-
-Options (flag, environment variable):
-${lines.join('\n')}
-  -h, --help
-      show this help
-`
-}
-
-function formatDefault(address: ListenAddress): string {
-  return address.kind === 'unix' ? `unix://${address.path}` : `${address.host}:${address.port}`
-}

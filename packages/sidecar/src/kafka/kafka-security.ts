@@ -51,17 +51,20 @@ export async function loadKafkaSecurity(config: SidecarConfig, source: Source): 
     },
     onAttemptFailure: (next) => (listener = next),
     description: describe(config),
-    secrets: () => [
-      ...(config.saslPassword === null ? [] : [config.saslPassword]),
-      ...secretFiles.flatMap((file) => {
-        try {
-          return [readSecretFile(file)]
-        } catch {
-          return []
-        }
-      }),
-    ],
+    secrets: () => currentSecrets(config.saslPassword, secretFiles),
   }
+}
+
+/** The password and the secret files' contents now; a file that cannot be read has nothing to hide. */
+function currentSecrets(password: string | null, files: readonly OptionFile[]): string[] {
+  const fromFiles = files.flatMap((file) => {
+    try {
+      return [readSecretFile(file)]
+    } catch {
+      return []
+    }
+  })
+  return password === null ? fromFiles : [password, ...fromFiles]
 }
 
 function tlsFiles(config: SidecarConfig, source: Source): TlsFiles {
