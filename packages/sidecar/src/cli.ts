@@ -6,9 +6,10 @@
  */
 import { parseArgs } from 'node:util'
 import { flagParserOptions } from '@kafka-sidecar/options'
-import { helpText, optionsFromEnv, optionsFromFlags, resolveConfig, SIDECAR_OPTIONS } from './config.js'
+import { optionsFromEnv, optionsFromFlags, resolveConfigAndSources, SIDECAR_OPTIONS } from './config.js'
 import { SidecarConfigError } from './config-error.js'
-import { startSidecar, type RunningSidecar } from './sidecar.js'
+import { helpText } from './help-text.js'
+import { startResolvedSidecar, type RunningSidecar } from './sidecar.js'
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
     return
   }
   const { help: _help, ...flags } = values
-  const config = resolveConfig([optionsFromEnv(process.env), optionsFromFlags(flags)])
+  // Resolved here, so that errors name options as variables and flags, including those found
+  // reading the files they name.
+  const resolved = resolveConfigAndSources([optionsFromEnv(process.env), optionsFromFlags(flags)])
   // Signal handlers first: a SIGTERM that arrives before Node has a handler installed kills the
   // process outright (no flush, no exit 0), and a supervisor may send one as soon as it reads
   // the `listening:` line.
@@ -49,7 +52,7 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
-  sidecar = await startSidecar({ ...config })
+  sidecar = await startResolvedSidecar(resolved)
   process.stdout.write(`listening: ${sidecar.address}\n`)
   process.stdout.write(`http: ${sidecar.httpAddress ?? 'off'}\n`)
   if (stopRequested) void stop(sidecar)

@@ -5,21 +5,18 @@
  * (startSidecar) override both. Every value is validated, and an error names the option as the
  * user wrote it (flag or env var). `kafka-sidecar --help` prints the table.
  */
-import {
-  flagUsage,
-  layerFromCode,
-  layerFromEnv,
-  layerFromFlags,
-  resolveOptions,
-  type OptionValues,
-} from '@kafka-sidecar/options'
+import { layerFromCode, layerFromEnv, layerFromFlags, resolveOptions, type OptionValues } from '@kafka-sidecar/options'
 import { DELIVERY_WINDOW_MS, MAX_REQUEST_BYTES, MAX_REQUEST_RECORDS } from '@kafka-sidecar/proto'
 import { SidecarConfigError } from './config-error.js'
 import { isLoopback, parseListenAddress, DEFAULT_SOCKET_PATH, type ListenAddress } from './listen-address.js'
+import { BUILT_IN_MECHANISMS, checkKafkaSecurity, checkSaslMechanism } from './kafka/security-options.js'
 import {
   address,
   boolean,
+  booleanValue,
+  file,
   integer,
+  jsonObject,
   list,
   optionalAddress,
   optionalText,
@@ -62,9 +59,19 @@ export interface SidecarConfig {
   connectionIdleMs: number
   shutdownTimeoutMs: number
   ssl: boolean
-  saslMechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512' | null
+  sslCaFile: string | null
+  sslCertFile: string | null
+  sslKeyFile: string | null
+  sslRejectUnauthorized: boolean
+  sslServername: string | null
+  /** A built-in mechanism in lower case, or the name of the one saslMechanismModule provides. */
+  saslMechanism: string | null
   saslUsername: string | null
   saslPassword: string | null
+  saslPasswordFile: string | null
+  saslOauthbearerTokenFile: string | null
+  saslMechanismModule: string | null
+  saslMechanismOptions: Record<string, unknown>
   logLevel: LogLevelName
 }
 
@@ -303,28 +310,95 @@ export const SIDECAR_OPTIONS = {
     flag: 'ssl',
     ...boolean(),
     defaultValue: false,
-    help: 'connect to Kafka over TLS',
+    help: "connect to Kafka over TLS, verifying the brokers against Node's CA store or KAFKA_SSL_CA_FILE",
+  },
+  sslCaFile: {
+    env: 'KAFKA_SSL_CA_FILE',
+    flag: 'ssl-ca-file',
+    ...file(),
+    defaultValue: null,
+    help: "PEM file of the CA certificates the brokers' certificates are verified against, instead of Node's CA store (a private CA); re-read for every new connection",
+  },
+  sslCertFile: {
+    env: 'KAFKA_SSL_CERT_FILE',
+    flag: 'ssl-cert-file',
+    ...file(),
+    defaultValue: null,
+    help: 'PEM file of the client certificate (mutual TLS), with KAFKA_SSL_KEY_FILE; re-read for every new connection',
+  },
+  sslKeyFile: {
+    env: 'KAFKA_SSL_KEY_FILE',
+    flag: 'ssl-key-file',
+    ...file(),
+    defaultValue: null,
+    help: "PEM file of the client certificate's private key (unencrypted); re-read for every new connection",
+  },
+  sslRejectUnauthorized: {
+    env: 'KAFKA_SSL_REJECT_UNAUTHORIZED',
+    flag: 'ssl-reject-unauthorized',
+    ...booleanValue(),
+    defaultValue: true,
+    help: "refuse brokers whose certificate does not verify; false accepts any certificate (never in production: anyone on the path can read and write the pod's records)",
+  },
+  sslServername: {
+    env: 'KAFKA_SSL_SERVERNAME',
+    flag: 'ssl-servername',
+    ...optionalText(),
+    placeholder: '<host>',
+    defaultValue: null,
+    help: "host name sent (SNI) and checked against the brokers' certificates instead of each broker's address (brokers reached through a proxy, a tunnel or an IP address)",
   },
   saslMechanism: {
     env: 'KAFKA_SASL_MECHANISM',
     flag: 'sasl-mechanism',
-    ...optionalText(['plain', 'scram-sha-256', 'scram-sha-512']),
+    ...optionalText(),
+    placeholder: '<name>',
+    check: checkSaslMechanism,
     defaultValue: null,
-    help: 'SASL mechanism: plain, scram-sha-256 or scram-sha-512',
+    help: `SASL mechanism: ${BUILT_IN_MECHANISMS.join(', ')} (any case), or the name of the mechanism KAFKA_SASL_MECHANISM_MODULE provides`,
   },
   saslUsername: {
     env: 'KAFKA_SASL_USERNAME',
     flag: 'sasl-username',
     ...optionalText(),
     defaultValue: null,
-    help: 'SASL username',
+    help: 'SASL username (plain, scram-sha-256, scram-sha-512)',
   },
   saslPassword: {
     env: 'KAFKA_SASL_PASSWORD',
     flag: 'sasl-password',
     ...secret(),
     defaultValue: null,
-    help: 'SASL password',
+    help: 'SASL password (plain, scram-*); prefer KAFKA_SASL_PASSWORD_FILE',
+  },
+  saslPasswordFile: {
+    env: 'KAFKA_SASL_PASSWORD_FILE',
+    flag: 'sasl-password-file',
+    ...file(),
+    defaultValue: null,
+    help: 'file holding the SASL password, instead of KAFKA_SASL_PASSWORD; trailing newlines are dropped; re-read for every new connection',
+  },
+  saslOauthbearerTokenFile: {
+    env: 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE',
+    flag: 'sasl-oauthbearer-token-file',
+    ...file(),
+    defaultValue: null,
+    help: 'file holding the OAUTHBEARER token (oauthbearer); trailing newlines are dropped; re-read for every new connection and every re-authentication, so whatever refreshes the file refreshes the token',
+  },
+  saslMechanismModule: {
+    env: 'KAFKA_SASL_MECHANISM_MODULE',
+    flag: 'sasl-mechanism-module',
+    ...optionalText(),
+    placeholder: '<module>',
+    defaultValue: null,
+    help: "module (package name or path) providing the SASL mechanism, as KafkaJS's sasl option takes it: a default export { mechanism, authenticationProvider }, or a createMechanism(options) function (e.g. @jm18457/kafkajs-msk-iam-authentication-mechanism for MSK IAM)",
+  },
+  saslMechanismOptions: {
+    env: 'KAFKA_SASL_MECHANISM_OPTIONS',
+    flag: 'sasl-mechanism-options',
+    ...jsonObject(),
+    defaultValue: {},
+    help: 'JSON object passed to the module\'s createMechanism (e.g. {"region":"eu-west-1"})',
   },
   logLevel: {
     env: 'KAFKA_SIDECAR_LOG_LEVEL',
@@ -371,11 +445,26 @@ export function resolveConfig(
   layers: Array<Record<string, { value: unknown; source: string }>>,
   options: SidecarOptions = {},
 ): SidecarConfig {
+  return resolveConfigAndSources(layers, options).config
+}
+
+/** A configuration, and each option as its user wrote it (for errors found later, reading its files). */
+export interface ResolvedConfig {
+  readonly config: SidecarConfig
+  readonly source: (key: keyof SidecarConfig) => string
+}
+
+/** resolveConfig, keeping where each option came from. */
+export function resolveConfigAndSources(
+  layers: Array<Record<string, { value: unknown; source: string }>>,
+  options: SidecarOptions = {},
+): ResolvedConfig {
   const unknownOption = (key: string) => new SidecarConfigError(key, 'unknown option')
   const fromCode = layerFromCode(SIDECAR_OPTIONS, options, (key) => key, unknownOption)
   const { values: config, sources } = resolveOptions(SIDECAR_OPTIONS, [...layers, fromCode], unsetSource)
-  checkCombination(config, (key) => sources[key])
-  return config
+  const source = (key: keyof SidecarConfig) => sources[key]
+  checkCombination(config, source)
+  return { config, source }
 }
 
 /** What no single option's check can see: options that must agree with each other. */
@@ -408,8 +497,7 @@ function checkCombination(
       source('maxRecordBytes'),
       'must not exceed maxQueuedBytesPerPartition (such a record could never be queued)',
     )
-  if (config.saslMechanism && (!config.saslUsername || !config.saslPassword))
-    throw new SidecarConfigError(source('saslMechanism'), 'needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD')
+  checkKafkaSecurity(config, source)
   if (config.token !== null && config.token.length < 16)
     throw new SidecarConfigError(source('token'), 'must be at least 16 characters')
   // A token no client can send would refuse every request (a secret file's trailing newline, say).
@@ -423,36 +511,3 @@ function checkCombination(
 
 /** Printable ASCII, no leading or trailing space: what an HTTP/2 header value carries unchanged. */
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
-
-/** `--help` text, generated from the table so it can never omit an option. */
-export function helpText(): string {
-  const lines = OPTIONS.map((s) => {
-    const flag = flagUsage(s)
-    const shown =
-      s.kind === 'secret'
-        ? '(unset)'
-        : s.defaultValue === undefined
-          ? '(required)'
-          : JSON.stringify(
-              s.defaultValue && typeof s.defaultValue === 'object' && 'kind' in s.defaultValue
-                ? formatDefault(s.defaultValue as ListenAddress)
-                : s.defaultValue,
-            )
-    return `  ${flag.padEnd(44)} ${s.env}\n      ${s.help}; default ${shown}`
-  })
-  return `Usage: kafka-sidecar [options]
-
-The pod's only Kafka producer: application processes send records over gRPC; the sidecar batches
-them per partition into one KafkaJS producer and reports every record's fate back.
-Environment variables are read first; flags override them.
-
-Options (flag, environment variable):
-${lines.join('\n')}
-  -h, --help
-      show this help
-`
-}
-
-function formatDefault(address: ListenAddress): string {
-  return address.kind === 'unix' ? `unix://${address.path}` : `${address.host}:${address.port}`
-}

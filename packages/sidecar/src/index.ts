@@ -1,7 +1,8 @@
 /** Public API of @kafka-sidecar/sidecar. */
 export { startSidecar } from './sidecar.js'
 export type { RunningSidecar, ShutdownSummary, StartOptions } from './sidecar.js'
-export { helpText, OPTIONS, resolveConfig } from './config.js'
+export { OPTIONS, resolveConfig } from './config.js'
+export { helpText } from './help-text.js'
 export { SidecarConfigError } from './config-error.js'
 export type { SidecarConfig, SidecarOptions } from './config.js'
 export { SidecarError } from './errors.js'

@@ -7,7 +7,8 @@
 import { SidecarConfigError } from './config-error.js'
 import { parseListenAddress, type ListenAddress } from './listen-address.js'
 
-export type Kind = 'string' | 'integer' | 'boolean' | 'list' | 'address' | 'optional-address' | 'secret'
+export type Kind =
+  'string' | 'integer' | 'boolean' | 'list' | 'address' | 'optional-address' | 'secret' | 'file' | 'json'
 
 /** A kind, as an option table entry spreads it: its name, its flag's placeholder, its parse and its check. */
 export interface OptionKind<T> {
@@ -93,6 +94,42 @@ export function boolean(): OptionKind<boolean> {
     return value
   }
   return { kind: 'boolean', parse, check }
+}
+
+/** A boolean whose flag takes a value (`--flag false`): for one that defaults to true. */
+export function booleanValue(): OptionKind<boolean> {
+  return { ...boolean(), placeholder: '<true|false>' }
+}
+
+/**
+ * A file's path, or null (unset). Only the path is checked here: the file is read when the sidecar
+ * starts, and again whenever it is used, so a rotated file is picked up (see kafka/option-file.ts).
+ */
+export function file(): OptionKind<string | null> {
+  const check = (value: unknown, source: string) => {
+    if (value === null) return null
+    if (typeof value !== 'string' || value.trim() === '' || value.includes('\0'))
+      throw new SidecarConfigError(source, `expected a file path, got ${JSON.stringify(value)}`)
+    return value
+  }
+  return { kind: 'file', placeholder: '<path>', parse: (text) => text, check }
+}
+
+/** A JSON object (text in the environment or a flag, an object in code). */
+export function jsonObject(): OptionKind<Record<string, unknown>> {
+  const parse = (text: string, source: string) => {
+    try {
+      return JSON.parse(text) as unknown
+    } catch (error) {
+      throw new SidecarConfigError(source, `expected a JSON object: ${(error as Error).message}`)
+    }
+  }
+  const check = (value: unknown, source: string) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new SidecarConfigError(source, `expected a JSON object, got ${JSON.stringify(value)}`)
+    return value as Record<string, unknown>
+  }
+  return { kind: 'json', placeholder: '<json>', parse, check }
 }
 
 /** Comma-separated text; a list of strings in code. */

@@ -7,7 +7,13 @@
 import type { Server as HttpServer } from 'node:http'
 import { status, type Server } from '@grpc/grpc-js'
 import type { ProducerSidecarServer } from '@kafka-sidecar/proto'
-import { optionsFromEnv, resolveConfig, type SidecarConfig, type SidecarOptions } from './config.js'
+import {
+  optionsFromEnv,
+  resolveConfigAndSources,
+  type ResolvedConfig,
+  type SidecarConfig,
+  type SidecarOptions,
+} from './config.js'
 import { SidecarError } from './errors.js'
 import type { PartitionOutcome, ProduceRequest } from './model.js'
 import { TokenAuth } from './grpc/auth.js'
@@ -19,6 +25,7 @@ import { StallGuard } from './grpc/stall-guard.js'
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js'
 import { jsonLogCreator, KafkaClients, type LogCreator } from './kafka/kafka-clients.js'
 import { KafkaConnection } from './kafka/kafka-connection.js'
+import { loadKafkaSecurity, type KafkaSecurity } from './kafka/kafka-security.js'
 import type { ListenAddress } from './listen-address.js'
 import { SidecarMetrics } from './metrics.js'
 import { codeLabel, countAccepted, countBatch, countRejected, countSettled, watchGauges } from './metrics-wiring.js'
@@ -63,8 +70,19 @@ const STREAM_DRAIN_MS = 2_000
 
 export async function startSidecar(options: StartOptions = {}): Promise<RunningSidecar> {
   const { fromEnv = false, logCreator = jsonLogCreator, ...rest } = options
-  const config = resolveConfig(fromEnv ? [optionsFromEnv(process.env)] : [], rest)
-  return new Sidecar(config, logCreator).start()
+  return startResolvedSidecar(resolveConfigAndSources(fromEnv ? [optionsFromEnv(process.env)] : [], rest), logCreator)
+}
+
+/**
+ * Starts a sidecar from a resolved configuration (the CLI's, which names options by variable and
+ * flag). The files the TLS and SASL options name are read first: a bad one fails the start.
+ */
+export async function startResolvedSidecar(
+  { config, source }: ResolvedConfig,
+  logCreator: LogCreator = jsonLogCreator,
+): Promise<RunningSidecar> {
+  const security = await loadKafkaSecurity(config, source)
+  return new Sidecar(config, security, logCreator).start()
 }
 
 /** One sidecar: its parts, built in the order they read each other, and its lifecycle. */
@@ -88,9 +106,10 @@ class Sidecar {
 
   constructor(
     private readonly config: SidecarConfig,
+    security: KafkaSecurity,
     logCreator: LogCreator,
   ) {
-    this.kafka = new KafkaClients(config, logCreator)
+    this.kafka = new KafkaClients(config, security, logCreator)
     this.health = new HealthState()
     this.streams = new OpenStreams()
     this.stallGuard = new StallGuard()
@@ -103,7 +122,7 @@ class Sidecar {
       maxAgeMs: config.metadataMaxAgeMs,
       allowAutoTopicCreation: config.allowAutoTopicCreation,
     })
-    this.connection = new KafkaConnection(this.kafka, this.health, config)
+    this.connection = new KafkaConnection(this.kafka, this.health, config, security)
     // The counters first: the dispatcher and the pipeline count into them. The gauges read those
     // parts, so they are watched once the parts exist.
     this.metrics = new SidecarMetrics()
@@ -228,7 +247,7 @@ class Sidecar {
     if (this.stopping) return { ready: false, reason: 'shutting down' }
     return this.connection.connected
       ? { ready: true, reason: 'ready' }
-      : { ready: false, reason: 'not connected to Kafka' }
+      : { ready: false, reason: `not connected to Kafka: ${this.connection.reason}` }
   }
 
   private async shutDown(): Promise<ShutdownSummary> {
@@ -249,7 +268,7 @@ class Sidecar {
     this.connection.stop()
     this.stallGuard.stop()
     if (this.expiry) clearInterval(this.expiry)
-    this.health.set(false)
+    this.health.set(false, 'shutting down')
     this.pipeline.close('shutting down')
   }
 

@@ -9,6 +9,13 @@ describe('docs/sidecar.md', () => {
   })
 })
 
+describe('docs/configuration.md', () => {
+  const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8')
+  it.each(OPTIONS.map((o) => [o.key, o.env, o.flag]))('documents %s (%s, --%s)', (key, env, flag) => {
+    expect(doc).toContain(`| \`${key}\` | \`${env}\` | \`--${flag}\` |`)
+  })
+})
+
 describe('the docs say what the code does (issue 12, finding 6g)', () => {
   const read = (name: string) => readFileSync(new URL(`../../../docs/${name}`, import.meta.url), 'utf8')
 

@@ -14,9 +14,9 @@ import {
   type EmitRequest,
   type SidecarRecord,
 } from '@kafka-sidecar/proto'
-import { connectedProducer, grpcTarget } from '@kafka-sidecar/test-support'
+import { connectedProducer, grpcTarget, randomTopic } from '@kafka-sidecar/test-support'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
-import { onTestFinished } from 'vitest'
+import { expect, onTestFinished } from 'vitest'
 import type { RunningSidecar } from '../src/index.js'
 
 export function sidecarClient(sidecar: RunningSidecar | string): ProducerSidecarClient {
@@ -86,4 +86,13 @@ export function kafkajsProducer(
 /** A gauge's current value. */
 export async function gauge(sidecar: RunningSidecar, name: string): Promise<number | undefined> {
   return (await sidecar.metrics.registry.getSingleMetric(name)!.get()).values[0]?.value
+}
+
+/** Writes one record through the sidecar to a new topic and checks the cluster stored it. */
+export async function writeOneRecord(sidecar: RunningSidecar, cluster: EmbeddedKafka, value: string): Promise<void> {
+  const topic = randomTopic('one')
+  await cluster.createTopic({ topic, partitions: 1 })
+  const ack = await emit(sidecarClient(sidecar), emitRequest(topic, [{ value: bytes(value) }]))
+  expect(ack.results).toEqual([expect.objectContaining({ topic, error: undefined })])
+  expect((await cluster.records(topic)).map((r) => r.value?.toString())).toEqual([value])
 }

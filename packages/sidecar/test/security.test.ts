@@ -319,7 +319,7 @@ describe('secrets', () => {
     return response.text()
   }
 
-  it('never logs or exports the token or the SASL password (SASL cannot connect to the embedded cluster)', async () => {
+  it('never logs or exports the token or the SASL password (a cluster without SASL refuses it)', async () => {
     const cluster = await startCluster()
     const token = `tok-${randomBytes(16).toString('hex')}`
     const password = 'supersecretpassword123'

@@ -4,6 +4,7 @@
 export { startCluster } from './cluster.js'
 export { randomTopic } from './topics.js'
 export { socketPath, tempDir } from './temp-dir.js'
+export { fileWith, replaceFile } from './files.js'
 export { freePort } from './free-port.js'
 export { waitFor, within, type Description } from './waiting.js'
 export { produceLog, type ProducedBatch } from './produce-log.js'

@@ -11,11 +11,11 @@ import {
   type KafkaConfig,
   type Logger,
   type Producer,
-  type SASLOptions,
 } from 'kafkajs'
 import type { LogLevelName, SidecarConfig } from '../config.js'
 import { ClusterIdentity } from './cluster-identity.js'
 import { IdempotentWrites } from './idempotent-writes.js'
+import type { KafkaSecurity } from './kafka-security.js'
 import { producerAndAdminOnOneCluster, type TopicMetadataSource } from './shared-cluster.js'
 
 export type LogCreator = NonNullable<KafkaConfig['logCreator']>
@@ -47,12 +47,11 @@ export class KafkaClients {
   readonly idempotence: IdempotentWrites
   readonly clusterIdentity: ClusterIdentity
 
-  constructor(config: SidecarConfig, logCreator: LogCreator) {
+  constructor(config: SidecarConfig, security: KafkaSecurity, logCreator: LogCreator) {
     const kafka = new Kafka({
       clientId: config.clientId,
       brokers: config.brokers,
-      ssl: config.ssl,
-      sasl: saslOptions(config),
+      ...security.clientSettings,
       logLevel: LOG_LEVELS[config.logLevel],
       logCreator,
     })
@@ -87,14 +86,4 @@ export class KafkaClients {
     await this.idempotence.disconnect().catch(() => {})
     await Promise.allSettled([this.producer.disconnect()])
   }
-}
-
-function saslOptions(config: SidecarConfig): SASLOptions | undefined {
-  return config.saslMechanism
-    ? ({
-        mechanism: config.saslMechanism,
-        username: config.saslUsername!,
-        password: config.saslPassword!,
-      } as SASLOptions)
-    : undefined
 }
