@@ -21,6 +21,7 @@ import {
   type DeliveryReportEvent,
   type ProducerSidecarClient,
 } from '@kafka-sidecar/proto'
+import { LIVENESS_HEADER } from '@kafka-sidecar/proto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
   fieldBytes,
@@ -473,7 +474,10 @@ describe('protobuf written by hand', () => {
       rawRecord('x', { headers: Buffer.concat(Array.from({ length: 1_000_000 }, () => header)) }),
     ])
     expect(body.length).toBeGreaterThan(5_000_000)
-    const answer = await h2Call(ctx, EMIT, grpcMessage(body))
+    // As a client that waits a minute for pings: this test is about the header limit, and on a
+    // loaded machine reading 5 MB can stall the event loop past the stall guard's default
+    // threshold (1 s), which would refuse it as read during a stall instead (stall-guard.test.ts).
+    const answer = await h2Call(ctx, EMIT, grpcMessage(body), { headers: { [LIVENESS_HEADER]: '60000' } })
     expect(answer).toMatchObject({
       grpcStatus: 'INVALID_ARGUMENT',
       grpcMessage: 'record 0 has 1000000 headers, the limit is 10000',
