@@ -3,24 +3,19 @@
  * OAUTHBEARER, and a custom one through `authenticationProvider`) authenticates with good
  * credentials and is refused with bad ones, over plaintext (SASL_PLAINTEXT) and TLS (SASL_SSL).
  */
-import { connectedProducer, consumeWithKafkaJS, kafkaFor, kafkajsSsl, randomTopic } from '@kafka-sidecar/test-support'
+import {
+  connectedProducer,
+  consumeWithKafkaJS,
+  kafkaFor,
+  kafkajsSsl,
+  randomTopic,
+  TEST_TOKEN_MECHANISM,
+} from '@kafka-sidecar/test-support'
 import type { Kafka, KafkaConfig, Mechanism, SASLOptions } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { EmbeddedKafka, SaslAuthenticationError, unsecuredToken, type SaslOption } from '../src/index.js'
+import { EmbeddedKafka, unsecuredToken, type SaslOption } from '../src/index.js'
 
 const FAIL_FAST = { retry: { retries: 0 }, connectionTimeout: 3_000 }
-
-/** A made-up mechanism: the client sends `token:<name>`, and `token:` followed by a known name passes. */
-const TEST_TOKEN: SaslOption = {
-  mechanism: 'TEST-TOKEN',
-  start: () => ({
-    respond: (message) => {
-      const [scheme, name] = message.toString('utf8').split(':')
-      if (scheme !== 'token' || name !== 'carol') throw new SaslAuthenticationError('unknown token')
-      return { done: true, principal: name }
-    },
-  }),
-}
 
 const USERS: readonly SaslOption[] = [
   { mechanism: 'plain', username: 'alice', password: 'plain-secret' },
@@ -28,7 +23,7 @@ const USERS: readonly SaslOption[] = [
   { mechanism: 'scram-sha-512', username: 'alice', password: 'secret-512' },
   { mechanism: 'scram-sha-512', username: 'bob,=odd', password: 'p,ä=ss' },
   { mechanism: 'oauthbearer' },
-  TEST_TOKEN,
+  TEST_TOKEN_MECHANISM,
 ]
 
 /** KafkaJS's side of TEST-TOKEN: an authenticationProvider, as a module for MSK IAM would bring. */

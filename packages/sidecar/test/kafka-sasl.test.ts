@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { SaslAuthenticationError, unsecuredToken, type SaslOption } from '@kafka-sidecar/embedded-kafka'
+import { unsecuredToken, type SaslOption } from '@kafka-sidecar/embedded-kafka'
 import {
   asText,
   fileWith,
@@ -20,6 +20,7 @@ import {
   startCluster,
   startTestSidecar,
   tempDir,
+  TEST_TOKEN_MECHANISM,
   waitFor,
 } from '@kafka-sidecar/test-support'
 import { describe, expect, it } from 'vitest'
@@ -34,18 +35,6 @@ const PASSWORDS = {
   'scram-sha-512': 'scram512-pw-9b3a',
 } as const
 
-/** A made-up mechanism: the client sends `token:<name>`; the broker knows carol. */
-const TEST_TOKEN: SaslOption = {
-  mechanism: 'TEST-TOKEN',
-  start: () => ({
-    respond: (message) => {
-      const [scheme, name] = message.toString('utf8').split(':')
-      if (scheme !== 'token' || name !== 'carol') throw new SaslAuthenticationError('unknown token')
-      return { done: true, principal: name }
-    },
-  }),
-}
-
 const USERS: readonly SaslOption[] = [
   ...Object.entries(PASSWORDS).map(([mechanism, password]) => ({
     mechanism: mechanism as keyof typeof PASSWORDS,
@@ -53,7 +42,7 @@ const USERS: readonly SaslOption[] = [
     password,
   })),
   { mechanism: 'oauthbearer' },
-  TEST_TOKEN,
+  TEST_TOKEN_MECHANISM,
 ]
 
 /**

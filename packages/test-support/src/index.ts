@@ -33,3 +33,4 @@ export {
 } from './programs.js'
 export { sidecarCli, sidecarStarted, spawnSidecar, type ChildSidecar } from './sidecar-cli.js'
 export { fieldBytes, fieldVarint, rawEmitRequest, rawRecord, varint, type RawEmitFields } from './raw-protobuf.js'
+export { TEST_TOKEN_MECHANISM } from './sasl-test-token.js'
