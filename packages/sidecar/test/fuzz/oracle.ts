@@ -171,6 +171,15 @@ export function expectationOf(request: EmitRequest, world: World): Expectation {
   // This process registers no snappy, lz4 or zstd codec with KafkaJS.
   if (request.compression >= 2 && codec !== undefined)
     invalid('validate', exactly(`compression ${codec} has no codec registered`), 'UNSUPPORTED_COMPRESSION_TYPE')
+  // As KafkaJS: idempotence needs every replica's ack (a request reaches here with idempotent set
+  // only through raw bytes; found by the fuzz test itself, seed -1185043834).
+  const acks = kafkaAcks(request.acks)
+  if (request.idempotent && acks !== undefined && acks !== -1)
+    invalid(
+      'validate',
+      exactly(`an idempotent request must use acks -1 (ACKS_ALL), got ${acks}`),
+      'INVALID_REQUIRED_ACKS',
+    )
 
   for (const topic of new Set(records.map((r) => r.topic))) {
     if (!isLegalTopic(topic)) invalid('validate', /^invalid topic: /, 'INVALID_TOPIC_EXCEPTION')
