@@ -7,6 +7,7 @@
  * grpc-js and KafkaJS in this process keep working; resetTimeoutMs stays under grpc's 30 s
  * keepalive so a jump never fires a keepalive deadline.
  */
+import { renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { connectivityState } from '@grpc/grpc-js'
 import type { ProducerSidecarClient } from '@kafka-sidecar/proto'
@@ -126,8 +127,12 @@ describe('circuit breaker timing (fake timers)', () => {
       await openBreaker(first, producer, events, send)
       // The sidecar is back, but the producer's channel is still in its reconnect backoff from the
       // dead one (nothing has used it since): a call made now would fail at once with the old error.
-      await sidecarReady((await spawnSidecar(cluster, socket)).address)
+      // The new sidecar listens on another path and its socket is moved into place only once it is
+      // ready, so the channel cannot reconnect on its own while a loaded machine starts the sidecar.
+      const aside = `${socket}.starting`
+      await sidecarReady((await spawnSidecar(cluster, aside)).address)
       expect(grpcChannel(producer).getConnectivityState(false)).not.toBe(connectivityState.READY)
+      renameSync(aside, socket)
       vi.advanceTimersByTime(RESET_MS)
       expect(producer.breakerState).toBe('half_open')
       expect(await send()).toBe('sidecar')
