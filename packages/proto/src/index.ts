@@ -32,6 +32,41 @@ export {
 } from './generated/kafka_sidecar/v1/sidecar.js'
 export type { DeepPartial, MessageFns, ProducerSidecarServer } from './generated/kafka_sidecar/v1/sidecar.js'
 
+// kafka_sidecar.v1, the consumer half (consumer.proto): one group member per pod in the sidecar,
+// partitions handed to the pod's processes over the Consume stream.
+export {
+  Alive,
+  Assigned,
+  Batch,
+  BatchDone,
+  CommitOffsets,
+  CommitResult,
+  ConsumedRecord,
+  ConsumeEvent,
+  ConsumeRequest,
+  DescribeGroupRequest,
+  DescribeGroupResponse,
+  GroupError,
+  GroupMember,
+  GroupSettings,
+  Joined,
+  JoinGroup,
+  Leave,
+  OwnedPartition,
+  PartitionsReleased,
+  PausePartitions,
+  ProcessedOffset,
+  ResumePartitions,
+  Revoke,
+  SeekPartition,
+  Subscription,
+  TopicPartitions,
+  TopicPattern,
+  ConsumerSidecarClient,
+  ConsumerSidecarService,
+} from './generated/kafka_sidecar/v1/consumer.js'
+export type { ConsumerSidecarServer } from './generated/kafka_sidecar/v1/consumer.js'
+
 // Decoding that refuses strings which are not UTF-8 (the generated decoders replace the bytes).
 export { BinaryReader, strictReader } from './strict-reader.js'
 

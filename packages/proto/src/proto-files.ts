@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { protobufFileName as HEALTH_PROTO_FILE } from './generated/grpc/health/v1/health.js'
+import { protobufFileName as CONSUMER_PROTO_FILE } from './generated/kafka_sidecar/v1/consumer.js'
 import { protobufFileName as SIDECAR_PROTO_FILE } from './generated/kafka_sidecar/v1/sidecar.js'
 
 /**
@@ -17,4 +18,8 @@ export const PROTO_DIR: string = resolve(dirname(fileURLToPath(import.meta.url))
  * The .proto files, relative to {@link PROTO_DIR}:
  * `protoLoader.load([...PROTO_FILES], { includeDirs: [PROTO_DIR] })`.
  */
-export const PROTO_FILES: readonly string[] = Object.freeze([SIDECAR_PROTO_FILE, HEALTH_PROTO_FILE])
+export const PROTO_FILES: readonly string[] = Object.freeze([
+  SIDECAR_PROTO_FILE,
+  CONSUMER_PROTO_FILE,
+  HEALTH_PROTO_FILE,
+])

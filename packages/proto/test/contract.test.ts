@@ -157,7 +157,11 @@ describe('codecs: what the wire keeps apart', () => {
   })
 
   it('PROTO_DIR is an absolute path to the shipped .proto files', () => {
-    expect(PROTO_FILES).toEqual(['kafka_sidecar/v1/sidecar.proto', 'grpc/health/v1/health.proto'])
+    expect(PROTO_FILES).toEqual([
+      'kafka_sidecar/v1/sidecar.proto',
+      'kafka_sidecar/v1/consumer.proto',
+      'grpc/health/v1/health.proto',
+    ])
     for (const file of PROTO_FILES) expect(existsSync(join(PROTO_DIR, file))).toBe(true)
   })
 })
