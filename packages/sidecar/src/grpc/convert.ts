@@ -99,8 +99,7 @@ export function toPartitionResult(outcome: PartitionOutcome, leaderId = -1): Par
 
 /** A refusal as a gRPC status, with the Kafka details in trailing metadata for unary callers. */
 export function toServiceError(error: unknown): Partial<ServiceError> {
-  const e =
-    error instanceof SidecarError ? error : new SidecarError({ grpcCode: status.INTERNAL, message: String(error) })
+  const e = asSidecarError(error)
   const metadata = new Metadata()
   if (e.kafkaErrorCode) metadata.set('kafka-error-code', String(e.kafkaErrorCode))
   if (e.kafkaErrorName) metadata.set('kafka-error-name', e.kafkaErrorName)
@@ -109,6 +108,7 @@ export function toServiceError(error: unknown): Partial<ServiceError> {
   return { code: e.grpcCode, details: e.message, metadata }
 }
 
+/** The error as the contract names it: anything that is not a SidecarError is INTERNAL, with its message. */
 export function asSidecarError(error: unknown): SidecarError {
   return error instanceof SidecarError
     ? error
