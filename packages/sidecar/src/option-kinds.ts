@@ -115,18 +115,28 @@ export function file(): OptionKind<string | null> {
   return { kind: 'file', placeholder: '<path>', parse: (text) => text, check }
 }
 
-/** A JSON object (text in the environment or a flag, an object in code). */
+/**
+ * A JSON object (text in the environment or a flag, an object in code). Its text may hold
+ * credentials (a custom mechanism's options), so errors never quote it, not even the excerpt
+ * V8's JSON.parse message carries: they say where it goes wrong and what kind of value it is.
+ */
 export function jsonObject(): OptionKind<Record<string, unknown>> {
   const parse = (text: string, source: string) => {
     try {
       return JSON.parse(text) as unknown
-    } catch (error) {
-      throw new SidecarConfigError(source, `expected a JSON object: ${(error as Error).message}`)
+    } catch {
+      throw new SidecarConfigError(
+        source,
+        `expected a JSON object: the text (${text.length} characters) is not valid JSON; it is not repeated here, as it may hold credentials`,
+      )
     }
   }
   const check = (value: unknown, source: string) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value))
-      throw new SidecarConfigError(source, `expected a JSON object, got ${JSON.stringify(value)}`)
+      throw new SidecarConfigError(
+        source,
+        `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}`,
+      )
     return value as Record<string, unknown>
   }
   return { kind: 'json', placeholder: '<json>', parse, check }

@@ -8,9 +8,10 @@
  * the password; a password or token rotated into its file is used by the next connection, without
  * a restart.
  */
+import { lookup } from 'node:dns/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { unsecuredToken, type SaslOption } from '@kafka-sidecar/embedded-kafka'
+import { SaslAuthenticationError, unsecuredToken, type SaslOption } from '@kafka-sidecar/embedded-kafka'
 import {
   asText,
   fileWith,
@@ -166,9 +167,9 @@ describe('a refused authentication: not ready, why, no secret; the rotated secre
         saslOauthbearerTokenFile: tokenFile,
       })
       // The broker answers a refused token with a challenge KafkaJS ignores, then closes (as Kafka).
-      const reason = await notReadyBecause(sidecar, /\(SASL OAUTHBEARER\)/, 20_000)
+      const reason = await notReadyBecause(sidecar, /\(SASL OAUTHBEARER over plaintext\)/, 20_000)
       expect(reason).toBe(
-        `not connected to Kafka: cannot connect: KafkaJSConnectionClosedError from ${cluster.bootstrapServers[0]} (SASL OAUTHBEARER): Closed connection (brokers close the connection when they refuse the token)`,
+        `not connected to Kafka: cannot connect: KafkaJSConnectionClosedError from ${cluster.bootstrapServers[0]} (SASL OAUTHBEARER over plaintext): Closed connection (brokers close the connection when they refuse the token)`,
       )
       // Never ready in between: KafkaJS's connect() takes the refused token for accepted.
       expect(logs.map((l) => l.log.message)).not.toContain('connected to Kafka')
@@ -201,7 +202,7 @@ describe('a refused authentication: not ready, why, no secret; the rotated secre
       await cluster.startBrokers()
       const reason = await notReadyBecause(sidecar, /SASL_AUTHENTICATION_FAILED/)
       expect(reason).toMatch(
-        /^not connected to Kafka: the brokers stopped answering: SASL_AUTHENTICATION_FAILED from 127\.0\.0\.1:\d+ \(SASL PLAIN\): /,
+        /^not connected to Kafka: the brokers stopped answering: SASL_AUTHENTICATION_FAILED from 127\.0\.0\.1:\d+ \(SASL PLAIN over plaintext\): /,
       )
       await replaceFile(passwordFile, PASSWORDS.plain)
       await waitFor('/readyz 200', async () => (await fetch(`http://${sidecar.httpAddress}/readyz`)).status === 200)
@@ -221,7 +222,7 @@ describe('a refused authentication: not ready, why, no secret; the rotated secre
     })
     const reason = await notReadyBecause(sidecar, /UNSUPPORTED_SASL_MECHANISM/)
     expect(reason).toMatch(
-      /^not connected to Kafka: cannot connect: UNSUPPORTED_SASL_MECHANISM from .* \(SASL PLAIN\): /,
+      /^not connected to Kafka: cannot connect: UNSUPPORTED_SASL_MECHANISM from .* \(SASL PLAIN over plaintext\): /,
     )
   })
 
@@ -237,10 +238,103 @@ describe('a refused authentication: not ready, why, no secret; the rotated secre
       })
       const reason = await notReadyBecause(sidecar, /SASL_AUTHENTICATION_FAILED/)
       expect(reason).toBe(
-        `not connected to Kafka: cannot connect: SASL_AUTHENTICATION_FAILED from ${cluster.bootstrapServers[0]} (SASL TEST-TOKEN): unknown token`,
+        `not connected to Kafka: cannot connect: SASL_AUTHENTICATION_FAILED from ${cluster.bootstrapServers[0]} (SASL TEST-TOKEN over plaintext): unknown token`,
       )
     },
   )
+})
+
+describe('what an operator must not miss, and what no output may hold', () => {
+  it(
+    'a broker that echoes a mechanism option (a credential): the whole message is withheld in /readyz, health and every log line, KafkaJS’s included',
+    T,
+    async () => {
+      const credential = 'AKIA-echoed-access-key-5f3e'
+      // A broker whose refusal quotes what the client sent, as a careless custom broker might.
+      const echoing: SaslOption = {
+        mechanism: 'TEST-TOKEN',
+        start: () => ({
+          respond: (message) => {
+            throw new SaslAuthenticationError(`unknown token ${message.toString('utf8')}`)
+          },
+        }),
+      }
+      const cluster = await startCluster({ brokers: 1, sasl: [echoing] })
+      const { sidecar, logs } = await startWatchedSidecar(cluster, {
+        saslMechanism: 'TEST-TOKEN',
+        saslMechanismModule: await fileWith(TEST_TOKEN_MODULE, 'test-token.mjs'),
+        saslMechanismOptions: { name: credential },
+      })
+      const reason = await notReadyBecause(sidecar, /SASL_AUTHENTICATION_FAILED/)
+      expect(reason).toBe(
+        `not connected to Kafka: cannot connect: SASL_AUTHENTICATION_FAILED from ${cluster.bootstrapServers[0]} (SASL TEST-TOKEN over plaintext): message withheld: it contained a configured secret`,
+      )
+      expect(reason).toBe(`not connected to Kafka: ${(await healthCheck(sidecar)).reason}`)
+      expect(asText(logs)).toMatch(/message withheld: it contained a configured secret/)
+      expect(`${asText(logs)}\n${reason}`).not.toContain(credential)
+    },
+  )
+
+  it('a one-letter password is withheld whole, never cut out of the words around it', T, async () => {
+    const cluster = await startCluster({ brokers: 1, sasl: USERS })
+    const { sidecar, logs } = await startWatchedSidecar(cluster, {
+      saslMechanism: 'plain',
+      saslUsername: 'sidecar',
+      saslPassword: 'a',
+    })
+    const reason = await notReadyBecause(sidecar, /SASL_AUTHENTICATION_FAILED/)
+    expect(reason).toMatch(/\(SASL PLAIN over plaintext\): message withheld: it contained a configured secret$/)
+    expect(`${asText(logs)}\n${reason}`).not.toMatch(/\[secret\]/)
+  })
+
+  it('a broker asking for two billion SCRAM iterations is refused at once, not computed', T, async () => {
+    // A SCRAM server whose first answer asks for a cost that would keep libuv's threads busy for minutes.
+    const costly: SaslOption = {
+      mechanism: 'SCRAM-SHA-512',
+      start: () => ({
+        respond: (message) => {
+          const nonce = /r=([^,]+)/.exec(message.toString('utf8'))![1]
+          return { done: false, challenge: Buffer.from(`r=${nonce}server,s=c2FsdA==,i=2000000000`) }
+        },
+      }),
+    }
+    const cluster = await startCluster({ brokers: 1, sasl: [costly] })
+    const { sidecar } = await startWatchedSidecar(cluster, {
+      saslMechanism: 'scram-sha-512',
+      saslUsername: 'sidecar',
+      saslPassword: PASSWORDS['scram-sha-512'],
+    })
+    const reason = await notReadyBecause(sidecar, /SCRAM iterations/, 10_000)
+    expect(reason).toMatch(
+      /the broker asked for 2000000000 SCRAM iterations, more than the 100000 the sidecar allows \(Kafka allows at most 16384\)$/,
+    )
+    // The thread pool is free: a DNS lookup (libuv's pool too) answers at once.
+    const started = performance.now()
+    await lookup('localhost')
+    expect(performance.now() - started).toBeLessThan(5_000)
+  })
+
+  it.each<[string, StartOptions, RegExp]>([
+    [
+      'SASL PLAIN without TLS',
+      { saslMechanism: 'plain', saslUsername: 'sidecar', saslPassword: PASSWORDS.plain },
+      /^SASL PLAIN without TLS \(KAFKA_SSL is off\): the password crosses the network in clear text$/,
+    ],
+    [
+      'certificates not verified',
+      { ssl: true, sslRejectUnauthorized: false },
+      /^KAFKA_SSL_REJECT_UNAUTHORIZED=false: the brokers' certificates are not verified/,
+    ],
+  ])('%s: a warning at start, and the connection described as it is', T, async (_name, options, warning) => {
+    const tls = options.ssl === true
+    const cluster = await startCluster({ brokers: 1, tls, ...(tls ? {} : { sasl: USERS }) })
+    const { sidecar, logs } = await startWatchedSidecar(cluster, options)
+    await readyWithin(sidecar, 10_000)
+    const warnings = logs.filter((entry) => entry.label === 'WARN').map((entry) => entry.log.message)
+    expect(warnings.filter((message) => warning.test(message))).toHaveLength(1)
+    const described = logs.find((entry) => warning.test(entry.log.message))!.log
+    expect(described.connectsWith).toBe(options.ssl ? 'TLS (certificates not verified)' : 'SASL PLAIN over plaintext')
+  })
 })
 
 describe('the CLI, configured as a pod is', () => {

@@ -9,12 +9,14 @@
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { fileWith, runProgram, socketPath, tempDir } from '@kafka-sidecar/test-support'
 import { describe, expect, it } from 'vitest'
 import { SidecarConfigError, startSidecar, type StartOptions } from '../src/index.js'
 
 const cliPath = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+const require = createRequire(import.meta.url)
 
 /** startSidecar's error for `options` (a sidecar that starts anyway is stopped, and fails the test). */
 async function startError(options: StartOptions): Promise<SidecarConfigError> {
@@ -263,6 +265,48 @@ describe('the CLI names the variable or flag and the file, and exits 2', () => {
       `kafka-sidecar: invalid configuration KAFKA_SASL_MECHANISM_MODULE: ${path} does not export a mechanism: expected a default export { mechanism, authenticationProvider } or a createMechanism(options) function\n`,
     )
   })
+
+  it('mechanism options that are not JSON: the error says where, never their text', { timeout: 15_000 }, async () => {
+    const options = '{"secretAccessKey":s3cr3tVALUE}'
+    const result = await run({ KAFKA_SASL_MECHANISM: 'AWS_MSK_IAM', KAFKA_SASL_MECHANISM_OPTIONS: options })
+    expect(result).toMatchObject({ code: 2, stdout: '' })
+    expect(result.stderr).toBe(
+      `kafka-sidecar: invalid configuration KAFKA_SASL_MECHANISM_OPTIONS: expected a JSON object: the text (${options.length} characters) is not valid JSON; it is not repeated here, as it may hold credentials\n`,
+    )
+  })
+
+  it('mechanism options that are JSON but not an object: named by kind, not quoted', { timeout: 15_000 }, async () => {
+    const result = await run({ KAFKA_SASL_MECHANISM: 'AWS_MSK_IAM', KAFKA_SASL_MECHANISM_OPTIONS: '"s3cr3tVALUE"' })
+    expect(result.stderr).toBe(
+      'kafka-sidecar: invalid configuration KAFKA_SASL_MECHANISM_OPTIONS: expected a JSON object, got a string\n',
+    )
+  })
+
+  it(
+    'a mechanism module installed as an ESM-only package in the working directory is found',
+    { timeout: 15_000 },
+    async () => {
+      const cwd = await tempDir()
+      const dir = join(cwd, 'node_modules', 'esm-only-mechanism')
+      await mkdir(dir, { recursive: true })
+      await writeFile(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: 'esm-only-mechanism', type: 'module', exports: { import: './index.js' } }),
+      )
+      await writeFile(join(dir, 'index.js'), 'export default { region: "eu-west-1" }\n')
+      const result = await runProgram(cliPath, {
+        env: { ...base, KAFKA_SASL_MECHANISM: 'AWS_MSK_IAM', KAFKA_SASL_MECHANISM_MODULE: 'esm-only-mechanism' },
+        cwd,
+        // tsx by its file, as the working directory cannot resolve it.
+        node: ['--import', pathToFileURL(require.resolve('tsx')).href, '--conditions=@kafka-sidecar/source'],
+        timeoutMs: 10_000,
+      })
+      // Loaded (so its content is judged): it exports no mechanism.
+      expect(result.stderr).toBe(
+        'kafka-sidecar: invalid configuration KAFKA_SASL_MECHANISM_MODULE: esm-only-mechanism does not export a mechanism: expected a default export { mechanism, authenticationProvider } or a createMechanism(options) function\n',
+      )
+    },
+  )
 
   it('an unknown mechanism (flag)', { timeout: 15_000 }, async () => {
     const result = await run({}, ['--sasl-mechanism', 'GSSAPI'])

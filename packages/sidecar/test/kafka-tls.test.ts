@@ -7,7 +7,7 @@
  * connection, without a restart; and a key that is not its certificate's or an expired
  * certificate stops it at start, naming the option and the file.
  */
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
@@ -145,6 +145,31 @@ describe('certificate files that cannot work stop the start, naming the option a
       `invalid configuration sslKeyFile: the key in ${keyFile} does not match the certificate in ${certFile} (sslCertFile)`,
     )
   })
+
+  it.each<['sslCaFile' | 'sslCertFile']>([['sslCaFile'], ['sslCertFile']])(
+    '%s caught half rewritten (a complete certificate, then half of the next)',
+    T,
+    async (option) => {
+      const cluster = await startCluster({ brokers: 1, mtls: true })
+      const files = await clientCertificateFiles(cluster)
+      const file = option === 'sslCaFile' ? files.caFile : files.certFile
+      const next = cluster.caCertificate!
+      await writeFile(file, `${await readFile(file, 'utf8')}${next.slice(0, 300)}`)
+      const error = await startSidecar({
+        brokers: cluster.bootstrapServers,
+        http: 'off',
+        listen: `unix://${join(await tempDir(), 's.sock')}`,
+        ssl: true,
+        sslCaFile: files.caFile,
+        sslCertFile: files.certFile,
+        sslKeyFile: files.keyFile,
+      }).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(SidecarConfigError)
+      expect((error as Error).message).toBe(
+        `invalid configuration ${option}: ${file} holds an incomplete PEM certificate (-----BEGIN CERTIFICATE----- without its end; is the file being written?)`,
+      )
+    },
+  )
 
   it('an expired client certificate, through the CLI (named by its variable)', T, async () => {
     const cluster = await startCluster({ brokers: 1, mtls: true })

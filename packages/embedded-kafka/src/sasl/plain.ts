@@ -3,14 +3,21 @@
  * `authzid NUL username NUL password`, against the configured users; an authorization id other
  * than the username is refused. The wording of each refusal is Kafka's.
  */
-import { timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { SaslAuthenticationError, type SaslExchange, type SaslMechanism } from './mechanism.js'
 
-function samePassword(given: string, expected: string): boolean {
-  const a = Buffer.from(given, 'utf8')
-  const b = Buffer.from(expected, 'utf8')
-  return a.length === b.length && timingSafeEqual(a, b)
+/**
+ * Compared as SHA-256 digests in constant time, as Kafka's Utils.isEqualConstantTime does, so the
+ * time taken tells neither the password's length nor whether the user exists (an unknown user is
+ * compared against a random value).
+ */
+function samePassword(given: string, expected: string | undefined): boolean {
+  const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest()
+  const same = timingSafeEqual(digest(given), digest(expected ?? UNKNOWN_USER_PASSWORD))
+  return expected !== undefined && same
 }
+
+const UNKNOWN_USER_PASSWORD = randomBytes(32).toString('hex')
 
 /** The principal `message` authenticates, or a refusal. */
 export function checkPlain(message: Buffer, passwords: ReadonlyMap<string, string>): string {
@@ -20,8 +27,7 @@ export function checkPlain(message: Buffer, passwords: ReadonlyMap<string, strin
   const [authorizationId, username, password] = tokens as [string, string, string]
   if (username === '') throw new SaslAuthenticationError('Authentication failed: username not specified')
   if (password === '') throw new SaslAuthenticationError('Authentication failed: password not specified')
-  const expected = passwords.get(username)
-  if (expected === undefined || !samePassword(password, expected))
+  if (!samePassword(password, passwords.get(username)))
     throw new SaslAuthenticationError('Authentication failed: Invalid username or password')
   if (authorizationId !== '' && authorizationId !== username)
     throw new SaslAuthenticationError(

@@ -44,7 +44,15 @@ export function validateUnsecuredToken(token: string, _extensions?: unknown, now
   if (expires === undefined) throw new UnsecuredTokenError('no exp claim')
   if (expires * 1000 <= now) throw new UnsecuredTokenError('the token has expired')
   const issued = numberClaim(claims, 'iat')
-  if (issued !== undefined && issued > expires) throw new UnsecuredTokenError('iat is after exp')
+  // Kafka's default (no allowed clock skew): issued no later than now (so before exp, checked above).
+  if (issued !== undefined && issued * 1000 > now) throw new UnsecuredTokenError('the token is issued in the future')
+  const scope = claims.scope
+  if (
+    scope !== undefined &&
+    typeof scope !== 'string' &&
+    !(Array.isArray(scope) && scope.every((s) => typeof s === 'string'))
+  )
+    throw new UnsecuredTokenError('the scope claim is neither a string nor a list of strings')
   return { principal: subject }
 }
 

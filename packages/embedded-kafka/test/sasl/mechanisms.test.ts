@@ -143,13 +143,22 @@ describe.each<ScramHash>(['sha256', 'sha512'])('SCRAM-%s exchange', (hash) => {
     expect(await refusalOf(other, client.final(first.challenge!))).toBeInstanceOf(SaslAuthenticationError)
   })
 
-  it('refuses an unknown user and an authorization id other than the user', async () => {
+  it('refuses an unknown user as a wrong password (never saying which), and an authorization id other than the user', async () => {
     expect(await refusalOf(mechanism.start(), new ScramClient(hash, 'nobody', password).first)).toMatchObject({
-      message: 'Authentication failed: Invalid user credentials',
+      message: `Authentication failed during authentication due to invalid credentials with SASL mechanism ${mechanism.name}`,
     })
     expect(await refusalOf(mechanism.start(), Buffer.from('n,a=admin,n=user,r=abc'))).toMatchObject({
       message: expect.stringContaining('authorization id that is different from username'),
     })
+  })
+
+  it('ignores an extension it does not know, as Kafka does; refuses tokenauth (no delegation tokens here)', async () => {
+    const known = new ScramClient(hash, 'user', password, 'traceId=42')
+    const exchange = mechanism.start()
+    const first = await exchange.respond(known.first)
+    expect(await exchange.respond(known.final(first.challenge!))).toMatchObject({ done: true, principal: 'user' })
+    const token = new ScramClient(hash, 'user', password, 'tokenauth=true')
+    expect(await refusalOf(mechanism.start(), token.first)).toBeInstanceOf(SaslAuthenticationError)
   })
 
   it('authenticates any name and password, and only that password (generated)', async () => {
@@ -244,6 +253,15 @@ describe('OAUTHBEARER', () => {
     ['without exp', () => `${b64({ alg: 'none' })}.${b64({ sub: 'x' })}.`],
     ['expired', () => unsecuredToken('x', -1)],
     ['issued after it expires', () => `${b64({ alg: 'none' })}.${b64({ sub: 'x', exp: 4e9, iat: 5e9 })}.`],
+    [
+      'issued in the future',
+      () => `${b64({ alg: 'none' })}.${b64({ sub: 'x', exp: 4e9, iat: Date.now() / 1000 + 60 })}.`,
+    ],
+    ['with a scope that is a number', () => `${b64({ alg: 'none' })}.${b64({ sub: 'x', exp: 4e9, scope: 7 })}.`],
+    [
+      'with a scope list holding a number',
+      () => `${b64({ alg: 'none' })}.${b64({ sub: 'x', exp: 4e9, scope: ['a', 7] })}.`,
+    ],
     ['not JSON', () => 'bm90.anNvbg.'],
   ])('the unsecured check refuses a token %s', (_, make) => {
     expect(() => validateUnsecuredToken(make(unsecuredToken('x')))).toThrow(UnsecuredTokenError)

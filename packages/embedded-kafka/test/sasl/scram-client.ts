@@ -17,12 +17,14 @@ export class ScramClient {
     private readonly hash: Hash,
     readonly username: string,
     private readonly password: string,
+    /** Extensions after the nonce, as `name=value,...` (RFC 5802's optional attributes). */
+    private readonly extensions = '',
   ) {
     this.first = Buffer.from(`n,,${this.bare()}`)
   }
 
   private bare(): string {
-    return `n=${escapeName(this.username)},r=${this.nonce}`
+    return `n=${escapeName(this.username)},r=${this.nonce}${this.extensions ? `,${this.extensions}` : ''}`
   }
 
   /**

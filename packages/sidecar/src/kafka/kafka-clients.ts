@@ -16,6 +16,7 @@ import type { LogLevelName, SidecarConfig } from '../config.js'
 import { ClusterIdentity } from './cluster-identity.js'
 import { IdempotentWrites } from './idempotent-writes.js'
 import type { KafkaSecurity } from './kafka-security.js'
+import { secretFreeLogCreator } from './secret-free-logs.js'
 import { producerAndAdminOnOneCluster, type TopicMetadataSource } from './shared-cluster.js'
 
 export type LogCreator = NonNullable<KafkaConfig['logCreator']>
@@ -53,7 +54,7 @@ export class KafkaClients {
       brokers: config.brokers,
       ...security.clientSettings,
       logLevel: LOG_LEVELS[config.logLevel],
-      logCreator,
+      logCreator: secretFreeLogCreator(logCreator, () => security.secrets()),
     })
     this.log = kafka.logger().namespace('Sidecar')
     // One connection pool for both: the pod's broker connections are the producer's alone.

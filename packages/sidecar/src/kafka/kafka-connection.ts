@@ -32,7 +32,7 @@ export class KafkaConnection {
     private readonly kafka: KafkaClients,
     private readonly health: HealthState,
     private readonly settings: ConnectionSettings,
-    private readonly security: Pick<KafkaSecurity, 'description' | 'secrets' | 'onAttemptFailure'>,
+    private readonly security: Pick<KafkaSecurity, 'description' | 'warnings' | 'secrets' | 'onAttemptFailure'>,
   ) {
     security.onAttemptFailure((error, broker) => this.attemptFailed(error, broker))
     this.liveness = new KafkaLiveness(
@@ -61,6 +61,8 @@ export class KafkaConnection {
   }
 
   start(): void {
+    for (const warning of this.security.warnings)
+      this.kafka.log.warn(warning, { connectsWith: this.security.description })
     this.connect()
     const { producer } = this.kafka
     producer.on(producer.events.DISCONNECT, () => this.setConnected(false, 'the producer disconnected'))

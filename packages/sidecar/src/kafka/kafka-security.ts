@@ -20,6 +20,8 @@ export interface KafkaSecurity {
   readonly clientSettings: Pick<KafkaConfig, 'ssl' | 'socketFactory' | 'sasl'>
   /** How connections authenticate, for logs and readiness: "SASL PLAIN over TLS", "mutual TLS", "plaintext". */
   readonly description: string
+  /** What is unsafe in this configuration (SASL PLAIN without TLS, certificates not verified), for the log at start. */
+  readonly warnings: readonly string[]
   /** The secrets as they are now, so that no message the sidecar gives can contain one. */
   secrets(): string[]
   /**
@@ -51,7 +53,8 @@ export async function loadKafkaSecurity(config: SidecarConfig, source: Source): 
     },
     onAttemptFailure: (next) => (listener = next),
     description: describe(config),
-    secrets: () => currentSecrets(config.saslPassword, secretFiles),
+    warnings: securityWarnings(config),
+    secrets: () => [...currentSecrets(config.saslPassword, secretFiles), ...optionSecrets(config.saslMechanismOptions)],
   }
 }
 
@@ -65,6 +68,22 @@ function currentSecrets(password: string | null, files: readonly OptionFile[]): 
     }
   })
   return password === null ? fromFiles : [password, ...fromFiles]
+}
+
+/**
+ * A custom mechanism's options may hold credentials (an access key for MSK IAM): every string in
+ * them of 8 characters or more counts as a secret. Shorter ones (a region, "true") are too common
+ * in ordinary text to withhold messages for.
+ */
+function optionSecrets(options: Record<string, unknown>): string[] {
+  const strings: string[] = []
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') {
+      if (value.length >= 8) strings.push(value)
+    } else if (typeof value === 'object' && value !== null) Object.values(value).forEach(visit)
+  }
+  visit(options)
+  return strings
 }
 
 function tlsFiles(config: SidecarConfig, source: Source): TlsFiles {
@@ -101,8 +120,26 @@ async function saslMechanism(config: SidecarConfig, source: Source, name: string
   }))
 }
 
+/** "SASL SCRAM-SHA-512 over TLS"; what is not protected is said in it, so logs and /readyz show it. */
 function describe(config: SidecarConfig): string {
-  const tls = !config.ssl ? null : config.sslCertFile ? 'mutual TLS' : 'TLS'
-  if (config.saslMechanism === null) return tls ?? 'plaintext'
-  return `SASL ${config.saslMechanism.toUpperCase()}${tls ? ` over ${tls}` : ''}`
+  const tls = !config.ssl
+    ? 'plaintext'
+    : `${config.sslCertFile ? 'mutual TLS' : 'TLS'}${config.sslRejectUnauthorized ? '' : ' (certificates not verified)'}`
+  if (config.saslMechanism === null) return tls
+  return `SASL ${config.saslMechanism.toUpperCase()} over ${tls}`
+}
+
+/** What an operator should know is unsafe in this configuration, logged as warnings at start. */
+function securityWarnings(config: SidecarConfig): string[] {
+  const warnings: string[] = []
+  if (config.ssl && !config.sslRejectUnauthorized)
+    warnings.push(
+      "KAFKA_SSL_REJECT_UNAUTHORIZED=false: the brokers' certificates are not verified, so anyone between the sidecar and the brokers can read and change the traffic, credentials included",
+    )
+  const mechanism = config.saslMechanism
+  if (!config.ssl && (mechanism === 'plain' || mechanism === 'oauthbearer'))
+    warnings.push(
+      `SASL ${mechanism.toUpperCase()} without TLS (KAFKA_SSL is off): the ${mechanism === 'plain' ? 'password' : 'token'} crosses the network in clear text`,
+    )
+  return warnings
 }

@@ -6,7 +6,8 @@
  * the shape of @jm18457/kafkajs-msk-iam-authentication-mechanism and its kind.
  */
 import { createRequire } from 'node:module'
-import { isAbsolute, join, resolve } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Mechanism } from 'kafkajs'
 import { SidecarConfigError } from '../config-error.js'
@@ -30,7 +31,10 @@ export async function loadMechanismModule(module: MechanismModule): Promise<Mech
   try {
     namespace = (await import(url)) as Record<string, unknown>
   } catch (error) {
-    throw new SidecarConfigError(source, `cannot load ${specifier}: ${(error as Error).message}`)
+    throw new SidecarConfigError(
+      source,
+      `cannot load ${specifier}${isPath(specifier) ? '' : ` (looked in node_modules of ${process.cwd()} and its parents, then beside the sidecar)`}: ${(error as Error).message}`,
+    )
   }
   const mechanism = await mechanismOf(namespace, module)
   if (!mechanism)
@@ -52,12 +56,49 @@ export async function loadMechanismModule(module: MechanismModule): Promise<Mech
  * from the sidecar's own package.
  */
 function moduleUrl(specifier: string): string {
-  if (specifier.startsWith('.') || isAbsolute(specifier)) return pathToFileURL(resolve(specifier)).href
+  if (isPath(specifier)) return pathToFileURL(resolve(specifier)).href
   try {
     return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(specifier)).href
   } catch {
-    return specifier
+    // require.resolve knows only the "require" condition: an ESM-only package is found here.
+    const entry = esmPackageEntry(specifier)
+    return entry ? pathToFileURL(entry).href : specifier
   }
+}
+
+function isPath(specifier: string): boolean {
+  return specifier.startsWith('.') || isAbsolute(specifier)
+}
+
+/**
+ * The entry file of the package `name` in a node_modules folder of the working directory or a
+ * parent, by its "exports" (the "node", "import" or "default" condition of ".") or "main".
+ */
+function esmPackageEntry(name: string): string | null {
+  for (let dir = process.cwd(); ; dir = dirname(dir)) {
+    const packageDir = join(dir, 'node_modules', name)
+    const manifest = join(packageDir, 'package.json')
+    if (existsSync(manifest)) {
+      const { exports, main } = JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: unknown; main?: unknown }
+      const root =
+        typeof exports === 'object' && exports !== null && '.' in exports
+          ? (exports as Record<string, unknown>)['.']
+          : exports
+      const target = conditionalTarget(root) ?? (typeof main === 'string' ? main : 'index.js')
+      return join(packageDir, target)
+    }
+    if (dirname(dir) === dir) return null
+  }
+}
+
+function conditionalTarget(value: unknown): string | null {
+  if (typeof value === 'string') return value
+  if (typeof value !== 'object' || value === null) return null
+  for (const condition of ['node', 'import', 'default']) {
+    const target = conditionalTarget((value as Record<string, unknown>)[condition])
+    if (target) return target
+  }
+  return null
 }
 
 function isMechanism(value: unknown): value is Mechanism {

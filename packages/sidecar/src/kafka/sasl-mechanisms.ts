@@ -61,11 +61,14 @@ export function observedMechanism(mechanism: Mechanism, onFailure: AttemptFailur
     authenticationProvider: (args) => ({
       authenticate: async () => {
         let kafkaError: string | null = null
-        const saslAuthenticate: AuthenticationProviderArgs['saslAuthenticate'] = (request) =>
-          args.saslAuthenticate(request).catch((error: unknown) => {
+        const saslAuthenticate: AuthenticationProviderArgs['saslAuthenticate'] = async (request) => {
+          const answer = await args.saslAuthenticate(request).catch((error: unknown) => {
             kafkaError = (error as { type?: string }).type ?? null
             throw error
           })
+          if (mechanism.mechanism.startsWith('scram-')) refuseCostlyIterations(answer)
+          return answer
+        }
         try {
           await mechanism.authenticationProvider({ ...args, saslAuthenticate }).authenticate()
         } catch (error) {
@@ -78,4 +81,20 @@ export function observedMechanism(mechanism: Mechanism, onFailure: AttemptFailur
       },
     }),
   }
+}
+
+/**
+ * KafkaJS refuses fewer SCRAM iterations than the RFC's minimum but sets no maximum, and derives
+ * the key on libuv's thread pool (4 threads, shared with DNS lookups and file reads): a broker,
+ * or anyone between it and an unverified TLS connection, asking for two billion iterations would
+ * wedge the sidecar. Kafka itself allows at most 16384.
+ */
+export const MAX_SCRAM_ITERATIONS = 100_000
+
+function refuseCostlyIterations(answer: unknown): void {
+  const iterations = Number((answer as { i?: unknown } | null)?.i)
+  if (Number.isFinite(iterations) && iterations > MAX_SCRAM_ITERATIONS)
+    throw new Error(
+      `the broker asked for ${iterations} SCRAM iterations, more than the ${MAX_SCRAM_ITERATIONS} the sidecar allows (Kafka allows at most 16384)`,
+    )
 }

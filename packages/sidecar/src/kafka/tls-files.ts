@@ -7,7 +7,7 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { isIP } from 'node:net'
-import { connect, type ConnectionOptions } from 'node:tls'
+import { connect, createSecureContext, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import type { ISocketFactory } from 'kafkajs'
 import { SidecarConfigError } from '../config-error.js'
 import type { AttemptFailureListener } from './kafka-failure.js'
@@ -36,14 +36,14 @@ const KEEP_ALIVE_DELAY_MS = 60_000
 export function tlsSocketFactory(files: TlsFiles, onFailure: AttemptFailureListener): ISocketFactory {
   return ({ host, port, onConnect }) => {
     const broker = `${host}:${port}`
-    let options: ConnectionOptions
+    let socket: TLSSocket
     try {
-      options = tlsOptions(files)
+      const options = tlsOptions(files)
+      socket = connect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...options }, onConnect)
     } catch (error) {
       onFailure(error, broker)
       throw error
     }
-    const socket = connect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...options }, onConnect)
     // Told at once, not after KafkaJS's retries (seconds later) give up: a handshake refused.
     socket.once('error', (error) => onFailure(error, broker))
     socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS)
@@ -60,16 +60,37 @@ export function tlsOptions(files: TlsFiles, now = new Date()): ConnectionOptions
     const { pem, leaf } = clientCertificate(files.cert, now)
     options.cert = pem
     options.key = matchingKey(files.key, leaf, files.cert)
+    usableByOpenSsl(files.cert, { cert: options.cert, key: options.key })
   }
   return options
 }
 
+/**
+ * OpenSSL reads the whole file, where the checks above read the complete blocks only: what it
+ * refuses (a damaged block beside good ones) fails here, naming the file, not at every handshake.
+ */
+function usableByOpenSsl(file: OptionFile, options: Pick<ConnectionOptions, 'ca' | 'cert' | 'key'>): void {
+  try {
+    createSecureContext(options)
+  } catch (error) {
+    throw new SidecarConfigError(file.source, `${file.path} cannot be used for TLS: ${(error as Error).message}`)
+  }
+}
+
+const BEGIN_CERTIFICATE = '-----BEGIN CERTIFICATE-----'
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
 
 function certificates(file: OptionFile): { pem: string; parsed: X509Certificate[] } {
   const pem = readOptionFile(file).toString('utf8')
   const blocks = pem.match(PEM_CERTIFICATE) ?? []
   if (blocks.length === 0) throw new SidecarConfigError(file.source, `${file.path} holds no PEM certificate`)
+  // A file caught while it is rewritten (a rotation) ends in half a block: OpenSSL ignores it in a
+  // CA bundle, so without this a CA left out by a half-written file would go unnoticed.
+  if (pem.split(BEGIN_CERTIFICATE).length - 1 !== blocks.length)
+    throw new SidecarConfigError(
+      file.source,
+      `${file.path} holds an incomplete PEM certificate (${BEGIN_CERTIFICATE} without its end; is the file being written?)`,
+    )
   const parsed = blocks.map((block) => {
     try {
       return new X509Certificate(block)
