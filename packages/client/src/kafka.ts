@@ -1,17 +1,27 @@
 /**
- * `Kafka`, as KafkaJS's, with one difference: `producer()` returns a SidecarProducer, which
- * writes through the pod's sidecar or directly depending on KAFKA_SIDECAR_MODE. The consumer,
- * the admin client and the logger are KafkaJS's own, built from the same config.
+ * `Kafka`, as KafkaJS's, with two differences: `producer()` returns a SidecarProducer, which
+ * writes through the pod's sidecar or directly depending on KAFKA_SIDECAR_MODE; `consumer()`
+ * returns KafkaJS's own consumer, or with KAFKA_SIDECAR_CONSUMER_MODE=sidecar a SidecarConsumer
+ * whose group member is the pod's sidecar. The admin client and the logger are KafkaJS's own,
+ * built from the same config.
  */
 import kafkajs from 'kafkajs'
 import type { Admin, AdminConfig, Consumer, ConsumerConfig, KafkaConfig, Logger } from 'kafkajs'
+import { resolveConsumerOptions, runsInSidecar, type SidecarConsumerOptions } from './consumer/consumer-mode.js'
+import { GrpcConsumeTransport } from './consumer/grpc-consume-transport.js'
+import { SidecarConsumer } from './consumer/sidecar-consumer.js'
 import type { MetricsOption } from './metrics.js'
 import { resolveSidecarOptions, type SidecarClientOptions } from './options.js'
 import type { KafkaLevelOptions } from './path/sidecar-path-limits.js'
 import { SidecarProducer, type SidecarProducerConfig } from './producer/sidecar-producer.js'
 
+export interface SidecarConsumerConfig extends ConsumerConfig {
+  /** Sidecar options for this consumer: its mode overrides the Kafka-level `consumerMode` and the environment. */
+  readonly sidecar?: SidecarConsumerOptions
+}
+
 export interface SidecarKafkaConfig extends KafkaConfig {
-  /** Defaults for every producer of this client (the environment fills what is not set). */
+  /** Defaults for every producer (and, with `consumerMode`, consumer) of this client; the environment fills what is not set. */
   readonly sidecar?: SidecarClientOptions
   /** Opt in to client metrics in prom-client's default registry (`true`) or in `{ registry }`. */
   readonly sidecarMetrics?: MetricsOption
@@ -49,8 +59,32 @@ export class Kafka {
     })
   }
 
-  consumer(config: ConsumerConfig): Consumer {
-    return this.kafka.consumer(config)
+  /**
+   * KafkaJS's consumer, or in sidecar mode one whose group member is the pod's sidecar (a consumer
+   * with custom partitionAssigners stays KafkaJS's, with a warning: see consumer-mode.ts).
+   */
+  consumer(config: SidecarConsumerConfig): Consumer {
+    // Whatever KafkaJS does with a missing config (it refuses it), it does here.
+    if (typeof config !== 'object' || config === null) return this.kafka.consumer(config)
+    const { sidecar, ...kafkajsConfig } = config
+    const kafkaLevel = resolveSidecarOptions([this.sidecarOptions])
+    const options = resolveConsumerOptions(kafkaLevel, sidecar)
+    // KafkaJS's consumer checks the config (groupId, heartbeatInterval) and gives the logger and
+    // events; it opens no connection until connect(), which a sidecar consumer never calls.
+    const kafkajsConsumer = this.kafka.consumer(kafkajsConfig)
+    if (!runsInSidecar(kafkajsConfig, options, kafkajsConsumer.logger())) return kafkajsConsumer
+    const clientId = this.clientId ?? 'kafkajs'
+    return new SidecarConsumer({
+      kafkajsConsumer,
+      config: kafkajsConfig,
+      transport: new GrpcConsumeTransport(kafkaLevel),
+      options,
+      clientId,
+      appName: kafkaLevel.appName ?? clientId,
+      connectTimeoutMs: kafkaLevel.connectTimeoutMs,
+      // As KafkaJS merges them: the consumer's own retry (default { retries: 5 }) over the Kafka-level one.
+      retry: { ...this.kafkaLevel.retry, ...(kafkajsConfig.retry ?? { retries: 5 }) },
+    })
   }
 
   admin(config?: AdminConfig): Admin {

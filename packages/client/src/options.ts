@@ -17,6 +17,9 @@ import kafkajs from 'kafkajs'
 
 export type ProducerMode = 'direct' | 'sidecar'
 
+/** How a consumer reaches Kafka: KafkaJS's own consumer (`direct`) or through the pod's sidecar. */
+export type ConsumerMode = 'direct' | 'sidecar'
+
 /**
  * What a producer does when the sidecar writes to another Kafka cluster than the application's
  * own `brokers` (where its direct fallback writes): `warn` logs an error, sets the metric and
@@ -41,6 +44,12 @@ export interface BreakerOptions {
 export interface SidecarClientOptions {
   /** `direct` (KafkaJS to the brokers) or `sidecar`. Env `KAFKA_SIDECAR_MODE`. Default `direct`. */
   readonly mode?: ProducerMode
+  /**
+   * `direct` (KafkaJS's own consumer) or `sidecar`, for consumers; separate from `mode`, so turning
+   * one on does not turn on the other. Env `KAFKA_SIDECAR_CONSUMER_MODE`. Default `direct`.
+   * `kafka.consumer({ sidecar: { mode } })` overrides it for one consumer.
+   */
+  readonly consumerMode?: ConsumerMode
   /** `unix:///path.sock` or `host:port`. Env `KAFKA_SIDECAR_ADDRESS`. Default the sidecar's own default socket. */
   readonly address?: string
   /** Shared token the sidecar requires, sent as `authorization: Bearer`. Env `KAFKA_SIDECAR_TOKEN`. */
@@ -73,6 +82,7 @@ export interface SidecarClientOptions {
 
 export interface ResolvedSidecarOptions {
   readonly mode: ProducerMode
+  readonly consumerMode: ConsumerMode
   readonly address: string
   readonly token: string | null
   readonly appName: string | null
@@ -91,7 +101,7 @@ export interface ResolvedSidecarOptions {
 /** The sidecar listens here unless told otherwise; the client looks here unless told otherwise. */
 export const DEFAULT_SIDECAR_ADDRESS = 'unix:///tmp/kafka-sidecar.sock'
 
-function configError(message: string): Error {
+export function configError(message: string): Error {
   return new kafkajs.KafkaJSNonRetriableError(`kafka-sidecar client: ${message}`)
 }
 
@@ -121,7 +131,7 @@ function checkText(value: unknown, source: string): string {
   return value
 }
 
-function parseMode(value: unknown, source: string): ProducerMode {
+export function parseMode(value: unknown, source: string): ProducerMode {
   const text = String(value)
   const normalized = text.trim().toLowerCase()
   if (normalized === 'direct' || normalized === 'sidecar') return normalized
@@ -158,18 +168,18 @@ function integerFrom(value: unknown, source: string, min: 0 | 1): number {
   return n
 }
 
-function positiveInteger(value: unknown, source: string): number {
+export function positiveInteger(value: unknown, source: string): number {
   return integerFrom(value, source, 1)
 }
 
-function nonNegativeInteger(value: unknown, source: string): number {
+export function nonNegativeInteger(value: unknown, source: string): number {
   return integerFrom(value, source, 0)
 }
 
 /** Pings more often than every 100 ms would cost more than they tell. */
 const MIN_LIVENESS_TIMEOUT_MS = 200
 
-function atLeast(min: number): (value: unknown, source: string) => number {
+export function atLeast(min: number): (value: unknown, source: string) => number {
   return (value, source) => {
     const n = positiveInteger(value, source)
     if (n < min) throw configError(`${source} must be at least ${min}, got ${n}`)
@@ -200,7 +210,7 @@ function unlessBlank<T>(check: (value: string, source: string) => T): (text: str
 }
 
 /** For these options `null`, as untyped callers may pass it, has always meant the default too. */
-function nullMeansDefault(defaultValue: number, check: (value: unknown, source: string) => number) {
+export function nullMeansDefault(defaultValue: number, check: (value: unknown, source: string) => number) {
   return { defaultValue, check: (value: unknown, source: string) => check(value ?? defaultValue, source) }
 }
 
@@ -224,6 +234,12 @@ function checkBreaker(value: unknown, source: string): Required<BreakerOptions> 
  */
 const CLIENT_OPTIONS = {
   mode: { env: 'KAFKA_SIDECAR_MODE', defaultValue: 'direct', parse: unlessBlank(parseMode), check: parseMode },
+  consumerMode: {
+    env: 'KAFKA_SIDECAR_CONSUMER_MODE',
+    defaultValue: 'direct',
+    parse: unlessBlank(parseMode),
+    check: parseMode,
+  },
   address: {
     env: 'KAFKA_SIDECAR_ADDRESS',
     defaultValue: DEFAULT_SIDECAR_ADDRESS,
@@ -274,6 +290,17 @@ function mergeCodeOptions(layers: ReadonlyArray<SidecarClientOptions | undefined
     Object.assign(merged, layer, { breaker: { ...merged.breaker, ...layer.breaker } })
   }
   return merged
+}
+
+/**
+ * A producer's own `sidecar` options cannot choose the consumers' mode: it is the Kafka-level
+ * default for consumers, or a consumer's own `sidecar.mode`.
+ */
+export function checkProducerLevel(layer: SidecarClientOptions | undefined): void {
+  if (typeof layer === 'object' && layer !== null && layer.consumerMode !== undefined)
+    throw configError(
+      'sidecar.consumerMode is for consumers: set it in new Kafka({ sidecar }) or as kafka.consumer({ sidecar: { mode } })',
+    )
 }
 
 /**

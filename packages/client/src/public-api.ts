@@ -5,7 +5,8 @@
  *   import { Kafka } from 'kafkajs'
  * with
  *   import { Kafka } from '@kafka-sidecar/client'
- * and set KAFKA_SIDECAR_MODE=sidecar to produce through the pod's sidecar. Every other KafkaJS
+ * and set KAFKA_SIDECAR_MODE=sidecar to produce through the pod's sidecar (and
+ * KAFKA_SIDECAR_CONSUMER_MODE=sidecar to consume through it). Every other KafkaJS
  * export is re-exported unchanged, types included.
  */
 export type * from 'kafkajs'
@@ -56,7 +57,9 @@ export {
   KafkaJSNoBrokerAvailableError,
 } from './kafkajs-exports.js'
 
-export { Kafka, type SidecarKafkaConfig } from './kafka.js'
+export { Kafka, type SidecarConsumerConfig, type SidecarKafkaConfig } from './kafka.js'
+export { SidecarConsumer } from './consumer/sidecar-consumer.js'
+export type { SidecarConsumerOptions } from './consumer/consumer-mode.js'
 export { SidecarProducer, type SidecarProducerConfig } from './producer/sidecar-producer.js'
 export { SIDECAR_EVENTS, type BreakerState, type FallbackEventPayload } from './events.js'
 export type { DeliveryListener, DeliveryReport } from './delivery/delivery-report.js'
@@ -67,6 +70,7 @@ export {
   resolveSidecarOptions,
   type BreakerOptions,
   type ClusterMismatchPolicy,
+  type ConsumerMode,
   type ProducerMode,
   type ResolvedSidecarOptions,
   type SidecarClientOptions,

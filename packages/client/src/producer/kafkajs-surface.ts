@@ -1,5 +1,5 @@
 /**
- * What an application sees when it looks at a producer rather than calls it. KafkaJS's producer
+ * What an application sees when it looks at a producer (or a consumer) rather than calls it. KafkaJS's producer
  * is a plain object of its methods and `events`: `Object.keys(producer)`, a spread or a logged
  * producer show exactly those, and `const { send } = producer` works. The client's producer keeps
  * its state in fields of a class; they are made non-enumerable, and the methods own bound
@@ -19,14 +19,35 @@ export const KAFKAJS_PRODUCER_KEYS: ReadonlySet<string> = new Set([
   'logger',
 ])
 
-/** Binds each KafkaJS method onto `producer` as an own property, and hides every other own property. */
-export function showKafkaJSSurface(producer: object): void {
-  const own = producer as Record<string, unknown>
-  for (const key of KAFKAJS_PRODUCER_KEYS) {
+/** The own enumerable properties of a KafkaJS 2.2.4 consumer. */
+export const KAFKAJS_CONSUMER_KEYS: ReadonlySet<string> = new Set([
+  'connect',
+  'disconnect',
+  'subscribe',
+  'stop',
+  'run',
+  'commitOffsets',
+  'seek',
+  'describeGroup',
+  'pause',
+  'paused',
+  'resume',
+  'on',
+  'events',
+  'logger',
+])
+
+/**
+ * Binds each KafkaJS method onto `target` (a producer, or with `keys` a consumer) as an own
+ * property, and hides every other own property.
+ */
+export function showKafkaJSSurface(target: object, keys: ReadonlySet<string> = KAFKAJS_PRODUCER_KEYS): void {
+  const own = target as Record<string, unknown>
+  for (const key of keys) {
     const value = own[key]
-    if (typeof value === 'function' && !Object.hasOwn(producer, key)) own[key] = value.bind(producer)
+    if (typeof value === 'function' && !Object.hasOwn(target, key)) own[key] = value.bind(target)
   }
-  for (const key of Object.keys(producer)) {
-    if (!KAFKAJS_PRODUCER_KEYS.has(key)) Object.defineProperty(producer, key, { enumerable: false })
+  for (const key of Object.keys(target)) {
+    if (!keys.has(key)) Object.defineProperty(target, key, { enumerable: false })
   }
 }

@@ -28,6 +28,7 @@ import { isNetworkEvent, ProducerEvents, SIDECAR_EVENTS, type BreakerState, type
 import { KafkaJSConnectionClosedError } from '../kafkajs-exports.js'
 import { countByTopic, createProducerMetrics, type MetricsOption, type ProducerMetrics } from '../metrics.js'
 import {
+  checkProducerLevel,
   resolveSidecarOptions,
   type ProducerMode,
   type ResolvedSidecarOptions,
@@ -47,7 +48,7 @@ import { validateBatch, validateProducerConfig, type ConnectionStatus } from './
 
 export interface SidecarProducerConfig extends ProducerConfig {
   /** Sidecar options for this producer; they override the Kafka-level ones and the environment. */
-  readonly sidecar?: SidecarClientOptions
+  readonly sidecar?: Omit<SidecarClientOptions, 'consumerMode'>
   /** Called once for every record sent, with its partition and offset or its error. */
   readonly onDelivery?: DeliveryListener
 }
@@ -86,6 +87,7 @@ export class SidecarProducer {
   ) {
     validateProducerConfig(config)
     const { sidecar: producerSidecar, onDelivery, ...kafkajsConfig } = config
+    checkProducerLevel(producerSidecar)
     this.options = resolveSidecarOptions([inherited.sidecar, producerSidecar])
     const clientId = inherited.clientId ?? 'kafkajs'
     this.idempotent = kafkajsConfig.idempotent ?? false

@@ -32,7 +32,7 @@ import { ReportStream } from './report-stream.js'
  * share for the answer keeps one whose answers run a few hundred ms behind (event-loop lag of
  * both processes) from being taken for a hung one.
  */
-function channelOptions(livenessTimeoutMs: number): ChannelOptions {
+export function channelOptions(livenessTimeoutMs: number): ChannelOptions {
   return {
     'grpc.initial_reconnect_backoff_ms': 100,
     'grpc.max_reconnect_backoff_ms': 1_000,
@@ -142,7 +142,7 @@ export class SidecarPath {
 }
 
 /** Every call's metadata: the producer's token, and how long it waits for an unanswered ping. */
-function requestMetadata(options: ResolvedSidecarOptions): Metadata {
+export function requestMetadata(options: Pick<ResolvedSidecarOptions, 'token' | 'livenessTimeoutMs'>): Metadata {
   const m = new Metadata()
   if (options.token) m.set('authorization', `Bearer ${options.token}`)
   // How long this client waits for an unanswered ping: the sidecar refuses what it read after

@@ -175,6 +175,46 @@ export const PINNED_BY_TESTS: readonly PinnedDifference[] = [
       "A message without timestamp gets the application's Date.now() at send(); KafkaJS takes it when it builds the batch, after waiting for metadata or a connection (milliseconds; seconds on a cold start). Both fall within the send.",
     pinnedBy: ['packages/client/test/create-time.test.ts'],
   },
+  {
+    id: 'CONSUMER-GROUP-JOIN-PER-PROCESS',
+    reason:
+      "In sidecar mode (KAFKA_SIDECAR_CONSUMER_MODE) the pod's sidecar is the group's one member for the pod and moves partitions between the pod's processes without a Kafka rebalance: a process's partitions change at those moves too.",
+    instead:
+      "GROUP_JOIN fires at every assignment the sidecar gives this process, local moves included, its memberAssignment this process's own partitions, memberId, leaderId and isLeader the pod's member's. A Kafka rebalance still emits REBALANCING first.",
+    pinnedBy: ['packages/client/test/consumer/sidecar-consumer.test.ts'],
+  },
+  {
+    id: 'CONSUMER-NO-GENERATION-OR-BATCH-CONTEXT',
+    reason:
+      "The consumer contract does not carry the sidecar member's generation id nor the record batch's internals (batchContext is absent from KafkaJS's types too).",
+    instead:
+      'groupGenerationId is -1 in COMMIT_OFFSETS and HEARTBEAT; messages have no batchContext property; everything else of a message (keys, order, values) is as in KafkaJS.',
+    pinnedBy: ['packages/client/test/consumer/kafkajs-shapes.test.ts'],
+  },
+  {
+    id: 'CONSUMER-FETCHES-ARE-THE-SIDECARS',
+    reason:
+      'In sidecar mode the process sends no fetch or other broker request (the sidecar fetches for the pod); what arrives is a batch from the sidecar.',
+    instead:
+      "FETCH_START and FETCH come once per batch the sidecar delivers, nodeId '-1', duration 0; no consumer.network.* events; regular-expression subscriptions are resolved by the sidecar when the process joins, not at subscribe().",
+    pinnedBy: ['packages/client/test/consumer/sidecar-consumer.test.ts'],
+  },
+  {
+    id: 'CONSUMER-STOPS-WHEN-PARTITION-LEAVES',
+    reason:
+      "A partition revoked by the sidecar, or lost with the stream, is another process's next: the batch in hand must end as soon as possible, as KafkaJS's does at a rebalance (its heartbeat fails).",
+    instead:
+      "eachMessage's batch stops after the message in hand, and eachBatch's isStale() turns true (KafkaJS: only after a seek); with autoCommit what was resolved is committed, then the partition is released.",
+    pinnedBy: ['packages/client/test/consumer/sidecar-consumer.test.ts'],
+  },
+  {
+    id: 'CONSUMER-CUSTOM-ASSIGNERS-STAY-DIRECT',
+    reason:
+      "Partition assigners are functions in the application's process and run inside the group member, which in sidecar mode is the sidecar's.",
+    instead:
+      "A consumer with partitionAssigners other than KafkaJS's default stays KafkaJS's own in sidecar mode (its own group member and connections), with a warning.",
+    pinnedBy: ['packages/client/test/consumer/consumer-mode.test.ts'],
+  },
 ]
 
 function glob(pattern: string): RegExp {

@@ -1,0 +1,260 @@
+/**
+ * One run of a sidecar consumer in its group, from run() to stop() or a crash (KafkaJS's
+ * ConsumerGroup, which KafkaJS also makes anew at each start): the partitions this process owns,
+ * their resolved offsets and commits, the paused partitions, the member id, and the heartbeat.
+ * What KafkaJS sends to the group coordinator goes to the sidecar instead: commits as
+ * CommitOffsets, heartbeats as progress (or `alive`), pauses as they are.
+ */
+import type { ProcessedOffset } from '@kafka-sidecar/proto'
+import type { Offsets, OffsetsByTopicPartition, TopicOffsets } from 'kafkajs'
+import Long from 'kafkajs/src/utils/long.js'
+import type { CommitPolicy } from './commit-policy.js'
+import { Commits, type GroupIdentity } from './commits.js'
+import type { ConsumeTransport } from './consume-transport.js'
+import type { ConsumerEvents } from './consumer-events.js'
+import { asTopicOffsets, countResolved, offsetsToCommit, type OffsetToCommit } from './offsets.js'
+import { Ownerships, type DeliveredBatch, type Ownership } from './ownerships.js'
+import { PausedPartitions, type PauseRequest } from './paused-partitions.js'
+import type { CommitRequest } from './validation.js'
+
+/**
+ * The sidecar does not pass on its member's generation: -1 says "not known" where KafkaJS's events
+ * carry groupGenerationId (a deliberate difference, docs/consumers.md).
+ */
+export const UNKNOWN_GENERATION = -1
+
+export interface SessionSettings {
+  readonly groupId: string
+  readonly heartbeatInterval: number
+}
+
+export class GroupSession {
+  readonly ownerships = new Ownerships()
+  readonly paused = new PausedPartitions()
+  memberId = ''
+  private readonly commits: Commits
+  private lastHeartbeat = Date.now()
+
+  constructor(
+    private readonly settings: SessionSettings,
+    private readonly transport: ConsumeTransport,
+    private readonly events: ConsumerEvents,
+    readonly policy: CommitPolicy,
+  ) {
+    this.commits = new Commits(transport, events, () => this.identity())
+  }
+
+  identity(): GroupIdentity {
+    return { groupId: this.settings.groupId, memberId: this.memberId, groupGenerationId: UNKNOWN_GENERATION }
+  }
+
+  /** KafkaJS's resolveOffset: the next offset to process is `offset` + 1. */
+  resolveOffset(owned: Ownership, offset: string | number): void {
+    owned.resolved = Long.fromValue(offset).value + 1n
+  }
+
+  uncommittedOffsets(): OffsetsByTopicPartition {
+    return asTopicOffsets(offsetsToCommit(this.ownerships.withOffsets()))
+  }
+
+  /** At a batch's end or failure, when auto-committing: everything resolved and not committed. */
+  async autoCommit(): Promise<void> {
+    if (this.policy.commitsAfterBatch()) await this.commitResolved()
+  }
+
+  async autoCommitIfNecessary(): Promise<void> {
+    if (this.policy.commitsAfterMessage(countResolved(this.ownerships.withOffsets()))) await this.commitResolved()
+  }
+
+  /** eachBatch's commitOffsetsIfNecessary() without offsets. */
+  async commitIfNecessary(): Promise<void> {
+    if (this.policy.isNecessary(countResolved(this.ownerships.withOffsets()))) await this.commitResolved()
+  }
+
+  /** Commits what is resolved and not committed, of `among` (default: every partition owned). */
+  async commitResolved(among: Ownership[] = this.ownerships.withOffsets()): Promise<void> {
+    const offsets = offsetsToCommit(among)
+    if (offsets.length === 0) {
+      this.policy.committed()
+      return
+    }
+    await this.commitOwned(offsets, asTopicOffsets(offsets).topics)
+  }
+
+  private commitOwned(offsets: OffsetToCommit[], topics: TopicOffsets[]): Promise<void> {
+    const wire = offsets.map(({ owned, offset }) => this.processed(owned.topic, owned.partition, offset))
+    return this.commits.send(wire, topics, () => {
+      for (const { owned, offset } of offsets) owned.committed = offset
+      this.policy.committed()
+    })
+  }
+
+  /**
+   * Offsets the application gives (consumer.commitOffsets, or commitOffsetsIfNecessary(offsets)).
+   * A partition this process does not own goes with assignment id 0, which the sidecar refuses,
+   * naming it.
+   */
+  async commitGiven(requests: readonly CommitRequest[], withEvent = true): Promise<void> {
+    if (requests.length === 0) {
+      this.policy.committed()
+      return
+    }
+    const wire = requests.map(({ topic, partition, offset }) => this.processed(topic, partition, offset))
+    const topics = new Map<string, TopicOffsets>()
+    for (const { topic, partition, offset, metadata } of requests) {
+      const entry = topics.get(topic) ?? { topic, partitions: [] }
+      entry.partitions.push({ partition, offset: String(offset), metadata } as never)
+      topics.set(topic, entry)
+    }
+    await this.commits.send(wire, withEvent ? [...topics.values()] : null, () => {
+      for (const { topic, partition, offset } of requests) {
+        const owned = this.ownerships.get(topic, partition)
+        if (owned) owned.committed = offset
+      }
+      this.policy.committed()
+    })
+  }
+
+  /** eachBatch's commitOffsetsIfNecessary(offsets): KafkaJS's Offsets shape. */
+  commitOffsetsGiven(offsets: Offsets): Promise<void> {
+    const requests = (offsets.topics ?? []).flatMap(({ topic, partitions }) =>
+      partitions.map(({ partition, offset }) => ({
+        topic,
+        partition: Number(partition),
+        offset: Long.fromValue(offset).value,
+        metadata: null,
+      })),
+    )
+    return this.commitGiven(requests)
+  }
+
+  private processed(topic: string, partition: number, offset: bigint): ProcessedOffset {
+    const owned = this.ownerships.withOffsets().find((o) => o.topic === topic && o.partition === partition)
+    return { topic, partition, assignmentId: owned?.assignmentId ?? 0, nextOffset: Number(offset) }
+  }
+
+  onCommitResult: Commits['onResult'] = (result) => this.commits.onResult(result)
+
+  failCommits(reason: string): void {
+    this.commits.failAll(reason)
+  }
+
+  /**
+   * KafkaJS's heartbeat, at most once per heartbeatInterval: here it tells the sidecar what this
+   * process resolved since (progress, so a next owner would start there) or that it is alive, and
+   * emits HEARTBEAT as KafkaJS does after a heartbeat request.
+   */
+  async heartbeat(): Promise<void> {
+    const now = Date.now()
+    if (!this.memberId || now < this.lastHeartbeat + this.settings.heartbeatInterval) return
+    this.reportProgress()
+    this.lastHeartbeat = Date.now()
+    this.events.emit('consumer.heartbeat', this.identity())
+  }
+
+  /** Progress for every partition resolved further since the last report, else `alive`. */
+  reportProgress(): void {
+    let reported = false
+    for (const owned of this.ownerships.all()) {
+      if (owned.resolved === null || owned.resolved === owned.reported) continue
+      this.transport.progress(this.processed(owned.topic, owned.partition, owned.resolved))
+      owned.reported = owned.resolved
+      reported = true
+    }
+    if (!reported) this.transport.alive()
+  }
+
+  /**
+   * A batch is over (processed, stopped or failed): the sidecar may deliver the partition's next
+   * one, from the first offset not processed. Then a revoked partition is given up, or a seek that
+   * waited for the batch takes effect.
+   */
+  batchOver(owned: Ownership, { batchId, batch }: DeliveredBatch, onReleaseError: (error: unknown) => void): void {
+    const position = owned.position(batch) ?? BigInt(batch.lastOffset()) + 1n
+    this.transport.done({
+      batchId,
+      processed: {
+        topic: owned.topic,
+        partition: owned.partition,
+        assignmentId: owned.assignmentId,
+        nextOffset: Number(position),
+      },
+    })
+    if (owned.revoked) void this.release(owned).catch(onReleaseError)
+    else if (owned.seekTo !== null && owned.pending.length === 0) this.applySeek(owned, onReleaseError)
+  }
+
+  /** A revoked partition whose batch is over: commit what it resolved (auto-commit), then give it up. */
+  async release(owned: Ownership): Promise<void> {
+    try {
+      if (this.policy.commitsAfterBatch()) await this.commitResolved([owned])
+    } finally {
+      this.transport.released({
+        partitions: [{ topic: owned.topic, partition: owned.partition, assignmentId: owned.assignmentId }],
+      })
+      this.ownerships.released(owned)
+    }
+  }
+
+  /**
+   * consumer.seek(): the sidecar moves the partition (its next batch starts there); this process's
+   * batch in hand becomes stale (KafkaJS's isStale) and the seek takes effect here when it is over.
+   */
+  seek(topic: string, partition: number, offset: bigint, onCommitError: (error: unknown) => void): void {
+    this.transport.seek({ topic, partition, offset: Number(offset) })
+    const owned = this.ownerships.get(topic, partition)
+    if (!owned) return
+    owned.seekTo = String(offset)
+    if (!owned.busy && owned.pending.length === 0) this.applySeek(owned, onCommitError)
+  }
+
+  /**
+   * KafkaJS's offsetManager.seek: with auto-commit the seek offset is committed (without the
+   * COMMIT_OFFSETS event) and what was resolved is forgotten; without, it is resolved, so the next
+   * commit commits it. KafkaJS commits "latest" and "earliest" (-1, -2) as they are; the sidecar
+   * resolves those to offsets itself, so they are not committed here.
+   */
+  private applySeek(owned: Ownership, onCommitError: (error: unknown) => void): void {
+    const offset = BigInt(owned.seekTo!)
+    owned.seekTo = null
+    if (!this.policy.autoCommit) {
+      owned.resolved = offset
+      return
+    }
+    owned.resolved = null
+    owned.committed = null
+    if (offset >= 0n)
+      this.commitGiven([{ topic: owned.topic, partition: owned.partition, offset, metadata: null }], false).catch(
+        onCommitError,
+      )
+  }
+
+  pause(requests: PauseRequest[]): void {
+    this.paused.pause(requests)
+    const topics = onWire(requests)
+    if (topics.length > 0) this.transport.pause({ topics })
+  }
+
+  resume(requests: PauseRequest[]): void {
+    this.paused.resume(requests)
+    const topics = onWire(requests)
+    if (topics.length > 0) this.transport.resume({ topics })
+  }
+
+  /** After the stream was opened again: the sidecar hears the pauses in force once more. */
+  repeatPauses(): void {
+    const { pause, resume } = this.paused.asRequests()
+    if (pause.length > 0) this.transport.pause({ topics: onWire(pause) })
+    if (resume.length > 0) this.transport.resume({ topics: onWire(resume) })
+  }
+}
+
+/**
+ * On the wire no partitions means the whole topic (KafkaJS's `partitions` left out); an empty list
+ * names no partition, so it is not sent.
+ */
+function onWire(requests: readonly PauseRequest[]): Array<{ topic: string; partitions: number[] }> {
+  return requests
+    .filter(({ partitions }) => partitions === undefined || partitions.length > 0)
+    .map(({ topic, partitions }) => ({ topic, partitions: partitions ?? [] }))
+}

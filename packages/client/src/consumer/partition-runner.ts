@@ -1,0 +1,144 @@
+/**
+ * One batch of one partition, processed as KafkaJS 2.2.4's runner processes a batch (handleBatch,
+ * processEachMessage, processEachBatch): the same events, helpers, offset resolution, auto-commits
+ * and heartbeats, in the same order. A handler's error is logged (unless a KafkaJS error), what was
+ * resolved is committed (with autoCommit), and the error is thrown on to the retry (run-loop.ts).
+ */
+import kafkajs from 'kafkajs'
+import type { EachBatchHandler, EachMessageHandler, KafkaMessage, Logger } from 'kafkajs'
+import Long from 'kafkajs/src/utils/long.js'
+import type { ConsumerEvents } from './consumer-events.js'
+import type { GroupSession } from './group-session.js'
+import type { Ownership } from './ownerships.js'
+import type { SidecarBatch } from './sidecar-batch.js'
+
+export interface RunHandlers {
+  readonly eachMessage: EachMessageHandler | null
+  readonly eachBatch: EachBatchHandler | null
+  readonly eachBatchAutoResolve: boolean
+}
+
+/** START_BATCH_PROCESS's payload (END_BATCH_PROCESS adds the duration). */
+function batchPayload(batch: SidecarBatch) {
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    highWatermark: batch.highWatermark,
+    offsetLag: batch.offsetLag(),
+    offsetLagLow: batch.offsetLagLow(),
+    batchSize: batch.messages.length,
+    firstOffset: batch.firstOffset(),
+    lastOffset: batch.lastOffset(),
+  }
+}
+
+function isSameOffset(a: string | number, b: string): boolean {
+  return Long.fromValue(a).value === Long.fromValue(b).value
+}
+
+export class PartitionRunner {
+  constructor(
+    private readonly handlers: RunHandlers,
+    private readonly session: GroupSession,
+    private readonly events: ConsumerEvents,
+    private readonly log: Logger,
+    private readonly isRunning: () => boolean,
+  ) {}
+
+  async handle(owned: Ownership, batch: SidecarBatch): Promise<void> {
+    if (!this.isRunning()) return
+    const started = Date.now()
+    const payload = batchPayload(batch)
+    this.events.emit('consumer.start_batch_process', payload)
+    // The sidecar sends a batch without messages only when all it fetched was filtered out
+    // (control records, aborted transactions): KafkaJS's isEmptyDueToFiltering(), which moves on.
+    if (batch.isEmpty()) {
+      this.session.resolveOffset(owned, batch.lastOffset())
+      await this.session.autoCommitIfNecessary()
+      this.events.emit('consumer.end_batch_process', { ...payload, duration: Date.now() - started })
+      await this.session.heartbeat()
+      return
+    }
+    if (this.handlers.eachMessage) await this.processEachMessage(owned, batch, this.handlers.eachMessage)
+    else if (this.handlers.eachBatch) await this.processEachBatch(owned, batch, this.handlers.eachBatch)
+    this.events.emit('consumer.end_batch_process', { ...payload, duration: Date.now() - started })
+    await this.session.autoCommit()
+    await this.session.heartbeat()
+  }
+
+  /** eachPayload's pause(): pauses this partition, returns its resume. */
+  private pauser(owned: Ownership): () => () => void {
+    const { topic, partition } = owned
+    return () => {
+      this.session.pause([{ topic, partitions: [partition] }])
+      return () => this.session.resume([{ topic, partitions: [partition] }])
+    }
+  }
+
+  private async processEachMessage(owned: Ownership, batch: SidecarBatch, eachMessage: EachMessageHandler) {
+    const { topic, partition } = owned
+    const pause = this.pauser(owned)
+    for (const message of batch.messages) {
+      // KafkaJS stops at a seek; here also when the partition stopped being this process's.
+      if (!this.isRunning() || owned.stale) break
+      try {
+        await eachMessage({ topic, partition, message, heartbeat: () => this.session.heartbeat(), pause })
+      } catch (error) {
+        this.logHandlerError('eachMessage', topic, partition, message.offset, error)
+        await this.session.autoCommit()
+        throw error
+      }
+      this.session.resolveOffset(owned, message.offset)
+      await this.session.heartbeat()
+      await this.session.autoCommitIfNecessary()
+      if (this.session.paused.isPaused(topic, partition)) break
+    }
+  }
+
+  private async processEachBatch(owned: Ownership, batch: SidecarBatch, eachBatch: EachBatchHandler) {
+    const { topic, partition } = owned
+    const lastMessage: KafkaMessage | undefined = batch.messages[batch.messages.length - 1]
+    try {
+      await eachBatch({
+        batch,
+        // Resolving the last message resolves up to the batch's last offset, past filtered control
+        // records, or a consumer with eachBatchAutoResolve off would never get past them (KafkaJS's rule).
+        resolveOffset: (offset) =>
+          this.session.resolveOffset(
+            owned,
+            lastMessage && isSameOffset(offset, lastMessage.offset) ? batch.lastOffset() : offset,
+          ),
+        heartbeat: () => this.session.heartbeat(),
+        pause: this.pauser(owned),
+        commitOffsetsIfNecessary: async (offsets) =>
+          offsets ? this.session.commitOffsetsGiven(offsets) : this.session.commitIfNecessary(),
+        uncommittedOffsets: () => this.session.uncommittedOffsets(),
+        isRunning: () => this.isRunning(),
+        isStale: () => owned.stale,
+      })
+    } catch (error) {
+      this.logHandlerError('eachBatch', topic, partition, batch.firstOffset(), error)
+      await this.session.autoCommit()
+      throw error
+    }
+    if (this.handlers.eachBatchAutoResolve) this.session.resolveOffset(owned, batch.lastOffset())
+  }
+
+  /** KafkaJS logs what the application threw, not its own errors (those it logs where they happen). */
+  private logHandlerError(
+    handler: string,
+    topic: string,
+    partition: number,
+    offset: string | null,
+    error: unknown,
+  ): void {
+    if (error instanceof kafkajs.KafkaJSError) return
+    this.log.error(`Error when calling ${handler}`, {
+      topic,
+      partition,
+      offset,
+      stack: error instanceof Error ? error.stack : undefined,
+      error,
+    })
+  }
+}

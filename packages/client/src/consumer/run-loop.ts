@@ -1,0 +1,148 @@
+/**
+ * Which batch runs when, and what a handler's failure does, as in KafkaJS 2.2.4:
+ * - one batch at a time per partition, at most `partitionsConsumedConcurrently` partitions at once,
+ *   batches in the order they came;
+ * - a handler that throws ends the attempt: no new batch starts, those running finish, then KafkaJS's
+ *   retrier (the consumer's `retry` options) waits its backoff and starts the next attempt, in which
+ *   the failed partition's records from the first unresolved one come again (its `done` is sent only
+ *   then). A Kafka rebalance starts the retries afresh, as KafkaJS's rejoin does.
+ * - out of retries (or an error the retrier does not retry), the run crashes: `onCrash`.
+ */
+import type { RetryOptions } from 'kafkajs'
+import createRetry from 'kafkajs/src/retry/index.js'
+import type { DeliveredBatch, Ownership } from './ownerships.js'
+import type { PartitionRunner } from './partition-runner.js'
+
+export interface RunLoopParts {
+  readonly runner: PartitionRunner
+  readonly concurrency: number
+  readonly retry: RetryOptions
+  /** A batch is over, processed or not: tell the sidecar, and anything waiting for the partition. */
+  batchOver(owned: Ownership, delivered: DeliveredBatch): void
+  onCrash(error: Error): void
+}
+
+interface Attempt {
+  resolve(): void
+  reject(error: Error): void
+}
+
+export class RunLoop {
+  private running = false
+  /** An attempt is on: batches may start (not between a failure and the retry). */
+  private accepting = false
+  private active = 0
+  private failure: Error | null = null
+  private attempt: Attempt | null = null
+  /** Ownerships with batches waiting, in the order their batches came. */
+  private waiting: Ownership[] = []
+  /** The failed batches, whose `done` waits for the next attempt. */
+  private failedBatches: Array<() => void> = []
+  private whenIdle: Array<() => void> = []
+
+  constructor(private readonly parts: RunLoopParts) {}
+
+  get isRunning(): boolean {
+    return this.running
+  }
+
+  start(): void {
+    this.running = true
+    void this.loop()
+  }
+
+  deliver(owned: Ownership, delivered: DeliveredBatch): void {
+    owned.pending.push(delivered)
+    if (!this.waiting.includes(owned)) this.waiting.push(owned)
+    this.pump()
+  }
+
+  /** Batches in hand end at their next message (their handlers see isRunning() false); then idle. */
+  async stop(): Promise<void> {
+    this.running = false
+    this.accepting = false
+    this.attempt?.resolve()
+    await this.idle()
+    this.sayFailedBatchesDone()
+  }
+
+  /** A Kafka rebalance: the current attempt ends well, and the retries start from nothing. */
+  restartRetries(): void {
+    if (this.accepting) this.attempt?.resolve()
+  }
+
+  private idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve()
+    return new Promise((resolve) => this.whenIdle.push(resolve))
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      try {
+        await createRetry(this.parts.retry)(async () => {
+          if (this.running) await this.nextAttempt()
+        })
+      } catch (error) {
+        if (!this.running) return
+        this.running = false
+        this.accepting = false
+        await this.idle()
+        this.parts.onCrash(error as Error)
+        return
+      }
+    }
+  }
+
+  private nextAttempt(): Promise<void> {
+    this.sayFailedBatchesDone()
+    return new Promise<void>((resolve, reject) => {
+      this.attempt = { resolve, reject }
+      this.failure = null
+      this.accepting = true
+      this.pump()
+    })
+  }
+
+  private sayFailedBatchesDone(): void {
+    for (const done of this.failedBatches.splice(0)) done()
+  }
+
+  private pump(): void {
+    while (this.accepting && this.active < this.parts.concurrency) {
+      this.waiting = this.waiting.filter((owned) => owned.pending.length > 0)
+      const owned = this.waiting.find((o) => !o.busy)
+      if (!owned) return
+      this.run(owned, owned.pending.shift()!)
+    }
+  }
+
+  private run(owned: Ownership, delivered: DeliveredBatch): void {
+    owned.busy = true
+    this.active++
+    this.parts.runner.handle(owned, delivered.batch).then(
+      () => this.over(owned, delivered, null),
+      (error: unknown) => this.over(owned, delivered, error instanceof Error ? error : new Error(String(error))),
+    )
+  }
+
+  private over(owned: Ownership, delivered: DeliveredBatch, error: Error | null): void {
+    owned.busy = false
+    this.active--
+    if (error && this.running) {
+      this.failure ??= error
+      this.accepting = false
+      this.failedBatches.push(() => this.parts.batchOver(owned, delivered))
+    } else {
+      this.parts.batchOver(owned, delivered)
+    }
+    if (this.active === 0) {
+      for (const resolve of this.whenIdle.splice(0)) resolve()
+      if (this.failure) {
+        const failure = this.failure
+        this.failure = null
+        this.attempt?.reject(failure)
+      }
+    }
+    this.pump()
+  }
+}

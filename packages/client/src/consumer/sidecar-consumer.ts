@@ -1,0 +1,372 @@
+/**
+ * The consumer `kafka.consumer()` returns in sidecar mode: KafkaJS 2.2.4's Consumer, whose group
+ * member is the pod's sidecar. The application's handlers run here, as in KafkaJS, on the batches
+ * of the partitions the sidecar gives this process (docs/consumers.md). This class is the API
+ * surface and the lifecycle (KafkaJS's consumer/index.js); a run is a GroupSession (offsets,
+ * commits, pauses) with a RunLoop (scheduling, retries) over a PartitionRunner (the handlers),
+ * fed by the sidecar through a ConsumeTransport.
+ */
+import { randomUUID } from 'node:crypto'
+import type { GroupError, JoinGroup, Subscription } from '@kafka-sidecar/proto'
+import kafkajs from 'kafkajs'
+import type {
+  Consumer,
+  ConsumerConfig,
+  ConsumerRunConfig,
+  ConsumerSubscribeTopic,
+  ConsumerSubscribeTopics,
+  GroupDescription,
+  Logger,
+  RetryOptions,
+  TopicPartitionOffset,
+  TopicPartitionOffsetAndMetadata,
+  TopicPartitions,
+} from 'kafkajs'
+import createRetry from 'kafkajs/src/retry/index.js'
+import retryDefaults from 'kafkajs/src/retry/defaults.js'
+import { toKafkaJSError } from '../transport/sidecar-errors.js'
+import { KAFKAJS_CONSUMER_KEYS, showKafkaJSSurface } from '../producer/kafkajs-surface.js'
+import { CommitPolicy, commitSettings } from './commit-policy.js'
+import type { ResolvedConsumerOptions } from './consumer-mode.js'
+import type { ConsumeTransport } from './consume-transport.js'
+import { ConsumerEvents } from './consumer-events.js'
+import { groupDescription, groupSettings } from './group-description.js'
+import { GroupSession } from './group-session.js'
+import { PartitionRunner } from './partition-runner.js'
+import type { PauseRequest } from './paused-partitions.js'
+import { RunLoop } from './run-loop.js'
+import { listenTo } from './session-listener.js'
+import {
+  checkCommitOffsets,
+  checkPauseRequests,
+  checkSeek,
+  checkSubscription,
+  NOT_RUNNING_MESSAGE,
+} from './validation.js'
+
+const { KafkaJSNonRetriableError } = kafkajs
+
+export interface SidecarConsumerParts {
+  /** KafkaJS's consumer for the same config, never connected: its logger, events and checks. */
+  readonly kafkajsConsumer: Consumer
+  readonly config: ConsumerConfig
+  readonly transport: ConsumeTransport
+  readonly options: ResolvedConsumerOptions
+  readonly clientId: string
+  readonly appName: string
+  readonly connectTimeoutMs: number
+  /** The consumer's `retry`, over the Kafka-level one, as KafkaJS merges them. */
+  readonly retry: RetryOptions & { restartOnFailure?: (error: Error) => Promise<boolean> }
+}
+
+interface Running {
+  readonly session: GroupSession
+  readonly loop: RunLoop
+}
+
+export class SidecarConsumer implements Consumer {
+  readonly events: Consumer['events']
+  private readonly parts: SidecarConsumerParts
+  private readonly groupId: string
+  private readonly log: Logger
+  private readonly emitter: ConsumerEvents
+  private readonly instanceId = randomUUID()
+  /** By topic, or by a regular expression's `/source/flags`: the latest subscribe() of it wins. */
+  private readonly subscriptions = new Map<string, Subscription>()
+  private running: Running | null = null
+  private runConfig: ConsumerRunConfig = {}
+  private restartTimer: NodeJS.Timeout | undefined = undefined
+  private stopping: Promise<void> | null = null
+  private whenAssigned: (() => void) | null = null
+
+  constructor(parts: SidecarConsumerParts) {
+    this.parts = parts
+    this.groupId = parts.config.groupId
+    this.log = parts.kafkajsConsumer.logger()
+    this.events = parts.kafkajsConsumer.events
+    this.emitter = new ConsumerEvents(this.log, this.events)
+    showKafkaJSSurface(this, KAFKAJS_CONSUMER_KEYS)
+  }
+
+  logger(): Logger {
+    return this.log
+  }
+
+  /** KafkaJS's `on`: its names, its event shapes; network events are accepted and never come (no broker requests here). */
+  readonly on: Consumer['on'] = ((eventName: string, listener: (event: never) => unknown) =>
+    this.emitter.listen(eventName, listener as never)) as Consumer['on']
+
+  async connect(): Promise<void> {
+    if (!(await this.parts.transport.ready(this.parts.connectTimeoutMs)))
+      this.log.warn('The sidecar did not answer in time; this consumer joins once it does', {
+        groupId: this.groupId,
+        connectTimeoutMs: this.parts.connectTimeoutMs,
+      })
+    this.emitter.emit('consumer.connect')
+  }
+
+  async disconnect(): Promise<void> {
+    try {
+      await this.stop()
+      this.log.debug('consumer has stopped, disconnecting', { groupId: this.groupId })
+      this.parts.transport.close()
+      this.emitter.emit('consumer.disconnect')
+    } catch (error) {
+      this.log.error(`Caught error when disconnecting the consumer: ${(error as Error).message}`, {
+        stack: (error as Error).stack,
+        groupId: this.groupId,
+      })
+      throw error
+    }
+  }
+
+  /** Shared by concurrent callers, as KafkaJS's. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow().finally(() => (this.stopping = null))
+    return this.stopping
+  }
+
+  private async stopNow(): Promise<void> {
+    try {
+      const running = this.running
+      if (running) {
+        await running.loop.stop()
+        await this.parts.transport.leave()
+        this.running = null
+        this.emitter.emit('consumer.stop')
+      }
+      clearTimeout(this.restartTimer)
+      this.log.info('Stopped', { groupId: this.groupId })
+    } catch (error) {
+      this.log.error(`Caught error when stopping the consumer: ${(error as Error).message}`, {
+        stack: (error as Error).stack,
+        groupId: this.groupId,
+      })
+      throw error
+    }
+  }
+
+  async subscribe(subscription: ConsumerSubscribeTopics | ConsumerSubscribeTopic): Promise<void> {
+    if (this.running) throw new KafkaJSNonRetriableError('Cannot subscribe to topic while consumer is running')
+    const { subscriptions, fromBeginning } = checkSubscription(subscription)
+    for (const s of subscriptions) {
+      if (typeof s === 'string')
+        this.subscriptions.set(s, { topicOrPattern: { $case: 'topic', value: s }, fromBeginning })
+      else
+        this.subscriptions.set(`/${s.source}/${s.flags}`, {
+          topicOrPattern: { $case: 'pattern', value: { source: s.source, flags: s.flags } },
+          fromBeginning,
+        })
+    }
+  }
+
+  async run(config: ConsumerRunConfig = {}): Promise<void> {
+    if (this.running) {
+      this.log.warn('consumer#run was called, but the consumer is already running', { groupId: this.groupId })
+      return
+    }
+    this.runConfig = config
+    await this.start()
+  }
+
+  /** KafkaJS's start(): a new session joins; resolves at its first assignment (or after a crash). */
+  private async start(): Promise<void> {
+    this.log.info('Starting', { groupId: this.groupId })
+    const policy = new CommitPolicy(commitSettings(this.runConfig))
+    const heartbeatInterval = this.parts.config.heartbeatInterval ?? 3_000
+    const session = new GroupSession(
+      { groupId: this.groupId, heartbeatInterval },
+      this.parts.transport,
+      this.emitter,
+      policy,
+    )
+    const loop = this.runLoopFor(session)
+    const running: Running = { session, loop }
+    this.running = running
+    const assigned = new Promise<void>((resolve) => (this.whenAssigned = resolve))
+    try {
+      this.emitter.emit('consumer.connect')
+    } catch (error) {
+      await this.crash(error as Error)
+      return
+    }
+    this.parts.transport.join(
+      this.joinMessage(),
+      listenTo(session, loop, {
+        groupId: this.groupId,
+        events: this.emitter,
+        log: this.log,
+        assignedOnce: () => this.assignedOnce(),
+        groupFailed: (error) => this.onGroupError(running, error),
+        isCurrent: () => this.running === running,
+      }),
+    )
+    loop.start()
+    await assigned
+  }
+
+  private assignedOnce(): void {
+    this.whenAssigned?.()
+    this.whenAssigned = null
+  }
+
+  private runLoopFor(session: GroupSession): RunLoop {
+    const { eachMessage = null, eachBatch = null, eachBatchAutoResolve = true } = this.runConfig
+    let loop: RunLoop | null = null
+    const runner = new PartitionRunner(
+      { eachMessage, eachBatch, eachBatchAutoResolve },
+      session,
+      this.emitter,
+      this.log,
+      () => loop?.isRunning ?? false,
+    )
+    const logError = (error: unknown) =>
+      this.log.error('Could not commit for a partition being given up or moved', {
+        groupId: this.groupId,
+        error: (error as Error).message,
+      })
+    loop = new RunLoop({
+      runner,
+      concurrency: this.runConfig.partitionsConsumedConcurrently ?? 1,
+      retry: this.parts.retry,
+      batchOver: (owned, delivered) => session.batchOver(owned, delivered, logError),
+      onCrash: (error) => void this.crash(error),
+    })
+    return loop
+  }
+
+  private joinMessage(): JoinGroup {
+    const { options } = this.parts
+    return {
+      groupId: this.groupId,
+      instanceId: this.instanceId,
+      clientId: this.parts.clientId,
+      appName: this.parts.appName,
+      subscriptions: [...this.subscriptions.values()],
+      settings: groupSettings(this.parts.config),
+      processTimeoutMs: options.processTimeoutMs,
+      maxRecordsInFlight: options.maxRecordsInFlight,
+      maxBytesInFlight: options.maxBytesInFlight,
+    }
+  }
+
+  /** The sidecar's member failed: with `restarting` it rejoins by itself; else this consumer crashes. */
+  private onGroupError(running: Running, groupError: GroupError): void {
+    const error = toKafkaJSError(
+      groupError.error ?? {
+        grpcCode: 13,
+        message: 'group error',
+        kafkaErrorCode: 0,
+        kafkaErrorName: '',
+        retriable: true,
+        retryAfterMs: 0,
+      },
+    )
+    if (groupError.restarting) {
+      this.log.error(`Crash: ${error.name}: ${error.message}`, { groupId: this.groupId, restartedBy: 'sidecar' })
+      this.emitter.emitFromSidecar('consumer.crash', { error, groupId: this.groupId, restart: true })
+      return
+    }
+    void running.loop.stop().then(() => this.crash(error))
+  }
+
+  /** KafkaJS's onCrash: disconnect, decide and announce a restart (CRASH), restart after a while. */
+  private async crash(error: Error & { retryCount?: number; retryTime?: number }): Promise<void> {
+    this.log.error(`Crash: ${error.name}: ${error.message}`, {
+      groupId: this.groupId,
+      retryCount: error.retryCount,
+      stack: error.stack,
+    })
+    await this.disconnect().catch(() => {})
+    const restart = await this.shouldRestart(error)
+    this.emitter.emitFromSidecar('consumer.crash', { error, groupId: this.groupId, restart })
+    this.assignedOnce()
+    if (!restart) return
+    const retryTime = error.retryTime || this.parts.retry.initialRetryTime || retryDefaults.initialRetryTime
+    this.log.error(`Restarting the consumer in ${retryTime}ms`, {
+      retryCount: error.retryCount,
+      retryTime,
+      groupId: this.groupId,
+    })
+    // Not unref'd: KafkaJS's restart timer keeps the process alive too.
+    this.restartTimer = setTimeout(() => void this.start(), retryTime)
+  }
+
+  private async shouldRestart(error: Error): Promise<boolean> {
+    // KafkaJS's getOriginalCause: the innermost cause decides.
+    let cause = error as { cause?: unknown; retriable?: unknown }
+    while (cause.cause) cause = cause.cause as typeof cause
+    const retriable = error.name === 'KafkaJSNumberOfRetriesExceeded' || cause.retriable === true
+    if (!retriable) return false
+    const { restartOnFailure } = this.parts.retry
+    if (!restartOnFailure) return true
+    return restartOnFailure(error).catch((callbackError: Error) => {
+      this.log.error(
+        'Caught error when invoking user-provided "restartOnFailure" callback. Defaulting to restarting.',
+        {
+          error: callbackError.message || callbackError,
+          cause: error.message || error,
+          groupId: this.groupId,
+        },
+      )
+      return true
+    })
+  }
+
+  async commitOffsets(offsets: TopicPartitionOffsetAndMetadata[] = []): Promise<void> {
+    const requests = checkCommitOffsets(offsets)
+    const running = this.requireRunning()
+    if (!running.loop.isRunning) {
+      this.log.debug('consumer not running, exiting', { groupId: this.groupId, offsets })
+      return
+    }
+    await createRetry(this.parts.retry)(async (bail) => {
+      try {
+        await running.session.commitGiven(requests)
+      } catch (error) {
+        if (!running.loop.isRunning) return
+        if ((error as Error).name === 'KafkaJSNotImplemented') return bail(error as Error)
+        throw error
+      }
+    })
+  }
+
+  seek({ topic, partition, offset }: TopicPartitionOffset): void {
+    const value = checkSeek({ topic, partition, offset })
+    const running = this.requireRunning()
+    running.session.seek(topic, partition, value, (error) =>
+      this.log.error('Could not commit the seek offset', { topic, partition, error: (error as Error).message }),
+    )
+  }
+
+  async describeGroup(): Promise<GroupDescription> {
+    return createRetry(this.parts.retry)(async () =>
+      groupDescription(await this.parts.transport.describeGroup(this.groupId)),
+    )
+  }
+
+  pause(topicPartitions: Array<{ topic: string; partitions?: number[] }> = []): void {
+    const requests = checkPauseRequests(topicPartitions as PauseRequest[], 'pause')
+    const running = this.requireRunning()
+    this.log.info(`Pausing fetching from ${requests.length} topics`, { topicPartitions: requests })
+    running.session.pause(requests)
+  }
+
+  paused(): TopicPartitions[] {
+    if (!this.running) return []
+    const { session } = this.running
+    return session.paused.pausedAmong(session.ownerships.assigned())
+  }
+
+  resume(topicPartitions: Array<{ topic: string; partitions?: number[] }> = []): void {
+    const requests = checkPauseRequests(topicPartitions as PauseRequest[], 'resume')
+    const running = this.requireRunning()
+    this.log.info(`Resuming fetching from ${requests.length} topics`, { topicPartitions: requests })
+    running.session.resume(requests)
+  }
+
+  private requireRunning(): Running {
+    if (!this.running) throw new KafkaJSNonRetriableError(NOT_RUNNING_MESSAGE)
+    return this.running
+  }
+}
