@@ -82,14 +82,12 @@ describe("Consume: partitions move between the pod's processes without a Kafka r
         },
       })
       a.consumed.push(
-        ...batch.records
-          .slice(0, 10)
-          .map((r) => ({
-            topic,
-            partition: batch.partition,
-            offset: r.offset,
-            value: Buffer.from(r.value!).toString(),
-          })),
+        ...batch.records.slice(0, 10).map((r) => ({
+          topic,
+          partition: batch.partition,
+          offset: r.offset,
+          value: Buffer.from(r.value!).toString(),
+        })),
       )
     }
     await new Promise((r) => setTimeout(r, 100))
