@@ -58,6 +58,10 @@ export interface SidecarConfig {
   kafkaProbeIntervalMs: number
   connectionIdleMs: number
   shutdownTimeoutMs: number
+  consumerMaxRecordsInFlight: number
+  consumerMaxBytesInFlight: number
+  consumerBufferBytesPerPartition: number
+  consumerGroupIdleMs: number
   ssl: boolean
   sslCaFile: string | null
   sslCertFile: string | null
@@ -304,6 +308,34 @@ export const SIDECAR_OPTIONS = {
     ...integer(0),
     defaultValue: 10_000,
     help: 'on SIGTERM, how long to flush before failing what is left',
+  },
+  consumerMaxRecordsInFlight: {
+    env: 'KAFKA_SIDECAR_CONSUMER_MAX_RECORDS_IN_FLIGHT',
+    flag: 'consumer-max-records-in-flight',
+    ...integer(1),
+    defaultValue: 10_000,
+    help: 'consumers: records delivered to one consumer instance and not yet reported processed, over all its partitions, for instances that do not set max_records_in_flight',
+  },
+  consumerMaxBytesInFlight: {
+    env: 'KAFKA_SIDECAR_CONSUMER_MAX_BYTES_IN_FLIGHT',
+    flag: 'consumer-max-bytes-in-flight',
+    ...integer(1),
+    defaultValue: 16 * MiB,
+    help: 'consumers: bytes (keys, values, headers) delivered to one consumer instance and not yet reported processed, for instances that do not set max_bytes_in_flight; a larger record is still delivered when nothing else is in flight',
+  },
+  consumerBufferBytesPerPartition: {
+    env: 'KAFKA_SIDECAR_CONSUMER_BUFFER_BYTES_PER_PARTITION',
+    flag: 'consumer-buffer-bytes-per-partition',
+    ...integer(1),
+    defaultValue: 2 * MiB,
+    help: "consumers: fetched records kept for one partition until processed; at this many bytes the partition is paused in the group member's KafkaJS consumer, and resumed at half (one fetch, KafkaJS's maxBytesPerPartition, may land on top)",
+  },
+  consumerGroupIdleMs: {
+    env: 'KAFKA_SIDECAR_CONSUMER_GROUP_IDLE_MS',
+    flag: 'consumer-group-idle-ms',
+    ...integer(0),
+    defaultValue: 10_000,
+    help: "consumers: how long a group's member stays in the group after the pod's last process of the group left, so a restart of the last worker does not rebalance the group",
   },
   ssl: {
     env: 'KAFKA_SSL',

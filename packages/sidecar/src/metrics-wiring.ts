@@ -3,6 +3,7 @@
  * the gauges read at each scrape from the parts, watched once those parts exist.
  */
 import { status } from '@grpc/grpc-js'
+import type { ConsumerMeter } from './consumer/group-member.js'
 import type { SidecarError } from './errors.js'
 import type { IdempotentWrites } from './kafka/idempotent-writes.js'
 import type { KafkaConnection } from './kafka/kafka-connection.js'
@@ -103,4 +104,18 @@ function countByTopic(request: ProduceRequest): Map<string, number> {
   const counts = new Map<string, number>()
   for (const r of request.records) counts.set(r.topic, (counts.get(r.topic) ?? 0) + 1)
   return counts
+}
+
+/** What the group members count, into the sidecar's consumer metrics (group ids bounded as labels). */
+export function consumerMeter(metrics: SidecarMetrics): ConsumerMeter {
+  const group = (groupId: string) => metrics.groups.admit(boundedLabel(groupId))
+  return {
+    delivered: (groupId, topic, records, redelivered) => {
+      metrics.consumerDelivered.inc({ group: group(groupId), topic }, records)
+      if (redelivered > 0) metrics.consumerRedelivered.inc({ group: group(groupId), topic }, redelivered)
+    },
+    committed: (groupId, result) => metrics.consumerCommits.inc({ group: group(groupId), result }),
+    localMove: (groupId) => metrics.consumerLocalMoves.inc({ group: group(groupId) }),
+    kafkaRebalance: (groupId) => metrics.consumerRebalances.inc({ group: group(groupId) }),
+  }
 }

@@ -56,6 +56,14 @@ export interface GaugeSources {
   idempotentProducerReady(): boolean
 }
 
+/** What the consumer gauges show of one group member. */
+export interface ConsumerGroupGauges {
+  readonly groupId: string
+  readonly processes: number
+  readonly ownedPartitions: number
+  readonly bufferedBytes: number
+}
+
 export class SidecarMetrics {
   readonly registry = new Registry()
   readonly requests: Counter<'method' | 'code'>
@@ -70,6 +78,13 @@ export class SidecarMetrics {
   readonly apps = new LabelValues('(other apps)')
   /** Topic names of refused requests (anything a client sent) as labels, bounded the same way. */
   readonly refusedTopics = new LabelValues('(other refused topics)')
+  /** Consumer group ids (anything a client sent) as labels, bounded the same way. */
+  readonly groups = new LabelValues('(other groups)')
+  readonly consumerDelivered: Counter<'group' | 'topic'>
+  readonly consumerRedelivered: Counter<'group' | 'topic'>
+  readonly consumerCommits: Counter<'group' | 'result'>
+  readonly consumerLocalMoves: Counter<'group'>
+  readonly consumerRebalances: Counter<'group'>
 
   private readonly registers = [this.registry]
 
@@ -129,7 +144,68 @@ export class SidecarMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     })
+    this.consumerDelivered = new Counter({
+      name: 'kafka_sidecar_consumer_records_delivered_total',
+      help: "Records delivered to the pod's consumer processes (redeliveries included)",
+      labelNames: ['group', 'topic'],
+      registers,
+    })
+    this.consumerRedelivered = new Counter({
+      name: 'kafka_sidecar_consumer_records_redelivered_total',
+      help: 'Records delivered again: delivered to an earlier owner of their partition that did not report them processed',
+      labelNames: ['group', 'topic'],
+      registers,
+    })
+    this.consumerCommits = new Counter({
+      name: 'kafka_sidecar_consumer_commits_total',
+      help: 'Commit requests of consumer processes by result: ok, refused (names a partition the process does not own), failed (Kafka refused or unreachable)',
+      labelNames: ['group', 'result'],
+      registers,
+    })
+    this.consumerLocalMoves = new Counter({
+      name: 'kafka_sidecar_consumer_local_moves_total',
+      help: "Partitions moved between the pod's processes of a group (revoked from one to give to another), without a Kafka rebalance",
+      labelNames: ['group'],
+      registers,
+    })
+    this.consumerRebalances = new Counter({
+      name: 'kafka_sidecar_consumer_kafka_rebalances_total',
+      help: "Kafka rebalances the sidecar's member of a group went through (joins after its first)",
+      labelNames: ['group'],
+      registers,
+    })
     if (sources) this.watch(sources)
+  }
+
+  /** The consumer gauges, per group, read at each scrape. */
+  watchConsumerGroups(stats: () => ReadonlyArray<ConsumerGroupGauges>): void {
+    const groups = this.groups
+    const perGroup = (name: string, help: string, read: (g: ConsumerGroupGauges) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['group'],
+        registers: this.registers,
+        collect() {
+          this.reset()
+          for (const g of stats()) this.inc({ group: groups.admit(boundedLabel(g.groupId)) }, read(g))
+        },
+      })
+    perGroup(
+      'kafka_sidecar_consumer_processes',
+      "The pod's consumer processes (instances) joined to a group",
+      (g) => g.processes,
+    )
+    perGroup(
+      'kafka_sidecar_consumer_partitions_owned',
+      'Partitions of a group owned by one of its processes',
+      (g) => g.ownedPartitions,
+    )
+    perGroup(
+      'kafka_sidecar_consumer_buffered_bytes',
+      'Bytes of fetched records a group member holds, not yet reported processed',
+      (g) => g.bufferedBytes,
+    )
   }
 
   /** Registers the gauges, read at each scrape from `sources`. */

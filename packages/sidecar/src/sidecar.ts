@@ -1,12 +1,13 @@
 /**
  * Composition root: builds the KafkaJS clients, the pipeline, the metrics wiring and the gRPC and
  * HTTP servers (the Sidecar class), and runs the lifecycle. stop() drains: refuse new requests
- * (clients fall back), flush what is queued within shutdownTimeoutMs, fail what is left (reported
- * to its callers), deliver the last reports, then close servers and Kafka connections.
+ * (clients fall back), flush what is queued within shutdownTimeoutMs while the consumer groups'
+ * members revoke their partitions from the processes and leave their groups, fail what is left
+ * (reported to its callers), deliver the last reports, then close servers and Kafka connections.
  */
 import type { Server as HttpServer } from 'node:http'
 import { status, type Server } from '@grpc/grpc-js'
-import type { ProducerSidecarServer } from '@kafka-sidecar/proto'
+import type { ConsumerSidecarServer, ProducerSidecarServer } from '@kafka-sidecar/proto'
 import {
   optionsFromEnv,
   resolveConfigAndSources,
@@ -16,6 +17,8 @@ import {
 } from './config.js'
 import { SidecarError } from './errors.js'
 import type { PartitionOutcome, ProduceRequest } from './model.js'
+import { ConsumerGroups } from './consumer/consumer-groups.js'
+import { consumerService } from './consumer/consumer-service.js'
 import { TokenAuth } from './grpc/auth.js'
 import { bindGrpc, createGrpcServer, removeSocketFile, shutDownGrpc } from './grpc/grpc-server.js'
 import { HealthState } from './grpc/health-service.js'
@@ -28,7 +31,15 @@ import { KafkaConnection } from './kafka/kafka-connection.js'
 import { loadKafkaSecurity, type KafkaSecurity } from './kafka/kafka-security.js'
 import type { ListenAddress } from './listen-address.js'
 import { SidecarMetrics } from './metrics.js'
-import { codeLabel, countAccepted, countBatch, countRejected, countSettled, watchGauges } from './metrics-wiring.js'
+import {
+  codeLabel,
+  consumerMeter,
+  countAccepted,
+  countBatch,
+  countRejected,
+  countSettled,
+  watchGauges,
+} from './metrics-wiring.js'
 import { DefaultPartitioning } from './partitioning/partitioner.js'
 import { TopicMetadataCache } from './partitioning/topic-metadata.js'
 import { Dispatcher } from './pipeline/dispatcher.js'
@@ -98,6 +109,7 @@ class Sidecar {
   private readonly metrics: SidecarMetrics
   private readonly dispatcher: Dispatcher
   private readonly pipeline: RecordPipeline
+  private readonly consumers: ConsumerGroups
   private readonly grpc: Server
   private http: HttpServer | null = null
   private expiry: NodeJS.Timeout | null = null
@@ -136,7 +148,15 @@ class Sidecar {
       connection: this.connection,
       idempotence: this.kafka.idempotence,
     })
-    this.grpc = createGrpcServer(config, this.createProducerService(), this.health)
+    this.consumers = new ConsumerGroups({
+      createConsumer: (consumerConfig) => this.kafka.createConsumer(consumerConfig),
+      log: this.kafka.log,
+      bufferBytesPerPartition: config.consumerBufferBytesPerPartition,
+      groupIdleMs: config.consumerGroupIdleMs,
+      meter: consumerMeter(this.metrics),
+    })
+    this.metrics.watchConsumerGroups(() => this.consumers.stats())
+    this.grpc = createGrpcServer(config, this.createProducerService(), this.health, this.createConsumerService())
   }
 
   /** Binds the gRPC socket, then HTTP, then connects to Kafka in the background. */
@@ -231,6 +251,22 @@ class Sidecar {
     )
   }
 
+  private createConsumerService(): ConsumerSidecarServer {
+    const { config } = this
+    return consumerService(
+      {
+        groups: this.consumers,
+        defaults: {
+          maxRecordsInFlight: config.consumerMaxRecordsInFlight,
+          maxBytesInFlight: config.consumerMaxBytesInFlight,
+        },
+        auth: new TokenAuth(config.token),
+        admin: this.kafka.admin,
+      },
+      this.streams,
+    )
+  }
+
   private async serveHttp(address: ListenAddress): Promise<string> {
     this.http = createHttpServer({ registry: this.metrics.registry, isReady: () => this.readiness() })
     try {
@@ -252,7 +288,7 @@ class Sidecar {
 
   private async shutDown(): Promise<ShutdownSummary> {
     this.refuseNewRequests()
-    const flushedInTime = await this.flushQueued()
+    const [flushedInTime] = await Promise.all([this.flushQueued(), this.stopConsumers()])
     const failedRecords = flushedInTime ? 0 : await this.failUnsent()
     await this.endStreams()
     await this.closeServers()
@@ -270,6 +306,14 @@ class Sidecar {
     if (this.expiry) clearInterval(this.expiry)
     this.health.set(false, 'shutting down')
     this.pipeline.close('shutting down')
+  }
+
+  /**
+   * Every group member revokes its partitions from the processes (they finish their batches,
+   * commit and release), within shutdownTimeoutMs, then leaves its group.
+   */
+  private async stopConsumers(): Promise<void> {
+    await this.consumers.stopAll(this.config.shutdownTimeoutMs)
   }
 
   /** Waits for the queues to empty, up to shutdownTimeoutMs; whether they did. */

@@ -1,18 +1,22 @@
 /**
- * The sidecar's gRPC server: ProducerSidecar (behind the decode guard), Health and reflection,
- * bound to a Unix socket (mode 0660) or a TCP address, and shut down by draining with a
- * deadline, then forcing.
+ * The sidecar's gRPC server: ProducerSidecar and ConsumerSidecar (behind the decode guard), Health
+ * and reflection, bound to a Unix socket (mode 0660) or a TCP address, and shut down by draining
+ * with a deadline, then forcing.
  */
 import { chmod, rm, stat } from 'node:fs/promises'
 import { Server, ServerCredentials } from '@grpc/grpc-js'
 import {
   ClusterInfoRequest,
+  ConsumeRequest,
+  ConsumerSidecarService,
   DeliveryReportsRequest,
+  DescribeGroupRequest,
   EmitRequest,
   HealthService,
   MAX_REQUEST_BYTES,
   ProducerSidecarService,
   TopicMetadataRequest,
+  type ConsumerSidecarServer,
   type ProducerSidecarServer,
 } from '@kafka-sidecar/proto'
 import { PROTO_DIR, PROTO_FILES } from '@kafka-sidecar/proto/proto-files'
@@ -32,6 +36,7 @@ export function createGrpcServer(
   settings: GrpcServerSettings,
   producer: ProducerSidecarServer,
   health: HealthState,
+  consumer?: ConsumerSidecarServer,
 ): Server {
   // Requests over maxRequestBytes are refused one by one by the decode guard; grpc-js's own limit
   // (which fails the whole stream) only stops what is far larger, and never what a client of this
@@ -48,6 +53,7 @@ export function createGrpcServer(
     interceptors: [unaryMessageCountInterceptor],
   })
   server.addService(guardedProducerService(settings.maxRequestBytes), producer)
+  if (consumer) server.addService(guardedConsumerService(settings.maxRequestBytes), consumer)
   server.addService(HealthService, health.implementation())
   // Server reflection, so grpcurl and similar tools can call the sidecar without the .proto files.
   new ReflectionService(loadSync([...PROTO_FILES], { includeDirs: [PROTO_DIR], keepCase: false })).addToServer(server)
@@ -67,6 +73,18 @@ function guardedProducerService(maxRequestBytes: number): typeof ProducerSidecar
       },
       topicMetadata: { typeName: 'TopicMetadataRequest', decode: (reader) => TopicMetadataRequest.decode(reader) },
       clusterInfo: { typeName: 'ClusterInfoRequest', decode: (reader) => ClusterInfoRequest.decode(reader) },
+    },
+    maxRequestBytes,
+  )
+}
+
+/** ConsumerSidecar with its request deserializers behind the decode guard. */
+function guardedConsumerService(maxRequestBytes: number): typeof ConsumerSidecarService {
+  return guardDeserializers(
+    ConsumerSidecarService,
+    {
+      consume: { typeName: 'ConsumeRequest', decode: (reader) => ConsumeRequest.decode(reader) },
+      describeGroup: { typeName: 'DescribeGroupRequest', decode: (reader) => DescribeGroupRequest.decode(reader) },
     },
     maxRequestBytes,
   )

@@ -8,6 +8,8 @@ import {
   logLevel as KafkaLogLevel,
   Partitioners,
   type Admin,
+  type Consumer,
+  type ConsumerConfig,
   type KafkaConfig,
   type Logger,
   type Producer,
@@ -47,6 +49,8 @@ export class KafkaClients {
   /** Requests asking for idempotence are written by an idempotent producer, made on first need. */
   readonly idempotence: IdempotentWrites
   readonly clusterIdentity: ClusterIdentity
+  /** The Kafka instance: consumers of the consumer groups are made from it, with its TLS and SASL settings. */
+  private readonly kafka: Kafka
 
   constructor(config: SidecarConfig, security: KafkaSecurity, logCreator: LogCreator) {
     const kafka = new Kafka({
@@ -56,6 +60,7 @@ export class KafkaClients {
       logLevel: LOG_LEVELS[config.logLevel],
       logCreator: secretFreeLogCreator(logCreator, () => security.secrets()),
     })
+    this.kafka = kafka
     this.log = kafka.logger().namespace('Sidecar')
     // One connection pool for both: the pod's broker connections are the producer's alone.
     const { producer, admin, topicMetadata, createIdempotentProducer } = producerAndAdminOnOneCluster(
@@ -76,6 +81,11 @@ export class KafkaClients {
     this.topicMetadata = topicMetadata
     this.idempotence = new IdempotentWrites(producer, config.idempotent, createIdempotentProducer, this.log)
     this.clusterIdentity = new ClusterIdentity(config.brokers, () => admin.describeCluster(), this.log)
+  }
+
+  /** A KafkaJS consumer of one consumer group (its own connections, as every KafkaJS consumer has). */
+  createConsumer(config: ConsumerConfig): Consumer {
+    return this.kafka.consumer(config)
   }
 
   /**

@@ -1,0 +1,475 @@
+/**
+ * The pod's one member of a consumer group: one KafkaJS consumer, the feeds of the partitions
+ * Kafka assigned it, and the pod's processes of the group, among which it divides those
+ * partitions (locally, without a Kafka rebalance). It delivers batches within each process's
+ * flow-control limits, takes their reports and commits only what the partition's current owner
+ * reported processed.
+ */
+import type { Batch, Consumer, ConsumerConfig, GroupDescription, Logger } from 'kafkajs'
+import type {
+  BatchDone,
+  CommitOffsets,
+  CommitResult,
+  GroupSettings,
+  OwnedPartition,
+  ProcessedOffset,
+  SeekPartition,
+} from '@kafka-sidecar/proto'
+import { fromKafkaJSError, invalidArgument, type SidecarError } from '../errors.js'
+import { asSidecarError } from '../grpc/convert.js'
+import { memberFailed, notInGroup, notOwned, sidecarStopping } from './consumer-errors.js'
+import type { ConsumerProcess } from './consumer-process.js'
+import { fetchedChunk } from './fetched-records.js'
+import { KafkaGroupConsumer, type GroupJoin } from './kafka-group-consumer.js'
+import { assignLocally } from './local-assignment.js'
+import { assignedEvent, batchEvent, groupErrorEvent, owned, revokeEvent } from './member-events.js'
+import { feedKey, PartitionFeed } from './partition-feed.js'
+import { settingsDifferences, type SubscriptionSet } from './subscriptions.js'
+
+/** What a group member counts (the sidecar's metrics). */
+export interface ConsumerMeter {
+  delivered(groupId: string, topic: string, records: number, redelivered: number): void
+  committed(groupId: string, result: 'ok' | 'refused' | 'failed'): void
+  localMove(groupId: string): void
+  kafkaRebalance(groupId: string): void
+}
+
+export interface GroupMemberDeps {
+  readonly createConsumer: (config: ConsumerConfig) => Consumer
+  readonly log: Logger
+  /** Sidecar-wide counters: assignment ids and batch ids are unique per sidecar. */
+  readonly ids: { next(): number }
+  readonly bufferBytesPerPartition: number
+  readonly meter: ConsumerMeter
+  /** The member has no process left, or failed for good. */
+  readonly onEmpty: (member: GroupMember) => void
+  readonly onFailed: (member: GroupMember) => void
+}
+
+type MemberState = 'starting' | 'joined' | 'rebalancing' | 'stopped' | 'failed'
+
+export class GroupMember {
+  private readonly processes = new Map<string, ConsumerProcess>()
+  private readonly feeds = new Map<string, PartitionFeed>()
+  private consumer: KafkaGroupConsumer
+  private subscriptions: SubscriptionSet
+  private state: MemberState = 'starting'
+  private lastJoin: GroupJoin | null = null
+  private joins = 0
+  /** The next `assigned` events follow a Kafka rebalance: every process hears, with the join's duration. */
+  private announceRebalance = false
+  private rotation = 0
+
+  constructor(
+    readonly groupId: string,
+    readonly settings: GroupSettings | undefined,
+    private readonly config: ConsumerConfig,
+    subscriptions: SubscriptionSet,
+    private readonly deps: GroupMemberDeps,
+  ) {
+    this.subscriptions = subscriptions
+    this.consumer = this.newConsumer()
+  }
+
+  get memberId(): string {
+    return this.lastJoin?.memberId ?? ''
+  }
+
+  get processCount(): number {
+    return this.processes.size
+  }
+
+  get ownedPartitions(): number {
+    return [...this.feeds.values()].filter((f) => f.owner !== null).length
+  }
+
+  get bufferedBytes(): number {
+    return [...this.feeds.values()].reduce((sum, f) => sum + f.bufferedBytes, 0)
+  }
+
+  /** Starts the KafkaJS consumer; a failure fails the member (its processes are told). */
+  start(): void {
+    const consumer = this.consumer
+    consumer.start().catch((error: unknown) => {
+      if (consumer === this.consumer) this.fail(error as Error)
+    })
+  }
+
+  /** Adds a process; the warnings name its settings and subscriptions that differ from the member's. */
+  add(process: ConsumerProcess): string[] {
+    const warnings = [
+      ...settingsDifferences(this.settings, process.settings),
+      ...this.subscriptions.fromBeginningDifferences(process.subscriptions),
+    ]
+    this.processes.set(process.id, process)
+    if (!this.subscriptions.covers(process.subscriptions))
+      this.resubscribe(this.subscriptions.union(process.subscriptions))
+    else this.distribute()
+    return warnings
+  }
+
+  /** The process is gone (stream ended, timed out, or left): its partitions go to the others. */
+  remove(process: ConsumerProcess): void {
+    if (!this.processes.delete(process.id)) return
+    for (const feed of this.feedsOf(process)) {
+      feed.endOwnership()
+      this.resumeIfDrained(feed)
+    }
+    process.gaveBack({ records: process.inFlightRecords, bytes: process.inFlightBytes })
+    this.distribute()
+    if (this.processes.size === 0) this.deps.onEmpty(this)
+  }
+
+  /** The process said `leave`: no new batches; it goes once its batches in flight are done. */
+  leave(process: ConsumerProcess): void {
+    process.leaving = true
+    this.leftIfIdle(process)
+  }
+
+  released(process: ConsumerProcess, partitions: readonly OwnedPartition[]): void {
+    for (const p of partitions) {
+      const feed = this.ownedFeed(process, p.topic, p.partition, p.assignmentId)
+      if (!feed) continue
+      process.gaveBack(feed.endOwnership())
+    }
+    this.distribute(new Set([process]))
+  }
+
+  progress(process: ConsumerProcess, processed: ProcessedOffset): void {
+    const feed = this.ownedFeed(process, processed.topic, processed.partition, processed.assignmentId)
+    if (!feed) return
+    process.gaveBack(this.onFeed(() => feed.progress(processed.nextOffset)))
+    this.resumeIfDrained(feed)
+    this.pump()
+  }
+
+  done(process: ConsumerProcess, done: BatchDone): void {
+    const processed = done.processed
+    if (!processed) throw invalidArgument(`done for batch ${done.batchId} has no processed offset`)
+    const feed = this.ownedFeed(process, processed.topic, processed.partition, processed.assignmentId)
+    if (!feed) return
+    if (feed.inFlight?.batchId !== done.batchId)
+      throw invalidArgument(`batch ${done.batchId} of ${name(feed)} is not in flight (done twice, or never delivered)`)
+    process.gaveBack(this.onFeed(() => feed.done(processed.nextOffset)))
+    this.resumeIfDrained(feed)
+    this.leftIfIdle(process)
+    this.pump()
+  }
+
+  /** Commits offsets of partitions the process owns, each also a report of what it processed. */
+  async commit(process: ConsumerProcess, request: CommitOffsets): Promise<CommitResult> {
+    const { requestId, offsets } = request
+    const refused = offsets.filter((o) => {
+      const feed = this.feeds.get(feedKey(o.topic, o.partition))
+      return !feed || feed.owner?.ownerId !== process.id || feed.owner.assignmentId !== o.assignmentId
+    })
+    const answer = (error: SidecarError | undefined): CommitResult => {
+      this.deps.meter.committed(this.groupId, error ? (refused.length > 0 ? 'refused' : 'failed') : 'ok')
+      return { requestId, error: error?.toDetail(), committed: error ? [] : offsets }
+    }
+    if (refused.length > 0)
+      return answer(notOwned(refused.map((o) => `${o.topic}[${o.partition}] (assignment ${o.assignmentId})`)))
+    if (this.state !== 'joined' && this.state !== 'rebalancing') return answer(notInGroup(this.groupId))
+    try {
+      for (const o of offsets) this.progress(process, o)
+    } catch (error) {
+      return answer(asSidecarError(error))
+    }
+    if (offsets.length === 0) return answer(undefined)
+    try {
+      await this.consumer.commit(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset })))
+      return answer(undefined)
+    } catch (error) {
+      return answer(fromKafkaJSError(error))
+    }
+  }
+
+  /** KafkaJS's seek: whichever process owns the partition, its next batch starts at `offset`. */
+  seek(seek: SeekPartition): void {
+    if (seek.offset < -2)
+      throw invalidArgument(
+        `seek offset ${seek.offset} of ${seek.topic}[${seek.partition}] is negative (only -1 latest and -2 earliest are)`,
+      )
+    const feed = this.feeds.get(feedKey(seek.topic, seek.partition))
+    // As KafkaJS: a seek of a partition the member is not assigned does nothing.
+    if (!feed) return
+    const owner = feed.owner ? this.processes.get(feed.owner.ownerId) : undefined
+    const freed = feed.seek(seek.offset >= 0 ? seek.offset : null)
+    owner?.gaveBack(freed)
+    this.consumer.seek(seek.topic, seek.partition, seek.offset)
+    this.resumeIfDrained(feed)
+    this.pump()
+  }
+
+  /** Delivers what can be delivered: one batch per partition at most, within each owner's limits. */
+  pump(): void {
+    if (this.state !== 'joined' && this.state !== 'rebalancing') return
+    const feeds = [...this.feeds.values()]
+    // A different partition goes first each time, so none waits behind the others for room.
+    this.rotation = (this.rotation + 1) % Math.max(1, feeds.length)
+    for (let i = 0; i < feeds.length; i++) this.deliverFrom(feeds[(this.rotation + i) % feeds.length]!)
+  }
+
+  describe(): Promise<GroupDescription> {
+    return this.consumer.describe()
+  }
+
+  /**
+   * Stops: revokes every partition from the processes, waits up to `graceMs` for them to finish
+   * their batches, commit and release, then leaves the group. The processes' streams end.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.state === 'stopped') return
+    this.revokeAll(false)
+    const deadline = Date.now() + graceMs
+    while (Date.now() < deadline && this.ownedPartitions > 0) await new Promise((r) => setTimeout(r, 20))
+    this.state = 'stopped'
+    await this.consumer.stop()
+    for (const process of this.processes.values()) process.stream.end(sidecarStopping())
+    this.processes.clear()
+  }
+
+  private deliverFrom(feed: PartitionFeed): void {
+    if (!feed.deliverable) return
+    const owner = this.processes.get(feed.owner!.ownerId)!
+    if (owner.leaving || owner.isPaused(feed.topic, feed.partition)) return
+    const room = owner.room()
+    if (!room) return
+    const fits = owner.inFlightRecords === 0 || feed.nextRecordBytes <= room.bytes
+    if (!fits) return
+    const batch = feed.deliver(this.deps.ids.next(), room.records, room.bytes)
+    owner.took(batch.records.length, batch.bytes)
+    this.deps.meter.delivered(this.groupId, feed.topic, batch.records.length, batch.redelivered)
+    owner.stream.send(batchEvent(feed, batch))
+  }
+
+  /**
+   * Divides the partitions among the processes: partitions without an owner are given out at
+   * once; a partition that should move is revoked first and given out once released (or its
+   * owner gone). `changed`: processes whose partitions changed already and must hear of it.
+   */
+  private distribute(changed = new Set<ConsumerProcess>()): void {
+    if (this.state !== 'joined') return this.announce(changed)
+    const active = [...this.processes.values()].filter((p) => !p.leaving)
+    const current = new Map<string, string>()
+    for (const feed of this.feeds.values()) {
+      const hint = feed.owner?.ownerId ?? feed.lastOwnerId
+      if (hint !== null) current.set(feed.key, hint)
+    }
+    const target = assignLocally([...this.feeds.values()], active, current)
+    const revokes = new Map<ConsumerProcess, PartitionFeed[]>()
+    for (const feed of this.feeds.values()) {
+      const want = target.get(feed.key)
+      const owner = feed.owner ? this.processes.get(feed.owner.ownerId)! : null
+      if (owner) {
+        if (owner.id === want || feed.revoking || owner.leaving) continue
+        feed.revoking = true
+        revokes.set(owner, [...(revokes.get(owner) ?? []), feed])
+        this.deps.meter.localMove(this.groupId)
+      } else if (want !== undefined) {
+        const process = this.processes.get(want)!
+        const assignmentId = this.deps.ids.next()
+        process.issue(assignmentId, feed.key)
+        feed.startOwnership({ assignmentId, ownerId: process.id })
+        changed.add(process)
+      }
+    }
+    for (const [process, feeds] of revokes) process.stream.send(revokeEvent(feeds, false))
+    this.announce(changed)
+    this.pump()
+  }
+
+  /** Tells processes their partitions when they changed (every process, after a Kafka rebalance). */
+  private announce(changed: ReadonlySet<ConsumerProcess>): void {
+    const afterRebalance = this.announceRebalance && this.state === 'joined'
+    if (afterRebalance) this.announceRebalance = false
+    for (const process of this.processes.values()) {
+      const partitions = this.feedsOf(process).map(owned)
+      const signature = partitions.map((p) => p.assignmentId).join(',')
+      if (!afterRebalance && (!changed.has(process) || signature === process.lastAssigned)) continue
+      process.lastAssigned = signature
+      process.stream.send(assignedEvent(partitions, this.lastJoin, afterRebalance))
+    }
+  }
+
+  private newConsumer(): KafkaGroupConsumer {
+    const consumer: KafkaGroupConsumer = new KafkaGroupConsumer(
+      this.deps.createConsumer,
+      this.config,
+      this.subscriptions,
+      {
+        // A replaced consumer's late events are not this member's any more.
+        onBatch: (batch) => consumer === this.consumer && this.onBatch(batch),
+        onJoin: (join) => consumer === this.consumer && this.onJoin(join),
+        onRebalancing: () => consumer === this.consumer && this.onRebalancing(),
+        onCrash: (error, restarting) => consumer === this.consumer && this.onCrash(error, restarting),
+      },
+      this.deps.log,
+    )
+    return consumer
+  }
+
+  /** A process needs topics the member does not subscribe to: a new KafkaJS consumer with the union. */
+  private resubscribe(union: SubscriptionSet): void {
+    this.deps.log.info(
+      'a process subscribes to more than the group member: recreating its KafkaJS consumer (one Kafka rebalance)',
+      {
+        groupId: this.groupId,
+        subscriptions: union.entries.map((s) => s.id),
+      },
+    )
+    const old = this.consumer
+    this.subscriptions = union
+    this.revokeAll(true)
+    this.consumer = this.newConsumer()
+    const next = this.consumer
+    void old.stop().then(() => {
+      if (next === this.consumer && this.state !== 'stopped') this.start()
+    })
+  }
+
+  private onBatch(batch: Batch): void {
+    const feed = this.feeds.get(feedKey(batch.topic, batch.partition))
+    if (!feed) return
+    feed.append(fetchedChunk(batch))
+    if (!feed.pausedInKafka && feed.bufferedBytes >= this.deps.bufferBytesPerPartition) {
+      feed.pausedInKafka = true
+      this.consumer.pause(feed.topic, feed.partition)
+    }
+    this.pump()
+  }
+
+  /** Kafka gave the member its partitions: lost ones are dropped, kept ones continue where their buffer ends. */
+  private onJoin(join: GroupJoin): void {
+    if (this.state === 'stopped' || this.state === 'failed') return
+    if (this.joins++ > 0) this.deps.meter.kafkaRebalance(this.groupId)
+    this.state = 'joined'
+    this.lastJoin = join
+    this.announceRebalance = true
+    const assigned = new Set<string>()
+    for (const [topic, partitions] of Object.entries(join.memberAssignment))
+      for (const partition of partitions) assigned.add(feedKey(topic, partition))
+    for (const feed of [...this.feeds.values()]) if (!assigned.has(feed.key)) this.drop(feed)
+    for (const key of assigned) {
+      const feed = this.feeds.get(key)
+      if (!feed) {
+        const [topic, partition] = splitKey(key)
+        this.feeds.set(key, new PartitionFeed(topic, partition))
+        continue
+      }
+      // KafkaJS starts a kept partition at its committed offset: continue after the buffer instead
+      // (the feed drops what it has already, should a fetch come back from earlier anyway).
+      if (feed.fetchPosition !== null) this.consumer.seek(feed.topic, feed.partition, feed.fetchPosition)
+      if (feed.pausedInKafka) this.consumer.pause(feed.topic, feed.partition)
+    }
+    this.deps.log.info('group member joined', {
+      groupId: this.groupId,
+      memberId: join.memberId,
+      partitions: assigned.size,
+    })
+    this.distribute()
+  }
+
+  /** KafkaJS's REBALANCING: every process gives its partitions up, as KafkaJS's consumers do. */
+  private onRebalancing(): void {
+    if (this.state !== 'joined') return
+    this.revokeAll(true)
+  }
+
+  private onCrash(error: Error, restarting: boolean): void {
+    this.deps.log.error('group member crashed', { groupId: this.groupId, error: error.message, restarting })
+    const groupError = memberFailed(this.groupId, error)
+    for (const feed of [...this.feeds.values()]) this.drop(feed)
+    for (const process of this.processes.values()) process.stream.send(groupErrorEvent(groupError, restarting))
+    if (restarting) {
+      this.state = 'starting'
+      this.announce(new Set(this.processes.values()))
+    } else this.fail(error)
+  }
+
+  private fail(error: Error): void {
+    if (this.state === 'failed' || this.state === 'stopped') return
+    this.state = 'failed'
+    this.deps.log.error('group member failed', { groupId: this.groupId, error: error.message })
+    const failure = memberFailed(this.groupId, error)
+    for (const process of this.processes.values()) process.stream.end(failure)
+    this.processes.clear()
+    this.deps.onFailed(this)
+    void this.consumer.stop()
+  }
+
+  private revokeAll(rebalance: boolean): void {
+    this.state = this.state === 'joined' ? 'rebalancing' : this.state
+    for (const process of this.processes.values()) {
+      const feeds = this.feedsOf(process).filter((f) => !f.revoking)
+      for (const feed of feeds) feed.revoking = true
+      if (feeds.length > 0) process.stream.send(revokeEvent(feeds, rebalance))
+    }
+  }
+
+  /** The member lost the partition: its ownership ends, and its buffer goes. */
+  private drop(feed: PartitionFeed): void {
+    const owner = feed.owner ? this.processes.get(feed.owner.ownerId) : undefined
+    owner?.gaveBack(feed.endOwnership())
+    this.feeds.delete(feed.key)
+  }
+
+  private resumeIfDrained(feed: PartitionFeed): void {
+    if (feed.pausedInKafka && feed.bufferedBytes <= this.deps.bufferBytesPerPartition / 2) {
+      feed.pausedInKafka = false
+      this.consumer.resume(feed.topic, feed.partition)
+    }
+  }
+
+  private leftIfIdle(process: ConsumerProcess): void {
+    if (!process.leaving || this.feedsOf(process).some((f) => f.inFlight !== null)) return
+    this.remove(process)
+    process.stream.left()
+  }
+
+  /**
+   * The feed of an ownership the process holds now; null when that ownership ended (its reports
+   * are ignored). An assignment id never given to this process, or naming another partition, is
+   * a protocol error.
+   */
+  private ownedFeed(
+    process: ConsumerProcess,
+    topic: string,
+    partition: number,
+    assignmentId: number,
+  ): PartitionFeed | null {
+    const key = feedKey(topic, partition)
+    const issued = process.issuedFor(assignmentId)
+    if (issued === undefined)
+      throw invalidArgument(`assignment_id ${assignmentId} (${topic}[${partition}]) was never given to this instance`)
+    if (issued !== key)
+      throw invalidArgument(
+        `assignment_id ${assignmentId} names ${issued.replace('|', '[')}], not ${topic}[${partition}]`,
+      )
+    const feed = this.feeds.get(key)
+    return feed?.owner?.assignmentId === assignmentId ? feed : null
+  }
+
+  /** Runs a feed operation; an offset beyond what was delivered is the client's error. */
+  private onFeed<T>(operation: () => T): T {
+    try {
+      return operation()
+    } catch (error) {
+      if (error instanceof RangeError) throw invalidArgument(error.message)
+      throw error
+    }
+  }
+
+  private feedsOf(process: ConsumerProcess): PartitionFeed[] {
+    return [...this.feeds.values()].filter((f) => f.owner?.ownerId === process.id)
+  }
+}
+
+function name(feed: PartitionFeed): string {
+  return `${feed.topic}[${feed.partition}]`
+}
+
+function splitKey(key: string): [string, number] {
+  const at = key.lastIndexOf('|')
+  return [key.slice(0, at), Number(key.slice(at + 1))]
+}
