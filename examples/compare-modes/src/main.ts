@@ -1,12 +1,16 @@
 /**
- * Compare the two modes on one embedded 3-broker cluster, in one run: N worker processes produce
- * through @kafka-sidecar/client, first with KAFKA_SIDECAR_MODE=direct (each process its own KafkaJS
+ * Compare the two modes on one cluster, in one run: N worker processes produce through
+ * @kafka-sidecar/client, first with KAFKA_SIDECAR_MODE=direct (each process its own KafkaJS
  * producer), then with KAFKA_SIDECAR_MODE=sidecar (all through one kafka-sidecar process). The
  * worker code is the same; only the environment variable differs.
  *
  *   pnpm demo
  *   pnpm compare [--processes 8] [--records 80000] [--batch 1] [--concurrency 64] [--size 100]
  *                [--partitions 6] [--json result.json] [--chart chart.svg] [--tracing]
+ *                [--security plaintext|tls|scram|tls+scram] [--keep-topics]
+ *
+ * The cluster is an embedded 3-broker one (with --security's listeners), or, with KAFKA_BROKERS
+ * set, your own, reached with the sidecar's KAFKA_SSL* / KAFKA_SASL_* variables (cluster-choice.ts).
  *
  * --tracing: every worker runs with OpenTelemetry's kafkajs instrumentation (src/tracing.mjs),
  * to measure what tracing costs in each mode.
@@ -19,14 +23,15 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
+import { chooseCluster, CLUSTER_FLAGS, newRunId, openCluster, runTopic, type ClusterChoice } from './cluster-choice.js'
+import type { ClusterUnderTest } from './cluster-under-test.js'
 import { chart, table } from './report.js'
-import { runMode, type ModeResult, type RunSettings } from './run-mode.js'
-import { progressLine, startSidecarProcess, stopProcess } from './processes.js'
+import { runMode, type Mode, type ModeResult, type RunSettings } from './run-mode.js'
+import { exitOnError, progressLine, startSidecarProcess, stopProcess } from './processes.js'
 import { workerMain } from './worker.js'
 
 const USAGE =
-  'usage: pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE] [--tracing]'
+  'usage: [KAFKA_BROKERS=host:port,... KAFKA_SSL*/KAFKA_SASL_*=...] pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE] [--tracing] [--security plaintext|tls|scram|tls+scram] [--keep-topics]'
 const TRACING = fileURLToPath(new URL('./tracing.mjs', import.meta.url))
 
 function positive(name: string, value: string | undefined): number {
@@ -54,6 +59,7 @@ function parse() {
         chart: { type: 'string' },
         worker: { type: 'boolean', default: false },
         tracing: { type: 'boolean', default: false },
+        ...CLUSTER_FLAGS,
       },
     }).values
   } catch (error) {
@@ -62,10 +68,11 @@ function parse() {
   }
 }
 
-async function main(): Promise<void> {
-  const values = parse()
+type Values = ReturnType<typeof parse>
+
+function settingsOf(values: Values): RunSettings {
   const processes = positive('processes', values.processes)
-  const settings: RunSettings = {
+  return {
     processes,
     recordsPerProcess: Math.ceil(positive('records', values.records) / processes),
     batch: positive('batch', values.batch),
@@ -73,87 +80,125 @@ async function main(): Promise<void> {
     valueBytes: positive('size', values.size),
     keysPerWorker: 16,
   }
+}
+
+async function main(): Promise<void> {
+  const values = parse()
+  const settings = settingsOf(values)
   const partitions = positive('partitions', values.partitions)
+  const choice = chooseCluster(values, process.env, USAGE)
   const total = settings.processes * settings.recordsPerProcess
-  const config = { ...settings, records: total, partitions, brokers: 3, tracing: values.tracing }
-  const execArgv = values.tracing ? [...process.execArgv, '--import', TRACING] : process.execArgv
   console.log(
-    `compare-modes: ${processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values${values.tracing ? ', traced (OpenTelemetry kafkajs instrumentation)' : ''}`,
+    `compare-modes: ${settings.processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values${values.tracing ? ', traced (OpenTelemetry kafkajs instrumentation)' : ''}`,
   )
-
-  const cluster = await EmbeddedKafka.start({
-    brokers: 3,
-    retentionBytes: Math.max(256 * 1024 * 1024, total * (settings.valueBytes + 100)),
-  })
   const dir = mkdtempSync(join(tmpdir(), 'compare-modes-'))
-  let sidecar: ChildProcess | null = null
+  let cluster: ClusterUnderTest | null = null
   try {
-    console.log(`embedded-kafka: 3 brokers at ${cluster.bootstrapServers.join(', ')}`)
-    const topics = { direct: 'compare-direct', sidecar: 'compare-sidecar' }
-    for (const topic of Object.values(topics)) await cluster.createTopic({ topic, partitions })
-    const workerScript = fileURLToPath(import.meta.url)
-
-    console.log('\n1/2 direct mode: every process opens its own KafkaJS producer')
-    const direct = await runMode('direct', settings, {
-      cluster,
-      topic: topics.direct,
-      workerScript,
-      execArgv,
-      sidecarAddress: null,
-      sidecarPid: null,
-      onProgress: progressLine('direct', total),
+    cluster = await openCluster(choice, {
+      env: process.env,
+      dir,
+      retentionBytes: Math.max(256 * 1024 * 1024, total * (settings.valueBytes + 100)),
     })
-    if (process.stdout.isTTY) process.stdout.write('\n')
+    console.log(cluster.description)
+    const { direct, sidecar, topics } = await compare(cluster, settings, { values, partitions, dir })
+    console.log(`\n${table(direct, sidecar)}\n`)
+    if (cluster.connectionCounting !== 'exact (counted by embedded-kafka)')
+      console.log(
+        'peak broker connections: ESTABLISHED TCP sockets of the workers and the sidecar, sampled from /proc every 0.5 s\n',
+      )
+    report(direct, sidecar)
+    const config = {
+      ...settings,
+      records: total,
+      partitions,
+      tracing: values.tracing,
+      ...describeCluster(cluster, choice),
+      topics,
+    }
+    writeResults(values, settings, { config, direct, sidecar })
+    const failed = [direct, sidecar].some((r) => r.lost > 0 || r.acked !== r.attempted)
+    if (failed) process.exitCode = 1
+  } finally {
+    await cluster?.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
-    console.log('\n2/2 sidecar mode: every process sends to one kafka-sidecar, which holds the only producer')
-    const socketPath = join(dir, 'sidecar.sock')
-    sidecar = await startSidecarProcess(cluster.bootstrapServers, socketPath)
-    const viaSidecar = await runMode('sidecar', settings, {
-      cluster,
+function describeCluster(cluster: ClusterUnderTest, choice: ClusterChoice) {
+  return {
+    cluster: choice.kind,
+    security: choice.kind === 'embedded' ? choice.security : 'from KAFKA_SSL* / KAFKA_SASL_*',
+    brokers: cluster.brokerCount,
+    connectionCounting: cluster.connectionCounting,
+  }
+}
+
+/** Direct mode, then sidecar mode, each on a topic of its own. */
+async function compare(
+  cluster: ClusterUnderTest,
+  settings: RunSettings,
+  run: { values: Values; partitions: number; dir: string },
+): Promise<{ direct: ModeResult; sidecar: ModeResult; topics: Record<Mode, string> }> {
+  const runId = newRunId()
+  const topics: Record<Mode, string> = {
+    direct: runTopic('compare', runId, 'direct'),
+    sidecar: runTopic('compare', runId, 'sidecar'),
+  }
+  for (const topic of Object.values(topics)) await cluster.createTopic(topic, run.partitions)
+  const total = settings.processes * settings.recordsPerProcess
+  const context = {
+    cluster,
+    workerScript: fileURLToPath(import.meta.url),
+    execArgv: run.values.tracing ? [...process.execArgv, '--import', TRACING] : process.execArgv,
+  }
+
+  console.log('\n1/2 direct mode: every process opens its own KafkaJS producer')
+  const direct = await runMode('direct', settings, {
+    ...context,
+    topic: topics.direct,
+    sidecarAddress: null,
+    sidecarPid: null,
+    onProgress: progressLine('direct', total),
+  })
+  if (process.stdout.isTTY) process.stdout.write('\n')
+
+  console.log('\n2/2 sidecar mode: every process sends to one kafka-sidecar, which holds the only producer')
+  const socketPath = join(run.dir, 'sidecar.sock')
+  const sidecarProcess: ChildProcess = await startSidecarProcess(cluster.clientEnv, socketPath)
+  try {
+    const sidecar = await runMode('sidecar', settings, {
+      ...context,
       topic: topics.sidecar,
-      workerScript,
-      execArgv,
       sidecarAddress: `unix://${socketPath}`,
-      sidecarPid: sidecar.pid ?? null,
+      sidecarPid: sidecarProcess.pid ?? null,
       onProgress: progressLine('sidecar', total),
     })
     if (process.stdout.isTTY) process.stdout.write('\n')
-    await stopProcess(sidecar)
-    sidecar = null
-
-    console.log(`\n${table(direct, viaSidecar)}\n`)
-    report(direct, viaSidecar)
-    const result = { config, direct, sidecar: viaSidecar }
-    if (values.json) {
-      writeFileSync(resolve(values.json), JSON.stringify(result, null, 2) + '\n')
-      console.log(`JSON: ${resolve(values.json)}`)
-    }
-    const chartPath = resolve(
-      values.chart ??
-        (values.json ? values.json.replace(/\.json$/, '') + '.svg' : join('results', 'compare-modes.svg')),
-    )
-    mkdirSync(dirname(chartPath), { recursive: true })
-    writeFileSync(
-      chartPath,
-      chart(
-        direct,
-        viaSidecar,
-        `${processes} processes, sends of ${settings.batch}, concurrency ${settings.concurrency}`,
-      ),
-    )
-    console.log(`chart: ${chartPath}`)
-    if (
-      direct.lost > 0 ||
-      viaSidecar.lost > 0 ||
-      direct.acked !== direct.attempted ||
-      viaSidecar.acked !== viaSidecar.attempted
-    )
-      process.exitCode = 1
+    return { direct, sidecar, topics }
   } finally {
-    if (sidecar) await stopProcess(sidecar)
-    await cluster.stop()
-    rmSync(dir, { recursive: true, force: true })
+    await stopProcess(sidecarProcess)
   }
+}
+
+function writeResults(
+  values: Values,
+  settings: RunSettings,
+  result: { config: object; direct: ModeResult; sidecar: ModeResult },
+): void {
+  if (values.json) {
+    writeFileSync(resolve(values.json), JSON.stringify(result, null, 2) + '\n')
+    console.log(`JSON: ${resolve(values.json)}`)
+  }
+  const chartPath = resolve(
+    values.chart ?? (values.json ? values.json.replace(/\.json$/, '') + '.svg' : join('results', 'compare-modes.svg')),
+  )
+  mkdirSync(dirname(chartPath), { recursive: true })
+  const { processes, batch, concurrency } = settings
+  writeFileSync(
+    chartPath,
+    chart(result.direct, result.sidecar, `${processes} processes, sends of ${batch}, concurrency ${concurrency}`),
+  )
+  console.log(`chart: ${chartPath}`)
 }
 
 function report(direct: ModeResult, sidecar: ModeResult): void {
@@ -171,4 +216,4 @@ function report(direct: ModeResult, sidecar: ModeResult): void {
 }
 
 if (process.argv.includes('--worker')) await workerMain()
-else await main()
+else await main().catch(exitOnError('compare-modes'))

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { SidecarConfigError } from '@kafka-sidecar/sidecar'
 
 /** Node flags the sidecar container runs with (deploy/docker/Dockerfile). */
 export const SIDECAR_NODE_ARGS = '--max-old-space-size=256'
@@ -9,8 +10,12 @@ export const SIDECAR_NODE_ARGS = '--max-old-space-size=256'
 /**
  * Starts the kafka-sidecar CLI and waits until it listens. It runs from the built package
  * (`pnpm build`), as in production: no TypeScript loader in the sidecar's CPU and memory numbers.
+ * `clientEnv` (KAFKA_BROKERS and the TLS/SASL variables) points it at the cluster under test.
  */
-export function startSidecarProcess(brokers: string[], socketPath: string): Promise<ChildProcess> {
+export function startSidecarProcess(
+  clientEnv: Readonly<Record<string, string>>,
+  socketPath: string,
+): Promise<ChildProcess> {
   const cli = fileURLToPath(new URL('../../../packages/sidecar/dist/cli.js', import.meta.url))
   if (!existsSync(cli)) {
     console.error(`${cli} is missing: run \`pnpm build\` first (pnpm demo and pnpm compare do)`)
@@ -22,7 +27,7 @@ export function startSidecarProcess(brokers: string[], socketPath: string): Prom
   const child = spawn(process.execPath, [...nodeArgs, cli], {
     env: {
       ...process.env,
-      KAFKA_BROKERS: brokers.join(','),
+      ...clientEnv,
       KAFKA_SIDECAR_LISTEN: `unix://${socketPath}`,
       KAFKA_SIDECAR_HTTP: '127.0.0.1:0',
       KAFKA_SIDECAR_LOG_LEVEL: 'warn',
@@ -60,5 +65,18 @@ export function progressLine(label: string, total: number) {
     const line = `  ${label}: ${acked.toLocaleString('en-US')}/${total.toLocaleString('en-US')} acked${failed ? `, ${failed} failed` : ''}, ${Math.round(acked / Math.max(seconds, 0.001)).toLocaleString('en-US')} records/s`
     if (process.stdout.isTTY) process.stdout.write(`\r${line}   `)
     else console.log(line)
+  }
+}
+
+/**
+ * What a program does with a failure it cannot go on from (the cluster unreachable, authentication
+ * refused, a bad KAFKA_* variable): the message on stderr, not a stack, and exit code 2 for a bad
+ * setting, 1 otherwise.
+ */
+export function exitOnError(program: string): (error: unknown) => void {
+  return (error) => {
+    const e = error instanceof Error ? error : new Error(String(error))
+    console.error(`${program}: ${e.name === 'Error' ? '' : `${e.name}: `}${e.message}`)
+    process.exitCode = e instanceof SidecarConfigError ? 2 : 1
   }
 }

@@ -4,7 +4,7 @@
  * out of order per key).
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
+import type { ClusterUnderTest } from './cluster-under-test.js'
 import { watchProcess, type ProcessSample } from './process-stats.js'
 import { parseValue, type ParentMessage, type WorkerConfig, type WorkerMessage } from './worker.js'
 
@@ -44,7 +44,7 @@ export interface ModeResult {
 }
 
 export interface RunContext {
-  readonly cluster: EmbeddedKafka
+  readonly cluster: ClusterUnderTest
   readonly topic: string
   readonly workerScript: string
   readonly execArgv: string[]
@@ -85,43 +85,47 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
+/** One worker process, told its share of the run by COMPARE_WORKER_CONFIG and its mode by KAFKA_SIDECAR_MODE. */
+function forkWorker(mode: Mode, settings: RunSettings, context: RunContext, workerId: number): Worker {
+  const config: WorkerConfig = {
+    workerId,
+    topic: context.topic,
+    records: settings.recordsPerProcess,
+    batch: settings.batch,
+    concurrency: settings.concurrency,
+    valueBytes: settings.valueBytes,
+    keysPerWorker: settings.keysPerWorker,
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...context.cluster.clientEnv,
+    COMPARE_WORKER_CONFIG: JSON.stringify(config),
+    KAFKA_SIDECAR_MODE: mode,
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+  }
+  if (context.sidecarAddress) env.KAFKA_SIDECAR_ADDRESS = context.sidecarAddress
+  const child = fork(context.workerScript, ['--worker'], { execArgv: context.execArgv, env, serialization: 'advanced' })
+  const worker: Worker = { child, messages: [], acked: 0, failed: 0 }
+  child.on('message', (message: WorkerMessage) => {
+    if (message.type === 'progress') {
+      worker.acked = message.acked
+      worker.failed = message.failed
+    }
+  })
+  return worker
+}
+
 export async function runMode(mode: Mode, settings: RunSettings, context: RunContext): Promise<ModeResult> {
   const { cluster, topic } = context
-  cluster.resetConnectionStats()
   const workers: Worker[] = []
+  // Started before the workers exist: the pids are asked for at every sample.
+  const connections = cluster.watchConnections(() => [
+    ...workers.flatMap((w) => (w.child.pid ? [w.child.pid] : [])),
+    ...(context.sidecarPid ? [context.sidecarPid] : []),
+  ])
   try {
-    for (let workerId = 0; workerId < settings.processes; workerId++) {
-      const config: WorkerConfig = {
-        workerId,
-        brokers: cluster.bootstrapServers,
-        topic,
-        records: settings.recordsPerProcess,
-        batch: settings.batch,
-        concurrency: settings.concurrency,
-        valueBytes: settings.valueBytes,
-        keysPerWorker: settings.keysPerWorker,
-      }
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        COMPARE_WORKER_CONFIG: JSON.stringify(config),
-        KAFKA_SIDECAR_MODE: mode,
-        KAFKAJS_NO_PARTITIONER_WARNING: '1',
-      }
-      if (context.sidecarAddress) env.KAFKA_SIDECAR_ADDRESS = context.sidecarAddress
-      const child = fork(context.workerScript, ['--worker'], {
-        execArgv: context.execArgv,
-        env,
-        serialization: 'advanced',
-      })
-      const worker: Worker = { child, messages: [], acked: 0, failed: 0 }
-      child.on('message', (message: WorkerMessage) => {
-        if (message.type === 'progress') {
-          worker.acked = message.acked
-          worker.failed = message.failed
-        }
-      })
-      workers.push(worker)
-    }
+    for (let workerId = 0; workerId < settings.processes; workerId++)
+      workers.push(forkWorker(mode, settings, context, workerId))
     const ready = await Promise.all(workers.map((w) => nextMessage(w, 'ready')))
     const wrongMode = ready.find((r) => r.mode !== mode)
     if (wrongMode) throw new Error(`a worker runs in ${wrongMode.mode} mode, expected ${mode}`)
@@ -143,7 +147,7 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
     const elapsedMs = performance.now() - started
     clearInterval(progress)
     const samples = sidecarWatch?.stop() ?? []
-    const peakBrokerConnections = cluster.connectionStats().reduce((sum, s) => sum + s.peak, 0)
+    const peakBrokerConnections = connections.stop()
     for (const w of workers) w.child.send({ type: 'exit' } satisfies ParentMessage)
     await Promise.all(
       workers.map(
@@ -181,6 +185,7 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
       ...(samples.length > 0 ? sidecarStats(samples) : {}),
     }
   } finally {
+    connections.stop()
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL')
   }
 }
@@ -208,7 +213,7 @@ function sidecarStats(
  * is a duplicate (at-least-once after a fallback); within a key, sequence numbers must grow.
  */
 async function checkDelivery(
-  cluster: EmbeddedKafka,
+  cluster: ClusterUnderTest,
   topic: string,
   ackedByWorker: Uint8Array[],
 ): Promise<{ lost: number; duplicates: number; outOfOrder: number }> {
@@ -216,19 +221,19 @@ async function checkDelivery(
   let duplicates = 0
   let outOfOrder = 0
   const lastSeqByKey = new Map<string, number>()
-  for (const record of await cluster.records(topic)) {
+  await cluster.forEachRecord(topic, (record) => {
     const parsed = parseValue(record.value)
-    if (!parsed || !seen[parsed.workerId]) continue
+    if (!parsed || !seen[parsed.workerId]) return
     const counts = seen[parsed.workerId]!
     if (counts[parsed.seq]) {
       duplicates++
-      continue
+      return
     }
     counts[parsed.seq] = 1
     const key = `${record.partition}/${record.key?.toString()}`
     if ((lastSeqByKey.get(key) ?? -1) > parsed.seq) outOfOrder++
     lastSeqByKey.set(key, parsed.seq)
-  }
+  })
   let lost = 0
   ackedByWorker.forEach((acked, workerId) => {
     for (let seq = 0; seq < acked.length; seq++) if (acked[seq] && !seen[workerId]![seq]) lost++

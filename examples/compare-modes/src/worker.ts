@@ -1,14 +1,15 @@
 /**
  * One application process of the pod. The code is the same in both modes: it imports
  * `@kafka-sidecar/client` where it used to import `kafkajs`; only KAFKA_SIDECAR_MODE (set by the
- * parent) differs. It sends `records` records in sends of `batch`, `concurrency` sends in flight,
+ * parent) differs. The brokers and how to reach them come from KAFKA_BROKERS and the KAFKA_SSL* /
+ * KAFKA_SASL_* variables the parent passes (its cluster's). It sends `records` records in sends of `batch`, `concurrency` sends in flight,
  * and tells the parent which records were acknowledged and how long each send took.
  */
 import { Kafka, logLevel, type Message } from '@kafka-sidecar/client'
+import { kafkaClientSettings } from '@kafka-sidecar/sidecar'
 
 export interface WorkerConfig {
   readonly workerId: number
-  readonly brokers: string[]
   readonly topic: string
   readonly records: number
   readonly batch: number
@@ -50,7 +51,10 @@ export function parseValue(value: Buffer | null): { workerId: number; seq: numbe
 
 async function run(config: WorkerConfig): Promise<void> {
   const send = (message: WorkerMessage) => process.send!(message)
-  const kafka = new Kafka({ clientId: 'compare-modes', brokers: config.brokers, logLevel: logLevel.ERROR })
+  // KAFKA_BROKERS and the TLS/SASL variables the sidecar reads, read by the sidecar's code: the
+  // direct path connects exactly as the sidecar does.
+  const brokerSettings = await kafkaClientSettings(process.env)
+  const kafka = new Kafka({ clientId: 'compare-modes', ...brokerSettings, logLevel: logLevel.ERROR })
   const producer = kafka.producer({ allowAutoTopicCreation: false })
   let fallbacks = 0
   producer.on(producer.events.FALLBACK, (event) => {
