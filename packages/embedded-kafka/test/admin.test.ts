@@ -120,8 +120,29 @@ describe('admin (KafkaJS admin client over TCP)', () => {
     })
     expect(described.groups[0]!.members).toHaveLength(1)
     expect(described.groups[0]!.members[0]!.clientHost).toBe('/127.0.0.1')
+    await expect(admin.deleteGroups([groupId])).rejects.toMatchObject({
+      groups: [{ groupId, errorCode: 68, error: expect.objectContaining({ type: 'NON_EMPTY_GROUP' }) }],
+    })
     await consumer.disconnect()
     const after = await admin.describeGroups([groupId])
     expect(after.groups[0]).toMatchObject({ groupId, state: 'Empty', members: [] })
+  })
+
+  it('deletes an empty group with its offsets; a group it does not know is GROUP_ID_NOT_FOUND', async () => {
+    const cluster = await startCluster()
+    const admin = await connectedAdmin(kafkaFor(cluster))
+    const topic = randomTopic()
+    const groupId = randomTopic('group')
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] })
+    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '0' }] })
+    expect((await admin.listGroups()).groups.map((g) => g.groupId)).toContain(groupId)
+    expect(await admin.deleteGroups([groupId])).toEqual([{ groupId, errorCode: 0 }])
+    expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groupId)
+    expect(await admin.fetchOffsets({ groupId, topics: [topic] })).toEqual([
+      { topic, partitions: [{ partition: 0, offset: '-1', metadata: null }] },
+    ])
+    await expect(admin.deleteGroups([groupId])).rejects.toMatchObject({
+      groups: [{ groupId, errorCode: 69, error: expect.objectContaining({ type: 'GROUP_ID_NOT_FOUND' }) }],
+    })
   })
 })

@@ -28,6 +28,7 @@ import { endTxnRoute } from './26-end-txn.js'
 import { txnOffsetCommitRoute } from './28-txn-offset-commit.js'
 import { saslAuthenticateRoute } from './36-sasl-authenticate.js'
 import { createPartitionsRoute } from './37-create-partitions.js'
+import { deleteGroupsRoute } from './42-delete-groups.js'
 
 /** Every API but ApiVersions, in API-key order; ApiVersions advertises them (and itself, last). */
 const ANSWERED: readonly Route[] = [
@@ -54,6 +55,7 @@ const ANSWERED: readonly Route[] = [
   txnOffsetCommitRoute,
   saslAuthenticateRoute,
   createPartitionsRoute,
+  deleteGroupsRoute,
 ]
 
 /** The routes keyed by API key, in the order ApiVersions advertises them. */

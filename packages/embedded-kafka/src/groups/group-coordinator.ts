@@ -392,6 +392,18 @@ export class GroupCoordinator {
     }))
   }
 
+  /**
+   * DeleteGroups: an empty group is forgotten with its committed offsets; one with members is
+   * NON_EMPTY_GROUP, an unknown (or already dead) one GROUP_ID_NOT_FOUND, as Kafka answers.
+   */
+  delete(groupId: string): number {
+    const group = this.groups.get(groupId)
+    if (!group || group.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND
+    if (group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP
+    this.groups.delete(groupId)
+    return ErrorCode.NONE
+  }
+
   /** Forgets offsets of a deleted topic, as Kafka does. */
   forgetTopic(topic: string): void {
     for (const group of this.groups.values()) {

@@ -24,6 +24,7 @@ import { LeaveGroup } from '../../src/apis/13-leave-group.js'
 import { SyncGroup } from '../../src/apis/14-sync-group.js'
 import { DescribeGroups } from '../../src/apis/15-describe-groups.js'
 import { ListGroups } from '../../src/apis/16-list-groups.js'
+import { DeleteGroups } from '../../src/apis/42-delete-groups.js'
 import { SaslHandshake } from '../../src/apis/17-sasl-handshake.js'
 import { ApiVersions } from '../../src/apis/18-api-versions.js'
 import { SaslAuthenticate } from '../../src/apis/36-sasl-authenticate.js'
@@ -1002,6 +1003,31 @@ describe('DescribeGroups agrees with KafkaJS', () => {
   }
 })
 
+describe('DeleteGroups agrees with KafkaJS', () => {
+  for (const v of versions(0, 1)) {
+    it(`v${v} request`, async () => {
+      const decoded = await decodeKafkaJsRequest(DeleteGroups, v, kafkaJs('deleteGroups', v).request(['g-1', 'g-2']))
+      expect(decoded).toEqual({ groupsNames: ['g-1', 'g-2'] })
+    })
+
+    it(`v${v} response`, async () => {
+      const decoded = await decodeWithKafkaJs(DeleteGroups, v, kafkaJs('deleteGroups', v).response, {
+        throttleTimeMs: 3,
+        results: [
+          { groupId: 'g-1', errorCode: 0 },
+          { groupId: 'g-2', errorCode: 68 },
+        ],
+      })
+      expect(decoded).toMatchObject({
+        results: [
+          { groupId: 'g-1', errorCode: 0 },
+          { groupId: 'g-2', errorCode: 68, error: expect.objectContaining({ type: 'NON_EMPTY_GROUP' }) },
+        ],
+      })
+    })
+  }
+})
+
 describe('ListGroups agrees with KafkaJS', () => {
   for (const v of versions(0, 2)) {
     it(`v${v} request`, async () => {
@@ -1729,6 +1755,16 @@ const SAMPLES: Record<string, { request: object; response: object }> = {
       throttleTimeMs: 1,
       errorCode: 0,
       groups: [{ groupId: 'g', protocolType: 'consumer', groupState: 'Stable' }],
+    },
+  },
+  DeleteGroups: {
+    request: { groupsNames: ['g', 'h'] },
+    response: {
+      throttleTimeMs: 2,
+      results: [
+        { groupId: 'g', errorCode: 0 },
+        { groupId: 'h', errorCode: 69 },
+      ],
     },
   },
   SaslHandshake: {
