@@ -31,6 +31,7 @@ export type LogLevelName = 'nothing' | 'error' | 'warn' | 'info' | 'debug'
 export interface SidecarConfig {
   brokers: string[]
   clientId: string
+  connectionTimeoutMs: number
   listen: ListenAddress
   http: ListenAddress | null
   allowNonLoopback: boolean
@@ -113,6 +114,15 @@ export const SIDECAR_OPTIONS = {
     ...text(),
     defaultValue: 'kafka-sidecar',
     help: "KafkaJS clientId of the sidecar's producer",
+  },
+  // KafkaJS's own default is 1000 ms; a TLS handshake to a broker in another zone of a busy
+  // cluster takes longer often enough that the first connect of a pod would fail and retry.
+  connectionTimeoutMs: {
+    env: 'KAFKA_CONNECTION_TIMEOUT_MS',
+    flag: 'connection-timeout-ms',
+    ...integer(1),
+    defaultValue: 3_000,
+    help: "how long a new broker connection may take to be established, TLS handshake included (KafkaJS's connectionTimeout; its default is 1000)",
   },
   listen: {
     env: 'KAFKA_SIDECAR_LISTEN',

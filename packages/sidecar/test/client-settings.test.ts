@@ -47,6 +47,7 @@ describe('kafkaClientSettings(env)', () => {
   it('is plaintext without TLS or SASL variables', async () => {
     expect(await kafkaClientSettings({ KAFKA_BROKERS: 'a:9092,b:9092' })).toEqual({
       brokers: ['a:9092', 'b:9092'],
+      connectionTimeout: 3_000,
       ssl: false,
     })
   })

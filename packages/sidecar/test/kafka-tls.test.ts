@@ -8,6 +8,7 @@
  * certificate stops it at start, naming the option and the file.
  */
 import { readFile, writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
@@ -19,10 +20,10 @@ import {
   startTestSidecar,
   tempDir,
 } from '@kafka-sidecar/test-support'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { startSidecar, SidecarConfigError } from '../src/index.js'
 import { writeOneRecord } from './helpers.js'
-import { healthCheck, notReadyBecause, readyWithin, startWatchedSidecar } from './readiness-helpers.js'
+import { healthCheck, notReadyBecause, readyWithin, readyz, startWatchedSidecar } from './readiness-helpers.js'
 
 const T = { timeout: 30_000 }
 
@@ -123,6 +124,35 @@ describe('a TLS handshake that fails: not ready, and why; the fixed file is used
     await replaceFile(certFile, own.certificate)
     await readyWithin(sidecar, 15_000)
     await writeOneRecord(sidecar, cluster, 'after the certificate was rotated')
+  })
+})
+
+describe('KAFKA_CONNECTION_TIMEOUT_MS', () => {
+  it('bounds a TLS handshake a broker never answers, and the reason says so', T, async () => {
+    // A "broker" that accepts the TCP connection and then says nothing: the handshake never ends.
+    const silent = createServer(() => {})
+    const sockets = new Set<Socket>()
+    silent.on('connection', (socket) => sockets.add(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    onTestFinished(async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => silent.close(resolve))
+    })
+    const { port } = silent.address() as AddressInfo
+    const { sidecar } = await startWatchedSidecar(
+      { bootstrapServers: [`127.0.0.1:${port}`] },
+      { ssl: true, connectionTimeoutMs: 300 },
+    )
+    const reason = await notReadyBecause(sidecar, /KafkaJSConnectionError/)
+    expect(reason).toMatch(/KafkaJSConnectionError from 127\.0\.0\.1:\d+ \(TLS\): Connection timeout/)
+
+    // A long one is waited out: after KafkaJS's own 1 s default, still connecting.
+    const patient = await startWatchedSidecar(
+      { bootstrapServers: [`127.0.0.1:${port}`] },
+      { ssl: true, connectionTimeoutMs: 20_000 },
+    )
+    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    expect(await readyz(patient.sidecar)).toEqual({ status: 503, text: 'not connected to Kafka: connecting' })
   })
 })
 

@@ -18,7 +18,10 @@ export interface WatchedSidecar {
 }
 
 /** A sidecar in front of `cluster`, not awaited ready, logging at debug into `logs`; stopped when the test ends. */
-export async function startWatchedSidecar(cluster: EmbeddedKafka, options: StartOptions): Promise<WatchedSidecar> {
+export async function startWatchedSidecar(
+  cluster: Pick<EmbeddedKafka, 'bootstrapServers'>,
+  options: StartOptions,
+): Promise<WatchedSidecar> {
   const logs: LogEntry[] = []
   const sidecar = await startSidecar({
     brokers: cluster.bootstrapServers,

@@ -56,6 +56,7 @@ export class KafkaClients {
     const kafka = new Kafka({
       clientId: config.clientId,
       brokers: config.brokers,
+      connectionTimeout: config.connectionTimeoutMs,
       ...security.clientSettings,
       logLevel: LOG_LEVELS[config.logLevel],
       logCreator: secretFreeLogCreator(logCreator, () => security.secrets()),
