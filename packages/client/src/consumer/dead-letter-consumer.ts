@@ -49,11 +49,15 @@ export class DeadLetterConsumerImpl implements DeadLetterConsumer {
   private readonly emitter: ConsumerEvents
   private readonly writer: DeadLetterWriter
   private readonly handlers: DeadLetterHandlers
+  private readonly policy: DeadLetterPolicy
+  private readonly groupId: string
   /** Aborted by stop() and disconnect(), so handlers waiting to try a record again give up at once. */
   private stopping = new AbortController()
 
   constructor(parts: DeadLetterConsumerParts) {
     this.inner = parts.inner
+    this.policy = parts.policy
+    this.groupId = parts.groupId
     this.log = parts.inner.logger()
     this.events = Object.freeze({ ...parts.inner.events, ...DEAD_LETTER_EVENTS })
     // Its own emitter for its own event; every other name is the inner consumer's.
@@ -105,7 +109,22 @@ export class DeadLetterConsumerImpl implements DeadLetterConsumer {
   }
 
   subscribe(...args: Parameters<Consumer['subscribe']>): Promise<void> {
+    this.warnIfReadingItsDeadLetters(args[0])
     return this.inner.subscribe(...args)
+  }
+
+  /** A consumer of its own dead-letter topic would send a record that keeps failing round and round. */
+  private warnIfReadingItsDeadLetters(subscription: Parameters<Consumer['subscribe']>[0]): void {
+    const { topic } = this.policy
+    const named = 'topics' in subscription ? subscription.topics : [subscription.topic]
+    const matching = named.filter((t) =>
+      t instanceof RegExp ? new RegExp(t.source, t.flags.replace(/[gy]/g, '')).test(topic) : t === topic,
+    )
+    if (matching.length > 0)
+      this.log.warn(
+        `this consumer subscribes to its own dead-letter topic ${topic} (${String(matching[0])}): a record that keeps failing would be written there and read again, round and round`,
+        { groupId: this.groupId, deadLetterTopic: topic },
+      )
   }
 
   commitOffsets(...args: Parameters<Consumer['commitOffsets']>): Promise<void> {

@@ -343,3 +343,29 @@ describe('without deadLetter', () => {
     expect(withDlq.events.DEAD_LETTER).toBe('consumer.sidecar.dead_letter')
   })
 })
+
+describe('a consumer that subscribes to its own dead-letter topic', () => {
+  it.each<[string, (dlq: string) => string | RegExp]>([
+    ['by name', (dlq) => dlq],
+    ['by a regular expression that matches it', (dlq) => new RegExp(`^${dlq.slice(0, 8)}`)],
+  ])('is warned, %s: a failing record would come round again', async (_name, subscription) => {
+    const cluster = await startCluster({ brokers: 1 })
+    const dlq = randomTopic('loop-dlq')
+    await cluster.createTopic({ topic: dlq, partitions: 1 })
+    const warnings: string[] = []
+    const kafka = new Kafka({
+      brokers: cluster.bootstrapServers,
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => {
+        if (entry.level === logLevel.WARN) warnings.push(entry.log.message)
+      },
+    })
+    const consumer = kafka.consumer({ groupId: randomTopic('group'), deadLetter: { topic: dlq } })
+    await consumer.connect()
+    onTestFinished(() => consumer.disconnect())
+    await consumer.subscribe({ topic: subscription(dlq) })
+    expect(warnings.filter((w) => w.includes('its own dead-letter topic'))).toEqual([
+      `this consumer subscribes to its own dead-letter topic ${dlq} (${String(subscription(dlq))}): a record that keeps failing would be written there and read again, round and round`,
+    ])
+  })
+})
