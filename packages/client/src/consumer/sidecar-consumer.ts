@@ -268,13 +268,27 @@ export class SidecarConsumer implements Consumer {
 
   /** While direct: once the sidecar answers, the direct consumer stops after its batch and commits; then rejoin. */
   private async returnWhenSidecarAnswers(): Promise<void> {
-    while (this.fallback.active && !(await this.parts.transport.ready(SIDECAR_PROBE_MS)));
+    while (this.fallback.active && !(await this.sidecarServes()));
     if (!this.fallback.active) return
     this.log.info('The sidecar answers again: the direct consumer stops, this consumer rejoins through the sidecar', {
       groupId: this.groupId,
     })
     await this.fallback.stop()
     if (this.wanted && !this.running) void this.start()
+  }
+
+  /**
+   * Whether the sidecar would take this consumer back: it answers a describeGroup (so the token
+   * is right, it is not shutting down, and it reaches Kafka), not only the connection. A sidecar
+   * that refuses would otherwise be tried, and left, at every fallback time: two rebalances each.
+   */
+  private async sidecarServes(): Promise<boolean> {
+    const { transport } = this.parts
+    if (!(await transport.ready(SIDECAR_PROBE_MS))) return false
+    return transport.describeGroup(this.groupId).then(
+      () => true,
+      () => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), SIDECAR_PROBE_MS)),
+    )
   }
 
   private assignedOnce(): void {
