@@ -126,6 +126,49 @@ describe('end to end: seek, pause/resume, stop and run again', () => {
   })
 })
 
+describe('end to end: a handler that fails once', () => {
+  it("retries from the failed message after KafkaJS's backoff; nothing skipped, only that message twice, as KafkaJS", async () => {
+    const { cluster, topic, sidecar } = await setUp(2, 10)
+    const runs = await Promise.all(
+      ['sidecar', 'kafkajs'].map(async (mode) => {
+        const kafka =
+          mode === 'sidecar'
+            ? sidecarKafka(cluster, sidecar.address)
+            : new kafkajs.Kafka({
+                clientId: 'e2e-app',
+                brokers: cluster.bootstrapServers,
+                logLevel: kafkajs.logLevel.NOTHING,
+              })
+        const consumer = consumerOf(kafka, {
+          groupId: randomTopic('group'),
+          retry: { retries: 3, initialRetryTime: 200 },
+        })
+        const seen: Seen[] = []
+        let failed = false
+        await consumer.connect()
+        await consumer.subscribe({ topic, fromBeginning: true })
+        await consumer.run({
+          eachMessage: async ({ partition, message }) => {
+            const value = message.value!.toString()
+            seen.push({ partition, offset: Number(message.offset), value })
+            if (value === 'p0-5' && !failed) {
+              failed = true
+              throw new Error('fails once')
+            }
+          },
+        })
+        await waitFor(`${mode}: 21 handler calls`, () => seen.length >= 21, 15_000)
+        return valuesByPartition(seen)
+      }),
+    )
+    const [viaSidecar, direct] = runs
+    const p0 = expectedValues(1, 10)[0]!
+    expect(viaSidecar![0]).toEqual([...p0.slice(0, 6), ...p0.slice(5)])
+    expect(viaSidecar![1]).toEqual(expectedValues(2, 10)[1])
+    expect(viaSidecar).toEqual(direct)
+  })
+})
+
 describe('end to end: describeGroup and events', () => {
   it("describeGroup shows the pod's one member for two consumers of the group; KafkaJS shows two", async () => {
     const { cluster, topic, kafka } = await setUp(4, 5)
