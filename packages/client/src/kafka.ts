@@ -2,12 +2,15 @@
  * `Kafka`, as KafkaJS's, with two differences: `producer()` returns a SidecarProducer, which
  * writes through the pod's sidecar or directly depending on KAFKA_SIDECAR_MODE; `consumer()`
  * returns KafkaJS's own consumer, or with KAFKA_SIDECAR_CONSUMER_MODE=sidecar a SidecarConsumer
- * whose group member is the pod's sidecar. The admin client and the logger are KafkaJS's own,
- * built from the same config.
+ * whose group member is the pod's sidecar; with `deadLetter`, either wrapped so a record whose
+ * handler keeps failing goes to a dead-letter topic. The admin client and the logger are KafkaJS's
+ * own, built from the same config.
  */
 import kafkajs from 'kafkajs'
 import type { Admin, AdminConfig, Consumer, ConsumerConfig, KafkaConfig, Logger } from 'kafkajs'
 import { resolveConsumerOptions, runsInSidecar, type SidecarConsumerOptions } from './consumer/consumer-mode.js'
+import { DeadLetterConsumerImpl, type DeadLetterConsumer } from './consumer/dead-letter-consumer.js'
+import { resolveDeadLetter, type DeadLetterOptions } from './consumer/dead-letter-options.js'
 import { GrpcConsumeTransport } from './consumer/grpc-consume-transport.js'
 import { SidecarConsumer } from './consumer/sidecar-consumer.js'
 import type { MetricsOption } from './metrics.js'
@@ -18,6 +21,11 @@ import { SidecarProducer, type SidecarProducerConfig } from './producer/sidecar-
 export interface SidecarConsumerConfig extends ConsumerConfig {
   /** Sidecar options for this consumer: its mode overrides the Kafka-level `consumerMode` and the environment. */
   readonly sidecar?: SidecarConsumerOptions
+  /**
+   * Beyond KafkaJS, in both modes: a record whose handler keeps failing is tried again with
+   * backoff, then written to this dead-letter topic, and the partition moves on (docs/consumers.md).
+   */
+  readonly deadLetter?: DeadLetterOptions
 }
 
 export interface SidecarKafkaConfig extends KafkaConfig {
@@ -61,11 +69,29 @@ export class Kafka {
 
   /**
    * KafkaJS's consumer, or in sidecar mode one whose group member is the pod's sidecar (a consumer
-   * with custom partitionAssigners stays KafkaJS's, with a warning: see consumer-mode.ts).
+   * with custom partitionAssigners stays KafkaJS's, with a warning: see consumer-mode.ts). With
+   * `deadLetter`, that consumer wrapped (dead-letter-consumer.ts), in either mode.
    */
+  consumer(config: SidecarConsumerConfig & { readonly deadLetter: DeadLetterOptions }): DeadLetterConsumer
+  consumer(config: SidecarConsumerConfig): Consumer
   consumer(config: SidecarConsumerConfig): Consumer {
     // Whatever KafkaJS does with a missing config (it refuses it), it does here.
     if (typeof config !== 'object' || config === null) return this.kafka.consumer(config)
+    const { deadLetter, ...rest } = config
+    const policy = resolveDeadLetter(deadLetter)
+    const consumer = this.modeConsumer(rest)
+    if (!policy) return consumer
+    // The same wrapper in both modes; a consumer without deadLetter is the mode's own, untouched.
+    return new DeadLetterConsumerImpl({
+      inner: consumer,
+      policy,
+      groupId: config.groupId,
+      heartbeatInterval: config.heartbeatInterval ?? 3_000,
+      createProducer: () => this.producer(),
+    })
+  }
+
+  private modeConsumer(config: Omit<SidecarConsumerConfig, 'deadLetter'>): Consumer {
     const { sidecar, ...kafkajsConfig } = config
     const kafkaLevel = resolveSidecarOptions([this.sidecarOptions])
     const options = resolveConsumerOptions(kafkaLevel, sidecar)
@@ -82,6 +108,7 @@ export class Kafka {
       clientId,
       appName: kafkaLevel.appName ?? clientId,
       connectTimeoutMs: kafkaLevel.connectTimeoutMs,
+      createDirect: () => this.kafka.consumer(kafkajsConfig),
       // As KafkaJS merges them: the consumer's own retry (default { retries: 5 }) over the Kafka-level one.
       retry: { ...this.kafkaLevel.retry, ...(kafkajsConfig.retry ?? { retries: 5 }) },
     })

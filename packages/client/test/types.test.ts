@@ -40,7 +40,7 @@ async function appCompilerOptions(): Promise<object> {
 }
 
 describe('KafkaJS-style TypeScript against the built package types', () => {
-  it('test/types (ESM kafkajs-style.ts, CommonJS kafkajs-style.cts, wrong-usage.ts with its @ts-expect-error lines) compiles: exit code 0', async () => {
+  it('test/types (ESM kafkajs-style.ts, CommonJS kafkajs-style.cts, wrong-usage.ts with its @ts-expect-error lines, dead-letter.ts) compiles: exit code 0', async () => {
     expectFreshBuild()
     const result = await tsc(['-p', join(typesDir, 'tsconfig.json')], packageDir)
     expect(result.output).toBe('')

@@ -66,6 +66,8 @@ async function collectRegisteredMetrics(): Promise<Map<string, MetricInfo>> {
     kafkaConnected: () => true,
     idempotentProducerReady: () => false,
   })
+  // The consumer gauges, as the Sidecar class registers them once its consumer groups exist.
+  sidecar.watchConsumerGroups(() => [])
   await collect(sidecar.registry)
   const clientRegistry = new Registry()
   await registerClientMetrics(clientRegistry)

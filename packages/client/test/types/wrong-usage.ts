@@ -26,4 +26,6 @@ export async function wrong(): Promise<void> {
   new Kafka({ brokers: [], sidecar: { mode: 'proxy' } })
   // @ts-expect-error no such compression type
   void CompressionTypes.Brotli
+  // @ts-expect-error a dead-letter topic is required
+  kafka.consumer({ groupId: 'g', deadLetter: { attempts: 3 } })
 }
