@@ -28,10 +28,10 @@ type ModeResult = {
 }
 
 describe('pnpm compare:consume', () => {
-  it('measures both modes and writes the JSON result', { timeout: 120_000 }, async () => {
+  it('measures both modes and writes the JSON result', { timeout: 180_000 }, async () => {
     const json = join(await tempDir(), 'consume.json')
     const args = ['--processes', '2', '--partitions', '4', '--records', '1000', '--rate', '200', '--seconds', '2']
-    const result = await runProgram(main, { args: [...args, '--json', json], timeoutMs: 110_000 })
+    const result = await runProgram(main, { args: [...args, '--json', json], timeoutMs: 170_000 })
     expect(result.code, result.stdout + result.stderr).toBe(0)
     expect(result.stdout).toContain('restart: Kafka rebalances')
     const output = JSON.parse(await readFile(json, 'utf8')) as Record<'direct' | 'sidecar', ModeResult> & {
