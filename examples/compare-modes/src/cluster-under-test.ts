@@ -26,9 +26,16 @@ export interface ClusterUnderTest {
   createTopic(topic: string, partitions: number): Promise<void>
   /**
    * Starts measuring the broker connections of the processes `pids()` names (asked again at every
-   * sample, as workers start); `stop()` returns the peak of their sum.
+   * sample, as workers start); `stop()` returns the peak of their sum. `excludeOpenNow`: the
+   * connections already open (the program's own producer and admin, which stay open throughout)
+   * are not counted; the /proc sampler never counts them, as it only looks at `pids()`.
    */
-  watchConnections(pids: () => readonly number[]): { stop(): number }
+  watchConnections(pids: () => readonly number[], options?: { excludeOpenNow?: boolean }): { stop(): number }
+  /**
+   * The consumer group's generation id where the cluster can tell (embedded-kafka), else null:
+   * two readings give the Kafka rebalances between them.
+   */
+  groupGeneration(groupId: string): number | null
   /** Calls `visit` for every record of `topic` written so far. */
   forEachRecord(topic: string, visit: (record: LogRecord) => void): Promise<void>
   /** Deletes the topics it made (unless kept) and stops what it started. */

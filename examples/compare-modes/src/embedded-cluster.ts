@@ -64,10 +64,19 @@ class EmbeddedClusterUnderTest implements ClusterUnderTest {
     return this.cluster.createTopic({ topic, partitions })
   }
 
-  /** The brokers count every connection; the pids are not needed. */
-  watchConnections(): { stop(): number } {
+  /**
+   * The brokers count every connection; the pids are not needed. Connections open now stay open
+   * throughout when excluded (the program's own clients), so each broker's peak less them is the
+   * peak of the others.
+   */
+  watchConnections(_pids: () => readonly number[], options: { excludeOpenNow?: boolean } = {}): { stop(): number } {
     this.cluster.resetConnectionStats()
-    return { stop: () => this.cluster.connectionStats().reduce((sum, s) => sum + s.peak, 0) }
+    const openNow = options.excludeOpenNow ? this.cluster.connectionStats().reduce((sum, s) => sum + s.current, 0) : 0
+    return { stop: () => this.cluster.connectionStats().reduce((sum, s) => sum + s.peak, 0) - openNow }
+  }
+
+  groupGeneration(groupId: string): number | null {
+    return this.cluster.groupGeneration(groupId) ?? null
   }
 
   async forEachRecord(topic: string, visit: (record: LogRecord) => void): Promise<void> {

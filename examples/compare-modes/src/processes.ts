@@ -12,10 +12,21 @@ export const SIDECAR_NODE_ARGS = '--max-old-space-size=256'
  * (`pnpm build`), as in production: no TypeScript loader in the sidecar's CPU and memory numbers.
  * `clientEnv` (KAFKA_BROKERS and the TLS/SASL variables) points it at the cluster under test.
  */
-export function startSidecarProcess(
+export async function startSidecarProcess(
   clientEnv: Readonly<Record<string, string>>,
   socketPath: string,
 ): Promise<ChildProcess> {
+  return (await startSidecar(clientEnv, socketPath)).child
+}
+
+/** The sidecar process and where its HTTP endpoints (/metrics) listen. */
+export interface SidecarProcess {
+  readonly child: ChildProcess
+  readonly httpAddress: string
+}
+
+/** startSidecarProcess, also giving the HTTP address the sidecar printed. */
+export function startSidecar(clientEnv: Readonly<Record<string, string>>, socketPath: string): Promise<SidecarProcess> {
   const cli = fileURLToPath(new URL('../../../packages/sidecar/dist/cli.js', import.meta.url))
   if (!existsSync(cli)) {
     console.error(`${cli} is missing: run \`pnpm build\` first (pnpm demo and pnpm compare do)`)
@@ -40,9 +51,10 @@ export function startSidecarProcess(
     child.once('exit', onExit)
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString()
-      if (/http: \S+\n/.test(out)) {
+      const http = /http: (\S+)\n/.exec(out)
+      if (http) {
         child.off('exit', onExit)
-        resolvePromise(child)
+        resolvePromise({ child, httpAddress: http[1]! })
       }
     })
   })

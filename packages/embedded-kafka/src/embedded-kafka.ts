@@ -296,6 +296,15 @@ export class EmbeddedKafka {
     return this.groups.committed(groupId, topic, partition)?.offset
   }
 
+  /**
+   * The group's generation id, or undefined for a group the cluster does not know. It grows by one
+   * at every completed rebalance (and when the last member leaves), as Kafka's does: the number of
+   * rebalances a group went through between two readings.
+   */
+  groupGeneration(groupId: string): number | undefined {
+    return this.groups.group(groupId)?.generationId
+  }
+
   private requireTopic(topic: string) {
     const found = this.state.topics.get(topic)
     if (!found) throw new TopicOperationError(3, `Topic '${topic}' does not exist.`)

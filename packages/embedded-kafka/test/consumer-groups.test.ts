@@ -87,6 +87,33 @@ describe('consumer groups (KafkaJS consumers over TCP)', () => {
     await waitFor('120 records after the rebalance', () => seen.size === 120)
   })
 
+  it('groupGeneration counts the rebalances: a join, a second member, a leave, the group emptied', async () => {
+    const cluster = await startCluster({ brokers: 3 })
+    const kafka = kafkaFor(cluster)
+    const topic = randomTopic()
+    const groupId = randomTopic('group')
+    await cluster.createTopic({ topic, partitions: 4 })
+    expect(cluster.groupGeneration(groupId)).toBeUndefined()
+    const join = async () => {
+      const member = await connectedConsumer(kafka, { groupId, heartbeatInterval: 100 })
+      const assignment = trackAssignment(member)
+      await member.subscribe({ topic })
+      await member.run({ eachMessage: async () => {} })
+      return { member, assignment }
+    }
+    const first = await join()
+    await waitFor('the first member owns every partition', () => first.assignment.partitions().length === 4)
+    expect(cluster.groupGeneration(groupId)).toBe(1)
+    const second = await join()
+    await waitFor('two members share the partitions', () => second.assignment.partitions().length === 2)
+    expect(cluster.groupGeneration(groupId)).toBe(2)
+    await second.member.disconnect()
+    await waitFor('the first member owns every partition again', () => first.assignment.partitions().length === 4)
+    expect(cluster.groupGeneration(groupId)).toBe(3)
+    await first.member.disconnect()
+    expect(cluster.groupGeneration(groupId)).toBe(4)
+  })
+
   it('resumes from the committed offset after a restart', async () => {
     const cluster = await startCluster({ brokers: 3 })
     const kafka = kafkaFor(cluster)
