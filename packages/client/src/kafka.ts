@@ -108,6 +108,7 @@ export class Kafka {
       clientId,
       appName: kafkaLevel.appName ?? clientId,
       connectTimeoutMs: kafkaLevel.connectTimeoutMs,
+      createDirect: () => this.kafka.consumer(kafkajsConfig),
       // As KafkaJS merges them: the consumer's own retry (default { retries: 5 }) over the Kafka-level one.
       retry: { ...this.kafkaLevel.retry, ...(kafkajsConfig.retry ?? { retries: 5 }) },
     })

@@ -50,6 +50,13 @@ export interface SidecarClientOptions {
    * `kafka.consumer({ sidecar: { mode } })` overrides it for one consumer.
    */
   readonly consumerMode?: ConsumerMode
+  /**
+   * Consumers in sidecar mode: after this long without a stream to the sidecar, a consumer joins
+   * its group directly as a KafkaJS consumer, and returns to the sidecar once it answers. 0 (the
+   * default): never; it waits for the sidecar (docs/consumers.md, "When the sidecar fails").
+   * Env `KAFKA_SIDECAR_CONSUMER_FALLBACK_AFTER_MS`. `kafka.consumer({ sidecar: { fallbackAfterMs } })` overrides it.
+   */
+  readonly consumerFallbackAfterMs?: number
   /** `unix:///path.sock` or `host:port`. Env `KAFKA_SIDECAR_ADDRESS`. Default the sidecar's own default socket. */
   readonly address?: string
   /** Shared token the sidecar requires, sent as `authorization: Bearer`. Env `KAFKA_SIDECAR_TOKEN`. */
@@ -83,6 +90,7 @@ export interface SidecarClientOptions {
 export interface ResolvedSidecarOptions {
   readonly mode: ProducerMode
   readonly consumerMode: ConsumerMode
+  readonly consumerFallbackAfterMs: number
   readonly address: string
   readonly token: string | null
   readonly appName: string | null
@@ -240,6 +248,12 @@ const CLIENT_OPTIONS = {
     parse: unlessBlank(parseMode),
     check: parseMode,
   },
+  consumerFallbackAfterMs: {
+    env: 'KAFKA_SIDECAR_CONSUMER_FALLBACK_AFTER_MS',
+    defaultValue: 0,
+    parse: unlessBlank(nonNegativeInteger),
+    check: nonNegativeInteger,
+  },
   address: {
     env: 'KAFKA_SIDECAR_ADDRESS',
     defaultValue: DEFAULT_SIDECAR_ADDRESS,
@@ -297,9 +311,14 @@ function mergeCodeOptions(layers: ReadonlyArray<SidecarClientOptions | undefined
  * default for consumers, or a consumer's own `sidecar.mode`.
  */
 export function checkProducerLevel(layer: SidecarClientOptions | undefined): void {
-  if (typeof layer === 'object' && layer !== null && layer.consumerMode !== undefined)
+  if (typeof layer !== 'object' || layer === null) return
+  if (layer.consumerMode !== undefined)
     throw configError(
       'sidecar.consumerMode is for consumers: set it in new Kafka({ sidecar }) or as kafka.consumer({ sidecar: { mode } })',
+    )
+  if (layer.consumerFallbackAfterMs !== undefined)
+    throw configError(
+      'sidecar.consumerFallbackAfterMs is for consumers: set it in new Kafka({ sidecar }) or as kafka.consumer({ sidecar: { fallbackAfterMs } })',
     )
 }
 

@@ -31,6 +31,12 @@ export interface SidecarConsumerOptions {
   readonly maxRecordsInFlight?: number
   /** Most bytes (keys, values, headers) delivered and not yet processed. Default 0: the sidecar's default. */
   readonly maxBytesInFlight?: number
+  /**
+   * After this long without a stream to the sidecar, consume directly as a KafkaJS group member
+   * until the sidecar answers again; 0: never. Overrides the Kafka-level `consumerFallbackAfterMs`
+   * (env `KAFKA_SIDECAR_CONSUMER_FALLBACK_AFTER_MS`). Default 0.
+   */
+  readonly fallbackAfterMs?: number
 }
 
 export interface ResolvedConsumerOptions {
@@ -38,6 +44,7 @@ export interface ResolvedConsumerOptions {
   readonly processTimeoutMs: number
   readonly maxRecordsInFlight: number
   readonly maxBytesInFlight: number
+  readonly fallbackAfterMs: number
 }
 
 /** Under a second, a garbage-collection pause or a busy event loop would cost a process its partitions. */
@@ -49,16 +56,22 @@ const CONSUMER_OPTIONS = {
   processTimeoutMs: nullMeansDefault(30_000, atLeast(MIN_PROCESS_TIMEOUT_MS)),
   maxRecordsInFlight: nullMeansDefault(0, nonNegativeInteger),
   maxBytesInFlight: nullMeansDefault(0, nonNegativeInteger),
+  // Always set by the layer the Kafka-level options make (env, then `consumerFallbackAfterMs`).
+  fallbackAfterMs: { check: nonNegativeInteger },
 } as const
 
 /** Where the consumers' mode came from when no consumer set it, for an error message. */
 const INHERITED_MODE_SOURCE = 'KAFKA_SIDECAR_CONSUMER_MODE or sidecar.consumerMode'
+const INHERITED_FALLBACK_SOURCE = 'KAFKA_SIDECAR_CONSUMER_FALLBACK_AFTER_MS or sidecar.consumerFallbackAfterMs'
 
 /** The consumer's options: its own `sidecar` over the Kafka-level mode (itself over the environment). */
 export function resolveConsumerOptions(kafkaLevel: ResolvedSidecarOptions, own: unknown): ResolvedConsumerOptions {
   if (own !== undefined && (typeof own !== 'object' || own === null))
     throw configError(`consumer sidecar options must be an object, got ${JSON.stringify(own)}`)
-  const inherited: OptionLayer = { mode: { value: kafkaLevel.consumerMode, source: INHERITED_MODE_SOURCE } }
+  const inherited: OptionLayer = {
+    mode: { value: kafkaLevel.consumerMode, source: INHERITED_MODE_SOURCE },
+    fallbackAfterMs: { value: kafkaLevel.consumerFallbackAfterMs, source: INHERITED_FALLBACK_SOURCE },
+  }
   const fromCode = layerFromCode(
     CONSUMER_OPTIONS,
     own ?? {},

@@ -46,7 +46,11 @@ export class PartitionRunner {
   ) {}
 
   async handle(owned: Ownership, batch: SidecarBatch): Promise<void> {
-    if (!this.isRunning()) return
+    // A batch of a partition paused before it started is handed back unprocessed (`done` at its
+    // first offset; the sidecar delivers it again after resume), as KafkaJS fetches nothing of a
+    // paused partition. It happens when the sidecar delivered before it heard the pause: a pause
+    // re-sent on a new stream, or one made while the batch waited for its turn.
+    if (!this.isRunning() || this.session.paused.isPaused(owned.topic, owned.partition)) return
     const started = Date.now()
     const payload = batchPayload(batch)
     this.events.emit('consumer.start_batch_process', payload)

@@ -26,6 +26,10 @@ export interface ListenerContext {
   groupFailed(error: GroupError): void
   /** Whether this session is still the consumer's current one (events of an old one are ignored). */
   isCurrent(): boolean
+  /** The stream broke and the transport is joining again: the sidecar is away (the fallback's clock). */
+  streamLost(): void
+  /** The sidecar answered a join: it is back. */
+  streamJoined(): void
 }
 
 export function listenTo(session: GroupSession, loop: RunLoop, context: ListenerContext): ConsumeListener {
@@ -39,6 +43,7 @@ export function listenTo(session: GroupSession, loop: RunLoop, context: Listener
     }
   return {
     joined: whenCurrent((joined: Joined) => {
+      context.streamJoined()
       if (joined.memberId) session.memberId = joined.memberId
       for (const warning of joined.warnings) log.warn(`The sidecar's group member differs: ${warning}`, { groupId })
       session.repeatPauses()
@@ -59,11 +64,13 @@ export function listenTo(session: GroupSession, loop: RunLoop, context: Listener
     closed: (reason, rejoining) => {
       session.ownerships.dropAll()
       session.failCommits(reason?.message ?? 'the stream to the sidecar ended')
-      if (rejoining && context.isCurrent())
+      if (rejoining && context.isCurrent()) {
         log.warn('Lost the stream to the sidecar: its partitions are given away; joining again', {
           groupId,
           error: reason?.message,
         })
+        context.streamLost()
+      }
     },
   }
 }

@@ -30,6 +30,7 @@ import { CommitPolicy, commitSettings } from './commit-policy.js'
 import type { ResolvedConsumerOptions } from './consumer-mode.js'
 import type { ConsumeTransport } from './consume-transport.js'
 import { ConsumerEvents } from './consumer-events.js'
+import { DirectFallback } from './direct-fallback.js'
 import { groupDescription, groupSettings } from './group-description.js'
 import { GroupSession } from './group-session.js'
 import { PartitionRunner } from './partition-runner.js'
@@ -46,6 +47,9 @@ import {
 
 const { KafkaJSNonRetriableError } = kafkajs
 
+/** While consuming directly, how long each wait for the sidecar to answer again lasts. */
+const SIDECAR_PROBE_MS = 1_000
+
 export interface SidecarConsumerParts {
   /** KafkaJS's consumer for the same config, never connected: its logger, events and checks. */
   readonly kafkajsConsumer: Consumer
@@ -55,6 +59,8 @@ export interface SidecarConsumerParts {
   readonly clientId: string
   readonly appName: string
   readonly connectTimeoutMs: number
+  /** KafkaJS's consumer for the same Kafka and config, to be connected: the direct fallback. */
+  readonly createDirect: () => Consumer
   /** The consumer's `retry`, over the Kafka-level one, as KafkaJS merges them. */
   readonly retry: RetryOptions & { restartOnFailure?: (error: Error) => Promise<boolean> }
 }
@@ -78,6 +84,11 @@ export class SidecarConsumer implements Consumer {
   private restartTimer: NodeJS.Timeout | undefined = undefined
   private stopping: Promise<void> | null = null
   private whenAssigned: (() => void) | null = null
+  private readonly fallback: DirectFallback
+  /** Armed when the stream to the sidecar is lost, disarmed when it joins again: then the fallback. */
+  private outageTimer: NodeJS.Timeout | undefined = undefined
+  /** Between a start and a stop: what the fallback returns to, and what it must not restart after a stop. */
+  private wanted = false
 
   constructor(parts: SidecarConsumerParts) {
     this.parts = parts
@@ -85,6 +96,11 @@ export class SidecarConsumer implements Consumer {
     this.log = parts.kafkajsConsumer.logger()
     this.events = parts.kafkajsConsumer.events
     this.emitter = new ConsumerEvents(this.log, this.events)
+    this.fallback = new DirectFallback({
+      create: parts.createDirect,
+      forward: (type, payload) => this.emitter.emitFromSidecar(type, payload),
+      log: this.log,
+    })
     showKafkaJSSurface(this, KAFKAJS_CONSUMER_KEYS)
   }
 
@@ -128,6 +144,13 @@ export class SidecarConsumer implements Consumer {
 
   private async stopNow(): Promise<void> {
     try {
+      this.wanted = false
+      clearTimeout(this.outageTimer)
+      this.outageTimer = undefined
+      if (this.fallback.active) {
+        await this.fallback.stop()
+        this.emitter.emit('consumer.stop')
+      }
       const running = this.running
       if (running) {
         await running.loop.stop()
@@ -161,7 +184,7 @@ export class SidecarConsumer implements Consumer {
   }
 
   async run(config: ConsumerRunConfig = {}): Promise<void> {
-    if (this.running) {
+    if (this.running || this.fallback.active) {
       this.log.warn('consumer#run was called, but the consumer is already running', { groupId: this.groupId })
       return
     }
@@ -171,6 +194,7 @@ export class SidecarConsumer implements Consumer {
 
   /** KafkaJS's start(): a new session joins; resolves at its first assignment (or after a crash). */
   private async start(): Promise<void> {
+    this.wanted = true
     this.log.info('Starting', { groupId: this.groupId })
     const policy = new CommitPolicy(commitSettings(this.runConfig))
     const heartbeatInterval = this.parts.config.heartbeatInterval ?? 3_000
@@ -199,10 +223,72 @@ export class SidecarConsumer implements Consumer {
         assignedOnce: () => this.assignedOnce(),
         groupFailed: (error) => this.onGroupError(running, error),
         isCurrent: () => this.running === running,
+        streamLost: () => this.outageBegan(running),
+        streamJoined: () => {
+          clearTimeout(this.outageTimer)
+          this.outageTimer = undefined
+        },
       }),
     )
     loop.start()
     await assigned
+  }
+
+  /** The stream to the sidecar is lost: with a fallback time, consume directly once it has passed. */
+  private outageBegan(running: Running): void {
+    const { fallbackAfterMs } = this.parts.options
+    if (fallbackAfterMs === 0 || this.outageTimer !== undefined) return
+    // Not unref'd: the consumer is waiting to consume, as KafkaJS's retries keep a process too.
+    this.outageTimer = setTimeout(() => void this.fallBack(running), fallbackAfterMs)
+  }
+
+  /**
+   * No sidecar for `fallbackAfterMs`: the sidecar session ends (its partitions were given away
+   * with the stream), and the process joins the group directly until the sidecar answers again.
+   */
+  private async fallBack(running: Running): Promise<void> {
+    this.outageTimer = undefined
+    if (this.running !== running || !this.wanted) return
+    this.log.warn('No sidecar: this consumer joins its group directly until the sidecar answers again', {
+      groupId: this.groupId,
+      fallbackAfterMs: this.parts.options.fallbackAfterMs,
+    })
+    this.running = null
+    await running.loop.stop()
+    await this.parts.transport.leave()
+    try {
+      await this.fallback.start([...this.subscriptions.values()], this.runConfig)
+    } catch {
+      if (this.wanted) void this.start()
+      return
+    }
+    this.assignedOnce()
+    void this.returnWhenSidecarAnswers()
+  }
+
+  /** While direct: once the sidecar answers, the direct consumer stops after its batch and commits; then rejoin. */
+  private async returnWhenSidecarAnswers(): Promise<void> {
+    while (this.fallback.active && !(await this.sidecarServes()));
+    if (!this.fallback.active) return
+    this.log.info('The sidecar answers again: the direct consumer stops, this consumer rejoins through the sidecar', {
+      groupId: this.groupId,
+    })
+    await this.fallback.stop()
+    if (this.wanted && !this.running) void this.start()
+  }
+
+  /**
+   * Whether the sidecar would take this consumer back: it answers a describeGroup (so the token
+   * is right, it is not shutting down, and it reaches Kafka), not only the connection. A sidecar
+   * that refuses would otherwise be tried, and left, at every fallback time: two rebalances each.
+   */
+  private async sidecarServes(): Promise<boolean> {
+    const { transport } = this.parts
+    if (!(await transport.ready(SIDECAR_PROBE_MS))) return false
+    return transport.describeGroup(this.groupId).then(
+      () => true,
+      () => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), SIDECAR_PROBE_MS)),
+    )
   }
 
   private assignedOnce(): void {
@@ -314,6 +400,8 @@ export class SidecarConsumer implements Consumer {
   }
 
   async commitOffsets(offsets: TopicPartitionOffsetAndMetadata[] = []): Promise<void> {
+    const direct = this.fallback.running
+    if (direct) return direct.commitOffsets(offsets)
     const requests = checkCommitOffsets(offsets)
     const running = this.requireRunning()
     if (!running.loop.isRunning) {
@@ -332,6 +420,8 @@ export class SidecarConsumer implements Consumer {
   }
 
   seek({ topic, partition, offset }: TopicPartitionOffset): void {
+    const direct = this.fallback.running
+    if (direct) return direct.seek({ topic, partition, offset })
     const value = checkSeek({ topic, partition, offset })
     const running = this.requireRunning()
     running.session.seek(topic, partition, value, (error) =>
@@ -340,12 +430,16 @@ export class SidecarConsumer implements Consumer {
   }
 
   async describeGroup(): Promise<GroupDescription> {
+    const direct = this.fallback.running
+    if (direct) return direct.describeGroup()
     return createRetry(this.parts.retry)(async () =>
       groupDescription(await this.parts.transport.describeGroup(this.groupId)),
     )
   }
 
   pause(topicPartitions: Array<{ topic: string; partitions?: number[] }> = []): void {
+    const direct = this.fallback.running
+    if (direct) return direct.pause(topicPartitions)
     const requests = checkPauseRequests(topicPartitions as PauseRequest[], 'pause')
     const running = this.requireRunning()
     this.log.info(`Pausing fetching from ${requests.length} topics`, { topicPartitions: requests })
@@ -353,12 +447,16 @@ export class SidecarConsumer implements Consumer {
   }
 
   paused(): TopicPartitions[] {
+    const direct = this.fallback.running
+    if (direct) return direct.paused()
     if (!this.running) return []
     const { session } = this.running
     return session.paused.pausedAmong(session.ownerships.assigned())
   }
 
   resume(topicPartitions: Array<{ topic: string; partitions?: number[] }> = []): void {
+    const direct = this.fallback.running
+    if (direct) return direct.resume(topicPartitions)
     const requests = checkPauseRequests(topicPartitions as PauseRequest[], 'resume')
     const running = this.requireRunning()
     this.log.info(`Resuming fetching from ${requests.length} topics`, { topicPartitions: requests })

@@ -13,6 +13,8 @@ import {
   SIDECAR_ENV,
   type SidecarKafkaConfig,
 } from '../../src/index.js'
+import { resolveConsumerOptions } from '../../src/consumer/consumer-mode.js'
+import { resolveSidecarOptions } from '../../src/options.js'
 
 afterEach(() => vi.unstubAllEnvs())
 
@@ -84,6 +86,26 @@ describe('kafka.consumer() in direct and sidecar mode', () => {
     )
     expect(() => kafka().producer({ sidecar: { consumerMode: 'sidecar' } as never })).toThrow(
       /sidecar.consumerMode is for consumers/,
+    )
+  })
+
+  it('the direct fallback time: off by default, KAFKA_SIDECAR_CONSUMER_FALLBACK_AFTER_MS, code over env, the consumer over Kafka', () => {
+    const resolved = (kafkaLevel?: SidecarKafkaConfig['sidecar'], own?: unknown) =>
+      resolveConsumerOptions(resolveSidecarOptions([kafkaLevel]), own).fallbackAfterMs
+    expect(SIDECAR_ENV.consumerFallbackAfterMs).toBe('KAFKA_SIDECAR_CONSUMER_FALLBACK_AFTER_MS')
+    expect(resolved()).toBe(0)
+    vi.stubEnv('KAFKA_SIDECAR_CONSUMER_FALLBACK_AFTER_MS', '60000')
+    expect(resolved()).toBe(60_000)
+    expect(resolved({ consumerFallbackAfterMs: 5_000 })).toBe(5_000)
+    expect(resolved({ consumerFallbackAfterMs: 5_000 }, { fallbackAfterMs: 0 })).toBe(0)
+    vi.stubEnv('KAFKA_SIDECAR_CONSUMER_FALLBACK_AFTER_MS', 'soon')
+    expect(() => kafka()).toThrow(/KAFKA_SIDECAR_CONSUMER_FALLBACK_AFTER_MS must be a non-negative integer/)
+    vi.unstubAllEnvs()
+    expect(() => kafka().consumer({ groupId: 'g', sidecar: { fallbackAfterMs: -1 } })).toThrow(
+      /consumer sidecar.fallbackAfterMs must be a non-negative integer/,
+    )
+    expect(() => kafka().producer({ sidecar: { consumerFallbackAfterMs: 1 } as never })).toThrow(
+      /sidecar.consumerFallbackAfterMs is for consumers/,
     )
   })
 

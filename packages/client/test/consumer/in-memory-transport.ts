@@ -147,10 +147,17 @@ export function sidecarConsumer(
     kafkajsConsumer: kafka.consumer(full),
     config: full,
     transport,
-    options: { mode: 'sidecar', processTimeoutMs: 30_000, maxRecordsInFlight: 0, maxBytesInFlight: 0 },
+    options: {
+      mode: 'sidecar',
+      processTimeoutMs: 30_000,
+      maxRecordsInFlight: 0,
+      maxBytesInFlight: 0,
+      fallbackAfterMs: 0,
+    },
     clientId: 'test',
     appName: 'test',
     connectTimeoutMs: 1_000,
+    createDirect: () => kafka.consumer(full),
     retry,
   })
   return { consumer, transport }

@@ -317,6 +317,28 @@ describe('pause, resume, paused', () => {
   })
 })
 
+describe('a batch of a paused partition', () => {
+  it('is handed back unprocessed when the sidecar delivered it before hearing the pause (after a rejoin)', async () => {
+    const { consumer, transport } = sidecarConsumer()
+    const seen: string[] = []
+    await consumer.subscribe({ topic: 't' })
+    await runAssigned(consumer, transport, { eachMessage: async ({ message }) => void seen.push(message.offset) }, [P0])
+    consumer.pause([{ topic: 't', partitions: [0] }])
+    // The stream is lost and joined again: the pause is re-sent at `joined`, but a batch was already under way.
+    transport.listener!.closed(new Error('lost'), true)
+    transport.assign([{ ...P0, assignmentId: 7 }])
+    expect(transport.of('pause')).toHaveLength(2)
+    const id = transport.deliver({ ...P0, assignmentId: 7 }, records(3, 5))
+    expect((await transport.doneFor(id)).processed!.nextOffset).toBe(5)
+    expect(seen).toEqual([])
+    consumer.resume([{ topic: 't', partitions: [0] }])
+    const next = transport.deliver({ ...P0, assignmentId: 7 }, records(3, 5))
+    await transport.doneFor(next)
+    expect(seen).toEqual(['5', '6', '7'])
+    await consumer.disconnect()
+  })
+})
+
 describe("misuse, with KafkaJS's errors", () => {
   it.each([
     [

@@ -36,6 +36,12 @@ export class ConsumeSession {
   private closed = false
   private lastHeard = Date.now()
   private liveness: NodeJS.Timeout | null = null
+  /**
+   * Events the member sends while the process is being added (its `assigned`, its first batches)
+   * wait until `joined` went out: the contract promises `joined` first, and the client re-sends
+   * its pauses when it hears `joined`.
+   */
+  private beforeJoined: ConsumeEvent[] | null = []
   private readonly forget: () => void
 
   constructor(
@@ -132,7 +138,10 @@ export class ConsumeSession {
     this.process = process
     const { member, warnings } = this.deps.groups.join(process, join, subscriptions)
     this.member = member
+    const early = this.beforeJoined ?? []
+    this.beforeJoined = null
     this.send({ event: { $case: 'joined', value: { memberId: member.memberId, warnings } } })
+    for (const event of early) this.send(event)
     this.watchLiveness(timeoutMs)
   }
 
@@ -148,7 +157,8 @@ export class ConsumeSession {
   }
 
   private send(event: ConsumeEvent): void {
-    if (!this.closed && !this.call.cancelled) this.call.write(event)
+    if (this.beforeJoined) this.beforeJoined.push(event)
+    else if (!this.closed && !this.call.cancelled) this.call.write(event)
   }
 
   /** Ends the stream with an error status; the instance is gone. */

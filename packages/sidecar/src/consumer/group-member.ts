@@ -48,6 +48,9 @@ export interface GroupMemberDeps {
 
 type MemberState = 'starting' | 'joined' | 'rebalancing' | 'stopped' | 'failed'
 
+/** KafkaJS's default rebalanceTimeout: how long a revoked partition waits for `released` unless the group sets it. */
+const DEFAULT_REVOKE_TIMEOUT_MS = 60_000
+
 export class GroupMember {
   private readonly processes = new Map<string, ConsumerProcess>()
   private readonly feeds = new Map<string, PartitionFeed>()
@@ -59,6 +62,8 @@ export class GroupMember {
   /** The next `assigned` events follow a Kafka rebalance: every process hears, with the join's duration. */
   private announceRebalance = false
   private rotation = 0
+  /** A timer per partition whose revoke is unanswered: at its end the partition is taken. */
+  private readonly revokeTimers = new Map<string, NodeJS.Timeout>()
 
   constructor(
     readonly groupId: string,
@@ -224,6 +229,8 @@ export class GroupMember {
     const deadline = Date.now() + graceMs
     while (Date.now() < deadline && this.ownedPartitions > 0) await new Promise((r) => setTimeout(r, 20))
     this.state = 'stopped'
+    for (const timer of this.revokeTimers.values()) clearTimeout(timer)
+    this.revokeTimers.clear()
     await this.consumer.stop()
     for (const process of this.processes.values()) process.stream.end(sidecarStopping())
     this.processes.clear()
@@ -266,6 +273,7 @@ export class GroupMember {
         feed.revoking = true
         revokes.set(owner, [...(revokes.get(owner) ?? []), feed])
         this.deps.meter.localMove(this.groupId)
+        this.takeIfNotReleased(feed)
       } else if (want !== undefined) {
         const process = this.processes.get(want)!
         const assignmentId = this.deps.ids.next()
@@ -402,7 +410,10 @@ export class GroupMember {
     this.state = this.state === 'joined' ? 'rebalancing' : this.state
     for (const process of this.processes.values()) {
       const feeds = this.feedsOf(process).filter((f) => !f.revoking)
-      for (const feed of feeds) feed.revoking = true
+      for (const feed of feeds) {
+        feed.revoking = true
+        this.takeIfNotReleased(feed)
+      }
       if (feeds.length > 0) process.stream.send(revokeEvent(feeds, rebalance))
     }
   }
@@ -412,6 +423,35 @@ export class GroupMember {
     const owner = feed.owner ? this.processes.get(feed.owner.ownerId) : undefined
     owner?.gaveBack(feed.endOwnership())
     this.feeds.delete(feed.key)
+  }
+
+  /**
+   * A process that keeps saying `alive` but never answers `revoke` would keep the partition for
+   * ever: after the group's rebalanceTimeout (what KafkaJS gives a member to rejoin) the
+   * partition is taken from it as from a process gone. Its records not reported processed go to
+   * the next owner, counted as redelivered; the process hears its partitions without it.
+   */
+  private takeIfNotReleased(feed: PartitionFeed): void {
+    const assignmentId = feed.owner!.assignmentId
+    const timeoutMs = this.config.rebalanceTimeout ?? DEFAULT_REVOKE_TIMEOUT_MS
+    clearTimeout(this.revokeTimers.get(feed.key))
+    const timer = setTimeout(() => {
+      this.revokeTimers.delete(feed.key)
+      if (this.feeds.get(feed.key) !== feed || !feed.revoking || feed.owner?.assignmentId !== assignmentId) return
+      const owner = this.processes.get(feed.owner.ownerId)
+      this.deps.log.warn('a process did not release a revoked partition in time: taking it', {
+        groupId: this.groupId,
+        partition: name(feed),
+        instance: owner?.identity.instanceId,
+        timeoutMs,
+      })
+      owner?.gaveBack(feed.endOwnership())
+      this.resumeIfDrained(feed)
+      if (owner) this.leftIfIdle(owner)
+      this.distribute(new Set(owner ? [owner] : []))
+    }, timeoutMs)
+    timer.unref()
+    this.revokeTimers.set(feed.key, timer)
   }
 
   private resumeIfDrained(feed: PartitionFeed): void {
