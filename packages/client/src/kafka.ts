@@ -17,6 +17,7 @@ import type { MetricsOption } from './metrics.js'
 import { resolveSidecarOptions, type SidecarClientOptions } from './options.js'
 import type { KafkaLevelOptions } from './path/sidecar-path-limits.js'
 import { SidecarProducer, type SidecarProducerConfig } from './producer/sidecar-producer.js'
+import { offerToInstrumentation } from './tracing/kafkajs-instrumentation.js'
 
 export interface SidecarConsumerConfig extends ConsumerConfig {
   /** Sidecar options for this consumer: its mode overrides the Kafka-level `consumerMode` and the environment. */
@@ -100,7 +101,7 @@ export class Kafka {
     const kafkajsConsumer = this.kafka.consumer(kafkajsConfig)
     if (!runsInSidecar(kafkajsConfig, options, kafkajsConsumer.logger())) return kafkajsConsumer
     const clientId = this.clientId ?? 'kafkajs'
-    return new SidecarConsumer({
+    const consumer = new SidecarConsumer({
       kafkajsConsumer,
       config: kafkajsConfig,
       transport: new GrpcConsumeTransport(kafkaLevel),
@@ -112,6 +113,9 @@ export class Kafka {
       // As KafkaJS merges them: the consumer's own retry (default { retries: 5 }) over the Kafka-level one.
       retry: { ...this.kafkaLevel.retry, ...(kafkajsConfig.retry ?? { retries: 5 }) },
     })
+    // The application's KafkaJS instrumentation traces its handlers, as on KafkaJS's own consumer.
+    offerToInstrumentation(consumer, kafkajsConfig, 'consumer')
+    return consumer
   }
 
   admin(config?: AdminConfig): Admin {

@@ -94,19 +94,19 @@ export class GroupSession {
    * A partition this process does not own goes with assignment id 0, which the sidecar refuses,
    * naming it.
    */
-  async commitGiven(requests: readonly CommitRequest[], withEvent = true): Promise<void> {
+  /**
+   * Commits offsets the application named. `eventTopics` is how COMMIT_OFFSETS lists them: KafkaJS
+   * puts the application's own values in the event (commitOffsets: the partition as given, the
+   * offset as a Long; commitOffsetsIfNecessary(offsets): the objects as given); null for a commit
+   * KafkaJS makes without the event (a seek's).
+   */
+  async commitGiven(requests: readonly CommitRequest[], eventTopics: TopicOffsets[] | null): Promise<void> {
     if (requests.length === 0) {
       this.policy.committed()
       return
     }
     const wire = requests.map(({ topic, partition, offset }) => this.processed(topic, partition, offset))
-    const topics = new Map<string, TopicOffsets>()
-    for (const { topic, partition, offset, metadata } of requests) {
-      const entry = topics.get(topic) ?? { topic, partitions: [] }
-      entry.partitions.push({ partition, offset: String(offset), metadata } as never)
-      topics.set(topic, entry)
-    }
-    await this.commits.send(wire, withEvent ? [...topics.values()] : null, () => {
+    await this.commits.send(wire, eventTopics, () => {
       for (const { topic, partition, offset } of requests) {
         const owned = this.ownerships.get(topic, partition)
         if (owned) owned.committed = offset
@@ -117,7 +117,8 @@ export class GroupSession {
 
   /** eachBatch's commitOffsetsIfNecessary(offsets): KafkaJS's Offsets shape. */
   commitOffsetsGiven(offsets: Offsets): Promise<void> {
-    const requests = (offsets.topics ?? []).flatMap(({ topic, partitions }) =>
+    const topics = offsets.topics ?? []
+    const requests = topics.flatMap(({ topic, partitions }) =>
       partitions.map(({ partition, offset }) => ({
         topic,
         partition: Number(partition),
@@ -125,7 +126,7 @@ export class GroupSession {
         metadata: null,
       })),
     )
-    return this.commitGiven(requests)
+    return this.commitGiven(requests, topics)
   }
 
   private processed(topic: string, partition: number, offset: bigint): ProcessedOffset {
@@ -224,7 +225,7 @@ export class GroupSession {
     owned.resolved = null
     owned.committed = null
     if (offset >= 0n)
-      this.commitGiven([{ topic: owned.topic, partition: owned.partition, offset, metadata: null }], false).catch(
+      this.commitGiven([{ topic: owned.topic, partition: owned.partition, offset, metadata: null }], null).catch(
         onCommitError,
       )
   }

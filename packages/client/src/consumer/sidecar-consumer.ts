@@ -20,9 +20,11 @@ import type {
   RetryOptions,
   TopicPartitionOffset,
   TopicPartitionOffsetAndMetadata,
+  TopicOffsets,
   TopicPartitions,
 } from 'kafkajs'
 import createRetry from 'kafkajs/src/retry/index.js'
+import Long from 'kafkajs/src/utils/long.js'
 import retryDefaults from 'kafkajs/src/retry/defaults.js'
 import { toKafkaJSError } from '../transport/sidecar-errors.js'
 import { KAFKAJS_CONSUMER_KEYS, showKafkaJSSurface } from '../producer/kafkajs-surface.js'
@@ -410,7 +412,7 @@ export class SidecarConsumer implements Consumer {
     }
     await createRetry(this.parts.retry)(async (bail) => {
       try {
-        await running.session.commitGiven(requests)
+        await running.session.commitGiven(requests, commitOffsetsEventTopics(offsets))
       } catch (error) {
         if (!running.loop.isRunning) return
         if ((error as Error).name === 'KafkaJSNotImplemented') return bail(error as Error)
@@ -467,4 +469,18 @@ export class SidecarConsumer implements Consumer {
     if (!this.running) throw new KafkaJSNonRetriableError(NOT_RUNNING_MESSAGE)
     return this.running
   }
+}
+
+/**
+ * How KafkaJS's COMMIT_OFFSETS lists a commitOffsets() call: by topic in first-seen order, each
+ * partition as the application gave it, its offset as a Long, its metadata (null by default).
+ */
+function commitOffsetsEventTopics(offsets: readonly TopicPartitionOffsetAndMetadata[]): TopicOffsets[] {
+  const byTopic = new Map<string, TopicOffsets>()
+  for (const { topic, partition, offset, metadata = null } of offsets) {
+    const entry = byTopic.get(topic) ?? { topic, partitions: [] }
+    entry.partitions.push({ partition, offset: Long.fromValue(offset), metadata } as never)
+    byTopic.set(topic, entry)
+  }
+  return [...byTopic.values()]
 }

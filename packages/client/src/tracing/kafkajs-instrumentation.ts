@@ -1,6 +1,6 @@
 /**
- * Lets the KafkaJS instrumentation the application registered trace this package's producer in
- * sidecar mode, as it traces KafkaJS's own producer in direct mode.
+ * Lets the KafkaJS instrumentation the application registered trace this package's producer (and
+ * consumer) in sidecar mode, as it traces KafkaJS's own in direct mode.
  *
  * OpenTelemetry's instrumentation-kafkajs (and instrumentations built the same way) wraps
  * `Kafka.prototype.producer`: the wrapper calls the original method with `original.apply(this,
@@ -34,18 +34,23 @@ const INSTALLED = Symbol('kafka-sidecar.instrumentation-offer')
 let offered: object | null = null
 
 /**
- * Has the application's KafkaJS instrumentation wrap `producer` as it wraps KafkaJS's producers.
- * Returns whether it did; false when no instrumentation wraps `Kafka.prototype.producer`, or one
- * that works differently (then `producer` is left as it was).
+ * Has the application's KafkaJS instrumentation wrap `client` as it wraps KafkaJS's producers
+ * (`factory` 'producer': send, sendBatch, transaction) or consumers ('consumer': run, so each
+ * eachMessage / eachBatch call is traced). Returns whether it did; false when no instrumentation
+ * wraps `Kafka.prototype[factory]`, or one that works differently (then `client` is left as it was).
  */
-export function offerToInstrumentation(producer: object, config: unknown): boolean {
-  const wrapper = kafkajs.Kafka.prototype.producer as AnyFunction & Wrapped
+export function offerToInstrumentation(
+  client: object,
+  config: unknown,
+  factory: 'producer' | 'consumer' = 'producer',
+): boolean {
+  const wrapper = kafkajs.Kafka.prototype[factory] as AnyFunction & Wrapped
   const original = innermost(wrapper)
   if (original === wrapper) return false
   answerOffers(original)
-  offered = producer
+  offered = client
   try {
-    return (Reflect.apply(wrapper, OFFER, [config]) as unknown) === producer
+    return (Reflect.apply(wrapper, OFFER, [config]) as unknown) === client
   } catch {
     // An instrumentation that calls KafkaJS's method some other way ran it on our marker.
     return false

@@ -5,6 +5,7 @@
  */
 import { waitFor } from '@kafka-sidecar/test-support'
 import kafkajs from 'kafkajs'
+import KafkaJSLong from 'kafkajs/src/utils/long.js'
 import type { EachBatchPayload, InstrumentationEvent } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { runAssigned, sidecarConsumer } from './in-memory-transport.js'
@@ -192,6 +193,41 @@ describe('eachMessage, as KafkaJS processEachMessage', () => {
     // KafkaJS commits a seek without a COMMIT_OFFSETS event.
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(events.filter((e) => e.type === 'consumer.commit_offsets')).toHaveLength(1)
+    await consumer.disconnect()
+  })
+})
+
+describe('COMMIT_OFFSETS of offsets the application names', () => {
+  it("lists them as KafkaJS does: commitOffsets' partition as given and offset as a Long, commitOffsetsIfNecessary(offsets)' as given", async () => {
+    const { consumer, transport } = sidecarConsumer()
+    const events = eventsOf(consumer)
+    await consumer.subscribe({ topic: 't' })
+    let explicit: EachBatchPayload['commitOffsetsIfNecessary'] | null = null
+    await runAssigned(
+      consumer,
+      transport,
+      {
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ commitOffsetsIfNecessary }) => void (explicit = commitOffsetsIfNecessary),
+      },
+      [P0],
+    )
+    await transport.doneFor(transport.deliver(P0, records(3)))
+    await consumer.commitOffsets([{ topic: 't', partition: '0' as never, offset: '2' }])
+    await explicit!({ topics: [{ topic: 't', partitions: [{ partition: 0, offset: '3' }] }] })
+    const listed = events
+      .filter((e) => e.type === 'consumer.commit_offsets')
+      .map((e) => e.payload as { topics: unknown })
+    const [first, second] = listed.map((p) => p.topics) as [
+      Array<{ partitions: Array<{ partition: unknown; offset: unknown; metadata?: unknown }> }>,
+      unknown,
+    ]
+    const [committed] = first[0]!.partitions
+    expect(committed!.partition).toBe('0')
+    expect(committed!.offset).toBeInstanceOf(KafkaJSLong)
+    expect(String(committed!.offset)).toBe('2')
+    expect(committed!.metadata).toBeNull()
+    expect(second).toEqual([{ topic: 't', partitions: [{ partition: 0, offset: '3' }] }])
     await consumer.disconnect()
   })
 })

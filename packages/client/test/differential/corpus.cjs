@@ -1,6 +1,7 @@
 'use strict'
 /**
- * The corpus: ordinary KafkaJS producer programs. Each runs unchanged on whatever module the
+ * The corpus: ordinary KafkaJS producer programs, and the consumer programs of
+ * corpus-consumers.cjs. Each runs unchanged on whatever module the
  * application loaded (`kafkajs`, or `@kafka-sidecar/client` in direct or sidecar mode), which it
  * receives as its first argument, exactly what `require('kafkajs')` returns. The second argument
  * is the harness's context:
@@ -8,9 +9,10 @@
  * - `config`: `{ clientId, brokers, logLevel }` for `new Kafka()` (spread it, add what you like);
  * - `topics`: the program's topics by the names it declared (random names, fresh for every run;
  *   those declared `{ create: false }` do not exist beforehand);
- * - `ids`: random ids by declared name (transactional ids);
+ * - `ids`: random ids by declared name (transactional ids, group ids);
  * - `step(label, call)`: runs one call and records its value or error (never throws);
  * - `listen(producer)`: subscribes to every producer event KafkaJS documents (once per producer);
+ * - `listenConsumer(consumer, name?, { heartbeats? })`: the same for a consumer's events;
  * - `note(label, value)`: records anything else the application can see.
  *
  * A program disconnects what it connected. Everything it does, and everything it leaves in
@@ -862,6 +864,8 @@ const programs = [
       await ctx.step('disconnect without connect', () => producer.disconnect())
     },
   },
+  // Consumer programs, in a file of their own.
+  ...require('./corpus-consumers.cjs').programs,
 ]
 
 module.exports = { programs }

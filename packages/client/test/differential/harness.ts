@@ -170,7 +170,9 @@ export async function runChild(env: Environment, mode: Mode, system: ModuleSyste
       DIFF_PLAN: planFile,
       DIFF_RESULT: resultFile,
       KAFKAJS_NO_PARTITIONER_WARNING: '1',
+      // Producers and consumers alike: their modes are separate variables (direct is the default).
       ...(mode === 'plain' ? {} : { KAFKA_SIDECAR_MODE: mode }),
+      ...(mode === 'sidecar' ? { KAFKA_SIDECAR_CONSUMER_MODE: 'sidecar' } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

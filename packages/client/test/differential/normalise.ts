@@ -9,7 +9,8 @@
  * Groups (the "observation paths" of deliberate-differences.ts):
  *   steps.<label>      how each call ended: { sync, ok, value | error }
  *   notes.<label>      other values the program recorded
- *   events.<type>      events received through producer.on: count, shapes, request api names
+ *   events.<type>      events received through producer.on and consumer.on: count (for consumer
+ *                      events that follow the fetch timing, "one or more"), shapes, request api names
  *   spans              the producer spans, sorted: name, kind, attributes, status, parent
  *   records.<topic>    what is in Kafka, per partition in offset order (traceparent headers aside)
  *   traceparent.<topic> per record: the span its traceparent header names, and the header's place
@@ -192,6 +193,13 @@ function normaliseSpan(
   )
 }
 
+/**
+ * Consumer events whose number follows the fetch timing (how records fall into fetches and
+ * batches, how long a handler runs): compared by shapes, their count only as "one or more".
+ */
+const TIMED_EVENT_TYPES =
+  /^consumer\.(heartbeat|fetch|fetch_start|start_batch_process|end_batch_process|commit_offsets|network\..*)$/
+
 function eventGroups(raw: RawProgramResult, replacements: Replacements): Map<string, unknown> {
   const byType = new Map<string, Array<Record<string, unknown>>>()
   for (const { event } of raw.events) {
@@ -203,14 +211,26 @@ function eventGroups(raw: RawProgramResult, replacements: Replacements): Map<str
   const groups = new Map<string, unknown>()
   for (const [type, events] of byType) {
     const shapes = [...new Set(events.map((e) => JSON.stringify(shape(e))))].sort().map((s) => JSON.parse(s) as unknown)
-    const apiNames = [
-      ...new Set(
-        events.map((e) => (e.payload as Record<string, unknown> | undefined)?.apiName).filter((n) => n !== undefined),
-      ),
-    ].sort()
+    // Which requests a consumer makes (a heartbeat, another fetch) is timing too.
+    const apiNames = TIMED_EVENT_TYPES.test(type)
+      ? []
+      : [
+          ...new Set(
+            events
+              .map((e) => (e.payload as Record<string, unknown> | undefined)?.apiName)
+              .filter((n) => n !== undefined),
+          ),
+        ].sort()
     groups.set(
       `events.${type}`,
-      replaceDeep({ count: events.length, shapes, ...(apiNames.length ? { apiNames } : {}) }, replacements),
+      replaceDeep(
+        {
+          count: TIMED_EVENT_TYPES.test(type) ? 'one or more' : events.length,
+          shapes,
+          ...(apiNames.length ? { apiNames } : {}),
+        },
+        replacements,
+      ),
     )
   }
   return groups

@@ -31,8 +31,11 @@ export interface ProgramDeclaration {
 }
 
 const require = createRequire(import.meta.url)
-export const corpus: readonly ProgramDeclaration[] = (require('./corpus.cjs') as { programs: ProgramDeclaration[] })
-  .programs
+/** DIFF_ONLY (a regular expression of program names): a quicker run while writing a program; see README.md. */
+export const ONLY = process.env.DIFF_ONLY ? new RegExp(process.env.DIFF_ONLY) : null
+export const corpus: readonly ProgramDeclaration[] = (
+  require('./corpus.cjs') as { programs: ProgramDeclaration[] }
+).programs.filter((program) => ONLY === null || ONLY.test(program.name))
 
 export interface PlannedProgram {
   readonly name: string

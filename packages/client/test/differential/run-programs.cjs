@@ -20,6 +20,26 @@ const HANDLE_SETTLE_MS = 500
 /** After the result is written: when to record what still keeps the process alive, if it has not exited. */
 const ALIVE_CHECK_MS = 1_000
 
+/** The consumer events KafkaJS 2.2.4 documents (consumer.events), network ones included. */
+const CONSUMER_EVENT_KEYS = [
+  'HEARTBEAT',
+  'COMMIT_OFFSETS',
+  'GROUP_JOIN',
+  'FETCH',
+  'FETCH_START',
+  'START_BATCH_PROCESS',
+  'END_BATCH_PROCESS',
+  'CONNECT',
+  'DISCONNECT',
+  'STOP',
+  'CRASH',
+  'REBALANCING',
+  'RECEIVED_UNSUBSCRIBED_TOPICS',
+  'REQUEST',
+  'REQUEST_TIMEOUT',
+  'REQUEST_QUEUE_SIZE',
+]
+
 /** A JSON-safe description of any value: Buffers as hex, undefined kept, errors as their facts. */
 function describe(value, kafkajs, depth = 0) {
   if (value === undefined) return { $undefined: true }
@@ -151,6 +171,22 @@ async function runProgram(program, planned, kafkajs, plan, tracing) {
       for (const key of ['CONNECT', 'DISCONNECT', 'REQUEST', 'REQUEST_TIMEOUT', 'REQUEST_QUEUE_SIZE', 'FALLBACK']) {
         if (producer.events[key])
           producer.on(producer.events[key], (event) => events.push({ producer: name, event: describe(event, kafkajs) }))
+      }
+    },
+    /**
+     * Subscribes to every event KafkaJS documents for consumers, as an application would. Which
+     * of them compare by count and which by shapes only (fetches, heartbeats, batches, commits
+     * follow the fetch timing) is the parent's decision (normalise.ts). HEARTBEAT only on request:
+     * whether a heartbeat falls due within a short program at all is timing (a program that wants
+     * its events makes them due, e.g. heartbeatInterval 0 and a heartbeat() call).
+     */
+    listenConsumer(consumer, name = 'consumer', { heartbeats = false } = {}) {
+      if (listened.has(consumer)) return
+      listened.add(consumer)
+      for (const key of CONSUMER_EVENT_KEYS) {
+        if (key === 'HEARTBEAT' && !heartbeats) continue
+        if (consumer.events[key])
+          consumer.on(consumer.events[key], (event) => events.push({ producer: name, event: describe(event, kafkajs) }))
       }
     },
     /** Something else the application can see (a codec's call count, a property). */
