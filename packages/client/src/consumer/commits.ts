@@ -3,8 +3,14 @@
  * the same request id. A commit that succeeded is KafkaJS's COMMIT_OFFSETS event, with the offsets
  * as KafkaJS's payload lists them; one that failed rejects with the KafkaJS error the sidecar's
  * error stands for. The stream lost fails every commit still waiting, retriably.
+ *
+ * A commit naming ownerships the sidecar no longer gives this process (taken after a revoke timeout,
+ * or dropped by a Kafka rebalance before the revoke got here) is committed for the others; the
+ * refused ones are lost (`onRefused`), and the commit rejects with KafkaJS's ILLEGAL_GENERATION, the
+ * error a KafkaJS member meets committing after its partitions moved: a rejoin, not a crash.
  */
 import type { CommitResult, ProcessedOffset } from '@kafka-sidecar/proto'
+import { status } from '@grpc/grpc-js'
 import kafkajs from 'kafkajs'
 import type { TopicOffsets } from 'kafkajs'
 import { toKafkaJSError } from '../transport/sidecar-errors.js'
@@ -18,15 +24,28 @@ export interface GroupIdentity {
   readonly groupGenerationId: number
 }
 
+/** Whether the sidecar committed this partition's offset (every one, unless it refused some). */
+export type WasCommitted = (topic: string, partition: number) => boolean
+
 interface Waiting {
   /** How COMMIT_OFFSETS lists the offsets; null: a commit KafkaJS makes without the event (a seek's). */
   readonly topics: TopicOffsets[] | null
-  readonly onCommitted: () => void
+  readonly onCommitted: (committed: WasCommitted) => void
   resolve(): void
   reject(error: Error): void
 }
 
 const MAX_REQUEST_ID = Number.MAX_SAFE_INTEGER
+/** Kafka's ILLEGAL_GENERATION: what the sidecar answers for offsets of an ownership it took. */
+const ILLEGAL_GENERATION = 22
+
+/**
+ * The offsets a CommitResult says were not committed because their ownership is not this
+ * process's (contract field 4, `refused`; read this way so a client meets an older sidecar too).
+ */
+function refusedOf(result: CommitResult): ProcessedOffset[] {
+  return (result as CommitResult & { refused?: ProcessedOffset[] }).refused ?? []
+}
 
 export class Commits {
   private lastRequestId = 0
@@ -36,13 +55,18 @@ export class Commits {
     private readonly transport: ConsumeTransport,
     private readonly events: ConsumerEvents,
     private readonly identity: () => GroupIdentity,
+    private readonly onRefused: (refused: readonly ProcessedOffset[]) => void,
   ) {}
 
   /**
    * Asks the sidecar to commit `offsets`; `topics` is how the COMMIT_OFFSETS event lists them, and
    * `onCommitted` runs once the sidecar committed them, before the event.
    */
-  send(offsets: ProcessedOffset[], topics: TopicOffsets[] | null, onCommitted: () => void): Promise<void> {
+  send(
+    offsets: ProcessedOffset[],
+    topics: TopicOffsets[] | null,
+    onCommitted: (committed: WasCommitted) => void,
+  ): Promise<void> {
     this.lastRequestId = this.lastRequestId >= MAX_REQUEST_ID ? 1 : this.lastRequestId + 1
     const requestId = this.lastRequestId
     return new Promise<void>((resolve, reject) => {
@@ -59,7 +83,15 @@ export class Commits {
       waiting.reject(toKafkaJSError(result.error))
       return
     }
-    waiting.onCommitted()
+    const refused = refusedOf(result)
+    if (refused.length > 0) {
+      const names = new Set(refused.map((o) => `${o.topic}|${o.partition}`))
+      waiting.onCommitted((topic, partition) => !names.has(`${topic}|${partition}`))
+      this.onRefused(refused)
+      waiting.reject(notOwnedAnyMore(refused))
+      return
+    }
+    waiting.onCommitted(() => true)
     if (waiting.topics)
       this.events.emitFromSidecar('consumer.commit_offsets', { ...this.identity(), topics: waiting.topics })
     waiting.resolve()
@@ -71,4 +103,17 @@ export class Commits {
       waiting.reject(new kafkajs.KafkaJSError(`Commit not answered: ${reason}`, { retriable: true }))
     this.waiting.clear()
   }
+}
+
+/** KafkaJS's error for a commit by a member whose partitions moved, naming the partitions. */
+function notOwnedAnyMore(refused: readonly ProcessedOffset[]): Error {
+  const names = refused.map((o) => `${o.topic}[${o.partition}]`).join(', ')
+  return toKafkaJSError({
+    grpcCode: status.FAILED_PRECONDITION,
+    message: `not committed, this process does not own them any more: ${names}`,
+    kafkaErrorCode: ILLEGAL_GENERATION,
+    kafkaErrorName: 'ILLEGAL_GENERATION',
+    retriable: false,
+    retryAfterMs: 0,
+  })
 }

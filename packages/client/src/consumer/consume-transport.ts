@@ -37,6 +37,14 @@ export interface ConsumeListener {
    * `leave`, or `close`) it stays closed.
    */
   closed(reason: Error | null, rejoining: boolean): void
+  /**
+   * When the run loop last made progress while an application handler runs (a handler called or
+   * returned, an offset resolved, heartbeat() called); null while no handler runs. The
+   * transport says `alive` only after progress (or while idle), and opens no new stream while a
+   * handler has been stuck for the process timeout, as KafkaJS heartbeats and rejoins only from
+   * its runner.
+   */
+  lastProgress(): number | null
 }
 
 export interface ConsumeTransport {

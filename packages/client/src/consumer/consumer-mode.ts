@@ -24,7 +24,9 @@ export interface SidecarConsumerOptions {
   readonly mode?: ConsumerMode
   /**
    * How long the sidecar waits without hearing from this process before it gives the process's
-   * partitions to another; the client says it is alive every third of it. Default 30000.
+   * partitions to another; the client says it is alive every third of it while its run loop
+   * progresses (a handler stuck this long loses its partitions, as with KafkaJS's session).
+   * Default 0: the consumer's `sessionTimeout` (KafkaJS's default 30000).
    */
   readonly processTimeoutMs?: number
   /** Most records delivered to this consumer and not yet processed. Default 0: the sidecar's default. */
@@ -53,12 +55,17 @@ const MIN_PROCESS_TIMEOUT_MS = 1_000
 const CONSUMER_OPTIONS = {
   // Always set by the layer the Kafka-level options make (env, then `consumerMode`).
   mode: { check: parseMode },
-  processTimeoutMs: nullMeansDefault(30_000, atLeast(MIN_PROCESS_TIMEOUT_MS)),
+  processTimeoutMs: nullMeansDefault(0, zeroOr(atLeast(MIN_PROCESS_TIMEOUT_MS))),
   maxRecordsInFlight: nullMeansDefault(0, nonNegativeInteger),
   maxBytesInFlight: nullMeansDefault(0, nonNegativeInteger),
   // Always set by the layer the Kafka-level options make (env, then `consumerFallbackAfterMs`).
   fallbackAfterMs: { check: nonNegativeInteger },
 } as const
+
+/** 0 (the option's "take the consumer's sessionTimeout"), or what `check` accepts. */
+function zeroOr(check: (value: unknown, source: string) => number) {
+  return (value: unknown, source: string) => (value === 0 ? 0 : check(value, source))
+}
 
 /** Where the consumers' mode came from when no consumer set it, for an error message. */
 const INHERITED_MODE_SOURCE = 'KAFKA_SIDECAR_CONSUMER_MODE or sidecar.consumerMode'

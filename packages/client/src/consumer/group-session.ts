@@ -13,8 +13,10 @@ import { Commits, type GroupIdentity } from './commits.js'
 import type { ConsumeTransport } from './consume-transport.js'
 import type { ConsumerEvents } from './consumer-events.js'
 import { asTopicOffsets, countResolved, offsetsToCommit, type OffsetToCommit } from './offsets.js'
-import { Ownerships, type DeliveredBatch, type Ownership } from './ownerships.js'
+import { HandlerProgress } from './handler-progress.js'
+import { keyOf, Ownerships, type DeliveredBatch, type Ownership } from './ownerships.js'
 import { PausedPartitions, type PauseRequest } from './paused-partitions.js'
+import type { SidecarBatch } from './sidecar-batch.js'
 import type { CommitRequest } from './validation.js'
 
 /**
@@ -31,7 +33,13 @@ export interface SessionSettings {
 export class GroupSession {
   readonly ownerships = new Ownerships()
   readonly paused = new PausedPartitions()
+  readonly progress = new HandlerProgress()
   memberId = ''
+  /**
+   * Seeks of partitions this process does not own, applied when it is given them: KafkaJS keeps a
+   * seek until its member is assigned the partition (consumerGroup.seekOffsets).
+   */
+  private readonly pendingSeeks = new Map<string, { topic: string; partition: number; offset: bigint }>()
   private readonly commits: Commits
   private lastHeartbeat = Date.now()
 
@@ -41,7 +49,12 @@ export class GroupSession {
     private readonly events: ConsumerEvents,
     readonly policy: CommitPolicy,
   ) {
-    this.commits = new Commits(transport, events, () => this.identity())
+    this.commits = new Commits(
+      transport,
+      events,
+      () => this.identity(),
+      (refused) => this.lost(refused),
+    )
   }
 
   identity(): GroupIdentity {
@@ -51,10 +64,15 @@ export class GroupSession {
   /** KafkaJS's resolveOffset: the next offset to process is `offset` + 1. */
   resolveOffset(owned: Ownership, offset: string | number): void {
     owned.resolved = Long.fromValue(offset).value + 1n
+    this.progress.note()
   }
 
+  /**
+   * The partitions owned now. A revoked partition whose batch is not over is not among them: its
+   * last commit goes alone, in release(), so a sidecar that already took it refuses that one only.
+   */
   uncommittedOffsets(): OffsetsByTopicPartition {
-    return asTopicOffsets(offsetsToCommit(this.ownerships.withOffsets()))
+    return asTopicOffsets(offsetsToCommit(this.ownerships.all()))
   }
 
   /** At a batch's end or failure, when auto-committing: everything resolved and not committed. */
@@ -63,17 +81,17 @@ export class GroupSession {
   }
 
   async autoCommitIfNecessary(): Promise<void> {
-    if (this.policy.commitsAfterMessage(countResolved(this.ownerships.withOffsets()))) await this.commitResolved()
+    if (this.policy.commitsAfterMessage(countResolved(this.ownerships.all()))) await this.commitResolved()
   }
 
   /** eachBatch's commitOffsetsIfNecessary() without offsets. */
   async commitIfNecessary(): Promise<void> {
-    if (this.policy.isNecessary(countResolved(this.ownerships.withOffsets()))) await this.commitResolved()
+    if (this.policy.isNecessary(countResolved(this.ownerships.all()))) await this.commitResolved()
   }
 
   /** Commits what is resolved and not committed, of `among` (default: every partition owned). */
-  async commitResolved(among: Ownership[] = this.ownerships.withOffsets()): Promise<void> {
-    const offsets = offsetsToCommit(among)
+  async commitResolved(among: Ownership[] = this.ownerships.all()): Promise<void> {
+    const offsets = offsetsToCommit(among.filter((owned) => this.ownerships.inEpoch(owned)))
     if (offsets.length === 0) {
       this.policy.committed()
       return
@@ -82,18 +100,18 @@ export class GroupSession {
   }
 
   private commitOwned(offsets: OffsetToCommit[], topics: TopicOffsets[]): Promise<void> {
-    const wire = offsets.map(({ owned, offset }) => this.processed(owned.topic, owned.partition, offset))
-    return this.commits.send(wire, topics, () => {
-      for (const { owned, offset } of offsets) owned.committed = offset
+    const wire = offsets.map(({ owned, offset }) => ({
+      topic: owned.topic,
+      partition: owned.partition,
+      assignmentId: owned.assignmentId,
+      nextOffset: Number(offset),
+    }))
+    return this.commits.send(wire, topics, (committed) => {
+      for (const { owned, offset } of offsets) if (committed(owned.topic, owned.partition)) owned.committed = offset
       this.policy.committed()
     })
   }
 
-  /**
-   * Offsets the application gives (consumer.commitOffsets, or commitOffsetsIfNecessary(offsets)).
-   * A partition this process does not own goes with assignment id 0, which the sidecar refuses,
-   * naming it.
-   */
   /**
    * Commits offsets the application named. `eventTopics` is how COMMIT_OFFSETS lists them: KafkaJS
    * puts the application's own values in the event (commitOffsets: the partition as given, the
@@ -106,10 +124,10 @@ export class GroupSession {
       return
     }
     const wire = requests.map(({ topic, partition, offset }) => this.processed(topic, partition, offset))
-    await this.commits.send(wire, eventTopics, () => {
+    await this.commits.send(wire, eventTopics, (committed) => {
       for (const { topic, partition, offset } of requests) {
         const owned = this.ownerships.get(topic, partition)
-        if (owned) owned.committed = offset
+        if (owned && committed(topic, partition)) owned.committed = offset
       }
       this.policy.committed()
     })
@@ -130,8 +148,13 @@ export class GroupSession {
   }
 
   private processed(topic: string, partition: number, offset: bigint): ProcessedOffset {
-    const owned = this.ownerships.withOffsets().find((o) => o.topic === topic && o.partition === partition)
+    const owned = this.ownerships.get(topic, partition)
     return { topic, partition, assignmentId: owned?.assignmentId ?? 0, nextOffset: Number(offset) }
+  }
+
+  /** The sidecar refused offsets of ownerships it no longer gives this process: they are lost, as after a rebalance. */
+  private lost(refused: readonly ProcessedOffset[]): void {
+    this.ownerships.lose(refused)
   }
 
   onCommitResult: Commits['onResult'] = (result) => this.commits.onResult(result)
@@ -146,6 +169,7 @@ export class GroupSession {
    * emits HEARTBEAT as KafkaJS does after a heartbeat request.
    */
   async heartbeat(): Promise<void> {
+    this.progress.note()
     const now = Date.now()
     if (!this.memberId || now < this.lastHeartbeat + this.settings.heartbeatInterval) return
     this.reportProgress()
@@ -166,12 +190,32 @@ export class GroupSession {
   }
 
   /**
+   * A batch of `owned` arrived; whether it is stale on arrival: the first batch after a seek the
+   * sidecar heard while no batch was out here may have left before the seek was heard. A batch the
+   * seek produced starts at the sought offset; one from before does not (KafkaJS likewise drops a
+   * fetch response of a partition sought meanwhile). For -1 and -2 the first batch goes back once.
+   */
+  arrived(owned: Ownership, batch: SidecarBatch): boolean {
+    owned.batchesOut++
+    const fence = owned.seekFence
+    if (fence === null) return false
+    owned.seekFence = null
+    const first = batch.firstOffset()
+    return first !== null && (fence < 0n || BigInt(first) !== fence)
+  }
+
+  /**
    * A batch is over (processed, stopped or failed): the sidecar may deliver the partition's next
    * one, from the first offset not processed. Then a revoked partition is given up, or a seek that
-   * waited for the batch takes effect.
+   * waited for the batch takes effect. Nothing is said about an ownership of a lost stream.
    */
-  batchOver(owned: Ownership, { batchId, batch }: DeliveredBatch, onReleaseError: (error: unknown) => void): void {
-    const position = owned.position(batch) ?? BigInt(batch.lastOffset()) + 1n
+  batchOver(owned: Ownership, delivered: DeliveredBatch, onReleaseError: (error: unknown) => void): void {
+    const { batchId, batch, staleOnArrival } = delivered
+    owned.batchesOut = Math.max(0, owned.batchesOut - 1)
+    if (!this.ownerships.inEpoch(owned)) return
+    const first = batch.firstOffset()
+    const handedBack = staleOnArrival && first !== null ? BigInt(first) : null
+    const position = handedBack ?? owned.position(batch) ?? BigInt(batch.lastOffset()) + 1n
     this.transport.done({
       batchId,
       processed: {
@@ -185,28 +229,48 @@ export class GroupSession {
     else if (owned.seekTo !== null && owned.pending.length === 0) this.applySeek(owned, onReleaseError)
   }
 
-  /** A revoked partition whose batch is over: commit what it resolved (auto-commit), then give it up. */
+  /**
+   * A revoked partition whose batch is over: commit what it resolved (auto-commit), alone, then
+   * give it up; unless its stream was lost meanwhile (the sidecar gave it away with the stream).
+   */
   async release(owned: Ownership): Promise<void> {
     try {
       if (this.policy.commitsAfterBatch()) await this.commitResolved([owned])
     } finally {
-      this.transport.released({
-        partitions: [{ topic: owned.topic, partition: owned.partition, assignmentId: owned.assignmentId }],
-      })
-      this.ownerships.released(owned)
+      if (this.ownerships.inEpoch(owned))
+        this.transport.released({
+          partitions: [{ topic: owned.topic, partition: owned.partition, assignmentId: owned.assignmentId }],
+        })
     }
   }
 
   /**
-   * consumer.seek(): the sidecar moves the partition (its next batch starts there); this process's
-   * batch in hand becomes stale (KafkaJS's isStale) and the seek takes effect here when it is over.
+   * consumer.seek(): of a partition owned now, the sidecar moves it (its next batch starts there),
+   * this process's batch in hand becomes stale (KafkaJS's isStale) and the seek takes effect here
+   * when it is over. Of a partition not owned (not yet, or revoked and still finishing its batch):
+   * kept, and made when this process is given the partition, as KafkaJS keeps it.
    */
   seek(topic: string, partition: number, offset: bigint, onCommitError: (error: unknown) => void): void {
-    this.transport.seek({ topic, partition, offset: Number(offset) })
     const owned = this.ownerships.get(topic, partition)
-    if (!owned) return
+    if (!owned) {
+      this.pendingSeeks.set(keyOf(topic, partition), { topic, partition, offset })
+      return
+    }
+    this.transport.seek({ topic, partition, offset: Number(offset) })
     owned.seekTo = String(offset)
+    if (owned.batchesOut === 0) owned.seekFence = offset
     if (!owned.busy && owned.pending.length === 0) this.applySeek(owned, onCommitError)
+  }
+
+  /** After an assignment: the seeks kept for partitions this process owns now are made. */
+  seekPending(onCommitError: (error: unknown) => void): void {
+    for (const owned of this.ownerships.all()) {
+      const key = keyOf(owned.topic, owned.partition)
+      const pending = this.pendingSeeks.get(key)
+      if (!pending) continue
+      this.pendingSeeks.delete(key)
+      this.seek(pending.topic, pending.partition, pending.offset, onCommitError)
+    }
   }
 
   /**
@@ -231,9 +295,15 @@ export class GroupSession {
   }
 
   pause(requests: PauseRequest[]): void {
+    // KafkaJS's pause of an empty list of partitions ends a whole-topic pause and pauses nothing;
+    // on the wire an empty list is the whole topic, so that is said as a resume of the topic.
+    const unpaused = requests
+      .filter(({ topic, partitions }) => partitions?.length === 0 && this.paused.isWhollyPaused(topic))
+      .map(({ topic }) => ({ topic, partitions: [] }))
     this.paused.pause(requests)
     const topics = onWire(requests)
     if (topics.length > 0) this.transport.pause({ topics })
+    if (unpaused.length > 0) this.transport.resume({ topics: unpaused })
   }
 
   resume(requests: PauseRequest[]): void {

@@ -2,8 +2,9 @@
  * The consume transport over the wire: ConsumerSidecar's Consume stream on a grpc-js channel to
  * the pod's sidecar, set up as the producer's (sidecar-path.ts: channel options with HTTP/2
  * keepalive pings, the token and liveness headers, the address). Nothing here decides anything
- * about consuming: it writes requests, hands events to the listener, says `alive` on a timer, and
- * when the stream breaks opens a new one after a backoff and sends the same join again.
+ * about consuming: it writes requests, hands events to the listener, says `alive` on a timer while
+ * the run loop progresses, and when the stream breaks opens a new one after a backoff and sends the
+ * same join again (not while a handler is stuck: KafkaJS rejoins only from its runner either).
  */
 import { credentials, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js'
 import {
@@ -62,6 +63,11 @@ export class GrpcConsumeTransport implements ConsumeTransport {
   private open(): void {
     const joining = this.joining
     if (!joining) return
+    if (this.stuck(joining)) {
+      // Its partitions would wait behind the stuck handler and be taken again at the process timeout.
+      this.rejoinTimer = setTimeout(() => this.open(), LONGEST_REJOIN_DELAY_MS)
+      return
+    }
     const call = this.channel().consume(requestMetadata(this.options))
     this.call = call
     call.on('data', (event: ConsumeEvent) => this.dispatch(event, joining.listener))
@@ -75,7 +81,13 @@ export class GrpcConsumeTransport implements ConsumeTransport {
     call.on('error', (error: ServiceError) => ended(error))
     call.on('end', () => ended(null))
     call.write({ request: { $case: 'join', value: joining.join } })
-    this.startAliveTimer(joining.join.processTimeoutMs || DEFAULT_PROCESS_TIMEOUT_MS)
+    this.startAliveTimer(joining)
+  }
+
+  /** A batch has been in its handler without any progress for the process timeout. */
+  private stuck({ join, listener }: { join: JoinGroup; listener: ConsumeListener }): boolean {
+    const since = listener.lastProgress()
+    return since !== null && Date.now() - since >= (join.processTimeoutMs || DEFAULT_PROCESS_TIMEOUT_MS)
   }
 
   private dispatch(event: ConsumeEvent, listener: ConsumeListener): void {
@@ -112,10 +124,23 @@ export class GrpcConsumeTransport implements ConsumeTransport {
     this.rejoinTimer = setTimeout(() => this.open(), delay)
   }
 
-  /** Any message tells the sidecar this process lives; `alive` is for the quiet times. */
-  private startAliveTimer(processTimeoutMs: number): void {
+  /**
+   * Any message tells the sidecar this process lives; `alive` is for the quiet times, and says
+   * only what KafkaJS's heartbeats say: the run loop moved since the last tick, or waits for
+   * records. A handler stuck for the process timeout (plus at most a tick) loses its partitions.
+   */
+  private startAliveTimer({ join, listener }: { join: JoinGroup; listener: ConsumeListener }): void {
     clearInterval(this.aliveTimer)
-    this.aliveTimer = setInterval(() => this.alive(), Math.max(100, Math.floor(processTimeoutMs / 3)))
+    let lastTick = Date.now()
+    const processTimeoutMs = join.processTimeoutMs || DEFAULT_PROCESS_TIMEOUT_MS
+    this.aliveTimer = setInterval(
+      () => {
+        const since = listener.lastProgress()
+        if (since === null || since >= lastTick) this.alive()
+        lastTick = Date.now()
+      },
+      Math.max(100, Math.floor(processTimeoutMs / 3)),
+    )
     this.aliveTimer.unref()
   }
 

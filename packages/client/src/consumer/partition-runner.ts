@@ -9,7 +9,7 @@ import type { EachBatchHandler, EachMessageHandler, KafkaMessage, Logger } from 
 import Long from 'kafkajs/src/utils/long.js'
 import type { ConsumerEvents } from './consumer-events.js'
 import type { GroupSession } from './group-session.js'
-import type { Ownership } from './ownerships.js'
+import type { DeliveredBatch, Ownership } from './ownerships.js'
 import type { SidecarBatch } from './sidecar-batch.js'
 
 export interface RunHandlers {
@@ -45,12 +45,14 @@ export class PartitionRunner {
     private readonly isRunning: () => boolean,
   ) {}
 
-  async handle(owned: Ownership, batch: SidecarBatch): Promise<void> {
+  async handle(owned: Ownership, { batch, staleOnArrival }: DeliveredBatch): Promise<void> {
     // A batch of a partition paused before it started is handed back unprocessed (`done` at its
     // first offset; the sidecar delivers it again after resume), as KafkaJS fetches nothing of a
     // paused partition. It happens when the sidecar delivered before it heard the pause: a pause
-    // re-sent on a new stream, or one made while the batch waited for its turn.
-    if (!this.isRunning() || this.session.paused.isPaused(owned.topic, owned.partition)) return
+    // re-sent on a new stream, or one made while the batch waited for its turn. So is a batch sent
+    // before the sidecar heard a seek, and one of an ownership that ended while it waited.
+    if (!this.isRunning() || staleOnArrival || owned.ended) return
+    if (this.session.paused.isPaused(owned.topic, owned.partition)) return
     const started = Date.now()
     const payload = batchPayload(batch)
     this.events.emit('consumer.start_batch_process', payload)
@@ -86,7 +88,9 @@ export class PartitionRunner {
       // KafkaJS stops at a seek; here also when the partition stopped being this process's.
       if (!this.isRunning() || owned.stale) break
       try {
-        await eachMessage({ topic, partition, message, heartbeat: () => this.session.heartbeat(), pause })
+        await this.inHandler(() =>
+          eachMessage({ topic, partition, message, heartbeat: () => this.session.heartbeat(), pause }),
+        )
       } catch (error) {
         this.logHandlerError('eachMessage', topic, partition, message.offset, error)
         await this.session.autoCommit()
@@ -103,29 +107,45 @@ export class PartitionRunner {
     const { topic, partition } = owned
     const lastMessage: KafkaMessage | undefined = batch.messages[batch.messages.length - 1]
     try {
-      await eachBatch({
-        batch,
-        // Resolving the last message resolves up to the batch's last offset, past filtered control
-        // records, or a consumer with eachBatchAutoResolve off would never get past them (KafkaJS's rule).
-        resolveOffset: (offset) =>
-          this.session.resolveOffset(
-            owned,
-            lastMessage && isSameOffset(offset, lastMessage.offset) ? batch.lastOffset() : offset,
-          ),
-        heartbeat: () => this.session.heartbeat(),
-        pause: this.pauser(owned),
-        commitOffsetsIfNecessary: async (offsets) =>
-          offsets ? this.session.commitOffsetsGiven(offsets) : this.session.commitIfNecessary(),
-        uncommittedOffsets: () => this.session.uncommittedOffsets(),
-        isRunning: () => this.isRunning(),
-        isStale: () => owned.stale,
-      })
+      await this.inHandler(() =>
+        eachBatch({
+          batch,
+          // Resolving the last message resolves up to the batch's last offset, past filtered control
+          // records, or a consumer with eachBatchAutoResolve off would never get past them (KafkaJS's rule).
+          resolveOffset: (offset) =>
+            this.session.resolveOffset(
+              owned,
+              lastMessage && isSameOffset(offset, lastMessage.offset) ? batch.lastOffset() : offset,
+            ),
+          heartbeat: () => this.session.heartbeat(),
+          pause: this.pauser(owned),
+          commitOffsetsIfNecessary: async (offsets) =>
+            offsets ? this.session.commitOffsetsGiven(offsets) : this.session.commitIfNecessary(),
+          uncommittedOffsets: () => this.session.uncommittedOffsets(),
+          isRunning: () => this.isRunning(),
+          isStale: () => owned.stale,
+        }),
+      )
     } catch (error) {
       this.logHandlerError('eachBatch', topic, partition, batch.firstOffset(), error)
       await this.session.autoCommit()
       throw error
     }
     if (this.handlers.eachBatchAutoResolve) this.session.resolveOffset(owned, batch.lastOffset())
+  }
+
+  /**
+   * The application's handler runs: the `alive` timer counts this time as stuck unless the handler
+   * progresses (heartbeat(), resolveOffset). Waits of the client's own (a commit's answer) do not count.
+   */
+  private async inHandler(call: () => Promise<void>): Promise<void> {
+    const { progress } = this.session
+    progress.started()
+    try {
+      await call()
+    } finally {
+      progress.finished()
+    }
   }
 
   /** KafkaJS logs what the application threw, not its own errors (those it logs where they happen). */

@@ -60,6 +60,11 @@ export class PausedPartitions {
     }
   }
 
+  /** The whole topic is paused (KafkaJS's pauseAll), bar partitions resumed since. */
+  isWhollyPaused(topic: string): boolean {
+    return this.topics.get(topic)?.all ?? false
+  }
+
   isPaused(topic: string, partition: number): boolean {
     const state = this.topics.get(topic)
     if (!state) return false

@@ -1,16 +1,20 @@
 /**
  * Which batch runs when, and what a handler's failure does, as in KafkaJS 2.2.4:
- * - one batch at a time per partition, at most `partitionsConsumedConcurrently` partitions at once,
- *   batches in the order they came;
+ * - one batch at a time per topic-partition, at most `partitionsConsumedConcurrently` at once,
+ *   batches in the order they came; a new ownership of a partition (given back after a revoke or a
+ *   lost stream) waits until the old ownership's batch has left its handler;
  * - a handler that throws ends the attempt: no new batch starts, those running finish, then KafkaJS's
  *   retrier (the consumer's `retry` options) waits its backoff and starts the next attempt, in which
  *   the failed partition's records from the first unresolved one come again (its `done` is sent only
  *   then). A Kafka rebalance starts the retries afresh, as KafkaJS's rejoin does.
+ * - an error of the kinds KafkaJS's runner rejoins on (isRebalancing, UNKNOWN_MEMBER_ID; here from a
+ *   commit of partitions the sidecar took) ends the attempt without a retry counted: the batch is
+ *   said done at once and the next attempt starts, never a crash.
  * - out of retries (or an error the retrier does not retry), the run crashes: `onCrash`.
  */
 import type { RetryOptions } from 'kafkajs'
 import createRetry from 'kafkajs/src/retry/index.js'
-import type { DeliveredBatch, Ownership } from './ownerships.js'
+import { keyOf, type DeliveredBatch, type Ownership } from './ownerships.js'
 import type { PartitionRunner } from './partition-runner.js'
 
 export interface RunLoopParts {
@@ -39,6 +43,8 @@ export class RunLoop {
   /** The failed batches, whose `done` waits for the next attempt. */
   private failedBatches: Array<() => void> = []
   private whenIdle: Array<() => void> = []
+  /** Topic-partitions with a batch in a handler, whichever ownership it belongs to. */
+  private readonly inHandler = new Set<string>()
 
   constructor(private readonly parts: RunLoopParts) {}
 
@@ -110,7 +116,7 @@ export class RunLoop {
   private pump(): void {
     while (this.accepting && this.active < this.parts.concurrency) {
       this.waiting = this.waiting.filter((owned) => owned.pending.length > 0)
-      const owned = this.waiting.find((o) => !o.busy)
+      const owned = this.waiting.find((o) => !o.busy && !this.inHandler.has(keyOf(o.topic, o.partition)))
       if (!owned) return
       this.run(owned, owned.pending.shift()!)
     }
@@ -118,8 +124,9 @@ export class RunLoop {
 
   private run(owned: Ownership, delivered: DeliveredBatch): void {
     owned.busy = true
+    this.inHandler.add(keyOf(owned.topic, owned.partition))
     this.active++
-    this.parts.runner.handle(owned, delivered.batch).then(
+    this.parts.runner.handle(owned, delivered).then(
       () => this.over(owned, delivered, null),
       (error: unknown) => this.over(owned, delivered, error instanceof Error ? error : new Error(String(error))),
     )
@@ -127,8 +134,12 @@ export class RunLoop {
 
   private over(owned: Ownership, delivered: DeliveredBatch, error: Error | null): void {
     owned.busy = false
+    this.inHandler.delete(keyOf(owned.topic, owned.partition))
     this.active--
-    if (error && this.running) {
+    if (error && this.running && isRejoin(error)) {
+      this.parts.batchOver(owned, delivered)
+      this.restartRetries()
+    } else if (error && this.running) {
       this.failure ??= error
       this.accepting = false
       this.failedBatches.push(() => this.parts.batchOver(owned, delivered))
@@ -145,4 +156,20 @@ export class RunLoop {
     }
     this.pump()
   }
+}
+
+/** KafkaJS's isRebalancing, and UNKNOWN_MEMBER_ID, which its runner also rejoins on; in the error or what caused it. */
+const REJOIN_TYPES = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+])
+
+export function isRejoin(error: unknown): boolean {
+  for (let e = error as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 10; depth++) {
+    if (typeof e.type === 'string' && REJOIN_TYPES.has(e.type)) return true
+    e = e.cause as typeof e
+  }
+  return false
 }

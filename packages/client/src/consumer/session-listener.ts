@@ -48,7 +48,10 @@ export function listenTo(session: GroupSession, loop: RunLoop, context: Listener
       for (const warning of joined.warnings) log.warn(`The sidecar's group member differs: ${warning}`, { groupId })
       session.repeatPauses()
     }),
-    assigned: whenCurrent((assigned: Assigned) => onAssigned(session, assigned, context)),
+    assigned: whenCurrent((assigned: Assigned) => {
+      onAssigned(session, assigned, context)
+      session.seekPending(logError('Could not commit the seek offset'))
+    }),
     revoke: whenCurrent((revoke: Revoke) => {
       if (revoke.rebalance) {
         log.warn('The group is rebalancing, re-joining', { groupId, memberId: session.memberId })
@@ -59,6 +62,7 @@ export function listenTo(session: GroupSession, loop: RunLoop, context: Listener
         if (!owned.busy) void session.release(owned).catch(logError('Could not commit a revoked partition'))
     }),
     batch: whenCurrent((batch: Batch) => onBatch(session, loop, batch, events)),
+    lastProgress: () => session.progress.since,
     commitResult: (result) => session.onCommitResult(result),
     groupError: whenCurrent((error: GroupError) => context.groupFailed(error)),
     closed: (reason, rejoining) => {
@@ -102,5 +106,5 @@ function onBatch(session: GroupSession, loop: RunLoop, wire: Batch, events: Cons
   // for uncommittedOffsets() and autoCommitThreshold.
   const first = batch.firstOffset()
   if (owned.committed === null && owned.resolved === null && first !== null) owned.committed = BigInt(first)
-  loop.deliver(owned, { batchId: wire.batchId, batch })
+  loop.deliver(owned, { batchId: wire.batchId, batch, staleOnArrival: session.arrived(owned, batch) })
 }

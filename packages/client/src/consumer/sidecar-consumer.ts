@@ -49,6 +49,8 @@ import {
 
 const { KafkaJSNonRetriableError } = kafkajs
 
+/** KafkaJS's default sessionTimeout. */
+const KAFKAJS_SESSION_TIMEOUT_MS = 30_000
 /** While consuming directly, how long each wait for the sidecar to answer again lasts. */
 const SIDECAR_PROBE_MS = 1_000
 
@@ -332,7 +334,8 @@ export class SidecarConsumer implements Consumer {
       appName: this.parts.appName,
       subscriptions: [...this.subscriptions.values()],
       settings: groupSettings(this.parts.config),
-      processTimeoutMs: options.processTimeoutMs,
+      // KafkaJS's session: a process silent this long (a handler stuck) loses its partitions.
+      processTimeoutMs: options.processTimeoutMs || (this.parts.config.sessionTimeout ?? KAFKAJS_SESSION_TIMEOUT_MS),
       maxRecordsInFlight: options.maxRecordsInFlight,
       maxBytesInFlight: options.maxBytesInFlight,
     }

@@ -19,6 +19,7 @@ import type {
 } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 import type { ConsumeListener, ConsumeTransport } from '../../src/consumer/consume-transport.js'
+import type { ResolvedConsumerOptions } from '../../src/consumer/consumer-mode.js'
 import { SidecarConsumer } from '../../src/consumer/sidecar-consumer.js'
 import type { ConsumerConfig, RetryOptions } from 'kafkajs'
 import { waitFor } from '@kafka-sidecar/test-support'
@@ -139,6 +140,7 @@ export function record(fields: Partial<ConsumedRecord>): ConsumedRecord {
 export function sidecarConsumer(
   config: Partial<ConsumerConfig> = {},
   retry: RetryOptions & { restartOnFailure?: (e: Error) => Promise<boolean> } = { retries: 2, initialRetryTime: 10 },
+  options: Partial<ResolvedConsumerOptions> = {},
 ) {
   const transport = new InMemoryTransport()
   const full: ConsumerConfig = { groupId: 'g', ...config }
@@ -153,6 +155,7 @@ export function sidecarConsumer(
       maxRecordsInFlight: 0,
       maxBytesInFlight: 0,
       fallbackAfterMs: 0,
+      ...options,
     },
     clientId: 'test',
     appName: 'test',
