@@ -11,6 +11,7 @@ import type { Admin, AdminConfig, Consumer, ConsumerConfig, KafkaConfig, Logger 
 import { resolveConsumerOptions, runsInSidecar, type SidecarConsumerOptions } from './consumer/consumer-mode.js'
 import { DeadLetterConsumerImpl, type DeadLetterConsumer } from './consumer/dead-letter-consumer.js'
 import { resolveDeadLetter, type DeadLetterOptions } from './consumer/dead-letter-options.js'
+import { ConsumerCluster } from './consumer/consumer-cluster.js'
 import { GrpcConsumeTransport } from './consumer/grpc-consume-transport.js'
 import { SidecarConsumer } from './consumer/sidecar-consumer.js'
 import type { MetricsOption } from './metrics.js'
@@ -18,6 +19,7 @@ import { resolveSidecarOptions, type SidecarClientOptions } from './options.js'
 import type { KafkaLevelOptions } from './path/sidecar-path-limits.js'
 import { SidecarProducer, type SidecarProducerConfig } from './producer/sidecar-producer.js'
 import { offerToInstrumentation } from './tracing/kafkajs-instrumentation.js'
+import { offerClusterToInstrumentation } from './tracing/span-cluster.js'
 
 export interface SidecarConsumerConfig extends ConsumerConfig {
   /** Sidecar options for this consumer: its mode overrides the Kafka-level `consumerMode` and the environment. */
@@ -101,10 +103,22 @@ export class Kafka {
     const kafkajsConsumer = this.kafka.consumer(kafkajsConfig)
     if (!runsInSidecar(kafkajsConfig, options, kafkajsConsumer.logger())) return kafkajsConsumer
     const clientId = this.clientId ?? 'kafkajs'
+    const transport = new GrpcConsumeTransport(kafkaLevel)
+    const cluster = new ConsumerCluster(
+      {
+        policy: kafkaLevel.clusterMismatch,
+        token: kafkaLevel.token,
+        timeoutMs: kafkaLevel.livenessTimeoutMs,
+        applicationBrokers: this.brokers,
+      },
+      kafkajsConsumer.logger(),
+      () => transport.clusterClient(),
+    )
     const consumer = new SidecarConsumer({
       kafkajsConsumer,
       config: kafkajsConfig,
-      transport: new GrpcConsumeTransport(kafkaLevel),
+      transport,
+      cluster,
       options,
       clientId,
       appName: kafkaLevel.appName ?? clientId,
@@ -113,8 +127,10 @@ export class Kafka {
       // As KafkaJS merges them: the consumer's own retry (default { retries: 5 }) over the Kafka-level one.
       retry: { ...this.kafkaLevel.retry, ...(kafkajsConfig.retry ?? { retries: 5 }) },
     })
-    // The application's KafkaJS instrumentation traces its handlers, as on KafkaJS's own consumer.
-    offerToInstrumentation(consumer, kafkajsConfig, 'consumer')
+    // The application's KafkaJS instrumentation traces its handlers, as on KafkaJS's own consumer,
+    // with the cluster id of the sidecar's cluster.
+    if (offerToInstrumentation(consumer, kafkajsConfig, 'consumer'))
+      offerClusterToInstrumentation(consumer, cluster.view, 'consumer')
     return consumer
   }
 

@@ -82,7 +82,7 @@ export interface SidecarClientOptions {
   readonly maxCoalescedBytes?: number
   /** How long after an ack a delivery report may take before the ack's result is used. Default 10000. */
   readonly reportTimeoutMs?: number
-  /** A sidecar on another cluster than `brokers`: `warn` (send through it anyway) or `refuse` (produce directly). Env `KAFKA_SIDECAR_CLUSTER_MISMATCH`. Default `warn`. */
+  /** A sidecar on another cluster than `brokers`: `warn` (send or consume through it anyway) or `refuse` (produce or consume directly). Env `KAFKA_SIDECAR_CLUSTER_MISMATCH`. Default `warn`. */
   readonly clusterMismatch?: ClusterMismatchPolicy
   readonly breaker?: BreakerOptions
 }

@@ -6,6 +6,7 @@
  * only carries them.
  */
 import type {
+  ProducerSidecarClient,
   Assigned,
   Batch,
   BatchDone,
@@ -64,6 +65,8 @@ export interface ConsumeTransport {
   /** Asks to leave (current batches are over), ends the stream; resolves once it ended. No rejoin. */
   leave(): Promise<void>
   describeGroup(groupId: string): Promise<DescribeGroupResponse>
+  /** A client of the sidecar's ClusterInfo on the same channel; null when there is no sidecar to ask (tests). */
+  clusterClient(): ProducerSidecarClient | null
   /** Ends any stream and releases the channel. */
   close(): void
 }

@@ -51,7 +51,9 @@ export class DirectFallback {
             : (topicOrPattern?.value ?? '')
         await consumer.subscribe({ topics: [topic], fromBeginning })
       }
-      await consumer.run(runConfig)
+      // A copy: the instrumentation's run() wraps the handlers of the config it is given in place,
+      // for this consumer; the sidecar consumer's own (wrapped for it) must stay as they are.
+      await consumer.run({ ...runConfig })
     } catch (error) {
       this.parts.log.error('The direct fallback consumer could not start', { error: (error as Error).message })
       await this.stop()

@@ -9,6 +9,7 @@
 import { credentials, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js'
 import {
   ConsumerSidecarClient,
+  ProducerSidecarClient,
   type ConsumeEvent,
   type ConsumeRequest,
   type DescribeGroupResponse,
@@ -32,6 +33,7 @@ type Request = NonNullable<ConsumeRequest['request']>
 
 export class GrpcConsumeTransport implements ConsumeTransport {
   private client: ConsumerSidecarClient | null = null
+  private clusterInfoClient: ProducerSidecarClient | null = null
   private call: ClientDuplexStream<ConsumeRequest, ConsumeEvent> | null = null
   private joining: { join: JoinGroup; listener: ConsumeListener } | null = null
   private aliveTimer: NodeJS.Timeout | undefined = undefined
@@ -48,6 +50,18 @@ export class GrpcConsumeTransport implements ConsumeTransport {
       channelOptions(this.options.livenessTimeoutMs),
     )
     return this.client
+  }
+
+  /** ClusterInfo is the ProducerSidecar service's call: a client of it on the same channel (no second connection). */
+  clusterClient(): ProducerSidecarClient {
+    this.clusterInfoClient ??= new ProducerSidecarClient(
+      grpcTarget(this.options.address),
+      credentials.createInsecure(),
+      {
+        channelOverride: this.channel().getChannel(),
+      },
+    )
+    return this.clusterInfoClient
   }
 
   ready(timeoutMs: number): Promise<boolean> {
@@ -203,6 +217,7 @@ export class GrpcConsumeTransport implements ConsumeTransport {
     this.call = null
     this.client?.close()
     this.client = null
+    this.clusterInfoClient = null
   }
 }
 

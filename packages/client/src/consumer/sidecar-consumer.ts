@@ -31,6 +31,7 @@ import { KAFKAJS_CONSUMER_KEYS, showKafkaJSSurface } from '../producer/kafkajs-s
 import { CommitPolicy, commitSettings } from './commit-policy.js'
 import type { ResolvedConsumerOptions } from './consumer-mode.js'
 import type { ConsumeTransport } from './consume-transport.js'
+import type { ConsumerCluster } from './consumer-cluster.js'
 import { ConsumerEvents } from './consumer-events.js'
 import { DirectFallback } from './direct-fallback.js'
 import { groupDescription, groupSettings } from './group-description.js'
@@ -53,12 +54,16 @@ const { KafkaJSNonRetriableError } = kafkajs
 const KAFKAJS_SESSION_TIMEOUT_MS = 30_000
 /** While consuming directly, how long each wait for the sidecar to answer again lasts. */
 const SIDECAR_PROBE_MS = 1_000
+/** While consuming directly because the sidecar reads another cluster: how often it is asked again. */
+const CLUSTER_RECHECK_MS = 5_000
 
 export interface SidecarConsumerParts {
   /** KafkaJS's consumer for the same config, never connected: its logger, events and checks. */
   readonly kafkajsConsumer: Consumer
   readonly config: ConsumerConfig
   readonly transport: ConsumeTransport
+  /** Which cluster the sidecar reads (checked before each join through it), and the spans' cluster id. */
+  readonly cluster: ConsumerCluster
   readonly options: ResolvedConsumerOptions
   readonly clientId: string
   readonly appName: string
@@ -200,6 +205,9 @@ export class SidecarConsumer implements Consumer {
   private async start(): Promise<void> {
     this.wanted = true
     this.log.info('Starting', { groupId: this.groupId })
+    if (await this.parts.cluster.refuses()) return this.consumeDirectly()
+    if (!this.wanted || this.running || this.fallback.active) return
+    this.parts.cluster.readingFromSidecar(true)
     const policy = new CommitPolicy(commitSettings(this.runConfig))
     const heartbeatInterval = this.parts.config.heartbeatInterval ?? 3_000
     const session = new GroupSession(
@@ -260,10 +268,20 @@ export class SidecarConsumer implements Consumer {
     this.running = null
     await running.loop.stop()
     await this.parts.transport.leave()
+    await this.consumeDirectly()
+  }
+
+  /**
+   * Joins the group directly (the outage fallback, or a sidecar reading another cluster with
+   * `clusterMismatch: 'refuse'`) until the sidecar answers again and reads the application's cluster.
+   */
+  private async consumeDirectly(): Promise<void> {
+    this.parts.cluster.readingFromSidecar(false)
     try {
       await this.fallback.start([...this.subscriptions.values()], this.runConfig)
     } catch {
-      if (this.wanted) void this.start()
+      // Not at once: a sidecar refused for its cluster would be asked again, and refused again, in a loop.
+      if (this.wanted) this.restartTimer = setTimeout(() => void this.start(), SIDECAR_PROBE_MS)
       return
     }
     this.assignedOnce()
@@ -287,12 +305,15 @@ export class SidecarConsumer implements Consumer {
    * that refuses would otherwise be tried, and left, at every fallback time: two rebalances each.
    */
   private async sidecarServes(): Promise<boolean> {
-    const { transport } = this.parts
+    const { transport, cluster } = this.parts
     if (!(await transport.ready(SIDECAR_PROBE_MS))) return false
-    return transport.describeGroup(this.groupId).then(
+    const answers = await transport.describeGroup(this.groupId).then(
       () => true,
-      () => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), SIDECAR_PROBE_MS)),
+      () => false,
     )
+    if (answers && !(await cluster.refuses())) return true
+    await new Promise((resolve) => setTimeout(resolve, answers ? CLUSTER_RECHECK_MS : SIDECAR_PROBE_MS))
+    return false
   }
 
   private assignedOnce(): void {

@@ -56,6 +56,13 @@ export interface ClusterCheckSettings {
   readonly timeoutMs: number
   /** The application's own `brokers` (KafkaJS config), where its direct path writes. */
   readonly applicationBrokers: KafkaConfig['brokers'] | undefined
+  /** How the error log ends for each policy; a producer's words by default. */
+  readonly consequences?: Record<ClusterMismatchPolicy, string>
+}
+
+const PRODUCER_CONSEQUENCES: Record<ClusterMismatchPolicy, string> = {
+  refuse: "Producing directly to the application's brokers instead (clusterMismatch: refuse).",
+  warn: "Sending through the sidecar anyway (clusterMismatch: warn); sends that fall back go to the application's brokers.",
 }
 
 type Answer = { readonly info: ClusterInfoResponse } | { readonly unknown: string; readonly olderSidecar: boolean }
@@ -231,13 +238,9 @@ export class SidecarClusterCheck {
         `Cannot tell whether the sidecar writes to this application's Kafka cluster: ${state.reason}`,
         fields,
       )
-    const refuse = this.settings.policy === 'refuse'
+    const consequence = (this.settings.consequences ?? PRODUCER_CONSEQUENCES)[this.settings.policy]
     this.log.error(
-      `The sidecar writes to another Kafka cluster (id ${state.clusterId ?? 'unknown'}, bootstrap ${info.bootstrapServers.join(',')}, brokers ${info.brokers.join(',')}) than this application's brokers (${applicationBrokers!.join(',')}), where sends that fall back go. ${
-        refuse
-          ? "Producing directly to the application's brokers instead (clusterMismatch: refuse)."
-          : 'Sending through the sidecar anyway (clusterMismatch: warn).'
-      }`,
+      `The sidecar writes to another Kafka cluster (id ${state.clusterId ?? 'unknown'}, bootstrap ${info.bootstrapServers.join(',')}, brokers ${info.brokers.join(',')}) than this application's brokers (${applicationBrokers!.join(',')}). ${consequence}`,
       { ...fields, clusterMismatch: this.settings.policy },
     )
     this.onMismatch({

@@ -93,24 +93,37 @@ function failedOnTopicMetadata(error: unknown): boolean {
 type AnyFunction = (...args: never[]) => unknown
 
 /** `this` of the one call that asks the instrumentation's factory wrapper to record a cluster. */
-const OFFER = Object.freeze({ offer: 'kafka-sidecar producer cluster' })
+const OFFER = Object.freeze({ offer: 'kafka-sidecar client cluster' })
 const INSTALLED = Symbol('kafka-sidecar.cluster-offer')
 let offered: object | null = null
-/** Found once per process: a producer per job must not scan the module cache each time. */
-let found: { wrapped: AnyFunction; original: AnyFunction } | null = null
+
+/** Which of KafkaJS's factories made the client: the instrumentation records the cluster of both. */
+export type ClientFactory = 'producer' | 'consumer'
+
+const FACTORY_FILES: Record<ClientFactory, string> = {
+  producer: './src/producer/index.js',
+  consumer: './src/consumer/index.js',
+}
+
+/** Found once per process and factory: a producer per job must not scan the module cache each time. */
+const found = new Map<ClientFactory, { wrapped: AnyFunction; original: AnyFunction } | null>()
 
 /**
- * Has the application's kafkajs instrumentation record `cluster` as `producer`'s KafkaJS
- * cluster. Returns whether it did; false when no instrumentation wraps KafkaJS's producer
- * factory (then nothing changes).
+ * Has the application's kafkajs instrumentation record `cluster` as the KafkaJS cluster of
+ * `client` (a producer, or a consumer with `factory` 'consumer'). Returns whether it did; false
+ * when no instrumentation wraps that KafkaJS factory (then nothing changes).
  */
-export function offerClusterToInstrumentation(producer: object, cluster: KafkaJSClusterView): boolean {
-  const factories = producerFactories()
+export function offerClusterToInstrumentation(
+  client: object,
+  cluster: KafkaJSClusterView,
+  factory: ClientFactory = 'producer',
+): boolean {
+  const factories = factoriesOf(factory)
   if (!factories) return false
   answerOffers(factories.original)
-  offered = producer
+  offered = client
   try {
-    return (Reflect.apply(factories.wrapped, OFFER, [{ cluster }]) as unknown) === producer
+    return (Reflect.apply(factories.wrapped, OFFER, [{ cluster }]) as unknown) === client
   } catch {
     // A wrapper that does more than record the cluster ran KafkaJS's factory on our marker.
     return false
@@ -120,24 +133,24 @@ export function offerClusterToInstrumentation(producer: object, cluster: KafkaJS
 }
 
 /**
- * KafkaJS's producer factory as the instrumentation wrapped it (what `require` gives: the hook
- * returns its wrapper) and as KafkaJS defined it (what the module cache holds). Found from the
- * kafkajs module this package uses, so it is the same KafkaJS; null when they are the same
- * function (no instrumentation wraps it) or kafkajs is not where CommonJS keeps it.
+ * KafkaJS's factory as the instrumentation wrapped it (what `require` gives: the hook returns its
+ * wrapper) and as KafkaJS defined it (what the module cache holds). Found from the kafkajs module
+ * this package uses, so it is the same KafkaJS; null when they are the same function (no
+ * instrumentation wraps it) or kafkajs is not where CommonJS keeps it.
  */
-function producerFactories(): { wrapped: AnyFunction; original: AnyFunction } | null {
-  found ??= findProducerFactories()
-  return found
+function factoriesOf(factory: ClientFactory): { wrapped: AnyFunction; original: AnyFunction } | null {
+  if (!found.has(factory)) found.set(factory, findFactories(FACTORY_FILES[factory]))
+  return found.get(factory)!
 }
 
-function findProducerFactories(): { wrapped: AnyFunction; original: AnyFunction } | null {
+function findFactories(file: string): { wrapped: AnyFunction; original: AnyFunction } | null {
   const cache = (Module as unknown as { _cache?: Record<string, { exports?: unknown } | undefined> })._cache
-  const main = cache && Object.keys(cache).find((file) => cache[file]?.exports === kafkajs)
+  const main = cache && Object.keys(cache).find((path) => cache[path]?.exports === kafkajs)
   if (!cache || !main) return null
   try {
     const requireFromKafkajs = createRequire(main)
-    const wrapped = requireFromKafkajs('./src/producer/index.js') as unknown
-    const original = cache[requireFromKafkajs.resolve('./src/producer/index.js')]?.exports
+    const wrapped = requireFromKafkajs(file) as unknown
+    const original = cache[requireFromKafkajs.resolve(file)]?.exports
     if (typeof wrapped !== 'function' || typeof original !== 'function' || wrapped === original) return null
     return { wrapped: wrapped as AnyFunction, original: original as AnyFunction }
   } catch {
@@ -145,7 +158,7 @@ function findProducerFactories(): { wrapped: AnyFunction; original: AnyFunction 
   }
 }
 
-/** The wrapper calls KafkaJS's factory with `.call(this, params)`: for our marker, that answers our producer. */
+/** The wrapper calls KafkaJS's factory with `.call(this, params)`: for our marker, that answers our client. */
 function answerOffers(factory: AnyFunction & { [INSTALLED]?: true }): void {
   if (factory[INSTALLED]) return
   const call = (thisArg: unknown, ...args: unknown[]) =>

@@ -20,6 +20,7 @@ import type {
 import kafkajs from 'kafkajs'
 import type { ConsumeListener, ConsumeTransport } from '../../src/consumer/consume-transport.js'
 import type { ResolvedConsumerOptions } from '../../src/consumer/consumer-mode.js'
+import { ConsumerCluster } from '../../src/consumer/consumer-cluster.js'
 import { SidecarConsumer } from '../../src/consumer/sidecar-consumer.js'
 import type { ConsumerConfig, RetryOptions } from 'kafkajs'
 import { waitFor } from '@kafka-sidecar/test-support'
@@ -77,6 +78,7 @@ export class InMemoryTransport implements ConsumeTransport {
     this.listener = null
     listener?.closed(null, false)
   }
+  clusterClient = () => null
   describeGroup = async () => this.describe
   close = () => void this.closedCount++
 
@@ -151,6 +153,11 @@ export function sidecarConsumer(
     kafkajsConsumer: kafka.consumer(full),
     config: full,
     transport,
+    cluster: new ConsumerCluster(
+      { policy: 'warn', token: null, timeoutMs: 1_000, applicationBrokers: ['127.0.0.1:9'] },
+      kafka.logger(),
+      () => transport.clusterClient(),
+    ),
     options: {
       mode: 'sidecar',
       processTimeoutMs: 30_000,

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { TopicPartitions } from 'kafkajs'
-import { sidecarConsumer, type Sent } from './in-memory-transport.js'
+import { runAssigned, sidecarConsumer, type Sent } from './in-memory-transport.js'
 
 interface KafkaJSSubscriptionState {
   assign(assigned: TopicPartitions[]): void
@@ -63,9 +63,7 @@ describe("pause and resume mean what KafkaJS's SubscriptionState makes of them",
       fc.asyncProperty(fc.array(call, { maxLength: 12 }), async (calls) => {
         const { consumer, transport } = sidecarConsumer()
         await consumer.subscribe({ topics: TOPICS })
-        const running = consumer.run({ eachMessage: async () => {} })
-        transport.assign(owned)
-        await running
+        await runAssigned(consumer, transport, { eachMessage: async () => {} }, owned)
         const kafkajs = new SubscriptionState()
         kafkajs.assign(ASSIGNED)
         for (const { op, topic, partitions } of calls) {
@@ -94,9 +92,7 @@ describe("pause and resume mean what KafkaJS's SubscriptionState makes of them",
     ] as const) {
       const { consumer, transport } = sidecarConsumer()
       await consumer.subscribe({ topics: TOPICS })
-      const running = consumer.run({ eachMessage: async () => {} })
-      transport.assign(owned)
-      await running
+      await runAssigned(consumer, transport, { eachMessage: async () => {} }, owned)
       consumer.pause([{ topic: 't' }])
       consumer[second.op]([{ topic: 't', partitions: [...second.partitions] }])
       expect(pausedSet((t, p) => replay(transport.sent).isPaused(t, p))).toEqual(expected)

@@ -117,24 +117,6 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
 
   // --- believed to be bugs --------------------------------------------------------------------------
   {
-    id: 'OPEN-CONSUMER-SPANS-WITHOUT-CLUSTER-ID',
-    modes: SIDECAR,
-    systems: BOTH_SYSTEMS,
-    programs: [
-      'consume-each-message',
-      'consume-each-batch',
-      'consume-seek-pause',
-      'consume-handler-throws',
-      'consume-group-membership',
-      'consumer-misuse',
-    ],
-    paths: ['spans'],
-    reason:
-      "The kafkajs instrumentation reads messaging.kafka.cluster.id from the KafkaJS Cluster a consumer was made with; a sidecar consumer has none, and nothing gives the instrumentation a stand-in with the sidecar's cluster id yet (the producer's span-cluster.ts does so for producers, from ClusterInfo).",
-    instead:
-      "The consumer's process and poll spans are as in KafkaJS (names, kinds, parents, links, every other attribute) but lack messaging.kafka.cluster.id.",
-  },
-  {
     id: 'KAFKAJS-DUPLICATE-AFTER-RECONNECT',
     modes: BOTH_MODES,
     systems: BOTH_SYSTEMS,
