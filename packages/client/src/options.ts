@@ -80,7 +80,7 @@ export interface SidecarClientOptions {
   readonly maxCoalescedRecords?: number
   /** Most bytes in one coalesced stream message (at most 8 MiB). Default 1 MiB. */
   readonly maxCoalescedBytes?: number
-  /** How long after an ack a delivery report may take before the ack's result is used. Default 10000. */
+  /** With acks 0 (acked on receipt): how long after an ack a delivery report may take before the ack is used (no partition, no offset). Default 10000. */
   readonly reportTimeoutMs?: number
   /** A sidecar on another cluster than `brokers`: `warn` (send or consume through it anyway) or `refuse` (produce or consume directly). Env `KAFKA_SIDECAR_CLUSTER_MISMATCH`. Default `warn`. */
   readonly clusterMismatch?: ClusterMismatchPolicy

@@ -1,8 +1,10 @@
 /**
  * Delivery callbacks (the `onDelivery` option and `producer.events.DELIVERY`): exactly one per
- * record in both modes, carrying the topic, partition and offset the cluster actually stored,
- * also when the sidecar's report stream drops and resumes or loses reports (ring overflow);
- * and a listener that throws or rejects never breaks the producer.
+ * record in both modes, carrying the topic, partition and offset the cluster actually stored;
+ * through the sidecar from the acks (acks 1 and -1: the sidecar publishes no report stream
+ * message for them), or for acks 0 (acked on receipt) from the report stream, also when it drops
+ * and resumes or loses reports (ring overflow, a restarted sidecar); and a listener that throws
+ * or rejects never breaks the producer.
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -135,7 +137,37 @@ describe('delivery callbacks', () => {
     })
   }
 
-  it('sidecar: a dropped report stream resumes where it stopped: no report lost or repeated', async () => {
+  it('sidecar: acks -1 and 1 are reported from their acks, with no report stream at all', async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('from-acks')
+    await cluster.createTopic({ topic, partitions: 3 })
+    const sidecar = await startTestSidecar(cluster)
+    const reports: DeliveryReport[] = []
+    // A long reportTimeoutMs: were the reports waited for from the stream, none would come.
+    const producer = await connectedProducer({
+      cluster,
+      mode: 'sidecar',
+      address: sidecar.address,
+      config: { onDelivery: (r) => void reports.push(r) },
+      sidecar: { reportTimeoutMs: 60_000 },
+    })
+    reportStream(producer).stop()
+    const ids = Array.from({ length: 20 }, (_, i) => `a-${i}`)
+    await Promise.all(
+      ids.map((i, n) => producer.send({ topic, acks: n % 2 === 0 ? -1 : 1, messages: [message(i, { key: i })] })),
+    )
+    expect(checkReports(reports, await cluster.records(topic), ids)).toEqual([])
+    // The sidecar kept none for the stream to carry later.
+    reportStream(producer).start()
+    await producer.send({ topic, acks: 0, messages: [message('zero', { key: 'zero' })] })
+    await waitFor('the acks 0 report, from the stream', () => reports.length === ids.length + 1)
+    expect(checkReports(reports.slice(ids.length), await cluster.records(topic), ['zero'], { acksZero: true })).toEqual(
+      [],
+    )
+    expect(reports.at(-1)!.partition).not.toBeNull()
+  })
+
+  it('sidecar, acks 0: a dropped report stream resumes where it stopped: no report lost or repeated', async () => {
     const cluster = await startCluster()
     const topic = randomTopic('resume')
     await cluster.createTopic({ topic, partitions: 3 })
@@ -150,25 +182,28 @@ describe('delivery callbacks', () => {
       sidecar: { reportTimeoutMs: 60_000 },
     })
     const ids = Array.from({ length: 40 }, (_, i) => `r-${i}`)
-    for (const i of ids.slice(0, 10)) await producer.send({ topic, messages: [message(i, { key: i })] })
+    const send = (i: string) => producer.send({ topic, acks: 0, messages: [message(i, { key: i })] })
+    for (const i of ids.slice(0, 10)) await send(i)
     await waitFor('the first reports', () => reports.length === 10)
 
     reportStream(producer).stop()
-    await Promise.all(ids.slice(10, 25).map((i) => producer.send({ topic, messages: [message(i, { key: i })] })))
-    for (const i of ids.slice(25)) await producer.send({ topic, messages: [message(i, { key: i })] })
-    expect(reports).toHaveLength(10) // acked, but their reports wait in the sidecar's ring
+    await Promise.all(ids.slice(10, 25).map(send))
+    for (const i of ids.slice(25)) await send(i)
+    await waitFor('every record written', async () => (await cluster.records(topic)).length === ids.length)
+    expect(reports).toHaveLength(10) // acked on receipt, and their reports wait in the sidecar's ring
     reportStream(producer).start()
 
     await waitFor('the reports held while the stream was down', () => reports.length >= ids.length, 5_000)
-    expect(checkReports(reports, await cluster.records(topic), ids)).toEqual([])
+    expect(checkReports(reports, await cluster.records(topic), ids, { acksZero: true })).toEqual([])
+    expect(reports.filter((r) => r.partition === null)).toEqual([]) // every one from the stream
     // Nothing comes twice later either.
-    await producer.send({ topic, messages: [message('late', { key: 'late' })] })
+    await send('late')
     await waitFor('the later report', () => reports.length >= ids.length + 1)
-    expect(checkReports(reports, await cluster.records(topic), [...ids, 'late'])).toEqual([])
+    expect(checkReports(reports, await cluster.records(topic), [...ids, 'late'], { acksZero: true })).toEqual([])
   })
 
   it(
-    'sidecar restarted (SIGKILL, new process on the same socket): what the old one never reported and all the new one reports arrive, none twice',
+    'sidecar restarted (SIGKILL, new process on the same socket), acks 0: what the old one never reported and all the new one reports arrive, none twice',
     { timeout: 20_000 },
     async () => {
       const cluster = await startCluster()
@@ -192,7 +227,7 @@ describe('delivery callbacks', () => {
         const id = `s-${ids.length}`
         ids.push(id)
         const before = fallbacks
-        await producer.send({ topic, messages: [message(id, { key: id })] })
+        await producer.send({ topic, acks: 0, messages: [message(id, { key: id })] })
         return fallbacks === before
       }
       for (let i = 0; i < 5; i++) await sendOne()
@@ -200,6 +235,7 @@ describe('delivery callbacks', () => {
       // Three more acked by the first sidecar whose reports it still holds when it dies.
       reportStream(producer).stop()
       for (let i = 0; i < 3; i++) expect(await sendOne()).toBe(true)
+      await waitFor('every record written', async () => (await cluster.records(topic)).length === 8)
       expect(reports).toHaveLength(5)
       await first.kill()
       reportStream(producer).start()
@@ -215,11 +251,13 @@ describe('delivery callbacks', () => {
       reportStream(producer).start()
 
       await waitFor('a report for every record', () => reports.length >= sentToNew, 5_000)
-      expect(checkReports(reports, await cluster.records(topic), ids)).toEqual([])
+      // Those the dead sidecar held come from their acks (on receipt): no partition.
+      expect(checkReports(reports, await cluster.records(topic), ids, { acksZero: true })).toEqual([])
+      expect(reports.slice(5, 8).map((r) => [idOf(r), r.partition])).toEqual(ids.slice(5, 8).map((id) => [id, null]))
     },
   )
 
-  it('sidecar: reports lost to a ring overflow are recovered from the acks, each exactly once', async () => {
+  it('sidecar, acks 0: reports lost to a ring overflow are recovered from the acks, each exactly once', async () => {
     const cluster = await startCluster()
     const topic = randomTopic('gap')
     await cluster.createTopic({ topic, partitions: 3 })
@@ -233,21 +271,28 @@ describe('delivery callbacks', () => {
       sidecar: { reportTimeoutMs: 60_000 },
     })
     const ids = Array.from({ length: 30 }, (_, i) => `g-${i}`)
-    for (const i of ids.slice(0, 5)) await producer.send({ topic, messages: [message(i, { key: i })] })
+    const send = (i: string) => producer.send({ topic, acks: 0, messages: [message(i, { key: i })] })
+    for (const i of ids.slice(0, 5)) await send(i)
     await waitFor('the first reports', () => reports.length === 5)
 
     reportStream(producer).stop()
     // One request each, so the sidecar writes 25 reports into a ring of 4: 21 are overwritten.
-    for (const i of ids.slice(5)) await producer.send({ topic, messages: [message(i, { key: i })] })
+    for (const i of ids.slice(5)) await send(i)
+    await waitFor('every record written', async () => (await cluster.records(topic)).length === ids.length)
     expect(reports).toHaveLength(5)
     reportStream(producer).start()
 
     await waitFor('every report, the lost ones from the acks', () => reports.length >= ids.length, 5_000)
-    expect(checkReports(reports, await cluster.records(topic), ids)).toEqual([])
+    expect(checkReports(reports, await cluster.records(topic), ids, { acksZero: true })).toEqual([])
+    // Told of the gap, the client reports every record still open from its ack (no partition:
+    // acked on receipt), the ring's last 4 included; those 4 then find their records reported.
+    expect(reports.filter((r) => r.partition === null)).toHaveLength(25)
     // And nothing more trickles in later from the ring's last four.
-    for (const i of ['late-0', 'late-1']) await producer.send({ topic, messages: [message(i, { key: i })] })
+    for (const i of ['late-0', 'late-1']) await send(i)
     await waitFor('the later reports', () => reports.length >= ids.length + 2)
-    expect(checkReports(reports, await cluster.records(topic), [...ids, 'late-0', 'late-1'])).toEqual([])
+    expect(
+      checkReports(reports, await cluster.records(topic), [...ids, 'late-0', 'late-1'], { acksZero: true }),
+    ).toEqual([])
   })
 
   for (const mode of ['direct', 'sidecar'] as const) {

@@ -40,6 +40,8 @@ export interface ProduceRequest {
   readonly timeoutMs: number
   readonly compression: CompressionCode
   readonly awaitDelivery: boolean
+  /** EmitRequest.reports_from_ack, where the ack carries the results: the client reports from the ack, so no report is published. */
+  readonly reportsFromAck: boolean
   /** The client's allowAutoTopicCreation; null leaves it to the sidecar's setting. */
   readonly allowAutoTopicCreation: boolean | null
   /** EmitRequest.order_epoch: the stream's order barrier applies from 1; 0 opts out. */

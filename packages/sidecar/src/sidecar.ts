@@ -230,8 +230,9 @@ class Sidecar {
   }
 
   private publishReports(request: ProduceRequest, outcomes: readonly PartitionOutcome[]): void {
-    // Reports are kept per instance; a caller without one has its ack and nothing to resume.
-    if (request.instanceId === '') return
+    // Reports are kept per instance; a caller without one has its ack and nothing to resume, and
+    // one that reports from the ack has its results there (EmitRequest.reports_from_ack).
+    if (request.instanceId === '' || request.reportsFromAck) return
     for (const outcome of outcomes) this.reports.publish(request.instanceId, request.requestId, outcome)
   }
 

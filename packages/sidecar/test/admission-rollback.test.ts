@@ -76,6 +76,7 @@ function request(records: number): ProduceRequest {
     timeoutMs: 30_000,
     compression: 0,
     awaitDelivery: true,
+    reportsFromAck: false,
     allowAutoTopicCreation: null,
     idempotent: false,
     orderEpoch: 0,

@@ -2,14 +2,17 @@
  * Turns the sidecar's delivery reports into one callback per record, exactly once.
  *
  * Every merged request the client writes is remembered with its records until each of them has
- * been reported. Reports come from the DeliveryReports stream (which resumes after the last
- * sequence seen, so a reconnect neither loses nor repeats). The request's ack carries the same
- * results; it is kept as the fallback source: when the stream reports a gap (ring overflow, a
- * restarted sidecar), or the report does not come within `reportTimeoutMs`, what is still
- * unreported is reported from the ack. A record is marked once reported, so the two sources
- * never both fire for it.
+ * been reported. The ack of a request with acks 1 or -1 carries every topic-partition's result:
+ * its records are reported from it when it comes, and the sidecar publishes no report for it
+ * (EmitRequest.reports_from_ack; an older sidecar still does, and those reports find the
+ * request reported already). An ack with acks 0 comes on receipt, without results: those
+ * records are reported from the DeliveryReports stream (which resumes after the last sequence
+ * seen, so a reconnect neither loses nor repeats), or, when the stream reports a gap (ring
+ * overflow, a restarted sidecar) or the report does not come within `reportTimeoutMs`, from the
+ * ack (no partition, no offset). A record is marked once reported, so two sources never both
+ * fire for it.
  */
-import type { EmitAck, PartitionResult } from '@kafka-sidecar/proto'
+import { Acks, type EmitAck, type PartitionResult } from '@kafka-sidecar/proto'
 import { absentPartitionError, isAbsentPartition } from './absent-partitions.js'
 import type { OutgoingMessage } from '../producer/messages.js'
 import type { CoalescerObserver } from '../transport/coalescer.js'
@@ -18,6 +21,8 @@ import type { DeliveryReport } from './delivery-report.js'
 
 interface Entry {
   readonly outgoing: readonly OutgoingMessage[]
+  /** Whether the ack carries the results (acks 1 or -1), so the records are reported from it. */
+  readonly resultsInAck: boolean
   readonly reported: Uint8Array
   remaining: number
   ackResults: readonly PartitionResult[] | null
@@ -40,10 +45,12 @@ export class SidecarDeliveryTracker implements CoalescerObserver {
     return this.entries.size
   }
 
-  onRequest(requestId: number, outgoing: readonly OutgoingMessage[]): void {
+  /** `acks` as the contract's enum (the request's). */
+  onRequest(requestId: number, outgoing: readonly OutgoingMessage[], acks: Acks): void {
     if (!this.wanted()) return
     this.entries.set(requestId, {
       outgoing,
+      resultsInAck: acks !== Acks.ACKS_NONE,
       reported: new Uint8Array(outgoing.length),
       remaining: outgoing.length,
       ackResults: null,
@@ -56,7 +63,7 @@ export class SidecarDeliveryTracker implements CoalescerObserver {
     const entry = this.entries.get(requestId)
     if (!entry) return
     entry.ackResults = ack.results
-    if (entry.gapSeen) return this.reportFromAck(requestId, entry)
+    if (entry.resultsInAck || entry.gapSeen) return this.reportFromAck(requestId, entry)
     entry.timer = setTimeout(() => this.reportFromAck(requestId, entry), this.reportTimeoutMs)
     entry.timer.unref()
   }

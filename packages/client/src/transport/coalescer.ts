@@ -24,7 +24,14 @@
  * producer resends them all directly in send order.
  */
 import { status } from '@grpc/grpc-js'
-import { errorDetail, isPathFailureCode, type EmitAck, type EmitRequest, type ErrorDetail } from '@kafka-sidecar/proto'
+import {
+  errorDetail,
+  isPathFailureCode,
+  type Acks,
+  type EmitAck,
+  type EmitRequest,
+  type ErrorDetail,
+} from '@kafka-sidecar/proto'
 import type { OutgoingMessage } from '../producer/messages.js'
 import type { EmitPart, PartOutcome } from './emit-part.js'
 import { answerDeadline } from './emit-stream.js'
@@ -35,7 +42,7 @@ import { SidecarRefusal, SidecarUnavailableError } from './sidecar-errors.js'
 /** Hooks the delivery tracker uses to follow merged requests. */
 export interface CoalescerObserver {
   /** A merged request is about to be written; `outgoing[i]` is its record index i. */
-  onRequest(requestId: number, outgoing: readonly OutgoingMessage[], acks: number): void
+  onRequest(requestId: number, outgoing: readonly OutgoingMessage[], acks: Acks): void
   onAck(requestId: number, ack: EmitAck): void
   /** The request was refused or its path failed: no report will follow from the sidecar. */
   onAbandoned(requestId: number): void

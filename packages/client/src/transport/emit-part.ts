@@ -3,12 +3,12 @@
  * contract's form, grouped by topic, with the request fields that decide what it may be merged
  * with (coalescer.ts); and what the sidecar answers for it (PartResult).
  */
-import type { ErrorDetail, SidecarRecord } from '@kafka-sidecar/proto'
+import { Acks, type ErrorDetail, type SidecarRecord } from '@kafka-sidecar/proto'
 import type { OutgoingMessage, OutgoingSend } from '../producer/messages.js'
 import { recordBytes, toSidecarRecord } from './sidecar-record.js'
 
 export interface EmitPart {
-  readonly acks: number
+  readonly acks: Acks
   readonly timeoutMs: number
   readonly compression: number
   /** The producer's allowAutoTopicCreation; undefined leaves it to the sidecar. */
@@ -80,8 +80,8 @@ export function toEmitPart(send: OutgoingSend, producer: ProducerFlags): EmitPar
 }
 
 /** KafkaJS acks (-1, 0, 1) as the contract's enum. */
-function toProtoAcks(acks: number): number {
-  if (acks === 0) return 3
-  if (acks === 1) return 2
-  return 1
+function toProtoAcks(acks: number): Acks {
+  if (acks === 0) return Acks.ACKS_NONE
+  if (acks === 1) return Acks.ACKS_LEADER
+  return Acks.ACKS_ALL
 }

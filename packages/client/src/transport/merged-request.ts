@@ -3,7 +3,7 @@
  * whose records they describe. Only parts with the same request fields merge (`compatible`), up
  * to the coalescer's limits (`groupEnd`).
  */
-import type { EmitRequest, PartitionResult, TopicRecords } from '@kafka-sidecar/proto'
+import { Acks, type EmitRequest, type PartitionResult, type TopicRecords } from '@kafka-sidecar/proto'
 import type { OutgoingMessage } from '../producer/messages.js'
 import type { EmitPart, PartResult } from './emit-part.js'
 
@@ -93,6 +93,8 @@ export function mergeParts(
     awaitDelivery: true,
     allowAutoTopicCreation: first.allowAutoTopicCreation,
     idempotent: first.idempotent,
+    // The ack carries every result except with acks 0 (answered on receipt): reports come from it.
+    reportsFromAck: first.acks !== Acks.ACKS_NONE,
     orderEpoch,
     topics,
   }

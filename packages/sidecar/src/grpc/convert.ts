@@ -77,6 +77,8 @@ export function toProduceRequest(message: EmitRequest): ProduceRequest {
     // Without an instance id there is no delivery-report stream to learn the outcome from: the
     // only answer such a caller can get is the ack, so it waits for the brokers.
     awaitDelivery: message.awaitDelivery || message.instanceId === '',
+    // An ack on receipt (acks 0, or not awaiting delivery) carries no results: reports it is then.
+    reportsFromAck: (message.reportsFromAck ?? false) && message.awaitDelivery && acks !== 0,
     allowAutoTopicCreation: message.allowAutoTopicCreation ?? null,
     orderEpoch: message.orderEpoch ?? 0,
     idempotent: message.idempotent ?? false,

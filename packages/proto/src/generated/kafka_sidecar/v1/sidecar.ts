@@ -242,7 +242,20 @@ export interface EmitRequest {
    * not deduplicate records a client sends again in another request after losing the ack.
    * A sidecar older than this field ignores it: upgrade sidecars before clients.
    */
-  idempotent?: boolean | undefined;
+  idempotent?:
+    | boolean
+    | undefined;
+  /**
+   * True when the client builds this request's delivery reports from its ack (unset is false).
+   * Only with await_delivery and acks other than ACKS_NONE, where the ack carries every
+   * topic-partition's result; the sidecar then publishes no delivery report for the request
+   * (none in the instance's ring, none on its DeliveryReports stream): one message per request
+   * instead of two. A client that does not get the ack (the stream broke) does not know the
+   * request's outcome and resends it whatever a report would have said, so nothing is lost.
+   * A sidecar older than this field ignores it and publishes the reports; the client ignores
+   * them (the request is reported already).
+   */
+  reportsFromAck?: boolean | undefined;
 }
 
 /** Why a request was refused or a delivery failed. */
@@ -677,6 +690,7 @@ function createBaseEmitRequest(): EmitRequest {
     allowAutoTopicCreation: undefined,
     orderEpoch: undefined,
     idempotent: undefined,
+    reportsFromAck: undefined,
   };
 }
 
@@ -717,6 +731,9 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     }
     if (message.idempotent !== undefined) {
       writer.uint32(96).bool(message.idempotent);
+    }
+    if (message.reportsFromAck !== undefined) {
+      writer.uint32(104).bool(message.reportsFromAck);
     }
     return writer;
   },
@@ -830,6 +847,14 @@ export const EmitRequest: MessageFns<EmitRequest> = {
             message.idempotent = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.reportsFromAck = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -890,6 +915,11 @@ export const EmitRequest: MessageFns<EmitRequest> = {
         ? globalThis.Number(object.order_epoch)
         : undefined,
       idempotent: isSet(object.idempotent) ? globalThis.Boolean(object.idempotent) : undefined,
+      reportsFromAck: isSet(object.reportsFromAck)
+        ? globalThis.Boolean(object.reportsFromAck)
+        : isSet(object.reports_from_ack)
+        ? globalThis.Boolean(object.reports_from_ack)
+        : undefined,
     };
   },
 
@@ -931,6 +961,9 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     if (message.idempotent !== undefined) {
       obj.idempotent = message.idempotent;
     }
+    if (message.reportsFromAck !== undefined) {
+      obj.reportsFromAck = message.reportsFromAck;
+    }
     return obj;
   },
 
@@ -951,6 +984,7 @@ export const EmitRequest: MessageFns<EmitRequest> = {
     message.allowAutoTopicCreation = object.allowAutoTopicCreation ?? undefined;
     message.orderEpoch = object.orderEpoch ?? undefined;
     message.idempotent = object.idempotent ?? undefined;
+    message.reportsFromAck = object.reportsFromAck ?? undefined;
     return message;
   },
 };
