@@ -17,6 +17,8 @@ export interface WorkerLine {
   readonly v?: string
   readonly assignment?: Record<string, number[]>
   readonly duration?: number
+  /** When it happened (Date.now() in the worker). */
+  readonly t?: number
 }
 
 export interface PodWorker {
