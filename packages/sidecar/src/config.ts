@@ -63,6 +63,8 @@ export interface SidecarConfig {
   consumerMaxBytesInFlight: number
   consumerBufferBytesPerPartition: number
   consumerGroupIdleMs: number
+  consumerBufferBytes: number
+  consumerJoinTimeoutMs: number
   ssl: boolean
   sslCaFile: string | null
   sslCertFile: string | null
@@ -346,6 +348,20 @@ export const SIDECAR_OPTIONS = {
     ...integer(0),
     defaultValue: 10_000,
     help: "consumers: how long a group's member stays in the group after the pod's last process of the group left, so a restart of the last worker does not rebalance the group",
+  },
+  consumerBufferBytes: {
+    env: 'KAFKA_SIDECAR_CONSUMER_BUFFER_BYTES',
+    flag: 'consumer-buffer-bytes',
+    ...integer(1),
+    defaultValue: 256 * MiB,
+    help: "consumers: fetched records kept by all the sidecar's group members together until processed; at this many bytes each partition whose fetch lands is paused in its member's KafkaJS consumer, and all resume at half",
+  },
+  consumerJoinTimeoutMs: {
+    env: 'KAFKA_SIDECAR_CONSUMER_JOIN_TIMEOUT_MS',
+    flag: 'consumer-join-timeout-ms',
+    ...integer(1),
+    defaultValue: 10_000,
+    help: 'consumers: how long a Consume stream may stay open without sending its join before the sidecar ends it (DEADLINE_EXCEEDED)',
   },
   ssl: {
     env: 'KAFKA_SSL',

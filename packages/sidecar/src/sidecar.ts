@@ -153,6 +153,7 @@ class Sidecar {
       log: this.kafka.log,
       bufferBytesPerPartition: config.consumerBufferBytesPerPartition,
       groupIdleMs: config.consumerGroupIdleMs,
+      bufferBytes: config.consumerBufferBytes,
       meter: consumerMeter(this.metrics),
     })
     this.metrics.watchConsumerGroups(() => this.consumers.stats())
@@ -260,6 +261,7 @@ class Sidecar {
           maxRecordsInFlight: config.consumerMaxRecordsInFlight,
           maxBytesInFlight: config.consumerMaxBytesInFlight,
         },
+        joinTimeoutMs: config.consumerJoinTimeoutMs,
         auth: new TokenAuth(config.token),
         admin: this.kafka.admin,
       },

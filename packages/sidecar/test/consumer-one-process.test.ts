@@ -68,9 +68,30 @@ describe('Consume: one process of the group', () => {
     expect((await consumer.commit([{ topic, partition: 0, assignmentId, nextOffset: 5 }])).error).toBeUndefined()
     const admin = await connectedAdmin(kafkaFor(cluster))
     expect((await committedOffsets(admin, groupId, topic)).get(0)).toBe(5)
-    // An offset never delivered is refused, and nothing is committed.
+  })
+
+  it('takes an offset past what was delivered as the end of what was delivered (KafkaJS accepts resolveOffset past the batch): no stream kill', async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('consume')
+    await cluster.createTopic({ topic, partitions: 1 })
+    await produce(cluster, topic, 1, 20)
+    const sidecar = await startTestSidecar(cluster)
+    const groupId = randomTopic('group')
+    const consumer = TestConsumer.join(consumerClient(sidecar), joinRequest(groupId, [topic]), {
+      hold: true,
+      commit: false,
+    })
+    await waitFor('a batch of all 20', () => consumer.held.length === 1, 20_000)
+    const { assignmentId, lastOffset } = consumer.held[0]!
+    expect(lastOffset).toBe(19)
+    consumer.send({ request: { $case: 'progress', value: { topic, partition: 0, assignmentId, nextOffset: 500 } } })
     const tooFar = await consumer.commit([{ topic, partition: 0, assignmentId, nextOffset: 999 }])
-    expect(tooFar.error?.message).toMatch(/offset 999 .* was never delivered/)
-    expect((await committedOffsets(admin, groupId, topic)).get(0)).toBe(5)
+    expect(tooFar.error).toBeUndefined()
+    expect(tooFar.committed).toEqual([{ topic, partition: 0, assignmentId, nextOffset: 20 }])
+    const admin = await connectedAdmin(kafkaFor(cluster))
+    expect((await committedOffsets(admin, groupId, topic)).get(0)).toBe(20)
+    consumer.finish()
+    await new Promise((r) => setTimeout(r, 300))
+    expect(consumer.status).toBeNull()
   })
 })

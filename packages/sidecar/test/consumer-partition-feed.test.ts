@@ -100,4 +100,44 @@ describe('PartitionFeed', () => {
     feed.append({ fetchedOffset: 100, lastOffset: 101, highWatermark: 102, records: [100, 101].map(record) })
     expect(feed.deliver(2, 100, 1_000).records.map((r) => r.offset)).toEqual([100, 101])
   })
+
+  it('after a seek, a chunk fetched before it (KafkaJS queued it) is refused, not a jump over records never delivered', () => {
+    const feed = new PartitionFeed('t', 0)
+    feed.append({ fetchedOffset: 20, lastOffset: 39, highWatermark: 300, records: range(20, 40).map(record) })
+    feed.startOwnership({ assignmentId: 1, ownerId: 'a' })
+    feed.deliver(1, 100, 10_000)
+    feed.progress(30)
+    feed.seek(25)
+    expect(
+      feed.append({ fetchedOffset: 300, lastOffset: 319, highWatermark: 320, records: range(300, 320).map(record) }),
+    ).toBe(0)
+    expect(feed.reseek).toBe(25)
+    expect(feed.processed).toBe(25)
+    feed.append({ fetchedOffset: 25, lastOffset: 44, highWatermark: 320, records: range(25, 45).map(record) })
+    feed.done(30)
+    expect(feed.deliver(2, 100, 10_000).records.map((r) => r.offset)).toEqual(range(25, 45))
+  })
+
+  it('after a seek out of range, Kafka resets the position: the same other fetch offset twice is taken', () => {
+    const feed = new PartitionFeed('t', 0)
+    feed.startOwnership({ assignmentId: 1, ownerId: 'a' })
+    feed.seek(1_000)
+    const reset = { fetchedOffset: 0, lastOffset: 4, highWatermark: 5, records: range(0, 5).map(record) }
+    expect(feed.append(reset)).toBe(0)
+    expect(feed.append(reset)).toBe(5)
+    expect(feed.deliver(1, 100, 10_000).records.map((r) => r.offset)).toEqual(range(0, 5))
+  })
+
+  it('clamps a report past what was delivered to what was delivered', () => {
+    const feed = new PartitionFeed('t', 0)
+    feed.append({ fetchedOffset: 0, lastOffset: 4, highWatermark: 5, records: range(0, 5).map(record) })
+    feed.startOwnership({ assignmentId: 1, ownerId: 'a' })
+    feed.deliver(1, 3, 10_000)
+    expect(feed.progress(99)).toEqual({ records: 3, bytes: 30 })
+    expect(feed.processed).toBe(3)
+  })
 })
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i)
+}

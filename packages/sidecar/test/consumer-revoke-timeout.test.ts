@@ -69,4 +69,47 @@ describe('Consume: a revoke never answered', () => {
     )
     expect(other.partitions()).toHaveLength(1)
   })
+
+  it('never gives the taken partition straight back to the late owner: only once it says its batch is over', async () => {
+    const cluster = await startCluster({ brokers: 1 })
+    const topic = randomTopic('revoke')
+    await cluster.createTopic({ topic, partitions: 2 })
+    const producer = await connectedProducer(kafkaFor(cluster))
+    for (const partition of [0, 1])
+      await producer.send({
+        topic,
+        messages: Array.from({ length: 10 }, (_, i) => ({ partition, value: `p${partition}-${i}` })),
+      })
+    const sidecar = await startTestSidecar(cluster)
+    const groupId = randomTopic('group')
+    const client = consumerClient(sidecar)
+    const settings = {
+      maxWaitTimeMs: 100,
+      sessionTimeoutMs: 6_000,
+      heartbeatIntervalMs: 500,
+      rebalanceTimeoutMs: REBALANCE_TIMEOUT_MS,
+    }
+    const stuck = TestConsumer.join(client, joinRequest(groupId, [topic], { settings }), { hold: true, commit: false })
+    await waitFor('the stuck process holds a batch of each partition', () => stuck.held.length === 2, 20_000)
+    const other = TestConsumer.join(client, joinRequest(groupId, [topic], { settings }))
+    await waitFor('a revoke to the stuck process', () => stuck.events$('revoke').length === 1, 10_000)
+    const taken = stuck.events$('revoke')[0]!.partitions[0]!.partition
+    // The other process goes before the revoke times out: the stuck process is the only one left.
+    other.cancel()
+    await new Promise((r) => setTimeout(r, REBALANCE_TIMEOUT_MS + 500))
+    // Taken from it, and not given back while its batch of it may still run.
+    expect(stuck.partitions()).toEqual([`${topic}|${1 - taken}`])
+    expect(stuck.events$('batch').filter((b) => b.partition === taken)).toHaveLength(1)
+    stuck.finish()
+    await waitFor(
+      'the partition back at the stuck process once its batch is over',
+      () => stuck.partitions().length === 2,
+      10_000,
+    )
+    await waitFor(
+      'its records again',
+      () => stuck.events$('batch').filter((b) => b.partition === taken).length === 2,
+      10_000,
+    )
+  })
 })

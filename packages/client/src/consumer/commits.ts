@@ -39,14 +39,6 @@ const MAX_REQUEST_ID = Number.MAX_SAFE_INTEGER
 /** Kafka's ILLEGAL_GENERATION: what the sidecar answers for offsets of an ownership it took. */
 const ILLEGAL_GENERATION = 22
 
-/**
- * The offsets a CommitResult says were not committed because their ownership is not this
- * process's (contract field 4, `refused`; read this way so a client meets an older sidecar too).
- */
-function refusedOf(result: CommitResult): ProcessedOffset[] {
-  return (result as CommitResult & { refused?: ProcessedOffset[] }).refused ?? []
-}
-
 export class Commits {
   private lastRequestId = 0
   private readonly waiting = new Map<number, Waiting>()
@@ -83,7 +75,9 @@ export class Commits {
       waiting.reject(toKafkaJSError(result.error))
       return
     }
-    const refused = refusedOf(result)
+    // Offsets not committed because their ownership is not this process's any more (an older
+    // sidecar sends none: protobuf decodes the missing field as []).
+    const refused = result.refused
     if (refused.length > 0) {
       const names = new Set(refused.map((o) => `${o.topic}|${o.partition}`))
       waiting.onCommitted((topic, partition) => !names.has(`${topic}|${partition}`))

@@ -62,7 +62,9 @@ export class InMemoryTransport implements ConsumeTransport {
   commit = (value: CommitOffsets) => {
     this.sent.push({ kind: 'commit', value })
     if (this.autoAnswerCommits)
-      queueMicrotask(() => this.listener?.commitResult({ requestId: value.requestId, committed: value.offsets }))
+      queueMicrotask(() =>
+        this.listener?.commitResult({ requestId: value.requestId, committed: value.offsets, refused: [] }),
+      )
   }
   seek = (value: SeekPartition) => void this.sent.push({ kind: 'seek', value })
   pause = (value: PausePartitions) => void this.sent.push({ kind: 'pause', value })

@@ -69,6 +69,7 @@ describe('commits and revoked or lost ownerships (H1)', () => {
     transport.listener!.commitResult({
       requestId: transport.of('commit')[0]!.value.requestId,
       committed: [],
+      refused: [],
       error: {
         grpcCode: 9,
         message: 'not owned: t[0] (assignment 1)',
@@ -116,7 +117,11 @@ describe('commits and revoked or lost ownerships (H1)', () => {
     )
     const p0 = transport.deliver(P0, records(2))
     await waitFor('the first commit (p0)', () => transport.of('commit').length === 1)
-    transport.listener!.commitResult({ requestId: transport.of('commit')[0]!.value.requestId, committed: [] })
+    transport.listener!.commitResult({
+      requestId: transport.of('commit')[0]!.value.requestId,
+      committed: [],
+      refused: [],
+    })
     await transport.doneFor(p0)
     transport.deliver(P1, records(3))
     await waitFor('the commit from p1', () => transport.of('commit').length === 2)
@@ -126,7 +131,7 @@ describe('commits and revoked or lost ownerships (H1)', () => {
       requestId: request.requestId,
       committed: [],
       refused: [{ ...P1, nextOffset: 1 }],
-    } as never)
+    })
     await tick()
     held.open()
     await tick(50)

@@ -303,7 +303,10 @@ export class GroupCoordinator {
 
   /**
    * Validates who commits: a simple (non-member) commit uses generation -1 and is only allowed
-   * while the group has no members; a member's commit must match the current generation.
+   * while the group has no members; a member's commit must match the current generation. As in
+   * Kafka's GroupCoordinator, a member of the current generation may still commit while the group
+   * prepares a rebalance (so it commits what it processed before it rejoins); only between the
+   * joins and the sync (CompletingRebalance) is a commit answered REBALANCE_IN_PROGRESS.
    */
   commitCheck(groupId: string, generationId: number, memberId: string): number {
     if (groupId === '') return ErrorCode.INVALID_GROUP_ID
@@ -313,7 +316,7 @@ export class GroupCoordinator {
     const member = group.members.get(memberId)
     if (!member) return ErrorCode.UNKNOWN_MEMBER_ID
     if (generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION
-    if (group.state === 'PreparingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS
+    if (group.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS
     this.scheduleSessionExpiry(group, member)
     return ErrorCode.NONE
   }

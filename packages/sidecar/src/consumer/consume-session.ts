@@ -11,7 +11,7 @@ import { invalidArgument, type SidecarError } from '../errors.js'
 import { asSidecarError, toServiceError } from '../grpc/convert.js'
 import type { OpenStreams } from '../grpc/open-streams.js'
 import { checkDecoded } from '../grpc/request-checks.js'
-import { processTimedOut, sidecarStopping } from './consumer-errors.js'
+import { joinTimedOut, processTimedOut, sidecarStopping } from './consumer-errors.js'
 import type { ConsumerGroups } from './consumer-groups.js'
 import { ConsumerProcess, type FlowLimits } from './consumer-process.js'
 import type { GroupMember } from './group-member.js'
@@ -21,6 +21,8 @@ export interface ConsumeSessionDeps {
   readonly groups: ConsumerGroups
   /** Flow-control limits of instances that leave them 0. */
   readonly defaults: FlowLimits
+  /** How long a stream may stay open without its join. */
+  readonly joinTimeoutMs: number
 }
 
 /** process_timeout_ms 0 means this (the contract's default). */
@@ -50,6 +52,11 @@ export class ConsumeSession {
     streams: OpenStreams,
   ) {
     this.forget = streams.add({ end: () => this.fail(sidecarStopping()) })
+    // A stream that never joins would hold its slot for ever: liveness only starts with the join.
+    this.liveness = setTimeout(() => {
+      if (!this.process) this.fail(joinTimedOut(deps.joinTimeoutMs))
+    }, deps.joinTimeoutMs)
+    this.liveness.unref()
     call.on('data', (message: ConsumeRequest) => this.read(message))
     call.on('end', () => this.finish())
     call.on('cancelled', () => this.close())
@@ -93,9 +100,11 @@ export class ConsumeSession {
           .commit(process, request.value)
           .then((result) => this.send({ event: { $case: 'commitResult', value: result } }))
       case 'seek':
-        return member.seek(request.value)
+        return member.seek(process, request.value)
       case 'pause':
-        return process.pause(request.value.topics)
+        process.pause(request.value.topics)
+        // KafkaJS's pause of some partitions ends a whole-topic pause: others may be deliverable now.
+        return member.pump()
       case 'resume':
         process.resume(request.value.topics)
         return member.pump()
@@ -147,6 +156,7 @@ export class ConsumeSession {
 
   /** Nothing heard for `timeoutMs`: the instance is gone, its partitions move. */
   private watchLiveness(timeoutMs: number): void {
+    if (this.liveness) clearTimeout(this.liveness)
     this.liveness = setInterval(
       () => {
         if (Date.now() - this.lastHeard > timeoutMs) this.fail(processTimedOut(timeoutMs))

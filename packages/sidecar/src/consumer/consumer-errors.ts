@@ -45,3 +45,11 @@ export function processTimedOut(timeoutMs: number): SidecarError {
     retriable: true,
   })
 }
+
+export function joinTimedOut(timeoutMs: number): SidecarError {
+  return new SidecarError({
+    grpcCode: status.DEADLINE_EXCEEDED,
+    message: `no join within ${timeoutMs} ms of the Consume stream's start: the first message must be join`,
+    retriable: true,
+  })
+}

@@ -3,11 +3,13 @@
  * (with its settings), stopped a grace time after the last one left (so a rolling restart of the
  * pod's last worker does not rebalance the group), and all stopped at shutdown.
  */
+import { randomInt } from 'node:crypto'
 import { status } from '@grpc/grpc-js'
 import type { JoinGroup } from '@kafka-sidecar/proto'
 import type { Consumer, ConsumerConfig, GroupDescription, Logger } from 'kafkajs'
 import { SidecarError } from '../errors.js'
 import type { ConsumerProcess } from './consumer-process.js'
+import { BufferBudget } from './buffer-budget.js'
 import { GroupMember, type ConsumerMeter } from './group-member.js'
 import { consumerConfig, type SubscriptionSet } from './subscriptions.js'
 
@@ -17,6 +19,8 @@ export interface ConsumerGroupsOptions {
   readonly bufferBytesPerPartition: number
   /** How long a member with no process left stays in the group before it leaves. */
   readonly groupIdleMs: number
+  /** Bytes all members together may buffer before their partitions are paused in KafkaJS. */
+  readonly bufferBytes: number
   readonly meter: ConsumerMeter
 }
 
@@ -30,11 +34,18 @@ export interface GroupStats {
 export class ConsumerGroups {
   private readonly members = new Map<string, GroupMember>()
   private readonly idle = new Map<GroupMember, NodeJS.Timeout>()
-  private nextId = 1
+  /**
+   * Assignment and batch ids start from a random base per sidecar process: an id a client kept
+   * from before a sidecar restart then names nothing live instead of another ownership.
+   */
+  private nextId = randomInt(1, ID_BASE_RANGE)
   private readonly ids = { next: () => this.nextId++ }
+  private readonly budget: BufferBudget
   private closed = false
 
-  constructor(private readonly options: ConsumerGroupsOptions) {}
+  constructor(private readonly options: ConsumerGroupsOptions) {
+    this.budget = new BufferBudget(options.bufferBytes)
+  }
 
   /** Adds the process to its group's member (made now if none); the member and the join's warnings. */
   join(
@@ -79,12 +90,14 @@ export class ConsumerGroups {
 
   private create(join: JoinGroup, subscriptions: SubscriptionSet): GroupMember {
     const config = consumerConfig(join.groupId, join.settings)
-    const { createConsumer, log, bufferBytesPerPartition, meter } = this.options
+    const { createConsumer, log, bufferBytesPerPartition, meter, groupIdleMs } = this.options
     const member = new GroupMember(join.groupId, join.settings, config, subscriptions, {
       createConsumer,
       log,
       ids: this.ids,
       bufferBytesPerPartition,
+      budget: this.budget,
+      shrinkAfterMs: groupIdleMs,
       meter,
       onEmpty: (m) => this.emptied(m),
       onFailed: (m) => this.forget(m),
@@ -113,3 +126,6 @@ export class ConsumerGroups {
     if (this.members.get(member.groupId) === member) this.members.delete(member.groupId)
   }
 }
+
+/** Ids start below 2^40 and count up: far from 2^53, JavaScript's largest exact integer. */
+const ID_BASE_RANGE = 2 ** 40

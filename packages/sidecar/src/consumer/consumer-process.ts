@@ -5,6 +5,7 @@
  */
 import type { ConsumeEvent, GroupSettings, TopicPartitions } from '@kafka-sidecar/proto'
 import type { SidecarError } from '../errors.js'
+import { PausedPartitions } from './paused-partitions.js'
 import type { Freed } from './partition-feed.js'
 import type { SubscriptionSet } from './subscriptions.js'
 
@@ -35,12 +36,16 @@ export class ConsumerProcess {
   inFlightBytes = 0
   /** Said `leave`: no new batches; it goes once its batches are done. */
   leaving = false
-  /** Assignment ids given to this process, and the partition each names. */
+  /** Assignment ids of its live ownerships, and the partition each names. */
   private readonly issued = new Map<number, string>()
-  /** Paused partitions by topic; an empty set pauses the whole topic. */
-  private readonly paused = new Map<string, Set<number>>()
-  /** The partitions it was last told it owns, to tell it again only when they change. */
-  lastAssigned = ''
+  /** Ids of its ended ownerships, the latest few: a late report naming one is checked, then ignored. */
+  private readonly ended = new Map<number, string>()
+  /** The lowest and highest ids ever given to it: ids between, not remembered, ended long ago. */
+  private firstIssued = Infinity
+  private lastIssued = -Infinity
+  private readonly pauses = new PausedPartitions()
+  /** The partitions it was last told it owns (null: never told), to tell it again only when they change. */
+  lastAssigned: string | null = null
 
   constructor(
     readonly identity: ProcessIdentity,
@@ -81,38 +86,46 @@ export class ConsumerProcess {
 
   issue(assignmentId: number, partitionKey: string): void {
     this.issued.set(assignmentId, partitionKey)
+    this.firstIssued = Math.min(this.firstIssued, assignmentId)
+    this.lastIssued = Math.max(this.lastIssued, assignmentId)
   }
 
-  /** The partition an assignment id given to this process names, or undefined when it never was. */
-  issuedFor(assignmentId: number): string | undefined {
-    return this.issued.get(assignmentId)
+  /** The ownership ended: its id is kept among the latest ended only, so a long stream does not grow. */
+  ownershipEnded(assignmentId: number): void {
+    const key = this.issued.get(assignmentId)
+    if (key === undefined) return
+    this.issued.delete(assignmentId)
+    this.ended.set(assignmentId, key)
+    if (this.ended.size > MAX_ENDED_REMEMBERED) this.ended.delete(this.ended.keys().next().value!)
   }
 
+  /**
+   * The partition an assignment id given to this process names; 'ended-long-ago' for an id in
+   * the range it was given that is no longer remembered; undefined when it never was.
+   */
+  issuedFor(assignmentId: number): string | 'ended-long-ago' | undefined {
+    const key = this.issued.get(assignmentId) ?? this.ended.get(assignmentId)
+    if (key !== undefined) return key
+    return assignmentId >= this.firstIssued && assignmentId <= this.lastIssued ? 'ended-long-ago' : undefined
+  }
+
+  /** KafkaJS's pause: an empty partition list is the whole topic (KafkaJS's partitions left out). */
   pause(topics: readonly TopicPartitions[]): void {
-    for (const { topic, partitions } of topics) {
-      if (partitions.length === 0) this.paused.set(topic, new Set())
-      else {
-        const set = this.paused.get(topic)
-        if (set?.size === 0) continue
-        this.paused.set(topic, new Set([...(set ?? []), ...partitions]))
-      }
-    }
+    this.pauses.pause(topics.map(pauseChange))
   }
 
   resume(topics: readonly TopicPartitions[]): void {
-    for (const { topic, partitions } of topics) {
-      const set = this.paused.get(topic)
-      if (!set) continue
-      if (partitions.length === 0 || set.size === 0) this.paused.delete(topic)
-      else {
-        for (const p of partitions) set.delete(p)
-        if (set.size === 0) this.paused.delete(topic)
-      }
-    }
+    this.pauses.resume(topics.map(pauseChange))
   }
 
   isPaused(topic: string, partition: number): boolean {
-    const set = this.paused.get(topic)
-    return set !== undefined && (set.size === 0 || set.has(partition))
+    return this.pauses.isPaused(topic, partition)
   }
+}
+
+/** Ended ownerships remembered per process, to check late reports naming them. */
+const MAX_ENDED_REMEMBERED = 1_000
+
+function pauseChange({ topic, partitions }: TopicPartitions): { topic: string; partitions?: readonly number[] } {
+  return partitions.length === 0 ? { topic } : { topic, partitions }
 }

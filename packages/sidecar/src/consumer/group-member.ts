@@ -17,6 +17,7 @@ import type {
 } from '@kafka-sidecar/proto'
 import { fromKafkaJSError, invalidArgument, type SidecarError } from '../errors.js'
 import { asSidecarError } from '../grpc/convert.js'
+import type { BufferBudget } from './buffer-budget.js'
 import { memberFailed, notInGroup, notOwned, sidecarStopping } from './consumer-errors.js'
 import type { ConsumerProcess } from './consumer-process.js'
 import { fetchedChunk } from './fetched-records.js'
@@ -24,7 +25,7 @@ import { KafkaGroupConsumer, type GroupJoin } from './kafka-group-consumer.js'
 import { assignLocally } from './local-assignment.js'
 import { assignedEvent, batchEvent, groupErrorEvent, owned, revokeEvent } from './member-events.js'
 import { feedKey, PartitionFeed } from './partition-feed.js'
-import { settingsDifferences, type SubscriptionSet } from './subscriptions.js'
+import { settingsDifferences, unionOf, type SubscriptionSet } from './subscriptions.js'
 
 /** What a group member counts (the sidecar's metrics). */
 export interface ConsumerMeter {
@@ -40,13 +41,17 @@ export interface GroupMemberDeps {
   /** Sidecar-wide counters: assignment ids and batch ids are unique per sidecar. */
   readonly ids: { next(): number }
   readonly bufferBytesPerPartition: number
+  /** The sidecar-wide bound on buffered bytes, shared by its members. */
+  readonly budget: BufferBudget
+  /** How long the member keeps subscriptions no process needs any more before it drops them. */
+  readonly shrinkAfterMs: number
   readonly meter: ConsumerMeter
   /** The member has no process left, or failed for good. */
   readonly onEmpty: (member: GroupMember) => void
   readonly onFailed: (member: GroupMember) => void
 }
 
-type MemberState = 'starting' | 'joined' | 'rebalancing' | 'stopped' | 'failed'
+type MemberState = 'starting' | 'joined' | 'rebalancing' | 'stopping' | 'stopped' | 'failed'
 
 /** KafkaJS's default rebalanceTimeout: how long a revoked partition waits for `released` unless the group sets it. */
 const DEFAULT_REVOKE_TIMEOUT_MS = 60_000
@@ -64,6 +69,9 @@ export class GroupMember {
   private rotation = 0
   /** A timer per partition whose revoke is unanswered: at its end the partition is taken. */
   private readonly revokeTimers = new Map<string, NodeJS.Timeout>()
+  /** Runs when the processes need less than the member subscribes to: the member is recreated smaller. */
+  private shrinkTimer: NodeJS.Timeout | null = null
+  private readonly leaveBudget: () => void
 
   constructor(
     readonly groupId: string,
@@ -74,6 +82,7 @@ export class GroupMember {
   ) {
     this.subscriptions = subscriptions
     this.consumer = this.newConsumer()
+    this.leaveBudget = deps.budget.hold(this)
   }
 
   get memberId(): string {
@@ -89,7 +98,14 @@ export class GroupMember {
   }
 
   get bufferedBytes(): number {
-    return [...this.feeds.values()].reduce((sum, f) => sum + f.bufferedBytes, 0)
+    let sum = 0
+    for (const feed of this.feeds.values()) sum += feed.bufferedBytes
+    return sum
+  }
+
+  /** The sidecar-wide buffer has room again: partitions paused for it resume (those drained enough). */
+  budgetRoom(): void {
+    for (const feed of this.feeds.values()) this.resumeIfDrained(feed)
   }
 
   /** Starts the KafkaJS consumer; a failure fails the member (its processes are told). */
@@ -110,6 +126,7 @@ export class GroupMember {
     if (!this.subscriptions.covers(process.subscriptions))
       this.resubscribe(this.subscriptions.union(process.subscriptions))
     else this.distribute()
+    this.shrinkIfUnneeded()
     return warnings
   }
 
@@ -117,12 +134,14 @@ export class GroupMember {
   remove(process: ConsumerProcess): void {
     if (!this.processes.delete(process.id)) return
     for (const feed of this.feedsOf(process)) {
-      feed.endOwnership()
+      this.endOwnership(feed, process)
       this.resumeIfDrained(feed)
     }
+    for (const feed of this.feeds.values()) if (feed.lateOwnerId === process.id) feed.lateOwnerId = null
     process.gaveBack({ records: process.inFlightRecords, bytes: process.inFlightBytes })
     this.distribute()
     if (this.processes.size === 0) this.deps.onEmpty(this)
+    else this.shrinkIfUnneeded()
   }
 
   /** The process said `leave`: no new batches; it goes once its batches in flight are done. */
@@ -134,8 +153,11 @@ export class GroupMember {
   released(process: ConsumerProcess, partitions: readonly OwnedPartition[]): void {
     for (const p of partitions) {
       const feed = this.ownedFeed(process, p.topic, p.partition, p.assignmentId)
-      if (!feed) continue
-      process.gaveBack(feed.endOwnership())
+      if (!feed) {
+        this.lateOwnerFinished(process, p.topic, p.partition)
+        continue
+      }
+      process.gaveBack(this.endOwnership(feed, process))
     }
     this.distribute(new Set([process]))
   }
@@ -143,8 +165,8 @@ export class GroupMember {
   progress(process: ConsumerProcess, processed: ProcessedOffset): void {
     const feed = this.ownedFeed(process, processed.topic, processed.partition, processed.assignmentId)
     if (!feed) return
-    process.gaveBack(this.onFeed(() => feed.progress(processed.nextOffset)))
-    this.resumeIfDrained(feed)
+    process.gaveBack(feed.progress(this.delivered(feed, process, processed.nextOffset)))
+    this.freed(feed)
     this.pump()
   }
 
@@ -152,57 +174,77 @@ export class GroupMember {
     const processed = done.processed
     if (!processed) throw invalidArgument(`done for batch ${done.batchId} has no processed offset`)
     const feed = this.ownedFeed(process, processed.topic, processed.partition, processed.assignmentId)
-    if (!feed) return
+    if (!feed) return this.lateOwnerFinished(process, processed.topic, processed.partition)
     if (feed.inFlight?.batchId !== done.batchId)
       throw invalidArgument(`batch ${done.batchId} of ${name(feed)} is not in flight (done twice, or never delivered)`)
-    process.gaveBack(this.onFeed(() => feed.done(processed.nextOffset)))
-    this.resumeIfDrained(feed)
+    process.gaveBack(feed.done(this.delivered(feed, process, processed.nextOffset)))
+    this.freed(feed)
     this.leftIfIdle(process)
     this.pump()
   }
 
-  /** Commits offsets of partitions the process owns, each also a report of what it processed. */
+  /**
+   * Commits offsets of partitions the process owns, each also a report of what it processed.
+   * Offsets of ownerships it does not hold (any more) are refused and named in the result; the
+   * rest is committed. Only when it holds none of them is the whole request refused.
+   */
   async commit(process: ConsumerProcess, request: CommitOffsets): Promise<CommitResult> {
     const { requestId, offsets } = request
-    const refused = offsets.filter((o) => {
+    const ownedOffsets: ProcessedOffset[] = []
+    const refused: ProcessedOffset[] = []
+    for (const o of offsets) {
       const feed = this.feeds.get(feedKey(o.topic, o.partition))
-      return !feed || feed.owner?.ownerId !== process.id || feed.owner.assignmentId !== o.assignmentId
-    })
-    const answer = (error: SidecarError | undefined): CommitResult => {
-      this.deps.meter.committed(this.groupId, error ? (refused.length > 0 ? 'refused' : 'failed') : 'ok')
-      return { requestId, error: error?.toDetail(), committed: error ? [] : offsets }
+      const owns = feed?.owner?.ownerId === process.id && feed.owner.assignmentId === o.assignmentId
+      ;(owns ? ownedOffsets : refused).push(o)
     }
-    if (refused.length > 0)
+    const answer = (error: SidecarError | undefined, committed: ProcessedOffset[] = []): CommitResult => {
+      const result = error ? (refused.length > 0 ? 'refused' : 'failed') : refused.length > 0 ? 'refused' : 'ok'
+      this.deps.meter.committed(this.groupId, result)
+      return { requestId, error: error?.toDetail(), committed, refused: error ? [] : refused }
+    }
+    if (refused.length > 0 && ownedOffsets.length === 0)
       return answer(notOwned(refused.map((o) => `${o.topic}[${o.partition}] (assignment ${o.assignmentId})`)))
-    if (this.state !== 'joined' && this.state !== 'rebalancing') return answer(notInGroup(this.groupId))
+    if (this.state !== 'joined' && this.state !== 'rebalancing' && this.state !== 'stopping')
+      return answer(notInGroup(this.groupId))
+    let toCommit: ProcessedOffset[]
     try {
-      for (const o of offsets) this.progress(process, o)
+      toCommit = ownedOffsets.flatMap((o) => this.committable(process, o))
     } catch (error) {
       return answer(asSidecarError(error))
     }
-    if (offsets.length === 0) return answer(undefined)
+    if (toCommit.length === 0) return answer(undefined)
     try {
-      await this.consumer.commit(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset })))
-      return answer(undefined)
+      await this.consumer.commit(
+        toCommit.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset })),
+      )
+      return answer(undefined, toCommit)
     } catch (error) {
       return answer(fromKafkaJSError(error))
     }
   }
 
-  /** KafkaJS's seek: whichever process owns the partition, its next batch starts at `offset`. */
-  seek(seek: SeekPartition): void {
+  /**
+   * KafkaJS's seek, of a partition this process owns: its next batch starts at `offset`. A seek of
+   * a partition it does not own is ignored (KafkaJS seeks only partitions its member is assigned;
+   * the client keeps such a seek until it is given the partition).
+   */
+  seek(process: ConsumerProcess, seek: SeekPartition): void {
     if (seek.offset < -2)
       throw invalidArgument(
         `seek offset ${seek.offset} of ${seek.topic}[${seek.partition}] is negative (only -1 latest and -2 earliest are)`,
       )
     const feed = this.feeds.get(feedKey(seek.topic, seek.partition))
-    // As KafkaJS: a seek of a partition the member is not assigned does nothing.
-    if (!feed) return
-    const owner = feed.owner ? this.processes.get(feed.owner.ownerId) : undefined
-    const freed = feed.seek(seek.offset >= 0 ? seek.offset : null)
-    owner?.gaveBack(freed)
+    if (!feed || feed.owner?.ownerId !== process.id) {
+      this.deps.log.debug('seek ignored: the instance does not own the partition', {
+        groupId: this.groupId,
+        partition: `${seek.topic}[${seek.partition}]`,
+        instance: process.identity.instanceId,
+      })
+      return
+    }
+    process.gaveBack(feed.seek(seek.offset >= 0 ? seek.offset : null))
     this.consumer.seek(seek.topic, seek.partition, seek.offset)
-    this.resumeIfDrained(feed)
+    this.freed(feed)
     this.pump()
   }
 
@@ -224,11 +266,14 @@ export class GroupMember {
    * their batches, commit and release, then leaves the group. The processes' streams end.
    */
   async stop(graceMs: number): Promise<void> {
-    if (this.state === 'stopped') return
+    if (this.state === 'stopped' || this.state === 'stopping') return
     this.revokeAll(false)
-    const deadline = Date.now() + graceMs
-    while (Date.now() < deadline && this.ownedPartitions > 0) await new Promise((r) => setTimeout(r, 20))
+    // From here no partition is given out again, whatever Kafka does meanwhile.
+    this.state = 'stopping'
+    if (this.shrinkTimer) clearTimeout(this.shrinkTimer)
+    await this.releases(graceMs)
     this.state = 'stopped'
+    this.leaveBudget()
     for (const timer of this.revokeTimers.values()) clearTimeout(timer)
     this.revokeTimers.clear()
     await this.consumer.stop()
@@ -259,11 +304,13 @@ export class GroupMember {
     if (this.state !== 'joined') return this.announce(changed)
     const active = [...this.processes.values()].filter((p) => !p.leaving)
     const current = new Map<string, string>()
+    const excluded = new Map<string, string>()
     for (const feed of this.feeds.values()) {
       const hint = feed.owner?.ownerId ?? feed.lastOwnerId
       if (hint !== null) current.set(feed.key, hint)
+      if (feed.lateOwnerId !== null) excluded.set(feed.key, feed.lateOwnerId)
     }
-    const target = assignLocally([...this.feeds.values()], active, current)
+    const target = assignLocally([...this.feeds.values()], active, current, excluded)
     const revokes = new Map<ConsumerProcess, PartitionFeed[]>()
     for (const feed of this.feeds.values()) {
       const want = target.get(feed.key)
@@ -287,14 +334,20 @@ export class GroupMember {
     this.pump()
   }
 
-  /** Tells processes their partitions when they changed (every process, after a Kafka rebalance). */
+  /**
+   * Tells processes their partitions when they changed (every process, after a Kafka rebalance).
+   * A process never told hears once the member is in the group, even with no partition (KafkaJS's
+   * run() and GROUP_JOIN come with an empty assignment too).
+   */
   private announce(changed: ReadonlySet<ConsumerProcess>): void {
     const afterRebalance = this.announceRebalance && this.state === 'joined'
     if (afterRebalance) this.announceRebalance = false
     for (const process of this.processes.values()) {
       const partitions = this.feedsOf(process).map(owned)
       const signature = partitions.map((p) => p.assignmentId).join(',')
-      if (!afterRebalance && (!changed.has(process) || signature === process.lastAssigned)) continue
+      const firstNews = process.lastAssigned === null && this.state === 'joined'
+      const unchanged = !changed.has(process) || signature === (process.lastAssigned ?? '')
+      if (!afterRebalance && !firstNews && unchanged) continue
       process.lastAssigned = signature
       process.stream.send(assignedEvent(partitions, this.lastJoin, afterRebalance))
     }
@@ -310,6 +363,7 @@ export class GroupMember {
         onBatch: (batch) => consumer === this.consumer && this.onBatch(batch),
         onJoin: (join) => consumer === this.consumer && this.onJoin(join),
         onRebalancing: () => consumer === this.consumer && this.onRebalancing(),
+        beforeRejoin: (keepAlive) => (consumer === this.consumer ? this.beforeRejoin(keepAlive) : Promise.resolve()),
         onCrash: (error, restarting) => consumer === this.consumer && this.onCrash(error, restarting),
       },
       this.deps.log,
@@ -317,15 +371,12 @@ export class GroupMember {
     return consumer
   }
 
-  /** A process needs topics the member does not subscribe to: a new KafkaJS consumer with the union. */
-  private resubscribe(union: SubscriptionSet): void {
-    this.deps.log.info(
-      'a process subscribes to more than the group member: recreating its KafkaJS consumer (one Kafka rebalance)',
-      {
-        groupId: this.groupId,
-        subscriptions: union.entries.map((s) => s.id),
-      },
-    )
+  /** The processes need other topics than the member subscribes to: a new KafkaJS consumer with `union`. */
+  private resubscribe(union: SubscriptionSet, why = 'a process subscribes to more than the group member'): void {
+    this.deps.log.info(`${why}: recreating its KafkaJS consumer (one Kafka rebalance)`, {
+      groupId: this.groupId,
+      subscriptions: union.entries.map((s) => s.id),
+    })
     const old = this.consumer
     this.subscriptions = union
     this.revokeAll(true)
@@ -340,7 +391,13 @@ export class GroupMember {
     const feed = this.feeds.get(feedKey(batch.topic, batch.partition))
     if (!feed) return
     feed.append(fetchedChunk(batch))
-    if (!feed.pausedInKafka && feed.bufferedBytes >= this.deps.bufferBytesPerPartition) {
+    if (feed.reseek !== null) {
+      // A batch fetched before the process's seek: KafkaJS is sent to the sought offset again.
+      this.consumer.seek(feed.topic, feed.partition, feed.reseek)
+      feed.reseek = null
+    }
+    const full = feed.bufferedBytes >= this.deps.bufferBytesPerPartition || this.deps.budget.full()
+    if (!feed.pausedInKafka && full) {
       feed.pausedInKafka = true
       this.consumer.pause(feed.topic, feed.partition)
     }
@@ -349,7 +406,8 @@ export class GroupMember {
 
   /** Kafka gave the member its partitions: lost ones are dropped, kept ones continue where their buffer ends. */
   private onJoin(join: GroupJoin): void {
-    if (this.state === 'stopped' || this.state === 'failed') return
+    // Stopping: the partitions were revoked for good; a Kafka rebalance meanwhile gives nothing out.
+    if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return
     if (this.joins++ > 0) this.deps.meter.kafkaRebalance(this.groupId)
     this.state = 'joined'
     this.lastJoin = join
@@ -384,6 +442,28 @@ export class GroupMember {
     this.revokeAll(true)
   }
 
+  /**
+   * The group rebalances and KafkaJS is about to rejoin from inside eachBatch: the processes are
+   * revoked first and given time to finish the message in hand, commit and release (as a KafkaJS
+   * member finishes its batch and commits before it rejoins), within the group's rebalanceTimeout
+   * less a margin so the member still rejoins in time.
+   */
+  private async beforeRejoin(keepAlive: () => Promise<void>): Promise<void> {
+    if (this.state !== 'joined' && this.state !== 'rebalancing') return
+    this.revokeAll(true)
+    const timeoutMs = this.config.rebalanceTimeout ?? DEFAULT_REVOKE_TIMEOUT_MS
+    await this.releases(timeoutMs - Math.max(REJOIN_MARGIN_MS, timeoutMs / 10), keepAlive)
+  }
+
+  /** Waits until no partition is owned by a process, or `withinMs` passed. */
+  private async releases(withinMs: number, keepAlive?: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + withinMs
+    while (Date.now() < deadline && this.ownedPartitions > 0) {
+      await new Promise((r) => setTimeout(r, 20))
+      await keepAlive?.()
+    }
+  }
+
   private onCrash(error: Error, restarting: boolean): void {
     this.deps.log.error('group member crashed', { groupId: this.groupId, error: error.message, restarting })
     const groupError = memberFailed(this.groupId, error)
@@ -398,6 +478,8 @@ export class GroupMember {
   private fail(error: Error): void {
     if (this.state === 'failed' || this.state === 'stopped') return
     this.state = 'failed'
+    this.leaveBudget()
+    if (this.shrinkTimer) clearTimeout(this.shrinkTimer)
     this.deps.log.error('group member failed', { groupId: this.groupId, error: error.message })
     const failure = memberFailed(this.groupId, error)
     for (const process of this.processes.values()) process.stream.end(failure)
@@ -421,8 +503,18 @@ export class GroupMember {
   /** The member lost the partition: its ownership ends, and its buffer goes. */
   private drop(feed: PartitionFeed): void {
     const owner = feed.owner ? this.processes.get(feed.owner.ownerId) : undefined
-    owner?.gaveBack(feed.endOwnership())
+    owner?.gaveBack(this.endOwnership(feed, owner))
     this.feeds.delete(feed.key)
+    this.deps.budget.freed()
+  }
+
+  /** Ends the feed's ownership; the owner (when known) forgets it among its live ones. */
+  private endOwnership(
+    feed: PartitionFeed,
+    owner: ConsumerProcess | undefined,
+  ): ReturnType<PartitionFeed['endOwnership']> {
+    if (feed.owner) owner?.ownershipEnded(feed.owner.assignmentId)
+    return feed.endOwnership()
   }
 
   /**
@@ -445,7 +537,9 @@ export class GroupMember {
         instance: owner?.identity.instanceId,
         timeoutMs,
       })
-      owner?.gaveBack(feed.endOwnership())
+      owner?.gaveBack(this.endOwnership(feed, owner))
+      // The late owner still works on its batch: the partition goes elsewhere, not straight back.
+      if (owner) feed.lateOwnerId = owner.id
       this.resumeIfDrained(feed)
       if (owner) this.leftIfIdle(owner)
       this.distribute(new Set(owner ? [owner] : []))
@@ -455,7 +549,7 @@ export class GroupMember {
   }
 
   private resumeIfDrained(feed: PartitionFeed): void {
-    if (feed.pausedInKafka && feed.bufferedBytes <= this.deps.bufferBytesPerPartition / 2) {
+    if (feed.pausedInKafka && feed.bufferedBytes <= this.deps.bufferBytesPerPartition / 2 && this.deps.budget.roomy()) {
       feed.pausedInKafka = false
       this.consumer.resume(feed.topic, feed.partition)
     }
@@ -482,6 +576,7 @@ export class GroupMember {
     const issued = process.issuedFor(assignmentId)
     if (issued === undefined)
       throw invalidArgument(`assignment_id ${assignmentId} (${topic}[${partition}]) was never given to this instance`)
+    if (issued === 'ended-long-ago') return null
     if (issued !== key)
       throw invalidArgument(
         `assignment_id ${assignmentId} names ${issued.replace('|', '[')}], not ${topic}[${partition}]`,
@@ -490,20 +585,80 @@ export class GroupMember {
     return feed?.owner?.assignmentId === assignmentId ? feed : null
   }
 
-  /** Runs a feed operation; an offset beyond what was delivered is the client's error. */
-  private onFeed<T>(operation: () => T): T {
-    try {
-      return operation()
-    } catch (error) {
-      if (error instanceof RangeError) throw invalidArgument(error.message)
-      throw error
+  /**
+   * A reported offset, bounded by what was delivered to the ownership: KafkaJS accepts
+   * resolveOffset past its batch, so a report past it is taken as "all delivered", warned once
+   * per ownership, never a reason to end the stream.
+   */
+  private delivered(feed: PartitionFeed, process: ConsumerProcess, nextOffset: number): number {
+    const bound = feed.deliveredUpTo
+    if (nextOffset <= bound) return nextOffset
+    if (!feed.overshootWarned) {
+      feed.overshootWarned = true
+      this.deps.log.warn('an offset past what was delivered was reported: taken as the end of what was delivered', {
+        groupId: this.groupId,
+        partition: name(feed),
+        instance: process.identity.instanceId,
+        reported: nextOffset,
+        deliveredUpTo: bound,
+      })
     }
+    return bound
+  }
+
+  /** An owned commit offset, reported as progress, bounded by what was delivered; none when nothing was. */
+  private committable(process: ConsumerProcess, o: ProcessedOffset): ProcessedOffset[] {
+    const feed = this.feeds.get(feedKey(o.topic, o.partition))!
+    this.progress(process, o)
+    const nextOffset = this.delivered(feed, process, o.nextOffset)
+    return nextOffset < 0 ? [] : [{ ...o, nextOffset }]
+  }
+
+  /** The late owner of a taken partition finished its batch of it: the partition may go to it again. */
+  private lateOwnerFinished(process: ConsumerProcess, topic: string, partition: number): void {
+    const feed = this.feeds.get(feedKey(topic, partition))
+    if (feed?.lateOwnerId !== process.id) return
+    feed.lateOwnerId = null
+    this.distribute()
+  }
+
+  /** Bytes left the feed's buffer: it (and the partitions paused for the sidecar-wide bound) may resume. */
+  private freed(feed: PartitionFeed): void {
+    this.resumeIfDrained(feed)
+    this.deps.budget.freed()
+  }
+
+  /**
+   * When the processes need fewer subscriptions than the member has (the last process of a topic
+   * left), the member is recreated with their union after a grace (one Kafka rebalance), so other
+   * pods get those partitions; a process needing them again within the grace cancels it.
+   */
+  private shrinkIfUnneeded(): void {
+    const needed = unionOf([...this.processes.values()].map((p) => p.subscriptions))
+    const shrinks = needed !== null && this.subscriptions.entries.some((s) => !needed.has(s.id))
+    if (!shrinks) {
+      if (this.shrinkTimer) clearTimeout(this.shrinkTimer)
+      this.shrinkTimer = null
+      return
+    }
+    if (this.shrinkTimer) return
+    this.shrinkTimer = setTimeout(() => {
+      this.shrinkTimer = null
+      const now = unionOf([...this.processes.values()].map((p) => p.subscriptions))
+      if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed' || now === null) return
+      if (this.subscriptions.entries.every((s) => now.has(s.id))) return
+      this.resubscribe(now, 'the processes need fewer subscriptions than the group member has')
+    }, this.deps.shrinkAfterMs)
+    this.shrinkTimer.unref()
   }
 
   private feedsOf(process: ConsumerProcess): PartitionFeed[] {
     return [...this.feeds.values()].filter((f) => f.owner?.ownerId === process.id)
   }
 }
+
+/** How long before the group's rebalanceTimeout ends the member stops waiting for releases and rejoins. */
+const REJOIN_MARGIN_MS = 1_000
 
 function name(feed: PartitionFeed): string {
   return `${feed.topic}[${feed.partition}]`

@@ -1,7 +1,7 @@
 /**
  * The KafkaJS consumer behind a group member: subscribed to the member's subscriptions, run with
- * autoCommit off and an eachBatch that only hands the batch on and returns, so KafkaJS resolves it,
- * heartbeats and fetches on at once. Its group events (GROUP_JOIN, REBALANCING, CRASH) are handed
+ * autoCommit off and an eachBatch that hands the batch on (unless stale), heartbeats and returns,
+ * so KafkaJS resolves it and fetches on at once. Its group events (GROUP_JOIN, REBALANCING, CRASH) are handed
  * on as they come.
  */
 import type { Batch, Consumer, ConsumerConfig, GroupDescription, Logger } from 'kafkajs'
@@ -21,6 +21,12 @@ export interface GroupConsumerEvents {
   onBatch(batch: Batch): void
   onJoin(join: GroupJoin): void
   onRebalancing(): void
+  /**
+   * The group rebalances (a heartbeat in eachBatch said so): resolves when KafkaJS may rejoin.
+   * `keepAlive` heartbeats (at most once per heartbeat interval) so the member's session holds
+   * while it waits.
+   */
+  beforeRejoin(keepAlive: () => Promise<void>): Promise<void>
   onCrash(error: Error, restarting: boolean): void
 }
 
@@ -50,8 +56,24 @@ export class KafkaGroupConsumer {
     await this.consumer.run({
       autoCommit: false,
       // KafkaJS resolves the batch's last offset when this returns: the records are in the feeds.
-      eachBatch: async ({ batch }) => this.events.onBatch(batch),
+      // A stale batch (fetched before a seek of its partition) is skipped, as KafkaJS's own
+      // consumers skip it; the heartbeat here lets a rebalance wait for the processes (see
+      // beforeRejoin) before KafkaJS rejoins.
+      eachBatch: async ({ batch, isStale, heartbeat }) => {
+        if (!isStale()) this.events.onBatch(batch)
+        await this.heartbeat(heartbeat)
+      },
     })
+  }
+
+  private async heartbeat(heartbeat: () => Promise<void>): Promise<void> {
+    try {
+      await heartbeat()
+    } catch (error) {
+      // The broker still counts a heartbeat answered REBALANCE_IN_PROGRESS: the session holds.
+      if (isRebalancing(error)) await this.events.beforeRejoin(() => heartbeat().catch(() => {}))
+      throw error
+    }
   }
 
   pause(topic: string, partition: number): void {
@@ -90,4 +112,10 @@ export class KafkaGroupConsumer {
       this.log.debug(`${what} skipped: the consumer is not running`, { error: (error as Error).message })
     }
   }
+}
+
+/** KafkaJS's own test (errors.js isRebalancing): the errors on which its runner rejoins the group. */
+function isRebalancing(error: unknown): boolean {
+  const type = (error as { type?: string }).type
+  return type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION'
 }

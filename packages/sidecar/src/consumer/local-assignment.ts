@@ -20,7 +20,8 @@ export interface AssignableProcess {
 /**
  * Partition key -> process id for every partition some process accepts. `current` holds each
  * partition's current owner (or the owner it had last, as a hint); an owner not among `processes`
- * is ignored. Deterministic: the same input gives the same answer.
+ * is ignored. `excluded` names, per partition, a process it must not go to (one that still works
+ * on an ownership of it that was taken away). Deterministic: the same input gives the same answer.
  *
  * Steps: keep every partition with its current owner when that owner still accepts it; give the
  * others, most constrained first, to the least loaded process that accepts them; then move one
@@ -32,12 +33,12 @@ export function assignLocally(
   partitions: readonly AssignablePartition[],
   processes: readonly AssignableProcess[],
   current: ReadonlyMap<string, string>,
+  excluded: ReadonlyMap<string, string> = new Map(),
 ): Map<string, string> {
   const sortedProcesses = [...processes].sort((a, b) => compare(a.id, b.id))
-  const byId = new Map(sortedProcesses.map((p) => [p.id, p]))
   const eligible = new Map<string, AssignableProcess[]>()
   for (const partition of partitions) {
-    const accepting = sortedProcesses.filter((p) => p.accepts(partition.topic))
+    const accepting = sortedProcesses.filter((p) => p.accepts(partition.topic) && excluded.get(partition.key) !== p.id)
     if (accepting.length > 0) eligible.set(partition.key, accepting)
   }
   const owned = new Map<string, string[]>(sortedProcesses.map((p) => [p.id, []]))
@@ -51,7 +52,7 @@ export function assignLocally(
   for (const partition of [...partitions].sort((a, b) => compare(a.key, b.key))) {
     if (!eligible.has(partition.key)) continue
     const owner = current.get(partition.key)
-    if (owner !== undefined && byId.get(owner)?.accepts(partition.topic)) give(partition.key, owner)
+    if (owner !== undefined && eligible.get(partition.key)!.some((p) => p.id === owner)) give(partition.key, owner)
     else unowned.push(partition)
   }
   // The partitions with the fewest candidates first, so the flexible ones fill the gaps after.

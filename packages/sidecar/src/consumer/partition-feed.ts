@@ -73,10 +73,27 @@ export class PartitionFeed {
   private batch: InFlightBatch | null = null
   /** The owner it had last: the local assignment keeps a partition there when it can. */
   lastOwnerId: string | null = null
+  /**
+   * A process whose ownership was taken (its revoke timed out) and which may still work on its
+   * last batch: the partition is not given back to it until it says that batch is over.
+   */
+  lateOwnerId: string | null = null
   /** An ownership is being given up (revoke sent, `released` not yet heard). */
   revoking = false
   /** Whether the member paused this partition in KafkaJS because the buffer is full. */
   pausedInKafka = false
+  /** The offset a seek asked for, until a chunk fetched from it arrives (undefined: no seek waits). */
+  private sought: number | undefined = undefined
+  /** The fetched offset of the last chunk refused after the seek. */
+  private refusedFrom: number | null = null
+  /**
+   * Set when a chunk was refused after a seek: KafkaJS should be sought there again (the member
+   * does it and clears this). A chunk from the same other offset twice in a row means Kafka moved
+   * the position itself (the sought offset was out of range, KafkaJS reset it): that one is taken.
+   */
+  reseek: number | null = null
+  /** A report past what was delivered was clamped during this ownership (warned once). */
+  overshootWarned = false
 
   constructor(
     readonly topic: string,
@@ -122,8 +139,14 @@ export class PartitionFeed {
     return this.ownership !== null && !this.revoking && this.batch === null && this.records.length > 0
   }
 
-  /** Adds what KafkaJS fetched, minus what is buffered or processed already; how many records it kept. */
+  /**
+   * Adds what KafkaJS fetched, minus what is buffered or processed already; how many records it
+   * kept. After a seek only a chunk fetched from the sought offset is taken: one fetched before
+   * the seek (KafkaJS queues fetched batches) would otherwise jump the feed past records never
+   * delivered. See `reseek`.
+   */
   append(chunk: FetchedChunk): number {
+    if (!this.acceptAfterSeek(chunk)) return 0
     if (this.fetchedTo === null || chunk.fetchedOffset > this.fetchedTo) {
       // The first fetch, or a jump over records KafkaJS filtered out (control records, aborted
       // transactions): when nothing before the jump is left to process, the jump is processed too.
@@ -144,9 +167,15 @@ export class PartitionFeed {
     return kept
   }
 
+  /** The next offset after what was delivered to the current ownership (-1: nothing known yet). */
+  get deliveredUpTo(): number {
+    return this.deliveredTo
+  }
+
   startOwnership(ownership: Ownership): void {
     this.ownership = ownership
     this.lastOwnerId = ownership.ownerId
+    this.overshootWarned = false
     this.revoking = false
     this.deliveredTo = this.processedOffset ?? -1
   }
@@ -194,15 +223,14 @@ export class PartitionFeed {
 
   /**
    * The owner processed every record below `nextOffset` (eachMessage returned, resolveOffset):
-   * they leave the buffer. Throws when `nextOffset` lies beyond what was delivered to it.
+   * they leave the buffer.
    */
-  progress(nextOffset: number): Freed {
+  progress(reported: number): Freed {
     if (this.batch?.stale) return NOTHING
-    if (nextOffset > this.deliveredTo) {
-      throw new RangeError(
-        `offset ${nextOffset} of ${this.topic}[${this.partition}] was never delivered (delivered up to ${this.deliveredTo})`,
-      )
-    }
+    // Past what was delivered counts as what was delivered (KafkaJS accepts resolveOffset past a
+    // batch); the member clamps and warns before, this keeps the feed consistent regardless.
+    const nextOffset = Math.min(reported, this.deliveredTo)
+    if (nextOffset < 0) return NOTHING
     if (this.processedOffset !== null && nextOffset <= this.processedOffset) return NOTHING
     this.processedOffset = nextOffset
     let records = 0
@@ -240,7 +268,31 @@ export class PartitionFeed {
     this.fetchedTo = offset
     this.deliveredTo = offset ?? -1
     this.redeliverBelow = -1
+    // KafkaJS's latest/earliest is only known when its fetch comes back: the first chunk is taken.
+    this.sought = offset ?? undefined
+    this.refusedFrom = null
+    this.reseek = null
     return freed
+  }
+
+  private acceptAfterSeek(chunk: FetchedChunk): boolean {
+    if (this.sought === undefined) return true
+    if (chunk.fetchedOffset === this.sought || chunk.fetchedOffset === this.refusedFrom) {
+      if (chunk.fetchedOffset !== this.sought) this.resetTo(chunk.fetchedOffset)
+      this.sought = undefined
+      this.refusedFrom = null
+      return true
+    }
+    this.refusedFrom = chunk.fetchedOffset
+    this.reseek = this.sought
+    return false
+  }
+
+  /** Kafka moved the position itself (an out-of-range seek reset by KafkaJS): the feed starts there. */
+  private resetTo(offset: number): void {
+    this.processedOffset = offset
+    this.fetchedTo = offset
+    this.deliveredTo = offset
   }
 }
 

@@ -7,6 +7,7 @@ import type { ConsumerConfig } from 'kafkajs'
 import type { GroupSettings, Subscription } from '@kafka-sidecar/proto'
 import { invalidArgument } from '../errors.js'
 import { topicNameProblem } from '../pipeline/validation.js'
+import { backtrackingRisk } from './pattern-safety.js'
 
 /** One subscription: a topic name or a pattern, and where a partition without a committed offset starts. */
 export interface TopicSubscription {
@@ -17,16 +18,40 @@ export interface TopicSubscription {
   readonly fromBeginning: boolean
 }
 
-/** A process's subscriptions, checked. */
+/** Most subscriptions one join may carry: each is checked against every topic of the cluster. */
+export const MAX_SUBSCRIPTIONS_PER_JOIN = 1_000
+/** Longest pattern source a subscription may carry. */
+export const MAX_PATTERN_LENGTH = 1_000
+/** Topic names whose match is remembered per set; past it the memory starts over. */
+const MAX_REMEMBERED_MATCHES = 100_000
+
+/** A process's subscriptions, checked. Lookups are by id and by topic name, linear in the set. */
 export class SubscriptionSet {
-  constructor(readonly entries: readonly TopicSubscription[]) {}
+  private readonly byId: ReadonlyMap<string, TopicSubscription>
+  private readonly topics: ReadonlySet<string>
+  private readonly patterns: readonly RegExp[]
+  /** Each pattern runs once per topic name: the answer is remembered. */
+  private readonly matches = new Map<string, boolean>()
+
+  constructor(readonly entries: readonly TopicSubscription[]) {
+    this.byId = new Map(entries.map((s) => [s.id, s]))
+    this.topics = new Set(entries.flatMap((s) => (s.topic !== undefined ? [s.topic] : [])))
+    this.patterns = entries.flatMap((s) => (s.pattern ? [s.pattern] : []))
+  }
 
   accepts(topic: string): boolean {
-    return this.entries.some((s) => (s.topic !== undefined ? s.topic === topic : s.pattern!.test(topic)))
+    if (this.topics.has(topic)) return true
+    let match = this.matches.get(topic)
+    if (match === undefined) {
+      match = this.patterns.some((p) => p.test(topic))
+      if (this.matches.size >= MAX_REMEMBERED_MATCHES) this.matches.clear()
+      this.matches.set(topic, match)
+    }
+    return match
   }
 
   has(id: string): boolean {
-    return this.entries.some((s) => s.id === id)
+    return this.byId.has(id)
   }
 
   /** This set plus what `other` has that it lacks (the first seen keeps its fromBeginning). */
@@ -42,7 +67,10 @@ export class SubscriptionSet {
   /** Subscriptions both have with a different fromBeginning, named. */
   fromBeginningDifferences(other: SubscriptionSet): string[] {
     return other.entries
-      .filter((s) => this.entries.some((mine) => mine.id === s.id && mine.fromBeginning !== s.fromBeginning))
+      .filter((s) => {
+        const mine = this.byId.get(s.id)
+        return mine !== undefined && mine.fromBeginning !== s.fromBeginning
+      })
       .map(
         (s) =>
           `${describe(s)}: fromBeginning ${s.fromBeginning} ignored, the group member reads it with ${!s.fromBeginning}`,
@@ -50,9 +78,24 @@ export class SubscriptionSet {
   }
 }
 
-/** Checks a join's subscriptions: at least one, each a valid topic name or a compilable pattern. */
+/** The union of several processes' subscriptions (null when there are none). */
+export function unionOf(sets: readonly SubscriptionSet[]): SubscriptionSet | null {
+  if (sets.length === 0) return null
+  const byId = new Map<string, TopicSubscription>()
+  for (const set of sets) for (const s of set.entries) if (!byId.has(s.id)) byId.set(s.id, s)
+  return new SubscriptionSet([...byId.values()])
+}
+
+/**
+ * Checks a join's subscriptions: at least one and at most MAX_SUBSCRIPTIONS_PER_JOIN, each a valid
+ * topic name or a compilable pattern of bounded length that cannot backtrack catastrophically.
+ */
 export function parseSubscriptions(subscriptions: readonly Subscription[]): SubscriptionSet {
   if (subscriptions.length === 0) throw invalidArgument('join.subscriptions is empty: subscribe to a topic first')
+  if (subscriptions.length > MAX_SUBSCRIPTIONS_PER_JOIN)
+    throw invalidArgument(
+      `join.subscriptions has ${subscriptions.length} entries, more than the most allowed, ${MAX_SUBSCRIPTIONS_PER_JOIN} (subscribe with a pattern instead)`,
+    )
   return new SubscriptionSet(subscriptions.map(parseSubscription))
 }
 
@@ -65,6 +108,12 @@ function parseSubscription(subscription: Subscription, index: number): TopicSubs
     return { id: `topic:${topicOrPattern.value}`, topic: topicOrPattern.value, fromBeginning }
   }
   const { source, flags } = topicOrPattern.value
+  if (source.length > MAX_PATTERN_LENGTH)
+    throw invalidArgument(
+      `join.subscriptions[${index}]: pattern source of ${source.length} characters is longer than the most allowed, ${MAX_PATTERN_LENGTH}`,
+    )
+  const risk = backtrackingRisk(source)
+  if (risk) throw invalidArgument(`join.subscriptions[${index}]: pattern /${source}/${flags} refused: ${risk}`)
   let pattern: RegExp
   try {
     // A global or sticky pattern's test() depends on the last match: matching topics must not.

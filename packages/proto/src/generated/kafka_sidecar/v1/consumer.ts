@@ -131,16 +131,20 @@ export interface BatchDone {
 export interface CommitOffsets {
   requestId: number;
   /**
-   * Offsets as KafkaJS commits them (the next offset to read). For a partition this instance does
-   * not own the commit fails with the partition named.
+   * Offsets as KafkaJS commits them (the next offset to read). Partitions this instance does not own
+   * (any more) are not committed and are named in the result's `refused`; the others are committed.
+   * When it owns none of them the whole commit fails with the partitions named. An offset past what
+   * was delivered to the ownership is committed as the end of what was delivered (KafkaJS accepts
+   * resolveOffset past the batch; nothing not delivered is ever committed).
    */
   offsets: ProcessedOffset[];
 }
 
 /**
- * KafkaJS's consumer.seek: the partition's next batch starts at `offset`, whichever process of
- * the pod owns it (the sidecar is the group's one member), and its current batch becomes stale.
- * -1 and -2 are KafkaJS's "latest" and "earliest".
+ * KafkaJS's consumer.seek: the partition's next batch starts at `offset`, and its current batch
+ * becomes stale. Only a partition this instance owns now is sought; a seek of any other partition
+ * is ignored (as KafkaJS applies a seek only to partitions its member is assigned: the client keeps
+ * it until it is given the partition). -1 and -2 are KafkaJS's "latest" and "earliest".
  */
 export interface SeekPartition {
   topic: string;
@@ -156,7 +160,10 @@ export interface TopicPartitions {
 
 /**
  * KafkaJS's pause/resume: no batch of these partitions is delivered while paused. Kept per
- * instance and topic across ownerships, as KafkaJS keeps paused topics across rebalances.
+ * instance and topic across ownerships, as KafkaJS keeps paused topics across rebalances, with
+ * KafkaJS's rules (its SubscriptionState): pausing a whole topic pauses its partitions to come too;
+ * resuming one partition of a paused topic resumes that one only; pausing some partitions of a
+ * topic replaces a whole-topic pause by those partitions.
  */
 export interface PausePartitions {
   topics: TopicPartitions[];
@@ -265,6 +272,13 @@ export interface CommitResult {
   /** Absent: committed. The offsets that were committed, for KafkaJS's COMMIT_OFFSETS event. */
   error?: Error | undefined;
   committed: ProcessedOffset[];
+  /**
+   * Offsets of the request not committed because this instance no longer owns (or never owned)
+   * that ownership: the client treats each as a partition it lost. The rest of the request was
+   * committed (`committed`). Empty when everything was owned, and when `error` refuses the whole
+   * request because nothing named was owned.
+   */
+  refused: ProcessedOffset[];
 }
 
 /**
@@ -3025,7 +3039,7 @@ export const Batch: MessageFns<Batch> = {
 };
 
 function createBaseCommitResult(): CommitResult {
-  return { requestId: 0, error: undefined, committed: [] };
+  return { requestId: 0, error: undefined, committed: [], refused: [] };
 }
 
 export const CommitResult: MessageFns<CommitResult> = {
@@ -3038,6 +3052,9 @@ export const CommitResult: MessageFns<CommitResult> = {
     }
     for (const v of message.committed) {
       ProcessedOffset.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.refused) {
+      ProcessedOffset.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -3079,6 +3096,14 @@ export const CommitResult: MessageFns<CommitResult> = {
             message.committed.push(ProcessedOffset.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.refused.push(ProcessedOffset.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3102,6 +3127,9 @@ export const CommitResult: MessageFns<CommitResult> = {
       committed: globalThis.Array.isArray(object?.committed)
         ? object.committed.map((e: any) => ProcessedOffset.fromJSON(e))
         : [],
+      refused: globalThis.Array.isArray(object?.refused)
+        ? object.refused.map((e: any) => ProcessedOffset.fromJSON(e))
+        : [],
     };
   },
 
@@ -3116,6 +3144,9 @@ export const CommitResult: MessageFns<CommitResult> = {
     if (message.committed?.length) {
       obj.committed = message.committed.map((e) => ProcessedOffset.toJSON(e));
     }
+    if (message.refused?.length) {
+      obj.refused = message.refused.map((e) => ProcessedOffset.toJSON(e));
+    }
     return obj;
   },
 
@@ -3127,6 +3158,7 @@ export const CommitResult: MessageFns<CommitResult> = {
     message.requestId = object.requestId ?? 0;
     message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
     message.committed = object.committed?.map((e) => ProcessedOffset.fromPartial(e)) || [];
+    message.refused = object.refused?.map((e) => ProcessedOffset.fromPartial(e)) || [];
     return message;
   },
 };
