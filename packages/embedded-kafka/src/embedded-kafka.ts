@@ -305,6 +305,18 @@ export class EmbeddedKafka {
     return this.groups.group(groupId)?.generationId
   }
 
+  /**
+   * The id of the broker that coordinates `groupId` now (FindCoordinator's answer), or -1 with no
+   * broker running. It depends on which brokers are live, as in Kafka after a failover, so a test
+   * can stop the coordinator of the group it consumes with.
+   */
+  groupCoordinator(groupId: string): number {
+    return GroupCoordinator.coordinatorFor(
+      groupId,
+      this.state.liveBrokers().map((b) => b.id),
+    )
+  }
+
   private requireTopic(topic: string) {
     const found = this.state.topics.get(topic)
     if (!found) throw new TopicOperationError(3, `Topic '${topic}' does not exist.`)

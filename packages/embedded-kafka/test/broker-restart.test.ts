@@ -1,6 +1,8 @@
 import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { connectedAdmin, connectedProducer, kafkaFor, randomTopic, startCluster } from '@kafka-sidecar/test-support'
+import { FindCoordinator } from '../src/apis/10-find-coordinator.js'
+import { openRaw } from './raw-client.js'
 
 function refusesConnections(hostPort: string): Promise<boolean> {
   const [host, port] = hostPort.split(':')
@@ -95,6 +97,27 @@ describe('stopping and restarting brokers', () => {
     const [result] = await producer.send({ topic, messages: [{ partition: 0, value: 'three' }] })
     expect(result!.baseOffset).toBe('1')
     expect((await cluster.records(topic)).map((r) => r.value!.toString())).toEqual(['one', 'three', 'two'])
+  })
+
+  it("names the group's coordinator as FindCoordinator does, and a new one when it stops", async () => {
+    const cluster = await startCluster({ brokers: 3 })
+    const groupId = randomTopic('group')
+    const found = async () => {
+      const live = cluster.brokers().find((b) => b.running)!
+      const raw = await openRaw({ host: live.host, port: live.port })
+      const answer = await raw.roundTrip(FindCoordinator, 2, { key: groupId, keyType: 0 })
+      return answer.nodeId
+    }
+    const first = cluster.groupCoordinator(groupId)
+    expect(first).toBe(await found())
+    await cluster.stopBroker(first)
+    const second = cluster.groupCoordinator(groupId)
+    expect(second).not.toBe(first)
+    expect(second).toBe(await found())
+    await cluster.startBroker(first)
+    expect(cluster.groupCoordinator(groupId)).toBe(first)
+    await cluster.stopBrokers()
+    expect(cluster.groupCoordinator(groupId)).toBe(-1)
   })
 
   it('refuses to start a broker after the cluster was stopped for good', async () => {

@@ -60,11 +60,13 @@ export interface ChildSidecar extends RunningProgram {
  * Spawns the kafka-sidecar CLI (through tsx, against the sources) in front of `cluster`, listening
  * on `socket`, silent, HTTP off, and waits until it serves. `env` adds or overrides KAFKA_*
  * settings (e.g. KAFKA_SIDECAR_MAX_QUEUED_RECORDS). Killed by its PID when the test ends.
+ * `startTimeoutMs`: longer for a test that starts it while the machine is busy with its load.
  */
 export async function spawnSidecar(
   cluster: EmbeddedKafka,
   socket: string,
   env: Record<string, string> = {},
+  startTimeoutMs = 15_000,
 ): Promise<ChildSidecar> {
   const cli = spawnProgram(sidecarCli('source'), {
     env: {
@@ -76,6 +78,6 @@ export async function spawnSidecar(
       ...env,
     },
   })
-  const { listening, http } = await sidecarStarted(cli, 15_000)
+  const { listening, http } = await sidecarStarted(cli, startTimeoutMs)
   return { ...cli, address: listening, httpAddress: http === 'off' ? null : http }
 }

@@ -4,7 +4,7 @@
  * KAFKA_SIDECAR_CONSUMER_MODE and KAFKA_SIDECAR_ADDRESS as a deployment sets them). It consumes
  * WORKER_TOPIC in group WORKER_GROUP with eachMessage (WORKER_DELAY_MS per record, so a batch takes
  * a while) and prints one JSON line per event the test reads: `record` after the handler's work
- * (processed), `join` (GROUP_JOIN), `rebalancing`, `crash`, `ready` once run() resolved.
+ * (processed; `t` the time, for pauses), `join` (GROUP_JOIN), `rebalancing`, `crash`, `ready` once run() resolved.
  */
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback
@@ -35,7 +35,7 @@ const consumer = kafka.consumer({
   heartbeatInterval: 300,
 })
 consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
-  say({ event: 'join', assignment: payload.memberAssignment, duration: payload.duration }),
+  say({ event: 'join', assignment: payload.memberAssignment, duration: payload.duration, t: Date.now() }),
 )
 consumer.on(consumer.events.REBALANCING, () => say({ event: 'rebalancing' }))
 consumer.on(consumer.events.CRASH, ({ payload }) => say({ event: 'crash', error: payload.error.message }))
@@ -45,7 +45,7 @@ await consumer.subscribe({ topics: [env('WORKER_TOPIC')], fromBeginning: true })
 await consumer.run({
   eachMessage: async ({ partition, message }) => {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
-    say({ event: 'record', p: partition, o: Number(message.offset), v: message.value!.toString() })
+    say({ event: 'record', p: partition, o: Number(message.offset), v: message.value!.toString(), t: Date.now() })
   },
 })
 say({ event: 'ready' })

@@ -17,6 +17,8 @@ export interface WorkerLine {
   readonly v?: string
   readonly assignment?: Record<string, number[]>
   readonly duration?: number
+  /** When it happened (Date.now() in the worker). */
+  readonly t?: number
 }
 
 export interface PodWorker {
@@ -52,21 +54,41 @@ export function startWorker(setup: WorkerSetup): PodWorker {
         : {}),
     },
   })
-  const lines = () =>
-    program
-      .stdout()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as WorkerLine)
+  const read = lineReader(program)
+  const lines = () => read().all.slice()
   return {
     program,
     pid: program.pid,
     lines,
-    records: () => lines().filter((l) => l.event === 'record'),
+    records: () => read().records.slice(),
     partitions: (topic) =>
       lines()
         .filter((l) => l.event === 'join')
         .at(-1)?.assignment?.[topic] ?? [],
+  }
+}
+
+/**
+ * The worker's complete lines, each parsed once: tests poll these every few milliseconds while the
+ * cluster's brokers share the test's event loop, so parsing all the output at every poll (thousands
+ * of lines under load) would stall the brokers for seconds and make the faults the tests measure.
+ */
+function lineReader(program: RunningProgram): () => { all: WorkerLine[]; records: WorkerLine[] } {
+  const parsed = { all: [] as WorkerLine[], records: [] as WorkerLine[] }
+  let read = 0
+  return () => {
+    const out = program.stdout()
+    const end = out.lastIndexOf('\n') + 1
+    if (end > read) {
+      for (const text of out.slice(read, end).split('\n')) {
+        if (!text.startsWith('{')) continue
+        const line = JSON.parse(text) as WorkerLine
+        parsed.all.push(line)
+        if (line.event === 'record') parsed.records.push(line)
+      }
+      read = end
+    }
+    return parsed
   }
 }
 
