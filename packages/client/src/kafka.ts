@@ -8,6 +8,7 @@
  */
 import kafkajs from 'kafkajs'
 import type { Admin, AdminConfig, Consumer, ConsumerConfig, KafkaConfig, Logger } from 'kafkajs'
+import { createConsumerMetrics } from './consumer/consumer-metrics.js'
 import { resolveConsumerOptions, runsInSidecar, type SidecarConsumerOptions } from './consumer/consumer-mode.js'
 import { DeadLetterConsumerImpl, type DeadLetterConsumer } from './consumer/dead-letter-consumer.js'
 import { resolveDeadLetter, type DeadLetterOptions } from './consumer/dead-letter-options.js'
@@ -101,8 +102,14 @@ export class Kafka {
     // KafkaJS's consumer checks the config (groupId, heartbeatInterval) and gives the logger and
     // events; it opens no connection until connect(), which a sidecar consumer never calls.
     const kafkajsConsumer = this.kafka.consumer(kafkajsConfig)
-    if (!runsInSidecar(kafkajsConfig, options, kafkajsConsumer.logger())) return kafkajsConsumer
     const clientId = this.clientId ?? 'kafkajs'
+    const metrics = createConsumerMetrics(this.metrics, clientId, kafkajsConfig.groupId)
+    if (!runsInSidecar(kafkajsConfig, options, kafkajsConsumer.logger())) {
+      // KafkaJS's consumer stays untouched: only its mode is counted, and a missing prom-client logged.
+      metrics.mode('direct')
+      metrics.ready.catch((error: Error) => kafkajsConsumer.logger().error(error.message, { groupId: config.groupId }))
+      return kafkajsConsumer
+    }
     const transport = new GrpcConsumeTransport(kafkaLevel)
     const cluster = new ConsumerCluster(
       {
@@ -126,6 +133,7 @@ export class Kafka {
       createDirect: () => this.kafka.consumer(kafkajsConfig),
       // As KafkaJS merges them: the consumer's own retry (default { retries: 5 }) over the Kafka-level one.
       retry: { ...this.kafkaLevel.retry, ...(kafkajsConfig.retry ?? { retries: 5 }) },
+      metrics,
     })
     // The application's KafkaJS instrumentation traces its handlers, as on KafkaJS's own consumer,
     // with the cluster id of the sidecar's cluster.

@@ -25,13 +25,13 @@ export interface MetricsRegistry {
 
 export type MetricsOption = boolean | { readonly registry?: MetricsRegistry }
 
-const PREFIX = 'kafka_sidecar_client_'
+export const PREFIX = 'kafka_sidecar_client_'
 
-type PromClientModule = typeof PromClient
+export type PromClientModule = typeof PromClient
 let promClient: Promise<PromClientModule> | null = null
 
 /** The application's prom-client, loaded once, on first need. */
-function loadPromClient(): Promise<PromClientModule> {
+export function loadPromClient(): Promise<PromClientModule> {
   promClient ??= import('prom-client').then(
     // CommonJS seen from ESM: the module object is the default export (in both builds).
     (loaded: unknown) => ((loaded as { default?: PromClientModule }).default ?? loaded) as PromClientModule,
@@ -81,7 +81,11 @@ const NO_METRICS: ProducerMetrics = {
 
 const BREAKER_STATES = { closed: 0, half_open: 1, open: 2 } as const
 
-function getOrCreate<T>(registry: PromClient.Registry, name: string, create: () => T): T {
+/** Seconds, 0.5 ms to 10 s: sends, handlers and commits. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/** The metric registered under `name` in `registry` (by another producer or consumer), or a new one. */
+export function getOrCreate<T>(registry: PromClient.Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create()
 }
 
@@ -169,7 +173,7 @@ function registeredMetrics(client: PromClientModule, registry: PromClient.Regist
         name: PREFIX + 'send_duration_seconds',
         help: 'send/sendBatch duration until the broker acknowledged, by path',
         labelNames: ['client_id', 'path'],
-        buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        buckets: LATENCY_BUCKETS,
         registers,
       }),
   )

@@ -2,13 +2,14 @@
  * A Kafka cluster in one process: N brokers on loopback sharing one in-memory state, each a real
  * TCP listener speaking the Kafka protocol. Brokers can be stopped and started again on the same
  * ports with their data, to rehearse broker failures; other faults (lost Produce answers, refused
- * producer ids) can be armed to rehearse what clients do about them.
+ * producer ids, a refused consumer group) can be armed to rehearse what clients do about them.
  */
 import { ROUTES } from './apis/index.js'
 import {
   Faults,
   type InjectedFault,
   type LoseProduceResponsesOptions,
+  type RefuseGroupOptions,
   type RefuseProducerIdsOptions,
 } from './faults/faults.js'
 import { GroupCoordinator } from './groups/group-coordinator.js'
@@ -383,7 +384,17 @@ export class EmbeddedKafka {
     return this.faults.refuseProducerIds(options)
   }
 
-  /** Disarms every fault armed with loseProduceResponses or refuseProducerIds. */
+  /**
+   * Arms a fault: JoinGroup, SyncGroup and Heartbeat requests of `groupId` are answered with
+   * `errorCode` (default 30, GROUP_AUTHORIZATION_FAILED, what Kafka answers a principal without
+   * Read on the group), `count` times (default: until cleared). A member in the group learns it at
+   * its next heartbeat; KafkaJS crashes on it (restarting when the error is retriable).
+   */
+  refuseGroup(options: RefuseGroupOptions): InjectedFault {
+    return this.faults.refuseGroup(options)
+  }
+
+  /** Disarms every fault armed with loseProduceResponses, refuseProducerIds or refuseGroup. */
   clearFaults(): void {
     this.faults.clear()
   }

@@ -2,7 +2,12 @@
 export { EmbeddedKafka } from './embedded-kafka.js'
 export type { BrokerInfo, EmbeddedBatch, EmbeddedRecord, PartitionOffsets, RecordsOptions } from './embedded-kafka.js'
 export { EmbeddedKafkaConfigError, parseOptions } from './options.js'
-export type { InjectedFault, LoseProduceResponsesOptions, RefuseProducerIdsOptions } from './faults/faults.js'
+export type {
+  InjectedFault,
+  LoseProduceResponsesOptions,
+  RefuseGroupOptions,
+  RefuseProducerIdsOptions,
+} from './faults/faults.js'
 export type { EmbeddedKafkaOptions } from './options.js'
 export type { ClientCertificateOptions, IssuedCertificate } from './tls/certificate-authority.js'
 export { SaslAuthenticationError } from './sasl/mechanism.js'

@@ -3,11 +3,12 @@
  * append (connection closed, or answered past the client's timeout) makes KafkaJS retry; an
  * idempotent producer's retry is answered as a duplicate with the original offset (one copy), a
  * plain producer's retry writes a second copy, as with Kafka. Refused producer ids fail an
- * idempotent producer's connect with Kafka's error.
+ * idempotent producer's connect with Kafka's error. A refused group crashes its KafkaJS consumer
+ * with Kafka's error, and other groups go on.
  */
 import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { connectedProducer, kafkaFor, randomTopic, startCluster } from '@kafka-sidecar/test-support'
+import { connectedProducer, kafkaFor, randomTopic, startCluster, waitFor } from '@kafka-sidecar/test-support'
 
 const values = async (cluster: Awaited<ReturnType<typeof startCluster>>, topic: string) =>
   (await cluster.records(topic)).map((r) => `${r.partition}:${r.offset}:${r.value?.toString()}`)
@@ -104,5 +105,44 @@ describe('refuseProducerIds', () => {
     cluster.clearFaults()
     const later = await connectedProducer(kafka, { idempotent: true })
     expect(later.isIdempotent()).toBe(true)
+  })
+})
+
+describe('refuseGroup', () => {
+  it("crashes the group's KafkaJS consumer with Kafka's error at its next heartbeat; other groups go on", async () => {
+    const cluster = await startCluster({ brokers: 1 })
+    const topic = randomTopic('refused-group')
+    await cluster.createTopic({ topic, partitions: 1 })
+    const kafka = new Kafka({ clientId: 'faults', brokers: cluster.bootstrapServers, logLevel: logLevel.NOTHING })
+    const start = async (groupId: string) => {
+      const consumer = kafka.consumer({ groupId, heartbeatInterval: 100, maxWaitTimeInMs: 100 })
+      const crashes: Array<{ error: Error; restart: boolean }> = []
+      consumer.on(consumer.events.CRASH, ({ payload }) => void crashes.push(payload))
+      let joined = false
+      consumer.on(consumer.events.GROUP_JOIN, () => (joined = true))
+      await consumer.connect()
+      await consumer.subscribe({ topic })
+      await consumer.run({ eachMessage: async () => {} })
+      await waitFor(`${groupId} joined`, () => joined, 10_000)
+      return { groupId, consumer, crashes }
+    }
+    const refused = await start(randomTopic('group'))
+    const other = await start(randomTopic('group'))
+    const fault = cluster.refuseGroup({ groupId: refused.groupId })
+    await waitFor('the refused group to crash', () => refused.crashes.length > 0, 10_000)
+    // KafkaJS wraps the broker's error (non-retriable) in a KafkaJSNonRetriableError.
+    expect((refused.crashes[0]!.error.cause as { type?: string }).type).toBe('GROUP_AUTHORIZATION_FAILED')
+    expect(refused.crashes[0]!.restart).toBe(false)
+    expect(fault.fired).toBeGreaterThan(0)
+    expect(other.crashes).toEqual([])
+    expect((await other.consumer.describeGroup()).state).toBe('Stable')
+    await Promise.all([refused.consumer.disconnect(), other.consumer.disconnect()])
+  })
+
+  it('refuses invalid arguments, naming them', async () => {
+    const cluster = await startCluster({ brokers: 1 })
+    expect(() => cluster.refuseGroup({ groupId: '' })).toThrow(/groupId/)
+    expect(() => cluster.refuseGroup({ groupId: 'g', errorCode: 0 })).toThrow(/errorCode/)
+    expect(() => cluster.refuseGroup({ groupId: 'g', count: -1 })).toThrow(/count/)
   })
 })

@@ -1,7 +1,9 @@
 /**
  * /metrics (Prometheus), /healthz (the process is alive and answering), /readyz (the Kafka
- * producer is connected and the sidecar accepts requests). Anything else is a 404; any method
- * but GET/HEAD a 405. Garbage on the socket is node's HTTP parser's problem: it answers 400.
+ * producer is connected and the sidecar accepts requests; a consumer group in trouble is named in
+ * the text but keeps it 200), /readyz/consumers (that, and every consumer group's member in its
+ * group: the consumer service's health). Anything else is a 404; any method but GET/HEAD a 405.
+ * Garbage on the socket is node's HTTP parser's problem: it answers 400.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -11,6 +13,8 @@ import { formatListenAddress, type ListenAddress } from './listen-address.js'
 export interface HttpEndpoints {
   readonly registry: Registry
   isReady(): { ready: boolean; reason: string }
+  /** The consumer service's health: ready, and no group's member crashed. */
+  consumersReady(): { serving: boolean; reason: string }
 }
 
 export function createHttpServer(endpoints: HttpEndpoints): Server {
@@ -31,8 +35,13 @@ export function createHttpServer(endpoints: HttpEndpoints): Server {
     } else if (path === '/readyz') {
       const { ready, reason } = endpoints.isReady()
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${reason}\n`)
+    } else if (path === '/readyz/consumers') {
+      const { serving, reason } = endpoints.consumersReady()
+      res.writeHead(serving ? 200 : 503, { 'content-type': 'text/plain' }).end(`${reason}\n`)
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n')
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('not found: try /metrics, /healthz, /readyz or /readyz/consumers\n')
     }
   })
   server.headersTimeout = 10_000

@@ -108,13 +108,14 @@ function countByTopic(request: ProduceRequest): Map<string, number> {
 
 /** What the group members count, into the sidecar's consumer metrics (group ids bounded as labels). */
 export function consumerMeter(metrics: SidecarMetrics): ConsumerMeter {
-  const group = (groupId: string) => metrics.groups.admit(boundedLabel(groupId))
+  const group = (groupId: string) => metrics.groupLabel(groupId)
   return {
     delivered: (groupId, topic, records, redelivered) => {
       metrics.consumerDelivered.inc({ group: group(groupId), topic }, records)
       if (redelivered > 0) metrics.consumerRedelivered.inc({ group: group(groupId), topic }, redelivered)
     },
     committed: (groupId, result) => metrics.consumerCommits.inc({ group: group(groupId), result }),
+    commitSeconds: (groupId, seconds) => metrics.consumerCommitDuration.observe({ group: group(groupId) }, seconds),
     localMove: (groupId) => metrics.consumerLocalMoves.inc({ group: group(groupId) }),
     kafkaRebalance: (groupId) => metrics.consumerRebalances.inc({ group: group(groupId) }),
   }

@@ -62,7 +62,35 @@ export interface ConsumerGroupGauges {
   readonly processes: number
   readonly ownedPartitions: number
   readonly bufferedBytes: number
+  /** Per process (consumer instance): records and bytes delivered and not reported processed. */
+  readonly inFlight: ReadonlyArray<{ readonly instanceId: string; readonly records: number; readonly bytes: number }>
 }
+
+/** What the consumer gauges read at each scrape. */
+export interface ConsumerGaugeSources {
+  groups(): ReadonlyArray<ConsumerGroupGauges>
+  /** Every group with a member (or a recent failure) and whether that member is in the group. */
+  sessions(): ReadonlyArray<{ readonly groupId: string; readonly inGroup: boolean }>
+  /** The lag of the members' assigned partitions (may ask the brokers: awaited within a bound). */
+  lag(): Promise<
+    ReadonlyArray<{
+      readonly groupId: string
+      readonly topic: string
+      readonly partition: number
+      readonly lag: number
+    }>
+  >
+}
+
+/**
+ * Series per sidecar of the per-partition and per-process gauges; past it the smallest share one
+ * series, so a pod assigned thousands of partitions (or running hundreds of processes) does not
+ * flood /metrics. The lag keeps the partitions furthest behind as their own series.
+ */
+export const MAX_PARTITION_SERIES = 1_000
+export const MAX_PROCESS_SERIES = 200
+const OTHER_PARTITIONS = '(other partitions)'
+const OTHER_PROCESSES = '(other processes)'
 
 export class SidecarMetrics {
   readonly registry = new Registry()
@@ -85,6 +113,7 @@ export class SidecarMetrics {
   readonly consumerCommits: Counter<'group' | 'result'>
   readonly consumerLocalMoves: Counter<'group'>
   readonly consumerRebalances: Counter<'group'>
+  readonly consumerCommitDuration: Histogram<'group'>
 
   private readonly registers = [this.registry]
 
@@ -174,12 +203,25 @@ export class SidecarMetrics {
       labelNames: ['group'],
       registers,
     })
+    this.consumerCommitDuration = new Histogram({
+      name: 'kafka_sidecar_consumer_commit_duration_seconds',
+      help: "Commits of a group's offsets: the round trip to Kafka (OffsetCommit), answered or failed",
+      labelNames: ['group'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    })
     if (sources) this.watch(sources)
   }
 
-  /** The consumer gauges, per group, read at each scrape. */
-  watchConsumerGroups(stats: () => ReadonlyArray<ConsumerGroupGauges>): void {
-    const groups = this.groups
+  /** The group label of a group id (bounded). */
+  groupLabel(groupId: string): string {
+    return this.groups.admit(boundedLabel(groupId))
+  }
+
+  /** The consumer gauges, read at each scrape. Series of a group, partition or process gone go with it. */
+  watchConsumers(sources: ConsumerGaugeSources): void {
+    const group = (groupId: string) => this.groupLabel(groupId)
+    const stats = () => sources.groups()
     const perGroup = (name: string, help: string, read: (g: ConsumerGroupGauges) => number) =>
       new Gauge({
         name,
@@ -188,7 +230,7 @@ export class SidecarMetrics {
         registers: this.registers,
         collect() {
           this.reset()
-          for (const g of stats()) this.inc({ group: groups.admit(boundedLabel(g.groupId)) }, read(g))
+          for (const g of stats()) this.inc({ group: group(g.groupId) }, read(g))
         },
       })
     perGroup(
@@ -205,6 +247,71 @@ export class SidecarMetrics {
       'kafka_sidecar_consumer_buffered_bytes',
       'Bytes of fetched records a group member holds, not yet reported processed',
       (g) => g.bufferedBytes,
+    )
+    new Gauge({
+      name: 'kafka_sidecar_consumer_member_in_group',
+      help: "1 while the sidecar's member of a group is in the group (joined), 0 while it joins or after a crash",
+      labelNames: ['group'],
+      registers: this.registers,
+      collect() {
+        this.reset()
+        for (const s of sources.sessions()) this.set({ group: group(s.groupId) }, s.inGroup ? 1 : 0)
+      },
+    })
+    this.watchInFlight(stats)
+    this.watchLag(sources.lag)
+  }
+
+  /** The lag per partition; past MAX_PARTITION_SERIES the partitions least behind share one series. */
+  private watchLag(read: ConsumerGaugeSources['lag']): void {
+    const group = (groupId: string) => this.groupLabel(groupId)
+    new Gauge({
+      name: 'kafka_sidecar_consumer_lag',
+      help: "Records of a partition the group has not committed: the high watermark less the group's committed offset",
+      labelNames: ['group', 'topic', 'partition'],
+      registers: this.registers,
+      async collect() {
+        const lags = [...(await read())].sort((a, b) => b.lag - a.lag)
+        this.reset()
+        lags.forEach((l, i) => {
+          const own = i < MAX_PARTITION_SERIES - 1 || lags.length <= MAX_PARTITION_SERIES
+          const labels = own
+            ? { group: group(l.groupId), topic: l.topic, partition: String(l.partition) }
+            : { group: group(l.groupId), topic: OTHER_PARTITIONS, partition: OTHER_PARTITIONS }
+          this.inc(labels, l.lag)
+        })
+      },
+    })
+  }
+
+  /** Records and bytes in flight per process: a series per connected consumer instance, gone when it leaves. */
+  private watchInFlight(stats: () => ReadonlyArray<ConsumerGroupGauges>): void {
+    const group = (groupId: string) => this.groupLabel(groupId)
+    const perProcess = (name: string, help: string, read: (p: ConsumerGroupGauges['inFlight'][number]) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['group', 'process'],
+        registers: this.registers,
+        collect() {
+          this.reset()
+          let series = 0
+          for (const g of stats())
+            for (const p of g.inFlight) {
+              const process = series++ < MAX_PROCESS_SERIES ? boundedLabel(p.instanceId) : OTHER_PROCESSES
+              this.inc({ group: group(g.groupId), process }, read(p))
+            }
+        },
+      })
+    perProcess(
+      'kafka_sidecar_consumer_process_records_in_flight',
+      'Records delivered to a consumer process (instance) and not reported processed',
+      (p) => p.records,
+    )
+    perProcess(
+      'kafka_sidecar_consumer_process_bytes_in_flight',
+      'Bytes (keys, values, headers) delivered to a consumer process (instance) and not reported processed',
+      (p) => p.bytes,
     )
   }
 

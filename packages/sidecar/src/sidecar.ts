@@ -19,15 +19,17 @@ import { SidecarError } from './errors.js'
 import type { PartitionOutcome, ProduceRequest } from './model.js'
 import { ConsumerGroups } from './consumer/consumer-groups.js'
 import { consumerService } from './consumer/consumer-service.js'
+import { LagReader } from './consumer/partition-lag.js'
 import { TokenAuth } from './grpc/auth.js'
 import { bindGrpc, createGrpcServer, removeSocketFile, shutDownGrpc } from './grpc/grpc-server.js'
-import { HealthState } from './grpc/health-service.js'
+import { CONSUMER_SERVICE_NAME, HealthState } from './grpc/health-service.js'
 import { OpenStreams } from './grpc/open-streams.js'
 import { producerService } from './grpc/producer-service.js'
 import { StallGuard } from './grpc/stall-guard.js'
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js'
 import { jsonLogCreator, KafkaClients, type LogCreator } from './kafka/kafka-clients.js'
 import { KafkaConnection } from './kafka/kafka-connection.js'
+import { kafkaFailureOf } from './kafka/kafka-failure.js'
 import { loadKafkaSecurity, type KafkaSecurity } from './kafka/kafka-security.js'
 import type { ListenAddress } from './listen-address.js'
 import { SidecarMetrics } from './metrics.js'
@@ -78,6 +80,8 @@ const SHUTDOWN_IN_FLIGHT_GRACE_MS = 1_000
 const QUEUE_EXPIRY_CHECK_MS = 250
 /** After streams are asked to end, how long report readers get to catch up before force. */
 const STREAM_DRAIN_MS = 2_000
+/** How long a scrape waits for the brokers' offsets for the consumer lag before it shows the last ones. */
+const LAG_READ_WAIT_MS = 1_000
 
 export async function startSidecar(options: StartOptions = {}): Promise<RunningSidecar> {
   const { fromEnv = false, logCreator = jsonLogCreator, ...rest } = options
@@ -155,8 +159,16 @@ class Sidecar {
       groupIdleMs: config.consumerGroupIdleMs,
       bufferBytes: config.consumerBufferBytes,
       meter: consumerMeter(this.metrics),
+      describeError: (error) => kafkaFailureOf(error, security.secrets()),
+      healthChanged: () => this.health.consumerGroupsChanged(),
     })
-    this.metrics.watchConsumerGroups(() => this.consumers.stats())
+    this.health.watchConsumerGroups(() => this.consumers.health.problem())
+    const lag = new LagReader(this.kafka.admin, LAG_READ_WAIT_MS)
+    this.metrics.watchConsumers({
+      groups: () => this.consumers.stats(),
+      sessions: () => this.consumers.health.sessions(),
+      lag: () => lag.read(this.consumers.assignments(), this.connection.connected && !this.stopping),
+    })
     this.grpc = createGrpcServer(config, this.createProducerService(), this.health, this.createConsumerService())
   }
 
@@ -271,7 +283,11 @@ class Sidecar {
   }
 
   private async serveHttp(address: ListenAddress): Promise<string> {
-    this.http = createHttpServer({ registry: this.metrics.registry, isReady: () => this.readiness() })
+    this.http = createHttpServer({
+      registry: this.metrics.registry,
+      isReady: () => this.readiness(),
+      consumersReady: () => this.health.of(CONSUMER_SERVICE_NAME),
+    })
     try {
       return await listenHttp(this.http, address)
     } catch (error) {
@@ -282,11 +298,16 @@ class Sidecar {
     }
   }
 
+  /**
+   * The pod's readiness: Kafka connected and not shutting down. A consumer group in trouble is
+   * named but does not make the sidecar unready: its producers still work, and an unready sidecar
+   * takes the whole pod out of its Services (see /readyz/consumers and docs/consumers.md, "Health").
+   */
   private readiness(): { ready: boolean; reason: string } {
     if (this.stopping) return { ready: false, reason: 'shutting down' }
-    return this.connection.connected
-      ? { ready: true, reason: 'ready' }
-      : { ready: false, reason: `not connected to Kafka: ${this.connection.reason}` }
+    if (!this.connection.connected) return { ready: false, reason: `not connected to Kafka: ${this.connection.reason}` }
+    const consumers = this.health.of(CONSUMER_SERVICE_NAME)
+    return { ready: true, reason: consumers.serving ? 'ready' : `ready\nconsumers: ${consumers.reason}` }
   }
 
   private async shutDown(): Promise<ShutdownSummary> {

@@ -65,7 +65,8 @@ describe('Consume: seek', () => {
       bufferBytesPerPartition: 2 * 1024 * 1024,
       budget: new BufferBudget(64 * 1024 * 1024),
       shrinkAfterMs: 10_000,
-      meter: { delivered() {}, committed() {}, localMove() {}, kafkaRebalance() {} },
+      meter: { delivered() {}, committed() {}, commitSeconds() {}, localMove() {}, kafkaRebalance() {} },
+      session: { joining() {}, joined() {}, crashed() {} },
       onEmpty() {},
       onFailed() {},
     })

@@ -31,12 +31,22 @@ const read = (path: string) => readFileSync(new URL(path, ROOT), 'utf8')
 // --- what the code defines ---------------------------------------------------------------------
 
 /**
- * The client's metrics, registered as an application gets them: a producer of a Kafka with
- * `sidecarMetrics`. prom-client loads asynchronously, then the producer registers all of them at once.
+ * The client's metrics, registered as an application gets them: a producer and a sidecar-mode
+ * consumer of a Kafka with `sidecarMetrics` (neither connects). prom-client loads asynchronously,
+ * then each registers all of its metrics at once.
  */
 async function registerClientMetrics(registry: Registry): Promise<void> {
-  new Kafka({ clientId: 'deploy-test', brokers: ['127.0.0.1:9'], sidecarMetrics: { registry } }).producer()
-  await waitFor('the client metrics to be registered', async () => (await registry.getMetricsAsJSON()).length > 0)
+  const kafka = new Kafka({
+    clientId: 'deploy-test',
+    brokers: ['127.0.0.1:9'],
+    sidecarMetrics: { registry },
+    sidecar: { consumerMode: 'sidecar' },
+  })
+  kafka.producer()
+  kafka.consumer({ groupId: 'deploy-test' })
+  await waitFor('the client metrics to be registered', () =>
+    ['kafka_sidecar_client_mode', 'kafka_sidecar_client_consumer_mode'].every((n) => registry.getSingleMetric(n)),
+  )
 }
 
 interface MetricInfo {
@@ -67,7 +77,7 @@ async function collectRegisteredMetrics(): Promise<Map<string, MetricInfo>> {
     idempotentProducerReady: () => false,
   })
   // The consumer gauges, as the Sidecar class registers them once its consumer groups exist.
-  sidecar.watchConsumerGroups(() => [])
+  sidecar.watchConsumers({ groups: () => [], sessions: () => [], lag: async () => [] })
   await collect(sidecar.registry)
   const clientRegistry = new Registry()
   await registerClientMetrics(clientRegistry)
@@ -407,13 +417,14 @@ describe('deploy/kubernetes/pod.yaml', () => {
     expect(grace).toBeGreaterThan(sidecarConfig().shutdownTimeoutMs + SHUTDOWN_TAIL_MS)
   })
 
-  it('sets sidecar memory request and limit, the limit above the queue bound', () => {
+  it('sets sidecar memory request and limit, the limit above the queue bound and the consumer buffer bound together', () => {
     const resources = asMap(sidecar!.spec.resources, 'resources')
     const mebibytes = (v: Yaml | undefined) => Number(/^(\d+)Mi$/.exec(asString(v, 'memory'))?.[1])
     const request = mebibytes(asMap(resources.requests, 'requests').memory)
     const limit = mebibytes(asMap(resources.limits, 'limits').memory)
     expect(request).toBeGreaterThanOrEqual(128)
-    expect(limit).toBeGreaterThan(sidecarConfig().maxQueuedBytes / 1024 / 1024)
+    const { maxQueuedBytes, consumerBufferBytes } = sidecarConfig()
+    expect(limit).toBeGreaterThan((maxQueuedBytes + consumerBufferBytes) / 1024 / 1024)
     expect(limit).toBeGreaterThanOrEqual(request)
   })
 })

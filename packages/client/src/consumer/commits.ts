@@ -16,6 +16,7 @@ import type { TopicOffsets } from 'kafkajs'
 import { toKafkaJSError } from '../transport/sidecar-errors.js'
 import type { ConsumeTransport } from './consume-transport.js'
 import type { ConsumerEvents } from './consumer-events.js'
+import type { ConsumerMetrics } from './consumer-metrics.js'
 
 /** What the COMMIT_OFFSETS event says besides the offsets. */
 export interface GroupIdentity {
@@ -31,6 +32,8 @@ interface Waiting {
   /** How COMMIT_OFFSETS lists the offsets; null: a commit KafkaJS makes without the event (a seek's). */
   readonly topics: TopicOffsets[] | null
   readonly onCommitted: (committed: WasCommitted) => void
+  /** When it was sent (performance.now()), for its round trip. */
+  readonly sentAt: number
   resolve(): void
   reject(error: Error): void
 }
@@ -48,6 +51,7 @@ export class Commits {
     private readonly events: ConsumerEvents,
     private readonly identity: () => GroupIdentity,
     private readonly onRefused: (refused: readonly ProcessedOffset[]) => void,
+    private readonly metrics: ConsumerMetrics,
   ) {}
 
   /**
@@ -62,7 +66,7 @@ export class Commits {
     this.lastRequestId = this.lastRequestId >= MAX_REQUEST_ID ? 1 : this.lastRequestId + 1
     const requestId = this.lastRequestId
     return new Promise<void>((resolve, reject) => {
-      this.waiting.set(requestId, { topics, onCommitted, resolve, reject })
+      this.waiting.set(requestId, { topics, onCommitted, sentAt: performance.now(), resolve, reject })
       this.transport.commit({ requestId, offsets })
     })
   }
@@ -71,13 +75,16 @@ export class Commits {
     const waiting = this.waiting.get(result.requestId)
     if (!waiting) return
     this.waiting.delete(result.requestId)
+    const seconds = (performance.now() - waiting.sentAt) / 1000
     if (result.error) {
+      this.metrics.committed('failed', seconds)
       waiting.reject(toKafkaJSError(result.error))
       return
     }
     // Offsets not committed because their ownership is not this process's any more (an older
     // sidecar sends none: protobuf decodes the missing field as []).
     const refused = result.refused
+    this.metrics.committed(refused.length > 0 ? 'refused' : 'ok', seconds)
     if (refused.length > 0) {
       const names = new Set(refused.map((o) => `${o.topic}|${o.partition}`))
       waiting.onCommitted((topic, partition) => !names.has(`${topic}|${partition}`))
@@ -93,8 +100,10 @@ export class Commits {
 
   /** The stream is gone: the sidecar will not answer these. Retriable, as a lost connection is in KafkaJS. */
   failAll(reason: string): void {
-    for (const waiting of this.waiting.values())
+    for (const waiting of this.waiting.values()) {
+      this.metrics.committed('failed', (performance.now() - waiting.sentAt) / 1000)
       waiting.reject(new kafkajs.KafkaJSError(`Commit not answered: ${reason}`, { retriable: true }))
+    }
     this.waiting.clear()
   }
 }

@@ -12,6 +12,7 @@ import type { CommitPolicy } from './commit-policy.js'
 import { Commits, type GroupIdentity } from './commits.js'
 import type { ConsumeTransport } from './consume-transport.js'
 import type { ConsumerEvents } from './consumer-events.js'
+import type { ConsumerMetrics } from './consumer-metrics.js'
 import { asTopicOffsets, countResolved, offsetsToCommit, type OffsetToCommit } from './offsets.js'
 import { HandlerProgress } from './handler-progress.js'
 import { keyOf, Ownerships, type DeliveredBatch, type Ownership } from './ownerships.js'
@@ -42,18 +43,23 @@ export class GroupSession {
   private readonly pendingSeeks = new Map<string, { topic: string; partition: number; offset: bigint }>()
   private readonly commits: Commits
   private lastHeartbeat = Date.now()
+  /** Records of the batches arrived and not over: the in-flight gauge, taken back whole when the run ends. */
+  private inFlightRecords = 0
+  private ended = false
 
   constructor(
     private readonly settings: SessionSettings,
     private readonly transport: ConsumeTransport,
     private readonly events: ConsumerEvents,
     readonly policy: CommitPolicy,
+    private readonly metrics: ConsumerMetrics,
   ) {
     this.commits = new Commits(
       transport,
       events,
       () => this.identity(),
       (refused) => this.lost(refused),
+      metrics,
     )
   }
 
@@ -197,6 +203,7 @@ export class GroupSession {
    */
   arrived(owned: Ownership, batch: SidecarBatch): boolean {
     owned.batchesOut++
+    this.countInFlight(batch.messages.length)
     const fence = owned.seekFence
     if (fence === null) return false
     owned.seekFence = null
@@ -212,6 +219,7 @@ export class GroupSession {
   batchOver(owned: Ownership, delivered: DeliveredBatch, onReleaseError: (error: unknown) => void): void {
     const { batchId, batch, staleOnArrival } = delivered
     owned.batchesOut = Math.max(0, owned.batchesOut - 1)
+    this.countInFlight(-batch.messages.length)
     if (!this.ownerships.inEpoch(owned)) return
     const first = batch.firstOffset()
     const handedBack = staleOnArrival && first !== null ? BigInt(first) : null
@@ -292,6 +300,18 @@ export class GroupSession {
       this.commitGiven([{ topic: owned.topic, partition: owned.partition, offset, metadata: null }], null).catch(
         onCommitError,
       )
+  }
+
+  /** The run is over: batches that never ran (their partitions dropped with it) are in flight no more. */
+  end(): void {
+    this.countInFlight(-this.inFlightRecords)
+    this.ended = true
+  }
+
+  private countInFlight(delta: number): void {
+    if (delta === 0 || this.ended) return
+    this.inFlightRecords += delta
+    this.metrics.inFlight(delta)
   }
 
   pause(requests: PauseRequest[]): void {

@@ -8,6 +8,7 @@ import kafkajs from 'kafkajs'
 import type { EachBatchHandler, EachMessageHandler, KafkaMessage, Logger } from 'kafkajs'
 import Long from 'kafkajs/src/utils/long.js'
 import type { ConsumerEvents } from './consumer-events.js'
+import type { ConsumerMetrics, HandlerKind } from './consumer-metrics.js'
 import type { GroupSession } from './group-session.js'
 import type { DeliveredBatch, Ownership } from './ownerships.js'
 import type { SidecarBatch } from './sidecar-batch.js'
@@ -43,6 +44,7 @@ export class PartitionRunner {
     private readonly events: ConsumerEvents,
     private readonly log: Logger,
     private readonly isRunning: () => boolean,
+    private readonly metrics: ConsumerMetrics,
   ) {}
 
   async handle(owned: Ownership, { batch, staleOnArrival }: DeliveredBatch): Promise<void> {
@@ -84,22 +86,29 @@ export class PartitionRunner {
   private async processEachMessage(owned: Ownership, batch: SidecarBatch, eachMessage: EachMessageHandler) {
     const { topic, partition } = owned
     const pause = this.pauser(owned)
-    for (const message of batch.messages) {
-      // KafkaJS stops at a seek; here also when the partition stopped being this process's.
-      if (!this.isRunning() || owned.stale) break
-      try {
-        await this.inHandler(() =>
-          eachMessage({ topic, partition, message, heartbeat: () => this.session.heartbeat(), pause }),
-        )
-      } catch (error) {
-        this.logHandlerError('eachMessage', topic, partition, message.offset, error)
-        await this.session.autoCommit()
-        throw error
+    // Counted once per batch: a metric update per record would cost a busy consumer dearly.
+    let processed = 0
+    try {
+      for (const message of batch.messages) {
+        // KafkaJS stops at a seek; here also when the partition stopped being this process's.
+        if (!this.isRunning() || owned.stale) break
+        try {
+          await this.inHandler('eachMessage', () =>
+            eachMessage({ topic, partition, message, heartbeat: () => this.session.heartbeat(), pause }),
+          )
+        } catch (error) {
+          this.logHandlerError('eachMessage', topic, partition, message.offset, error)
+          await this.session.autoCommit()
+          throw error
+        }
+        processed++
+        this.session.resolveOffset(owned, message.offset)
+        await this.session.heartbeat()
+        await this.session.autoCommitIfNecessary()
+        if (this.session.paused.isPaused(topic, partition)) break
       }
-      this.session.resolveOffset(owned, message.offset)
-      await this.session.heartbeat()
-      await this.session.autoCommitIfNecessary()
-      if (this.session.paused.isPaused(topic, partition)) break
+    } finally {
+      if (processed > 0) this.metrics.processed(topic, processed)
     }
   }
 
@@ -107,7 +116,7 @@ export class PartitionRunner {
     const { topic, partition } = owned
     const lastMessage: KafkaMessage | undefined = batch.messages[batch.messages.length - 1]
     try {
-      await this.inHandler(() =>
+      await this.inHandler('eachBatch', () =>
         eachBatch({
           batch,
           // Resolving the last message resolves up to the batch's last offset, past filtered control
@@ -132,19 +141,30 @@ export class PartitionRunner {
       throw error
     }
     if (this.handlers.eachBatchAutoResolve) this.session.resolveOffset(owned, batch.lastOffset())
+    this.countResolved(owned, batch)
+  }
+
+  /** eachBatch returned: its records below the resolved offset were processed. */
+  private countResolved(owned: Ownership, batch: SidecarBatch): void {
+    if (!this.metrics.enabled || owned.resolved === null) return
+    const resolved = owned.resolved
+    const processed = batch.messages.filter((m) => BigInt(m.offset) < resolved).length
+    if (processed > 0) this.metrics.processed(owned.topic, processed)
   }
 
   /**
    * The application's handler runs: the `alive` timer counts this time as stuck unless the handler
    * progresses (heartbeat(), resolveOffset). Waits of the client's own (a commit's answer) do not count.
    */
-  private async inHandler(call: () => Promise<void>): Promise<void> {
+  private async inHandler(kind: HandlerKind, call: () => Promise<void>): Promise<void> {
     const { progress } = this.session
+    const started = this.metrics.enabled ? performance.now() : 0
     progress.started()
     try {
       await call()
     } finally {
       progress.finished()
+      if (this.metrics.enabled) this.metrics.handlerSeconds(kind, (performance.now() - started) / 1000)
     }
   }
 

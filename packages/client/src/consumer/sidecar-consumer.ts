@@ -33,6 +33,7 @@ import type { ResolvedConsumerOptions } from './consumer-mode.js'
 import type { ConsumeTransport } from './consume-transport.js'
 import type { ConsumerCluster } from './consumer-cluster.js'
 import { ConsumerEvents } from './consumer-events.js'
+import type { ConsumerMetrics } from './consumer-metrics.js'
 import { DirectFallback } from './direct-fallback.js'
 import { groupDescription, groupSettings } from './group-description.js'
 import { GroupSession } from './group-session.js'
@@ -72,6 +73,8 @@ export interface SidecarConsumerParts {
   readonly createDirect: () => Consumer
   /** The consumer's `retry`, over the Kafka-level one, as KafkaJS merges them. */
   readonly retry: RetryOptions & { restartOnFailure?: (error: Error) => Promise<boolean> }
+  /** The client's consumer metrics (no-ops unless `sidecarMetrics`). */
+  readonly metrics: ConsumerMetrics
 }
 
 interface Running {
@@ -111,6 +114,7 @@ export class SidecarConsumer implements Consumer {
       log: this.log,
     })
     showKafkaJSSurface(this, KAFKAJS_CONSUMER_KEYS)
+    parts.metrics.mode('sidecar')
   }
 
   logger(): Logger {
@@ -122,6 +126,8 @@ export class SidecarConsumer implements Consumer {
     this.emitter.listen(eventName, listener as never)) as Consumer['on']
 
   async connect(): Promise<void> {
+    // Without prom-client, asking for metrics fails here, naming the package, as a producer's connect does.
+    await this.parts.metrics.ready
     if (!(await this.parts.transport.ready(this.parts.connectTimeoutMs)))
       this.log.warn('The sidecar did not answer in time; this consumer joins once it does', {
         groupId: this.groupId,
@@ -163,6 +169,7 @@ export class SidecarConsumer implements Consumer {
       const running = this.running
       if (running) {
         await running.loop.stop()
+        running.session.end()
         await this.parts.transport.leave()
         this.running = null
         this.emitter.emit('consumer.stop')
@@ -215,6 +222,7 @@ export class SidecarConsumer implements Consumer {
       this.parts.transport,
       this.emitter,
       policy,
+      this.parts.metrics,
     )
     const loop = this.runLoopFor(session)
     const running: Running = { session, loop }
@@ -267,6 +275,7 @@ export class SidecarConsumer implements Consumer {
     })
     this.running = null
     await running.loop.stop()
+    running.session.end()
     await this.parts.transport.leave()
     await this.consumeDirectly()
   }
@@ -330,6 +339,7 @@ export class SidecarConsumer implements Consumer {
       this.emitter,
       this.log,
       () => loop?.isRunning ?? false,
+      this.parts.metrics,
     )
     const logError = (error: unknown) =>
       this.log.error('Could not commit for a partition being given up or moved', {

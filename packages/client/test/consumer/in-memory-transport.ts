@@ -19,6 +19,7 @@ import type {
 } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 import type { ConsumeListener, ConsumeTransport } from '../../src/consumer/consume-transport.js'
+import { createConsumerMetrics } from '../../src/consumer/consumer-metrics.js'
 import type { ResolvedConsumerOptions } from '../../src/consumer/consumer-mode.js'
 import { ConsumerCluster } from '../../src/consumer/consumer-cluster.js'
 import { SidecarConsumer } from '../../src/consumer/sidecar-consumer.js'
@@ -171,6 +172,7 @@ export function sidecarConsumer(
     connectTimeoutMs: 1_000,
     createDirect: () => kafka.consumer(full),
     retry,
+    metrics: createConsumerMetrics(undefined, 'test', full.groupId),
   })
   return { consumer, transport }
 }

@@ -75,9 +75,12 @@ function joinResponse(ctx: RequestContext, outcome: JoinOutcome) {
 }
 
 export const joinGroupRoute = route(JoinGroup, (ctx, request) => {
-  if (!isCoordinatorFor(ctx, request.groupId)) {
+  const refusal = isCoordinatorFor(ctx, request.groupId)
+    ? ctx.faults.groupRefusal(request.groupId)
+    : ErrorCode.NOT_COORDINATOR
+  if (refusal !== null) {
     return joinResponse(ctx, {
-      errorCode: ErrorCode.NOT_COORDINATOR,
+      errorCode: refusal,
       generationId: -1,
       protocolType: null,
       protocolName: null,

@@ -23,6 +23,7 @@ export const Heartbeat = defineApi({
 export const heartbeatRoute = route(Heartbeat, (ctx, request) => ({
   throttleTimeMs: 0,
   errorCode: isCoordinatorFor(ctx, request.groupId)
-    ? ctx.groups.heartbeat(request.groupId, request.generationId, request.memberId)
+    ? (ctx.faults.groupRefusal(request.groupId) ??
+      ctx.groups.heartbeat(request.groupId, request.generationId, request.memberId))
     : ErrorCode.NOT_COORDINATOR,
 }))

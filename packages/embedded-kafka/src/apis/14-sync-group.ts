@@ -45,6 +45,8 @@ export const syncGroupRoute = route(SyncGroup, (ctx, request) => {
     assignment,
   })
   if (!isCoordinatorFor(ctx, request.groupId)) return answer(ErrorCode.NOT_COORDINATOR, Buffer.alloc(0))
+  const refusal = ctx.faults.groupRefusal(request.groupId)
+  if (refusal !== null) return answer(refusal, Buffer.alloc(0))
   const outcome = ctx.groups.sync(request.groupId, request.generationId, request.memberId, request.assignments)
   return outcome instanceof Promise
     ? outcome.then((o) => answer(o.errorCode, o.assignment))

@@ -7,6 +7,8 @@
  *   as a duplicate, any other retry writes the records a second time, as with Kafka.
  * - InitProducerId refused for idempotent producers, as Kafka refuses a principal without the
  *   IdempotentWrite permission.
+ * - A consumer group's member requests (JoinGroup, SyncGroup, Heartbeat) refused, as Kafka refuses
+ *   a principal without Read on the group, or as a coordinator that cannot serve the group does.
  *
  * A fault fires a set number of times and then disarms itself.
  */
@@ -30,6 +32,14 @@ export interface LoseProduceResponsesOptions {
 
 export interface RefuseProducerIdsOptions {
   /** The error InitProducerId answers. Default 31, CLUSTER_AUTHORIZATION_FAILED. */
+  readonly errorCode?: number
+  /** How many requests to refuse. Default: every one until cleared. */
+  readonly count?: number
+}
+
+export interface RefuseGroupOptions {
+  readonly groupId: string
+  /** The error JoinGroup, SyncGroup and Heartbeat of the group answer. Default 30, GROUP_AUTHORIZATION_FAILED. */
   readonly errorCode?: number
   /** How many requests to refuse. Default: every one until cleared. */
   readonly count?: number
@@ -83,9 +93,16 @@ interface ProducerIdRefusal {
   readonly errorCode: number
 }
 
+interface GroupRefusal {
+  readonly armed: Armed
+  readonly groupId: string
+  readonly errorCode: number
+}
+
 export class Faults {
   private readonly produceLosses = new Set<ProduceLoss>()
   private readonly producerIdRefusals = new Set<ProducerIdRefusal>()
+  private readonly groupRefusals = new Set<GroupRefusal>()
 
   loseProduceResponses(options: LoseProduceResponsesOptions): InjectedFault {
     const { topic, partition, how = 'close', delayMs } = options
@@ -109,9 +126,7 @@ export class Faults {
   }
 
   refuseProducerIds(options: RefuseProducerIdsOptions = {}): InjectedFault {
-    const errorCode = options.errorCode ?? ErrorCode.CLUSTER_AUTHORIZATION_FAILED
-    if (!(Number.isInteger(errorCode) && errorCode > 0 && errorCode <= 0x7fff))
-      throw new RangeError(`refuseProducerIds: errorCode must be a Kafka error code (1-32767), got ${errorCode}`)
+    const errorCode = checkedErrorCode('refuseProducerIds', options.errorCode ?? ErrorCode.CLUSTER_AUTHORIZATION_FAILED)
     const entry: ProducerIdRefusal = {
       armed: new Armed(checkedCount('refuseProducerIds', options.count ?? Infinity), () =>
         this.producerIdRefusals.delete(entry),
@@ -120,6 +135,25 @@ export class Faults {
     }
     this.producerIdRefusals.add(entry)
     return entry.armed
+  }
+
+  refuseGroup(options: RefuseGroupOptions): InjectedFault {
+    const { groupId } = options
+    if (typeof groupId !== 'string' || groupId === '') throw new TypeError('refuseGroup: groupId must be a group id')
+    const errorCode = checkedErrorCode('refuseGroup', options.errorCode ?? ErrorCode.GROUP_AUTHORIZATION_FAILED)
+    const entry: GroupRefusal = {
+      armed: new Armed(checkedCount('refuseGroup', options.count ?? Infinity), () => this.groupRefusals.delete(entry)),
+      groupId,
+      errorCode,
+    }
+    this.groupRefusals.add(entry)
+    return entry.armed
+  }
+
+  /** For a JoinGroup, SyncGroup or Heartbeat of `groupId`: the error to answer, or null. */
+  groupRefusal(groupId: string): number | null {
+    for (const entry of this.groupRefusals) if (entry.groupId === groupId && entry.armed.fire()) return entry.errorCode
+    return null
   }
 
   /**
@@ -149,7 +183,13 @@ export class Faults {
   clear(): void {
     for (const entry of [...this.produceLosses]) entry.armed.clear()
     for (const entry of [...this.producerIdRefusals]) entry.armed.clear()
+    for (const entry of [...this.groupRefusals]) entry.armed.clear()
   }
+}
+
+function checkedErrorCode(method: string, errorCode: number): number {
+  if (Number.isInteger(errorCode) && errorCode > 0 && errorCode <= 0x7fff) return errorCode
+  throw new RangeError(`${method}: errorCode must be a Kafka error code (1-32767), got ${errorCode}`)
 }
 
 function checkedCount(method: string, count: number): number {

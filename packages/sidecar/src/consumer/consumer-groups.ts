@@ -1,7 +1,9 @@
 /**
  * The sidecar's group members, one per group id: made when the first process of a group joins
  * (with its settings), stopped a grace time after the last one left (so a rolling restart of the
- * pod's last worker does not rebalance the group), and all stopped at shutdown.
+ * pod's last worker does not rebalance the group), and all stopped at shutdown. How each member's
+ * session with its group goes is kept in a GroupHealth; a failed member's crash stays there until
+ * the group joins again, or the idle grace passes with no new member of it.
  */
 import { randomInt } from 'node:crypto'
 import { status } from '@grpc/grpc-js'
@@ -10,7 +12,9 @@ import type { Consumer, ConsumerConfig, GroupDescription, Logger } from 'kafkajs
 import { SidecarError } from '../errors.js'
 import type { ConsumerProcess } from './consumer-process.js'
 import { BufferBudget } from './buffer-budget.js'
-import { GroupMember, type ConsumerMeter } from './group-member.js'
+import { GroupHealth, type DescribedError } from './group-health.js'
+import { GroupMember, type ConsumerMeter, type MemberSession, type ProcessInFlight } from './group-member.js'
+import type { GroupAssignment } from './partition-lag.js'
 import { consumerConfig, type SubscriptionSet } from './subscriptions.js'
 
 export interface ConsumerGroupsOptions {
@@ -22,6 +26,10 @@ export interface ConsumerGroupsOptions {
   /** Bytes all members together may buffer before their partitions are paused in KafkaJS. */
   readonly bufferBytes: number
   readonly meter: ConsumerMeter
+  /** What a crash's reason says of its error (without secrets). */
+  readonly describeError: (error: unknown) => DescribedError
+  /** A group's session state changed (the consumer service's health). */
+  readonly healthChanged: () => void
 }
 
 export interface GroupStats {
@@ -29,6 +37,7 @@ export interface GroupStats {
   readonly processes: number
   readonly ownedPartitions: number
   readonly bufferedBytes: number
+  readonly inFlight: readonly ProcessInFlight[]
 }
 
 export class ConsumerGroups {
@@ -41,10 +50,22 @@ export class ConsumerGroups {
   private nextId = randomInt(1, ID_BASE_RANGE)
   private readonly ids = { next: () => this.nextId++ }
   private readonly budget: BufferBudget
+  /** Failed groups with no member: their crash is forgotten at the timer's end unless one joined. */
+  private readonly failures = new Map<string, NodeJS.Timeout>()
+  readonly health: GroupHealth
+  private readonly session: MemberSession
   private closed = false
 
   constructor(private readonly options: ConsumerGroupsOptions) {
     this.budget = new BufferBudget(options.bufferBytes)
+    this.health = new GroupHealth(options.describeError, options.healthChanged)
+    // A replaced member's late word is not the group's any more.
+    const current = (member: GroupMember) => this.members.get(member.groupId) === member
+    this.session = {
+      joining: (m) => current(m) && this.health.joining(m.groupId),
+      joined: (m) => current(m) && this.health.joined(m.groupId),
+      crashed: (m, error, restarting) => current(m) && this.health.crashed(m.groupId, error, restarting),
+    }
   }
 
   /** Adds the process to its group's member (made now if none); the member and the join's warnings. */
@@ -75,14 +96,21 @@ export class ConsumerGroups {
       processes: m.processCount,
       ownedPartitions: m.ownedPartitions,
       bufferedBytes: m.bufferedBytes,
+      inFlight: m.inFlight(),
     }))
+  }
+
+  /** Every member's assigned partitions, for their lag. */
+  assignments(): GroupAssignment[] {
+    return [...this.members.values()].map((m) => ({ groupId: m.groupId, partitions: m.assigned() }))
   }
 
   /** At shutdown: no new joins; every member revokes, waits up to `graceMs` for its processes, and leaves. */
   async stopAll(graceMs: number): Promise<void> {
     this.closed = true
-    for (const timer of this.idle.values()) clearTimeout(timer)
+    for (const timer of [...this.idle.values(), ...this.failures.values()]) clearTimeout(timer)
     this.idle.clear()
+    this.failures.clear()
     const members = [...this.members.values()]
     this.members.clear()
     await Promise.all(members.map((m) => m.stop(graceMs)))
@@ -99,10 +127,13 @@ export class ConsumerGroups {
       budget: this.budget,
       shrinkAfterMs: groupIdleMs,
       meter,
+      session: this.session,
       onEmpty: (m) => this.emptied(m),
-      onFailed: (m) => this.forget(m),
+      onFailed: (m) => this.failed(m),
     })
     this.members.set(join.groupId, member)
+    clearTimeout(this.failures.get(join.groupId))
+    this.failures.delete(join.groupId)
     member.start()
     return member
   }
@@ -112,6 +143,7 @@ export class ConsumerGroups {
     const timer = setTimeout(() => {
       this.idle.delete(member)
       this.forget(member)
+      this.health.forget(member.groupId)
       this.options.log.info('group member leaves: no process of the group joined within the grace time', {
         groupId: member.groupId,
         groupIdleMs: this.options.groupIdleMs,
@@ -120,6 +152,24 @@ export class ConsumerGroups {
     }, this.options.groupIdleMs)
     timer.unref()
     this.idle.set(member, timer)
+  }
+
+  /**
+   * The member failed for good: the processes it ended usually join again at once, making a new
+   * member. If none does within the idle grace, the group is no longer wanted here and its crash
+   * is forgotten, as an idle member's session would end.
+   */
+  private failed(member: GroupMember): void {
+    this.forget(member)
+    if (this.closed) return
+    const { groupId } = member
+    clearTimeout(this.failures.get(groupId))
+    const timer = setTimeout(() => {
+      this.failures.delete(groupId)
+      if (!this.members.has(groupId)) this.health.forget(groupId)
+    }, this.options.groupIdleMs)
+    timer.unref()
+    this.failures.set(groupId, timer)
   }
 
   private forget(member: GroupMember): void {

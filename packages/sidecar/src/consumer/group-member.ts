@@ -22,6 +22,7 @@ import { memberFailed, notInGroup, notOwned, sidecarStopping } from './consumer-
 import type { ConsumerProcess } from './consumer-process.js'
 import { fetchedChunk } from './fetched-records.js'
 import { KafkaGroupConsumer, type GroupJoin } from './kafka-group-consumer.js'
+import type { AssignedPartition } from './partition-lag.js'
 import { assignLocally } from './local-assignment.js'
 import { assignedEvent, batchEvent, groupErrorEvent, owned, revokeEvent } from './member-events.js'
 import { feedKey, PartitionFeed } from './partition-feed.js'
@@ -31,6 +32,8 @@ import { settingsDifferences, unionOf, type SubscriptionSet } from './subscripti
 export interface ConsumerMeter {
   delivered(groupId: string, topic: string, records: number, redelivered: number): void
   committed(groupId: string, result: 'ok' | 'refused' | 'failed'): void
+  /** A commit's round trip to Kafka (OffsetCommit through KafkaJS), answered or failed. */
+  commitSeconds(groupId: string, seconds: number): void
   localMove(groupId: string): void
   kafkaRebalance(groupId: string): void
 }
@@ -46,9 +49,25 @@ export interface GroupMemberDeps {
   /** How long the member keeps subscriptions no process needs any more before it drops them. */
   readonly shrinkAfterMs: number
   readonly meter: ConsumerMeter
+  /** Told how the member's session with the group goes (the consumer service's health). */
+  readonly session: MemberSession
   /** The member has no process left, or failed for good. */
   readonly onEmpty: (member: GroupMember) => void
   readonly onFailed: (member: GroupMember) => void
+}
+
+/** What a member says of its session with the group. */
+export interface MemberSession {
+  joining(member: GroupMember): void
+  joined(member: GroupMember): void
+  crashed(member: GroupMember, error: unknown, restarting: boolean): void
+}
+
+/** Records and bytes a process has in flight (delivered, not reported processed). */
+export interface ProcessInFlight {
+  readonly instanceId: string
+  readonly records: number
+  readonly bytes: number
 }
 
 type MemberState = 'starting' | 'joined' | 'rebalancing' | 'stopping' | 'stopped' | 'failed'
@@ -103,6 +122,26 @@ export class GroupMember {
     return sum
   }
 
+  /** What each process has in flight now. */
+  inFlight(): ProcessInFlight[] {
+    return [...this.processes.values()].map((p) => ({
+      instanceId: p.identity.instanceId,
+      records: p.inFlightRecords,
+      bytes: p.inFlightBytes,
+    }))
+  }
+
+  /** The partitions Kafka assigned the member, with what it knows of their offsets (for the lag). */
+  assigned(): AssignedPartition[] {
+    return [...this.feeds.values()].map((f) => ({
+      topic: f.topic,
+      partition: f.partition,
+      highWatermark: f.highWatermarkSeen,
+      committed: f.committedOffset,
+      startOffset: f.startOffset,
+    }))
+  }
+
   /** The sidecar-wide buffer has room again: partitions paused for it resume (those drained enough). */
   budgetRoom(): void {
     for (const feed of this.feeds.values()) this.resumeIfDrained(feed)
@@ -111,6 +150,7 @@ export class GroupMember {
   /** Starts the KafkaJS consumer; a failure fails the member (its processes are told). */
   start(): void {
     const consumer = this.consumer
+    this.deps.session.joining(this)
     consumer.start().catch((error: unknown) => {
       if (consumer === this.consumer) this.fail(error as Error)
     })
@@ -213,13 +253,26 @@ export class GroupMember {
       return answer(asSidecarError(error))
     }
     if (toCommit.length === 0) return answer(undefined)
+    const started = performance.now()
     try {
       await this.consumer.commit(
         toCommit.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset })),
       )
+      this.noteCommitted(toCommit)
       return answer(undefined, toCommit)
     } catch (error) {
       return answer(fromKafkaJSError(error))
+    } finally {
+      this.deps.meter.commitSeconds(this.groupId, (performance.now() - started) / 1000)
+    }
+  }
+
+  /** The lag counts from what the member committed (the feed of a partition lost meanwhile is gone). */
+  private noteCommitted(offsets: readonly ProcessedOffset[]): void {
+    for (const o of offsets) {
+      const feed = this.feeds.get(feedKey(o.topic, o.partition))
+      // The latest commit is the group's offset, lower than before after a seek back too.
+      if (feed) feed.committedOffset = o.nextOffset
     }
   }
 
@@ -410,6 +463,7 @@ export class GroupMember {
     if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'failed') return
     if (this.joins++ > 0) this.deps.meter.kafkaRebalance(this.groupId)
     this.state = 'joined'
+    this.deps.session.joined(this)
     this.lastJoin = join
     this.announceRebalance = true
     const assigned = new Set<string>()
@@ -471,6 +525,7 @@ export class GroupMember {
     for (const process of this.processes.values()) process.stream.send(groupErrorEvent(groupError, restarting))
     if (restarting) {
       this.state = 'starting'
+      this.deps.session.crashed(this, error, true)
       this.announce(new Set(this.processes.values()))
     } else this.fail(error)
   }
@@ -478,6 +533,7 @@ export class GroupMember {
   private fail(error: Error): void {
     if (this.state === 'failed' || this.state === 'stopped') return
     this.state = 'failed'
+    this.deps.session.crashed(this, error, false)
     this.leaveBudget()
     if (this.shrinkTimer) clearTimeout(this.shrinkTimer)
     this.deps.log.error('group member failed', { groupId: this.groupId, error: error.message })

@@ -94,6 +94,10 @@ export class PartitionFeed {
   reseek: number | null = null
   /** A report past what was delivered was clamped during this ownership (warned once). */
   overshootWarned = false
+  /** The offset the member last committed for the partition; null: none since it was assigned. */
+  committedOffset: number | null = null
+  /** Where the first fetch started (the group's committed offset, or Kafka's reset position); null before. */
+  private firstFetched: number | null = null
 
   constructor(
     readonly topic: string,
@@ -125,6 +129,16 @@ export class PartitionFeed {
     return this.bufferedBytesNow
   }
 
+  /** The highest high watermark a fetch of the partition brought (-1: none yet). */
+  get highWatermarkSeen(): number {
+    return this.highWatermark
+  }
+
+  /** Where the member started reading the partition (null: nothing fetched yet). */
+  get startOffset(): number | null {
+    return this.firstFetched
+  }
+
   get bufferedRecords(): number {
     return this.records.length
   }
@@ -147,6 +161,7 @@ export class PartitionFeed {
    */
   append(chunk: FetchedChunk): number {
     if (!this.acceptAfterSeek(chunk)) return 0
+    this.firstFetched ??= chunk.fetchedOffset
     if (this.fetchedTo === null || chunk.fetchedOffset > this.fetchedTo) {
       // The first fetch, or a jump over records KafkaJS filtered out (control records, aborted
       // transactions): when nothing before the jump is left to process, the jump is processed too.
