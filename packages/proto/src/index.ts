@@ -78,6 +78,10 @@ export { DELIVERY_WINDOW_MS, LIVENESS_HEADER, MAX_REQUEST_BYTES, MAX_REQUEST_REC
 export { ErrorDetail, errorDetail, isPathFailureCode, KafkaErrors, PATH_FAILURE_CODES } from './errors.js'
 export type { ErrorDetailFields, KafkaErrorRef } from './errors.js'
 
+// KafkaJS's pause and resume rules, which the client and the sidecar must read alike.
+export { PausedPartitions } from './paused-partitions.js'
+export type { PauseRequest } from './paused-partitions.js'
+
 // grpc.health.v1: the standard gRPC health checking protocol.
 export {
   HealthCheckRequest,

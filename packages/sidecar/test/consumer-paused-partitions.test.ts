@@ -16,7 +16,7 @@ import {
 } from '@kafka-sidecar/test-support'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { PausedPartitions, type PauseChange } from '../src/consumer/paused-partitions.js'
+import { PausedPartitions, type PauseRequest as PauseChange } from '@kafka-sidecar/proto'
 import { consumerClient, joinRequest, TestConsumer } from './consumer-helpers.js'
 
 interface KafkaJSSubscriptionState {
@@ -71,7 +71,7 @@ describe("an instance's paused partitions", () => {
               expect(ours.isPaused(topic, partition), `${topic}[${partition}]`).toBe(
                 reference.isPaused(topic, partition),
               )
-          expect(sorted(ours.paused(assigned))).toEqual(sorted(reference.paused()))
+          expect(sorted(ours.pausedAmong(assigned))).toEqual(sorted(reference.paused()))
         }
       }),
       { numRuns: 500 },

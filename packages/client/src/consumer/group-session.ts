@@ -5,7 +5,7 @@
  * What KafkaJS sends to the group coordinator goes to the sidecar instead: commits as
  * CommitOffsets, heartbeats as progress (or `alive`), pauses as they are.
  */
-import type { ProcessedOffset } from '@kafka-sidecar/proto'
+import { PausedPartitions, type PauseRequest, type ProcessedOffset } from '@kafka-sidecar/proto'
 import type { Offsets, OffsetsByTopicPartition, TopicOffsets } from 'kafkajs'
 import Long from 'kafkajs/src/utils/long.js'
 import type { CommitPolicy } from './commit-policy.js'
@@ -16,7 +16,6 @@ import type { ConsumerMetrics } from './consumer-metrics.js'
 import { asTopicOffsets, countResolved, offsetsToCommit, type OffsetToCommit } from './offsets.js'
 import { HandlerProgress } from './handler-progress.js'
 import { keyOf, Ownerships, type DeliveredBatch, type Ownership } from './ownerships.js'
-import { PausedPartitions, type PauseRequest } from './paused-partitions.js'
 import type { SidecarBatch } from './sidecar-batch.js'
 import type { CommitRequest } from './validation.js'
 
@@ -347,5 +346,5 @@ export class GroupSession {
 function onWire(requests: readonly PauseRequest[]): Array<{ topic: string; partitions: number[] }> {
   return requests
     .filter(({ partitions }) => partitions === undefined || partitions.length > 0)
-    .map(({ topic, partitions }) => ({ topic, partitions: partitions ?? [] }))
+    .map(({ topic, partitions }) => ({ topic, partitions: partitions ? [...partitions] : [] }))
 }

@@ -7,7 +7,7 @@
  * fed by the sidecar through a ConsumeTransport.
  */
 import { randomUUID } from 'node:crypto'
-import type { GroupError, JoinGroup, Subscription } from '@kafka-sidecar/proto'
+import type { GroupError, JoinGroup, PauseRequest, Subscription } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 import type {
   Consumer,
@@ -38,7 +38,6 @@ import { DirectFallback } from './direct-fallback.js'
 import { groupDescription, groupSettings } from './group-description.js'
 import { GroupSession } from './group-session.js'
 import { PartitionRunner } from './partition-runner.js'
-import type { PauseRequest } from './paused-partitions.js'
 import { RunLoop } from './run-loop.js'
 import { listenTo } from './session-listener.js'
 import {

@@ -5,7 +5,7 @@
 import kafkajs from 'kafkajs'
 import type { ConsumerSubscribeTopic, ConsumerSubscribeTopics, TopicPartitionOffsetAndMetadata } from 'kafkajs'
 import Long from 'kafkajs/src/utils/long.js'
-import type { PauseRequest } from './paused-partitions.js'
+import type { PauseRequest } from '@kafka-sidecar/proto'
 
 const { KafkaJSNonRetriableError } = kafkajs
 

@@ -3,9 +3,14 @@
  * flow-control limits and what it has in flight, the topics it paused, the ownerships it was
  * given, and how to reach its stream.
  */
-import type { ConsumeEvent, GroupSettings, TopicPartitions } from '@kafka-sidecar/proto'
+import {
+  PausedPartitions,
+  type ConsumeEvent,
+  type GroupSettings,
+  type PauseRequest,
+  type TopicPartitions,
+} from '@kafka-sidecar/proto'
 import type { SidecarError } from '../errors.js'
-import { PausedPartitions } from './paused-partitions.js'
 import type { Freed } from './partition-feed.js'
 import type { SubscriptionSet } from './subscriptions.js'
 
@@ -126,6 +131,6 @@ export class ConsumerProcess {
 /** Ended ownerships remembered per process, to check late reports naming them. */
 const MAX_ENDED_REMEMBERED = 1_000
 
-function pauseChange({ topic, partitions }: TopicPartitions): { topic: string; partitions?: readonly number[] } {
+function pauseChange({ topic, partitions }: TopicPartitions): PauseRequest {
   return partitions.length === 0 ? { topic } : { topic, partitions }
 }
