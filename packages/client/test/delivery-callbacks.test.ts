@@ -251,6 +251,8 @@ describe('delivery callbacks', () => {
       reportStream(producer).start()
 
       await waitFor('a report for every record', () => reports.length >= sentToNew, 5_000)
+      // acks 0: a report says the request went to the broker, not that it has appended it yet.
+      await waitFor('every record written', async () => (await cluster.records(topic)).length === ids.length)
       // Those the dead sidecar held come from their acks (on receipt): no partition.
       expect(checkReports(reports, await cluster.records(topic), ids, { acksZero: true })).toEqual([])
       expect(reports.slice(5, 8).map((r) => [idOf(r), r.partition])).toEqual(ids.slice(5, 8).map((id) => [id, null]))

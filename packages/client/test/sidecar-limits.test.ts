@@ -46,6 +46,36 @@ describe('sends larger than one sidecar request', () => {
     expect(fallbacks).toEqual([])
   })
 
+  it('a split send whose later piece is refused as a whole: each record reported once, as failed', async () => {
+    const cluster = await startCluster({ brokers: 1 })
+    const topic = randomTopic()
+    await cluster.createTopic({ topic, partitions: 3 })
+    const sidecar = await startTestSidecar(cluster)
+    const reports: Array<{ id: string; failed: boolean }> = []
+    const client = await connectedProducer({
+      cluster,
+      mode: 'sidecar',
+      address: sidecar.address,
+      config: { onDelivery: (r) => void reports.push({ id: String(r.headers?.id), failed: r.error !== null }) },
+    })
+    // 10,000 records fill the first request, which is written and acked; the second holds a
+    // record with more headers than the sidecar takes (the client has no such limit), so the
+    // sidecar refuses that request whole, and the send fails.
+    const tooMany = Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`h${i}`, 'x']))
+    const messages: Message[] = Array.from({ length: 12_000 }, (_, i) => ({
+      value: `v${i}`,
+      headers: { ...(i === 11_000 ? tooMany : {}), id: String(i) },
+    }))
+    await expect(client.send({ topic, messages })).rejects.toMatchObject({ type: 'INVALID_RECORD' })
+    // Before the first piece's reports waited for its sibling, its 10,000 records were reported
+    // written, then failed with the send.
+    const perRecord = new Map<string, number>()
+    for (const { id } of reports) perRecord.set(id, (perRecord.get(id) ?? 0) + 1)
+    expect(perRecord.size).toBe(12_000)
+    expect([...perRecord].filter(([, n]) => n !== 1).slice(0, 3)).toEqual([])
+    expect(reports.filter((r) => !r.failed).length).toBe(0)
+  })
+
   it(
     'a 40 MB send (past what the sidecar reads in one message) goes through the sidecar in pieces; the stream and the sends beside it are unaffected',
     { timeout: 60_000 },

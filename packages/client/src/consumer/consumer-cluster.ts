@@ -62,10 +62,14 @@ export class ConsumerCluster {
     }
   }
 
-  /** Asks the sidecar which cluster it reads; true when this consumer must not read through it. */
-  async refuses(): Promise<boolean> {
+  /**
+   * Asks the sidecar which cluster it reads; true when this consumer must not read through it.
+   * With `keepVerdictOnFailure`, a call that fails keeps the last verdict instead of 'unknown'.
+   */
+  async refuses({ keepVerdictOnFailure = false } = {}): Promise<boolean> {
     const client = this.client()
-    return client ? this.check.refuses(client) : false
+    if (!client) return false
+    return keepVerdictOnFailure ? this.check.refusesKeepingVerdict(client) : this.check.refuses(client)
   }
 
   /** Whether the consumer's partitions come from the sidecar now (its spans then carry the sidecar's cluster id). */

@@ -9,6 +9,7 @@
  */
 import type { Subscription } from '@kafka-sidecar/proto'
 import type { Consumer, ConsumerRunConfig, Logger } from 'kafkajs'
+import { untraced } from '../tracing/kafkajs-instrumentation.js'
 
 export interface DirectFallbackParts {
   /** KafkaJS's consumer for the same Kafka and config, made anew for each outage. */
@@ -51,9 +52,7 @@ export class DirectFallback {
             : (topicOrPattern?.value ?? '')
         await consumer.subscribe({ topics: [topic], fromBeginning })
       }
-      // A copy: the instrumentation's run() wraps the handlers of the config it is given in place,
-      // for this consumer; the sidecar consumer's own (wrapped for it) must stay as they are.
-      await consumer.run({ ...runConfig })
+      await consumer.run(ownRunConfig(runConfig))
     } catch (error) {
       this.parts.log.error('The direct fallback consumer could not start', { error: (error as Error).message })
       await this.stop()
@@ -66,5 +65,21 @@ export class DirectFallback {
     const consumer = this.consumer
     this.consumer = null
     await consumer?.disconnect()
+  }
+}
+
+/**
+ * The run config for the direct consumer: a copy, with the application's handlers as it gave
+ * them. The instrumentation's run() wraps the handlers of the config it is given in place; those
+ * of the sidecar consumer's config are wrapped for the sidecar consumer already, and unwrapping
+ * them through a copy would restore the original's (shimmer's unwrap acts on the object it
+ * wrapped): spans twice during the fallback, none after it.
+ */
+function ownRunConfig(runConfig: ConsumerRunConfig): ConsumerRunConfig {
+  const { eachMessage, eachBatch } = runConfig
+  return {
+    ...runConfig,
+    ...(eachMessage ? { eachMessage: untraced(eachMessage) } : {}),
+    ...(eachBatch ? { eachBatch: untraced(eachBatch) } : {}),
   }
 }

@@ -56,6 +56,8 @@ const KAFKAJS_SESSION_TIMEOUT_MS = 30_000
 const SIDECAR_PROBE_MS = 1_000
 /** While consuming directly because the sidecar reads another cluster: how often it is asked again. */
 const CLUSTER_RECHECK_MS = 5_000
+/** The longest wait between two failed starts of the direct consumer. */
+const LONGEST_DIRECT_RETRY_MS = 30_000
 
 export interface SidecarConsumerParts {
   /** KafkaJS's consumer for the same config, never connected: its logger, events and checks. */
@@ -94,6 +96,10 @@ export class SidecarConsumer implements Consumer {
   private runConfig: ConsumerRunConfig = {}
   private restartTimer: NodeJS.Timeout | undefined = undefined
   private stopping: Promise<void> | null = null
+  /** A start in progress (asking the sidecar's cluster, joining), shared by whoever asks for one meanwhile. */
+  private starting: Promise<void> | null = null
+  /** How long after a failed direct start the next is tried; doubled each time, reset by a success. */
+  private directRetryMs = SIDECAR_PROBE_MS
   private whenAssigned: (() => void) | null = null
   private readonly fallback: DirectFallback
   /** Armed when the stream to the sidecar is lost, disarmed when it joins again: then the fallback. */
@@ -199,7 +205,7 @@ export class SidecarConsumer implements Consumer {
   }
 
   async run(config: ConsumerRunConfig = {}): Promise<void> {
-    if (this.running || this.fallback.active) {
+    if (this.running || this.fallback.active || this.starting) {
       this.log.warn('consumer#run was called, but the consumer is already running', { groupId: this.groupId })
       return
     }
@@ -208,11 +214,18 @@ export class SidecarConsumer implements Consumer {
   }
 
   /** KafkaJS's start(): a new session joins; resolves at its first assignment (or after a crash). */
-  private async start(): Promise<void> {
+  private start(): Promise<void> {
+    this.starting ??= this.startNow().finally(() => (this.starting = null))
+    return this.starting
+  }
+
+  private async startNow(): Promise<void> {
     this.wanted = true
     this.log.info('Starting', { groupId: this.groupId })
-    if (await this.parts.cluster.refuses()) return this.consumeDirectly()
+    const refuses = await this.parts.cluster.refuses()
+    // stop() or disconnect() while the sidecar was asked: nothing starts.
     if (!this.wanted || this.running || this.fallback.active) return
+    if (refuses) return this.consumeDirectly()
     this.parts.cluster.readingFromSidecar(true)
     const policy = new CommitPolicy(commitSettings(this.runConfig))
     const heartbeatInterval = this.parts.config.heartbeatInterval ?? 3_000
@@ -284,14 +297,18 @@ export class SidecarConsumer implements Consumer {
    * `clusterMismatch: 'refuse'`) until the sidecar answers again and reads the application's cluster.
    */
   private async consumeDirectly(): Promise<void> {
+    if (!this.wanted || this.fallback.active) return
     this.parts.cluster.readingFromSidecar(false)
     try {
       await this.fallback.start([...this.subscriptions.values()], this.runConfig)
     } catch {
-      // Not at once: a sidecar refused for its cluster would be asked again, and refused again, in a loop.
-      if (this.wanted) this.restartTimer = setTimeout(() => void this.start(), SIDECAR_PROBE_MS)
+      // Not at once: a sidecar refused for its cluster would be asked again, and refused again, in
+      // a loop; and brokers that cannot be reached are tried less and less often, as KafkaJS's retries.
+      if (this.wanted) this.restartTimer = setTimeout(() => void this.start(), this.directRetryMs)
+      this.directRetryMs = Math.min(this.directRetryMs * 2, LONGEST_DIRECT_RETRY_MS)
       return
     }
+    this.directRetryMs = SIDECAR_PROBE_MS
     this.assignedOnce()
     void this.returnWhenSidecarAnswers()
   }
@@ -319,8 +336,11 @@ export class SidecarConsumer implements Consumer {
       () => true,
       () => false,
     )
-    if (answers && !(await cluster.refuses())) return true
-    await new Promise((resolve) => setTimeout(resolve, answers ? CLUSTER_RECHECK_MS : SIDECAR_PROBE_MS))
+    // A ClusterInfo that fails now keeps the verdict that sent this consumer direct: one failed
+    // call must not take it back to a sidecar found on another cluster (two rebalances).
+    if (answers && !(await cluster.refuses({ keepVerdictOnFailure: true }))) return true
+    // Unref'd: the direct consumer keeps the process alive while it runs, this wait must not after it.
+    await new Promise((resolve) => setTimeout(resolve, answers ? CLUSTER_RECHECK_MS : SIDECAR_PROBE_MS).unref())
     return false
   }
 

@@ -135,6 +135,11 @@ export class SidecarClusterCheck {
     return this.refusing()
   }
 
+  /** As refuses(), but a sidecar that cannot answer now keeps the last verdict. */
+  refusesKeepingVerdict(client: ProducerSidecarClient): Promise<boolean> {
+    return this.recheck(client)
+  }
+
   /** As refuses(), but a sidecar that cannot answer now keeps the last verdict: the send will tell. */
   private async recheck(client: ProducerSidecarClient): Promise<boolean> {
     const answer = await askSidecar(client, this.settings.token, this.settings.timeoutMs)

@@ -148,7 +148,9 @@ export class Coalescer {
         part,
         seq: this.nextSeq++,
         giveUpAt: Date.now() + this.limits.retryBudgetMs,
-        alone: false,
+        // A piece of a split send is as large as a request may be, and its reports wait for its
+        // siblings (request-split.ts): it goes alone, so no other send's reports wait with it.
+        alone: siblings !== null,
         siblings,
         resolve,
         reject: failed,
@@ -215,7 +217,7 @@ export class Coalescer {
     const { requestId, group } = flight
     this.flights.delete(requestId)
     if (ack.received) {
-      this.observer.onAck(requestId, ack)
+      this.reportAck(requestId, ack, group)
       const perMember = splitResults(ack.results, ownerOf, group.length)
       group.forEach((queued, member) => queued.resolve({ results: perMember[member]! }))
     } else {
@@ -223,6 +225,15 @@ export class Coalescer {
       this.refused(flight, ack.error ?? refusalWithoutReason())
     }
     this.resume()
+  }
+
+  /** Delivery reports from the ack; for a piece of a split send once every piece succeeded, else none. */
+  private reportAck(requestId: number, ack: EmitAck, group: readonly Queued[]): void {
+    const siblings = group.length === 1 ? group[0]!.siblings : null
+    if (!siblings) return this.observer.onAck(requestId, ack)
+    void siblings.settled.then((allSucceeded) =>
+      allSucceeded ? this.observer.onAck(requestId, ack) : this.observer.onAbandoned(requestId),
+    )
   }
 
   /**

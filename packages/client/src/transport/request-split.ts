@@ -28,9 +28,15 @@ export interface PartPiece {
   readonly offset: number
 }
 
-/** Shared by the pieces of one split send: once one piece failed, the rest are not written. */
+/**
+ * Shared by the pieces of one split send: once one piece failed, the rest are not written; and
+ * `settled` says, once every piece has, whether all succeeded. The delivery reports of a piece
+ * wait for it: a send that fails as a whole is reported by its failure (or by the direct resend
+ * of all its records), so its pieces' own reports would report those records twice.
+ */
 export interface Siblings {
   failure: Error | null
+  readonly settled: Promise<boolean>
 }
 
 /** Encoded bytes of a request's fixed fields for this producer (its ids are in every request). */
@@ -82,9 +88,11 @@ export async function settlePieces(
   pieces: readonly PartPiece[],
   enqueue: (part: EmitPart, siblings: Siblings) => Promise<PartOutcome>,
 ): Promise<PartOutcome> {
-  const siblings: Siblings = { failure: null }
+  let settle: (allSucceeded: boolean) => void = () => {}
+  const siblings: Siblings = { failure: null, settled: new Promise((resolve) => (settle = resolve)) }
   const outcomes = await Promise.allSettled(pieces.map(({ part }) => enqueue(part, siblings)))
   const failed = outcomes.find((o) => o.status === 'rejected')
+  settle(!failed)
   if (failed) throw failed.reason
   const results: PartResult[] = []
   outcomes.forEach((o, i) => {

@@ -79,7 +79,8 @@ export class SidecarPath {
     )
     this.reports = new ReportStream(this.client, metadata, instanceId, {
       onReport: (requestId, result) => this.tracker.onReport(requestId, result),
-      // The acks carry the same results as the reports: report from them what is still open.
+      // Only acks 0 requests have reports; their acks (on receipt) say no more than "taken": what is
+      // still open is reported from them, without partition and offset.
       onLost: () => this.tracker.onGap(),
       onGap: (first, last, reason) => {
         log.warn('Delivery reports lost between sequences; using the acks for what is still open', {
