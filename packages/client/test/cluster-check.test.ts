@@ -198,35 +198,39 @@ describe("a sidecar on another cluster than the application's brokers", () => {
 })
 
 describe("a sidecar restarted against another cluster, clusterMismatch 'warn'", () => {
-  it('is told (error, metric, event) once its channel reconnected, without holding sends up', async () => {
-    const [appCluster, otherCluster] = await Promise.all([startCluster({ brokers: 1 }), startCluster({ brokers: 1 })])
-    const topic = randomTopic('cluster-check-restart-warn')
-    await Promise.all([
-      appCluster.createTopic({ topic, partitions: 1 }),
-      otherCluster.createTopic({ topic, partitions: 1 }),
-    ])
-    const socket = join(await tempDir(), 'sidecar.sock')
-    const first = await startTestSidecar(appCluster, { listen: `unix://${socket}` })
-    const app = application(appCluster.bootstrapServers, { address: first.address })
-    await app.producer.connect()
-    await sendOne(app.producer, topic, 'before')
-    expect(await app.clusterCheckMetric()).toEqual({ match: 1, mismatch: 0, unknown: 0 })
+  it(
+    'is told (error, metric, event) once its channel reconnected, without holding sends up',
+    { timeout: 60_000 },
+    async () => {
+      const [appCluster, otherCluster] = await Promise.all([startCluster({ brokers: 1 }), startCluster({ brokers: 1 })])
+      const topic = randomTopic('cluster-check-restart-warn')
+      await Promise.all([
+        appCluster.createTopic({ topic, partitions: 1 }),
+        otherCluster.createTopic({ topic, partitions: 1 }),
+      ])
+      const socket = join(await tempDir(), 'sidecar.sock')
+      const first = await startTestSidecar(appCluster, { listen: `unix://${socket}` })
+      const app = application(appCluster.bootstrapServers, { address: first.address })
+      await app.producer.connect()
+      await sendOne(app.producer, topic, 'before')
+      expect(await app.clusterCheckMetric()).toEqual({ match: 1, mismatch: 0, unknown: 0 })
 
-    await first.stop()
-    await startTestSidecar(otherCluster, { listen: `unix://${socket}` })
-    await sendOne(app.producer, topic, 'after')
-    await waitFor('the mismatch told', () => app.mismatches.length === 1)
-    expect(app.mismatches[0]).toMatchObject({
-      clusterId: await kafkajsClusterId(otherCluster, 'cluster-check-test'),
-      action: 'warn',
-    })
-    expect(app.errors()).toEqual([
-      expect.stringContaining('Sending through the sidecar anyway (clusterMismatch: warn)'),
-    ])
-    expect(await app.clusterCheckMetric()).toEqual({ match: 0, mismatch: 1, unknown: 0 })
-    expect(await values(appCluster, topic)).toEqual(['before'])
-    expect(await values(otherCluster, topic)).toEqual(['after'])
-  })
+      await first.stop()
+      await startTestSidecar(otherCluster, { listen: `unix://${socket}` })
+      await sendOne(app.producer, topic, 'after')
+      await waitFor('the mismatch told', () => app.mismatches.length === 1, 20_000)
+      expect(app.mismatches[0]).toMatchObject({
+        clusterId: await kafkajsClusterId(otherCluster, 'cluster-check-test'),
+        action: 'warn',
+      })
+      expect(app.errors()).toEqual([
+        expect.stringContaining('Sending through the sidecar anyway (clusterMismatch: warn)'),
+      ])
+      expect(await app.clusterCheckMetric()).toEqual({ match: 0, mismatch: 1, unknown: 0 })
+      expect(await values(appCluster, topic)).toEqual(['before'])
+      expect(await values(otherCluster, topic)).toEqual(['after'])
+    },
+  )
 })
 
 describe("a sidecar on the application's cluster", () => {
