@@ -5,6 +5,7 @@
  * records delivered to an earlier owner and not processed are delivered again (and counted).
  */
 import type { ConsumedRecord } from '@kafka-sidecar/proto'
+import { RecordQueue } from './record-queue.js'
 
 export interface BufferedRecord {
   readonly offset: number
@@ -58,7 +59,7 @@ export interface Freed {
 const NOTHING: Freed = { records: 0, bytes: 0 }
 
 export class PartitionFeed {
-  private records: BufferedRecord[] = []
+  private readonly records = new RecordQueue<BufferedRecord>()
   private bufferedBytesNow = 0
   /** Every offset below it was reported processed; null until the first fetch says where it starts. */
   private processedOffset: number | null = null
@@ -131,7 +132,7 @@ export class PartitionFeed {
 
   /** Bytes of the record the next batch starts with (0 when none is buffered). */
   get nextRecordBytes(): number {
-    return this.records[0]?.bytes ?? 0
+    return this.records.at(0)?.bytes ?? 0
   }
 
   /** Whether a batch could be delivered now (owned, nothing in flight, records waiting). */
@@ -199,7 +200,7 @@ export class PartitionFeed {
     let bytes = 0
     let count = 0
     while (count < this.records.length && count < maxRecords) {
-      const next = this.records[count]!.bytes
+      const next = this.records.at(count)!.bytes
       if (count > 0 && bytes + next > maxBytes) break
       bytes += next
       count++
@@ -235,7 +236,7 @@ export class PartitionFeed {
     this.processedOffset = nextOffset
     let records = 0
     let bytes = 0
-    while (this.records.length > 0 && this.records[0]!.offset < nextOffset) {
+    while (this.records.length > 0 && this.records.at(0)!.offset < nextOffset) {
       bytes += this.records.shift()!.bytes
       records++
     }
@@ -262,7 +263,7 @@ export class PartitionFeed {
   seek(offset: number | null): Freed {
     const freed = this.batch && !this.batch.stale ? { records: this.batch.records, bytes: this.batch.bytes } : NOTHING
     if (this.batch) this.batch.stale = true
-    this.records = []
+    this.records.clear()
     this.bufferedBytesNow = 0
     this.processedOffset = offset
     this.fetchedTo = offset
