@@ -72,7 +72,7 @@ describe('Consume: bounds', () => {
       identity,
       subscriptions,
       undefined,
-      { maxRecordsInFlight: 1, maxBytesInFlight: 1 },
+      { maxRecordsInFlight: 1, maxBytesInFlight: 1, maxBatchesPerPartition: 0 },
       stream,
     )
     for (let id = 5_000; id < 10_000; id++) {

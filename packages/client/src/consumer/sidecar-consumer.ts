@@ -51,6 +51,12 @@ const { KafkaJSNonRetriableError } = kafkajs
 
 /** KafkaJS's default sessionTimeout. */
 const KAFKAJS_SESSION_TIMEOUT_MS = 30_000
+/**
+ * Batches of a partition the sidecar may send ahead: the next one travels while this process
+ * handles the current one (they still run one at a time). Two hide the round trip of `done`;
+ * more would only cut the sidecar's buffer into smaller batches.
+ */
+const PIPELINED_BATCHES = 2
 /** While consuming directly, how long each wait for the sidecar to answer again lasts. */
 const SIDECAR_PROBE_MS = 1_000
 
@@ -158,6 +164,7 @@ export class SidecarConsumer implements Consumer {
       const running = this.running
       if (running) {
         await running.loop.stop()
+        await running.session.commitsSettled()
         await this.parts.transport.leave()
         this.running = null
         this.emitter.emit('consumer.stop')
@@ -259,6 +266,7 @@ export class SidecarConsumer implements Consumer {
     })
     this.running = null
     await running.loop.stop()
+    await running.session.commitsSettled()
     await this.parts.transport.leave()
     try {
       await this.fallback.start([...this.subscriptions.values()], this.runConfig)
@@ -320,8 +328,10 @@ export class SidecarConsumer implements Consumer {
       concurrency: this.runConfig.partitionsConsumedConcurrently ?? 1,
       retry: this.parts.retry,
       batchOver: (owned, delivered) => session.batchOver(owned, delivered, logError),
+      isCurrent: (owned, delivered) => session.current(owned, delivered),
       onCrash: (error) => void this.crash(error),
     })
+    session.onBackgroundCommitError = (error) => loop.fail(error)
     return loop
   }
 
@@ -338,6 +348,7 @@ export class SidecarConsumer implements Consumer {
       processTimeoutMs: options.processTimeoutMs || (this.parts.config.sessionTimeout ?? KAFKAJS_SESSION_TIMEOUT_MS),
       maxRecordsInFlight: options.maxRecordsInFlight,
       maxBytesInFlight: options.maxBytesInFlight,
+      maxBatchesPerPartition: PIPELINED_BATCHES,
     }
   }
 
