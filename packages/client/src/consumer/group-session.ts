@@ -104,7 +104,7 @@ export class GroupSession {
 
   /** After a message, when auto-committing and the interval or threshold says so: in the background too. */
   autoCommitIfNecessaryInBackground(): void {
-    if (this.policy.commitsAfterMessage(countResolved(this.ownerships.all()))) this.background.request()
+    if (this.policy.commitsAfterMessage(() => countResolved(this.ownerships.all()))) this.background.request()
   }
 
   /** Resolves once no background commit is in flight: stop() waits for it, as KafkaJS's stop waits for its batch's commit. */
@@ -114,7 +114,7 @@ export class GroupSession {
 
   /** eachBatch's commitOffsetsIfNecessary() without offsets. */
   async commitIfNecessary(): Promise<void> {
-    if (this.policy.isNecessary(countResolved(this.ownerships.all()))) await this.commitResolved()
+    if (this.policy.isNecessary(() => countResolved(this.ownerships.all()))) await this.commitResolved()
   }
 
   /**
