@@ -72,7 +72,10 @@ describe('Consume: bad input is answered by name, and the sidecar keeps serving'
         /done for batch 1 has no processed offset/,
       ],
       [
-        [joinRequest(groupId, [topic]), { request: { $case: 'seek', value: { topic, partition: 0, offset: -5 } } }],
+        [
+          joinRequest(groupId, [topic]),
+          { request: { $case: 'seek', value: { topic, partition: 0, offset: -5, assignmentId: 0 } } },
+        ],
         /seek offset -5 .* is negative/,
       ],
     ]

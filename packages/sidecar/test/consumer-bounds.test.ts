@@ -72,7 +72,7 @@ describe('Consume: bounds', () => {
       identity,
       subscriptions,
       undefined,
-      { maxRecordsInFlight: 1, maxBytesInFlight: 1 },
+      { maxRecordsInFlight: 1, maxBytesInFlight: 1, maxBatchesPerPartition: 0 },
       stream,
     )
     for (let id = 5_000; id < 10_000; id++) {
@@ -88,5 +88,30 @@ describe('Consume: bounds', () => {
     expect(process.issuedFor(5_000)).toBe('ended-long-ago')
     expect(process.issuedFor(4_999)).toBeUndefined()
     expect(process.issuedFor(10_001)).toBeUndefined()
+  })
+})
+
+describe('Consume: a full buffer pauses and resumes without KafkaJS fetch sleeps', () => {
+  it("resumes a partition paused for its full buffer without waiting out KafkaJS's fetch wait (5 s by default)", async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('resume')
+    await cluster.createTopic({ topic, partitions: 1 })
+    const producer = await connectedProducer(kafkaFor(cluster))
+    const value = 'x'.repeat(100)
+    for (let send = 0; send < 10; send++)
+      await producer.send({ topic, messages: Array.from({ length: 10 }, () => ({ partition: 0, value })) })
+    // A buffer of 1,000 bytes: the one partition, so the one broker's fetches, pause after each fetch.
+    const sidecar = await startTestSidecar(cluster, { consumerBufferBytesPerPartition: 1_000 })
+    const join = joinRequest(randomTopic('group'), [topic], {
+      settings: { maxBytesPerPartition: 1_000, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 },
+      maxRecordsInFlight: 10,
+    })
+    const started = Date.now()
+    const reader = TestConsumer.join(consumerClient(sidecar), join)
+    // Each fetch fills the buffer and pauses the partition (all of its broker's); KafkaJS's fetcher
+    // then sleeps its fetch wait before it looks again: 5 s a time at KafkaJS's default, 10 times.
+    await waitFor('all 100 read', () => reader.consumed.length === 100, 15_000)
+    expect(Date.now() - started).toBeLessThan(15_000)
+    expect(await metric(sidecar, 'kafka_sidecar_consumer_buffered_bytes')).toBe(0)
   })
 })

@@ -58,6 +58,7 @@ export function joinRequest(groupId: string, topics: string[], overrides: Partia
           fromBeginning: true,
         })),
         settings: { maxWaitTimeMs: 100, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 },
+        maxBatchesPerPartition: 0,
         processTimeoutMs: 0,
         maxRecordsInFlight: 0,
         maxBytesInFlight: 0,

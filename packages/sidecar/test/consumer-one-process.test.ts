@@ -44,7 +44,9 @@ describe('Consume: one process of the group', () => {
     expect(consumer.partitions()).toEqual([`${topic}|0`, `${topic}|1`, `${topic}|2`])
     expect(byPartition(consumer.consumed)).toEqual(expected(3, 50))
     expect(consumer.redelivered).toBe(0)
-    expect(consumer.events$('joined')).toEqual([{ memberId: expect.any(String), warnings: [] }])
+    expect(consumer.events$('joined')).toEqual([
+      { memberId: expect.any(String), warnings: [], maxBatchesPerPartition: 0 },
+    ])
     const admin = await connectedAdmin(kafkaFor(cluster))
     await waitFor('commits of 50 per partition', async () => {
       const offsets = await committedOffsets(admin, groupId, topic)

@@ -77,7 +77,7 @@ describe('Consume: seek', () => {
       end() {},
       left() {},
     }
-    const limits = { maxRecordsInFlight: 20, maxBytesInFlight: 1 << 20 }
+    const limits = { maxRecordsInFlight: 20, maxBytesInFlight: 1 << 20, maxBatchesPerPartition: 0 }
     const identity = { id: 'p#1', instanceId: 'p', clientId: 'c', appName: 'a' }
     const process = new ConsumerProcess(identity, subscriptions, settings, limits, stream)
     member.start()
@@ -100,7 +100,7 @@ describe('Consume: seek', () => {
     hold = new Promise((resolve) => (release = resolve))
     await producer.send({ topic, messages: range(300, 350).map((i) => ({ value: `${i}` })) })
     await waitFor('KafkaJS holds a fetched batch', () => heldFrom !== null, 10_000)
-    member.seek(process, { topic, partition: 0, offset: 25 })
+    member.seek(process, { topic, partition: 0, offset: 25, assignmentId: 0 })
     release()
     await new Promise((r) => setTimeout(r, 300))
     member.done(process, { batchId: inHand.batchId, processed: processed(inHand, 30) })
@@ -144,8 +144,8 @@ describe('Consume: seek', () => {
     const bPartition = 1 - aPartition
     const readByA = a.consumed.length
     // b seeks a's partition (ignored) and its own (applied: it reads its partition again from 0).
-    b.send({ request: { $case: 'seek', value: { topic, partition: aPartition, offset: 0 } } })
-    b.send({ request: { $case: 'seek', value: { topic, partition: bPartition, offset: 0 } } })
+    b.send({ request: { $case: 'seek', value: { topic, partition: aPartition, offset: 0, assignmentId: 0 } } })
+    b.send({ request: { $case: 'seek', value: { topic, partition: bPartition, offset: 0, assignmentId: 0 } } })
     await waitFor('b re-reads its partition from 0', () => b.consumed.some((c) => c.offset === 9), 10_000)
     await produce(10, 15)
     await waitFor('b reads the new records', () => b.consumed.some((c) => c.offset === 14), 10_000)

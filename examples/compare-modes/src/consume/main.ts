@@ -5,7 +5,7 @@
  * KAFKA_SIDECAR_CONSUMER_MODE=sidecar (the pod's kafka-sidecar the group's one member). The worker
  * code is the same; only the environment variable differs. Phases per mode: run-consume-mode.ts.
  *
- *   pnpm compare:consume [--processes 4] [--partitions 12] [--records 200000] [--rate 2000]
+ *   pnpm compare:consumers (or compare:consume) [--processes 8] [--partitions 12] [--records 200000] [--rate 2000]
  *                        [--seconds 10] [--size 100] [--json result.json]
  *                        [--security plaintext|tls|scram|tls+scram] [--keep-topics]
  *
@@ -26,14 +26,14 @@ import { runConsumeMode, type ConsumeSettings } from './run-consume-mode.js'
 import type { Mode } from './worker-pool.js'
 
 const USAGE =
-  'usage: [KAFKA_BROKERS=host:port,... KAFKA_SSL*/KAFKA_SASL_*=...] pnpm compare:consume [--processes N] [--partitions P] [--records R] [--rate RECORDS_PER_SEC] [--seconds S] [--size BYTES] [--json FILE] [--security plaintext|tls|scram|tls+scram] [--keep-topics]'
+  'usage: [KAFKA_BROKERS=host:port,... KAFKA_SSL*/KAFKA_SASL_*=...] pnpm compare:consumers [--processes N] [--partitions P] [--records R] [--rate RECORDS_PER_SEC] [--seconds S] [--size BYTES] [--json FILE] [--security plaintext|tls|scram|tls+scram] [--keep-topics]'
 
 function parse() {
   try {
     return parseArgs({
       args: process.argv.slice(2).filter((arg) => arg !== '--'),
       options: {
-        processes: { type: 'string', default: '4' },
+        processes: { type: 'string', default: '8' },
         partitions: { type: 'string', default: '12' },
         records: { type: 'string', default: '200000' },
         rate: { type: 'string', default: '2000' },

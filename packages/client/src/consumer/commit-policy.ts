@@ -9,6 +9,9 @@
  *   `autoCommitThreshold` offsets are resolved and not committed. After each message this needs
  *   `autoCommit`; commitOffsetsIfNecessary() from eachBatch does not.
  */
+/** Offsets resolved and not committed, or how to count them: counted only when a threshold is set (it runs after every message). */
+type Count = bigint | (() => bigint)
+
 export interface CommitSettings {
   readonly autoCommit: boolean
   readonly autoCommitInterval: number | null
@@ -35,15 +38,17 @@ export class CommitPolicy {
   }
 
   /** Within a batch (KafkaJS's commitOffsetsIfNecessary): the interval passed, or the threshold reached. */
-  isNecessary(resolvedNotCommitted: bigint): boolean {
+  isNecessary(resolvedNotCommitted: Count): boolean {
     const { autoCommitInterval: interval, autoCommitThreshold: threshold } = this.settings
+    if (interval == null && threshold == null) return false
     const intervalPassed = interval != null && this.now() >= this.lastCommit + interval
-    const thresholdReached = threshold != null && resolvedNotCommitted >= BigInt(threshold)
-    return intervalPassed || thresholdReached
+    if (intervalPassed || threshold == null) return intervalPassed
+    const count = typeof resolvedNotCommitted === 'function' ? resolvedNotCommitted() : resolvedNotCommitted
+    return count >= BigInt(threshold)
   }
 
   /** After each message of eachMessage (KafkaJS's autoCommitOffsetsIfNecessary). */
-  commitsAfterMessage(resolvedNotCommitted: bigint): boolean {
+  commitsAfterMessage(resolvedNotCommitted: Count): boolean {
     return this.settings.autoCommit && this.isNecessary(resolvedNotCommitted)
   }
 

@@ -9,6 +9,7 @@ import { PausedPartitions, type PauseRequest, type ProcessedOffset } from '@kafk
 import type { Offsets, OffsetsByTopicPartition, TopicOffsets } from 'kafkajs'
 import Long from 'kafkajs/src/utils/long.js'
 import type { CommitPolicy } from './commit-policy.js'
+import { BackgroundCommits } from './background-commits.js'
 import { Commits, type GroupIdentity } from './commits.js'
 import type { ConsumeTransport } from './consume-transport.js'
 import type { ConsumerEvents } from './consumer-events.js'
@@ -36,11 +37,21 @@ export class GroupSession {
   readonly progress = new HandlerProgress()
   memberId = ''
   /**
+   * The sidecar pipelines (Joined.max_batches_per_partition): batches carry `rewinds`, and one
+   * sent before the sidecar heard this process's last rewind of the ownership is dropped.
+   */
+  pipelined = false
+  /** Where a failure of a background auto-commit goes (the run loop). */
+  onBackgroundCommitError: (error: Error) => void = () => {}
+  /**
    * Seeks of partitions this process does not own, applied when it is given them: KafkaJS keeps a
    * seek until its member is assigned the partition (consumerGroup.seekOffsets).
    */
   private readonly pendingSeeks = new Map<string, { topic: string; partition: number; offset: bigint }>()
   private readonly commits: Commits
+  private readonly background: BackgroundCommits
+  /** Asked to commit while their commit was in flight: committed once it is answered. */
+  private readonly waitingCommits = new Set<Ownership>()
   private lastHeartbeat = Date.now()
   /** Records of the batches arrived and not over: the in-flight gauge, taken back whole when the run ends. */
   private inFlightRecords = 0
@@ -59,6 +70,10 @@ export class GroupSession {
       () => this.identity(),
       (refused) => this.lost(refused),
       metrics,
+    )
+    this.background = new BackgroundCommits(
+      (waiting) => this.commitIdle(waiting),
+      (error) => this.onBackgroundCommitError(error),
     )
   }
 
@@ -82,16 +97,48 @@ export class GroupSession {
 
   /** At a batch's end or failure, when auto-committing: everything resolved and not committed. */
   async autoCommit(): Promise<void> {
-    if (this.policy.commitsAfterBatch()) await this.commitResolved()
+    if (!this.policy.commitsAfterBatch()) return
+    await this.background.settled()
+    await this.commitResolved()
   }
 
-  async autoCommitIfNecessary(): Promise<void> {
-    if (this.policy.commitsAfterMessage(countResolved(this.ownerships.all()))) await this.commitResolved()
+  /** At a batch's end, when auto-committing: a commit the run loop does not wait for (background-commits.ts). */
+  autoCommitInBackground(): void {
+    if (this.policy.commitsAfterBatch()) this.background.request()
+  }
+
+  /** After a message, when auto-committing and the interval or threshold says so: in the background too. */
+  autoCommitIfNecessaryInBackground(): void {
+    if (this.policy.commitsAfterMessage(() => countResolved(this.ownerships.all()))) this.background.request()
+  }
+
+  /** Resolves once no background commit is in flight: stop() waits for it, as KafkaJS's stop waits for its batch's commit. */
+  commitsSettled(): Promise<void> {
+    return this.background.settled()
   }
 
   /** eachBatch's commitOffsetsIfNecessary() without offsets. */
   async commitIfNecessary(): Promise<void> {
-    if (this.policy.isNecessary(countResolved(this.ownerships.all()))) await this.commitResolved()
+    if (this.policy.isNecessary(() => countResolved(this.ownerships.all()))) await this.commitResolved()
+  }
+
+  /**
+   * The background commit: partitions resolved, not committed, and with no commit in flight. One
+   * with a commit in flight waits for its answer (`waiting`: those that waited, and only them,
+   * as KafkaJS commits a partition at its batch's end, not in the middle of another batch).
+   */
+  private commitIdle(waiting: boolean): Promise<void> | null {
+    const among = waiting ? [...this.waitingCommits] : this.ownerships.all()
+    if (waiting) this.waitingCommits.clear()
+    const current = among.filter((owned) => this.ownerships.inEpoch(owned) && !owned.ended)
+    for (const owned of current)
+      if (owned.committing !== null && offsetsToCommit([owned]).length > 0) this.waitingCommits.add(owned)
+    const offsets = offsetsToCommit(current.filter((owned) => owned.committing === null))
+    if (offsets.length === 0) return null
+    for (const { owned, offset } of offsets) owned.committing = offset
+    return this.commitOwned(offsets, asTopicOffsets(offsets).topics).finally(() => {
+      for (const { owned } of offsets) owned.committing = null
+    })
   }
 
   /** Commits what is resolved and not committed, of `among` (default: every partition owned). */
@@ -203,6 +250,8 @@ export class GroupSession {
   arrived(owned: Ownership, batch: SidecarBatch): boolean {
     owned.batchesOut++
     this.countInFlight(batch.messages.length)
+    // Pipelined: a batch from before the seek carries fewer rewinds and is dropped (current()).
+    if (this.pipelined) return false
     const fence = owned.seekFence
     if (fence === null) return false
     owned.seekFence = null
@@ -216,13 +265,38 @@ export class GroupSession {
    * waited for the batch takes effect. Nothing is said about an ownership of a lost stream.
    */
   batchOver(owned: Ownership, delivered: DeliveredBatch, onReleaseError: (error: unknown) => void): void {
-    const { batchId, batch, staleOnArrival } = delivered
     owned.batchesOut = Math.max(0, owned.batchesOut - 1)
-    this.countInFlight(-batch.messages.length)
+    this.countInFlight(-delivered.batch.messages.length)
     if (!this.ownerships.inEpoch(owned)) return
+    // A batch a seek made stale while in its handler was taken back by the sidecar with the seek.
+    if (this.current(owned, delivered)) this.sayDone(owned, delivered)
+    if (owned.revoked) void this.release(owned).catch(onReleaseError)
+    // Pipelined, batches from before the seek were dropped: what waits is from the sought offset.
+    else if (owned.seekTo !== null && (this.pipelined || owned.pending.length === 0))
+      this.applySeek(owned, onReleaseError)
+  }
+
+  /**
+   * Whether a batch is still wanted by the sidecar: it carries as many rewinds as this process
+   * sent for the ownership (always, with a sidecar that does not pipeline).
+   */
+  current(owned: Ownership, delivered: DeliveredBatch): boolean {
+    return !this.pipelined || delivered.rewinds === owned.rewinds
+  }
+
+  /** Whether the run loop runs a batch that waited; one the sidecar took back is dropped, and no longer in flight. */
+  runs(owned: Ownership, delivered: DeliveredBatch): boolean {
+    if (this.current(owned, delivered)) return true
+    this.countInFlight(-delivered.batch.messages.length)
+    return false
+  }
+
+  /** `done` with the next offset to process; short of the batch's end it rewinds the ownership's delivery. */
+  private sayDone(owned: Ownership, { batchId, batch, staleOnArrival }: DeliveredBatch): void {
     const first = batch.firstOffset()
     const handedBack = staleOnArrival && first !== null ? BigInt(first) : null
-    const position = handedBack ?? owned.position(batch) ?? BigInt(batch.lastOffset()) + 1n
+    const end = BigInt(batch.lastOffset()) + 1n
+    const position = handedBack ?? owned.position(batch) ?? end
     this.transport.done({
       batchId,
       processed: {
@@ -232,8 +306,13 @@ export class GroupSession {
         nextOffset: Number(position),
       },
     })
-    if (owned.revoked) void this.release(owned).catch(onReleaseError)
-    else if (owned.seekTo !== null && owned.pending.length === 0) this.applySeek(owned, onReleaseError)
+    if (this.pipelined && position < end) this.rewound(owned)
+  }
+
+  /** The sidecar takes back the ownership's batches in flight when it hears this: those here are stale. */
+  private rewound(owned: Ownership): void {
+    owned.rewinds++
+    owned.pending.length = 0
   }
 
   /**
@@ -242,7 +321,11 @@ export class GroupSession {
    */
   async release(owned: Ownership): Promise<void> {
     try {
-      if (this.policy.commitsAfterBatch()) await this.commitResolved([owned])
+      if (this.policy.commitsAfterBatch()) {
+        // After the background commits in flight, so that this one, the last, lands last.
+        await this.background.settled()
+        await this.commitResolved([owned])
+      }
     } finally {
       if (this.ownerships.inEpoch(owned))
         this.transport.released({
@@ -263,9 +346,10 @@ export class GroupSession {
       this.pendingSeeks.set(keyOf(topic, partition), { topic, partition, offset })
       return
     }
-    this.transport.seek({ topic, partition, offset: Number(offset) })
+    this.transport.seek({ topic, partition, offset: Number(offset), assignmentId: owned.assignmentId })
     owned.seekTo = String(offset)
-    if (owned.batchesOut === 0) owned.seekFence = offset
+    if (this.pipelined) this.rewound(owned)
+    else if (owned.batchesOut === 0) owned.seekFence = offset
     if (!owned.busy && owned.pending.length === 0) this.applySeek(owned, onCommitError)
   }
 

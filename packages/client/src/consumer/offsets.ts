@@ -12,9 +12,18 @@ export interface OffsetToCommit {
   readonly offset: bigint
 }
 
-/** Resolved, different from the committed offset, and not negative: KafkaJS's rule. */
+/**
+ * Resolved, different from the committed offset, and not negative: KafkaJS's rule. An offset a
+ * background auto-commit is committing counts as committed (KafkaJS would have awaited it); if
+ * that commit fails it is uncommitted again.
+ */
 function uncommitted(owned: Ownership): boolean {
-  return owned.resolved !== null && owned.resolved !== owned.committed && owned.resolved >= 0n
+  return (
+    owned.resolved !== null &&
+    owned.resolved !== owned.committed &&
+    owned.resolved !== owned.committing &&
+    owned.resolved >= 0n
+  )
 }
 
 export function offsetsToCommit(ownerships: readonly Ownership[]): OffsetToCommit[] {
@@ -43,7 +52,8 @@ export function countResolved(ownerships: readonly Ownership[]): bigint {
   let sum = 0n
   for (const owned of ownerships) {
     if (owned.resolved === null) continue
-    sum += owned.committed === null || owned.committed < 0n ? owned.resolved : owned.resolved - owned.committed
+    const committed = owned.committing ?? owned.committed
+    sum += committed === null || committed < 0n ? owned.resolved : owned.resolved - committed
   }
   return sum
 }

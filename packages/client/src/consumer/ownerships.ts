@@ -21,6 +21,8 @@ export interface DeliveredBatch {
    * its first offset), as KafkaJS drops a fetch response of a partition sought meanwhile.
    */
   readonly staleOnArrival?: boolean
+  /** The ownership's rewinds the sidecar had heard when it sent the batch (Batch.rewinds). */
+  readonly rewinds: number
 }
 
 export class Ownership {
@@ -28,6 +30,8 @@ export class Ownership {
   resolved: bigint | null = null
   /** What was last committed for this ownership (or where it started); null: unknown. */
   committed: bigint | null = null
+  /** The offset a background auto-commit is committing now (background-commits.ts); null: none in flight. */
+  committing: bigint | null = null
   /** The resolved offset last reported as progress. */
   reported: bigint | null = null
   /** consumer.seek() waiting for the batch in hand to end: KafkaJS's hasSeekOffset. */
@@ -38,8 +42,13 @@ export class Ownership {
   revoked = false
   busy = false
   readonly pending: DeliveredBatch[] = []
-  /** Batches received and not yet said `done`: the sidecar delivers the next one only after. */
+  /** Batches received and not yet said `done` (the seek fence, with a sidecar that does not pipeline). */
   batchesOut = 0
+  /**
+   * `done`s short of their batch's end and seeks sent for this ownership: the sidecar counts the
+   * same, and stamps each batch with its count; a batch with fewer is stale (sent before it heard).
+   */
+  rewinds = 0
   /**
    * A seek the sidecar heard while no batch of it was out here: the batch it may have sent before
    * hearing it can still arrive. The first batch to arrive is stale unless it starts at this offset

@@ -62,7 +62,7 @@ export class PartitionRunner {
     // (control records, aborted transactions): KafkaJS's isEmptyDueToFiltering(), which moves on.
     if (batch.isEmpty()) {
       this.session.resolveOffset(owned, batch.lastOffset())
-      await this.session.autoCommitIfNecessary()
+      this.session.autoCommitIfNecessaryInBackground()
       this.events.emit('consumer.end_batch_process', { ...payload, duration: Date.now() - started })
       await this.session.heartbeat()
       return
@@ -70,7 +70,7 @@ export class PartitionRunner {
     if (this.handlers.eachMessage) await this.processEachMessage(owned, batch, this.handlers.eachMessage)
     else if (this.handlers.eachBatch) await this.processEachBatch(owned, batch, this.handlers.eachBatch)
     this.events.emit('consumer.end_batch_process', { ...payload, duration: Date.now() - started })
-    await this.session.autoCommit()
+    this.session.autoCommitInBackground()
     await this.session.heartbeat()
   }
 
@@ -104,7 +104,7 @@ export class PartitionRunner {
         processed++
         this.session.resolveOffset(owned, message.offset)
         await this.session.heartbeat()
-        await this.session.autoCommitIfNecessary()
+        this.session.autoCommitIfNecessaryInBackground()
         if (this.session.paused.isPaused(topic, partition)) break
       }
     } finally {

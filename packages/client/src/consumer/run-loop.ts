@@ -23,6 +23,8 @@ export interface RunLoopParts {
   readonly retry: RetryOptions
   /** A batch is over, processed or not: tell the sidecar, and anything waiting for the partition. */
   batchOver(owned: Ownership, delivered: DeliveredBatch): void
+  /** Whether a batch waiting for its turn is still wanted (a rewind since may have made it stale). */
+  isCurrent(owned: Ownership, delivered: DeliveredBatch): boolean
   onCrash(error: Error): void
 }
 
@@ -45,6 +47,7 @@ export class RunLoop {
   private whenIdle: Array<() => void> = []
   /** Topic-partitions with a batch in a handler, whichever ownership it belongs to. */
   private readonly inHandler = new Set<string>()
+  private pumpScheduled = false
 
   constructor(private readonly parts: RunLoopParts) {}
 
@@ -70,6 +73,20 @@ export class RunLoop {
     this.attempt?.resolve()
     await this.idle()
     this.sayFailedBatchesDone()
+  }
+
+  /**
+   * A failure outside any batch (an auto-commit made in the background), taken as a batch's failure
+   * would be: a rejoin error ends the attempt without a retry counted; another fails the attempt
+   * once the batches in hand are over, and KafkaJS's retrier decides.
+   */
+  fail(error: Error): void {
+    if (!this.running) return
+    if (isRejoin(error)) return this.restartRetries()
+    if (!this.accepting) return
+    this.failure ??= error
+    this.accepting = false
+    if (this.active === 0) this.rejectAttempt()
   }
 
   /** A Kafka rebalance: the current attempt ends well, and the retries start from nothing. */
@@ -118,7 +135,9 @@ export class RunLoop {
       this.waiting = this.waiting.filter((owned) => owned.pending.length > 0)
       const owned = this.waiting.find((o) => !o.busy && !this.inHandler.has(keyOf(o.topic, o.partition)))
       if (!owned) return
-      this.run(owned, owned.pending.shift()!)
+      const delivered = owned.pending.shift()!
+      // Taken back by the sidecar: dropped unprocessed, without `done`.
+      if (this.parts.isCurrent(owned, delivered)) this.run(owned, delivered)
     }
   }
 
@@ -148,13 +167,31 @@ export class RunLoop {
     }
     if (this.active === 0) {
       for (const resolve of this.whenIdle.splice(0)) resolve()
-      if (this.failure) {
-        const failure = this.failure
-        this.failure = null
-        this.attempt?.reject(failure)
-      }
+      this.rejectAttempt()
     }
-    this.pump()
+    this.pumpSoon()
+  }
+
+  /**
+   * The next batch starts after a turn of the event loop, not in the promise chain of the one
+   * that ended: with batches waiting here (pipelining) the chain would otherwise never yield, so
+   * the `done` just written, the batches arriving and the channel's keepalive pings would wait
+   * (a backlog starved the event loop until the keepalive timeout dropped the connection).
+   */
+  private pumpSoon(): void {
+    if (this.pumpScheduled) return
+    this.pumpScheduled = true
+    setImmediate(() => {
+      this.pumpScheduled = false
+      this.pump()
+    })
+  }
+
+  private rejectAttempt(): void {
+    if (!this.failure) return
+    const failure = this.failure
+    this.failure = null
+    this.attempt?.reject(failure)
   }
 }
 

@@ -45,6 +45,7 @@ export function listenTo(session: GroupSession, loop: RunLoop, context: Listener
     joined: whenCurrent((joined: Joined) => {
       context.streamJoined()
       if (joined.memberId) session.memberId = joined.memberId
+      session.pipelined = joined.maxBatchesPerPartition > 0
       for (const warning of joined.warnings) log.warn(`The sidecar's group member differs: ${warning}`, { groupId })
       session.repeatPauses()
     }),
@@ -99,6 +100,8 @@ function onAssigned(session: GroupSession, assigned: Assigned, context: Listener
 function onBatch(session: GroupSession, loop: RunLoop, wire: Batch, events: ConsumerEvents): void {
   const owned = session.ownerships.current(wire.topic, wire.partition, wire.assignmentId)
   if (!owned) return
+  // Sent before the sidecar heard this process's last short `done` or seek: it took it back.
+  if (session.pipelined && wire.rewinds !== owned.rewinds) return
   events.emitFromSidecar('consumer.fetch_start', { nodeId: SIDECAR_NODE_ID })
   const batch = new SidecarBatch(wire)
   events.emitFromSidecar('consumer.fetch', { numberOfBatches: 0, duration: 0, nodeId: SIDECAR_NODE_ID })
@@ -106,5 +109,10 @@ function onBatch(session: GroupSession, loop: RunLoop, wire: Batch, events: Cons
   // for uncommittedOffsets() and autoCommitThreshold.
   const first = batch.firstOffset()
   if (owned.committed === null && owned.resolved === null && first !== null) owned.committed = BigInt(first)
-  loop.deliver(owned, { batchId: wire.batchId, batch, staleOnArrival: session.arrived(owned, batch) })
+  loop.deliver(owned, {
+    batchId: wire.batchId,
+    batch,
+    staleOnArrival: session.arrived(owned, batch),
+    rewinds: wire.rewinds,
+  })
 }

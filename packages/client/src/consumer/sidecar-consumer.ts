@@ -52,6 +52,12 @@ const { KafkaJSNonRetriableError } = kafkajs
 
 /** KafkaJS's default sessionTimeout. */
 const KAFKAJS_SESSION_TIMEOUT_MS = 30_000
+/**
+ * Batches of a partition the sidecar may send ahead: the next one travels while this process
+ * handles the current one (they still run one at a time). Two hide the round trip of `done`;
+ * more would only cut the sidecar's buffer into smaller batches.
+ */
+const PIPELINED_BATCHES = 2
 /** While consuming directly, how long each wait for the sidecar to answer again lasts. */
 const SIDECAR_PROBE_MS = 1_000
 /** While consuming directly because the sidecar reads another cluster: how often it is asked again. */
@@ -174,6 +180,7 @@ export class SidecarConsumer implements Consumer {
       const running = this.running
       if (running) {
         await running.loop.stop()
+        await running.session.commitsSettled()
         running.session.end()
         await this.parts.transport.leave()
         this.running = null
@@ -287,6 +294,7 @@ export class SidecarConsumer implements Consumer {
     })
     this.running = null
     await running.loop.stop()
+    await running.session.commitsSettled()
     running.session.end()
     await this.parts.transport.leave()
     await this.consumeDirectly()
@@ -370,8 +378,10 @@ export class SidecarConsumer implements Consumer {
       concurrency: this.runConfig.partitionsConsumedConcurrently ?? 1,
       retry: this.parts.retry,
       batchOver: (owned, delivered) => session.batchOver(owned, delivered, logError),
+      isCurrent: (owned, delivered) => session.runs(owned, delivered),
       onCrash: (error) => void this.crash(error),
     })
+    session.onBackgroundCommitError = (error) => loop.fail(error)
     return loop
   }
 
@@ -388,6 +398,7 @@ export class SidecarConsumer implements Consumer {
       processTimeoutMs: options.processTimeoutMs || (this.parts.config.sessionTimeout ?? KAFKAJS_SESSION_TIMEOUT_MS),
       maxRecordsInFlight: options.maxRecordsInFlight,
       maxBytesInFlight: options.maxBytesInFlight,
+      maxBatchesPerPartition: PIPELINED_BATCHES,
     }
   }
 

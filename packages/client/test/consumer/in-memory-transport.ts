@@ -41,6 +41,8 @@ export type Sent =
 export class InMemoryTransport implements ConsumeTransport {
   readonly sent: Sent[] = []
   listener: ConsumeListener | null = null
+  /** What `joined` grants: 0 plays a sidecar that does not pipeline (no rewinds on batches). */
+  pipeline = 0
   /** Commits are answered as committed unless a test sets this. */
   autoAnswerCommits = true
   closedCount = 0
@@ -89,7 +91,7 @@ export class InMemoryTransport implements ConsumeTransport {
 
   // The sidecar's side.
   assign(partitions: OwnedPartition[], extra: Partial<Assigned> = {}): void {
-    this.listener!.joined({ memberId: 'pod-member', warnings: [] })
+    this.listener!.joined({ memberId: 'pod-member', warnings: [], maxBatchesPerPartition: this.pipeline })
     this.listener!.assigned({
       partitions,
       memberId: 'pod-member',
@@ -116,6 +118,7 @@ export class InMemoryTransport implements ConsumeTransport {
       records: full,
       lastOffset: last,
       redelivered: 0,
+      rewinds: 0,
       ...batch,
     })
     return batchId

@@ -271,7 +271,9 @@ describe('seek (M4)', () => {
     consumer.seek({ topic: 't', partition: 1, offset: '20' })
     expect(transport.of('seek')).toEqual([])
     transport.assign([P0, P1])
-    expect(transport.of('seek').map((s) => s.value)).toEqual([{ topic: 't', partition: 1, offset: 20 }])
+    expect(transport.of('seek').map((s) => s.value)).toEqual([
+      { topic: 't', partition: 1, offset: 20, assignmentId: 2 },
+    ])
     // With auto-commit the seek offset is committed, as KafkaJS's offsetManager.seek does.
     await waitFor('the seek commit', () => transport.of('commit').length === 1)
     expect(transport.of('commit')[0]!.value.offsets).toEqual([{ ...P1, nextOffset: 20 }])

@@ -191,7 +191,7 @@ describe('eachMessage, as KafkaJS processEachMessage', () => {
     release()
     await waitFor('the seek commit', () => transport.of('commit').length === 2)
     expect(seen).toEqual(['0'])
-    expect(transport.of('seek')[0]!.value).toEqual({ topic: 't', partition: 0, offset: 10 })
+    expect(transport.of('seek')[0]!.value).toEqual({ topic: 't', partition: 0, offset: 10, assignmentId: 1 })
     expect(transport.of('commit').map((c) => c.value.offsets[0]!.nextOffset)).toEqual([1, 10])
     // KafkaJS commits a seek without a COMMIT_OFFSETS event.
     await new Promise((resolve) => setTimeout(resolve, 20))

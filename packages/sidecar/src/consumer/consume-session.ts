@@ -20,7 +20,7 @@ import { parseSubscriptions } from './subscriptions.js'
 export interface ConsumeSessionDeps {
   readonly groups: ConsumerGroups
   /** Flow-control limits of instances that leave them 0. */
-  readonly defaults: FlowLimits
+  readonly defaults: Omit<FlowLimits, 'maxBatchesPerPartition'>
   /** How long a stream may stay open without its join. */
   readonly joinTimeoutMs: number
 }
@@ -29,6 +29,9 @@ export interface ConsumeSessionDeps {
 export const DEFAULT_PROCESS_TIMEOUT_MS = 30_000
 /** Longest a process may stay silent; a longer timeout would keep partitions of a dead process for hours. */
 const MAX_PROCESS_TIMEOUT_MS = 10 * 60_000
+
+/** The deepest pipeline granted: the in-flight records and bytes bound a process anyway; this bounds a rewind's waste. */
+const MAX_BATCHES_PER_PARTITION = 16
 
 let nextSession = 1
 
@@ -131,6 +134,7 @@ export class ConsumeSession {
     const limits: FlowLimits = {
       maxRecordsInFlight: join.maxRecordsInFlight || this.deps.defaults.maxRecordsInFlight,
       maxBytesInFlight: join.maxBytesInFlight || this.deps.defaults.maxBytesInFlight,
+      maxBatchesPerPartition: Math.min(join.maxBatchesPerPartition, MAX_BATCHES_PER_PARTITION),
     }
     const process = new ConsumerProcess(
       {
@@ -149,7 +153,12 @@ export class ConsumeSession {
     this.member = member
     const early = this.beforeJoined ?? []
     this.beforeJoined = null
-    this.send({ event: { $case: 'joined', value: { memberId: member.memberId, warnings } } })
+    this.send({
+      event: {
+        $case: 'joined',
+        value: { memberId: member.memberId, warnings, maxBatchesPerPartition: limits.maxBatchesPerPartition },
+      },
+    })
     for (const event of early) this.send(event)
     this.watchLiveness(timeoutMs)
   }

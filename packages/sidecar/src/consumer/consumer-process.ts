@@ -17,6 +17,8 @@ import type { SubscriptionSet } from './subscriptions.js'
 export interface FlowLimits {
   readonly maxRecordsInFlight: number
   readonly maxBytesInFlight: number
+  /** Batches of one partition in flight at once (pipelining); 0: one, for clients that do not count rewinds. */
+  readonly maxBatchesPerPartition: number
 }
 
 export interface ProcessIdentity {
@@ -77,6 +79,20 @@ export class ConsumerProcess {
     const records = maxRecordsInFlight - this.inFlightRecords
     const bytes = maxBytesInFlight - this.inFlightBytes
     return records > 0 && bytes > 0 ? { records, bytes } : null
+  }
+
+  /**
+   * The most one batch takes: with pipelining half the limits, so that a second batch can travel
+   * while the process handles the first (one batch taking all the room left the process idle
+   * between batches of a backlog: `done`, then the next batch encoded, sent and decoded).
+   */
+  batchLimits(): { records: number; bytes: number } {
+    const { maxRecordsInFlight, maxBytesInFlight, maxBatchesPerPartition } = this.limits
+    if (maxBatchesPerPartition === 0) return { records: maxRecordsInFlight, bytes: maxBytesInFlight }
+    return {
+      records: Math.max(1, Math.ceil(maxRecordsInFlight / 2)),
+      bytes: Math.max(1, Math.ceil(maxBytesInFlight / 2)),
+    }
   }
 
   took(records: number, bytes: number): void {

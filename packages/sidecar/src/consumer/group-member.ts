@@ -216,7 +216,9 @@ export class GroupMember {
     const feed = this.ownedFeed(process, processed.topic, processed.partition, processed.assignmentId)
     if (!feed) return this.lateOwnerFinished(process, processed.topic, processed.partition)
     if (feed.inFlight?.batchId !== done.batchId)
-      throw invalidArgument(`batch ${done.batchId} of ${name(feed)} is not in flight (done twice, or never delivered)`)
+      throw invalidArgument(
+        `batch ${done.batchId} of ${name(feed)} is not the oldest in flight (done twice, out of order, taken back by a rewind, or never delivered)`,
+      )
     process.gaveBack(feed.done(this.delivered(feed, process, processed.nextOffset)))
     this.freed(feed)
     this.leftIfIdle(process)
@@ -287,7 +289,10 @@ export class GroupMember {
         `seek offset ${seek.offset} of ${seek.topic}[${seek.partition}] is negative (only -1 latest and -2 earliest are)`,
       )
     const feed = this.feeds.get(feedKey(seek.topic, seek.partition))
-    if (!feed || feed.owner?.ownerId !== process.id) {
+    const ownership = feed?.owner
+    // A seek naming an ownership that ended (the client sent it before hearing so) must not rewind the next one.
+    const named = seek.assignmentId === 0 || ownership?.assignmentId === seek.assignmentId
+    if (!feed || ownership?.ownerId !== process.id || !named) {
       this.deps.log.debug('seek ignored: the instance does not own the partition', {
         groupId: this.groupId,
         partition: `${seek.topic}[${seek.partition}]`,
@@ -301,7 +306,7 @@ export class GroupMember {
     this.pump()
   }
 
-  /** Delivers what can be delivered: one batch per partition at most, within each owner's limits. */
+  /** Delivers what can be delivered: per partition up to the owner's pipelining depth, within its limits. */
   pump(): void {
     if (this.state !== 'joined' && this.state !== 'rebalancing') return
     const feeds = [...this.feeds.values()]
@@ -335,17 +340,28 @@ export class GroupMember {
   }
 
   private deliverFrom(feed: PartitionFeed): void {
-    if (!feed.deliverable) return
+    while (this.deliverOne(feed));
+  }
+
+  /** Delivers the feed's next batch if it may go now; whether it did. */
+  private deliverOne(feed: PartitionFeed): boolean {
+    if (!feed.deliverable) return false
     const owner = this.processes.get(feed.owner!.ownerId)!
-    if (owner.leaving || owner.isPaused(feed.topic, feed.partition)) return
+    if (owner.leaving || owner.isPaused(feed.topic, feed.partition)) return false
     const room = owner.room()
-    if (!room) return
+    if (!room) return false
     const fits = owner.inFlightRecords === 0 || feed.nextRecordBytes <= room.bytes
-    if (!fits) return
-    const batch = feed.deliver(this.deps.ids.next(), room.records, room.bytes)
+    if (!fits) return false
+    const most = owner.batchLimits()
+    const batch = feed.deliver(
+      this.deps.ids.next(),
+      Math.min(room.records, most.records),
+      Math.min(room.bytes, most.bytes),
+    )
     owner.took(batch.records.length, batch.bytes)
     this.deps.meter.delivered(this.groupId, feed.topic, batch.records.length, batch.redelivered)
     owner.stream.send(batchEvent(feed, batch))
+    return true
   }
 
   /**
@@ -378,7 +394,7 @@ export class GroupMember {
         const process = this.processes.get(want)!
         const assignmentId = this.deps.ids.next()
         process.issue(assignmentId, feed.key)
-        feed.startOwnership({ assignmentId, ownerId: process.id })
+        feed.startOwnership({ assignmentId, ownerId: process.id, pipeline: process.limits.maxBatchesPerPartition })
         changed.add(process)
       }
     }

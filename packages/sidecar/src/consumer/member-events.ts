@@ -10,7 +10,7 @@ export function owned(feed: PartitionFeed): OwnedPartition {
 }
 
 export function batchEvent(feed: PartitionFeed, batch: DeliveredBatch): ConsumeEvent {
-  const { batchId, highWatermark, records, lastOffset, redelivered } = batch
+  const { batchId, highWatermark, records, lastOffset, redelivered, rewinds } = batch
   const { topic, partition } = feed
   return {
     event: {
@@ -24,6 +24,7 @@ export function batchEvent(feed: PartitionFeed, batch: DeliveredBatch): ConsumeE
         records: [...records],
         lastOffset,
         redelivered,
+        rewinds,
       },
     },
   }

@@ -1,8 +1,15 @@
 /**
  * One assigned partition in the sidecar: the records fetched and not yet processed (a bounded
  * buffer), the processed offset (every record below it was reported processed), the current
- * ownership and its one batch in flight. A new ownership starts at the processed offset, so
+ * ownership and its batches in flight. A new ownership starts at the processed offset, so
  * records delivered to an earlier owner and not processed are delivered again (and counted).
+ *
+ * Pipelining: an owner that joined with max_batches_per_partition gets the next batches while it
+ * processes the first, each starting where the previous one ended. A `done` short of its batch's
+ * end, or a seek, rewinds: the batches still in flight are taken back (the client drops them, as
+ * their `rewinds` count is behind its own) and delivery starts again from the processed offset.
+ * Without it (older clients) one batch is in flight at a time, and a seek leaves it in flight,
+ * stale, until its `done`.
  */
 import type { ConsumedRecord } from '@kafka-sidecar/proto'
 import { RecordQueue } from './record-queue.js'
@@ -27,6 +34,8 @@ export interface FetchedChunk {
 export interface Ownership {
   readonly assignmentId: number
   readonly ownerId: string
+  /** Batches the owner takes in flight at once (JoinGroup.max_batches_per_partition); 0 or absent: one, unstamped. */
+  readonly pipeline?: number
 }
 
 export interface InFlightBatch {
@@ -37,7 +46,7 @@ export interface InFlightBatch {
   /** Records and bytes of the batch not yet reported processed. */
   records: number
   bytes: number
-  /** After a seek, the batch no longer counts: its reports move nothing. */
+  /** After a seek (one batch at a time only), the batch no longer counts: its reports move nothing. */
   stale: boolean
 }
 
@@ -48,6 +57,8 @@ export interface DeliveredBatch {
   readonly lastOffset: number
   readonly highWatermark: number
   readonly redelivered: number
+  /** The ownership's rewinds when the batch was sent (Batch.rewinds). */
+  readonly rewinds: number
 }
 
 /** Records and bytes that stopped being in flight (processed, or handed back). */
@@ -71,7 +82,10 @@ export class PartitionFeed {
   private deliveredTo = -1
   private highWatermark = -1
   private ownership: Ownership | null = null
-  private batch: InFlightBatch | null = null
+  /** Delivered to the owner and not yet `done`, oldest first; consecutive, so their records are the buffer's first. */
+  private batches: InFlightBatch[] = []
+  /** Short `done`s and seeks of the current ownership (Batch.rewinds). */
+  private rewindCount = 0
   /** The owner it had last: the local assignment keeps a partition there when it can. */
   lastOwnerId: string | null = null
   /**
@@ -113,8 +127,17 @@ export class PartitionFeed {
     return this.ownership
   }
 
+  /** The oldest batch in flight: the one the next `done` must name. */
   get inFlight(): InFlightBatch | null {
-    return this.batch
+    return this.batches[0] ?? null
+  }
+
+  get batchesInFlight(): number {
+    return this.batches.length
+  }
+
+  get rewinds(): number {
+    return this.rewindCount
   }
 
   get processed(): number | null {
@@ -144,14 +167,26 @@ export class PartitionFeed {
     return this.records.length
   }
 
-  /** Bytes of the record the next batch starts with (0 when none is buffered). */
+  /** Bytes of the record the next batch starts with (0 when none is waiting). */
   get nextRecordBytes(): number {
-    return this.records.at(0)?.bytes ?? 0
+    return this.records.at(this.sent)?.bytes ?? 0
   }
 
-  /** Whether a batch could be delivered now (owned, nothing in flight, records waiting). */
+  /** Whether a batch could be delivered now (owned, room for another batch of it, records not yet delivered). */
   get deliverable(): boolean {
-    return this.ownership !== null && !this.revoking && this.batch === null && this.records.length > 0
+    if (this.ownership === null || this.revoking || this.records.length <= this.sent) return false
+    return this.batches.length < Math.max(1, this.ownership.pipeline ?? 0)
+  }
+
+  /** Buffered records in batches in flight (the first ones of the buffer); the next batch starts after them. */
+  private get sent(): number {
+    let sum = 0
+    for (const batch of this.batches) if (!batch.stale) sum += batch.records
+    return sum
+  }
+
+  private get pipelined(): boolean {
+    return (this.ownership?.pipeline ?? 0) > 0
   }
 
   /**
@@ -193,39 +228,50 @@ export class PartitionFeed {
     this.lastOwnerId = ownership.ownerId
     this.overshootWarned = false
     this.revoking = false
+    this.rewindCount = 0
     this.deliveredTo = this.processedOffset ?? -1
   }
 
   /** The ownership is over (released, or its owner gone): what its batch still held in flight. */
   endOwnership(): Freed {
-    const freed = this.batch && !this.batch.stale ? { records: this.batch.records, bytes: this.batch.bytes } : NOTHING
+    const freed = this.takeBack(this.batches)
     this.redeliverBelow = Math.max(this.redeliverBelow, this.deliveredTo)
     this.ownership = null
-    this.batch = null
+    this.batches = []
     this.revoking = false
     return freed
   }
 
   /**
-   * The next batch from the processed offset on: at most `maxRecords` records and `maxBytes`
-   * bytes, but one record at least (a record larger than the limit must still be delivered).
+   * The next batch, from the end of the batches in flight (the processed offset when none is): at
+   * most `maxRecords` records and `maxBytes` bytes, but one record at least (a record larger than
+   * the limit must still be delivered).
    */
   deliver(batchId: number, maxRecords: number, maxBytes: number): DeliveredBatch {
     const ownership = this.ownership!
+    const from = this.sent
+    const waiting = this.records.length - from
     let bytes = 0
     let count = 0
-    while (count < this.records.length && count < maxRecords) {
-      const next = this.records.at(count)!.bytes
+    while (count < waiting && count < maxRecords) {
+      const next = this.records.at(from + count)!.bytes
       if (count > 0 && bytes + next > maxBytes) break
       bytes += next
       count++
     }
-    const taken = this.records.slice(0, count)
+    const taken = this.records.slice(from, from + count)
     const last = taken[taken.length - 1]!
     // The whole buffer: the batch ends where the fetch did, past control records after the last record.
-    const lastOffset = count === this.records.length ? Math.max(last.offset, this.fetchedTo! - 1) : last.offset
+    const lastOffset = count === waiting ? Math.max(last.offset, this.fetchedTo! - 1) : last.offset
     const redelivered = taken.filter((r) => r.offset < this.redeliverBelow).length
-    this.batch = { batchId, assignmentId: ownership.assignmentId, lastOffset, records: count, bytes, stale: false }
+    this.batches.push({
+      batchId,
+      assignmentId: ownership.assignmentId,
+      lastOffset,
+      records: count,
+      bytes,
+      stale: false,
+    })
     this.deliveredTo = Math.max(this.deliveredTo, lastOffset + 1)
     return {
       batchId,
@@ -234,6 +280,7 @@ export class PartitionFeed {
       lastOffset,
       highWatermark: this.highWatermark,
       redelivered,
+      rewinds: this.rewindCount,
     }
   }
 
@@ -242,7 +289,7 @@ export class PartitionFeed {
    * they leave the buffer.
    */
   progress(reported: number): Freed {
-    if (this.batch?.stale) return NOTHING
+    if (this.batches[0]?.stale) return NOTHING
     // Past what was delivered counts as what was delivered (KafkaJS accepts resolveOffset past a
     // batch); the member clamps and warns before, this keeps the feed consistent regardless.
     const nextOffset = Math.min(reported, this.deliveredTo)
@@ -256,28 +303,74 @@ export class PartitionFeed {
       records++
     }
     this.bufferedBytesNow -= bytes
-    if (!this.batch) return { records, bytes }
-    this.batch.records -= records
-    this.batch.bytes -= bytes
+    this.processedInFlight(records, bytes)
     return { records, bytes }
   }
 
-  /** The batch is over; its records not reported processed come again in the next batch. */
+  /** Processed records leave the batches in flight, oldest first (their records are the buffer's first). */
+  private processedInFlight(records: number, bytes: number): void {
+    for (const batch of this.batches) {
+      if (records === 0) return
+      const n = Math.min(records, batch.records)
+      // A batch's bytes go with its last record, so a record's bytes are never split between batches.
+      const b = n === batch.records ? batch.bytes : Math.min(bytes, batch.bytes)
+      batch.records -= n
+      batch.bytes -= b
+      records -= n
+      bytes -= b
+    }
+  }
+
+  /**
+   * The oldest batch in flight is over; its records not reported processed come again. Short of
+   * its end with pipelining, the later batches in flight are taken back too (a rewind): delivery
+   * starts again from the processed offset.
+   */
   done(nextOffset: number): Freed {
     const processed = this.progress(nextOffset)
-    const batch = this.batch!
-    const rest = batch.stale ? NOTHING : { records: batch.records, bytes: batch.bytes }
-    this.batch = null
-    return { records: processed.records + rest.records, bytes: processed.bytes + rest.bytes }
+    const batch = this.batches.shift()!
+    const rest = this.takeBack([batch])
+    const short = Math.min(nextOffset, this.deliveredTo) < batch.lastOffset + 1
+    const later = short && this.pipelined ? this.rewind() : NOTHING
+    return {
+      records: processed.records + rest.records + later.records,
+      bytes: processed.bytes + rest.bytes + later.bytes,
+    }
+  }
+
+  /** Takes back every batch in flight: what they held is in flight no more; the next batch starts at the processed offset. */
+  private rewind(): Freed {
+    const freed = this.takeBack(this.batches)
+    this.batches = []
+    this.rewindCount++
+    if (this.processedOffset !== null) this.deliveredTo = this.processedOffset
+    return freed
+  }
+
+  /** What the batches still held in flight (a stale one holds nothing). */
+  private takeBack(batches: readonly InFlightBatch[]): Freed {
+    let records = 0
+    let bytes = 0
+    for (const batch of batches) {
+      if (batch.stale) continue
+      records += batch.records
+      bytes += batch.bytes
+    }
+    return records === 0 && bytes === 0 ? NOTHING : { records, bytes }
   }
 
   /**
    * The partition's next batch starts at `offset` (null: KafkaJS's latest or earliest, known when
-   * its fetch comes back). The batch in flight becomes stale: what it held is no longer in flight.
+   * its fetch comes back). What is in flight is no longer: with pipelining the batches are taken
+   * back (a rewind); else the one batch stays in flight, stale, until its `done`.
    */
   seek(offset: number | null): Freed {
-    const freed = this.batch && !this.batch.stale ? { records: this.batch.records, bytes: this.batch.bytes } : NOTHING
-    if (this.batch) this.batch.stale = true
+    let freed: Freed
+    if (this.pipelined) freed = this.rewind()
+    else {
+      freed = this.takeBack(this.batches)
+      for (const batch of this.batches) batch.stale = true
+    }
     this.records.clear()
     this.bufferedBytesNow = 0
     this.processedOffset = offset

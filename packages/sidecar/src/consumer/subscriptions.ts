@@ -130,7 +130,17 @@ function describe(s: TopicSubscription): string {
   return s.topic !== undefined ? `topic "${s.topic}"` : `pattern ${String(s.pattern)}`
 }
 
-/** KafkaJS consumer options from GroupSettings (unset fields: KafkaJS's defaults). */
+/**
+ * The longest the member's KafkaJS waits per fetch (Java's and librdkafka's default fetch wait).
+ * KafkaJS's maxWaitTimeInMs (5 s by default) is also how long its fetcher sleeps when every
+ * partition of a broker is paused, and nothing wakes it: the member pauses partitions itself when
+ * its buffers fill, and a partition resumed meanwhile waited out the sleep (3.3 s of a 400,000
+ * record backlog with nothing fetched). With minBytes 1 (KafkaJS's default) a fetch returns as
+ * soon as there are records, so the bound only adds empty fetches while a partition is idle.
+ */
+const MAX_FETCH_WAIT_MS = 500
+
+/** KafkaJS consumer options from GroupSettings (unset fields: KafkaJS's defaults, the fetch wait at most 500 ms). */
 export function consumerConfig(groupId: string, settings: GroupSettings | undefined): ConsumerConfig {
   const s = settings ?? {}
   const config: ConsumerConfig = { groupId }
@@ -140,7 +150,7 @@ export function consumerConfig(groupId: string, settings: GroupSettings | undefi
   if (s.maxBytesPerPartition !== undefined) config.maxBytesPerPartition = s.maxBytesPerPartition
   if (s.minBytes !== undefined) config.minBytes = s.minBytes
   if (s.maxBytes !== undefined) config.maxBytes = s.maxBytes
-  if (s.maxWaitTimeMs !== undefined) config.maxWaitTimeInMs = s.maxWaitTimeMs
+  config.maxWaitTimeInMs = Math.min(s.maxWaitTimeMs ?? MAX_FETCH_WAIT_MS, MAX_FETCH_WAIT_MS)
   if (s.readUncommitted !== undefined) config.readUncommitted = s.readUncommitted
   if (s.rackId !== undefined) config.rackId = s.rackId
   if (s.allowAutoTopicCreation !== undefined) config.allowAutoTopicCreation = s.allowAutoTopicCreation

@@ -26,6 +26,7 @@ import { formatListenAddress, type ListenAddress } from '../listen-address.js'
 import { guardDeserializers } from './decode-guard.js'
 import type { HealthState } from './health-service.js'
 import { unaryMessageCountInterceptor } from './unary-message-count.js'
+import { serializeConsumeEvent } from '../consumer/batch-encoding.js'
 
 export interface GrpcServerSettings {
   readonly maxRequestBytes: number
@@ -78,9 +79,9 @@ function guardedProducerService(maxRequestBytes: number): typeof ProducerSidecar
   )
 }
 
-/** ConsumerSidecar with its request deserializers behind the decode guard. */
+/** ConsumerSidecar with its request deserializers behind the decode guard, and batches serialized in one pass. */
 function guardedConsumerService(maxRequestBytes: number): typeof ConsumerSidecarService {
-  return guardDeserializers(
+  const guarded = guardDeserializers(
     ConsumerSidecarService,
     {
       consume: { typeName: 'ConsumeRequest', decode: (reader) => ConsumeRequest.decode(reader) },
@@ -88,6 +89,7 @@ function guardedConsumerService(maxRequestBytes: number): typeof ConsumerSidecar
     },
     maxRequestBytes,
   )
+  return { ...guarded, consume: { ...guarded.consume, responseSerialize: serializeConsumeEvent } }
 }
 
 /** Binds the server; resolves with the address clients use (unix:///path.sock, or host:port with the bound port). */

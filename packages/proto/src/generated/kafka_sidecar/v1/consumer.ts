@@ -34,7 +34,9 @@ export const protobufFileName = "kafka_sidecar/v1/consumer.proto";
  * consumer opens one Consume stream, joins with its subscriptions, and is given partitions of its
  * own: each partition belongs to one process at a time (an "ownership", named by assignment_id),
  * and moves between processes of the pod without a Kafka rebalance. Records reach the owner in
- * batches, one batch in flight per partition, so order per partition holds within an ownership.
+ * batches, in offset order per partition; a client may ask for the next batches of a partition to
+ * travel while it processes the current one (JoinGroup.max_batches_per_partition), and processes
+ * them one at a time, so order per partition holds within an ownership.
  * Only offsets a process reports as processed are ever committed.
  */
 
@@ -93,6 +95,14 @@ export interface JoinGroup {
    */
   maxRecordsInFlight: number;
   maxBytesInFlight: number;
+  /**
+   * Pipelining: at most this many batches of one partition delivered to this instance and not yet
+   * answered by `done` (within the records and bytes above), so the next batch travels while the
+   * instance processes the current one. A client that sets it counts rewinds (Batch.rewinds) and
+   * drops stale batches. 0: one batch at a time, and Batch.rewinds is not to be relied on (the
+   * behaviour of clients before this field). The sidecar grants at most 16 (Joined says how many).
+   */
+  maxBatchesPerPartition: number;
 }
 
 /** A partition this instance owns, and which ownership that is. */
@@ -150,6 +160,11 @@ export interface SeekPartition {
   topic: string;
   partition: number;
   offset: number;
+  /**
+   * The ownership the client seeks in; a seek naming an ended ownership is ignored. 0: whichever
+   * ownership the instance holds of the partition (clients before this field).
+   */
+  assignmentId: number;
 }
 
 export interface TopicPartitions {
@@ -209,6 +224,12 @@ export interface Joined {
   memberId: string;
   /** Settings or subscriptions of this instance that differ from the group member's, named. */
   warnings: string[];
+  /**
+   * The batches per partition the sidecar will have in flight to this instance: what the join
+   * asked for, at most 16; 0 when the join asked for none, and from a sidecar that predates
+   * pipelining (then one batch at a time, and no Batch.rewinds).
+   */
+  maxBatchesPerPartition: number;
 }
 
 /**
@@ -265,6 +286,15 @@ export interface Batch {
    * processed (a process died or gave up mid-batch): at-least-once, counted.
    */
   redelivered: number;
+  /**
+   * With pipelining (JoinGroup.max_batches_per_partition): how many times the sidecar had rewound
+   * this ownership's delivery when it sent the batch. A rewind is a `done` whose next_offset is
+   * short of its batch's end (last_offset + 1), and a `seek` of the ownership: the batches still in
+   * flight are taken back (no `done` is expected for them) and delivery starts again from the
+   * processed offset. The client counts the rewinds it sends, in stream order; a batch carrying
+   * fewer was sent before the sidecar heard the last one and is dropped unprocessed, without `done`.
+   */
+  rewinds: number;
 }
 
 export interface CommitResult {
@@ -825,6 +855,7 @@ function createBaseJoinGroup(): JoinGroup {
     processTimeoutMs: 0,
     maxRecordsInFlight: 0,
     maxBytesInFlight: 0,
+    maxBatchesPerPartition: 0,
   };
 }
 
@@ -856,6 +887,9 @@ export const JoinGroup: MessageFns<JoinGroup> = {
     }
     if (message.maxBytesInFlight !== 0) {
       writer.uint32(72).uint64(message.maxBytesInFlight);
+    }
+    if (message.maxBatchesPerPartition !== 0) {
+      writer.uint32(80).uint32(message.maxBatchesPerPartition);
     }
     return writer;
   },
@@ -945,6 +979,14 @@ export const JoinGroup: MessageFns<JoinGroup> = {
             message.maxBytesInFlight = longToNumber(reader.uint64());
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.maxBatchesPerPartition = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -998,6 +1040,11 @@ export const JoinGroup: MessageFns<JoinGroup> = {
         : isSet(object.max_bytes_in_flight)
         ? globalThis.Number(object.max_bytes_in_flight)
         : 0,
+      maxBatchesPerPartition: isSet(object.maxBatchesPerPartition)
+        ? globalThis.Number(object.maxBatchesPerPartition)
+        : isSet(object.max_batches_per_partition)
+        ? globalThis.Number(object.max_batches_per_partition)
+        : 0,
     };
   },
 
@@ -1030,6 +1077,9 @@ export const JoinGroup: MessageFns<JoinGroup> = {
     if (message.maxBytesInFlight !== 0) {
       obj.maxBytesInFlight = Math.round(message.maxBytesInFlight);
     }
+    if (message.maxBatchesPerPartition !== 0) {
+      obj.maxBatchesPerPartition = Math.round(message.maxBatchesPerPartition);
+    }
     return obj;
   },
 
@@ -1049,6 +1099,7 @@ export const JoinGroup: MessageFns<JoinGroup> = {
     message.processTimeoutMs = object.processTimeoutMs ?? 0;
     message.maxRecordsInFlight = object.maxRecordsInFlight ?? 0;
     message.maxBytesInFlight = object.maxBytesInFlight ?? 0;
+    message.maxBatchesPerPartition = object.maxBatchesPerPartition ?? 0;
     return message;
   },
 };
@@ -1466,7 +1517,7 @@ export const CommitOffsets: MessageFns<CommitOffsets> = {
 };
 
 function createBaseSeekPartition(): SeekPartition {
-  return { topic: "", partition: 0, offset: 0 };
+  return { topic: "", partition: 0, offset: 0, assignmentId: 0 };
 }
 
 export const SeekPartition: MessageFns<SeekPartition> = {
@@ -1479,6 +1530,9 @@ export const SeekPartition: MessageFns<SeekPartition> = {
     }
     if (message.offset !== 0) {
       writer.uint32(24).int64(message.offset);
+    }
+    if (message.assignmentId !== 0) {
+      writer.uint32(32).uint64(message.assignmentId);
     }
     return writer;
   },
@@ -1520,6 +1574,14 @@ export const SeekPartition: MessageFns<SeekPartition> = {
             message.offset = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.assignmentId = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1537,6 +1599,11 @@ export const SeekPartition: MessageFns<SeekPartition> = {
       topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
       partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
       offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+      assignmentId: isSet(object.assignmentId)
+        ? globalThis.Number(object.assignmentId)
+        : isSet(object.assignment_id)
+        ? globalThis.Number(object.assignment_id)
+        : 0,
     };
   },
 
@@ -1551,6 +1618,9 @@ export const SeekPartition: MessageFns<SeekPartition> = {
     if (message.offset !== 0) {
       obj.offset = Math.round(message.offset);
     }
+    if (message.assignmentId !== 0) {
+      obj.assignmentId = Math.round(message.assignmentId);
+    }
     return obj;
   },
 
@@ -1562,6 +1632,7 @@ export const SeekPartition: MessageFns<SeekPartition> = {
     message.topic = object.topic ?? "";
     message.partition = object.partition ?? 0;
     message.offset = object.offset ?? 0;
+    message.assignmentId = object.assignmentId ?? 0;
     return message;
   },
 };
@@ -2254,7 +2325,7 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
 };
 
 function createBaseJoined(): Joined {
-  return { memberId: "", warnings: [] };
+  return { memberId: "", warnings: [], maxBatchesPerPartition: 0 };
 }
 
 export const Joined: MessageFns<Joined> = {
@@ -2264,6 +2335,9 @@ export const Joined: MessageFns<Joined> = {
     }
     for (const v of message.warnings) {
       writer.uint32(18).string(v!);
+    }
+    if (message.maxBatchesPerPartition !== 0) {
+      writer.uint32(24).uint32(message.maxBatchesPerPartition);
     }
     return writer;
   },
@@ -2297,6 +2371,14 @@ export const Joined: MessageFns<Joined> = {
             message.warnings.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxBatchesPerPartition = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2317,6 +2399,11 @@ export const Joined: MessageFns<Joined> = {
         ? globalThis.String(object.member_id)
         : "",
       warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+      maxBatchesPerPartition: isSet(object.maxBatchesPerPartition)
+        ? globalThis.Number(object.maxBatchesPerPartition)
+        : isSet(object.max_batches_per_partition)
+        ? globalThis.Number(object.max_batches_per_partition)
+        : 0,
     };
   },
 
@@ -2328,6 +2415,9 @@ export const Joined: MessageFns<Joined> = {
     if (message.warnings?.length) {
       obj.warnings = message.warnings;
     }
+    if (message.maxBatchesPerPartition !== 0) {
+      obj.maxBatchesPerPartition = Math.round(message.maxBatchesPerPartition);
+    }
     return obj;
   },
 
@@ -2338,6 +2428,7 @@ export const Joined: MessageFns<Joined> = {
     const message = createBaseJoined();
     message.memberId = object.memberId ?? "";
     message.warnings = object.warnings?.map((e) => e) || [];
+    message.maxBatchesPerPartition = object.maxBatchesPerPartition ?? 0;
     return message;
   },
 };
@@ -2840,6 +2931,7 @@ function createBaseBatch(): Batch {
     records: [],
     lastOffset: 0,
     redelivered: 0,
+    rewinds: 0,
   };
 }
 
@@ -2868,6 +2960,9 @@ export const Batch: MessageFns<Batch> = {
     }
     if (message.redelivered !== 0) {
       writer.uint32(64).uint32(message.redelivered);
+    }
+    if (message.rewinds !== 0) {
+      writer.uint32(72).uint32(message.rewinds);
     }
     return writer;
   },
@@ -2949,6 +3044,14 @@ export const Batch: MessageFns<Batch> = {
             message.redelivered = reader.uint32();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.rewinds = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2989,6 +3092,7 @@ export const Batch: MessageFns<Batch> = {
         ? globalThis.Number(object.last_offset)
         : 0,
       redelivered: isSet(object.redelivered) ? globalThis.Number(object.redelivered) : 0,
+      rewinds: isSet(object.rewinds) ? globalThis.Number(object.rewinds) : 0,
     };
   },
 
@@ -3018,6 +3122,9 @@ export const Batch: MessageFns<Batch> = {
     if (message.redelivered !== 0) {
       obj.redelivered = Math.round(message.redelivered);
     }
+    if (message.rewinds !== 0) {
+      obj.rewinds = Math.round(message.rewinds);
+    }
     return obj;
   },
 
@@ -3034,6 +3141,7 @@ export const Batch: MessageFns<Batch> = {
     message.records = object.records?.map((e) => ConsumedRecord.fromPartial(e)) || [];
     message.lastOffset = object.lastOffset ?? 0;
     message.redelivered = object.redelivered ?? 0;
+    message.rewinds = object.rewinds ?? 0;
     return message;
   },
 };
