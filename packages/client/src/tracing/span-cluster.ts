@@ -28,6 +28,7 @@ import Module, { createRequire } from 'node:module'
 import { KafkaErrors } from '@kafka-sidecar/proto'
 import kafkajs from 'kafkajs'
 import { learnedClusterId, type KafkaJSClusterView } from '../transport/kafkajs-cluster.js'
+import { redirectCalls } from './redirect-calls.js'
 
 /** Errors of KafkaJS's metadata request for a send's topics: after them it has loaded nothing. */
 const TOPIC_METADATA_ERRORS = new Set<string>([
@@ -159,15 +160,8 @@ function findFactories(file: string): { wrapped: AnyFunction; original: AnyFunct
 }
 
 /** The wrapper calls KafkaJS's factory with `.call(this, params)`: for our marker, that answers our client. */
-function answerOffers(factory: AnyFunction & { [INSTALLED]?: true }): void {
-  if (factory[INSTALLED]) return
-  const call = (thisArg: unknown, ...args: unknown[]) =>
-    thisArg === OFFER && offered ? offered : Reflect.apply(factory, thisArg, args)
-  Object.defineProperty(factory, 'call', { value: call, configurable: true, writable: true })
-  Object.defineProperty(factory, 'apply', {
-    value: (thisArg: unknown, args?: unknown[]) => call(thisArg, ...(args ?? [])),
-    configurable: true,
-    writable: true,
-  })
-  Object.defineProperty(factory, INSTALLED, { value: true })
+function answerOffers(factory: AnyFunction): void {
+  redirectCalls(factory, INSTALLED, (thisArg, args) =>
+    thisArg === OFFER && offered ? offered : Reflect.apply(factory, thisArg, args ?? []),
+  )
 }
