@@ -30,6 +30,27 @@ function message(id: string, extra: { key?: string | null; partition?: number } 
   return { value: `value-${id}`, headers: { id }, ...extra }
 }
 
+/**
+ * A cluster with a 3-partition topic, a sidecar, and a producer through it collecting its delivery
+ * reports. Its reportTimeoutMs is long: a report taken from an ack after a wait would come too late
+ * for these tests, so each report seen came from where the test says.
+ */
+async function reportingProducer(name: string, sidecarOptions: Parameters<typeof startTestSidecar>[1] = {}) {
+  const cluster = await startCluster()
+  const topic = randomTopic(name)
+  await cluster.createTopic({ topic, partitions: 3 })
+  const sidecar = await startTestSidecar(cluster, sidecarOptions)
+  const reports: DeliveryReport[] = []
+  const producer = await connectedProducer({
+    cluster,
+    mode: 'sidecar',
+    address: sidecar.address,
+    config: { onDelivery: (r) => void reports.push(r) },
+    sidecar: { reportTimeoutMs: 60_000 },
+  })
+  return { cluster, topic, reports, producer }
+}
+
 describe('delivery callbacks', () => {
   for (const mode of ['direct', 'sidecar'] as const) {
     it(`${mode}: one report per record, from both the option and the event, matching the cluster`, async () => {
@@ -138,19 +159,7 @@ describe('delivery callbacks', () => {
   }
 
   it('sidecar: acks -1 and 1 are reported from their acks, with no report stream at all', async () => {
-    const cluster = await startCluster()
-    const topic = randomTopic('from-acks')
-    await cluster.createTopic({ topic, partitions: 3 })
-    const sidecar = await startTestSidecar(cluster)
-    const reports: DeliveryReport[] = []
-    // A long reportTimeoutMs: were the reports waited for from the stream, none would come.
-    const producer = await connectedProducer({
-      cluster,
-      mode: 'sidecar',
-      address: sidecar.address,
-      config: { onDelivery: (r) => void reports.push(r) },
-      sidecar: { reportTimeoutMs: 60_000 },
-    })
+    const { cluster, topic, reports, producer } = await reportingProducer('from-acks')
     reportStream(producer).stop()
     const ids = Array.from({ length: 20 }, (_, i) => `a-${i}`)
     await Promise.all(
@@ -168,19 +177,7 @@ describe('delivery callbacks', () => {
   })
 
   it('sidecar, acks 0: a dropped report stream resumes where it stopped: no report lost or repeated', async () => {
-    const cluster = await startCluster()
-    const topic = randomTopic('resume')
-    await cluster.createTopic({ topic, partitions: 3 })
-    const sidecar = await startTestSidecar(cluster)
-    const reports: DeliveryReport[] = []
-    // A long reportTimeoutMs: every report here must come from the stream, not from the acks' fallback.
-    const producer = await connectedProducer({
-      cluster,
-      mode: 'sidecar',
-      address: sidecar.address,
-      config: { onDelivery: (r) => void reports.push(r) },
-      sidecar: { reportTimeoutMs: 60_000 },
-    })
+    const { cluster, topic, reports, producer } = await reportingProducer('resume')
     const ids = Array.from({ length: 40 }, (_, i) => `r-${i}`)
     const send = (i: string) => producer.send({ topic, acks: 0, messages: [message(i, { key: i })] })
     for (const i of ids.slice(0, 10)) await send(i)
@@ -260,18 +257,7 @@ describe('delivery callbacks', () => {
   )
 
   it('sidecar, acks 0: reports lost to a ring overflow are recovered from the acks, each exactly once', async () => {
-    const cluster = await startCluster()
-    const topic = randomTopic('gap')
-    await cluster.createTopic({ topic, partitions: 3 })
-    const sidecar = await startTestSidecar(cluster, { reportsPerInstance: 4 })
-    const reports: DeliveryReport[] = []
-    const producer = await connectedProducer({
-      cluster,
-      mode: 'sidecar',
-      address: sidecar.address,
-      config: { onDelivery: (r) => void reports.push(r) },
-      sidecar: { reportTimeoutMs: 60_000 },
-    })
+    const { cluster, topic, reports, producer } = await reportingProducer('gap', { reportsPerInstance: 4 })
     const ids = Array.from({ length: 30 }, (_, i) => `g-${i}`)
     const send = (i: string) => producer.send({ topic, acks: 0, messages: [message(i, { key: i })] })
     for (const i of ids.slice(0, 5)) await send(i)
