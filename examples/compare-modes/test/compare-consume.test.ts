@@ -16,7 +16,12 @@ type ModeResult = {
   groupMembers: number
   peakBrokerConnections: number
   lost: number
-  backlog: { produced: number; lost: number; recordsPerSec: number }
+  backlog: {
+    produced: number
+    lost: number
+    recordsPerSec: number
+    cpu: { workersUs: number; sidecarUs: number | null; harnessUs: number }
+  }
   live: { produced: number; lost: number; p50Ms: number }
   restart: {
     produced: number
@@ -45,11 +50,18 @@ describe('pnpm compare:consume', () => {
       expect(r.live.produced, mode).toBeGreaterThan(0)
       expect(r.restart.produced, mode).toBeGreaterThan(0)
       expect(r.backlog.recordsPerSec, mode).toBeGreaterThan(0)
+      // The workers consumed the backlog: their CPU per record is something; this process's too.
+      expect(r.backlog.cpu.workersUs, mode).toBeGreaterThan(0)
+      expect(r.backlog.cpu.harnessUs, mode).toBeGreaterThan(0)
       expect(r.live.p50Ms, mode).toBeGreaterThan(0)
       expect(r.restart.source, mode).toBe('group generation (embedded-kafka)')
     }
     expect(output.direct.groupMembers).toBe(2)
     expect(output.sidecar.groupMembers).toBe(1)
+    // Only sidecar mode has a sidecar whose CPU is counted (/proc counts in 10 ms ticks: a
+    // small backlog may read 0).
+    expect(output.direct.backlog.cpu.sidecarUs).toBeNull()
+    expect(output.sidecar.backlog.cpu.sidecarUs).toBeTypeOf('number')
     // Each restarted direct worker leaves and joins the group: rebalances, counted by the
     // generation and, the same, by the leader's GROUP_JOIN events.
     expect(output.direct.restart.rebalances).toBeGreaterThanOrEqual(2)

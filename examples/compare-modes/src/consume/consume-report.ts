@@ -17,6 +17,13 @@ const ROWS: Row[] = [
   { label: 'start: seconds to a steady group', value: (r) => r.groupSteadySeconds, compare: 'none' },
   { label: 'backlog: records/s consumed', value: (r) => r.backlog.recordsPerSec, compare: 'ratio' },
   { label: 'backlog: seconds', value: (r) => r.backlog.seconds, compare: 'none' },
+  { label: 'backlog: CPU µs/record, workers', value: (r) => r.backlog.cpu.workersUs, compare: 'none' },
+  { label: 'backlog: CPU µs/record, sidecar', value: (r) => r.backlog.cpu.sidecarUs ?? undefined, compare: 'none' },
+  {
+    label: 'backlog: CPU µs/record, brokers+harness',
+    value: (r) => r.backlog.cpu.harnessUs,
+    compare: 'none',
+  },
   { label: 'live: latency p50 (ms)', value: (r) => r.live.p50Ms, compare: 'difference' },
   { label: 'live: latency p99 (ms)', value: (r) => r.live.p99Ms, compare: 'difference' },
   { label: 'restart: Kafka rebalances', value: (r) => r.restart.rebalances, compare: 'none' },

@@ -13,6 +13,7 @@ import { kafkaClientSettings } from '@kafka-sidecar/sidecar'
 import type { ClusterUnderTest } from '../cluster-under-test.js'
 import { watchProcess } from '../process-stats.js'
 import { startSidecar, stopProcess, type SidecarProcess } from '../processes.js'
+import { cpuPerRecord, cpuSnapshot, type CpuPerRecord } from './cpu-accounting.js'
 import { untilGroupSteady } from './group-steady.js'
 import { LoadProducer } from './load-producer.js'
 import { readRebalances, rebalancesBetween, type RebalancesDuring } from './rebalances.js'
@@ -58,7 +59,11 @@ export interface ConsumeModeResult {
   /** From the workers' run() to a steady group: every worker has partitions, each partition one owner. */
   readonly groupSteadySeconds: number
   /** From the workers' run() to the last backlog record processed: the group forming included. */
-  readonly backlog: Accounting & { readonly seconds: number; readonly recordsPerSec: number }
+  readonly backlog: Accounting & {
+    readonly seconds: number
+    readonly recordsPerSec: number
+    readonly cpu: CpuPerRecord
+  }
   readonly live: Accounting & { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number }
   readonly restart: Accounting &
     RebalancesDuring & {
@@ -125,6 +130,7 @@ export async function runConsumeMode(
     await pool.start()
 
     log(`  backlog: ${settings.records.toLocaleString('en-US')} records waiting, ${settings.processes} workers start`)
+    const cpuAtGo = cpuSnapshot(pool.pids(), sidecar?.child.pid ?? null)
     const goAt = nowMs()
     pool.go()
     // The live phase starts once no rebalance is under way; the backlog is timed from run() on.
@@ -138,6 +144,7 @@ export async function runConsumeMode(
       sidecarHttp: sidecar?.httpAddress ?? null,
     }).then(() => nowMs())
     await drained(receipts.phases.backlog)
+    const backlogCpu = cpuPerRecord(cpuAtGo, cpuSnapshot(pool.pids(), sidecar?.child.pid ?? null), settings.records)
     const backlog = receipts.phases.backlog.summary()
     const backlogSeconds = (backlog.lastFirstReceiptMs - goAt) / 1000
     const steadyAt = await steady
@@ -169,6 +176,7 @@ export async function runConsumeMode(
         ...accounting(backlog),
         seconds: round(backlogSeconds),
         recordsPerSec: Math.round(settings.records / backlogSeconds),
+        cpu: backlogCpu,
       },
       live: {
         ...accounting(liveSummary),
