@@ -5,7 +5,11 @@ import { PartitionFeed, type BufferedRecord } from '../src/consumer/partition-fe
 const record = (offset: number): BufferedRecord => ({
   offset,
   bytes: 10,
-  record: { offset, headers: [], timestampMs: 0, attributes: 0, sizeBytes: 0, magicByte: 2 },
+  headers: [],
+  timestampMs: 0,
+  attributes: 0,
+  sizeBytes: 0,
+  magicByte: 2,
 })
 
 /** What can happen to a partition: fetches (some re-fetching from earlier), batches, reports, owner changes. */

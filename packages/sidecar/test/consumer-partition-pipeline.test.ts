@@ -5,7 +5,11 @@ import { PartitionFeed, type BufferedRecord, type DeliveredBatch } from '../src/
 const record = (offset: number): BufferedRecord => ({
   offset,
   bytes: 10,
-  record: { offset, headers: [], timestampMs: 0, attributes: 0, sizeBytes: 0, magicByte: 2 },
+  headers: [],
+  timestampMs: 0,
+  attributes: 0,
+  sizeBytes: 0,
+  magicByte: 2,
 })
 
 function fed(count: number, pipeline = 2): PartitionFeed {

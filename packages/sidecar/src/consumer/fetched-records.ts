@@ -1,5 +1,5 @@
 /** KafkaJS's fetched batches in the contract's terms: ConsumedRecords with their sizes. */
-import type { ConsumedRecord, Header } from '@kafka-sidecar/proto'
+import type { Header } from '@kafka-sidecar/proto'
 import type { Batch, IHeaders, KafkaMessage } from 'kafkajs'
 import type { BufferedRecord, FetchedChunk } from './partition-feed.js'
 
@@ -17,7 +17,9 @@ export function fetchedChunk(batch: Batch): FetchedChunk {
 
 function bufferedRecord(message: KafkaMessage): BufferedRecord {
   const headers = headerList(message.headers)
-  const record: ConsumedRecord = {
+  let headerBytes = 0
+  for (const h of headers) headerBytes += Buffer.byteLength(h.key) + (h.value?.length ?? 0)
+  return {
     offset: Number(message.offset),
     key: message.key ?? undefined,
     value: message.value ?? undefined,
@@ -26,25 +28,26 @@ function bufferedRecord(message: KafkaMessage): BufferedRecord {
     attributes: message.attributes,
     sizeBytes: message.size ?? 0,
     magicByte: (message as KafkaMessage & { magicByte?: number }).magicByte ?? 2,
-  }
-  const headerBytes = headers.reduce((sum, h) => sum + Buffer.byteLength(h.key) + (h.value?.length ?? 0), 0)
-  return {
-    offset: record.offset,
-    record,
     bytes: (message.key?.length ?? 0) + (message.value?.length ?? 0) + headerBytes,
   }
 }
 
+/** Shared by every record without headers (most): only the batch encoder reads it. */
+const NO_HEADERS: readonly Header[] = Object.freeze([])
+
 /** KafkaJS gives a repeated header name as an array of values; the contract repeats the header. */
 function headerList(headers: IHeaders | undefined): Header[] {
-  const list: Header[] = []
-  for (const [key, value] of Object.entries(headers ?? {})) {
+  let list: Header[] | null = null
+  for (const key in headers) {
+    // Own names only, as Object.entries gives them (for-in also walks the prototype).
+    if (!Object.hasOwn(headers, key)) continue
+    const value = headers[key]
     for (const one of Array.isArray(value) ? value : [value]) {
-      list.push({
+      ;(list ??= []).push({
         key,
         value: one === null || one === undefined ? undefined : Buffer.isBuffer(one) ? one : Buffer.from(one),
       })
     }
   }
-  return list
+  return list ?? (NO_HEADERS as Header[])
 }

@@ -14,9 +14,12 @@
 import type { ConsumedRecord } from '@kafka-sidecar/proto'
 import { RecordQueue } from './record-queue.js'
 
-export interface BufferedRecord {
-  readonly offset: number
-  readonly record: ConsumedRecord
+/**
+ * A fetched record as the contract carries it, plus its size for flow control: one object per
+ * record (in a backlog the sidecar holds hundreds of thousands, and each extra object is GC work).
+ * The batch encoder reads only the contract's fields.
+ */
+export interface BufferedRecord extends ConsumedRecord {
   /** Key, value and header bytes: what flow control and the buffer bound count. */
   readonly bytes: number
 }
@@ -275,7 +278,7 @@ export class PartitionFeed {
     this.deliveredTo = Math.max(this.deliveredTo, lastOffset + 1)
     return {
       batchId,
-      records: taken.map((r) => r.record),
+      records: taken,
       bytes,
       lastOffset,
       highWatermark: this.highWatermark,
