@@ -29,6 +29,7 @@ import { chart, table } from './report.js'
 import { runMode, type Mode, type ModeResult, type RunSettings } from './run-mode.js'
 import { exitOnError, progressLine, startSidecarProcess, stopProcess } from './processes.js'
 import { workerMain } from './worker.js'
+import { builtPackagesExecArgv, requireCurrentBuild } from './built-packages.js'
 
 const USAGE =
   'usage: [KAFKA_BROKERS=host:port,... KAFKA_SSL*/KAFKA_SASL_*=...] pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE] [--tracing] [--security plaintext|tls|scram|tls+scram] [--keep-topics]'
@@ -83,6 +84,7 @@ function settingsOf(values: Values): RunSettings {
 }
 
 async function main(): Promise<void> {
+  requireCurrentBuild()
   const values = parse()
   const settings = settingsOf(values)
   const partitions = positive('partitions', values.partitions)
@@ -149,7 +151,7 @@ async function compare(
   const context = {
     cluster,
     workerScript: fileURLToPath(import.meta.url),
-    execArgv: run.values.tracing ? [...process.execArgv, '--import', TRACING] : process.execArgv,
+    execArgv: run.values.tracing ? [...builtPackagesExecArgv(), '--import', TRACING] : builtPackagesExecArgv(),
   }
 
   console.log('\n1/2 direct mode: every process opens its own KafkaJS producer')

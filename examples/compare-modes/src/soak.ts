@@ -20,6 +20,7 @@ import type { ClusterUnderTest } from './cluster-under-test.js'
 import { exitOnError, progressLine, startSidecarProcess, stopProcess } from './processes.js'
 import { runMode, type ModeResult, type RunSettings } from './run-mode.js'
 import { workerMain } from './worker.js'
+import { builtPackagesExecArgv, requireCurrentBuild } from './built-packages.js'
 
 const USAGE =
   'usage: [KAFKA_BROKERS=host:port,... KAFKA_SSL*/KAFKA_SASL_*=...] pnpm soak [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--json FILE] [--security plaintext|tls|scram|tls+scram] [--keep-topics]'
@@ -65,6 +66,7 @@ function parse() {
 }
 
 async function main(): Promise<void> {
+  requireCurrentBuild()
   const { values, settings } = parse()
   const choice = chooseCluster(values, process.env, USAGE)
   const total = settings.processes * settings.recordsPerProcess
@@ -101,7 +103,7 @@ async function soak(cluster: ClusterUnderTest, settings: RunSettings, dir: strin
       cluster,
       topic,
       workerScript: fileURLToPath(import.meta.url),
-      execArgv: process.execArgv,
+      execArgv: builtPackagesExecArgv(),
       sidecarAddress: `unix://${socketPath}`,
       sidecarPid: sidecar.pid ?? null,
       sampleIntervalMs: 1_000,

@@ -24,6 +24,7 @@ import { consumeWorkerMain } from './consume-worker.js'
 import { consumeTable, type ModeOutcome } from './consume-report.js'
 import { runConsumeMode, type ConsumeSettings } from './run-consume-mode.js'
 import type { Mode } from './worker-pool.js'
+import { builtPackagesExecArgv, requireCurrentBuild } from '../built-packages.js'
 
 const USAGE =
   'usage: [KAFKA_BROKERS=host:port,... KAFKA_SSL*/KAFKA_SASL_*=...] pnpm compare:consumers [--processes N] [--partitions P] [--records R] [--rate RECORDS_PER_SEC] [--seconds S] [--size BYTES] [--json FILE] [--security plaintext|tls|scram|tls+scram] [--keep-topics]'
@@ -75,6 +76,7 @@ function settingsOf(values: ReturnType<typeof parse>): ConsumeSettings {
 }
 
 async function main(): Promise<void> {
+  requireCurrentBuild()
   const values = parse()
   const settings = settingsOf(values)
   const choice = chooseCluster(values, process.env, USAGE)
@@ -131,7 +133,7 @@ async function runMode(
       topic,
       groupId: `${topic}-group`,
       workerScript: fileURLToPath(import.meta.url),
-      execArgv: process.execArgv,
+      execArgv: builtPackagesExecArgv(),
       dir: run.dir,
       log: (line) => console.log(line),
     })
