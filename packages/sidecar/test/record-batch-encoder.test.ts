@@ -43,13 +43,19 @@ const headers = fc
     for (const [name, value] of entries) out[name] = value as IHeaders[string]
     return out
   })
-/** Absent, numbers and strings of several lengths (Array#sort orders them as strings), 0 (falsy). */
+/**
+ * Absent, numbers and strings of several lengths (Array#sort orders them as strings), 0 (falsy),
+ * and the extremes the sidecar accepts: deltas from them to Date.now() need 64-bit varlongs past
+ * 2^53 (the fuzz test found that one).
+ */
 const timestamp = fc.oneof(
   fc.constant(undefined),
   fc.integer({ min: 0, max: 99_999_999_999_999 }),
   fc.integer({ min: -1_000_000, max: 2_000_000_000_000 }).map(String),
   fc.constant(NOW - 5),
   fc.constant(0),
+  fc.constantFrom(Number.MAX_SAFE_INTEGER, String(Number.MAX_SAFE_INTEGER), -Number.MAX_SAFE_INTEGER),
+  fc.maxSafeNat(),
 )
 const message: fc.Arbitrary<Message> = fc.record(
   { key: nullableBytes, value: fc.oneof(fc.constant(null), bytes), headers, timestamp },
@@ -83,6 +89,15 @@ describe('the sidecar produce request encoder', () => {
       ),
       { numRuns: 300 },
     )
+  })
+
+  it('writes a timestamp delta past 2^53 as KafkaJS does (a record without a timestamp beside Number.MAX_SAFE_INTEGER)', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(NOW)
+    const messages = [{ value: '', timestamp: String(Number.MAX_SAFE_INTEGER) }, { value: null }]
+    const data = [{ topic: 't', partitions: [{ partition: 0, messages }] }]
+    const args = { acks: 0, timeout: 0, compression: 0, topicData: data }
+    const expected = (await kafkajsProduceV3(args).encode()).buffer
+    expect((await encodeProduceRequest(args)).toString('hex')).toBe(expected.toString('hex'))
   })
 
   it('takes Date.now() for records without a timestamp, as KafkaJS does', async () => {

@@ -66,12 +66,31 @@ export function sizeOfVarInt(value: number): number {
   return bytes
 }
 
-/** Zigzag of a 64-bit value held exactly in a double (|value| < 2^52). */
+/**
+ * Below this magnitude a zigzag varlong is computed in doubles, exactly (its zigzag stays under
+ * 2^53); above it (a timestamp delta near Number.MAX_SAFE_INTEGER) in BigInt, as KafkaJS does.
+ */
+const EXACT_IN_DOUBLES = 2 ** 52
+
 function zigzag64(value: number): number {
   return value >= 0 ? value * 2 : -value * 2 - 1
 }
 
+function bigZigzag64(value: number): bigint {
+  const v = BigInt(value)
+  return BigInt.asUintN(64, (v << 1n) ^ (v >> 63n))
+}
+
 export function sizeOfVarLong(value: number): number {
+  if (Math.abs(value) >= EXACT_IN_DOUBLES) {
+    let v = bigZigzag64(value)
+    let bytes = 1
+    while (v >= 0x80n) {
+      bytes++
+      v >>= 7n
+    }
+    return bytes
+  }
   let v = zigzag64(value)
   let bytes = 1
   while (v >= 0x80) {
@@ -96,6 +115,15 @@ function writeVarInt(buffer: Buffer, offset: number, value: number): number {
 }
 
 function writeVarLong(buffer: Buffer, offset: number, value: number): number {
+  if (Math.abs(value) >= EXACT_IN_DOUBLES) {
+    let big = bigZigzag64(value)
+    while (big >= 0x80n) {
+      buffer[offset++] = Number(big & 0x7fn) | 0x80
+      big >>= 7n
+    }
+    buffer[offset++] = Number(big)
+    return offset
+  }
   let v = zigzag64(value)
   while (v >= 0x80) {
     buffer[offset++] = (v % 0x80) | 0x80
