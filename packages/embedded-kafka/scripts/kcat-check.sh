@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A second client, not only KafkaJS: librdkafka's kcat produces and consumes a record over
 # SASL_SSL with SCRAM-SHA-512 against the embedded-kafka CLI (--tls, --sasl), and is refused with a
-# wrong password; PLAIN is checked too (metadata). Run as `pnpm check:kcat`; CI installs kcat (Debian package `kcat`) and runs it.
+# wrong password; PLAIN is checked too (metadata); and kcat reads back what a sidecar wrote
+# (its record batches, uncompressed and gzip). Run as `pnpm check:kcat`; CI installs kcat (Debian package `kcat`) and runs it.
 # Not part of `pnpm test`: a machine with only Node and npm has no kcat.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
@@ -70,4 +71,24 @@ echo "kcat-check: PLAIN too (kcat -L ... -X sasl.mechanisms=PLAIN)"
 plain="$(kcat -L -b "$bootstrap" -X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN -X sasl.username=bob \
   -X sasl.password=pw -X "ssl.ca.location=$ca" -m 10 -t "$topic")" || fail "kcat could not authenticate with PLAIN"
 echo "kcat printed: $(printf '%s' "$plain" | grep -m 1 'topic ')"
-echo "kcat-check: passed (SASL_SSL with SCRAM-SHA-512: produce, consume, wrong password refused; PLAIN: metadata)"
+
+# Record batches a sidecar encoded (its own encoder by default, KafkaJS's with
+# KAFKA_SIDECAR_PRODUCE_ENCODER=kafkajs), uncompressed and gzip, read back by librdkafka.
+sidecar_topic="kcat-sidecar-$$-$RANDOM"
+echo "kcat-check: write through a sidecar (packages/sidecar/scripts/write-through-sidecar.ts $sidecar_topic)"
+KAFKA_BROKERS="$bootstrap" KAFKA_SSL=true KAFKA_SSL_CA_FILE="$ca" KAFKA_SASL_MECHANISM=scram-sha-512 \
+  KAFKA_SASL_USERNAME=alice KAFKA_SASL_PASSWORD=secret \
+  "$root/node_modules/.bin/tsx" --conditions=@kafka-sidecar/source packages/sidecar/scripts/write-through-sidecar.ts \
+  "$sidecar_topic" "$work/sidecar.sock" || fail "the sidecar could not write the records"
+echo "kcat-check: consume them (kcat -C ... -o beginning -c 4 -e -Z)"
+sidecar_read="$(kcat -C "${sasl_ssl[@]}" -X sasl.password=secret -t "$sidecar_topic" -o beginning -c 4 -e -Z \
+  -f '%o|%k|%s|%h|%T\n')" || fail "kcat could not consume the sidecar's records"
+echo "kcat printed:"
+printf '%s\n' "$sidecar_read"
+expected="0|k1|v1|h=a,h=b,ünï=c|1700000000001
+1|NULL|v2||1700000000002
+2|k3|gz-$(printf 'x%.0s' $(seq 1 50))|g=1|1700000000003
+3|k4|NULL||1600000000004"
+[ "$sidecar_read" = "$expected" ] || fail "kcat read something else from the sidecar's batches; expected:
+$expected"
+echo "kcat-check: passed (SASL_SSL with SCRAM-SHA-512: produce, consume, wrong password refused; PLAIN: metadata; a sidecar's batches, none and gzip, read back)"

@@ -27,6 +27,8 @@ import {
 import { topicNameProblem } from './pipeline/validation.js'
 
 export type LogLevelName = 'nothing' | 'error' | 'warn' | 'info' | 'debug'
+/** Who encodes the plain producer's Produce requests: KafkaJS, or the sidecar's own encoder on KafkaJS's connections. */
+export type ProduceEncoder = 'kafkajs' | 'sidecar'
 
 export interface SidecarConfig {
   brokers: string[]
@@ -53,6 +55,7 @@ export interface SidecarConfig {
   maxInFlightPerPartition: number
   requestTimeoutMs: number
   idempotent: boolean
+  produceEncoder: ProduceEncoder
   reportsPerInstance: number
   reportInstanceIdleMs: number
   metadataMaxAgeMs: number
@@ -278,6 +281,13 @@ export const SIDECAR_OPTIONS = {
     ...boolean(),
     defaultValue: false,
     help: 'write every request idempotently, with acks -1 (without it only requests of idempotent producers are, through a second producer made on first need)',
+  },
+  produceEncoder: {
+    env: 'KAFKA_SIDECAR_PRODUCE_ENCODER',
+    flag: 'produce-encoder',
+    ...text<ProduceEncoder>(['kafkajs', 'sidecar']),
+    defaultValue: 'sidecar',
+    help: "who encodes produce requests: sidecar (record batches written in one pass, byte for byte KafkaJS's, sent on KafkaJS's connections with its retries) or kafkajs. Idempotent writes always use KafkaJS's idempotent producer",
   },
   reportsPerInstance: {
     env: 'KAFKA_SIDECAR_REPORTS_PER_INSTANCE',

@@ -37,8 +37,10 @@ export class IdempotentWrites implements Idempotence, BatchSenders {
   private closed = false
 
   constructor(
-    /** The sidecar's producer: writes everything else, and everything when `always`. */
-    readonly plain: Producer,
+    /** The sidecar's producer: writes everything when `always`; connected or not, it owns the connections. */
+    private readonly sidecarProducer: Producer,
+    /** Writes the requests that did not ask for idempotence (the producer, or the sidecar's own encoder on its cluster). */
+    readonly plain: BatchSender,
     readonly always: boolean,
     private readonly create: () => Producer,
     private readonly log: Logger,
@@ -55,7 +57,7 @@ export class IdempotentWrites implements Idempotence, BatchSenders {
   }
 
   idempotent(): BatchSender {
-    if (this.always) return this.plain
+    if (this.always) return this.sidecarProducer
     if (!this.producer)
       throw new Error('the idempotent producer is not connected (a request was admitted without prepare())')
     return this.producer

@@ -64,23 +64,26 @@ export class KafkaClients {
     this.kafka = kafka
     this.log = kafka.logger().namespace('Sidecar')
     // One connection pool for both: the pod's broker connections are the producer's alone.
-    const { producer, admin, topicMetadata, createIdempotentProducer } = producerAndAdminOnOneCluster(
-      kafka,
-      {
-        // Every record leaves with an explicit partition (see DefaultPartitioning); naming the
-        // partitioner also silences KafkaJS's v2 migration warning.
-        createPartitioner: Partitioners.DefaultPartitioner,
-        allowAutoTopicCreation: config.allowAutoTopicCreation,
-        idempotent: config.idempotent,
-        ...(config.idempotent ? { maxInFlightRequests: 1 } : {}),
-        metadataMaxAge: config.metadataMaxAgeMs,
-      },
-      { retries: 1 },
-    )
+    const { producer, admin, topicMetadata, createIdempotentProducer, createDirectSender } =
+      producerAndAdminOnOneCluster(
+        kafka,
+        {
+          // Every record leaves with an explicit partition (see DefaultPartitioning); naming the
+          // partitioner also silences KafkaJS's v2 migration warning.
+          createPartitioner: Partitioners.DefaultPartitioner,
+          allowAutoTopicCreation: config.allowAutoTopicCreation,
+          idempotent: config.idempotent,
+          ...(config.idempotent ? { maxInFlightRequests: 1 } : {}),
+          metadataMaxAge: config.metadataMaxAgeMs,
+        },
+        { retries: 1 },
+      )
     this.producer = producer
     this.admin = admin
     this.topicMetadata = topicMetadata
-    this.idempotence = new IdempotentWrites(producer, config.idempotent, createIdempotentProducer, this.log)
+    // The sidecar's encoder writes the plain producer's batches; an idempotent producer's stay KafkaJS's (sequence numbers).
+    const plain = config.produceEncoder === 'sidecar' && !config.idempotent ? createDirectSender() : producer
+    this.idempotence = new IdempotentWrites(producer, plain, config.idempotent, createIdempotentProducer, this.log)
     this.clusterIdentity = new ClusterIdentity(config.brokers, () => admin.describeCluster(), this.log)
   }
 

@@ -12,7 +12,9 @@
  * first need, joins the same cluster: idempotence costs no extra broker connection.
  */
 import { createRequire } from 'node:module'
-import type { Admin, Kafka, PartitionMetadata, Producer, ProducerConfig, RetryOptions } from 'kafkajs'
+import type { Admin, Kafka, Logger, PartitionMetadata, Producer, ProducerConfig, RetryOptions } from 'kafkajs'
+import type { BatchSender } from '../pipeline/dispatcher.js'
+import { DirectBatchSender, type KafkaJSCluster as ProducingCluster } from './direct-batch-sender.js'
 
 const require = createRequire(import.meta.url)
 
@@ -59,6 +61,11 @@ export interface SharedClients {
    * gets its producer id; disconnecting it closes the shared connections, so only at shutdown.
    */
   createIdempotentProducer(): Producer
+  /**
+   * The producer's sendBatch with the sidecar's own Produce request encoder, on the same cluster
+   * and with the producer's retry settings (direct-batch-sender.ts).
+   */
+  createDirectSender(): BatchSender
 }
 
 export function producerAndAdminOnOneCluster(
@@ -107,11 +114,19 @@ export function producerAndAdminOnOneCluster(
       idempotent: true,
       instrumentationEmitter: new InstrumentationEventEmitter(),
     }) as Producer
+  const createDirectSender = () =>
+    new DirectBatchSender(
+      cluster as ProducingCluster,
+      producer,
+      producerOptions.retry,
+      (logger as Logger).namespace('Producer'),
+    )
   return {
     producer,
     admin,
     topicMetadata: metadataRequester(cluster as KafkaJSCluster, clusterRetry),
     createIdempotentProducer,
+    createDirectSender,
   }
 }
 

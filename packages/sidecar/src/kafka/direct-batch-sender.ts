@@ -1,0 +1,290 @@
+/**
+ * The plain (non-idempotent) producer's sendBatch with the sidecar's own Produce request encoder
+ * (produce-request-encoder.ts), on KafkaJS's connections.
+ *
+ * Everything but the encoding stays KafkaJS 2.2.4's: the shared cluster's metadata and leaders,
+ * its broker connections (TLS, SASL, request queue, correlation ids), the Produce version it
+ * negotiated with each broker and that version's response decoder and parser (so produce-answers.ts
+ * still notes every partition's answer), and the retry loop follows KafkaJS's sendMessages step
+ * for step: target topics added, metadata refreshed when stale, brokers that answered not asked
+ * again, the same errors retried (stale metadata, connection errors, retriable protocol errors)
+ * with the producer's retry settings, a lost cluster reconnected. What changes: the request is
+ * measured and written in one pass, and messages are grouped by partition in one pass (KafkaJS
+ * copies a partition's array for every message it adds).
+ *
+ * A broker that only speaks Produce below v3 (Kafka before 0.11, no RecordBatch v2) gets
+ * KafkaJS's own request.
+ */
+import { createRequire } from 'node:module'
+import type { Logger, Message, PartitionMetadata, Producer, RecordMetadata, RetryOptions, TopicMessages } from 'kafkajs'
+import type { BatchSender } from '../pipeline/dispatcher.js'
+import { encodeProduceRequest, PRODUCE_VERSIONS, type ProduceTopicData } from './produce-request-encoder.js'
+
+const require = createRequire(import.meta.url)
+
+type Retrier = <T>(
+  fn: (bail: (error: unknown) => void, retryCount: number, retryTime: number) => Promise<T>,
+) => Promise<T>
+const createRetry = require('kafkajs/src/retry/index.js') as (options?: RetryOptions) => Retrier
+const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: { Produce: unknown } }
+const apiKeys = require('kafkajs/src/protocol/requests/apiKeys.js') as { Produce: number }
+const { staleMetadata } = require('kafkajs/src/protocol/error.js') as { staleMetadata(error: unknown): boolean }
+const { KafkaJSError, KafkaJSNonRetriableError, KafkaJSMetadataNotLoaded } = require('kafkajs/src/errors.js') as {
+  KafkaJSError: new (message: string) => Error
+  KafkaJSNonRetriableError: new (message: string) => Error
+  KafkaJSMetadataNotLoaded: new (message: string) => Error
+}
+const Encoder = require('kafkajs/src/protocol/encoder.js') as new (initialSize?: number) => {
+  buf: Buffer
+  offset: number
+}
+const Broker = require('kafkajs/src/broker/index.js') as { prototype: object }
+const { DefaultPartitioner } = require('kafkajs/src/producer/partitioners/index.js') as {
+  DefaultPartitioner: () => (args: {
+    topic: string
+    partitionMetadata: PartitionMetadata[]
+    message: Message
+  }) => number
+}
+
+const SEND_REQUEST = Object.getOwnPropertySymbols(Broker.prototype).find(
+  (s) => s.description === 'private:Broker:sendRequest',
+)
+
+interface ProtocolRequest {
+  readonly apiKey: number
+  readonly apiVersion: number
+  readonly apiName: string
+  expectResponse(): boolean
+  encode(): Promise<unknown>
+}
+interface DecodedProduceResponse {
+  readonly topics: ReadonlyArray<{ readonly topicName: string; readonly partitions: ReadonlyArray<object> }>
+}
+type ProduceArgs = { acks: number; timeout: number; compression: number; topicData: readonly ProduceTopicData[] }
+
+/** The parts of a KafkaJS 2.2.4 Broker and Cluster this sender uses. */
+export interface KafkaJSBroker {
+  readonly nodeId: number
+  lookupRequest(
+    apiKey: number,
+    definition: unknown,
+  ): (args: ProduceArgs) => { request: ProtocolRequest; response: unknown }
+  produce(args: ProduceArgs): Promise<DecodedProduceResponse | undefined>
+}
+export interface KafkaJSCluster {
+  addMultipleTargetTopics(topics: string[]): Promise<void>
+  refreshMetadataIfNecessary(): Promise<void>
+  refreshMetadata(): Promise<void>
+  findTopicPartitionMetadata(topic: string): PartitionMetadata[]
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>
+  findBroker(query: { nodeId: string }): Promise<KafkaJSBroker>
+  removeBroker(address: { host: string; port: number }): void
+  isConnected(): boolean
+  connect(): Promise<void>
+  readonly targetTopics: Set<string>
+}
+
+/** A KafkaJS Encoder holding `buffer`, as KafkaJS's connection takes a request body. */
+function asKafkaJSEncoder(buffer: Buffer): unknown {
+  const encoder = new Encoder(0)
+  encoder.buf = buffer
+  encoder.offset = buffer.length
+  return encoder
+}
+
+/** KafkaJS's producer connection states, followed through the producer's events. */
+type ProducerStatus = 'connected' | 'disconnected'
+
+export class DirectBatchSender implements BatchSender {
+  private readonly retrier: Retrier
+  private readonly partitioner = DefaultPartitioner()
+  private status: ProducerStatus = 'disconnected'
+
+  constructor(
+    private readonly cluster: KafkaJSCluster,
+    /** The producer's: sendBatch is refused while it is not connected, as KafkaJS refuses it. */
+    producer: Producer,
+    retry: RetryOptions,
+    private readonly logger: Logger,
+  ) {
+    if (!SEND_REQUEST)
+      throw new Error(
+        'kafkajs internals changed: Broker has no "private:Broker:sendRequest" (this sidecar needs kafkajs 2.2.4)',
+      )
+    this.retrier = createRetry(retry)
+    producer.on(producer.events.CONNECT, () => (this.status = 'connected'))
+    producer.on(producer.events.DISCONNECT, () => (this.status = 'disconnected'))
+  }
+
+  async sendBatch({
+    topicMessages,
+    acks = -1,
+    timeout,
+    compression = 0,
+  }: {
+    topicMessages: TopicMessages[]
+    acks?: number
+    timeout?: number
+    compression?: number
+  }): Promise<RecordMetadata[]> {
+    checkMessages(topicMessages)
+    if (this.status !== 'connected') throw new KafkaJSError('The producer is disconnected')
+    const merged = mergeTopics(topicMessages)
+    const responsePerBroker = new Map<KafkaJSBroker, RecordMetadata[] | null>()
+    return this.retrier(async (bail, retryCount, retryTime) => {
+      await this.cluster.addMultipleTargetTopics(merged.map(({ topic }) => topic))
+      try {
+        const produce = { acks, timeout: timeout ?? 30_000, compression }
+        await Promise.all(await this.produceRequests(merged, produce, responsePerBroker))
+        return [...responsePerBroker.values()].flatMap((r) => r ?? [])
+      } catch (error) {
+        await this.onFailure(error as KafkaJSFailure, bail, retryCount, retryTime)
+        return []
+      }
+    })
+  }
+
+  /** As KafkaJS's sendMessages: which failures refresh metadata, reconnect, retry or end the send. */
+  private async onFailure(
+    e: KafkaJSFailure,
+    bail: (error: unknown) => void,
+    retryCount: number,
+    retryTime: number,
+  ): Promise<void> {
+    if (e.name === 'KafkaJSConnectionClosedError') this.cluster.removeBroker({ host: e.host!, port: e.port! })
+    if (!this.cluster.isConnected()) {
+      this.logger.debug(`Cluster has disconnected, reconnecting: ${e.message}`, { retryCount, retryTime })
+      await this.cluster.connect()
+      await this.cluster.refreshMetadata()
+      throw e
+    }
+    if (
+      staleMetadata(e) ||
+      e.name === 'KafkaJSMetadataNotLoaded' ||
+      e.name === 'KafkaJSConnectionError' ||
+      e.name === 'KafkaJSConnectionClosedError' ||
+      (e.name === 'KafkaJSProtocolError' && e.retriable)
+    ) {
+      this.logger.error(`Failed to send messages: ${e.message}`, { retryCount, retryTime })
+      await this.cluster.refreshMetadata()
+      throw e
+    }
+    this.logger.error(`${e.message}`, { retryCount, retryTime })
+    if (e.retriable) throw e
+    bail(e)
+  }
+
+  /** One produce call per leader broker that has not answered yet. */
+  private async produceRequests(
+    topicMessages: readonly TopicMessages[],
+    produce: { acks: number; timeout: number; compression: number },
+    responsePerBroker: Map<KafkaJSBroker, RecordMetadata[] | null>,
+  ): Promise<Array<Promise<void>>> {
+    const { cluster } = this
+    await cluster.refreshMetadataIfNecessary()
+    const byTopic: Array<{ topic: string; perLeader: Record<string, number[]>; perPartition: Map<number, Message[]> }> =
+      []
+    for (const { topic, messages } of topicMessages) {
+      const partitionMetadata = cluster.findTopicPartitionMetadata(topic)
+      if (partitionMetadata.length === 0) {
+        this.logger.debug('Producing to topic without metadata', { topic, targetTopics: [...cluster.targetTopics] })
+        throw new KafkaJSMetadataNotLoaded('Producing to topic without metadata')
+      }
+      const perPartition = this.groupByPartition(topic, partitionMetadata, messages)
+      const perLeader = cluster.findLeaderForPartitions(topic, [...perPartition.keys()])
+      byTopic.push({ topic, perLeader, perPartition })
+      for (const nodeId of Object.keys(perLeader)) {
+        const broker = await cluster.findBroker({ nodeId })
+        if (!responsePerBroker.has(broker)) responsePerBroker.set(broker, null)
+      }
+    }
+    const waiting = [...responsePerBroker.keys()].filter((broker) => !responsePerBroker.get(broker))
+    return waiting.map(async (broker) => {
+      const topicData = byTopic
+        .filter(({ perLeader }) => perLeader[broker.nodeId])
+        .map(({ topic, perLeader, perPartition }) => ({
+          topic,
+          partitions: perLeader[broker.nodeId]!.map((partition) => ({
+            partition,
+            messages: perPartition.get(partition)!,
+          })),
+        }))
+      try {
+        const response = await this.produce(broker, { ...produce, topicData })
+        responsePerBroker.set(broker, produce.acks !== 0 && response ? recordMetadata(response) : [])
+      } catch (error) {
+        responsePerBroker.delete(broker)
+        throw error
+      }
+    })
+  }
+
+  /** Messages per partition in arrival order, partitions in ascending order (KafkaJS's object key order). */
+  private groupByPartition(
+    topic: string,
+    partitionMetadata: PartitionMetadata[],
+    messages: readonly Message[],
+  ): Map<number, Message[]> {
+    const grouped = new Map<number, Message[]>()
+    for (const message of messages) {
+      const partition = Number(message.partition ?? this.partitioner({ topic, partitionMetadata, message }))
+      const list = grouped.get(partition)
+      if (list) list.push(message)
+      else grouped.set(partition, [message])
+    }
+    return new Map([...grouped].sort(([a], [b]) => a - b))
+  }
+
+  /** The Produce request with the version KafkaJS negotiated, our body, KafkaJS's response parser. */
+  private async produce(broker: KafkaJSBroker, args: ProduceArgs): Promise<DecodedProduceResponse | undefined> {
+    const { request, response } = broker.lookupRequest(apiKeys.Produce, requests.Produce)(args)
+    if (request.apiVersion < PRODUCE_VERSIONS.min || request.apiVersion > PRODUCE_VERSIONS.max)
+      return broker.produce(args)
+    const body = await encodeProduceRequest(args)
+    const send = (broker as unknown as Record<symbol, (r: unknown) => Promise<DecodedProduceResponse | undefined>>)[
+      SEND_REQUEST!
+    ]!
+    return send.call(broker, {
+      request: { ...request, encode: () => Promise.resolve(asKafkaJSEncoder(body)) },
+      response,
+    })
+  }
+}
+
+interface KafkaJSFailure extends Error {
+  readonly retriable?: boolean
+  readonly host?: string
+  readonly port?: number
+}
+
+/** KafkaJS's responseSerializer: one entry per partition, with its topic's name. */
+function recordMetadata(response: DecodedProduceResponse): RecordMetadata[] {
+  return response.topics.flatMap(
+    ({ topicName, partitions }) => partitions.map((p) => ({ topicName, ...p })) as RecordMetadata[],
+  )
+}
+
+/** What KafkaJS's sendBatch refuses before sending anything. */
+function checkMessages(topicMessages: readonly TopicMessages[]): void {
+  if (topicMessages.some(({ topic }) => !topic)) throw new KafkaJSNonRetriableError('Invalid topic')
+  for (const { topic, messages } of topicMessages) {
+    if (!messages)
+      throw new KafkaJSNonRetriableError(`Invalid messages array [${String(messages)}] for topic "${topic}"`)
+    const withoutValue = messages.find((m) => m.value === undefined)
+    if (withoutValue)
+      throw new KafkaJSNonRetriableError(
+        `Invalid message without value for topic "${topic}": ${JSON.stringify(withoutValue)}`,
+      )
+  }
+}
+
+/** One entry per topic, as KafkaJS merges a sendBatch's topicMessages. */
+function mergeTopics(topicMessages: readonly TopicMessages[]): TopicMessages[] {
+  const byTopic = new Map<string, Message[]>()
+  for (const { topic, messages } of topicMessages) {
+    const list = byTopic.get(topic)
+    byTopic.set(topic, list ? [...list, ...messages] : messages)
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }))
+}
