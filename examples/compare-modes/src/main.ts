@@ -6,7 +6,7 @@
  *
  *   pnpm demo
  *   pnpm compare [--processes 8] [--records 80000] [--batch 1] [--concurrency 64] [--size 100]
- *                [--partitions 6] [--json result.json] [--chart chart.svg] [--tracing]
+ *                [--partitions 6] [--json result.json] [--chart chart.svg] [--tracing] [--pin]
  *                [--security plaintext|tls|scram|tls+scram] [--keep-topics]
  *
  * The cluster is an embedded 3-broker one (with --security's listeners), or, with KAFKA_BROKERS
@@ -14,6 +14,9 @@
  *
  * --tracing: every worker runs with OpenTelemetry's kafkajs instrumentation (src/tracing.mjs),
  * to measure what tracing costs in each mode.
+ *
+ * --pin: the workers on core 0, the sidecar on core 1 (Linux, taskset; cpu-pinning.ts), to tell
+ * the sidecar's own cost from three kinds of process contending for two cores.
  *
  * --records is the total over all processes.
  */
@@ -28,11 +31,12 @@ import type { ClusterUnderTest } from './cluster-under-test.js'
 import { chart, table } from './report.js'
 import { runMode, type Mode, type ModeResult, type RunSettings } from './run-mode.js'
 import { exitOnError, progressLine, startSidecarProcess, stopProcess } from './processes.js'
+import { APPLICATION_CORE, pinningUnavailable, pinToCore, SIDECAR_CORE } from './cpu-pinning.js'
 import { workerMain } from './worker.js'
 import { builtPackagesExecArgv, requireCurrentBuild } from './built-packages.js'
 
 const USAGE =
-  'usage: [KAFKA_BROKERS=host:port,... KAFKA_SSL*/KAFKA_SASL_*=...] pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE] [--tracing] [--security plaintext|tls|scram|tls+scram] [--keep-topics]'
+  'usage: [KAFKA_BROKERS=host:port,... KAFKA_SSL*/KAFKA_SASL_*=...] pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE] [--tracing] [--pin] [--security plaintext|tls|scram|tls+scram] [--keep-topics]'
 const TRACING = fileURLToPath(new URL('./tracing.mjs', import.meta.url))
 
 function positive(name: string, value: string | undefined): number {
@@ -60,6 +64,7 @@ function parse() {
         chart: { type: 'string' },
         worker: { type: 'boolean', default: false },
         tracing: { type: 'boolean', default: false },
+        pin: { type: 'boolean', default: false },
         ...CLUSTER_FLAGS,
       },
     }).values
@@ -89,9 +94,14 @@ async function main(): Promise<void> {
   const settings = settingsOf(values)
   const partitions = positive('partitions', values.partitions)
   const choice = chooseCluster(values, process.env, USAGE)
+  const unpinnable = values.pin ? pinningUnavailable() : null
+  if (unpinnable) {
+    console.error(unpinnable)
+    process.exit(2)
+  }
   const total = settings.processes * settings.recordsPerProcess
   console.log(
-    `compare-modes: ${settings.processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values${values.tracing ? ', traced (OpenTelemetry kafkajs instrumentation)' : ''}`,
+    `compare-modes: ${settings.processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values${values.tracing ? ', traced (OpenTelemetry kafkajs instrumentation)' : ''}${values.pin ? `, workers pinned to core ${APPLICATION_CORE} and the sidecar to core ${SIDECAR_CORE}` : ''}`,
   )
   const dir = mkdtempSync(join(tmpdir(), 'compare-modes-'))
   let cluster: ClusterUnderTest | null = null
@@ -114,6 +124,7 @@ async function main(): Promise<void> {
       records: total,
       partitions,
       tracing: values.tracing,
+      pinned: values.pin,
       ...describeCluster(cluster, choice),
       topics,
     }
@@ -152,6 +163,7 @@ async function compare(
     cluster,
     workerScript: fileURLToPath(import.meta.url),
     execArgv: run.values.tracing ? [...builtPackagesExecArgv(), '--import', TRACING] : builtPackagesExecArgv(),
+    pin: run.values.pin,
   }
 
   console.log('\n1/2 direct mode: every process opens its own KafkaJS producer')
@@ -168,6 +180,7 @@ async function compare(
   const socketPath = join(run.dir, 'sidecar.sock')
   const sidecarProcess: ChildProcess = await startSidecarProcess(cluster.clientEnv, socketPath)
   try {
+    if (run.values.pin && sidecarProcess.pid) pinToCore(sidecarProcess.pid, SIDECAR_CORE)
     const sidecar = await runMode('sidecar', settings, {
       ...context,
       topic: topics.sidecar,

@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import type { ClusterUnderTest } from './cluster-under-test.js'
 import { watchProcess, type ProcessSample } from './process-stats.js'
 import { parseValue, type ParentMessage, type WorkerConfig, type WorkerMessage } from './worker.js'
+import { APPLICATION_CORE, pinToCore } from './cpu-pinning.js'
 
 export type Mode = 'direct' | 'sidecar'
 
@@ -50,6 +51,8 @@ export interface RunContext {
   readonly execArgv: string[]
   readonly sidecarAddress: string | null
   readonly sidecarPid: number | null
+  /** `--pin`: each worker is pinned to the application's core once forked (cpu-pinning.ts). */
+  readonly pin?: boolean
   /** How often the sidecar's CPU and RSS are sampled; default 500 ms. */
   readonly sampleIntervalMs?: number
   readonly onProgress: (acked: number, failed: number, elapsedSeconds: number) => void
@@ -105,6 +108,7 @@ function forkWorker(mode: Mode, settings: RunSettings, context: RunContext, work
   }
   if (context.sidecarAddress) env.KAFKA_SIDECAR_ADDRESS = context.sidecarAddress
   const child = fork(context.workerScript, ['--worker'], { execArgv: context.execArgv, env, serialization: 'advanced' })
+  if (context.pin && child.pid) pinToCore(child.pid, APPLICATION_CORE)
   const worker: Worker = { child, messages: [], acked: 0, failed: 0 }
   child.on('message', (message: WorkerMessage) => {
     if (message.type === 'progress') {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
 import { fileWith, runProgram, startCluster, tempDir } from '@kafka-sidecar/test-support'
 import { describe, expect, it } from 'vitest'
+import { pinningUnavailable } from '../src/cpu-pinning.js'
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url))
 
@@ -47,7 +48,10 @@ describe('pnpm compare', () => {
   it('runs both modes and writes the JSON result and the chart', { timeout: 90_000 }, async () => {
     const dir = await tempDir()
     const json = join(dir, 'result.json')
+    // Pinned where it can be (Linux, two cores): the workers on one core, the sidecar on the other.
+    const pin = pinningUnavailable() === null
     const result = await run([
+      ...(pin ? ['--pin'] : []),
       '--processes',
       '3',
       '--records',
@@ -62,7 +66,8 @@ describe('pnpm compare', () => {
     expect(result.code, result.stdout + result.stderr).toBe(0)
     expect(result.stdout).toContain('peak broker connections')
     const output = JSON.parse(await readFile(json, 'utf8')) as Record<string, Record<string, number>>
-    expect(output.config).toMatchObject({ processes: 3, records: 600, batch: 5, concurrency: 4 })
+    expect(output.config).toMatchObject({ processes: 3, records: 600, batch: 5, concurrency: 4, pinned: pin })
+    if (pin) expect(result.stdout).toContain('workers pinned to core 0 and the sidecar to core 1')
     for (const mode of ['direct', 'sidecar']) {
       expect(output[mode]).toMatchObject({ attempted: 600, acked: 600, lost: 0 })
       for (const field of ['peakBrokerConnections', 'recordsPerSec', 'p50Ms', 'p99Ms'])
