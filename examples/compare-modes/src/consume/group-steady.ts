@@ -1,13 +1,12 @@
 /**
  * When the group is steady: every worker has partitions and every partition has one owner, as
  * the brokers see it (direct: describeGroup is Stable with N members whose assignments cover the
- * P partitions) or as the sidecar sees it (its processes gauge is N, its owned-partitions gauge
- * P), for half a second in a row. The live phase waits for it, so that no rebalance of the group
+ * P partitions) or as the processes see it (sidecar: their latest GROUP_JOIN events give them P
+ * partitions together), for half a second in a row. The live phase waits for it, so that no rebalance of the group
  * forming is under way when latency is measured.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AssignerProtocol, type Admin } from 'kafkajs'
-import { sidecarGroupMetrics } from './sidecar-metrics.js'
 import type { Mode, WorkerPool } from './worker-pool.js'
 
 const HOLD_MS = 500
@@ -20,7 +19,6 @@ export interface SteadyCheck {
   readonly pool: WorkerPool
   readonly processes: number
   readonly partitions: number
-  readonly sidecarHttp: string | null
 }
 
 export async function untilGroupSteady(check: SteadyCheck, timeoutMs = 120_000): Promise<void> {
@@ -44,11 +42,11 @@ async function describe(check: SteadyCheck): Promise<{ steady: boolean; why: str
   if (assigned < check.processes)
     return { steady: false, why: `${assigned} of ${check.processes} workers were given partitions` }
   if (check.mode === 'sidecar') {
-    const m = await sidecarGroupMetrics(check.sidecarHttp!, check.groupId)
-    return {
-      steady: m.processes === check.processes && m.partitionsOwned === check.partitions,
-      why: `sidecar: ${m.processes} processes, ${m.partitionsOwned} partitions owned`,
-    }
+    // As the processes see it, from their GROUP_JOIN events: the sidecar's /metrics would ask the
+    // brokers for every partition's lag at each poll, ten times a second, work that competed with
+    // the backlog being measured.
+    const held = check.pool.partitionsHeld()
+    return { steady: held === check.partitions, why: `the workers hold ${held} of ${check.partitions} partitions` }
   }
   const group = (await check.admin.describeGroups([check.groupId])).groups[0]
   const owned = (group?.members ?? []).reduce((sum, member) => {

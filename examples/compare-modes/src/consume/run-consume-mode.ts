@@ -141,7 +141,6 @@ export async function runConsumeMode(
       pool,
       processes: settings.processes,
       partitions: settings.partitions,
-      sidecarHttp: sidecar?.httpAddress ?? null,
     }).then(() => nowMs())
     await drained(receipts.phases.backlog)
     const backlogCpu = cpuPerRecord(cpuAtGo, cpuSnapshot(pool.pids(), sidecar?.child.pid ?? null), settings.records)

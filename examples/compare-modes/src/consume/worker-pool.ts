@@ -44,6 +44,8 @@ interface Slot {
   child: ChildProcess
   /** A GROUP_JOIN gave this process partitions. */
   hasPartitions: boolean
+  /** How many partitions its latest GROUP_JOIN gave it. */
+  partitions: number
   /** Resolved at the process's first record after `go`. */
   consuming: Promise<void>
   bye: Promise<void>
@@ -97,6 +99,11 @@ export class WorkerPool {
     return { stopMs: t1 - t0, startMs: t2 - t1, firstRecordMs: performance.now() - t2 }
   }
 
+  /** The partitions the running workers' latest GROUP_JOIN events gave them, summed. */
+  partitionsHeld(): number {
+    return this.slots.reduce((sum, s) => sum + (s.child.exitCode === null ? s.partitions : 0), 0)
+  }
+
   /** Workers whose process was given partitions since it started. */
   workersWithPartitions(): number {
     return this.slots.filter((s) => s.hasPartitions).length
@@ -146,6 +153,7 @@ export class WorkerPool {
     const slot: Slot = {
       child,
       hasPartitions: false,
+      partitions: 0,
       consuming: new Promise((resolve, reject) => {
         consuming = resolve
         child.once('exit', (code) =>
@@ -178,6 +186,7 @@ export class WorkerPool {
             this.groupJoins++
             if (message.isLeader) this.leaderGroupJoins++
             if (message.partitions > 0) slot.hasPartitions = true
+            slot.partitions = message.partitions
             break
           case 'crash':
             this.firstError ??= `worker ${workerId}: ${message.error}`
