@@ -5,7 +5,8 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { randomTopic, startCluster } from '@kafka-sidecar/test-support'
-import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs'
+import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
+import { Kafka, logLevel, Partitioners, type KafkaConfig, type Message } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { BatchSender } from '../src/pipeline/dispatcher.js'
 import { producerAndAdminOnOneCluster } from '../src/kafka/shared-cluster.js'
@@ -20,8 +21,8 @@ function arrayBuffersNow(): number {
   return process.memoryUsage().arrayBuffers
 }
 
-async function clients(brokers: string[]) {
-  const kafka = new Kafka({ clientId: 'direct-sender-test', brokers, logLevel: logLevel.NOTHING })
+async function clients(brokers: string[], settings: Partial<KafkaConfig> = {}) {
+  const kafka = new Kafka({ clientId: 'direct-sender-test', brokers, logLevel: logLevel.NOTHING, ...settings })
   const shared = producerAndAdminOnOneCluster(
     kafka,
     { createPartitioner: Partitioners.DefaultPartitioner, metadataMaxAge: 300_000 },
@@ -64,5 +65,81 @@ describe('DirectBatchSender', () => {
     // KafkaJS keeps the framed request until the answer; a second copy would be `payload` more.
     expect(kafkajs).toBeGreaterThan(payload / 2)
     expect(sidecar).toBeLessThan(kafkajs + payload / 2)
+  })
+})
+
+interface Outcome {
+  readonly answer: unknown
+  readonly stored: unknown[]
+}
+
+/** What a sendBatch gave (answers per partition, or the error's kind) and what the brokers hold. */
+async function outcomeOf(
+  sender: 'kafkajs' | 'direct',
+  scenario: (cluster: EmbeddedKafka, topic: string) => unknown,
+  settings: Partial<KafkaConfig> = {},
+): Promise<Outcome> {
+  const cluster = await startCluster({ brokers: 3 })
+  const topic = randomTopic()
+  await cluster.createTopic({ topic, partitions: 3, replicationFactor: 3 })
+  const { producer, direct } = await clients(cluster.bootstrapServers, settings)
+  const messages = [0, 1, 2, 0, 1, 2].map((partition, i) => ({ value: `v${i}`, partition }))
+  await scenario(cluster, topic)
+  const chosen: Pick<BatchSender, 'sendBatch'> = sender === 'kafkajs' ? producer : direct
+  const send = chosen.sendBatch({
+    topicMessages: [{ topic, messages }],
+    acks: -1,
+    timeout: 30_000,
+    compression: 0,
+  })
+  const answer = await send.then(
+    (metadata) =>
+      metadata
+        .map(({ partition, errorCode, baseOffset }) => ({ partition, errorCode, baseOffset }))
+        .sort((a, b) => a.partition - b.partition),
+    (e: { name: string; retriable: boolean; cause?: { name: string } }) => ({
+      name: e.name,
+      retriable: e.retriable,
+      cause: e.cause?.name,
+    }),
+  )
+  await cluster.startBrokers()
+  const stored = (await cluster.records(topic)).map(({ partition, offset, value }) => [
+    partition,
+    offset,
+    String(value),
+  ])
+  return { answer, stored }
+}
+
+describe('DirectBatchSender, where KafkaJS retries', () => {
+  /** A scenario, the client settings it needs, and what it must have caused (so it cannot pass idle). */
+  const cases: Array<
+    [string, (cluster: EmbeddedKafka, topic: string) => unknown, Partial<KafkaConfig>, (o: Outcome) => void]
+  > = [
+    [
+      'an answer lost with its connection (the retry writes the records again)',
+      (cluster, topic) => cluster.loseProduceResponses({ topic, partition: 1 }),
+      {},
+      (o) => expect(o.stored).toHaveLength(8),
+    ],
+    [
+      'an answer later than the request timeout (written again)',
+      (cluster, topic) => cluster.loseProduceResponses({ topic, partition: 2, how: 'delay', delayMs: 1_000 }),
+      { requestTimeout: 300 },
+      (o) => expect(o.stored.length).toBeGreaterThan(6),
+    ],
+    [
+      'every broker stopped (the cluster cannot reconnect)',
+      (cluster) => cluster.stopBrokers(),
+      { retry: { retries: 2, initialRetryTime: 50 }, connectionTimeout: 300 },
+      (o) => expect(o.answer).toMatchObject({ name: 'KafkaJSNonRetriableError', cause: 'KafkaJSConnectionError' }),
+    ],
+  ]
+  it.each(cases)('answers and writes as KafkaJS does: %s', async (_, scenario, settings, check) => {
+    const kafkajs = await outcomeOf('kafkajs', scenario, settings)
+    const direct = await outcomeOf('direct', scenario, settings)
+    check(kafkajs)
+    expect(direct).toEqual(kafkajs)
   })
 })
