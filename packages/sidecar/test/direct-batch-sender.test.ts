@@ -78,8 +78,9 @@ async function outcomeOf(
   sender: 'kafkajs' | 'direct',
   scenario: (cluster: EmbeddedKafka, topic: string) => unknown,
   settings: Partial<KafkaConfig> = {},
+  clusterOptions: Parameters<typeof startCluster>[0] = {},
 ): Promise<Outcome> {
-  const cluster = await startCluster({ brokers: 3 })
+  const cluster = await startCluster({ brokers: 3, ...clusterOptions })
   const topic = randomTopic()
   await cluster.createTopic({ topic, partitions: 3, replicationFactor: 3 })
   const { producer, direct } = await clients(cluster.bootstrapServers, settings)
@@ -115,7 +116,13 @@ async function outcomeOf(
 describe('DirectBatchSender, where KafkaJS retries', () => {
   /** A scenario, the client settings it needs, and what it must have caused (so it cannot pass idle). */
   const cases: Array<
-    [string, (cluster: EmbeddedKafka, topic: string) => unknown, Partial<KafkaConfig>, (o: Outcome) => void]
+    [
+      string,
+      (cluster: EmbeddedKafka, topic: string) => unknown,
+      Partial<KafkaConfig>,
+      (o: Outcome) => void,
+      Parameters<typeof startCluster>[0]?,
+    ]
   > = [
     [
       'an answer lost with its connection (the retry writes the records again)',
@@ -135,10 +142,17 @@ describe('DirectBatchSender, where KafkaJS retries', () => {
       { retry: { retries: 2, initialRetryTime: 50 }, connectionTimeout: 300 },
       (o) => expect(o.answer).toMatchObject({ name: 'KafkaJSNonRetriableError', cause: 'KafkaJSConnectionError' }),
     ],
+    [
+      "a request over the brokers' socket.request.max.bytes (they close the connection)",
+      () => undefined,
+      { retry: { retries: 2, initialRetryTime: 50 } },
+      (o) => expect(o).toMatchObject({ answer: { name: 'KafkaJSNumberOfRetriesExceeded' }, stored: [] }),
+      { maxRequestBytes: 120 },
+    ],
   ]
-  it.each(cases)('answers and writes as KafkaJS does: %s', async (_, scenario, settings, check) => {
-    const kafkajs = await outcomeOf('kafkajs', scenario, settings)
-    const direct = await outcomeOf('direct', scenario, settings)
+  it.each(cases)('answers and writes as KafkaJS does: %s', async (_, scenario, settings, check, clusterOptions) => {
+    const kafkajs = await outcomeOf('kafkajs', scenario, settings, clusterOptions)
+    const direct = await outcomeOf('direct', scenario, settings, clusterOptions)
     check(kafkajs)
     expect(direct).toEqual(kafkajs)
   })
