@@ -91,6 +91,34 @@ describe('the sidecar produce request encoder', () => {
     )
   })
 
+  it('writes the bytes KafkaJS writes at the varint boundaries (lengths, record counts, body sizes)', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(NOW)
+    // Zigzag varints change width at 64, 8192 and 1048576; record bodies add a few bytes to a value's length.
+    const length = fc.constantFrom(0, 63, 64, 65, 127, 128, 8_191, 8_192, 8_200, 16_383, 16_384, 1_048_576)
+    const many = fc.constantFrom(1, 63, 64, 65, 8_192, 8_193)
+    await fc.assert(
+      fc.asyncProperty(
+        length,
+        length,
+        many,
+        fc.constantFrom(0, 1),
+        async (valueLength, headerLength, count, compression) => {
+          const messages = Array.from({ length: count }, (_, i) => ({
+            value: Buffer.alloc(i === 0 ? valueLength : 1, 0x61),
+            key: i === 0 ? 'é'.repeat(valueLength >> 1) : null,
+            headers: i === count - 1 ? { h: Buffer.alloc(headerLength, 0x62) } : undefined,
+            timestamp: i % 2 === 0 ? String(NOW - i * 1_000_000) : undefined,
+          }))
+          const topicData = [{ topic: 't', partitions: [{ partition: 0, messages }] }]
+          const args = { acks: -1, timeout: 30_000, compression, topicData }
+          const expected = (await kafkajsProduceV3(args).encode()).buffer
+          expect((await encodeProduceRequest(args)).equals(expected)).toBe(true)
+        },
+      ),
+      { numRuns: 40 },
+    )
+  })
+
   it('writes a timestamp delta past 2^53 as KafkaJS does (a record without a timestamp beside Number.MAX_SAFE_INTEGER)', async () => {
     vi.spyOn(Date, 'now').mockReturnValue(NOW)
     const messages = [{ value: '', timestamp: String(Number.MAX_SAFE_INTEGER) }, { value: null }]

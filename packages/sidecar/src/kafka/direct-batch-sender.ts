@@ -241,12 +241,14 @@ export class DirectBatchSender implements BatchSender {
     const { request, response } = broker.lookupRequest(apiKeys.Produce, requests.Produce)(args)
     if (request.apiVersion < PRODUCE_VERSIONS.min || request.apiVersion > PRODUCE_VERSIONS.max)
       return broker.produce(args)
-    const body = await encodeProduceRequest(args)
     const send = (broker as unknown as Record<symbol, (r: unknown) => Promise<DecodedProduceResponse | undefined>>)[
       SEND_REQUEST!
     ]!
+    // Encoded when the connection asks, as KafkaJS's request is: the body is garbage once the
+    // connection has framed it. Encoded up front, this request would hold it (a second copy of
+    // what the connection keeps until the answer) for the whole round trip.
     return send.call(broker, {
-      request: { ...request, encode: () => Promise.resolve(asKafkaJSEncoder(body)) },
+      request: { ...request, encode: async () => asKafkaJSEncoder(await encodeProduceRequest(args)) },
       response,
     })
   }
