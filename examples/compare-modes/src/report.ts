@@ -31,6 +31,18 @@ function rows(direct: ModeResult, sidecar: ModeResult): Row[] {
       better: 'none',
     },
     { label: 'sidecar CPU (% of a core)', direct: undefined, sidecar: sidecar.sidecarCpuPercent, better: 'none' },
+    {
+      label: 'CPU per record, workers (µs)',
+      direct: direct.workersCpuUsPerRecord,
+      sidecar: sidecar.workersCpuUsPerRecord,
+      better: 'lower',
+    },
+    {
+      label: 'CPU per record, sidecar (µs)',
+      direct: undefined,
+      sidecar: sidecar.sidecarCpuUsPerRecord,
+      better: 'none',
+    },
     { label: 'sidecar RSS peak (MB)', direct: undefined, sidecar: sidecar.sidecarRssMb, better: 'none' },
   ]
 }

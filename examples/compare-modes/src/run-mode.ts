@@ -5,9 +5,9 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import type { ClusterUnderTest } from './cluster-under-test.js'
-import { watchProcess, type ProcessSample } from './process-stats.js'
-import { parseValue, type ParentMessage, type WorkerConfig, type WorkerMessage } from './worker.js'
 import { APPLICATION_CORE, pinToCore } from './cpu-pinning.js'
+import { sampleProcess, watchProcess, type ProcessSample } from './process-stats.js'
+import { parseValue, type ParentMessage, type WorkerConfig, type WorkerMessage } from './worker.js'
 
 export type Mode = 'direct' | 'sidecar'
 
@@ -41,6 +41,10 @@ export interface ModeResult {
   readonly sidecarRssMb?: number
   readonly sidecarRssEndMb?: number
   readonly sidecarCpuPercent?: number
+  /** The sidecar's CPU from the workers' go to their last answer, per acknowledged record (µs). */
+  readonly sidecarCpuUsPerRecord?: number
+  /** All the workers' CPU over the same time, per acknowledged record (µs): KafkaJS's own in direct mode. */
+  readonly workersCpuUsPerRecord: number
   readonly sidecarRssSamples?: Array<{ tSec: number; rssMb: number }>
 }
 
@@ -135,6 +139,7 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
     if (wrongMode) throw new Error(`a worker runs in ${wrongMode.mode} mode, expected ${mode}`)
 
     const sidecarWatch = context.sidecarPid ? watchProcess(context.sidecarPid, context.sampleIntervalMs ?? 500) : null
+    const workersCpuAtGo = workersCpuSeconds(workers)
     const started = performance.now()
     const progress = setInterval(
       () =>
@@ -149,6 +154,7 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
     for (const w of workers) w.child.send({ type: 'go' } satisfies ParentMessage)
     const results = await Promise.all(done)
     const elapsedMs = performance.now() - started
+    const workersCpu = workersCpuSeconds(workers) - workersCpuAtGo
     clearInterval(progress)
     const samples = sidecarWatch?.stop() ?? []
     const peakBrokerConnections = connections.stop()
@@ -186,7 +192,8 @@ export async function runMode(mode: Mode, settings: RunSettings, context: RunCon
         : null,
       elapsedMs: Math.round(elapsedMs),
       firstError: results.find((r) => r.firstError)?.firstError ?? null,
-      ...(samples.length > 0 ? sidecarStats(samples) : {}),
+      workersCpuUsPerRecord: round((workersCpu * 1e6) / Math.max(acked, 1)),
+      ...(samples.length > 0 ? sidecarStats(samples, Math.max(acked, 1)) : {}),
     }
   } finally {
     connections.stop()
@@ -198,9 +205,18 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000
 }
 
+/** CPU seconds the workers used so far (read from /proc; 0 where it cannot be read). */
+function workersCpuSeconds(workers: readonly Worker[]): number {
+  return workers.reduce((sum, w) => sum + (w.child.pid ? (sampleProcess(w.child.pid)?.cpuSeconds ?? 0) : 0), 0)
+}
+
 function sidecarStats(
   samples: ProcessSample[],
-): Pick<ModeResult, 'sidecarRssMb' | 'sidecarRssEndMb' | 'sidecarCpuPercent' | 'sidecarRssSamples'> {
+  records: number,
+): Pick<
+  ModeResult,
+  'sidecarRssMb' | 'sidecarRssEndMb' | 'sidecarCpuPercent' | 'sidecarCpuUsPerRecord' | 'sidecarRssSamples'
+> {
   const first = samples[0]!
   const last = samples[samples.length - 1]!
   const seconds = (last.at - first.at) / 1000
@@ -208,6 +224,7 @@ function sidecarStats(
     sidecarRssMb: Math.round(Math.max(...samples.map((s) => s.rssMb))),
     sidecarRssEndMb: Math.round(last.rssMb),
     sidecarCpuPercent: seconds > 0 ? Math.round(((last.cpuSeconds - first.cpuSeconds) / seconds) * 100) : 0,
+    sidecarCpuUsPerRecord: round(((last.cpuSeconds - first.cpuSeconds) * 1e6) / records),
     sidecarRssSamples: samples.map((s) => ({ tSec: round((s.at - first.at) / 1000), rssMb: Math.round(s.rssMb) })),
   }
 }

@@ -77,6 +77,11 @@ describe('pnpm compare', () => {
     expect(output.direct!.peakBrokerConnections).toBe(9)
     expect(output.sidecar!.peakBrokerConnections).toBe(3)
     expect(output.sidecar!.sidecarRssMb).toBeGreaterThan(10)
+    // CPU per record, read from /proc in 10 ms ticks (a run this small may read 0): the workers' in
+    // both modes, the sidecar's in sidecar mode only.
+    for (const mode of ['direct', 'sidecar']) expect(output[mode]!.workersCpuUsPerRecord).toBeTypeOf('number')
+    expect(output.sidecar!.sidecarCpuUsPerRecord).toBeTypeOf('number')
+    expect(output.direct!.sidecarCpuUsPerRecord).toBeUndefined()
     const svg = await readFile(join(dir, 'result.svg'), 'utf8')
     expect(svg).toMatch(/^<svg /)
     expect(svg).toContain('peak broker connections')
