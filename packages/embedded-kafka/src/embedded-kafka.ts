@@ -10,6 +10,7 @@ import {
   type InjectedFault,
   type LoseProduceResponsesOptions,
   type RefuseGroupOptions,
+  type RefuseProducePartitionOptions,
   type RefuseProducerIdsOptions,
 } from './faults/faults.js'
 import { GroupCoordinator } from './groups/group-coordinator.js'
@@ -376,6 +377,16 @@ export class EmbeddedKafka {
   }
 
   /**
+   * Arms a fault: the next `count` (default 1) times `partition` of `topic` is in a Produce
+   * request, that partition is answered with `errorCode` and its batch is not appended, while the
+   * request's other partitions are handled as usual (a stale leader answers
+   * NOT_LEADER_FOR_PARTITION so for one partition of a request). Requests with acks=0 count too.
+   */
+  refuseProducePartition(options: RefuseProducePartitionOptions): InjectedFault {
+    return this.faults.refuseProducePartition(options)
+  }
+
+  /**
    * Arms a fault: InitProducerId requests of idempotent producers (no transactional id) are
    * answered with `errorCode` (default 31, CLUSTER_AUTHORIZATION_FAILED, what Kafka answers a
    * principal without the IdempotentWrite permission), `count` times (default: until cleared).
@@ -394,7 +405,7 @@ export class EmbeddedKafka {
     return this.faults.refuseGroup(options)
   }
 
-  /** Disarms every fault armed with loseProduceResponses, refuseProducerIds or refuseGroup. */
+  /** Disarms every fault armed with loseProduceResponses, refuseProducePartition, refuseProducerIds or refuseGroup. */
   clearFaults(): void {
     this.faults.clear()
   }

@@ -6,6 +6,7 @@ export type {
   InjectedFault,
   LoseProduceResponsesOptions,
   RefuseGroupOptions,
+  RefuseProducePartitionOptions,
   RefuseProducerIdsOptions,
 } from './faults/faults.js'
 export type { EmbeddedKafkaOptions } from './options.js'

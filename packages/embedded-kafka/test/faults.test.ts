@@ -3,7 +3,8 @@
  * append (connection closed, or answered past the client's timeout) makes KafkaJS retry; an
  * idempotent producer's retry is answered as a duplicate with the original offset (one copy), a
  * plain producer's retry writes a second copy, as with Kafka. Refused producer ids fail an
- * idempotent producer's connect with Kafka's error. A refused group crashes its KafkaJS consumer
+ * idempotent producer's connect with Kafka's error. A refused partition fails alone; the request's
+ * other partitions are written. A refused group crashes its KafkaJS consumer
  * with Kafka's error, and other groups go on.
  */
 import { Kafka, logLevel } from 'kafkajs'
@@ -89,6 +90,37 @@ describe('loseProduceResponses', () => {
     expect(() => cluster.loseProduceResponses({ topic: 't', count: 0 })).toThrow(/count/)
     expect(() => cluster.loseProduceResponses({ topic: 't', how: 'delay' })).toThrow(/delayMs/)
     expect(() => cluster.refuseProducerIds({ errorCode: 0 })).toThrow(/errorCode/)
+  })
+})
+
+describe('refuseProducePartition', () => {
+  it("refuses only its partition, `count` times, the request's other partitions written", async () => {
+    const cluster = await startCluster()
+    const topic = randomTopic('refused-partition')
+    await cluster.createTopic({ topic, partitions: 2 })
+    const producer = await connectedProducer(
+      new Kafka({
+        clientId: 'refused',
+        brokers: cluster.bootstrapServers,
+        logLevel: logLevel.NOTHING,
+        retry: { retries: 0 },
+      }),
+    )
+    const fault = cluster.refuseProducePartition({ topic, partition: 1, errorCode: 19, count: 1 })
+    const both = [
+      { partition: 0, value: 'a' },
+      { partition: 1, value: 'b' },
+    ]
+    // KafkaJS throws the refused partition's error for the whole request.
+    await expect(producer.send({ topic, messages: both })).rejects.toMatchObject({
+      name: 'KafkaJSNumberOfRetriesExceeded',
+      cause: { type: 'NOT_ENOUGH_REPLICAS' },
+    })
+    expect(fault).toMatchObject({ fired: 1, remaining: 0 })
+    await producer.send({ topic, messages: both })
+    expect(await values(cluster, topic)).toEqual(['0:0:a', '0:1:a', '1:0:b'])
+    expect(() => cluster.refuseProducePartition({ topic, partition: -1, errorCode: 6 })).toThrow(/partition/)
+    expect(() => cluster.refuseProducePartition({ topic, partition: 0, errorCode: 0 })).toThrow(/errorCode/)
   })
 })
 

@@ -1,14 +1,19 @@
 /**
  * DirectBatchSender (the sidecar's own Produce encoding on KafkaJS's connections) against the
- * producer's own sendBatch, on one shared KafkaJS cluster in front of embedded-kafka over TCP.
+ * producer's own sendBatch, on one shared KafkaJS cluster in front of embedded-kafka over TCP:
+ * the same answers and records where KafkaJS retries a whole request for a reason of its own,
+ * and fewer duplicates where a broker refuses only some partitions of a request (KafkaJS resends
+ * them all; the sidecar's sender only the refused ones).
  */
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { randomTopic, startCluster } from '@kafka-sidecar/test-support'
 import type { EmbeddedKafka } from '@kafka-sidecar/embedded-kafka'
 import { Kafka, logLevel, Partitioners, type KafkaConfig, type Message } from 'kafkajs'
+import fc from 'fast-check'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import type { BatchSender } from '../src/pipeline/dispatcher.js'
+import { ProduceAnswers, withProduceAnswers } from '../src/kafka/produce-answers.js'
 import { producerAndAdminOnOneCluster } from '../src/kafka/shared-cluster.js'
 
 setFlagsFromString('--expose-gc')
@@ -145,31 +150,99 @@ describe('DirectBatchSender, where KafkaJS retries', () => {
       (o) => expect(o).toMatchObject({ answer: { name: 'KafkaJSNumberOfRetriesExceeded' }, stored: [] }),
       { maxRequestBytes: 120 },
     ],
-    [
-      // Partition 0's leader stops and comes back: the sender still thinks partition 1's leader
-      // leads 0, and that broker writes partition 1 and refuses 0 (NOT_LEADER). KafkaJS retries the
-      // whole request after a metadata refresh, so partition 1's records are written twice: a known
-      // KafkaJS behaviour the sidecar's sender keeps.
-      'a stale leader in the metadata (NOT_LEADER for one partition, the other written twice)',
-      async (cluster, topic, sender) => {
-        const leaderOf0 = cluster.offsets(topic)[0]!.leaderId
-        await cluster.stopBroker(leaderOf0)
-        await sender.sendBatch({
-          topicMessages: [{ topic, messages: [{ value: 'moved', partition: 0 }] }],
-          acks: -1,
-          timeout: 30_000,
-          compression: 0,
-        })
-        await cluster.startBroker(leaderOf0)
-      },
-      {},
-      (o) => expect(o.stored).toHaveLength(1 + 6 + 2),
-    ],
   ]
   it.each(cases)('answers and writes as KafkaJS does: %s', async (_, scenario, settings, check, clusterOptions) => {
     const kafkajs = await outcomeOf('kafkajs', scenario, settings, clusterOptions)
     const direct = await outcomeOf('direct', scenario, settings, clusterOptions)
     check(kafkajs)
     expect(direct).toEqual(kafkajs)
+  })
+})
+
+describe('DirectBatchSender, where a broker refuses some partitions of a request', () => {
+  it('a stale leader in the metadata (NOT_LEADER for one partition): KafkaJS writes the other partition twice, the sidecar once', async () => {
+    // Partition 0's leader stops and comes back: the sender still thinks partition 1's leader
+    // leads 0, and that broker writes partition 1 and refuses 0 (NOT_LEADER). KafkaJS resends the
+    // whole request after a metadata refresh; the sidecar's sender resends partition 0 alone.
+    const staleLeader: Scenario = async (cluster, topic, sender) => {
+      const leaderOf0 = cluster.offsets(topic)[0]!.leaderId
+      await cluster.stopBroker(leaderOf0)
+      await sender.sendBatch({
+        topicMessages: [{ topic, messages: [{ value: 'moved', partition: 0 }] }],
+        acks: -1,
+        timeout: 30_000,
+        compression: 0,
+      })
+      await cluster.startBroker(leaderOf0)
+    }
+    const kafkajs = await outcomeOf('kafkajs', staleLeader)
+    const direct = await outcomeOf('direct', staleLeader)
+    const partition1 = (o: Outcome) => o.stored.filter((r) => (r as unknown[])[0] === 1)
+    expect(partition1(kafkajs)).toEqual([
+      [1, 0, 'v1'],
+      [1, 1, 'v4'],
+      [1, 2, 'v1'],
+      [1, 3, 'v4'],
+    ])
+    expect(partition1(direct)).toEqual([
+      [1, 0, 'v1'],
+      [1, 1, 'v4'],
+    ])
+    expect(direct.stored).toHaveLength(1 + 6)
+    const answers = (partition1BaseOffset: string) => [
+      { partition: 0, errorCode: 0, baseOffset: '1' },
+      { partition: 1, errorCode: 0, baseOffset: partition1BaseOffset },
+      { partition: 2, errorCode: 0, baseOffset: '0' },
+    ]
+    expect(kafkajs.answer).toEqual(answers('2'))
+    expect(direct.answer).toEqual(answers('0'))
+  })
+
+  /** Per partition: how many retriable refusals come first, then whether it is refused for good. */
+  const plan = fc.array(
+    fc.record({
+      retriable: fc.array(fc.constantFrom(6, 19), { maxLength: 2 }), // NOT_LEADER_FOR_PARTITION, NOT_ENOUGH_REPLICAS
+      final: fc.constantFrom(null, null, 10, 29), // MESSAGE_TOO_LARGE, TOPIC_AUTHORIZATION_FAILED
+    }),
+    { minLength: 3, maxLength: 3 },
+  )
+
+  it('writes each partition at most once and answers each with its own result, whatever mix the broker refuses', async () => {
+    const cluster = await startCluster({ brokers: 1 })
+    const { direct } = await clients(cluster.bootstrapServers, { retry: { retries: 3, initialRetryTime: 10 } })
+    await fc.assert(
+      fc.asyncProperty(plan, async (partitions) => {
+        const topic = randomTopic()
+        await cluster.createTopic({ topic, partitions: 3, replicationFactor: 1 })
+        partitions.forEach(({ retriable, final }, partition) => {
+          for (const errorCode of retriable) cluster.refuseProducePartition({ topic, partition, errorCode })
+          if (final !== null) cluster.refuseProducePartition({ topic, partition, errorCode: final })
+        })
+        const messages = [0, 1, 2, 0, 1, 2].map((partition, i) => ({ value: `v${i}`, partition }))
+        const answers = new ProduceAnswers()
+        const sent = await withProduceAnswers(answers, () =>
+          direct.sendBatch({ topicMessages: [{ topic, messages }], acks: -1, timeout: 30_000, compression: 0 }),
+        ).then(
+          (metadata) => metadata.map(({ partition, errorCode, baseOffset }) => ({ partition, errorCode, baseOffset })),
+          (e: { name: string; type?: string }) => ({ name: e.name, type: e.type }),
+        )
+        const stored = (await cluster.records(topic)).map(({ partition, value }) => [partition, String(value)])
+        const finals = partitions.flatMap(({ final }) => (final === null ? [] : [final]))
+        partitions.forEach(({ final }, partition) => {
+          const mine = final === null ? [`v${partition}`, `v${partition + 3}`] : []
+          expect(stored.filter(([p]) => p === partition)).toEqual(mine.map((v) => [partition, v]))
+          expect(answers.of(topic, partition)).toMatchObject(
+            final === null ? { errorCode: 0, baseOffset: '0' } : { errorCode: final },
+          )
+        })
+        if (finals.length === 0)
+          expect(sent).toEqual(
+            expect.arrayContaining([0, 1, 2].map((partition) => ({ partition, errorCode: 0, baseOffset: '0' }))),
+          )
+        else expect(sent).toMatchObject({ name: 'KafkaJSProtocolError' })
+        cluster.clearFaults()
+      }),
+      { numRuns: 25 },
+    )
   })
 })

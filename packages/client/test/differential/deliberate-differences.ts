@@ -190,6 +190,14 @@ export const PINNED_BY_TESTS: readonly PinnedDifference[] = [
     pinnedBy: ['packages/client/test/sidecar-limits.test.ts'],
   },
   {
+    id: 'FEWER-DUPLICATES-ON-PARTIAL-REFUSAL',
+    reason:
+      "In sidecar mode one produce request carries many applications' partitions. KafkaJS 2.2.4 fails a request's whole answer on its first refused partition and resends the whole request, writing the partitions the broker took a second time: one application's stale partition would duplicate another application's records. The sidecar's sender (the default produce encoder) keeps each written partition's answer and retries only the partitions refused with a retriable error.",
+    instead:
+      "When a broker refuses some partitions of a request (NOT_LEADER_FOR_PARTITION from a stale leader, NOT_ENOUGH_REPLICAS), the partitions it wrote are written once, where KafkaJS writes them twice; their RecordMetadata is the first write's. A partition refused for good (MESSAGE_TOO_LARGE) fails only its own records. Retry settings, metadata refreshes and error classes are KafkaJS's. With KAFKA_SIDECAR_PRODUCE_ENCODER=kafkajs the sidecar behaves as KafkaJS.",
+    pinnedBy: ['packages/sidecar/test/direct-batch-sender.test.ts'],
+  },
+  {
     id: 'CREATE-TIME-AT-SEND',
     reason:
       "In sidecar mode the batch is built in another process, whose clock and timing are not the application's; stamping at send() is the nearest the client can get.",

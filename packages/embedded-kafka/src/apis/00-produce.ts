@@ -156,6 +156,8 @@ function appendPartition(
   if (!lookup.partition)
     return failed(index, lookup.errorCode, `partition ${topic}-${index} is not led by broker ${ctx.broker.id}`)
   const { partition } = lookup
+  const injected = ctx.faults.producePartitionRefusal(topic, index)
+  if (injected !== null) return failed(index, injected, `partition ${topic}-${index} refused by an injected fault`)
   if (records === null || records.length === 0)
     return failed(index, ErrorCode.INVALID_RECORD, 'produce request carries no record batch')
   const { maxMessageBytes } = ctx.cluster.settings

@@ -5,6 +5,9 @@
  *   connection drops, or the answer comes after the client gave up). The client cannot tell
  *   whether its records were written, so it retries; an idempotent producer's retry is answered
  *   as a duplicate, any other retry writes the records a second time, as with Kafka.
+ * - A partition of a Produce refused with an error code, its batch not appended, while the
+ *   request's other partitions are written: what a stale leader (NOT_LEADER_FOR_PARTITION) or a
+ *   short ISR (NOT_ENOUGH_REPLICAS) does to one partition of a request.
  * - InitProducerId refused for idempotent producers, as Kafka refuses a principal without the
  *   IdempotentWrite permission.
  * - A consumer group's member requests (JoinGroup, SyncGroup, Heartbeat) refused, as Kafka refuses
@@ -28,6 +31,15 @@ export interface LoseProduceResponsesOptions {
   readonly how?: 'close' | 'delay'
   /** With how 'delay': how long the answer is held. */
   readonly delayMs?: number
+}
+
+export interface RefuseProducePartitionOptions {
+  readonly topic: string
+  readonly partition: number
+  /** The error the partition is answered with. */
+  readonly errorCode: number
+  /** How many times to refuse it. Default 1. */
+  readonly count?: number
 }
 
 export interface RefuseProducerIdsOptions {
@@ -88,6 +100,13 @@ interface ProduceLoss {
   readonly loss: ResponseLoss
 }
 
+interface PartitionRefusal {
+  readonly armed: Armed
+  readonly topic: string
+  readonly partition: number
+  readonly errorCode: number
+}
+
 interface ProducerIdRefusal {
   readonly armed: Armed
   readonly errorCode: number
@@ -101,6 +120,7 @@ interface GroupRefusal {
 
 export class Faults {
   private readonly produceLosses = new Set<ProduceLoss>()
+  private readonly partitionRefusals = new Set<PartitionRefusal>()
   private readonly producerIdRefusals = new Set<ProducerIdRefusal>()
   private readonly groupRefusals = new Set<GroupRefusal>()
 
@@ -123,6 +143,31 @@ export class Faults {
     }
     this.produceLosses.add(entry)
     return entry.armed
+  }
+
+  refuseProducePartition(options: RefuseProducePartitionOptions): InjectedFault {
+    const { topic, partition } = options
+    if (typeof topic !== 'string' || topic === '')
+      throw new TypeError('refuseProducePartition: topic must be a topic name')
+    if (!(Number.isInteger(partition) && partition >= 0))
+      throw new RangeError(`refuseProducePartition: partition must be an integer >= 0, got ${partition}`)
+    const entry: PartitionRefusal = {
+      armed: new Armed(checkedCount('refuseProducePartition', options.count ?? 1), () =>
+        this.partitionRefusals.delete(entry),
+      ),
+      topic,
+      partition,
+      errorCode: checkedErrorCode('refuseProducePartition', options.errorCode),
+    }
+    this.partitionRefusals.add(entry)
+    return entry.armed
+  }
+
+  /** For one partition of a Produce request: the error to answer it with instead of appending, or null. */
+  producePartitionRefusal(topic: string, partition: number): number | null {
+    for (const entry of this.partitionRefusals)
+      if (entry.topic === topic && entry.partition === partition && entry.armed.fire()) return entry.errorCode
+    return null
   }
 
   refuseProducerIds(options: RefuseProducerIdsOptions = {}): InjectedFault {
@@ -182,6 +227,7 @@ export class Faults {
 
   clear(): void {
     for (const entry of [...this.produceLosses]) entry.armed.clear()
+    for (const entry of [...this.partitionRefusals]) entry.armed.clear()
     for (const entry of [...this.producerIdRefusals]) entry.armed.clear()
     for (const entry of [...this.groupRefusals]) entry.armed.clear()
   }

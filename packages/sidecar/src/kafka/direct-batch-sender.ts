@@ -2,15 +2,18 @@
  * The plain (non-idempotent) producer's sendBatch with the sidecar's own Produce request encoder
  * (produce-request-encoder.ts), on KafkaJS's connections.
  *
- * Everything but the encoding stays KafkaJS 2.2.4's: the shared cluster's metadata and leaders,
- * its broker connections (TLS, SASL, request queue, correlation ids), the Produce version it
- * negotiated with each broker and that version's response decoder and parser (so produce-answers.ts
- * still notes every partition's answer), and the retry loop follows KafkaJS's sendMessages step
- * for step: target topics added, metadata refreshed when stale, brokers that answered not asked
- * again, the same errors retried (stale metadata, connection errors, retriable protocol errors)
- * with the producer's retry settings, a lost cluster reconnected. What changes: the request is
- * measured and written in one pass, and messages are grouped by partition in one pass (KafkaJS
- * copies a partition's array for every message it adds).
+ * Everything but the encoding and the reading of answers stays KafkaJS 2.2.4's: the shared
+ * cluster's metadata and leaders, its broker connections (TLS, SASL, request queue, correlation
+ * ids), the Produce version it negotiated with each broker and that version's response decoder,
+ * and the retry loop follows KafkaJS's sendMessages: target topics added, metadata refreshed when
+ * stale, the same errors retried (stale metadata, connection errors, retriable protocol errors)
+ * with the producer's retry settings, a lost cluster reconnected. What changes:
+ * - the request is measured and written in one pass, and messages are grouped by partition in
+ *   one pass (KafkaJS copies a partition's array for every message it adds);
+ * - a response is judged partition by partition (produce-outcomes.ts), and a retry sends only the
+ *   partitions refused with a retriable error: KafkaJS resends the broker's whole request, writing
+ *   the partitions it took twice. Partitions are therefore chosen once per sendBatch (KafkaJS
+ *   chooses again at each attempt; the dispatcher names every message's partition anyway).
  *
  * A broker that only speaks Produce below v3 (Kafka before 0.11, no RecordBatch v2) gets
  * KafkaJS's own request.
@@ -18,6 +21,8 @@
 import { createRequire } from 'node:module'
 import type { Logger, Message, PartitionMetadata, Producer, RecordMetadata, RetryOptions, TopicMessages } from 'kafkajs'
 import type { BatchSender } from '../pipeline/dispatcher.js'
+import { noteProduceAnswers, type DecodedProduceResponse } from './produce-answers.js'
+import { ProduceOutcomes } from './produce-outcomes.js'
 import { encodeProduceRequest, PRODUCE_VERSIONS, type ProduceTopicData } from './produce-request-encoder.js'
 
 const require = createRequire(import.meta.url)
@@ -58,8 +63,9 @@ interface ProtocolRequest {
   expectResponse(): boolean
   encode(): Promise<unknown>
 }
-interface DecodedProduceResponse {
-  readonly topics: ReadonlyArray<{ readonly topicName: string; readonly partitions: ReadonlyArray<object> }>
+interface ProtocolResponse {
+  decode(payload: Buffer): Promise<unknown>
+  parse(decoded: unknown): Promise<unknown>
 }
 type ProduceArgs = { acks: number; timeout: number; compression: number; topicData: readonly ProduceTopicData[] }
 
@@ -69,8 +75,7 @@ export interface KafkaJSBroker {
   lookupRequest(
     apiKey: number,
     definition: unknown,
-  ): (args: ProduceArgs) => { request: ProtocolRequest; response: unknown }
-  produce(args: ProduceArgs): Promise<DecodedProduceResponse | undefined>
+  ): (args: ProduceArgs) => { request: ProtocolRequest; response: ProtocolResponse }
 }
 export interface KafkaJSCluster {
   addMultipleTargetTopics(topics: string[]): Promise<void>
@@ -131,13 +136,18 @@ export class DirectBatchSender implements BatchSender {
     checkMessages(topicMessages)
     if (this.status !== 'connected') throw new KafkaJSError('The producer is disconnected')
     const merged = mergeTopics(topicMessages)
-    const responsePerBroker = new Map<KafkaJSBroker, RecordMetadata[] | null>()
+    const produce = { acks, timeout: timeout ?? 30_000, compression }
+    const partitioned = new Map<string, Map<number, Message[]>>()
+    const outcomes = new ProduceOutcomes<KafkaJSBroker>()
     return this.retrier(async (bail, retryCount, retryTime) => {
       await this.cluster.addMultipleTargetTopics(merged.map(({ topic }) => topic))
       try {
-        const produce = { acks, timeout: timeout ?? 30_000, compression }
-        await Promise.all(await this.produceRequests(merged, produce, responsePerBroker))
-        return [...responsePerBroker.values()].flatMap((r) => r ?? [])
+        outcomes.startAttempt()
+        await Promise.all(await this.produceRequests(merged, produce, partitioned, outcomes))
+        // Thrown as KafkaJS's parser throws it, so the same retry and metadata decisions follow.
+        const refusal = outcomes.refusal()
+        if (refusal) throw refusal
+        return outcomes.metadata()
       } catch (error) {
         await this.onFailure(error as KafkaJSFailure, bail, retryCount, retryTime)
         return []
@@ -175,32 +185,38 @@ export class DirectBatchSender implements BatchSender {
     bail(e)
   }
 
-  /** One produce call per leader broker that has not answered yet. */
+  /** One produce call per leader of the partitions neither written nor refused for good yet. */
   private async produceRequests(
     topicMessages: readonly TopicMessages[],
     produce: { acks: number; timeout: number; compression: number },
-    responsePerBroker: Map<KafkaJSBroker, RecordMetadata[] | null>,
+    partitioned: Map<string, Map<number, Message[]>>,
+    outcomes: ProduceOutcomes<KafkaJSBroker>,
   ): Promise<Array<Promise<void>>> {
     const { cluster } = this
     await cluster.refreshMetadataIfNecessary()
     const byTopic: Array<{ topic: string; perLeader: Record<string, number[]>; perPartition: Map<number, Message[]> }> =
       []
+    const brokers = new Set<KafkaJSBroker>()
     for (const { topic, messages } of topicMessages) {
       const partitionMetadata = cluster.findTopicPartitionMetadata(topic)
       if (partitionMetadata.length === 0) {
         this.logger.debug('Producing to topic without metadata', { topic, targetTopics: [...cluster.targetTopics] })
         throw new KafkaJSMetadataNotLoaded('Producing to topic without metadata')
       }
-      const perPartition = this.groupByPartition(topic, partitionMetadata, messages)
-      const perLeader = cluster.findLeaderForPartitions(topic, [...perPartition.keys()])
+      let perPartition = partitioned.get(topic)
+      if (!perPartition)
+        partitioned.set(topic, (perPartition = this.groupByPartition(topic, partitionMetadata, messages)))
+      const unsettled = [...perPartition.keys()].filter((partition) => !outcomes.isSettled(topic, partition))
+      if (unsettled.length === 0) continue
+      const perLeader = cluster.findLeaderForPartitions(topic, unsettled)
       byTopic.push({ topic, perLeader, perPartition })
       for (const nodeId of Object.keys(perLeader)) {
         const broker = await cluster.findBroker({ nodeId })
-        if (!responsePerBroker.has(broker)) responsePerBroker.set(broker, null)
+        outcomes.asking(broker)
+        brokers.add(broker)
       }
     }
-    const waiting = [...responsePerBroker.keys()].filter((broker) => !responsePerBroker.get(broker))
-    return waiting.map(async (broker) => {
+    return [...brokers].map(async (broker) => {
       const topicData = byTopic
         .filter(({ perLeader }) => perLeader[broker.nodeId])
         .map(({ topic, perLeader, perPartition }) => ({
@@ -210,13 +226,10 @@ export class DirectBatchSender implements BatchSender {
             messages: perPartition.get(partition)!,
           })),
         }))
-      try {
-        const response = await this.produce(broker, { ...produce, topicData })
-        responsePerBroker.set(broker, produce.acks !== 0 && response ? recordMetadata(response) : [])
-      } catch (error) {
-        responsePerBroker.delete(broker)
-        throw error
-      }
+      const response = await this.produce(broker, { ...produce, topicData })
+      if (produce.acks === 0 || !response) return outcomes.sentUnacknowledged(topicData)
+      noteProduceAnswers(response)
+      outcomes.note(broker, response)
     })
   }
 
@@ -236,20 +249,23 @@ export class DirectBatchSender implements BatchSender {
     return new Map([...grouped].sort(([a], [b]) => a - b))
   }
 
-  /** The Produce request with the version KafkaJS negotiated, our body, KafkaJS's response parser. */
+  /** The Produce request with the version KafkaJS negotiated, our body, KafkaJS's response decoder. */
   private async produce(broker: KafkaJSBroker, args: ProduceArgs): Promise<DecodedProduceResponse | undefined> {
     const { request, response } = broker.lookupRequest(apiKeys.Produce, requests.Produce)(args)
-    if (request.apiVersion < PRODUCE_VERSIONS.min || request.apiVersion > PRODUCE_VERSIONS.max)
-      return broker.produce(args)
     const send = (broker as unknown as Record<symbol, (r: unknown) => Promise<DecodedProduceResponse | undefined>>)[
       SEND_REQUEST!
     ]!
+    // Decoded by KafkaJS, not parsed: its parser throws for the whole response on the first
+    // refused partition; produce-outcomes.ts reads each partition instead.
+    const decodeOnly: ProtocolResponse = { decode: (payload) => response.decode(payload), parse: async (d) => d }
+    if (request.apiVersion < PRODUCE_VERSIONS.min || request.apiVersion > PRODUCE_VERSIONS.max)
+      return send.call(broker, { request, response: decodeOnly })
     // Encoded when the connection asks, as KafkaJS's request is: the body is garbage once the
     // connection has framed it. Encoded up front, this request would hold it (a second copy of
     // what the connection keeps until the answer) for the whole round trip.
     return send.call(broker, {
       request: { ...request, encode: async () => asKafkaJSEncoder(await encodeProduceRequest(args)) },
-      response,
+      response: decodeOnly,
     })
   }
 }
@@ -258,13 +274,6 @@ interface KafkaJSFailure extends Error {
   readonly retriable?: boolean
   readonly host?: string
   readonly port?: number
-}
-
-/** KafkaJS's responseSerializer: one entry per partition, with its topic's name. */
-function recordMetadata(response: DecodedProduceResponse): RecordMetadata[] {
-  return response.topics.flatMap(
-    ({ topicName, partitions }) => partitions.map((p) => ({ topicName, ...p })) as RecordMetadata[],
-  )
 }
 
 /** What KafkaJS's sendBatch refuses before sending anything. */

@@ -10,7 +10,8 @@
  * `withProduceAnswers`, each decoded response is noted, partition by partition, before KafkaJS
  * parses it (and throws, as before: its retries are unchanged). The notes travel in an
  * AsyncLocalStorage, since KafkaJS parses a response in the continuation of the send that the
- * dispatcher started.
+ * dispatcher started. The sidecar's own sender (direct-batch-sender.ts) parses its responses
+ * itself and notes them here.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { createRequire } from 'node:module'
@@ -25,7 +26,8 @@ export interface PartitionAnswer {
   readonly logStartOffset?: string
 }
 
-interface DecodedProduceResponse {
+/** A Produce response as KafkaJS's decoders give it (below v3 the offset is `offset`). */
+export interface DecodedProduceResponse {
   readonly topics: ReadonlyArray<{
     readonly topicName: string
     readonly partitions: ReadonlyArray<PartitionAnswer & { readonly partition: number }>
@@ -64,6 +66,14 @@ function wrapParsers(): void {
       return parse(data)
     }
   }
+}
+
+/**
+ * Notes a decoded response for the sendBatch running, for senders that parse responses themselves
+ * (direct-batch-sender.ts), so KafkaJS's wrapped parser never sees them.
+ */
+export function noteProduceAnswers(response: DecodedProduceResponse): void {
+  current.getStore()?.note(response)
 }
 
 /** Runs `send` with its produce responses noted in `answers`. */
