@@ -55,9 +55,10 @@ function format(x: number | undefined): string {
 function ratio(row: Row): string {
   if (row.better === 'none' || !row.direct || !row.sidecar) return ''
   if (row.better === 'higher') return `${(row.sidecar / row.direct).toFixed(2)}x`
-  return row.label.startsWith('peak')
-    ? `${(row.direct / row.sidecar).toFixed(1)}x fewer`
-    : `${row.sidecar - row.direct >= 0 ? '+' : ''}${(row.sidecar - row.direct).toFixed(2)} ms`
+  if (row.label.startsWith('peak')) return `${(row.direct / row.sidecar).toFixed(1)}x fewer`
+  // A difference in the row's own unit: the latencies' ms, the CPU rows' µs.
+  const unit = row.label.includes('(µs)') ? 'µs' : 'ms'
+  return `${row.sidecar - row.direct >= 0 ? '+' : ''}${(row.sidecar - row.direct).toFixed(2)} ${unit}`
 }
 
 export function table(direct: ModeResult, sidecar: ModeResult): string {
