@@ -18,6 +18,7 @@ import {
 import { grpcTarget, waitFor } from '@kafka-sidecar/test-support'
 import type { Admin } from 'kafkajs'
 import { onTestFinished } from 'vitest'
+import type { BufferedRecord } from '../src/consumer/partition-feed.js'
 import type { RunningSidecar } from '../src/index.js'
 
 export interface ConsumedByTest {
@@ -197,4 +198,9 @@ export function byPartition(consumed: readonly ConsumedByTest[]): Map<number, st
   const map = new Map<number, string[]>()
   for (const c of consumed) map.set(c.partition, [...(map.get(c.partition) ?? []), c.value])
   return map
+}
+
+/** A buffered record of 10 bytes at `offset`, as the partition feed keeps it (its unit tests). */
+export function bufferedRecord(offset: number): BufferedRecord {
+  return { offset, bytes: 10, headers: [], timestampMs: 0, attributes: 0, sizeBytes: 0, magicByte: 2 }
 }

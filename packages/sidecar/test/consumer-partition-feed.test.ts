@@ -1,16 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { PartitionFeed, type BufferedRecord } from '../src/consumer/partition-feed.js'
-
-const record = (offset: number): BufferedRecord => ({
-  offset,
-  bytes: 10,
-  headers: [],
-  timestampMs: 0,
-  attributes: 0,
-  sizeBytes: 0,
-  magicByte: 2,
-})
+import { PartitionFeed } from '../src/consumer/partition-feed.js'
+import { bufferedRecord as record } from './consumer-helpers.js'
 
 /** What can happen to a partition: fetches (some re-fetching from earlier), batches, reports, owner changes. */
 const step = fc.oneof(

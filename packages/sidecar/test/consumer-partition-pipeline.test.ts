@@ -1,16 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { PartitionFeed, type BufferedRecord, type DeliveredBatch } from '../src/consumer/partition-feed.js'
-
-const record = (offset: number): BufferedRecord => ({
-  offset,
-  bytes: 10,
-  headers: [],
-  timestampMs: 0,
-  attributes: 0,
-  sizeBytes: 0,
-  magicByte: 2,
-})
+import { PartitionFeed, type DeliveredBatch } from '../src/consumer/partition-feed.js'
+import { bufferedRecord as record } from './consumer-helpers.js'
 
 function fed(count: number, pipeline = 2): PartitionFeed {
   const feed = new PartitionFeed('t', 0)
