@@ -27,6 +27,11 @@ export function sampleProcess(pid: number): ProcessSample | null {
   }
 }
 
+/** CPU seconds used so far by these processes together (one that cannot be read counts 0). */
+export function cpuSecondsOf(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + (sampleProcess(pid)?.cpuSeconds ?? 0), 0)
+}
+
 /** Samples a process at an interval; `stop()` returns what was seen. */
 export function watchProcess(pid: number, intervalMs = 250): { stop(): ProcessSample[] } {
   const samples: ProcessSample[] = []

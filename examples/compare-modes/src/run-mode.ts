@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import type { ClusterUnderTest } from './cluster-under-test.js'
 import { APPLICATION_CORE, pinToCore } from './cpu-pinning.js'
-import { sampleProcess, watchProcess, type ProcessSample } from './process-stats.js'
+import { cpuSecondsOf, watchProcess, type ProcessSample } from './process-stats.js'
 import { parseValue, type ParentMessage, type WorkerConfig, type WorkerMessage } from './worker.js'
 
 export type Mode = 'direct' | 'sidecar'
@@ -205,9 +205,9 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000
 }
 
-/** CPU seconds the workers used so far (read from /proc; 0 where it cannot be read). */
+/** CPU seconds the workers used so far (read from /proc). */
 function workersCpuSeconds(workers: readonly Worker[]): number {
-  return workers.reduce((sum, w) => sum + (w.child.pid ? (sampleProcess(w.child.pid)?.cpuSeconds ?? 0) : 0), 0)
+  return cpuSecondsOf(workers.flatMap((w) => (w.child.pid ? [w.child.pid] : [])))
 }
 
 function sidecarStats(

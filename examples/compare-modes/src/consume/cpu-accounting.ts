@@ -4,7 +4,7 @@
  * production). CPU seconds per record are steadier than records/s on a busy machine: they say
  * whether a mode costs more work, where records/s also say how the scheduler shared the cores.
  */
-import { sampleProcess } from '../process-stats.js'
+import { cpuSecondsOf, sampleProcess } from '../process-stats.js'
 
 export interface CpuSnapshot {
   readonly workers: number
@@ -21,7 +21,7 @@ export interface CpuPerRecord {
 
 /** CPU seconds used so far by the worker processes, the sidecar (if any) and this process. */
 export function cpuSnapshot(workerPids: readonly number[], sidecarPid: number | null): CpuSnapshot {
-  const workers = workerPids.reduce((sum, pid) => sum + (sampleProcess(pid)?.cpuSeconds ?? 0), 0)
+  const workers = cpuSecondsOf(workerPids)
   const sidecar = sidecarPid === null ? null : (sampleProcess(sidecarPid)?.cpuSeconds ?? null)
   const own = process.cpuUsage()
   return { workers, sidecar, harness: (own.user + own.system) / 1e6 }
