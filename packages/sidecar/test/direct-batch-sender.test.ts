@@ -13,7 +13,7 @@ import { Kafka, logLevel, Partitioners, type KafkaConfig, type Message } from 'k
 import fc from 'fast-check'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import type { BatchSender } from '../src/pipeline/dispatcher.js'
-import { ProduceAnswers, withProduceAnswers } from '../src/kafka/produce-answers.js'
+import { ProduceAnswers } from '../src/kafka/produce-answers.js'
 import { producerAndAdminOnOneCluster } from '../src/kafka/shared-cluster.js'
 
 setFlagsFromString('--expose-gc')
@@ -220,12 +220,13 @@ describe('DirectBatchSender, where a broker refuses some partitions of a request
         })
         const messages = [0, 1, 2, 0, 1, 2].map((partition, i) => ({ value: `v${i}`, partition }))
         const answers = new ProduceAnswers()
-        const sent = await withProduceAnswers(answers, () =>
-          direct.sendBatch({ topicMessages: [{ topic, messages }], acks: -1, timeout: 30_000, compression: 0 }),
-        ).then(
-          (metadata) => metadata.map(({ partition, errorCode, baseOffset }) => ({ partition, errorCode, baseOffset })),
-          (e: { name: string; type?: string }) => ({ name: e.name, type: e.type }),
-        )
+        const sent = await direct
+          .sendBatch({ topicMessages: [{ topic, messages }], acks: -1, timeout: 30_000, compression: 0 }, answers)
+          .then(
+            (metadata) =>
+              metadata.map(({ partition, errorCode, baseOffset }) => ({ partition, errorCode, baseOffset })),
+            (e: { name: string; type?: string }) => ({ name: e.name, type: e.type }),
+          )
         const stored = (await cluster.records(topic)).map(({ partition, value }) => [partition, String(value)])
         const finals = partitions.flatMap(({ final }) => (final === null ? [] : [final]))
         partitions.forEach(({ final }, partition) => {

@@ -21,9 +21,10 @@
 import { createRequire } from 'node:module'
 import type { Logger, Message, PartitionMetadata, Producer, RecordMetadata, RetryOptions, TopicMessages } from 'kafkajs'
 import type { BatchSender } from '../pipeline/dispatcher.js'
-import { noteProduceAnswers, type DecodedProduceResponse } from './produce-answers.js'
+import type { DecodedProduceResponse, ProduceAnswers } from './produce-answers.js'
 import { ProduceOutcomes } from './produce-outcomes.js'
-import { encodeProduceRequest, PRODUCE_VERSIONS, type ProduceTopicData } from './produce-request-encoder.js'
+import { ProduceProtocols, type ProduceArgs, type ProduceBuilder } from './produce-protocols.js'
+import { encodeProduceRequest, PRODUCE_VERSIONS } from './produce-request-encoder.js'
 
 const require = createRequire(import.meta.url)
 
@@ -56,26 +57,10 @@ const SEND_REQUEST = Object.getOwnPropertySymbols(Broker.prototype).find(
   (s) => s.description === 'private:Broker:sendRequest',
 )
 
-interface ProtocolRequest {
-  readonly apiKey: number
-  readonly apiVersion: number
-  readonly apiName: string
-  expectResponse(): boolean
-  encode(): Promise<unknown>
-}
-interface ProtocolResponse {
-  decode(payload: Buffer): Promise<unknown>
-  parse(decoded: unknown): Promise<unknown>
-}
-type ProduceArgs = { acks: number; timeout: number; compression: number; topicData: readonly ProduceTopicData[] }
-
 /** The parts of a KafkaJS 2.2.4 Broker and Cluster this sender uses. */
 export interface KafkaJSBroker {
   readonly nodeId: number
-  lookupRequest(
-    apiKey: number,
-    definition: unknown,
-  ): (args: ProduceArgs) => { request: ProtocolRequest; response: ProtocolResponse }
+  lookupRequest(apiKey: number, definition: unknown): ProduceBuilder
 }
 export interface KafkaJSCluster {
   addMultipleTargetTopics(topics: string[]): Promise<void>
@@ -104,6 +89,7 @@ type ProducerStatus = 'connected' | 'disconnected'
 export class DirectBatchSender implements BatchSender {
   private readonly retrier: Retrier
   private readonly partitioner = DefaultPartitioner()
+  private readonly protocols = new ProduceProtocols()
   private status: ProducerStatus = 'disconnected'
 
   constructor(
@@ -122,17 +108,20 @@ export class DirectBatchSender implements BatchSender {
     producer.on(producer.events.DISCONNECT, () => (this.status = 'disconnected'))
   }
 
-  async sendBatch({
-    topicMessages,
-    acks = -1,
-    timeout,
-    compression = 0,
-  }: {
-    topicMessages: TopicMessages[]
-    acks?: number
-    timeout?: number
-    compression?: number
-  }): Promise<RecordMetadata[]> {
+  async sendBatch(
+    {
+      topicMessages,
+      acks = -1,
+      timeout,
+      compression = 0,
+    }: {
+      topicMessages: TopicMessages[]
+      acks?: number
+      timeout?: number
+      compression?: number
+    },
+    answers?: ProduceAnswers,
+  ): Promise<RecordMetadata[]> {
     checkMessages(topicMessages)
     if (this.status !== 'connected') throw new KafkaJSError('The producer is disconnected')
     const merged = mergeTopics(topicMessages)
@@ -143,7 +132,7 @@ export class DirectBatchSender implements BatchSender {
       await this.cluster.addMultipleTargetTopics(merged.map(({ topic }) => topic))
       try {
         outcomes.startAttempt()
-        await Promise.all(await this.produceRequests(merged, produce, partitioned, outcomes))
+        await Promise.all(await this.produceRequests(merged, produce, partitioned, outcomes, answers))
         // Thrown as KafkaJS's parser throws it, so the same retry and metadata decisions follow.
         const refusal = outcomes.refusal()
         if (refusal) throw refusal
@@ -191,6 +180,7 @@ export class DirectBatchSender implements BatchSender {
     produce: { acks: number; timeout: number; compression: number },
     partitioned: Map<string, Map<number, Message[]>>,
     outcomes: ProduceOutcomes<KafkaJSBroker>,
+    answers: ProduceAnswers | undefined,
   ): Promise<Array<Promise<void>>> {
     const { cluster } = this
     await cluster.refreshMetadataIfNecessary()
@@ -228,7 +218,7 @@ export class DirectBatchSender implements BatchSender {
         }))
       const response = await this.produce(broker, { ...produce, topicData })
       if (produce.acks === 0 || !response) return outcomes.sentUnacknowledged(topicData)
-      noteProduceAnswers(response)
+      answers?.note(response)
       outcomes.note(broker, response)
     })
   }
@@ -251,15 +241,13 @@ export class DirectBatchSender implements BatchSender {
 
   /** The Produce request with the version KafkaJS negotiated, our body, KafkaJS's response decoder. */
   private async produce(broker: KafkaJSBroker, args: ProduceArgs): Promise<DecodedProduceResponse | undefined> {
-    const { request, response } = broker.lookupRequest(apiKeys.Produce, requests.Produce)(args)
+    const builder = broker.lookupRequest(apiKeys.Produce, requests.Produce)
     const send = (broker as unknown as Record<symbol, (r: unknown) => Promise<DecodedProduceResponse | undefined>>)[
       SEND_REQUEST!
     ]!
-    // Decoded by KafkaJS, not parsed: its parser throws for the whole response on the first
-    // refused partition; produce-outcomes.ts reads each partition instead.
-    const decodeOnly: ProtocolResponse = { decode: (payload) => response.decode(payload), parse: async (d) => d }
+    const { request, decodeOnly } = this.protocols.of(builder, args.acks)
     if (request.apiVersion < PRODUCE_VERSIONS.min || request.apiVersion > PRODUCE_VERSIONS.max)
-      return send.call(broker, { request, response: decodeOnly })
+      return send.call(broker, { request: builder(args).request, response: decodeOnly })
     // Encoded when the connection asks, as KafkaJS's request is: the body is garbage once the
     // connection has framed it. Encoded up front, this request would hold it (a second copy of
     // what the connection keeps until the answer) for the whole round trip.

@@ -17,6 +17,7 @@ import {
 import type { LogLevelName, SidecarConfig } from '../config.js'
 import { ClusterIdentity } from './cluster-identity.js'
 import { IdempotentWrites } from './idempotent-writes.js'
+import { answeringProducer } from './kafkajs-answers.js'
 import type { KafkaSecurity } from './kafka-security.js'
 import { secretFreeLogCreator } from './secret-free-logs.js'
 import { producerAndAdminOnOneCluster, type TopicMetadataSource } from './shared-cluster.js'
@@ -82,7 +83,8 @@ export class KafkaClients {
     this.admin = admin
     this.topicMetadata = topicMetadata
     // The sidecar's encoder writes the plain producer's batches; an idempotent producer's stay KafkaJS's (sequence numbers).
-    const plain = config.produceEncoder === 'sidecar' && !config.idempotent ? createDirectSender() : producer
+    const plain =
+      config.produceEncoder === 'sidecar' && !config.idempotent ? createDirectSender() : answeringProducer(producer)
     this.idempotence = new IdempotentWrites(producer, plain, config.idempotent, createIdempotentProducer, this.log)
     this.clusterIdentity = new ClusterIdentity(config.brokers, () => admin.describeCluster(), this.log)
   }

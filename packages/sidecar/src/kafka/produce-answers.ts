@@ -6,17 +6,11 @@
  * partition's code), so a sendBatch that carried several partitions fails as a whole although
  * the broker wrote the others. In the sidecar those partitions hold other applications' records:
  * failing them would reject sends that were written (a duplicate when their callers retry) for
- * one application's bad record. So KafkaJS's produce response parsers are wrapped, once: inside
- * `withProduceAnswers`, each decoded response is noted, partition by partition, before KafkaJS
- * parses it (and throws, as before: its retries are unchanged). The notes travel in an
- * AsyncLocalStorage, since KafkaJS parses a response in the continuation of the send that the
- * dispatcher started. The sidecar's own sender (direct-batch-sender.ts) parses its responses
- * itself and notes them here.
+ * one application's bad record. So every sendBatch is given a ProduceAnswers, and its sender
+ * notes each decoded response in it, partition by partition: the sidecar's own sender
+ * (direct-batch-sender.ts) directly, KafkaJS's producer through its wrapped parsers
+ * (kafkajs-answers.ts).
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
-import { createRequire } from 'node:module'
-
-const require = createRequire(import.meta.url)
 
 /** A partition's answer as KafkaJS decodes it (offsets as strings). */
 export interface PartitionAnswer {
@@ -47,37 +41,4 @@ export class ProduceAnswers {
   of(topic: string, partition: number): PartitionAnswer | undefined {
     return this.byPartition.get(`${topic}\u0000${partition}`)
   }
-}
-
-const current = new AsyncLocalStorage<ProduceAnswers>()
-let parsersWrapped = false
-
-/** Every produce response version KafkaJS 2.2.4 has; each module's exports are its own object. */
-const RESPONSE_MODULES = [0, 1, 2, 3, 4, 5, 6, 7].map((v) => `kafkajs/src/protocol/requests/produce/v${v}/response.js`)
-
-function wrapParsers(): void {
-  if (parsersWrapped) return
-  parsersWrapped = true
-  for (const path of RESPONSE_MODULES) {
-    const module = require(path) as { parse: (data: DecodedProduceResponse) => Promise<unknown> }
-    const parse = module.parse
-    module.parse = (data) => {
-      current.getStore()?.note(data)
-      return parse(data)
-    }
-  }
-}
-
-/**
- * Notes a decoded response for the sendBatch running, for senders that parse responses themselves
- * (direct-batch-sender.ts), so KafkaJS's wrapped parser never sees them.
- */
-export function noteProduceAnswers(response: DecodedProduceResponse): void {
-  current.getStore()?.note(response)
-}
-
-/** Runs `send` with its produce responses noted in `answers`. */
-export function withProduceAnswers<T>(answers: ProduceAnswers, send: () => Promise<T>): Promise<T> {
-  wrapParsers()
-  return current.run(answers, send)
 }

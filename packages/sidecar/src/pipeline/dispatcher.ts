@@ -19,7 +19,7 @@ import type { RecordMetadata, TopicMessages } from 'kafkajs'
 import { status } from '@grpc/grpc-js'
 import { fromKafkaJSError, KafkaErrors, SidecarError } from '../errors.js'
 import { kafkaError, kafkaProtocolError } from '../kafka/kafka-error-table.js'
-import { ProduceAnswers, withProduceAnswers, type PartitionAnswer } from '../kafka/produce-answers.js'
+import { ProduceAnswers, type PartitionAnswer } from '../kafka/produce-answers.js'
 import type { Acks, CompressionCode } from '../model.js'
 import type { MemoryBudget } from './memory-budget.js'
 import { PartitionQueue, type QueuedRecord } from './partition-queue.js'
@@ -44,12 +44,20 @@ export interface DispatcherSettings {
 }
 
 export interface BatchSender {
-  sendBatch(batch: {
-    topicMessages: TopicMessages[]
-    acks: number
-    timeout: number
-    compression: CompressionCode
-  }): Promise<RecordMetadata[]>
+  /**
+   * Writes the batch; notes each broker's answer, partition by partition, in `answers` when
+   * given (the dispatcher settles what a failed sendBatch wrote from them). A sender whose
+   * batches carry one partition may leave them empty: its failure is that partition's.
+   */
+  sendBatch(
+    batch: {
+      topicMessages: TopicMessages[]
+      acks: number
+      timeout: number
+      compression: CompressionCode
+    },
+    answers?: ProduceAnswers,
+  ): Promise<RecordMetadata[]>
 }
 
 export interface BatchSenders {
@@ -333,9 +341,8 @@ export class Dispatcher {
     const started = Date.now()
     const sender = group.idempotent ? this.senders.idempotent() : this.senders.plain
     const answers = new ProduceAnswers()
-    withProduceAnswers(answers, () =>
-      sender.sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: timeoutMs, compression }),
-    )
+    sender
+      .sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: timeoutMs, compression }, answers)
       .then(
         (metadata) => {
           for (const chunk of chunks) {
