@@ -5,6 +5,8 @@
  * are bounded in length (boundedLabel) and in number (LabelValues).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { BucketedHistogram } from './bucketed-histogram.js'
+import { TalliedCounter } from './tallied-counter.js'
 
 /** Longest label value kept as sent: Kafka's limit on topic names. */
 export const MAX_LABEL_LENGTH = 249
@@ -94,14 +96,16 @@ const OTHER_PROCESSES = '(other processes)'
 
 export class SidecarMetrics {
   readonly registry = new Registry()
-  readonly requests: Counter<'method' | 'code'>
-  readonly records: Counter<'app' | 'topic' | 'stage'>
-  readonly bytes: Counter<'app' | 'topic'>
+  // Counted per send: kept in plain numbers (tallied-counter.ts, bucketed-histogram.ts), the
+  // exposition prom-client's. What is counted rarely stays a prom-client metric.
+  readonly requests: TalliedCounter<'method' | 'code'>
+  readonly records: TalliedCounter<'app' | 'topic' | 'stage'>
+  readonly bytes: TalliedCounter<'app' | 'topic'>
   readonly errors: Counter<'code' | 'kafka_error'>
-  readonly batchRecords: Histogram
-  readonly batchBytes: Histogram
-  readonly batchDuration: Histogram
-  readonly deliveryLatency: Histogram<'app'>
+  readonly batchRecords: BucketedHistogram
+  readonly batchBytes: BucketedHistogram
+  readonly batchDuration: BucketedHistogram
+  readonly deliveryLatency: BucketedHistogram<'app'>
   /** App names as labels: the first MAX_CLIENT_LABEL_VALUES, then "(other apps)". */
   readonly apps = new LabelValues('(other apps)')
   /** Topic names of refused requests (anything a client sent) as labels, bounded the same way. */
@@ -124,19 +128,19 @@ export class SidecarMetrics {
   constructor(sources?: GaugeSources) {
     const { registers } = this
     collectDefaultMetrics({ register: this.registry, prefix: 'kafka_sidecar_process_' })
-    this.requests = new Counter({
+    this.requests = new TalliedCounter({
       name: 'kafka_sidecar_requests_total',
       help: 'Emit requests by method and outcome (gRPC status name)',
       labelNames: ['method', 'code'],
       registers,
     })
-    this.records = new Counter({
+    this.records = new TalliedCounter({
       name: 'kafka_sidecar_records_total',
       help: 'Records by stage: attempted (received), accepted (queued), acked (broker confirmed), failed (reported failed), rejected (refused at admission)',
       labelNames: ['app', 'topic', 'stage'],
       registers,
     })
-    this.bytes = new Counter({
+    this.bytes = new TalliedCounter({
       name: 'kafka_sidecar_accepted_bytes_total',
       help: 'Record bytes accepted into the queue',
       labelNames: ['app', 'topic'],
@@ -148,25 +152,25 @@ export class SidecarMetrics {
       labelNames: ['code', 'kafka_error'],
       registers,
     })
-    this.batchRecords = new Histogram({
+    this.batchRecords = new BucketedHistogram({
       name: 'kafka_sidecar_batch_records',
       help: 'Records per sendBatch call',
       buckets: SIZE_BUCKETS,
       registers,
     })
-    this.batchBytes = new Histogram({
+    this.batchBytes = new BucketedHistogram({
       name: 'kafka_sidecar_batch_bytes',
       help: 'Bytes per sendBatch call',
       buckets: SIZE_BUCKETS.map((b) => b * 1000),
       registers,
     })
-    this.batchDuration = new Histogram({
+    this.batchDuration = new BucketedHistogram({
       name: 'kafka_sidecar_batch_duration_seconds',
       help: 'sendBatch call duration (broker round trip incl. KafkaJS retries)',
       buckets: LATENCY_BUCKETS,
       registers,
     })
-    this.deliveryLatency = new Histogram({
+    this.deliveryLatency = new BucketedHistogram({
       name: 'kafka_sidecar_delivery_latency_seconds',
       help: 'From accepting a request to every record of it being acked or failed',
       labelNames: ['app'],

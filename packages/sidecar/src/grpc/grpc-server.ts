@@ -23,6 +23,7 @@ import { PROTO_DIR, PROTO_FILES } from '@kafka-sidecar/proto/proto-files'
 import { loadSync } from '@grpc/proto-loader'
 import { ReflectionService } from '@grpc/reflection'
 import { formatListenAddress, type ListenAddress } from '../listen-address.js'
+import { encodeEmitAck } from './emit-ack-encoding.js'
 import { guardDeserializers } from './decode-guard.js'
 import type { HealthState } from './health-service.js'
 import { unaryMessageCountInterceptor } from './unary-message-count.js'
@@ -61,9 +62,9 @@ export function createGrpcServer(
   return server
 }
 
-/** ProducerSidecar with every request deserializer behind the decode guard. */
+/** ProducerSidecar with every request deserializer behind the decode guard, and acks serialized in one pass. */
 function guardedProducerService(maxRequestBytes: number): typeof ProducerSidecarService {
-  return guardDeserializers(
+  const guarded = guardDeserializers(
     ProducerSidecarService,
     {
       emit: { typeName: 'EmitRequest', decode: (reader) => EmitRequest.decode(reader) },
@@ -77,6 +78,11 @@ function guardedProducerService(maxRequestBytes: number): typeof ProducerSidecar
     },
     maxRequestBytes,
   )
+  return {
+    ...guarded,
+    emit: { ...guarded.emit, responseSerialize: encodeEmitAck },
+    emitStream: { ...guarded.emitStream, responseSerialize: encodeEmitAck },
+  }
 }
 
 /** ConsumerSidecar with its request deserializers behind the decode guard, and batches serialized in one pass. */
