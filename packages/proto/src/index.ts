@@ -91,3 +91,9 @@ export {
   HealthService,
 } from './generated/grpc/health/v1/health.js'
 export type { HealthServer } from './generated/grpc/health/v1/health.js'
+
+// Hot messages written in one pass, byte-equal to the generated encoders (test/wire-encoding.test.ts):
+// the client's requests, the sidecar's acks, and the writer the sidecar's batch encoder shares.
+export { encodeEmitAck } from './wire/emit-ack-encoding.js'
+export { encodeEmitRequest } from './wire/emit-request-encoding.js'
+export { delimitedSize, intSize, ProtobufWriter, uintSize } from './wire/protobuf-writer.js'

@@ -10,7 +10,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthClient,
   LIVENESS_HEADER,
-  ProducerSidecarClient,
+  type ProducerSidecarClient,
 } from '@kafka-sidecar/proto'
 import type { Logger } from 'kafkajs'
 import type { DeliveryReportTarget } from '../delivery/delivery-report.js'
@@ -19,6 +19,7 @@ import { grpcTarget, type ResolvedSidecarOptions } from '../options.js'
 import { Coalescer } from './coalescer.js'
 import type { EmitPart, PartOutcome } from './emit-part.js'
 import { EmitStream } from './emit-stream.js'
+import { OnePassProducerSidecarClient } from './producer-client.js'
 import { ReportStream } from './report-stream.js'
 
 /**
@@ -52,7 +53,7 @@ export class SidecarPath {
 
   constructor(options: ResolvedSidecarOptions, clientId: string, log: Logger, target: DeliveryReportTarget) {
     const address = grpcTarget(options.address)
-    this.client = new ProducerSidecarClient(
+    this.client = new OnePassProducerSidecarClient(
       address,
       credentials.createInsecure(),
       channelOptions(options.livenessTimeoutMs),

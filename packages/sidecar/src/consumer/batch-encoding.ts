@@ -7,8 +7,15 @@
  * bytes are the generated encoder's, field by field (consumer-batch-encoding.test.ts checks it), so
  * any protobuf decoder reads them.
  */
-import { ConsumeEvent, type Batch, type ConsumedRecord, type Header } from '@kafka-sidecar/proto'
-import { intSize, ProtobufWriter, uintSize } from '../wire/protobuf-writer.js'
+import {
+  ConsumeEvent,
+  intSize,
+  ProtobufWriter,
+  uintSize,
+  type Batch,
+  type ConsumedRecord,
+  type Header,
+} from '@kafka-sidecar/proto'
 
 /** ConsumeEvent.batch is field 4, length-delimited. */
 const EVENT_BATCH_TAG = (4 << 3) | 2

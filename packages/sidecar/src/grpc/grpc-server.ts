@@ -12,6 +12,7 @@ import {
   DeliveryReportsRequest,
   DescribeGroupRequest,
   EmitRequest,
+  encodeEmitAck,
   HealthService,
   MAX_REQUEST_BYTES,
   ProducerSidecarService,
@@ -23,7 +24,6 @@ import { PROTO_DIR, PROTO_FILES } from '@kafka-sidecar/proto/proto-files'
 import { loadSync } from '@grpc/proto-loader'
 import { ReflectionService } from '@grpc/reflection'
 import { formatListenAddress, type ListenAddress } from '../listen-address.js'
-import { encodeEmitAck } from './emit-ack-encoding.js'
 import { guardDeserializers } from './decode-guard.js'
 import type { HealthState } from './health-service.js'
 import { unaryMessageCountInterceptor } from './unary-message-count.js'

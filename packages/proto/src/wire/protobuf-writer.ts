@@ -70,6 +70,12 @@ export class ProtobufWriter {
     this.byte(1)
   }
 
+  /** A bool field that is set (written even when false: an optional field). */
+  taggedBool(field: number, value: boolean): void {
+    this.byte(field << 3)
+    this.byte(value ? 1 : 0)
+  }
+
   /** The ten varint bytes of a negative integer's 64-bit two's complement, without BigInt. */
   private negative(n: number): void {
     const high = Math.floor(n / TWO_TO_32)

@@ -1,13 +1,13 @@
 /**
- * The bytes of an EmitAck, written in one pass into one buffer (wire/protobuf-writer.ts). Every
+ * The bytes of an EmitAck, written in one pass into one buffer (protobuf-writer.ts). Every
  * send is answered with an ack, and on serial sends the generated encoder (a writer forked and
  * joined per result, BigInt for each 64-bit field, a copy into a Buffer) was 9% of the sidecar's
- * CPU. The bytes are the generated encoder's (emit-ack-encoding.test.ts), so any client reads them.
+ * CPU. The bytes are the generated encoder's (test/wire-encoding.test.ts), so any client reads them.
  */
-import type { EmitAck, ErrorDetail, PartitionResult } from '@kafka-sidecar/proto'
-import { delimitedSize, intSize, ProtobufWriter, uintSize } from '../wire/protobuf-writer.js'
+import type { EmitAck, Error as ErrorDetail, PartitionResult } from '../generated/kafka_sidecar/v1/sidecar.js'
+import { delimitedSize, intSize, ProtobufWriter, uintSize } from './protobuf-writer.js'
 
-/** The EmitStream and Emit response serializer. */
+/** The EmitStream and Emit response serializer (the sidecar's). */
 export function encodeEmitAck(ack: EmitAck): Buffer {
   const errorBytes = ack.error ? errorSize(ack.error) : 0
   const resultSizes = ack.results.map(resultSize)

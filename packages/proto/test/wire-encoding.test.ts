@@ -1,8 +1,18 @@
+/**
+ * The one-pass encoders of the hot messages against the generated ones: the same bytes for any
+ * message, so either side may use one while the other uses the other (or another protobuf library).
+ */
 import fc from 'fast-check'
-import { EmitAck, type ErrorDetail, type PartitionResult } from '@kafka-sidecar/proto'
 import { describe, expect, it } from 'vitest'
-import { encodeEmitAck } from '../src/grpc/emit-ack-encoding.js'
-import { ProtobufWriter } from '../src/wire/protobuf-writer.js'
+import {
+  EmitAck,
+  EmitRequest,
+  encodeEmitAck,
+  encodeEmitRequest,
+  ProtobufWriter,
+  type ErrorDetail,
+  type PartitionResult,
+} from '../src/index.js'
 
 const int64 = fc.oneof(
   fc.constant(0),
@@ -49,6 +59,49 @@ describe('encodeEmitAck', () => {
         const fast = encodeEmitAck(a)
         expect(fast.equals(Buffer.from(EmitAck.encode(a).finish()))).toBe(true)
         expect(EmitAck.decode(fast).results.map((r) => r.baseOffset)).toEqual(a.results.map((r) => r.baseOffset))
+      }),
+      { numRuns: 500 },
+    )
+  })
+})
+
+const bytes = fc.oneof(
+  fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+  fc.uint8Array({ maxLength: 50 }),
+)
+const record = fc.record({
+  key: fc.option(bytes, { nil: undefined }),
+  value: fc.option(bytes, { nil: undefined }),
+  headers: fc.array(fc.record({ key: text, value: fc.option(bytes, { nil: undefined }) }), { maxLength: 4 }),
+  partition: fc.option(int32, { nil: undefined }),
+  timestampMs: fc.option(int64, { nil: undefined }),
+})
+const optionalBool = fc.option(fc.boolean(), { nil: undefined })
+const request: fc.Arbitrary<EmitRequest> = fc.record({
+  requestId: fc.oneof(fc.constant(0), fc.maxSafeNat()),
+  clientId: text,
+  appName: text,
+  instanceId: text,
+  acks: int32,
+  timeoutMs: fc.option(uint32, { nil: undefined }),
+  compression: int32,
+  awaitDelivery: fc.boolean(),
+  topics: fc.array(fc.record({ topic: text, records: fc.array(record, { maxLength: 5 }) }), { maxLength: 3 }),
+  allowAutoTopicCreation: optionalBool,
+  orderEpoch: fc.option(fc.maxSafeNat(), { nil: undefined }),
+  idempotent: optionalBool,
+  reportsFromAck: optionalBool,
+})
+
+describe('encodeEmitRequest', () => {
+  it("writes the generated encoder's bytes for any request, which decode to the same request", () => {
+    fc.assert(
+      fc.property(request, (r) => {
+        const fast = encodeEmitRequest(r)
+        expect(fast.equals(Buffer.from(EmitRequest.encode(r).finish()))).toBe(true)
+        const decoded = EmitRequest.decode(fast)
+        expect(decoded.topics.map((t) => t.records.length)).toEqual(r.topics.map((t) => t.records.length))
+        expect(decoded.requestId).toBe(r.requestId)
       }),
       { numRuns: 500 },
     )
