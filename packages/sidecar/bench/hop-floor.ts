@@ -40,6 +40,8 @@ const RELAY_SERVICE = {
 
 /** A child process's side: relay every message to the broker, every answer back, in order. */
 async function relayMain(kind: RelayKind, socketPath: string, brokerPort: number): Promise<void> {
+  // Ends with its parent, however that ends.
+  process.on('disconnect', () => process.exit(0))
   const broker = net.connect(brokerPort, '127.0.0.1')
   broker.setNoDelay(true)
   const answerTo: Array<(answer: Buffer) => void> = []
