@@ -6,7 +6,7 @@
  *
  *   pnpm demo
  *   pnpm compare [--processes 8] [--records 80000] [--batch 1] [--concurrency 64] [--size 100]
- *                [--partitions 6] [--json result.json] [--chart chart.svg] [--tracing] [--pin]
+ *                [--partitions 6] [--warmup 0] [--json result.json] [--chart chart.svg] [--tracing] [--pin]
  *                [--security plaintext|tls|scram|tls+scram] [--keep-topics]
  *
  * The cluster is an embedded 3-broker one (with --security's listeners), or, with KAFKA_BROKERS
@@ -18,7 +18,11 @@
  * --pin: the workers on core 0, the sidecar on core 1 (Linux, taskset; cpu-pinning.ts), to tell
  * the sidecar's own cost from three kinds of process contending for two cores.
  *
- * --records is the total over all processes.
+ * --warmup: each worker first sends its share of that many records to a topic of its own,
+ * unmeasured, so latencies and CPU are those of compiled code (the serial case's first thousands
+ * of sends run in V8's interpreter, slower in both modes and in the sidecar most).
+ *
+ * --records and --warmup are totals over all processes.
  */
 import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -36,7 +40,7 @@ import { workerMain } from './worker.js'
 import { builtPackagesExecArgv, requireCurrentBuild } from './built-packages.js'
 
 const USAGE =
-  'usage: [KAFKA_BROKERS=host:port,... KAFKA_SSL*/KAFKA_SASL_*=...] pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--json FILE] [--chart FILE] [--tracing] [--pin] [--security plaintext|tls|scram|tls+scram] [--keep-topics]'
+  'usage: [KAFKA_BROKERS=host:port,... KAFKA_SSL*/KAFKA_SASL_*=...] pnpm compare [--processes N] [--records TOTAL] [--batch B] [--concurrency C] [--size BYTES] [--partitions P] [--warmup TOTAL] [--json FILE] [--chart FILE] [--tracing] [--pin] [--security plaintext|tls|scram|tls+scram] [--keep-topics]'
 const TRACING = fileURLToPath(new URL('./tracing.mjs', import.meta.url))
 
 function positive(name: string, value: string | undefined): number {
@@ -60,6 +64,7 @@ function parse() {
         concurrency: { type: 'string', default: '64' },
         size: { type: 'string', default: '100' },
         partitions: { type: 'string', default: '6' },
+        warmup: { type: 'string', default: '0' },
         json: { type: 'string' },
         chart: { type: 'string' },
         worker: { type: 'boolean', default: false },
@@ -85,7 +90,17 @@ function settingsOf(values: Values): RunSettings {
     concurrency: positive('concurrency', values.concurrency),
     valueBytes: positive('size', values.size),
     keysPerWorker: 16,
+    warmupPerProcess: Math.ceil(nonNegative('warmup', values.warmup) / processes),
   }
+}
+
+function nonNegative(name: string, value: string | undefined): number {
+  const n = Number(value)
+  if (value === undefined || value.trim() === '' || !Number.isInteger(n) || n < 0) {
+    console.error(`--${name} must be 0 or a positive integer, got ${JSON.stringify(value)}\n${USAGE}`)
+    process.exit(2)
+  }
+  return n
 }
 
 async function main(): Promise<void> {
@@ -101,7 +116,7 @@ async function main(): Promise<void> {
   }
   const total = settings.processes * settings.recordsPerProcess
   console.log(
-    `compare-modes: ${settings.processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values${values.tracing ? ', traced (OpenTelemetry kafkajs instrumentation)' : ''}${values.pin ? `, workers pinned to core ${APPLICATION_CORE} and the sidecar to core ${SIDECAR_CORE}` : ''}`,
+    `compare-modes: ${settings.processes} processes x ${settings.recordsPerProcess.toLocaleString('en-US')} records, sends of ${settings.batch}, ${settings.concurrency} in flight per process, ${settings.valueBytes}-byte values${settings.warmupPerProcess ? `, after ${settings.warmupPerProcess.toLocaleString('en-US')} unmeasured records per process` : ''}${values.tracing ? ', traced (OpenTelemetry kafkajs instrumentation)' : ''}${values.pin ? `, workers pinned to core ${APPLICATION_CORE} and the sidecar to core ${SIDECAR_CORE}` : ''}`,
   )
   const dir = mkdtempSync(join(tmpdir(), 'compare-modes-'))
   let cluster: ClusterUnderTest | null = null
@@ -157,7 +172,12 @@ async function compare(
     direct: runTopic('compare', runId, 'direct'),
     sidecar: runTopic('compare', runId, 'sidecar'),
   }
-  for (const topic of Object.values(topics)) await cluster.createTopic(topic, run.partitions)
+  // Warm-up records go to topics of their own: the delivery check reads only the measured ones.
+  const warmupTopics: Record<Mode, string | null> = settings.warmupPerProcess
+    ? { direct: `${topics.direct}-warmup`, sidecar: `${topics.sidecar}-warmup` }
+    : { direct: null, sidecar: null }
+  for (const topic of [...Object.values(topics), ...Object.values(warmupTopics)])
+    if (topic) await cluster.createTopic(topic, run.partitions)
   const total = settings.processes * settings.recordsPerProcess
   const context = {
     cluster,
@@ -170,6 +190,7 @@ async function compare(
   const direct = await runMode('direct', settings, {
     ...context,
     topic: topics.direct,
+    warmupTopic: warmupTopics.direct,
     sidecarAddress: null,
     sidecarPid: null,
     onProgress: progressLine('direct', total),
@@ -184,6 +205,7 @@ async function compare(
     const sidecar = await runMode('sidecar', settings, {
       ...context,
       topic: topics.sidecar,
+      warmupTopic: warmupTopics.sidecar,
       sidecarAddress: `unix://${socketPath}`,
       sidecarPid: sidecarProcess.pid ?? null,
       onProgress: progressLine('sidecar', total),

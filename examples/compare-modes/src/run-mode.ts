@@ -18,6 +18,8 @@ export interface RunSettings {
   readonly concurrency: number
   readonly valueBytes: number
   readonly keysPerWorker: number
+  /** Records each worker sends to the warm-up topic before the measured run (0: none). */
+  readonly warmupPerProcess?: number
 }
 
 export interface ModeResult {
@@ -51,6 +53,8 @@ export interface ModeResult {
 export interface RunContext {
   readonly cluster: ClusterUnderTest
   readonly topic: string
+  /** Where the workers' warm-up records go (`--warmup`); null without one. */
+  readonly warmupTopic?: string | null
   readonly workerScript: string
   readonly execArgv: string[]
   readonly sidecarAddress: string | null
@@ -102,6 +106,8 @@ function forkWorker(mode: Mode, settings: RunSettings, context: RunContext, work
     concurrency: settings.concurrency,
     valueBytes: settings.valueBytes,
     keysPerWorker: settings.keysPerWorker,
+    warmupRecords: settings.warmupPerProcess ?? 0,
+    warmupTopic: context.warmupTopic ?? null,
   }
   const env: NodeJS.ProcessEnv = {
     ...process.env,

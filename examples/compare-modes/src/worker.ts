@@ -3,9 +3,11 @@
  * `@kafka-sidecar/client` where it used to import `kafkajs`; only KAFKA_SIDECAR_MODE (set by the
  * parent) differs. The brokers and how to reach them come from KAFKA_BROKERS and the KAFKA_SSL* /
  * KAFKA_SASL_* variables the parent passes (its cluster's). It sends `records` records in sends of `batch`, `concurrency` sends in flight,
- * and tells the parent which records were acknowledged and how long each send took.
+ * and tells the parent which records were acknowledged and how long each send took. With
+ * `--warmup`, it first sends that many records to a topic of their own, unmeasured, so the run
+ * measures code the JIT compiled and connections that are open, in both modes alike.
  */
-import { Kafka, logLevel, type Message } from '@kafka-sidecar/client'
+import { Kafka, logLevel, type Message, type Producer } from '@kafka-sidecar/client'
 import { kafkaClientSettings } from '@kafka-sidecar/sidecar'
 
 export interface WorkerConfig {
@@ -16,6 +18,9 @@ export interface WorkerConfig {
   readonly concurrency: number
   readonly valueBytes: number
   readonly keysPerWorker: number
+  /** Records sent to `warmupTopic` before the worker says it is ready, unmeasured (JIT, connections). */
+  readonly warmupRecords: number
+  readonly warmupTopic: string | null
 }
 
 export type WorkerMessage =
@@ -61,23 +66,56 @@ async function run(config: WorkerConfig): Promise<void> {
     fallbacks += (event.payload as { records: number }).records
   })
   await producer.connect()
+  if (config.warmupTopic && config.warmupRecords > 0)
+    await sendRecords(producer, config, config.warmupTopic, config.warmupRecords).done
   send({ type: 'ready', mode: producer.mode })
   await new Promise<void>((resolve) => process.once('message', () => resolve()))
 
-  const acked = new Uint8Array(config.records)
-  const sends = Math.ceil(config.records / config.batch)
-  const latenciesMs = new Float64Array(sends)
-  let nextSend = 0
-  let ackedCount = 0
-  let failed = 0
-  let firstError: string | null = null
-  const progress = setInterval(() => send({ type: 'progress', acked: ackedCount, failed }), 250)
   const started = performance.now()
+  const { sent, done } = sendRecords(producer, config, config.topic, config.records)
+  const progress = setInterval(() => send({ type: 'progress', acked: sent.ackedCount, failed: sent.failed }), 250)
+  await done
+  const elapsedMs = performance.now() - started
+  clearInterval(progress)
+  // With --tracing (src/tracing.mjs): the spans the instrumentation produced, proof it traced.
+  const tracing = (globalThis as { tracingSummary?: () => Promise<{ exportedSpans: number }> }).tracingSummary
+  const tracedSpans = tracing ? (await tracing()).exportedSpans : null
+  const { acked, latenciesMs, failed, firstError } = sent
+  send({ type: 'done', acked, latenciesMs, failed, firstError, fallbacks, elapsedMs, tracedSpans })
+  await new Promise<void>((resolve) => process.once('message', () => resolve()))
+  await producer.disconnect()
+}
+
+/** What the sends of a run achieved so far. */
+interface Sent {
+  readonly acked: Uint8Array
+  readonly latenciesMs: Float64Array
+  ackedCount: number
+  failed: number
+  firstError: string | null
+}
+
+/** `records` records to `topic` in sends of `batch`, `concurrency` sends in flight; `done` once all are answered. */
+function sendRecords(
+  producer: Producer,
+  config: WorkerConfig,
+  topic: string,
+  records: number,
+): { sent: Sent; done: Promise<void> } {
+  const sends = Math.ceil(records / config.batch)
+  const sent: Sent = {
+    acked: new Uint8Array(records),
+    latenciesMs: new Float64Array(sends),
+    ackedCount: 0,
+    failed: 0,
+    firstError: null,
+  }
+  let nextSend = 0
   const lane = async () => {
     while (nextSend < sends) {
       const index = nextSend++
       const first = index * config.batch
-      const last = Math.min(first + config.batch, config.records)
+      const last = Math.min(first + config.batch, records)
       const messages: Message[] = []
       for (let seq = first; seq < last; seq++) {
         messages.push({
@@ -87,26 +125,19 @@ async function run(config: WorkerConfig): Promise<void> {
       }
       const t0 = performance.now()
       try {
-        await producer.send({ topic: config.topic, messages })
-        latenciesMs[index] = performance.now() - t0
-        acked.fill(1, first, last)
-        ackedCount += last - first
+        await producer.send({ topic, messages })
+        sent.latenciesMs[index] = performance.now() - t0
+        sent.acked.fill(1, first, last)
+        sent.ackedCount += last - first
       } catch (error) {
-        latenciesMs[index] = Number.NaN
-        failed += last - first
-        firstError ??= error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+        sent.latenciesMs[index] = Number.NaN
+        sent.failed += last - first
+        sent.firstError ??= error instanceof Error ? `${error.name}: ${error.message}` : String(error)
       }
     }
   }
-  await Promise.all(Array.from({ length: config.concurrency }, lane))
-  const elapsedMs = performance.now() - started
-  clearInterval(progress)
-  // With --tracing (src/tracing.mjs): the spans the instrumentation produced, proof it traced.
-  const tracing = (globalThis as { tracingSummary?: () => Promise<{ exportedSpans: number }> }).tracingSummary
-  const tracedSpans = tracing ? (await tracing()).exportedSpans : null
-  send({ type: 'done', acked, latenciesMs, failed, firstError, fallbacks, elapsedMs, tracedSpans })
-  await new Promise<void>((resolve) => process.once('message', () => resolve()))
-  await producer.disconnect()
+  const done = Promise.all(Array.from({ length: config.concurrency }, lane)).then(() => {})
+  return { sent, done }
 }
 
 export async function workerMain(): Promise<void> {

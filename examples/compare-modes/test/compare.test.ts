@@ -60,6 +60,8 @@ describe('pnpm compare', () => {
       '5',
       '--concurrency',
       '4',
+      '--warmup',
+      '300',
       '--json',
       json,
     ])
@@ -67,6 +69,9 @@ describe('pnpm compare', () => {
     expect(result.stdout).toContain('peak broker connections')
     const output = JSON.parse(await readFile(json, 'utf8')) as Record<string, Record<string, number>>
     expect(output.config).toMatchObject({ processes: 3, records: 600, batch: 5, concurrency: 4, pinned: pin })
+    // The warm-up's 100 records per process go to topics of their own, outside what is measured.
+    expect(output.config).toMatchObject({ warmupPerProcess: 100 })
+    expect(result.stdout).toContain('after 100 unmeasured records per process')
     if (pin) expect(result.stdout).toContain('workers pinned to core 0 and the sidecar to core 1')
     for (const mode of ['direct', 'sidecar']) {
       expect(output[mode]).toMatchObject({ attempted: 600, acked: 600, lost: 0 })
@@ -91,6 +96,9 @@ describe('pnpm compare', () => {
     const result = await run(['--processes', '0'])
     expect(result.code).toBe(2)
     expect(result.stderr).toContain('--processes must be a positive integer')
+    const warmup = await run(['--warmup', '1.5'])
+    expect(warmup.code).toBe(2)
+    expect(warmup.stderr).toContain('--warmup must be 0 or a positive integer, got "1.5"')
   })
 
   it(

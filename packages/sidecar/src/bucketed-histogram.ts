@@ -5,7 +5,7 @@
  * (label-tree.ts) and a bucket count. What it reports is prom-client's to the byte: it registers
  * in a prom-client Registry like any metric and gives the values a prom-client Histogram would
  * (cumulative buckets, +Inf, _sum, _count per label set, in the order the sets were first seen;
- * bucketed-histogram.test.ts compares the two).
+ * metric-tallies.test.ts compares the two).
  */
 import type { LabelValues, Metric, MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client'
 import { LabelTree } from './label-tree.js'
@@ -37,6 +37,7 @@ export class BucketedHistogram<L extends string = never> {
   readonly help: string
   readonly type = 'histogram'
   readonly aggregator = 'sum'
+  readonly labelNames: readonly L[]
   private readonly bounds: readonly number[]
   /** Labelled series; null for a histogram without labels, which has its one series from the start. */
   private readonly tree: LabelTree<L, Series<L>> | null
@@ -47,14 +48,15 @@ export class BucketedHistogram<L extends string = never> {
     this.help = config.help
     this.bounds = [...config.buckets]
     const labelNames = config.labelNames ?? []
+    this.labelNames = labelNames
     this.tree = labelNames.length > 0 ? new LabelTree(labelNames, (labels) => this.series(labels)) : null
     this.unlabelled = this.tree ? null : this.series({} as Record<L, string>)
     for (const registry of config.registers) registry.registerMetric(this as unknown as Metric<L>)
   }
 
-  observe(labels: Record<L, string | number>, value: number): void
+  observe(labels: Record<L, string>, value: number): void
   observe(value: number): void
-  observe(labelsOrValue: Record<L, string | number> | number, value?: number): void {
+  observe(labelsOrValue: Record<L, string> | number, value?: number): void {
     const labelled = typeof labelsOrValue === 'object'
     const v = labelled ? value! : labelsOrValue
     if (!Number.isFinite(v)) throw new TypeError(`Value is not a valid number: ${String(v)}`)
@@ -89,7 +91,7 @@ export class BucketedHistogram<L extends string = never> {
     return { ...data, values }
   }
 
-  private series(labels: Record<L, string | number>): Series<L> {
+  private series(labels: Record<L, string>): Series<L> {
     return { labels: labels as LabelValues<L>, buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 }
   }
 

@@ -3,7 +3,7 @@
  * hashed per lookup, as prom-client does for every inc and observe. Values are kept in the order
  * their label sets were first seen (prom-client's order of series).
  */
-type Level<T> = Map<string | number, Level<T> | T>
+type Level<T> = Map<string, Level<T> | T>
 
 export class LabelTree<L extends string, T> {
   private readonly root: Level<T> = new Map()
@@ -11,12 +11,12 @@ export class LabelTree<L extends string, T> {
 
   constructor(
     private readonly labelNames: readonly L[],
-    private readonly create: (labels: Record<L, string | number>) => T,
+    private readonly create: (labels: Record<L, string>) => T,
   ) {
     if (labelNames.length === 0) throw new Error('a LabelTree needs at least one label name')
   }
 
-  of(labels: Record<L, string | number>): T {
+  of(labels: Record<L, string>): T {
     const names = this.labelNames
     let level = this.root
     for (let i = 0; i < names.length - 1; i++) {

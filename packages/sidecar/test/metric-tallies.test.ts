@@ -65,6 +65,7 @@ describe('TalliedCounter', () => {
           fc.oneof(
             fc.record({ app: labelValue, stage: labelValue, by: fc.nat({ max: 1000 }) }),
             fc.constant('scrape' as const),
+            fc.constant('reset' as const),
           ),
           { maxLength: 40 },
         ),
@@ -79,6 +80,11 @@ describe('TalliedCounter', () => {
               expect(await ours.metrics()).toBe(await theirs.metrics())
               continue
             }
+            if (step === 'reset') {
+              ours.resetMetrics()
+              theirs.resetMetrics()
+              continue
+            }
             mine.inc({ app: step.app, stage: step.stage }, step.by)
             reference.inc({ app: step.app, stage: step.stage }, step.by)
           }
@@ -88,5 +94,20 @@ describe('TalliedCounter', () => {
       ),
       { numRuns: 200 },
     )
+  })
+
+  it('refuses at once what prom-client refuses, and names its labels as prom-client does', () => {
+    const counter = new TalliedCounter({ name: 'c_total', help: 'help', labelNames: ['app'] as const, registers: [] })
+    expect(() => counter.inc({ app: 'a' }, Number.NaN)).toThrow(/not a valid number/)
+    expect(() => counter.inc({ app: 'a' }, -1)).toThrow(/not possible to decrease/)
+    expect(counter.labelNames).toEqual(['app'])
+    const histogram = new BucketedHistogram({
+      name: 'h',
+      help: 'h',
+      labelNames: ['app'],
+      buckets: BUCKETS,
+      registers: [],
+    })
+    expect(histogram.labelNames).toEqual(['app'])
   })
 })

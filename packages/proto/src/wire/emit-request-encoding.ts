@@ -5,11 +5,21 @@
  * of a client's CPU on serial sends. The bytes are the generated encoder's
  * (test/wire-encoding.test.ts), so any sidecar reads them.
  */
-import type { EmitRequest, Header, Record, TopicRecords } from '../generated/kafka_sidecar/v1/sidecar.js'
-import { delimitedSize, intSize, ProtobufWriter, uintSize } from './protobuf-writer.js'
+import { EmitRequest, type Header, type Record, type TopicRecords } from '../generated/kafka_sidecar/v1/sidecar.js'
+import {
+  delimitedSize,
+  intSize,
+  isInt32,
+  isInt64,
+  isUint32,
+  isUint64,
+  ProtobufWriter,
+  uintSize,
+} from './protobuf-writer.js'
 
 /** The EmitStream and Emit request serializer (the client's). */
 export function encodeEmitRequest(request: EmitRequest): Buffer {
+  if (!fits(request)) return Buffer.from(EmitRequest.encode(request).finish())
   const sizes = new Sizes()
   const topicSizes = request.topics.map((t) => topicSize(t, sizes))
   const stringBytes = (s: string) => (s === '' ? 0 : Buffer.byteLength(s))
@@ -48,7 +58,32 @@ export function encodeEmitRequest(request: EmitRequest): Buffer {
   if (request.orderEpoch !== undefined) out.tagged(11, request.orderEpoch)
   if (request.idempotent !== undefined) out.taggedBool(12, request.idempotent)
   if (request.reportsFromAck !== undefined) out.taggedBool(13, request.reportsFromAck)
-  return out.buffer
+  return out.finish('EmitRequest')
+}
+
+/** Whether every number is one this encoder writes, every string a string and every byte field bytes. */
+function fits(r: EmitRequest): boolean {
+  return (
+    isUint64(r.requestId) &&
+    isInt32(r.acks) &&
+    isInt32(r.compression) &&
+    (r.timeoutMs === undefined || isUint32(r.timeoutMs)) &&
+    (r.orderEpoch === undefined || isUint64(r.orderEpoch)) &&
+    typeof r.clientId === 'string' &&
+    typeof r.appName === 'string' &&
+    typeof r.instanceId === 'string' &&
+    r.topics.every((t) => typeof t.topic === 'string' && t.records.every(recordFits))
+  )
+}
+
+function recordFits(r: Record): boolean {
+  return (
+    (r.key === undefined || r.key instanceof Uint8Array) &&
+    (r.value === undefined || r.value instanceof Uint8Array) &&
+    (r.partition === undefined || isInt32(r.partition)) &&
+    (r.timestampMs === undefined || isInt64(r.timestampMs)) &&
+    r.headers.every((h) => typeof h.key === 'string' && (h.value === undefined || h.value instanceof Uint8Array))
+  )
 }
 
 /**

@@ -7,6 +7,16 @@
  * bytes are the generated encoder's (each caller's test compares them).
  */
 
+/**
+ * What the one-pass encoders write themselves; any other number (NaN, Infinity, a fraction, out
+ * of its field's range) sends the whole message to the generated encoder, which refuses it or
+ * writes it as it always did: the bytes are the generated encoder's whatever the input.
+ */
+export const isUint32 = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff
+export const isInt32 = (n: number) => Number.isInteger(n) && n >= -0x8000_0000 && n <= 0x7fff_ffff
+export const isUint64 = (n: number) => Number.isSafeInteger(n) && n >= 0
+export const isInt64 = (n: number) => Number.isSafeInteger(n)
+
 /** Bytes of a varint of a non-negative integer (up to 2^53). */
 export function uintSize(n: number): number {
   let size = 1
@@ -34,9 +44,15 @@ export class ProtobufWriter {
 
   constructor(readonly buffer: Buffer) {}
 
-  /** Whether exactly the buffer was written: a size summed wrong is a bug, not a short message. */
+  /** Whether exactly the buffer was written. */
   get full(): boolean {
     return this.pos === this.buffer.length
+  }
+
+  /** The buffer, once exactly written: a size summed wrong is a bug, never a message sent short. */
+  finish(what: string): Buffer {
+    if (!this.full) throw new Error(`${what}: wrote ${this.pos} bytes of the ${this.buffer.length} summed`)
+    return this.buffer
   }
 
   byte(b: number): void {

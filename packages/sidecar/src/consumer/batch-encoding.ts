@@ -58,7 +58,7 @@ export function encodeBatchEvent(batch: Batch): Buffer {
   if (batch.lastOffset !== 0) out.taggedInt(7, batch.lastOffset)
   if (batch.redelivered !== 0) out.tagged(8, batch.redelivered)
   if (batch.rewinds !== 0) out.tagged(9, batch.rewinds)
-  return out.buffer
+  return out.finish('ConsumeEvent batch')
 }
 
 function recordSize(r: ConsumedRecord): number {

@@ -340,7 +340,8 @@ export class Dispatcher {
     this.observer.onBatch?.(records, bytes, chunks.length)
     const started = Date.now()
     const sender = group.idempotent ? this.senders.idempotent() : this.senders.plain
-    const answers = new ProduceAnswers()
+    // Idempotent batches carry one partition: a failure is that partition's, no answers needed.
+    const answers = group.idempotent ? undefined : new ProduceAnswers()
     sender
       .sendBatch({ topicMessages: [...byTopic.values()], acks, timeout: timeoutMs, compression }, answers)
       .then(
@@ -355,7 +356,7 @@ export class Dispatcher {
         (error: unknown) => {
           const failure = fromKafkaJSError(error)
           for (const chunk of chunks)
-            this.settleFromAnswer(chunk, answers.of(chunk.queue.topic, chunk.queue.partition), failure)
+            this.settleFromAnswer(chunk, answers?.of(chunk.queue.topic, chunk.queue.partition), failure)
           this.observer.onBatchSettled?.(records, failure, Date.now() - started)
         },
       )
