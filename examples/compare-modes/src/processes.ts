@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { SidecarConfigError } from '@kafka-sidecar/sidecar'
 
 /** Node flags the sidecar container runs with (deploy/docker/Dockerfile). */
-export const SIDECAR_NODE_ARGS = '--max-old-space-size=256'
+export const SIDECAR_NODE_ARGS = '--max-old-space-size=256 --max-semi-space-size=4'
 
 /**
  * Starts the kafka-sidecar CLI and waits until it listens. It runs from the built package

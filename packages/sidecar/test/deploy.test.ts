@@ -439,7 +439,14 @@ describe('deploy/docker/Dockerfile', () => {
       'kafka-sidecar'
     ]
     expect(bin).toBe('./dist/cli.js')
-    expect(dockerfile).toMatch(/^CMD \["node", "--max-old-space-size=256", "packages\/sidecar\/dist\/cli\.js"\]$/m)
+    const cmd = /^CMD \["node", ((?:"--[a-z-]+=\d+", )*)"packages\/sidecar\/dist\/cli\.js"\]$/m.exec(dockerfile)
+    expect(cmd, 'CMD runs node with V8 flags on the sidecar CLI').not.toBeNull()
+    const flags = [...cmd![1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!)
+    expect(flags).toEqual(['--max-old-space-size=256', '--max-semi-space-size=4'])
+    // The benchmarks run the sidecar as the image does.
+    expect(read('examples/compare-modes/src/processes.ts')).toContain(
+      `export const SIDECAR_NODE_ARGS = '${flags.join(' ')}'`,
+    )
     const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]!)
     expect(users.length).toBeGreaterThan(0)
     expect(users.at(-1)).not.toMatch(/^(0|root)(:|$)/)
