@@ -247,3 +247,31 @@ describe('DirectBatchSender, where a broker refuses some partitions of a request
     )
   })
 })
+
+describe('DirectBatchSender answers', () => {
+  it('forgets a refusal once its partition is sent again: a retry that ends unanswered fails with its own error', async () => {
+    const cluster = await startCluster({ brokers: 1 })
+    const topic = randomTopic()
+    await cluster.createTopic({ topic, partitions: 2, replicationFactor: 1 })
+    // One retry, a few hundred ms after the refusal: time to take the next answer away.
+    const { direct } = await clients(cluster.bootstrapServers, { retry: { retries: 1, initialRetryTime: 300 } })
+    const refusal = cluster.refuseProducePartition({ topic, partition: 0, errorCode: 6 }) // NOT_LEADER_OR_FOLLOWER
+    const answers = new ProduceAnswers()
+    const messages = [0, 1].map((partition) => ({ value: `v${partition}`, partition }))
+    const sent = direct
+      .sendBatch({ topicMessages: [{ topic, messages }], acks: -1, timeout: 30_000, compression: 0 }, answers)
+      .then(
+        () => null,
+        (e: Error) => e,
+      )
+    await vi.waitFor(() => expect(refusal.fired).toBe(1), { timeout: 5_000, interval: 5 })
+    expect(answers.of(topic, 0)).toMatchObject({ errorCode: 6 })
+    // Every later answer about partition 0 is lost with its connection.
+    cluster.loseProduceResponses({ topic, partition: 0, how: 'close', count: 10 })
+    const error = await sent
+    expect(error?.name).toMatch(/KafkaJSNumberOfRetriesExceeded|KafkaJSConnection/)
+    expect(answers.of(topic, 0)).toBeUndefined()
+    expect(answers.of(topic, 1)).toMatchObject({ errorCode: 0 })
+    cluster.clearFaults()
+  })
+})

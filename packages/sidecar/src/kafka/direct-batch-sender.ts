@@ -198,6 +198,7 @@ export class DirectBatchSender implements BatchSender {
         partitioned.set(topic, (perPartition = this.groupByPartition(topic, partitionMetadata, messages)))
       const unsettled = [...perPartition.keys()].filter((partition) => !outcomes.isSettled(topic, partition))
       if (unsettled.length === 0) continue
+      for (const partition of unsettled) answers?.forget(topic, partition)
       const perLeader = cluster.findLeaderForPartitions(topic, unsettled)
       byTopic.push({ topic, perLeader, perPartition })
       for (const nodeId of Object.keys(perLeader)) {

@@ -38,6 +38,15 @@ export class ProduceAnswers {
     }
   }
 
+  /**
+   * A partition sent again: what the broker said before is no longer its answer. Should the new
+   * attempt end without one (its connection lost, its request timed out), the send's own failure
+   * is the partition's, as KafkaJS would report it, not the refusal that caused the retry.
+   */
+  forget(topic: string, partition: number): void {
+    this.byPartition.delete(`${topic}\u0000${partition}`)
+  }
+
   of(topic: string, partition: number): PartitionAnswer | undefined {
     return this.byPartition.get(`${topic}\u0000${partition}`)
   }
