@@ -253,8 +253,9 @@ describe('DirectBatchSender answers', () => {
     const cluster = await startCluster({ brokers: 1 })
     const topic = randomTopic()
     await cluster.createTopic({ topic, partitions: 2, replicationFactor: 1 })
-    // One retry, a few hundred ms after the refusal: time to take the next answer away.
-    const { direct } = await clients(cluster.bootstrapServers, { retry: { retries: 1, initialRetryTime: 300 } })
+    // One retry, 1.2 to 1.8 s after the refusal: time, even on a loaded machine, to see the
+    // refusal noted and to take the next answer away before the partition is sent again.
+    const { direct } = await clients(cluster.bootstrapServers, { retry: { retries: 1, initialRetryTime: 1_500 } })
     const refusal = cluster.refuseProducePartition({ topic, partition: 0, errorCode: 6 }) // NOT_LEADER_OR_FOLLOWER
     const answers = new ProduceAnswers()
     const messages = [0, 1].map((partition) => ({ value: `v${partition}`, partition }))
@@ -265,7 +266,10 @@ describe('DirectBatchSender answers', () => {
         (e: Error) => e,
       )
     await vi.waitFor(() => expect(refusal.fired).toBe(1), { timeout: 5_000, interval: 5 })
-    expect(answers.of(topic, 0)).toMatchObject({ errorCode: 6 })
+    await vi.waitFor(() => expect(answers.of(topic, 0)).toMatchObject({ errorCode: 6 }), {
+      timeout: 1_000,
+      interval: 5,
+    })
     // Every later answer about partition 0 is lost with its connection.
     cluster.loseProduceResponses({ topic, partition: 0, how: 'close', count: 10 })
     const error = await sent
