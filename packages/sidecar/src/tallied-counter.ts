@@ -55,7 +55,8 @@ export class TalliedCounter<L extends string> {
 
   /** As prom-client's inc, refusing what it refuses at once (not at the next scrape). */
   inc(labels: Record<L, string>, value = 1): void {
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${String(value)}`)
+    // prom-client 15's own checks, word for word (NaN passes them: it turns the series into NaN).
+    if (value && !Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${String(value)}`)
     if (value < 0) throw new Error('It is not possible to decrease a counter')
     this.tallies.of(labels).value += value
   }

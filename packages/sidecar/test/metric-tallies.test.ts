@@ -98,7 +98,7 @@ describe('TalliedCounter', () => {
 
   it('refuses at once what prom-client refuses, and names its labels as prom-client does', () => {
     const counter = new TalliedCounter({ name: 'c_total', help: 'help', labelNames: ['app'] as const, registers: [] })
-    expect(() => counter.inc({ app: 'a' }, Number.NaN)).toThrow(/not a valid number/)
+    expect(() => counter.inc({ app: 'a' }, Infinity)).toThrow(/not a valid number/)
     expect(() => counter.inc({ app: 'a' }, -1)).toThrow(/not possible to decrease/)
     expect(counter.labelNames).toEqual(['app'])
     const histogram = new BucketedHistogram({

@@ -7,6 +7,7 @@
 import { status, type ClientDuplexStream, type Metadata, type ServiceError } from '@grpc/grpc-js'
 import {
   DELIVERY_WINDOW_MS,
+  encodeEmitRequest,
   errorDetail,
   type EmitAck,
   type EmitRequest,
@@ -51,8 +52,20 @@ export class EmitStream {
     return this.waiting.size
   }
 
-  /** Writes `request` (its requestId already set) and resolves with its ack. */
+  /**
+   * Writes `request` (its requestId already set) and resolves with its ack. The request is encoded
+   * here, not by grpc-js: grpc-js cancels the whole stream when a serializer throws, failing every
+   * request in flight on it (their outcome unknown, so resent directly: duplicates) for one
+   * request with a number no field can carry (a timeout of 1.5 ms, say). Such a request alone
+   * is refused, INVALID_ARGUMENT, naming the field's problem.
+   */
   send(request: EmitRequest, deadlineMs: number): Promise<EmitAck> {
+    let bytes: Buffer
+    try {
+      bytes = encodeEmitRequest(request)
+    } catch (error) {
+      return Promise.reject(unencodable(error))
+    }
     return new Promise<EmitAck>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.waiting.delete(request.requestId)) return
@@ -67,7 +80,8 @@ export class EmitStream {
       timer.unref()
       this.waiting.set(request.requestId, { resolve, reject, timer })
       try {
-        this.stream().write(request)
+        // Already encoded: the client's serializer passes a Buffer through (producer-client.ts).
+        this.stream().write(bytes as unknown as EmitRequest)
       } catch (error) {
         this.settle(
           request.requestId,
@@ -142,4 +156,16 @@ function streamFailure(error: ServiceError): Error {
     )
   }
   return new SidecarUnavailableError(`sidecar stream failed: ${details}`, code, true)
+}
+
+/** A request the contract cannot carry, refused before it is written. */
+function unencodable(error: unknown): SidecarRefusal {
+  const reason = error instanceof Error ? error.message : String(error)
+  return new SidecarRefusal(
+    errorDetail({
+      grpcCode: status.INVALID_ARGUMENT,
+      message: `not sent: the request cannot be encoded for the sidecar (${reason})`,
+      retriable: false,
+    }),
+  )
 }
