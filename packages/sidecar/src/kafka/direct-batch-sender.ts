@@ -132,7 +132,7 @@ export class DirectBatchSender implements BatchSender {
       await this.cluster.addMultipleTargetTopics(merged.map(({ topic }) => topic))
       try {
         outcomes.startAttempt()
-        await Promise.all(await this.produceRequests(merged, produce, partitioned, outcomes, answers))
+        await Promise.all(await this.produceRequests(merged, produce, partitioned, outcomes, answers, retryCount))
         // Thrown as KafkaJS's parser throws it, so the same retry and metadata decisions follow.
         const refusal = outcomes.refusal()
         if (refusal) throw refusal
@@ -181,6 +181,7 @@ export class DirectBatchSender implements BatchSender {
     partitioned: Map<string, Map<number, Message[]>>,
     outcomes: ProduceOutcomes<KafkaJSBroker>,
     answers: ProduceAnswers | undefined,
+    attempt: number,
   ): Promise<Array<Promise<void>>> {
     const { cluster } = this
     await cluster.refreshMetadataIfNecessary()
@@ -198,7 +199,7 @@ export class DirectBatchSender implements BatchSender {
         partitioned.set(topic, (perPartition = this.groupByPartition(topic, partitionMetadata, messages)))
       const unsettled = [...perPartition.keys()].filter((partition) => !outcomes.isSettled(topic, partition))
       if (unsettled.length === 0) continue
-      for (const partition of unsettled) answers?.forget(topic, partition)
+      for (const partition of unsettled) answers?.resend(topic, partition, attempt)
       const perLeader = cluster.findLeaderForPartitions(topic, unsettled)
       byTopic.push({ topic, perLeader, perPartition })
       for (const nodeId of Object.keys(perLeader)) {
@@ -219,7 +220,7 @@ export class DirectBatchSender implements BatchSender {
         }))
       const response = await this.produce(broker, { ...produce, topicData })
       if (produce.acks === 0 || !response) return outcomes.sentUnacknowledged(topicData)
-      answers?.note(response)
+      answers?.note(response, attempt)
       outcomes.note(broker, response)
     })
   }

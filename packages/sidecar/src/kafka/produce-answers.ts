@@ -28,26 +28,56 @@ export interface DecodedProduceResponse {
   }>
 }
 
-/** The latest answer per partition of the produce requests made for one sendBatch (retries included). */
-export class ProduceAnswers {
-  private readonly byPartition = new Map<string, PartitionAnswer>()
+/** A partition's latest answer, and the attempt that last sent it. */
+interface Entry {
+  answer: PartitionAnswer | undefined
+  sentIn: number
+}
 
-  note(response: DecodedProduceResponse): void {
+/**
+ * The answer per partition of the produce requests made for one sendBatch, retries included. An
+ * attempt can be given up while some of its requests are still in flight (another broker's
+ * failed first), so answers arrive out of attempt order. Two rules keep them straight:
+ * - written stays written: a later refusal (the partition sent again before the first answer
+ *   came) does not turn records in the log into a failure, which its callers would send again;
+ * - a refusal to an older send than the partition's latest is ignored, so a retry that ends
+ *   without an answer fails with its own error, not with the refusal that caused it.
+ */
+export class ProduceAnswers {
+  private readonly byPartition = new Map<string, Entry>()
+
+  /** A response to requests of `attempt` (0 when the sender does not number its attempts). */
+  note(response: DecodedProduceResponse, attempt = 0): void {
     for (const { topicName, partitions } of response.topics) {
-      for (const answer of partitions) this.byPartition.set(`${topicName}\u0000${answer.partition}`, answer)
+      for (const answer of partitions) {
+        const entry = this.entry(topicName, answer.partition)
+        if (entry.answer?.errorCode === 0) continue
+        // A late "written" counts whatever its attempt: the records are in the log.
+        if (answer.errorCode !== 0 && attempt < entry.sentIn) continue
+        entry.answer = answer
+      }
     }
   }
 
-  /**
-   * A partition sent again: what the broker said before is no longer its answer. Should the new
-   * attempt end without one (its connection lost, its request timed out), the send's own failure
-   * is the partition's, as KafkaJS would report it, not the refusal that caused the retry.
-   */
-  forget(topic: string, partition: number): void {
-    this.byPartition.delete(`${topic}\u0000${partition}`)
+  /** The partition is sent again in `attempt`: what the brokers said before is no longer its answer. */
+  resend(topic: string, partition: number, attempt: number): void {
+    const entry = this.entry(topic, partition)
+    if (entry.answer?.errorCode === 0) return
+    entry.answer = undefined
+    entry.sentIn = attempt
   }
 
   of(topic: string, partition: number): PartitionAnswer | undefined {
-    return this.byPartition.get(`${topic}\u0000${partition}`)
+    return this.byPartition.get(key(topic, partition))?.answer
   }
+
+  private entry(topic: string, partition: number): Entry {
+    let entry = this.byPartition.get(key(topic, partition))
+    if (!entry) this.byPartition.set(key(topic, partition), (entry = { answer: undefined, sentIn: 0 }))
+    return entry
+  }
+}
+
+function key(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`
 }
