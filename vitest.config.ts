@@ -12,6 +12,7 @@ const UNDER_LOAD = [
   'packages/client/test/consumer/e2e-sidecar-faults.test.ts',
   'packages/client/test/reliability/sidecar-sigkill-under-load.test.ts',
   'packages/client/test/reliability/broker-faults.test.ts',
+  'packages/sidecar/test/hop-floor-bench.test.ts',
 ]
 
 export default defineConfig({

@@ -72,7 +72,13 @@ async function relayMain(kind: RelayKind, socketPath: string, brokerPort: number
         broker.write(message)
       }),
   })
-  server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), () => process.send!('ready'))
+  server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (error) => {
+    if (error) {
+      console.error(`the grpc relay cannot listen on ${socketPath}: ${error.message}`)
+      process.exit(1)
+    }
+    process.send!('ready')
+  })
 }
 
 interface Measured {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 const bench = fileURLToPath(new URL('../bench/hop-floor.ts', import.meta.url))
 
 describe('bench:hop-floor', () => {
-  it('measures the direct round trip and both relays, with the relays’ CPU', async () => {
+  it('measures the direct round trip and both relays, with the relays’ CPU', { timeout: 90_000 }, async () => {
     const run = await runProgram(bench, { args: ['--round-trips', '300', '--warmup', '50'], timeoutMs: 60_000 })
     expect(run.code, run.stderr).toBe(0)
     const row = (name: string) => run.stdout.split('\n').find((line) => line.startsWith(name))
