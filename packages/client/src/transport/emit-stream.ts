@@ -56,7 +56,8 @@ export class EmitStream {
    * Writes `request` (its requestId already set) and resolves with its ack. The request is encoded
    * here, not by grpc-js: grpc-js cancels the whole stream when a serializer throws, failing every
    * request in flight on it (their outcome unknown, so resent directly: duplicates) for one
-   * request with a number no field can carry (a timeout of 1.5 ms, say). Such a request alone
+   * request with a number no field can carry (a timestamp that is not a number, say; a timeout
+   * the contract cannot carry never gets here, see sidecar-path-limits.ts). Such a request alone
    * is refused, INVALID_ARGUMENT, naming the field's problem.
    */
   send(request: EmitRequest, deadlineMs: number): Promise<EmitAck> {

@@ -1,6 +1,7 @@
 /**
- * Protobuf wire bytes written in one pass into one buffer sized beforehand, for the messages the
- * sidecar writes per record or per send (consumer batches, acks). The generated encoders (ts-proto
+ * Protobuf wire bytes written in one pass into one buffer sized beforehand, for the messages
+ * either side writes per send or per record (the client's requests, the sidecar's acks and
+ * consumer batches). The generated encoders (ts-proto
  * over @bufbuild/protobuf's BinaryWriter) fork and join a writer per nested message, copying its
  * bytes again, convert every 64-bit field through BigInt, and are copied once more into a Buffer
  * for grpc-js. Callers sum the sizes with uintSize/intSize first, then write each field once; the
